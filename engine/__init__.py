@@ -1,0 +1,41 @@
+"""Digit Lab's engine: datasets, CNN specs, cached training, evaluation, k-fold and comparison.
+
+Never imports Streamlit. Importing `engine` is cheap: names are loaded on first use, so a dashboard page that
+only lists datasets and runs does not wait for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+# TensorFlow's C++ start-up chatter (oneDNN, CPU features) drowns the CLI's one-line messages.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_EXPORTS = {
+    "engine.errors": ("DigitLabError", "DatasetUnavailable", "InvalidDataFile", "InvalidLabelMapping", "InvalidSpec",
+                      "InvalidConfig", "TrainingDiverged", "TrainingCancelled", "RunNotFound", "StoreError"),
+    "engine.datasets": ("Dataset", "load_dataset", "list_datasets", "dataset_status", "LabelMapping",
+                        "LABEL_MAPPINGS", "merge_labels", "subset_train", "normalised"),
+    "engine.architectures": ("ModelSpec", "ConvBlock", "DenseLayer", "Preset", "PRESETS", "DEFAULT_PRESET",
+                             "get_preset", "layer_table", "parameter_counts", "build_model", "to_keras_code",
+                             "validate"),
+    "engine.training.config": ("TrainConfig",),
+    "engine.training.train": ("train", "ProgressEvent", "TrainingResult"),
+    "engine.store": ("RunStore", "StoredRun", "run_key", "is_run_id"),
+    "engine.runs": ("get_or_train", "find_run", "run_id_for", "preset_request", "RunResult", "spec_summary"),
+    "engine.evaluation": ("evaluate", "Evaluation", "roc_curves"),
+    "engine.crossval": ("cross_validate", "CrossValidation", "FoldProgress"),
+    "engine.compare": ("comparison_table", "aligned_curves", "accuracy_vs_parameters", "run_study", "STUDIES"),
+    "engine.telemetry": ("counters",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,170 @@
+"""Check a spec and lay out its layers without TensorFlow: output shapes and parameter counts.
+
+The dashboard redraws the layer table on every widget change, so this is plain arithmetic following Keras'
+shape rules; `tests/architectures` checks it against the built `keras.Model` for every preset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from engine.architectures.spec import (
+    ACTIVATIONS, BATCH_NORM_PLACES, LOSSES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PADDINGS, POOLS, ConvBlock, ModelSpec,
+)
+from engine.errors import InvalidSpec
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds a spec must respect; hosted mode lowers them (see `engine.settings`)."""
+
+    max_conv_blocks: int = 8
+    max_dense_layers: int = 6
+    max_filters: int = 1024
+    max_units: int = 8192
+    max_kernel: int = 15
+    max_parameters: int = 20_000_000  # a 20M-parameter model is ~80 MB on disk and slow on a laptop CPU
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One line of the layer table, named as the built Keras layer is."""
+
+    name: str
+    kind: str  # Keras class name
+    output_shape: tuple[int, ...]  # without the batch axis
+    trainable: int
+    non_trainable: int
+
+    @property
+    def parameters(self) -> int:
+        return self.trainable + self.non_trainable
+
+
+def layer_table(spec: ModelSpec, limits: Limits = Limits()) -> list[LayerRow]:
+    """Validate `spec` and return its layers; raises `InvalidSpec` naming the block and numbers at fault."""
+    _check_choices(spec, limits)
+    height, width, channels = spec.input_shape
+    rows: list[LayerRow] = []
+    for index, block in enumerate(spec.conv_blocks, 1):
+        where = f"Conv block {index}"
+        height, width = _conv_output(where, block, height, width)
+        rows.append(LayerRow(f"block{index}_conv", "Conv2D", (height, width, block.filters),
+                             block.kernel_size**2 * channels * block.filters + block.filters, 0))
+        channels = block.filters
+        if block.batch_norm == "after_conv":
+            rows.append(_batch_norm_row(index, (height, width, channels)))
+        if block.pool != "none":
+            height, width = _pool_output(where, block, height, width)
+            kind = "MaxPooling2D" if block.pool == "max" else "AveragePooling2D"
+            rows.append(LayerRow(f"block{index}_pool", kind, (height, width, channels), 0, 0))
+        if block.batch_norm == "after_pool":
+            rows.append(_batch_norm_row(index, (height, width, channels)))
+        if block.dropout > 0:
+            rows.append(LayerRow(f"block{index}_dropout", "Dropout", (height, width, channels), 0, 0))
+    features = height * width * channels
+    rows.append(LayerRow("flatten", "Flatten", (features,), 0, 0))
+    for index, layer in enumerate(spec.dense_layers, 1):
+        rows.append(LayerRow(f"dense{index}", "Dense", (layer.units,), features * layer.units + layer.units, 0))
+        features = layer.units
+        if layer.dropout > 0:
+            rows.append(LayerRow(f"dense{index}_dropout", "Dropout", (features,), 0, 0))
+    rows.append(LayerRow("output", "Dense", (spec.num_classes,), features * spec.num_classes + spec.num_classes, 0))
+    total = sum(row.parameters for row in rows)
+    if total > limits.max_parameters:
+        raise InvalidSpec(
+            f"The model has {total:,} parameters, above the limit of {limits.max_parameters:,}. "
+            "Use fewer filters or dense units, or pool earlier so Flatten has fewer features."
+        )
+    return rows
+
+
+def parameter_counts(spec: ModelSpec, limits: Limits = Limits()) -> dict[str, int]:
+    rows = layer_table(spec, limits)
+    trainable = sum(row.trainable for row in rows)
+    non_trainable = sum(row.non_trainable for row in rows)
+    return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
+
+
+def validate(spec: ModelSpec, limits: Limits = Limits()) -> None:
+    """Raise `InvalidSpec` when the spec cannot be built; return quietly when it can."""
+    layer_table(spec, limits)
+
+
+def _batch_norm_row(index: int, shape: tuple[int, int, int]) -> LayerRow:
+    # gamma and beta learn; the moving mean and variance are statistics, hence non-trainable.
+    return LayerRow(f"block{index}_bn", "BatchNormalization", shape, 2 * shape[-1], 2 * shape[-1])
+
+
+def _conv_output(where: str, block: ConvBlock, height: int, width: int) -> tuple[int, int]:
+    k, s = block.kernel_size, block.stride
+    if block.padding == "same":
+        return math.ceil(height / s), math.ceil(width / s)
+    if k > height or k > width:
+        raise InvalidSpec(
+            f"{where}: a {k}x{k} kernel with 'valid' padding does not fit its {height}x{width} input. "
+            f"Use a kernel of at most {min(height, width)}, 'same' padding, or pool less before this block."
+        )
+    return (height - k) // s + 1, (width - k) // s + 1
+
+
+def _pool_output(where: str, block: ConvBlock, height: int, width: int) -> tuple[int, int]:
+    p, s = block.pool_size, block.effective_pool_stride
+    if p > height or p > width:
+        raise InvalidSpec(
+            f"{where}: {p}x{p} pooling on a {height}x{width} feature map leaves nothing (the spatial size "
+            f"would collapse below 1). Remove this pooling, use a smaller pool, or use fewer blocks for "
+            f"{height}x{width} maps."
+        )
+    return (height - p) // s + 1, (width - p) // s + 1
+
+
+def _check_choices(spec: ModelSpec, limits: Limits) -> None:
+    height, width, channels = spec.input_shape
+    if min(height, width, channels) < 1:
+        raise InvalidSpec(f"The input shape {spec.input_shape} must be positive in every dimension.")
+    if spec.num_classes < 2:
+        raise InvalidSpec(f"A classifier needs at least 2 classes, got {spec.num_classes}.")
+    if not 1 <= len(spec.conv_blocks) <= limits.max_conv_blocks:
+        raise InvalidSpec(f"Use between 1 and {limits.max_conv_blocks} conv blocks, got {len(spec.conv_blocks)}.")
+    if len(spec.dense_layers) > limits.max_dense_layers:
+        raise InvalidSpec(f"Use at most {limits.max_dense_layers} dense layers, got {len(spec.dense_layers)}.")
+    _one_of("output activation", spec.output_activation, OUTPUT_ACTIVATIONS)
+    _one_of("optimizer", spec.optimizer, OPTIMIZERS)
+    _one_of("loss", spec.loss, LOSSES)
+    if not (0 < spec.learning_rate <= 10) or math.isnan(spec.learning_rate):
+        raise InvalidSpec(f"The learning rate must be in (0, 10], got {spec.learning_rate}. Typical: 0.001 for Adam.")
+    for index, block in enumerate(spec.conv_blocks, 1):
+        where = f"Conv block {index}"
+        _range(where, "filters", block.filters, 1, limits.max_filters)
+        _range(where, "kernel size", block.kernel_size, 1, limits.max_kernel)
+        _range(where, "stride", block.stride, 1, 8)
+        _one_of(f"{where} padding", block.padding, PADDINGS)
+        _one_of(f"{where} activation", block.activation, ACTIVATIONS)
+        _one_of(f"{where} pooling", block.pool, POOLS)
+        _one_of(f"{where} batch norm placement", block.batch_norm, BATCH_NORM_PLACES)
+        if block.pool != "none":
+            _range(where, "pool size", block.pool_size, 1, 8)
+            _range(where, "pool stride", block.pool_stride, 0, 8)
+        _dropout(where, block.dropout)
+    for index, layer in enumerate(spec.dense_layers, 1):
+        where = f"Dense layer {index}"
+        _range(where, "units", layer.units, 1, limits.max_units)
+        _one_of(f"{where} activation", layer.activation, ACTIVATIONS)
+        _dropout(where, layer.dropout)
+
+
+def _one_of(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidSpec(f"Unknown {what} {value!r}. Choose one of: {', '.join(allowed)}.")
+
+
+def _range(where: str, what: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise InvalidSpec(f"{where}: {what} must be between {low} and {high}, got {value}.")
+
+
+def _dropout(where: str, rate: float) -> None:
+    if not 0 <= rate < 1 or math.isnan(rate):
+        raise InvalidSpec(f"{where}: dropout must be in [0, 1), got {rate}. 0.25 to 0.5 is typical.")

@@ -1,0 +1,45 @@
+"""The error types the engine raises on purpose.
+
+Every message is written for the person at the keyboard: what was wrong, the numbers involved, and what to do
+next. The CLI prints `str(error)` on one line and the dashboard shows it in a box; neither shows a traceback.
+"""
+
+
+class DigitLabError(Exception):
+    """Base class: anything the user can act on."""
+
+
+class DatasetUnavailable(DigitLabError):
+    """A dataset could not be had from any of the places tried (network, cache, local files)."""
+
+
+class InvalidDataFile(DigitLabError):
+    """A local IDX or npz file is malformed: wrong magic number, truncated, mismatched counts, bad dtype."""
+
+
+class InvalidLabelMapping(DigitLabError):
+    """A class-merging mapping leaves a class out, maps one twice, or names non-contiguous groups."""
+
+
+class InvalidSpec(DigitLabError):
+    """A model architecture that cannot be built (shapes collapse, unknown activation, bad numbers...)."""
+
+
+class InvalidConfig(DigitLabError):
+    """A training configuration that cannot run (epochs of 0, a validation split leaving no data...)."""
+
+
+class TrainingDiverged(DigitLabError):
+    """The loss became NaN or infinite; the run is not stored."""
+
+
+class TrainingCancelled(DigitLabError):
+    """The progress callback asked training to stop; the run is not stored."""
+
+
+class RunNotFound(DigitLabError):
+    """No stored run has this id."""
+
+
+class StoreError(DigitLabError):
+    """The run store could not be read or written (busy lock, full disk, read-only folder)."""

@@ -1,0 +1,304 @@
+"""The `python -m engine` command line: list datasets and presets, train, cross-validate, compare, manage runs.
+
+With `--json` every command prints one JSON value on stdout; without it, readable text, and a progress bar on
+stderr when that is a terminal. Errors print one line on stderr and exit non-zero (2 for bad input, 1 for an
+unexpected failure; set DIGIT_LAB_DEBUG=1 to see the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from engine.errors import DigitLabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except DigitLabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing half-finished was stored", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the CLI promises one line, not a traceback
+        if os.environ.get("DIGIT_LAB_DEBUG"):
+            raise
+        print(f"error: unexpected {type(error).__name__}: {error} (set DIGIT_LAB_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Digit Lab engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    datasets = commands.add_parser("datasets", help="list datasets and whether each can be loaded here")
+    datasets.add_argument("--json", action="store_true")
+    datasets.set_defaults(handler=_datasets)
+
+    presets = commands.add_parser("presets", help="list model presets with parameter counts")
+    presets.add_argument("--json", action="store_true")
+    presets.set_defaults(handler=_presets)
+
+    train = commands.add_parser("train", help="train a preset on a dataset (or answer from the store)")
+    _training_arguments(train)
+    train.set_defaults(handler=_train)
+
+    cv = commands.add_parser("cv", help="stratified k-fold cross-validation, each fold a cached run")
+    _training_arguments(cv)
+    cv.add_argument("--folds", type=int, default=5)
+    cv.set_defaults(handler=_cv)
+
+    study = commands.add_parser("study", help="train and compare a named study (seed003: ten MNIST models)")
+    study.add_argument("name")
+    study.add_argument("--dataset", default="mnist")
+    study.add_argument("--data-path", help="local folder or file with the dataset")
+    study.add_argument("--epochs", type=int)
+    study.add_argument("--limit-train", type=int)
+    study.add_argument("--seed", type=int)
+    study.add_argument("--json", action="store_true")
+    study.set_defaults(handler=_study)
+
+    compare = commands.add_parser("compare", help="compare stored runs")
+    compare.add_argument("run_ids", nargs="+")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(handler=_compare)
+
+    runs = commands.add_parser("runs", help="list stored runs; `runs delete RUN_ID` removes one")
+    runs.add_argument("action", nargs="?", choices=["list", "delete", "size"], default="list")
+    runs.add_argument("run_id", nargs="?")
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=_runs)
+    return parser
+
+
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--data-path", help="local folder or file with the dataset (IDX files or mnist.npz)")
+    parser.add_argument("--preset", default=None, help="preset name (python -m engine presets)")
+    parser.add_argument("--spec", help="a model spec as a JSON file path or JSON text, instead of a preset")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="learning rate")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--validation-split", type=float)
+    parser.add_argument("--limit-train", type=int, help="train on a stratified subset of this many images")
+    parser.add_argument("--label-mapping", help='merge classes: a preset name or "0,6|1,7|2,3,5,8|4,9"')
+    parser.add_argument("--schedule", dest="lr_schedule", choices=["constant", "one_cycle", "cosine"])
+    parser.add_argument("--early-stopping", dest="early_stopping_patience", type=int)
+    parser.add_argument("--augment", dest="augmentation", action="store_true", default=None)
+    parser.add_argument("--json", action="store_true")
+
+
+def _request(args):
+    """(dataset, spec, config, preset name) from the training arguments."""
+    from engine.architectures import DEFAULT_PRESET, ModelSpec
+    from engine.datasets import load_dataset
+    from engine.runs import preset_request
+    from engine.training.config import TrainConfig
+
+    dataset = load_dataset(args.dataset, local_path=args.data_path)
+    changes = {name: getattr(args, name) for name in (
+        "epochs", "batch_size", "seed", "validation_split", "limit_train", "label_mapping", "lr_schedule",
+        "early_stopping_patience", "augmentation")}
+    if args.spec:
+        text = open(args.spec).read() if os.path.exists(args.spec) else args.spec
+        spec = ModelSpec.from_json(text)
+        config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
+        from engine.training.data import transformed_dataset
+        classes = transformed_dataset(dataset, config.replace(limit_train=0)).num_classes
+        spec = spec.for_data(dataset.image_shape, classes)
+        if args.lr is not None:
+            spec = spec.with_learning_rate(args.lr)
+        return dataset, spec, config, ""
+    preset = args.preset or DEFAULT_PRESET
+    spec, config = preset_request(preset, dataset, learning_rate=args.lr, **changes)
+    return dataset, spec, config, preset
+
+
+def _datasets(args) -> None:
+    from dataclasses import asdict
+
+    from engine.datasets import dataset_status, list_datasets
+
+    rows = []
+    for info in list_datasets():
+        available, detail = dataset_status(info.name)
+        rows.append({**asdict(info), "available": available, "status": detail})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        mark = "yes" if row["available"] else "no "
+        print(f"{row['name']:<15} {mark}  {row['title']} — {row['status']}")
+
+
+def _presets(args) -> None:
+    from engine.architectures import PRESETS
+
+    rows = [preset.summary() for preset in PRESETS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        shape = "x".join(str(d) for d in row["input_shape"][:2])
+        print(f"{row['name']:<20} {shape:>5}  {row['total_parameters']:>9,} params  {row['title']}")
+
+
+def _train(args) -> None:
+    from engine.runs import get_or_train
+
+    dataset, spec, config, preset = _request(args)
+    bar = _ProgressBar(enabled=not args.json)
+    result = get_or_train(dataset, spec, config, progress=bar.epoch, preset=preset)
+    bar.close()
+    out = _run_json(result.run, result.cached, result.seconds)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        source = "from the store" if result.cached else f"trained in {out['train_seconds']:.1f} s"
+        print(f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, macro F1 {out['macro_f1']:.4f}")
+
+
+def _run_json(run, cached: bool, seconds: float) -> dict:
+    meta = run.meta
+    return {
+        "run_id": run.run_id, "cached": cached, "dataset": meta["dataset"]["name"], "preset": meta.get("preset", ""),
+        "test_accuracy": meta["metrics"]["test_accuracy"], "macro_f1": meta["metrics"]["macro_f1"],
+        "test_loss": meta["metrics"]["test_loss"], "train_seconds": meta["train_seconds"],
+        "engine_seconds": round(seconds, 4), "epochs": meta["epochs_run"], "parameters": meta["parameters"]["total"],
+    }
+
+
+def _cv(args) -> None:
+    from engine.crossval import cross_validate
+
+    dataset, spec, config, preset = _request(args)
+    bar = _ProgressBar(enabled=not args.json)
+
+    def progress(fold_progress):
+        if fold_progress.status == "start":
+            bar.label = f"fold {fold_progress.fold}/{fold_progress.folds}"
+        elif fold_progress.event is not None:
+            return bar.epoch(fold_progress.event)
+
+    started = time.perf_counter()
+    result = cross_validate(dataset, spec, config, k=args.folds, progress=progress, preset=preset)
+    bar.close()
+    summary = result.summary()
+    summary["engine_seconds"] = round(time.perf_counter() - started, 4)
+    if args.json:
+        print(json.dumps(summary))
+        return
+    for fold in summary["folds"]:
+        print(f"fold {fold['fold']}: val loss {fold['val_loss']:.4f}  val acc {fold['val_accuracy']:.4f}  test acc {fold['test_accuracy']:.4f}"
+              + ("  (cached)" if fold["cached"] else ""))
+    print(f"mean val accuracy {summary['mean_val_accuracy']:.4f} ± {summary['std_val_accuracy']:.4f}; "
+          f"mean test accuracy {summary['mean_test_accuracy']:.4f} ± {summary['std_test_accuracy']:.4f}")
+
+
+def _study(args) -> None:
+    from engine.compare import comparison_table, run_study
+    from engine.datasets import load_dataset
+
+    dataset = load_dataset(args.dataset, local_path=args.data_path)
+    bar = _ProgressBar(enabled=not args.json)
+
+    def progress(step):
+        if step.status == "start":
+            bar.label = f"{step.preset} ({step.model}/{step.models})"
+        elif step.event is not None:
+            return bar.epoch(step.event)
+
+    started = time.perf_counter()
+    results = run_study(args.name, dataset, progress=progress, epochs=args.epochs, limit_train=args.limit_train, seed=args.seed)
+    bar.close()
+    table = comparison_table([r.run for r in results])
+    table["cached"] = [r.cached for r in results]
+    if args.json:
+        print(json.dumps({"study": args.name, "engine_seconds": round(time.perf_counter() - started, 4),
+                          "runs": json.loads(table.to_json(orient="records"))}))
+    else:
+        print(table[["preset", "parameters", "epochs", "batch_size", "learning_rate", "test_accuracy", "macro_f1", "cached"]].to_string(index=False))
+
+
+def _compare(args) -> None:
+    from engine.compare import comparison_table
+    from engine.errors import RunNotFound
+    from engine.store import RunStore, is_run_id
+
+    store = RunStore()
+    runs = []
+    for run_id in args.run_ids:
+        run = store.get(run_id) if is_run_id(run_id) else None
+        if run is None:
+            raise RunNotFound(f"No stored run {run_id!r}. List them with `python -m engine runs`.")
+        runs.append(run)
+    table = comparison_table(runs)
+    if args.json:
+        print(table.to_json(orient="records"))
+    else:
+        print(table.drop(columns=["label", "created"]).to_string(index=False))
+
+
+def _runs(args) -> None:
+    from engine.errors import RunNotFound
+    from engine.store import RunStore, is_run_id
+
+    store = RunStore()
+    if args.action == "delete":
+        if not args.run_id or not is_run_id(args.run_id):
+            raise RunNotFound(f"`runs delete` needs a run id (20 hex characters), got {args.run_id!r}.")
+        store.delete(args.run_id)
+        print(json.dumps({"deleted": args.run_id}) if args.json else f"deleted {args.run_id}")
+        return
+    if args.action == "size":
+        size = store.size_bytes()
+        print(json.dumps({"bytes": size}) if args.json else f"{size / 1e6:.1f} MB in {store.root}")
+        return
+    rows = []
+    for run in store.list():
+        meta = run.meta
+        from engine.runs import spec_summary
+        rows.append({"run_id": run.run_id, "dataset": meta["dataset"]["name"], "preset": meta.get("preset", ""),
+                     "architecture": spec_summary(meta["spec"]), "test_accuracy": meta["metrics"]["test_accuracy"],
+                     "epochs": meta.get("epochs_run"), "created": meta["created"]})
+    if args.json:
+        print(json.dumps(rows))
+        return
+    for row in rows:
+        print(f"{row['run_id']}  {row['dataset']:<14} {row['preset'] or 'custom':<18} acc {row['test_accuracy']:.4f}  {row['created']}")
+
+
+class _ProgressBar:
+    """A one-line text bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.label = "training"
+
+    def epoch(self, event) -> None:
+        if not self.enabled or event.stage == "start":
+            return None
+        done = event.epoch + (event.batch / event.batches if event.stage == "batch" and event.batches else 0)
+        width = 30
+        filled = int(width * done / max(1, event.epochs))
+        extra = ""
+        if event.stage == "epoch":
+            m = event.metrics
+            extra = f" loss {m.get('loss', float('nan')):.4f} acc {m.get('accuracy', float('nan')):.4f}"
+            if "val_accuracy" in m:
+                extra += f" val_acc {m['val_accuracy']:.4f}"
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] epoch {event.epoch}/{event.epochs} {event.elapsed:.0f}s{extra}   ")
+        sys.stderr.flush()
+        return None
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")

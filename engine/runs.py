@@ -1,0 +1,149 @@
+"""Get a trained run: from the store when its key exists, else train once, store, and return it.
+
+The key hashes what determines the result (dataset fingerprint, spec, config with its seed, and the engine,
+Keras and TensorFlow versions); labels such as the preset name are kept in the metadata only, so the same
+model reached through a preset or the builder is one cached run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from engine import telemetry
+from engine.architectures.spec import ModelSpec
+from engine.datasets import Dataset
+from engine.store import RunStore, StoredRun, run_key
+from engine.training.config import TrainConfig
+from engine.training.train import ProgressCallback, train
+
+ENGINE_VERSION = "0.1.0"
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    """Versions that can change a trained result; read from package metadata, so TensorFlow is not imported."""
+    found = {"engine": ENGINE_VERSION}
+    for label, names in (("keras", ("keras",)), ("tensorflow", ("tensorflow", "tensorflow-cpu"))):
+        for name in names:
+            try:
+                found[label] = metadata.version(name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def run_id_for(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> str:
+    return run_key({"dataset": dataset.fingerprint, "spec": spec.to_dict(), "config": config.to_dict(),
+                    "versions": versions()})
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run: StoredRun
+    cached: bool  # True when the run came from the store and nothing was trained
+    seconds: float  # engine time for this call
+
+
+def find_run(dataset: Dataset, spec: ModelSpec, config: TrainConfig, store: RunStore | None = None) -> StoredRun | None:
+    """The stored run for this request, or None; never trains."""
+    return (store or RunStore()).get(run_id_for(dataset, spec, config))
+
+
+def get_or_train(
+    dataset: Dataset,
+    spec: ModelSpec,
+    config: TrainConfig,
+    progress: ProgressCallback | None = None,
+    store: RunStore | None = None,
+    preset: str = "",
+) -> RunResult:
+    """Return the stored run for (dataset, spec, config), training and storing it first when absent.
+
+    Concurrent callers with one key train once: the store's file lock makes the others wait and read it.
+    """
+    started = time.perf_counter()
+    store = store or RunStore()
+    run_id = run_id_for(dataset, spec, config)
+
+    def build(folder: Path) -> dict:
+        telemetry.count("trainings")
+        result = train(dataset, spec, config, progress)
+        result.model.save(folder / "model.keras")
+        np.save(folder / "test_probabilities.npy", result.test_probabilities, allow_pickle=False)
+        np.save(folder / "test_labels.npy", result.test_labels, allow_pickle=False)
+        (folder / "history.json").write_text(json.dumps(result.history))
+        return _meta(run_id, dataset, spec, config, preset, result)
+
+    run, cached = store.create(run_id, build)
+    return RunResult(run, cached, time.perf_counter() - started)
+
+
+def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str, result) -> dict:
+    from engine.evaluation import evaluate
+
+    scores = evaluate(result.test_labels, result.test_probabilities, result.class_names)
+    last = result.history["epochs"][-1] if result.history["epochs"] else {}
+    return {
+        "run_id": run_id,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "preset": preset,
+        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint, "image_shape": list(dataset.image_shape),
+                    "value_max": dataset.value_max, **result.data},
+        "class_names": list(result.class_names),
+        "spec": spec.to_dict(),
+        "config": config.to_dict(),
+        "versions": versions(),
+        "parameters": result.parameters,
+        "train_seconds": round(result.train_seconds, 3),
+        "epochs_run": len(result.history["epochs"]),
+        "metrics": {
+            "test_accuracy": scores.accuracy, "macro_f1": scores.macro_f1, "test_loss": scores.log_loss,
+            "final_train_accuracy": last.get("accuracy"),
+            **(result.history.get("final_validation") or {}),
+        },
+    }
+
+
+def preset_request(preset_name: str, dataset: Dataset, learning_rate: float | None = None,
+                   **config_changes) -> tuple[ModelSpec, TrainConfig]:
+    """A preset's spec sized for `dataset` and its recipe with overrides (None keeps the preset's value).
+
+    The preset's class merging (seed 004's four classes) applies unless the caller sets its own mapping.
+    """
+    from engine.architectures.presets import get_preset
+    from engine.training.data import transformed_dataset
+
+    preset = get_preset(preset_name)
+    config = preset.config.replace(**{k: v for k, v in config_changes.items() if v is not None})
+    if preset.label_mapping and config_changes.get("label_mapping") is None:
+        config = config.replace(label_mapping=preset.label_mapping)
+    classes = transformed_dataset(dataset, config.replace(limit_train=0)).num_classes if config.label_mapping else dataset.num_classes
+    spec = preset.spec_for(dataset.image_shape, classes)
+    if learning_rate is not None:
+        spec = spec.with_learning_rate(learning_rate)
+    return spec, config
+
+
+def spec_summary(spec_dict: dict) -> str:
+    """A one-line architecture description for tables: 'C32k3-P · C64k3-P · D64 → 10'."""
+    blocks = []
+    for block in spec_dict.get("conv_blocks", []):
+        text = f"C{block['filters']}k{block['kernel_size']}"
+        if block.get("stride", 1) != 1:
+            text += f"s{block['stride']}"
+        if block.get("batch_norm", "none") != "none":
+            text += "+BN"
+        if block.get("pool", "none") != "none":
+            text += "-" + ("P" if block["pool"] == "max" else "A")
+        blocks.append(text)
+    blocks += [f"D{layer['units']}" for layer in spec_dict.get("dense_layers", [])]
+    return " · ".join(blocks) + f" → {spec_dict.get('num_classes')}"

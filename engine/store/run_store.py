@@ -1,0 +1,413 @@
+"""`RunStore`: the content-addressed folder of trained runs, with atomic writes and per-run locks.
+
+Layout under the root (`<cache>/runs` by default):
+
+    <run_id>/         one published run: the trainer's files + meta.json + manifest.json
+    .tmp/<run_id>.*   a run being written; renamed to <run_id>/ in one step once complete
+    .trash/           corrupt or deleted runs on their way out (renamed first, then removed)
+    .locks/<run_id>.lock
+
+Everything sits on one filesystem so `os.rename` is atomic: readers see either no run or a complete one.
+Dot-names can never be run ids, so listing cannot mistake the helpers for runs.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from engine import settings
+from engine.errors import RunNotFound, StoreError
+from engine.store.keys import is_run_id
+from engine.store.locking import RunLock
+from engine.store.manifest import (
+    MANIFEST_NAME,
+    META_NAME,
+    ManifestProblem,
+    build_manifest,
+    remember_digest,
+    verify,
+)
+from engine.store.stored_run import StoredRun
+
+log = logging.getLogger("digitlab.store")
+
+TMP_DIR = ".tmp"
+TRASH_DIR = ".trash"
+LOCKS_DIR = ".locks"
+# A temp folder this old whose run lock is free was left by a killed process. Age alone is not enough:
+# a long training can leave its temp folder untouched for hours while its lock proves it is alive.
+STALE_AFTER_S = 3600.0
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a folder's entries (new files, a rename) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _created_ts(run: StoredRun) -> float:
+    """Sort key for listing: meta["created"] (ISO), else the folder's mtime."""
+    created = run.meta.get("created")
+    if isinstance(created, str):
+        try:
+            stamp = datetime.fromisoformat(created)
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=timezone.utc)
+            return stamp.timestamp()
+        except ValueError:
+            pass
+    try:
+        return run.path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+class RunStore:
+    """Get-or-create access to trained runs, safe across threads and processes sharing one cache folder."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else settings.runs_dir()
+        self._sweep_stale()
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, run_id: str) -> StoredRun | None:
+        """The run if it exists and verifies; a corrupt one is logged, removed and reported as absent."""
+        self._check_lookup_id(run_id)
+        return self._get(run_id, locked=False)
+
+    def __contains__(self, run_id: object) -> bool:
+        return isinstance(run_id, str) and is_run_id(run_id) and self.get(run_id) is not None
+
+    def list(self) -> list[StoredRun]:
+        """Every complete run, newest first. Checks sizes only; `get` does the full hash check."""
+        runs = []
+        for path in self._run_dirs():
+            try:
+                checked = verify(path, full=False)
+            except (ManifestProblem, OSError) as exc:
+                # Not a warning: listing happens on every dashboard rerun, `get` reports and repairs it.
+                log.debug("skipping run %s in listing: %s", path.name, exc)
+                continue
+            runs.append(StoredRun(path.name, path, checked.meta))
+        runs.sort(key=lambda run: (_created_ts(run), run.run_id), reverse=True)
+        return runs
+
+    def size_bytes(self) -> int:
+        """Bytes used by run folders (complete or not), i.e. what deleting them all would free."""
+        total = 0
+        for path in self._run_dirs():
+            for dirpath, _dirnames, filenames in os.walk(path):
+                for name in filenames:
+                    try:
+                        total += os.lstat(os.path.join(dirpath, name)).st_size
+                    except OSError:
+                        pass  # removed while we counted
+        return total
+
+    # ------------------------------------------------------------------ writing
+
+    def create(
+        self, run_id: str, build: Callable[[Path], dict], lock_timeout: float = 600
+    ) -> tuple[StoredRun, bool]:
+        """Return `(run, True)` if the run is stored, else build it once under the run's lock: `(run, False)`.
+
+        `build(tmp_dir)` writes the run's files into `tmp_dir` and returns the meta dict. If it raises,
+        nothing is stored and the exception propagates unchanged (disk-full/read-only errors become
+        `StoreError`, since they are about this store's folder).
+        """
+        self._check_write_id(run_id)
+        existing = self._get(run_id, locked=False)
+        if existing is not None:
+            return existing, True
+        self._ensure_dirs()
+        with self._acquire(run_id, lock_timeout):
+            # Another process may have finished this run while we waited for the lock.
+            existing = self._get(run_id, locked=True)
+            if existing is not None:
+                return existing, True
+            self._remove_own_temps(run_id)
+            tmp = self._make_temp(run_id)
+            try:
+                try:
+                    meta = build(tmp)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                        raise self._write_error(run_id, exc) from exc
+                    raise
+                run = self._publish(run_id, tmp, meta)
+            except BaseException:
+                self._discard(tmp)
+                raise
+            return run, False
+
+    def put(self, run_id: str, source_dir: Path, meta: dict, lock_timeout: float = 600) -> StoredRun:
+        """Store copies of an already-built folder's files (e.g. from another worker); keeps an existing valid run.
+
+        A `meta.json` / `manifest.json` in `source_dir` is ignored: the store writes its own from `meta`.
+        """
+        self._check_write_id(run_id)
+        source_dir = Path(source_dir)
+        if not source_dir.is_dir():
+            raise StoreError(f"Cannot store run {run_id}: {source_dir} is not a folder")
+        existing = self._get(run_id, locked=False)
+        if existing is not None:
+            return existing
+        self._ensure_dirs()
+        with self._acquire(run_id, lock_timeout):
+            existing = self._get(run_id, locked=True)
+            if existing is not None:
+                return existing
+            self._remove_own_temps(run_id)
+            tmp = self._make_temp(run_id)
+            try:
+                self._copy_in(run_id, source_dir, tmp)
+                return self._publish(run_id, tmp, meta)
+            except BaseException:
+                self._discard(tmp)
+                raise
+
+    def delete(self, run_id: str, lock_timeout: float = 30) -> None:
+        """Remove a run (complete or not); `RunNotFound` if there is none."""
+        self._check_lookup_id(run_id)
+        path = self.root / run_id
+        if not os.path.lexists(path):
+            raise RunNotFound(f"No stored run has id {run_id} (looked in {self.root})")
+        with self._acquire(run_id, lock_timeout):
+            if not os.path.lexists(path):
+                raise RunNotFound(f"No stored run has id {run_id} (looked in {self.root})")
+            try:
+                self._remove(path)
+            except OSError as exc:
+                raise StoreError(f"Could not delete run {run_id} from {self.root}: {exc.strerror or exc}") from exc
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_lookup_id(self, run_id: object) -> None:
+        # Links carry run ids: anything that is not one must never reach a path join.
+        if not is_run_id(run_id):
+            raise RunNotFound(f"{run_id!r} is not a run id (run ids are 20 lowercase hex characters)")
+
+    def _check_write_id(self, run_id: object) -> None:
+        if not is_run_id(run_id):
+            raise StoreError(f"Refusing to store a run under {run_id!r}: run ids are 20 lowercase hex characters")
+
+    def _run_dirs(self) -> Iterator[Path]:
+        try:
+            entries = list(os.scandir(self.root))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if is_run_id(entry.name) and entry.is_dir(follow_symlinks=False):
+                yield Path(entry.path)
+
+    def _get(self, run_id: str, *, locked: bool) -> StoredRun | None:
+        path = self.root / run_id
+        if not os.path.lexists(path):
+            return None
+        try:
+            return StoredRun(run_id, path, verify(path, full=True).meta)
+        except (ManifestProblem, OSError) as exc:
+            problem = exc
+        if locked:
+            log.warning("run %s is corrupt (%s); removing it so it is retrained", run_id, problem)
+            self._quarantine(path)
+            return None
+        # Remove it only while holding its lock: otherwise we could race a process that is replacing it.
+        lock = self._lock(run_id)
+        try:
+            got = lock.try_acquire()
+        except OSError:
+            got = False  # read-only cache: cannot lock, cannot remove either
+        if not got:
+            log.warning("run %s is corrupt (%s); leaving it to the process that holds its lock", run_id, problem)
+            return None
+        with lock:
+            if not os.path.lexists(path):
+                return None
+            try:
+                # Re-check: it may have been replaced by a good copy between our check and the lock.
+                return StoredRun(run_id, path, verify(path, full=True).meta)
+            except (ManifestProblem, OSError) as exc:
+                problem = exc
+            log.warning("run %s is corrupt (%s); removing it so it is retrained", run_id, problem)
+            self._quarantine(path)
+        return None
+
+    def _lock(self, run_id: str) -> RunLock:
+        return RunLock(self.root / LOCKS_DIR / f"{run_id}.lock", run_id)
+
+    def _acquire(self, run_id: str, timeout: float) -> RunLock:
+        lock = self._lock(run_id)
+        try:
+            lock.acquire(timeout)
+        except OSError as exc:
+            raise self._write_error(run_id, exc) from exc
+        return lock
+
+    def _ensure_dirs(self) -> None:
+        try:
+            for name in (TMP_DIR, TRASH_DIR, LOCKS_DIR):
+                (self.root / name).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._write_error(None, exc) from exc
+
+    def _make_temp(self, run_id: str) -> Path:
+        try:
+            return Path(tempfile.mkdtemp(prefix=f"{run_id}.", dir=self.root / TMP_DIR))
+        except OSError as exc:
+            raise self._write_error(run_id, exc) from exc
+
+    def _copy_in(self, run_id: str, source_dir: Path, tmp: Path) -> None:
+        for dirpath, dirnames, filenames in os.walk(source_dir, followlinks=False):
+            base = Path(dirpath)
+            for name in dirnames + filenames:
+                if (base / name).is_symlink():
+                    raise StoreError(f"Cannot store run {run_id}: {base / name} is a symbolic link")
+            for name in filenames:
+                rel = (base / name).relative_to(source_dir)
+                if rel.as_posix() in (META_NAME, MANIFEST_NAME):
+                    continue
+                target = tmp / rel
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(base / name, target)
+                except OSError as exc:
+                    # Space and read-only errors can only come from the write side; others (a source file
+                    # vanishing, unreadable) propagate as they are.
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                        raise self._write_error(run_id, exc) from exc
+                    raise
+
+    def _publish(self, run_id: str, tmp: Path, meta: dict) -> StoredRun:
+        """Write meta + manifest into a finished temp folder, make it durable and rename it into place."""
+        if not isinstance(meta, dict):
+            raise TypeError(f"the build for run {run_id} must return the meta dict, got {type(meta).__name__}")
+        meta = dict(meta)
+        meta.setdefault("run_id", run_id)
+        meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="microseconds"))
+        meta_bytes = json.dumps(meta, sort_keys=True, indent=2).encode("utf-8")  # TypeError if not JSON-able
+        final = self.root / run_id
+        try:
+            _write_durable(tmp / META_NAME, meta_bytes)
+            try:
+                manifest = build_manifest(tmp)
+            except ManifestProblem as exc:
+                raise StoreError(f"Cannot store run {run_id}: {exc}") from exc
+            _write_durable(tmp / MANIFEST_NAME, json.dumps(manifest, sort_keys=True, indent=2).encode("utf-8"))
+            for dirpath, _dirnames, _filenames in os.walk(tmp):
+                _fsync_dir(Path(dirpath))
+            if os.path.lexists(final):
+                # We hold the lock and `_get` found no valid run, so whatever is there is debris.
+                self._quarantine(final)
+            os.rename(tmp, final)
+            _fsync_dir(self.root)
+        except OSError as exc:
+            raise self._write_error(run_id, exc) from exc
+        for name, entry in manifest["files"].items():
+            try:
+                remember_digest(final / name, entry["sha256"])
+            except OSError:
+                pass  # only a cache warm-up
+        return StoredRun(run_id, final, json.loads(meta_bytes))
+
+    def _write_error(self, run_id: str | None, exc: OSError) -> StoreError:
+        what = f"run {run_id}" if run_id else "the run store"
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            advice = (
+                f"The disk holding {self.root} is full. Free some space there (deleting old runs helps), or set "
+                f"{settings.CACHE_ENV} to a folder on a disk with room, then try again."
+            )
+        elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            advice = (
+                f"{self.root} cannot be written to. Set {settings.CACHE_ENV} to a writable folder "
+                f"(or fix the folder's permissions), then try again."
+            )
+        else:
+            advice = f"Check that {self.root} is a writable folder, or set {settings.CACHE_ENV} to one, then try again."
+        return StoreError(f"Could not write {what} to {self.root}: {reason}. {advice}")
+
+    def _discard(self, tmp: Path) -> None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def _remove(self, path: Path) -> None:
+        """Rename out of sight first (atomic), then delete at leisure; raises OSError if the rename fails."""
+        trash = self.root / TRASH_DIR
+        trash.mkdir(parents=True, exist_ok=True)
+        target = trash / f"{path.name}.{uuid.uuid4().hex[:8]}"
+        os.rename(path, target)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+
+    def _quarantine(self, path: Path) -> None:
+        try:
+            self._remove(path)
+        except FileNotFoundError:
+            pass  # someone else already removed it
+        except OSError as exc:
+            log.warning("could not remove corrupt run %s: %s", path.name, exc)
+
+    def _remove_own_temps(self, run_id: str) -> None:
+        """Under the run's lock, any temp folder for it belongs to a writer that died: remove it now."""
+        try:
+            entries = list(os.scandir(self.root / TMP_DIR))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.split(".", 1)[0] == run_id:
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+    def _sweep_stale(self) -> None:
+        """Remove temp folders of killed writers (old and unlocked) and leftovers in the trash."""
+        now = time.time()
+        for folder in (TMP_DIR, TRASH_DIR):
+            try:
+                entries = list(os.scandir(self.root / folder))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if now - entry.stat(follow_symlinks=False).st_mtime < STALE_AFTER_S:
+                        continue
+                except OSError:
+                    continue
+                owner = entry.name.split(".", 1)[0]
+                if folder == TMP_DIR and is_run_id(owner):
+                    lock = self._lock(owner)
+                    try:
+                        if not lock.try_acquire():
+                            continue  # its writer is alive, just slow
+                    except OSError:
+                        continue
+                    with lock:
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                elif entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(entry.path)
+                    except OSError:
+                        pass

@@ -1,0 +1,33 @@
+"""Digit Lab's entry point (`streamlit run dashboard/Home.py`): page router and the shared sidebar.
+
+This file runs on every page: it restores state from a shared link once per session, draws the sidebar
+(dataset and model), runs the chosen page, then writes the state that matters back into the URL.
+"""
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts only dashboard/ on sys.path; the engine lives beside it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import links, sidebar  # noqa: E402
+
+st.set_page_config(page_title="Digit Lab", page_icon="🔢", layout="wide")
+
+PAGES = [
+    st.Page("views/home.py", title="Home", icon="🏠", default=True),
+    st.Page("views/data.py", title="Data", icon="🖼️", url_path="data"),
+    st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("views/evaluate.py", title="Evaluate", icon="🎯", url_path="evaluate"),
+    st.Page("views/crossval.py", title="Cross-validation", icon="🔁", url_path="crossval"),
+    st.Page("views/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    st.Page("views/inspect.py", title="Inspect", icon="🔬", url_path="inspect"),
+]
+
+links.restore_once()
+page = st.navigation(PAGES)
+sidebar.render()
+page.run()
+links.publish()

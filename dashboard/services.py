@@ -1,0 +1,86 @@
+"""The dashboard's door to the engine: cached, shared across sessions, and counted.
+
+`st.cache_resource` keeps one copy of each dataset, loaded model and evaluation for the whole server, so a
+class of students opening the same link shares them instead of copying them per session.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from engine import telemetry
+from engine.datasets import Dataset, load_dataset
+from engine.store import RunStore, StoredRun, is_run_id
+
+log = logging.getLogger("digitlab.dashboard")
+
+
+@st.cache_resource(show_spinner="Loading dataset…", max_entries=6)
+def dataset(name: str) -> Dataset:
+    telemetry.count("dataset_loads")
+    return load_dataset(name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def class_count(_dataset: Dataset, label_mapping: str, fingerprint: str | None = None) -> int:
+    from engine.datasets import parse_label_mapping
+
+    if not label_mapping:
+        return _dataset.num_classes
+    return len(parse_label_mapping(label_mapping, _dataset.num_classes).groups)
+
+
+def store() -> RunStore:
+    return RunStore()
+
+
+def run(run_id: str | None) -> StoredRun | None:
+    """The stored run, verified; None for a missing, corrupt or malformed id (never raises)."""
+    if not run_id or not is_run_id(run_id):
+        return None
+    return store().get(run_id)
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def model(run_id: str):
+    telemetry.count("model_loads")
+    found = run(run_id)
+    if found is None:
+        return None
+    return found.load_model()
+
+
+@st.cache_resource(show_spinner="Scoring the test set…", max_entries=32)
+def evaluation(run_id: str):
+    """Metrics from the run's stored test probabilities (no retraining, no model load)."""
+    from engine.evaluation import evaluate
+
+    found = run(run_id)
+    if found is None:
+        return None
+    telemetry.count("evaluations")
+    return evaluate(found.test_labels(), found.test_probabilities(), found.meta["class_names"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def history(run_id: str) -> dict | None:
+    found = run(run_id)
+    return found.history() if found else None
+
+
+def find_current_run(selection) -> StoredRun | None:
+    """The stored run for the sidebar's dataset + model + settings, if it has been trained."""
+    if not selection.ready:
+        return None
+    from engine.runs import find_run
+
+    return find_run(selection.dataset, selection.spec, selection.config, store())
+
+
+def hosted() -> bool:
+    """Hosted mode hides destructive controls (see `engine.settings`)."""
+    from engine import settings
+
+    return getattr(settings, "hosted_mode", lambda: False)()

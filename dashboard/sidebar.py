@@ -1,0 +1,106 @@
+"""The shared sidebar: dataset picker and the model builder (preset, architecture, training settings).
+
+Every widget writes to a key in `state`, so choices survive page switches. The engine validates the result;
+its message appears right under the widgets and `selection().ready` turns False, which disables Train.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import state
+from engine.architectures import (
+    ACTIVATIONS, BATCH_NORM_PLACES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PADDINGS, POOLS, PRESETS, ConvBlock, DenseLayer,
+)
+from engine.datasets import LABEL_MAPPINGS, dataset_status, list_datasets
+from engine.training.config import LR_SCHEDULES
+
+
+def _on_preset_change() -> None:
+    chosen = st.session_state[state.PRESET_KEY]
+    if chosen != state.CUSTOM:
+        state.load_model_choice(chosen)
+
+
+def render() -> None:
+    state.ensure_defaults()
+    st.session_state[state.PAGE_PARAMS_KEY] = {}
+    with st.sidebar:
+        st.header("Digit Lab")
+        _dataset_picker()
+        st.selectbox("Model preset", [state.CUSTOM, *PRESETS], key=state.PRESET_KEY, on_change=_on_preset_change,
+                     help="Start from a model in one of the source reports; editing the widgets makes it custom.")
+        with st.expander("Architecture", expanded=False):
+            _architecture_widgets()
+        with st.expander("Training settings", expanded=False):
+            _training_widgets()
+        selection = state.selection()
+        if selection.error:
+            st.error(selection.error, icon="⚠️")
+        elif not selection.preset:
+            st.caption("Custom model (differs from the preset).")
+
+
+def _dataset_picker() -> None:
+    infos = {info.name: info for info in list_datasets()}
+    status = {name: dataset_status(name) for name in infos}
+
+    def label(name: str) -> str:
+        return name if status[name][0] else f"{name} (not available here)"
+
+    st.selectbox("Dataset", list(infos), key=state.DATASET_KEY, format_func=label)
+    chosen = st.session_state[state.DATASET_KEY]
+    available, detail = status[chosen]
+    if not available:
+        st.warning(f"**{infos[chosen].title}** cannot be loaded on this machine: {detail}\n\n"
+                   f"How to get it: {infos[chosen].how_to_get}", icon="📦")
+
+
+def _architecture_widgets() -> None:
+    st.number_input("Conv blocks", 1, state.MAX_BLOCKS, key="n_conv")
+    for i in range(1, int(st.session_state["n_conv"]) + 1):
+        st.markdown(f"**Conv block {i}**")
+        _seed_missing(state.block_key, i, ConvBlock())
+        left, right = st.columns(2)
+        left.number_input("Filters", 0, 4096, key=state.block_key(i, "filters"))
+        right.number_input("Kernel", 1, 31, key=state.block_key(i, "kernel_size"))
+        left.number_input("Stride", 1, 8, key=state.block_key(i, "stride"))
+        right.selectbox("Padding", PADDINGS, key=state.block_key(i, "padding"))
+        left.selectbox("Activation", ACTIVATIONS, key=state.block_key(i, "activation"))
+        right.selectbox("Pooling", POOLS, key=state.block_key(i, "pool"))
+        left.number_input("Pool size", 1, 8, key=state.block_key(i, "pool_size"))
+        right.number_input("Pool stride (0 = size)", 0, 8, key=state.block_key(i, "pool_stride"))
+        left.selectbox("Batch norm", BATCH_NORM_PLACES, key=state.block_key(i, "batch_norm"))
+        right.number_input("Dropout", 0.0, 0.99, step=0.05, key=state.block_key(i, "dropout"))
+    st.number_input("Dense layers", 0, state.MAX_DENSE, key="n_dense")
+    for i in range(1, int(st.session_state["n_dense"]) + 1):
+        _seed_missing(state.dense_key, i, DenseLayer())
+        left, mid, right = st.columns(3)
+        left.number_input(f"Dense {i} units", 1, 16384, key=state.dense_key(i, "units"))
+        mid.selectbox("Activation", ACTIVATIONS, key=state.dense_key(i, "activation"))
+        right.number_input("Dropout", 0.0, 0.99, step=0.05, key=state.dense_key(i, "dropout"))
+    st.selectbox("Output activation", OUTPUT_ACTIVATIONS, key="spec_output_activation")
+    st.selectbox("Optimizer", OPTIMIZERS, key="spec_optimizer")
+    st.number_input("Learning rate", 1e-6, 10.0, format="%.5f", step=1e-4, key="spec_learning_rate")
+
+
+def _training_widgets() -> None:
+    left, right = st.columns(2)
+    left.number_input("Epochs", 1, 1000, key=state.CONFIG_WIDGETS["epochs"])
+    right.number_input("Batch size", 1, 8192, key=state.CONFIG_WIDGETS["batch_size"])
+    left.number_input("Validation split", 0.0, 0.9, step=0.05, key=state.CONFIG_WIDGETS["validation_split"])
+    right.number_input("Seed", 0, 2**31 - 1, key=state.CONFIG_WIDGETS["seed"])
+    left.selectbox("LR schedule", LR_SCHEDULES, key=state.CONFIG_WIDGETS["lr_schedule"])
+    right.number_input("Early stop patience (0 = off)", 0, 100, key=state.CONFIG_WIDGETS["early_stopping_patience"])
+    left.number_input("Train subset (0 = all)", 0, 1_000_000, step=100, key=state.CONFIG_WIDGETS["limit_train"])
+    right.checkbox("Augmentation", key=state.CONFIG_WIDGETS["augmentation"],
+                   help="Random shifts (10 %), rotations (10°) and zoom (10 %) while training.")
+    st.text_input("Merge classes", key=state.CONFIG_WIDGETS["label_mapping"],
+                  placeholder="e.g. " + " or ".join(LABEL_MAPPINGS) + " or 0,6|1,7|2,3,5,8|4,9",
+                  help="Train on merged classes, as seed 004's 4-class experiment does. Empty = the original classes.")
+
+
+def _seed_missing(key, index: int, template) -> None:
+    """A block added with the +/- control starts from the spec's defaults rather than from nothing."""
+    for name in template.__dataclass_fields__:
+        st.session_state.setdefault(key(index, name), getattr(template, name))

@@ -1,0 +1,87 @@
+"""Home: what the lab does, the current dataset and model at a glance, the stored runs, one-click training."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import components, services, state
+from engine.architectures import parameter_counts
+from engine.runs import spec_summary
+
+st.title("🔢 Digit Lab")
+st.markdown(
+    "Explore handwritten-digit data and the CNNs that classify it. Pick a dataset and a model in the sidebar, "
+    "train once (every run is cached on disk), then read the curves, confusion matrix, per-class metrics, "
+    "k-fold spread and feature maps — and share the link."
+)
+components.link_problems()
+
+selection = state.selection()
+data_col, model_col = st.columns(2)
+with data_col:
+    st.subheader("Dataset")
+    if selection.dataset is None:
+        st.warning(selection.error)
+    else:
+        ds = selection.dataset
+        h, w, _ = ds.image_shape
+        st.markdown(f"**{ds.name}** · {len(ds.x_train):,} train / {len(ds.x_test):,} test · {h}x{w} · "
+                    f"{ds.num_classes} classes · values 0..{ds.value_max:g}")
+        st.caption(ds.provenance)
+with model_col:
+    st.subheader("Model")
+    if selection.spec is not None and not selection.error:
+        counts = parameter_counts(selection.spec)
+        st.markdown(f"**{selection.preset or 'custom'}** · `{spec_summary(selection.spec.to_dict())}` · "
+                    f"{counts['total']:,} parameters · {selection.config.epochs} epochs, batch {selection.config.batch_size}")
+    elif selection.error:
+        st.error(selection.error)
+
+st.subheader("Quick start")
+st.caption("Trains the default model (digitlab-small8) on the bundled digits in a few seconds, or opens it from the store.")
+
+
+def _choose_default_model() -> None:
+    # A callback runs before the sidebar widgets exist, so it may set their keys.
+    st.session_state[state.DATASET_KEY] = state.DEFAULT_DATASET
+    state.load_model_choice(state.DEFAULT_PRESET)
+    st.session_state["_train_default"] = True
+
+
+st.button("▶ Train the default model", type="primary", on_click=_choose_default_model)
+if st.session_state.pop("_train_default", False):
+    result = components.train_with_progress(state.selection(), label="Training the default model")
+    if result is not None:
+        accuracy = result.run.meta["metrics"]["test_accuracy"]
+        st.success(f"Run `{result.run.run_id}`: test accuracy **{accuracy:.2%}**"
+                   + (" (from the store)" if result.cached else f", trained in {result.run.meta['train_seconds']:.1f} s"))
+        st.page_link("views/evaluate.py", label="Open it in Evaluate", icon="🎯")
+
+st.subheader("Stored runs")
+runs = services.store().list()
+if not runs:
+    st.info("No runs yet. Train one above or on the Train page.")
+    st.stop()
+table = pd.DataFrame([{
+    "run": run.run_id,
+    "dataset": run.meta["dataset"]["name"],
+    "model": run.meta.get("preset") or "custom",
+    "architecture": spec_summary(run.meta["spec"]),
+    "test accuracy": run.meta["metrics"]["test_accuracy"],
+    "epochs": run.meta.get("epochs_run"),
+    "train s": run.meta.get("train_seconds"),
+    "created": run.meta.get("created"),
+} for run in runs])
+picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="home_runs",
+                      column_config={"test accuracy": st.column_config.ProgressColumn(format="%.4f", min_value=0, max_value=1)})
+rows = picked.selection.rows if picked else []
+if rows:
+    run_id = table.iloc[rows[0]]["run"]
+    open_col, delete_col = st.columns([1, 5])
+    if open_col.button("Open", key="open_run"):
+        state.open_run(run_id)
+        st.switch_page("views/evaluate.py")
+    if not services.hosted() and delete_col.button("Delete", key="delete_run"):
+        services.store().delete(run_id)
+        st.toast(f"Deleted run {run_id}")
+        st.rerun()
+st.caption(f"{len(runs)} runs · {services.store().size_bytes() / 1e6:.1f} MB in the cache")

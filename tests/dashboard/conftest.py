@@ -1,0 +1,55 @@
+"""AppTest fixtures: a session-wide cache holding one small trained run, and a helper to open any page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HOME = str(ROOT / "dashboard" / "Home.py")
+
+
+@pytest.fixture(scope="session")
+def trained_cache(tmp_path_factory):
+    """A cache folder with the default preset trained for 2 epochs on digits; returns (folder, run_id)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("dashboard-cache")
+    old = os.environ.get("DIGIT_LAB_CACHE")
+    os.environ["DIGIT_LAB_CACHE"] = str(folder)
+    try:
+        from engine.datasets import load_dataset
+        from engine.runs import get_or_train, preset_request
+
+        dataset = load_dataset("digits")
+        spec, config = preset_request("digitlab-small8", dataset, epochs=2)
+        result = get_or_train(dataset, spec, config, preset="digitlab-small8")
+    finally:
+        if old is None:
+            os.environ.pop("DIGIT_LAB_CACHE", None)
+        else:
+            os.environ["DIGIT_LAB_CACHE"] = old
+    return folder, result.run.run_id
+
+
+@pytest.fixture
+def with_trained_run(trained_cache, monkeypatch):
+    """Point the dashboard at the shared cache with one run in it; returns the run id."""
+    folder, run_id = trained_cache
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(folder))
+    return run_id
+
+
+def open_app(page: str | None = None, query: dict | None = None, timeout: float = 120):
+    """An AppTest of the real entry point, optionally on `page` (e.g. "views/evaluate.py") with a link's query."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(HOME, default_timeout=timeout)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.run()
+    if page:
+        app.switch_page(page)
+        app.run()
+    return app

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -129,8 +130,10 @@ def _network_timeout(seconds: float = NETWORK_TIMEOUT_S) -> Iterator[None]:
     """Set the process-wide default socket timeout for one fetch, then restore it.
 
     The default timeout is global, so fetches are serialised to keep one from restoring it under another.
+    Keras prints its "Downloading data from ..." line on stdout; it goes to stderr so `--json` output stays
+    one clean JSON value.
     """
-    with _NETWORK_LOCK:
+    with _NETWORK_LOCK, redirect_stdout(sys.stderr):
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(seconds)
         try:

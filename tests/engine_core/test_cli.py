@@ -1,0 +1,86 @@
+"""`python -m engine` as a user runs it: JSON fields and types, cache hits, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    done = subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_presets_json_lists_parameter_counts():
+    code, out, _ = cli("presets", "--json")
+    assert code == 0
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert rows["seed001-cnn3"]["total_parameters"] == 93_322
+    assert rows["seed002-uci8x8"]["input_shape"] == [8, 8, 1]
+    assert rows["seed004-4class"]["trainable_parameters"] == 4_368
+    assert rows["seed003-m1"]["source"].startswith("003_")
+
+
+def test_datasets_json_says_what_loads_here(tmp_path):
+    code, out, _ = cli("datasets", "--json", env_extra={"HOME": str(tmp_path), "DIGIT_LAB_MNIST_DIR": ""})
+    assert code == 0
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert rows["digits"]["available"] is True
+    assert rows["mnist"]["available"] is False and rows["mnist"]["how_to_get"]
+
+
+def test_train_twice_second_answer_comes_from_the_store():
+    args = ("train", "--dataset", "digits", "--preset", "digitlab-small8", "--epochs", "1", "--limit-train", "200", "--json")
+    code, out, err = cli(*args)
+    assert code == 0, err
+    first = json.loads(out)
+    for field, kind in (("run_id", str), ("cached", bool), ("test_accuracy", float), ("macro_f1", float),
+                        ("train_seconds", float)):
+        assert isinstance(first[field], kind), field
+    assert first["cached"] is False and 0 <= first["test_accuracy"] <= 1
+    code, out, _ = cli(*args)
+    second = json.loads(out)
+    assert second["cached"] is True and second["run_id"] == first["run_id"]
+    assert second["engine_seconds"] < 1.0
+
+    code, out, _ = cli("runs", "--json")
+    assert [row["run_id"] for row in json.loads(out)] == [first["run_id"]]
+    code, out, _ = cli("compare", first["run_id"], "--json")
+    assert json.loads(out)[0]["parameters"] == 13_706
+    code, out, _ = cli("runs", "delete", first["run_id"])
+    assert code == 0
+    code, out, _ = cli("runs", "--json")
+    assert json.loads(out) == []
+
+
+def test_cv_json_has_folds_mean_and_std():
+    code, out, err = cli("cv", "--dataset", "digits", "--preset", "digitlab-small8", "--epochs", "1",
+                         "--limit-train", "200", "--folds", "2", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert [fold["fold"] for fold in summary["folds"]] == [1, 2]
+    assert isinstance(summary["mean_val_accuracy"], float) and isinstance(summary["std_val_accuracy"], float)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("train", "--preset", "nope"), "Unknown preset 'nope'"),
+    (("train", "--preset", "seed001-cnn3", "--epochs", "1"), "does not fit 8x8"),
+    (("train", "--epochs", "0"), "Epochs must be between 1"),
+    (("train", "--dataset", "mnist"), "mnist"),
+    (("runs", "delete", "../../etc"), "run id"),
+    (("compare", "0123456789abcdef0123"), "No stored run"),
+])
+def test_errors_are_one_line_on_stderr_with_non_zero_exit(args, fragment, tmp_path):
+    code, out, err = cli(*args, env_extra={"HOME": str(tmp_path), "DIGIT_LAB_MNIST_DIR": ""})
+    assert code == 2
+    assert out == ""
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and fragment in lines[0]
+    assert "Traceback" not in err

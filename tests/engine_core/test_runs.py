@@ -1,0 +1,122 @@
+"""The train-once logic: store keys, cache hits, corrupt entries, divergence never stored, k-fold, studies."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engine import telemetry
+from engine.architectures import ConvBlock, DenseLayer, ModelSpec
+from engine.crossval import cross_validate
+from engine.datasets import load_dataset
+from engine.errors import TrainingDiverged
+from engine.runs import get_or_train, run_id_for
+from engine.store import RunStore
+from engine.training.config import TrainConfig
+
+SPEC = ModelSpec(conv_blocks=(ConvBlock(8, padding="same"),), dense_layers=(DenseLayer(16),), input_shape=(8, 8, 1))
+CONFIG = TrainConfig(epochs=1, limit_train=300, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def trainings() -> int:
+    return telemetry.counters().get("trainings", 0)
+
+
+def test_same_key_returns_the_stored_run_without_training(digits):
+    first = get_or_train(digits, SPEC, CONFIG)
+    before = trainings()
+    second = get_or_train(digits, SPEC, CONFIG)
+    assert not first.cached and second.cached
+    assert trainings() == before
+    assert second.run.run_id == first.run.run_id
+    np.testing.assert_array_equal(second.run.test_probabilities(), first.run.test_probabilities())
+    assert second.seconds < 1.0
+
+
+def test_key_depends_on_seed_spec_config_and_data(digits):
+    base = run_id_for(digits, SPEC, CONFIG)
+    assert run_id_for(digits, SPEC, CONFIG.replace(seed=1)) != base
+    assert run_id_for(digits, SPEC.with_learning_rate(0.01), CONFIG) != base
+    assert run_id_for(digits, SPEC, CONFIG.replace(epochs=2)) != base
+    assert run_id_for(digits, SPEC, CONFIG) == base
+
+
+def test_meta_metrics_match_an_independent_scikit_learn_score(digits):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    run = get_or_train(digits, SPEC, CONFIG).run
+    predicted = run.test_probabilities().argmax(axis=1)
+    assert run.meta["metrics"]["test_accuracy"] == pytest.approx(accuracy_score(digits.y_test, predicted))
+    assert run.meta["metrics"]["macro_f1"] == pytest.approx(f1_score(digits.y_test, predicted, average="macro"))
+    assert run.meta["dataset"]["fingerprint"] == digits.fingerprint
+    assert run.load_model().count_params() == run.meta["parameters"]["total"]
+
+
+@pytest.mark.parametrize("damage", ["truncate_model", "edit_manifest"])
+def test_a_damaged_run_is_detected_and_retrained(digits, damage, caplog):
+    run = get_or_train(digits, SPEC, CONFIG.replace(seed=11)).run
+    if damage == "truncate_model":
+        model = run.file("model.keras")
+        model.write_bytes(model.read_bytes()[:100])
+    else:
+        # Someone edits the manifest to match nothing: the checksum of history.json no longer agrees.
+        manifest = run.path / "manifest.json"
+        data = json.loads(manifest.read_text())
+        data["files"]["history.json"]["sha256"] = "0" * 64
+        manifest.write_text(json.dumps(data))
+    before = trainings()
+    again = get_or_train(digits, SPEC, CONFIG.replace(seed=11))
+    assert not again.cached and trainings() == before + 1
+    assert again.run.load_model() is not None
+    assert any(record.levelname == "WARNING" for record in caplog.records)
+
+
+def test_diverging_training_is_reported_and_never_stored(digits):
+    spec = ModelSpec(conv_blocks=(ConvBlock(8, padding="same", activation="linear"),),
+                     dense_layers=(DenseLayer(64, activation="linear"),), optimizer="sgd", learning_rate=10.0,
+                     input_shape=(8, 8, 1))
+    with pytest.raises(TrainingDiverged):
+        get_or_train(digits, spec, CONFIG.replace(epochs=3, batch_size=16))
+    assert RunStore().get(run_id_for(digits, spec, CONFIG.replace(epochs=3, batch_size=16))) is None
+    assert all(r.meta["spec"]["learning_rate"] != 10.0 for r in RunStore().list())
+
+
+def test_kfold_caches_each_fold_and_resumes(digits):
+    config = TrainConfig(epochs=1, limit_train=200)
+    first = cross_validate(digits, SPEC, config, k=3)
+    summary = first.summary()
+    assert [f["fold"] for f in summary["folds"]] == [1, 2, 3]
+    accuracies = [f["val_accuracy"] for f in summary["folds"]]
+    assert summary["mean_val_accuracy"] == pytest.approx(np.mean(accuracies))
+    assert summary["std_val_accuracy"] == pytest.approx(np.std(accuracies))
+    # Resume: delete one fold's run; only that fold trains again.
+    RunStore().delete(first.folds[1].run.run_id)
+    before = trainings()
+    second = cross_validate(digits, SPEC, config, k=3)
+    assert trainings() == before + 1
+    assert [f.cached for f in second.folds] == [True, False, True]
+
+
+def test_a_study_trains_each_model_once(digits):
+    from engine.compare import aligned_curves, comparison_table, run_study
+
+    from engine.compare import STUDIES
+
+    # seed003's models are 28x28-only; a two-preset study on digits exercises the same machinery quickly.
+    STUDIES["tiny"] = ("digitlab-small8", "seed002-uci8x8")
+    try:
+        results = run_study("tiny", digits, epochs=1, limit_train=200)
+        again = run_study("tiny", digits, epochs=1, limit_train=200)
+    finally:
+        del STUDIES["tiny"]
+    assert [r.cached for r in results] == [False, False] and [r.cached for r in again] == [True, True]
+    table = comparison_table([r.run for r in results])
+    assert list(table["preset"]) == ["digitlab-small8", "seed002-uci8x8"]
+    assert list(table["parameters"]) == [13_706, 102_794]
+    curves = aligned_curves([r.run for r in results])
+    assert set(curves["epoch"]) == {0, 1}  # epoch 0: the validation score before training

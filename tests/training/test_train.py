@@ -1,0 +1,119 @@
+"""train() on the bundled digits: real Keras fitting, history, divergence, cancel, splits and folds."""
+
+import numpy as np
+import pytest
+
+from engine.architectures import ConvBlock, DenseLayer, ModelSpec, parameter_counts
+from engine.datasets import load_dataset
+from engine.errors import InvalidConfig, InvalidSpec, TrainingCancelled, TrainingDiverged
+from engine.training.config import TrainConfig
+from engine.training.data import prepare_data, validation_indices
+from engine.training.train import train
+
+SMALL = ModelSpec(conv_blocks=(ConvBlock(8, padding="same"),), dense_layers=(DenseLayer(16),), input_shape=(8, 8, 1))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_training_records_history_probabilities_and_the_score_before_epoch_one(digits):
+    config = TrainConfig(epochs=2, batch_size=64, validation_split=0.2, limit_train=400)
+    events = []
+    result = train(digits, SMALL, config, progress=events.append)
+    assert [e["epoch"] for e in result.history["epochs"]] == [1, 2]
+    assert set(result.history["initial"]) == {"val_loss", "val_accuracy"}
+    assert events[0].stage == "start" and [e.epoch for e in events if e.stage == "epoch"] == [1, 2]
+    assert result.test_probabilities.shape == (len(digits.x_test), 10)
+    np.testing.assert_allclose(result.test_probabilities.sum(axis=1), 1, atol=1e-4)
+    assert result.parameters == parameter_counts(SMALL)
+    assert result.data["n_train"] + result.data["n_validation"] == 400
+    assert all(e["seconds"] > 0 for e in result.history["epochs"])
+
+
+def test_same_seed_gives_the_same_split_and_first_epoch(digits):
+    config = TrainConfig(epochs=1, limit_train=300, seed=3)
+    a, b = train(digits, SMALL, config), train(digits, SMALL, config)
+    assert a.history["epochs"][0]["loss"] == pytest.approx(b.history["epochs"][0]["loss"], rel=1e-4)
+
+
+def test_a_huge_learning_rate_diverges_and_says_what_to_do(digits):
+    spec = ModelSpec(conv_blocks=(ConvBlock(8, padding="same", activation="linear"),),
+                     dense_layers=(DenseLayer(64, activation="linear"),), optimizer="sgd", learning_rate=10.0,
+                     input_shape=(8, 8, 1))
+    with pytest.raises(TrainingDiverged, match="Lower the learning rate"):
+        train(digits, spec, TrainConfig(epochs=3, limit_train=300, batch_size=16))
+
+
+def test_cancel_from_the_progress_callback(digits):
+    def cancel_after_first_epoch(event):
+        return False if event.stage == "epoch" else None
+
+    with pytest.raises(TrainingCancelled, match="after 1 of 5 epochs"):
+        train(digits, SMALL, TrainConfig(epochs=5, limit_train=300), progress=cancel_after_first_epoch)
+
+
+def test_spec_sized_for_other_data_is_refused(digits):
+    with pytest.raises(InvalidSpec, match="for_data"):
+        train(digits, SMALL.for_data((28, 28, 1), 10), TrainConfig(epochs=1))
+
+
+@pytest.mark.parametrize("changes,fragment", [
+    ({"epochs": 0}, "Epochs must be between 1"),
+    ({"epochs": -3}, "Epochs must be between 1"),
+    ({"batch_size": 0}, "Batch size must be between 1"),
+    ({"validation_split": 1.0}, "Validation split must be in [0, 1)"),
+    ({"validation_split": 0.999}, "leaves 2 training images for 10 classes"),
+    ({"limit_train": 5}, "too small for 10 classes"),
+    ({"early_stopping_patience": 2, "validation_split": 0.0}, "set a validation split"),
+])
+def test_bad_settings_are_named(digits, changes, fragment):
+    with pytest.raises(InvalidConfig) as error:
+        prepare_data(digits, TrainConfig(**changes))
+    assert fragment in str(error.value)
+
+
+def test_folds_equal_stratified_kfold(digits):
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = digits.y_train
+    expected = list(StratifiedKFold(n_splits=4, shuffle=True, random_state=7).split(np.zeros(len(labels)), labels))
+    for fold in range(4):
+        train_rows, val_rows = validation_indices(labels, TrainConfig(cv_folds=4, cv_fold=fold, seed=7))
+        np.testing.assert_array_equal(train_rows, expected[fold][0])
+        np.testing.assert_array_equal(val_rows, expected[fold][1])
+
+
+def test_more_folds_than_the_smallest_class_is_refused(digits):
+    config = TrainConfig(limit_train=40, cv_folds=5, cv_fold=0, validation_split=0.0)
+    with pytest.raises(InvalidConfig, match="smallest class has"):
+        prepare_data(digits, config)
+
+
+def test_validation_split_is_stratified_and_seeded(digits):
+    train_rows, val_rows = validation_indices(digits.y_train, TrainConfig(validation_split=0.2, seed=1))
+    assert len(np.intersect1d(train_rows, val_rows)) == 0
+    assert len(train_rows) + len(val_rows) == len(digits.y_train)
+    val_share = np.bincount(digits.y_train[val_rows], minlength=10) / np.bincount(digits.y_train, minlength=10)
+    assert np.all(np.abs(val_share - 0.2) < 0.05)
+    again, _ = validation_indices(digits.y_train, TrainConfig(validation_split=0.2, seed=1))
+    np.testing.assert_array_equal(train_rows, again)
+
+
+def test_merged_classes_train_a_four_class_model(digits):
+    from engine.runs import preset_request
+
+    spec, config = preset_request("digitlab-small8", digits, epochs=1, label_mapping="seed004-4class", limit_train=300)
+    assert spec.num_classes == 4
+    result = train(digits, spec, config)
+    assert result.test_probabilities.shape[1] == 4
+    assert result.class_names == ("0/6", "1/7", "2/3/5/8", "4/9")
+    assert set(np.unique(result.test_labels)) == {0, 1, 2, 3}
+
+
+def test_augmentation_and_schedules_train(digits):
+    for schedule in ("one_cycle", "cosine"):
+        result = train(digits, SMALL, TrainConfig(epochs=2, limit_train=200, lr_schedule=schedule, augmentation=True))
+        rates = [e["learning_rate"] for e in result.history["epochs"]]
+        assert rates[0] != rates[1]  # the schedule moved the rate

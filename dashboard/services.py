@@ -40,6 +40,9 @@ def run(run_id: str | None) -> StoredRun | None:
     """The stored run, verified; None for a missing, corrupt or malformed id (never raises)."""
     if not run_id or not is_run_id(run_id):
         return None
+    from engine.runs import mark_shown
+
+    mark_shown(run_id)
     return store().get(run_id)
 
 
@@ -81,6 +84,6 @@ def find_current_run(selection) -> StoredRun | None:
 
 def hosted() -> bool:
     """Hosted mode hides destructive controls (see `engine.settings`)."""
-    from engine import settings
+    from engine.limits import hosted_mode
 
-    return getattr(settings, "hosted_mode", lambda: False)()
+    return hosted_mode()

@@ -22,7 +22,8 @@ from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
-from engine.training.train import ProgressCallback, train
+from engine.queue import training_queue
+from engine.training.train import ProgressCallback, ProgressEvent, train
 
 ENGINE_VERSION = "0.1.0"
 
@@ -75,8 +76,15 @@ def get_or_train(
     run_id = run_id_for(dataset, spec, config)
 
     def build(folder: Path) -> dict:
-        telemetry.count("trainings")
-        result = train(dataset, spec, config, progress)
+        def waiting(position: int):
+            if progress is not None:
+                return progress(ProgressEvent("queued", 0, config.epochs, time.perf_counter() - started,
+                                              {"position": position}))
+            return None
+
+        with training_queue().slot(on_wait=waiting):
+            telemetry.count("trainings")
+            result = train(dataset, spec, config, progress)
         result.model.save(folder / "model.keras")
         np.save(folder / "test_probabilities.npy", result.test_probabilities, allow_pickle=False)
         np.save(folder / "test_labels.npy", result.test_labels, allow_pickle=False)
@@ -84,7 +92,39 @@ def get_or_train(
         return _meta(run_id, dataset, spec, config, preset, result)
 
     run, cached = store.create(run_id, build)
+    if not cached:
+        evict_over_budget(store, keep={run_id})
     return RunResult(run, cached, time.perf_counter() - started)
+
+
+_shown: dict[str, float] = {}
+
+
+def mark_shown(run_id: str) -> None:
+    """Record that a page is showing this run, which protects it from eviction for ten minutes."""
+    _shown[run_id] = time.time()
+
+
+def evict_over_budget(store: RunStore, keep: set[str] = frozenset()) -> list[str]:
+    """Delete least recently created runs until the cache fits its budget (hosted mode); never those in `keep`.
+
+    Runs shown in the last ten minutes (`mark_shown`) are kept too, so a page never loses the run it shows.
+    """
+    from engine.limits import server_limits
+
+    budget = server_limits().max_cache_bytes
+    if not budget or store.size_bytes() <= budget:
+        return []
+    recent = time.time() - 600
+    evicted = []
+    for run in sorted(store.list(), key=lambda r: r.meta.get("created", "")):
+        if store.size_bytes() <= budget:
+            break
+        if run.run_id in keep or _shown.get(run.run_id, 0) > recent:
+            continue
+        store.delete(run.run_id)
+        evicted.append(run.run_id)
+    return evicted
 
 
 def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str, result) -> dict:

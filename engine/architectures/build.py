@@ -13,7 +13,7 @@ from engine.architectures.shapes import Limits, layer_table
 from engine.architectures.spec import ConvBlock, ModelSpec
 
 
-def build_model(spec: ModelSpec, learning_rate: Any = None, limits: Limits = Limits(), compile: bool = True):
+def build_model(spec: ModelSpec, learning_rate: Any = None, limits: Limits | None = None, compile: bool = True):
     """A compiled model for `spec`; `learning_rate` may be a Keras schedule that overrides the spec's rate."""
     import keras
     from keras import layers

@@ -17,7 +17,7 @@ from engine.errors import InvalidSpec
 
 @dataclass(frozen=True)
 class Limits:
-    """Upper bounds a spec must respect; hosted mode lowers them (see `engine.settings`)."""
+    """Upper bounds a spec must respect; hosted mode lowers them (see `engine.limits`)."""
 
     max_conv_blocks: int = 8
     max_dense_layers: int = 6
@@ -42,8 +42,15 @@ class LayerRow:
         return self.trainable + self.non_trainable
 
 
-def layer_table(spec: ModelSpec, limits: Limits = Limits()) -> list[LayerRow]:
-    """Validate `spec` and return its layers; raises `InvalidSpec` naming the block and numbers at fault."""
+def layer_table(spec: ModelSpec, limits: Limits | None = None) -> list[LayerRow]:
+    """Validate `spec` and return its layers; raises `InvalidSpec` naming the block and numbers at fault.
+
+    `limits` defaults to those in force (`engine.limits`: tighter in hosted mode).
+    """
+    if limits is None:
+        from engine.limits import spec_limits
+
+        limits = spec_limits()
     _check_choices(spec, limits)
     height, width, channels = spec.input_shape
     rows: list[LayerRow] = []
@@ -80,14 +87,14 @@ def layer_table(spec: ModelSpec, limits: Limits = Limits()) -> list[LayerRow]:
     return rows
 
 
-def parameter_counts(spec: ModelSpec, limits: Limits = Limits()) -> dict[str, int]:
+def parameter_counts(spec: ModelSpec, limits: Limits | None = None) -> dict[str, int]:
     rows = layer_table(spec, limits)
     trainable = sum(row.trainable for row in rows)
     non_trainable = sum(row.non_trainable for row in rows)
     return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
 
 
-def validate(spec: ModelSpec, limits: Limits = Limits()) -> None:
+def validate(spec: ModelSpec, limits: Limits | None = None) -> None:
     """Raise `InvalidSpec` when the spec cannot be built; return quietly when it can."""
     layer_table(spec, limits)
 

@@ -13,7 +13,7 @@ LR_SCHEDULES = ("constant", "one_cycle", "cosine")
 
 @dataclass(frozen=True)
 class TrainLimits:
-    """Upper bounds on a config; hosted mode lowers them (see `engine.settings.limits`)."""
+    """Upper bounds on a config; hosted mode lowers them (see `engine.limits`)."""
 
     max_epochs: int = 500
     max_batch_size: int = 8192
@@ -59,8 +59,12 @@ class TrainConfig:
     def replace(self, **changes: Any) -> "TrainConfig":
         return replace(self, **changes)
 
-    def validate(self, n_train: int, num_classes: int, limits: TrainLimits = TrainLimits()) -> None:
-        """Raise `InvalidConfig` naming the setting, its value and a sensible range."""
+    def validate(self, n_train: int, num_classes: int, limits: TrainLimits | None = None) -> None:
+        """Raise `InvalidConfig` naming the setting, its value and a sensible range (limits: `engine.limits`)."""
+        if limits is None:
+            from engine.limits import train_limits
+
+            limits = train_limits()
         if not 1 <= self.epochs <= limits.max_epochs:
             raise InvalidConfig(f"Epochs must be between 1 and {limits.max_epochs}, got {self.epochs}.")
         if not 1 <= self.batch_size <= limits.max_batch_size:

@@ -24,7 +24,11 @@ from engine.training.data import PreparedData, prepare_data
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """What the progress callback sees. `stage` is "start" (before epoch 1), "batch" or "epoch"."""
+    """What the progress callback sees.
+
+    `stage` is "queued" (waiting for a training slot; `metrics["position"]`, 1 = next), "start" (before
+    epoch 1, with the initial validation score), "batch" (partial progress in a long epoch) or "epoch".
+    """
 
     stage: str
     epoch: int  # epochs finished so far (0 at "start")

@@ -1,7 +1,7 @@
 """Digit Lab's entry point (`streamlit run dashboard/Home.py`): page router and the shared sidebar.
 
 This file runs on every page: it restores state from a shared link once per session, draws the sidebar
-(dataset and model), runs the chosen page, then writes the state that matters back into the URL.
+(dataset and model), writes the state that matters back into the URL, then runs the chosen page.
 """
 
 import sys
@@ -29,5 +29,7 @@ PAGES = [
 links.restore_once()
 page = st.navigation(PAGES)
 sidebar.render()
-page.run()
+# Published before the page runs: a page that ends early with st.stop() drops later query-param changes.
+# Pages add their own parameters (run id, folds, selected runs) as they go, via state.set_page_param.
 links.publish()
+page.run()

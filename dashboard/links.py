@@ -129,6 +129,7 @@ def current_params() -> dict[str, str]:
 
 
 def publish() -> None:
+    """Write the dataset/model/settings part of the link; the page adds its own keys after this."""
     params = current_params()
     if dict(st.query_params) != params:
         st.query_params.from_dict(params)

@@ -130,6 +130,9 @@ def selection() -> Selection:
     try:
         classes = services.class_count(dataset, config.label_mapping, dataset.fingerprint)
         spec = raw_spec.for_data(dataset.image_shape, classes)
+        preset = PRESETS.get(st.session_state.get(PRESET_KEY, CUSTOM))
+        if preset is not None and preset.spec.for_data(spec.input_shape, spec.num_classes) == spec:
+            preset.spec_for(dataset.image_shape, classes)  # its message names the preset and the image sizes
         validate(spec)
         config.validate(len(dataset.x_train), classes)
     except DigitLabError as error:
@@ -149,8 +152,13 @@ def matching_preset(spec: ModelSpec, config: TrainConfig) -> str:
 
 
 def set_page_param(name: str, value) -> None:
-    """Put a page's own state (run id, folds, selected runs) into the shareable link."""
-    st.session_state.setdefault(PAGE_PARAMS_KEY, {})[name] = str(value) if value is not None else ""
+    """Put a page's own state (run id, folds, selected runs) into the shareable link, right away."""
+    text = "" if value is None else str(value)
+    st.session_state.setdefault(PAGE_PARAMS_KEY, {})[name] = text
+    if text:
+        st.query_params[name] = text
+    elif name in st.query_params:
+        del st.query_params[name]
 
 
 def current_run_id() -> str | None:

@@ -14,16 +14,16 @@ import streamlit as st  # noqa: E402
 
 from dashboard import links, sidebar  # noqa: E402
 
-st.set_page_config(page_title="Digit Lab", page_icon="🔢", layout="wide")
+st.set_page_config(page_title="Digit Lab", page_icon=":material/pin:", layout="wide")
 
 PAGES = [
-    st.Page("views/home.py", title="Home", icon="🏠", default=True),
-    st.Page("views/data.py", title="Data", icon="🖼️", url_path="data"),
-    st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
-    st.Page("views/evaluate.py", title="Evaluate", icon="🎯", url_path="evaluate"),
-    st.Page("views/crossval.py", title="Cross-validation", icon="🔁", url_path="crossval"),
-    st.Page("views/compare.py", title="Compare", icon="⚖️", url_path="compare"),
-    st.Page("views/inspect.py", title="Inspect", icon="🔬", url_path="inspect"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/data.py", title="Data", icon=":material/grid_view:", url_path="data"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("views/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
+    st.Page("views/crossval.py", title="Cross-validation", icon=":material/repeat:", url_path="crossval"),
+    st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("views/inspect.py", title="Inspect", icon=":material/biotech:", url_path="inspect"),
 ]
 
 links.restore_once()

@@ -17,19 +17,19 @@ log = logging.getLogger("digitlab.dashboard")
 def show_error(error: BaseException) -> None:
     """The engine's own message for expected problems; a short note (and a server log entry) for bugs."""
     if isinstance(error, DigitLabError):
-        st.error(str(error), icon="⚠️")
+        st.error(str(error), icon=":material/warning:")
     else:
         log.exception("unexpected error in the dashboard")
-        st.error(f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.", icon="🐞")
+        st.error(f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.", icon=":material/bug_report:")
 
 
 def link_problems() -> None:
     for problem in st.session_state.pop(state.LINK_PROBLEMS_KEY, []):
-        st.warning(problem, icon="🔗")
+        st.warning(problem, icon=":material/link:")
 
 
 def share_box() -> None:
-    with st.popover("🔗 Copy link"):
+    with st.popover("Copy link", icon=":material/link:"):
         st.caption("This link reopens the current view (dataset, model, settings and run) in any browser.")
         st.code(links.share_url(), language=None)
 

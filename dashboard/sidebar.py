@@ -36,7 +36,7 @@ def render() -> None:
             _training_widgets()
         selection = state.selection()
         if selection.error:
-            st.error(selection.error, icon="⚠️")
+            st.error(selection.error, icon=":material/warning:")
         elif not selection.preset:
             st.caption("Custom model (differs from the preset).")
 
@@ -53,7 +53,7 @@ def _dataset_picker() -> None:
     available, detail = status[chosen]
     if not available:
         st.warning(f"**{infos[chosen].title}** cannot be loaded on this machine: {detail}\n\n"
-                   f"How to get it: {infos[chosen].how_to_get}", icon="📦")
+                   f"How to get it: {infos[chosen].how_to_get}", icon=":material/inventory_2:")
 
 
 def _architecture_widgets() -> None:

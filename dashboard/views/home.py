@@ -7,7 +7,7 @@ from dashboard import components, services, state
 from engine.architectures import parameter_counts
 from engine.runs import spec_summary
 
-st.title("🔢 Digit Lab")
+st.title("Digit Lab")
 st.markdown(
     "Explore handwritten-digit data and the CNNs that classify it. Pick a dataset and a model in the sidebar, "
     "train once (every run is cached on disk), then read the curves, confusion matrix, per-class metrics, "
@@ -47,14 +47,14 @@ def _choose_default_model() -> None:
     st.session_state["_train_default"] = True
 
 
-st.button("▶ Train the default model", type="primary", on_click=_choose_default_model)
+st.button("Train the default model", icon=":material/play_arrow:", type="primary", on_click=_choose_default_model)
 if st.session_state.pop("_train_default", False):
     result = components.train_with_progress(state.selection(), label="Training the default model")
     if result is not None:
         accuracy = result.run.meta["metrics"]["test_accuracy"]
         st.success(f"Run `{result.run.run_id}`: test accuracy **{accuracy:.2%}**"
                    + (" (from the store)" if result.cached else f", trained in {result.run.meta['train_seconds']:.1f} s"))
-        st.page_link("views/evaluate.py", label="Open it in Evaluate", icon="🎯")
+        st.page_link("views/evaluate.py", label="Open it in Evaluate", icon=":material/analytics:")
 
 st.subheader("Stored runs")
 runs = services.store().list()

@@ -1,0 +1,152 @@
+"""One real-browser journey: `streamlit run dashboard/Home.py` driven by headless Chromium through Selenium.
+
+Open Home, train the default model, see the curves, open Evaluate and find the confusion matrix, then open
+the shared link in a fresh browser and see the same run. Screenshots of every page go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("browser-cache")
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
+    env = {**os.environ, "DIGIT_LAB_CACHE": str(cache)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+    server_log = Path(log.name).read_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "streamlit.log").write_text(server_log)
+    assert "Traceback" not in server_log, "the server logged a traceback; see test-artifacts/browser/streamlit.log"
+
+
+def _browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1400,1800"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(DRIVER), options=options)
+
+
+def _wait_text(driver, text: str, timeout: float = 120) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: text in d.find_element("tag name", "body").text)
+
+
+def _wait_idle(driver, timeout: float = 120) -> None:
+    """Until Streamlit's 'running' indicator is gone."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    time.sleep(1.0)
+    WebDriverWait(driver, timeout, poll_frequency=0.5).until(
+        lambda d: not d.find_elements("css selector", '[data-testid="stStatusWidget"]'))
+
+
+def _shot(driver, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(1400, max(1200, min(int(height) + 200, 6000)))
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def _click_button(driver, label: str) -> None:
+    button = driver.find_element("xpath", f"//button[.//*[contains(text(), '{label}')]]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+
+
+def test_train_evaluate_and_share_a_link(server):
+    driver = _browser()
+    try:
+        driver.get(server)
+        _wait_text(driver, "Digit Lab")
+        _wait_text(driver, "Stored runs")
+        _click_button(driver, "Train the default model")
+        _wait_text(driver, "test accuracy", timeout=240)
+        assert driver.find_elements("css selector", ".js-plotly-plot"), "the live training curves are missing"
+        run_id = driver.find_element("xpath", "//*[contains(text(), 'test accuracy')]/..").text.split("`")[0]
+        _wait_idle(driver)
+        _shot(driver, "01-home-trained")
+
+        driver.get(f"{server}/evaluate?dataset=digits&preset=digitlab-small8")
+        _wait_text(driver, "Confusion matrix")
+        _wait_idle(driver)
+        body = driver.find_element("tag name", "body").text
+        assert "Classification report" in body or "classification report" in body.lower()
+        _shot(driver, "02-evaluate")
+        shared = driver.current_url
+        assert "run=" in shared, f"the Evaluate URL does not carry the run: {shared}"
+        shared_run = shared.split("run=")[1].split("&")[0]
+
+        for path, marker, name in (("data", "Class distribution", "03-data"), ("train", "Layer", "04-train"),
+                                   ("crossval", "fold", "05-crossval"), ("compare", "Compare", "06-compare"),
+                                   ("inspect", "Feature maps", "07-inspect")):
+            driver.get(f"{server}/{path}?dataset=digits&preset=digitlab-small8&run={shared_run}")
+            _wait_text(driver, marker)
+            _wait_idle(driver)
+            assert "Traceback" not in driver.find_element("tag name", "body").text
+            _shot(driver, name)
+    finally:
+        driver.quit()
+
+    fresh = _browser()  # a new browser profile: nothing shared but the link
+    try:
+        fresh.get(shared)
+        _wait_text(fresh, "Confusion matrix")
+        _wait_idle(fresh)
+        assert shared_run in fresh.find_element("tag name", "body").text
+        _shot(fresh, "08-shared-link")
+    finally:
+        fresh.quit()
+    assert run_id is not None

@@ -1,5 +1,182 @@
-"""Placeholder until this page lands."""
+"""Compare: any stored runs side by side (table, aligned curves, accuracy vs size, confusions) and seed 003's study."""
+
+import time
+
+import pandas as pd
 import streamlit as st
 
-st.title("compare")
-st.info("Coming soon.")
+from dashboard import components, services, state
+from dashboard.charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
+from engine.architectures import PRESETS
+from engine.compare import STUDIES, StudyProgress, comparison_table, run_label, run_study
+from engine.compare import accuracy_vs_parameters as accuracy_points
+from engine.compare import aligned_curves as curve_table
+from engine.errors import DigitLabError
+
+KEPT = "_compare_runs"  # widget state is dropped on other pages; this copy brings the selection back
+MAX_CONFUSIONS = 6
+STUDY = "seed003"
+
+
+def _request_study() -> None:
+    st.session_state["_study_requested"] = True
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _curves(run_ids: tuple[str, ...], _runs) -> pd.DataFrame:
+    # A run id is a content hash, so the ids alone key the stored histories.
+    return curve_table(_runs)
+
+
+st.title("Compare")
+st.caption("Pick any stored runs, across datasets too, and read them side by side.")
+components.link_problems()
+ss = st.session_state
+selection = state.selection()
+
+with st.expander("Seed 003's ten-model study", expanded=False):
+    st.markdown("Seed 003 trained ten small MNIST CNNs that differ in filters, kernel size, layer order, batch size, "
+                "epochs, learning rate and activation. Run all ten on the current dataset (each is cached), then "
+                "compare them here with the report's accuracies beside ours.")
+    dataset = selection.dataset
+    fits = dataset is not None and tuple(dataset.image_shape[:2]) == (28, 28)
+    if dataset is None:
+        st.warning(f"The dataset {selection.dataset_name!r} cannot be loaded here: {selection.error}")
+    elif not fits:
+        h, w = dataset.image_shape[:2]
+        st.warning(f"The seed 003 models were designed for 28x28 images; `{dataset.name}` has {h}x{w} images, too small "
+                   "for most of them. Choose **fashion-mnist** in the sidebar (available offline here via Debian's "
+                   "`dataset-fashion-mnist` package) or **mnist** (with a local copy), then run the study.", icon=":material/straighten:")
+    left, right = st.columns(2)
+    left.number_input("Training subset (images, 0 = all)", 0, 1_000_000, 5000, step=1000, key="study_limit_train",
+                      help="A stratified subset keeps the ten models to minutes on a laptop CPU.")
+    right.number_input("Epochs (0 = each preset's own)", 0, 100, 0, key="study_epochs",
+                       help="The report trained 10 epochs (5 for model 8).")
+    st.button(f"Run the {STUDY} study", key="study_run", disabled=not fits, type="primary",
+              on_click=_request_study,
+              help="Trains (or fetches) all ten models." if fits else "The study needs a dataset of 28x28 images.")
+
+if ss.pop("_study_requested", False):
+    if not fits:
+        st.warning("The seed 003 study needs 28x28 images (fashion-mnist or mnist); nothing was trained.", icon=":material/straighten:")
+    else:
+        presets, started = STUDIES[STUDY], time.perf_counter()
+        with st.status(f"Running the {STUDY} study on {dataset.name}…", expanded=True) as status:
+            overall = st.progress(0.0, text=f"Model 1 of {len(presets)}")
+            current = st.progress(0.0, text="Preparing…")
+
+            def progress(update: StudyProgress) -> None:
+                elapsed = time.perf_counter() - started
+                head = f"Model {update.model} of {update.models} ({update.preset})"
+                if update.status == "start":
+                    current.progress(0.0, text=f"{head}: checking the store…")
+                elif update.status == "training" and update.event is not None:
+                    event = update.event
+                    part = event.batch / event.batches if event.stage == "batch" and event.batches else 0.0
+                    share = min(1.0, (event.epoch + part) / max(1, event.epochs))
+                    current.progress(share, text=f"{head}: training, epoch {event.epoch}/{event.epochs}")
+                    overall.progress(min(1.0, (update.done + share) / update.models),
+                                     text=f"Model {update.model} of {update.models} · {elapsed:.0f} s elapsed")
+                elif update.status == "done":
+                    finished = update.done or update.model  # `done` counts finished models in any order
+                    overall.progress(finished / update.models,
+                                     text=f"{finished} of {update.models} models done · {elapsed:.0f} s elapsed")
+                    st.write(f"✓ {head}: " + ("from the store" if update.cached else f"trained ({elapsed:.0f} s elapsed)"))
+                elif update.status == "failed":
+                    st.write(f"✗ {head} failed: {update.error}")
+
+            try:
+                results = run_study(STUDY, dataset, progress=progress, store=services.store(),
+                                    limit_train=int(ss["study_limit_train"]) or None,
+                                    epochs=int(ss["study_epochs"]) or None)
+            except DigitLabError as error:
+                status.update(label="The study stopped", state="error", expanded=True)
+                components.show_error(error)
+                st.stop()
+            status.update(label=f"{STUDY} study: {len(results)} models in {time.perf_counter() - started:.0f} s",
+                          state="complete", expanded=False)
+        first_preset: dict[str, str] = {}
+        for preset_name, result in zip(presets, results):
+            first_preset.setdefault(result.run.run_id, preset_name)
+        # Overrides can make two presets identical (m7 and m8 differ only in epochs): one cached run serves both.
+        shared = [f"{p} = {first_preset[r.run.run_id]}" for p, r in zip(presets, results) if first_preset[r.run.run_id] != p]
+        ss[state.COMPARE_KEY] = list(first_preset)
+        st.success(f"Selected the {len(first_preset)} study runs below; the table shows seed 003's reported accuracies "
+                   "beside ours." + (f" With these settings {', '.join(shared)} (the same run)." if shared else ""))
+
+runs = services.store().list()
+if not runs:
+    st.info("No stored runs yet. Train a model on the Train page (or run the study above), then compare runs here.")
+    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+by_id = {run.run_id: run for run in runs}
+wanted = list(dict.fromkeys(ss.get(state.COMPARE_KEY, ss.get(KEPT, []))))
+missing = [run_id for run_id in wanted if run_id not in by_id]
+if missing:
+    st.warning(f"{len(missing)} selected run(s) are not in this store and were dropped: "
+               f"{', '.join(m[:8] for m in missing)}.", icon=":material/link:")
+ss[state.COMPARE_KEY] = [run_id for run_id in wanted if run_id in by_id]
+chosen_ids = st.multiselect("Runs to compare", list(by_id), key=state.COMPARE_KEY,
+                            format_func=lambda run_id: run_label(by_id[run_id]),
+                            placeholder="Choose stored runs (any dataset)")
+ss[KEPT] = chosen_ids
+state.set_page_param("runs", ",".join(chosen_ids))
+if not chosen_ids:
+    st.info(f"{len(runs)} runs are stored. Choose one or more above to compare them.")
+    st.stop()
+chosen = [by_id[run_id] for run_id in chosen_ids]
+
+table = comparison_table(chosen)
+table["reported_accuracy"] = [PRESETS[p].reported.get("test_accuracy") if p in PRESETS else None for p in table["preset"]]
+# Scores first: the table is wide and the right-hand columns scroll out of view.
+columns = ["label", "test_accuracy", "reported_accuracy", "macro_f1", "parameters", "train_seconds", "epochs",
+           "batch_size", "learning_rate", "dataset", "preset", "architecture"]
+if table["reported_accuracy"].isna().all():
+    columns.remove("reported_accuracy")
+st.subheader("Side by side")
+number = st.column_config.NumberColumn
+picked = st.dataframe(table[columns], hide_index=True, on_select="rerun", selection_mode="single-row", key="compare_table",
+                      column_config={
+                          "label": "run", "parameters": number(format="localized"), "batch_size": "batch size",
+                          "learning_rate": number("learning rate", format="%g"),
+                          "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f",
+                                                                           min_value=0, max_value=1),
+                          "reported_accuracy": number("reported (source)", format="%.4f",
+                                                      help="The source report's test accuracy for this preset"),
+                          "macro_f1": number("macro F1", format="%.4f"),
+                          "train_seconds": number("train s", format="%.1f"),
+                      })
+rows = picked.selection.rows if picked else []
+if rows and st.button(f"Open {table.iloc[rows[0]]['label']} in Evaluate", key="compare_open"):
+    state.open_run(table.iloc[rows[0]]["run_id"])
+    st.switch_page("views/evaluate.py")
+st.caption("Select a row to open that run in Evaluate. Click a column header to sort.")
+
+st.subheader("Training curves")
+curves = _curves(tuple(chosen_ids), chosen)
+metrics = [m for m in ("val_accuracy", "accuracy", "val_loss", "loss") if m in set(curves["metric"])]
+if metrics:
+    metric = st.selectbox("Metric", metrics, key="compare_metric",
+                          format_func=lambda m: {"val_accuracy": "validation accuracy", "accuracy": "training accuracy",
+                                                 "val_loss": "validation loss", "loss": "training loss"}[m])
+    st.plotly_chart(aligned_curves(curves, metric, list(table["label"])), key="compare_curves")
+    absent = [label for label in table["label"] if not ((curves["label"] == label) & (curves["metric"] == metric)).any()]
+    if absent:
+        st.caption(f"No {metric.replace('_', ' ')} recorded for {', '.join(absent)} "
+                   "(trained without a validation split); pick a training metric to see them.")
+else:
+    st.info("These runs stored no per-epoch history.")
+
+st.subheader("Accuracy against size")
+st.plotly_chart(accuracy_vs_parameters(accuracy_points(chosen)), key="compare_scatter")
+
+st.subheader("Confusion matrices")
+matrices = []
+for run in chosen[:MAX_CONFUSIONS]:
+    scores = services.evaluation(run.run_id)
+    if scores is not None:
+        matrices.append((run_label(run), scores.confusion_normalised, list(scores.class_names)))
+if len(chosen) > MAX_CONFUSIONS:
+    st.caption(f"Showing the first {MAX_CONFUSIONS} of {len(chosen)} selected runs.")
+if matrices:
+    st.plotly_chart(confusion_grid(matrices), key="compare_confusions")

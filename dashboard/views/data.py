@@ -1,5 +1,143 @@
-"""Placeholder until this page lands."""
+"""Data: the sidebar's dataset as a card, its class balance, seeded sample grids, class means, the pixel
+histogram and a 2-D map (PCA or t-SNE) whose selected points show their images.
+
+Statistics come from `engine.exploration`, cached per dataset fingerprint so switching pages costs nothing.
+"""
+
+import time
+
+import pandas as pd
 import streamlit as st
 
-st.title("data")
-st.info("Coming soon.")
+from dashboard import components, state
+from dashboard.charts.data import (
+    class_distribution_chart, embedding_chart, image_mosaic, mean_image_grid, pixel_histogram_chart, sample_grid,
+)
+from engine import exploration
+from engine.datasets import list_datasets
+
+SEED_KEY, PER_CLASS_KEY, SPLIT_KEY = "data_seed", "data_per_class", "data_split"
+MAX_SELECTED = 60  # images shown for a box/lasso selection on the 2-D map
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _statistics(_dataset, fingerprint: str, split: str):
+    images, labels = exploration.split_arrays(_dataset, split)
+    return (exploration.mean_images(images, labels, _dataset.num_classes),
+            exploration.pixel_histogram(images, _dataset.value_max))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _embedding(_dataset, fingerprint: str, split: str, n: int, method: str, seed: int):
+    images, labels = exploration.split_arrays(_dataset, split)
+    result = exploration.embedding(images, labels, _dataset.value_max, n=n, method=method, seed=seed)
+    thumbs = [exploration.ascii_thumbnail(images[i], _dataset.value_max) for i in result.indices]
+    return result, thumbs
+
+
+def _reshuffle() -> None:
+    st.session_state[SEED_KEY] = int(st.session_state.get(SEED_KEY, 0)) + 1
+
+
+def _remembered(key: str, default):
+    """Streamlit forgets a widget's value when its page is not shown; a shadow key brings it back."""
+    shadow = f"_kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(shadow, default)
+    st.session_state[shadow] = st.session_state[key]
+
+
+st.title("Data")
+components.link_problems()
+selection = state.selection()
+info = {i.name: i for i in list_datasets()}.get(selection.dataset_name)
+if selection.dataset is None:
+    st.warning(f"**{selection.dataset_name}** cannot be loaded here: {selection.error}", icon=":material/inventory_2:")
+    if info is not None:
+        st.info(f"How to get it: {info.how_to_get}")
+    st.caption("Pick another dataset in the sidebar; `digits` is bundled and always works.")
+    st.stop()
+ds = selection.dataset
+names = list(ds.class_names)
+
+# --- the card --------------------------------------------------------------------------------------------
+st.subheader(info.title if info else ds.name)
+h, w, _ = ds.image_shape
+cols = st.columns(4)
+cols[0].metric("Train images", f"{len(ds.x_train):,}")
+cols[1].metric("Test images", f"{len(ds.x_test):,}")
+cols[2].metric("Image shape", f"{h} x {w}")
+cols[3].metric("Classes", ds.num_classes)
+card_col, prov_col = st.columns([1, 1])
+card_col.dataframe(pd.DataFrame(exploration.dataset_card(ds, info.title if info else ""), columns=["field", "value"]),
+                   hide_index=True, key="data_card", width="stretch")
+prov_col.markdown("**Provenance**")
+prov_col.caption(ds.provenance)
+
+# --- class balance ---------------------------------------------------------------------------------------
+st.subheader("Class distribution")
+distribution = exploration.class_distribution(ds)
+st.plotly_chart(class_distribution_chart(distribution), key="data_distribution")
+with st.expander("Counts per class (table)"):
+    st.dataframe(distribution, hide_index=True, key="data_distribution_table",
+                 column_config={"train %": st.column_config.NumberColumn(format="%.2f %%"),
+                                "test %": st.column_config.NumberColumn(format="%.2f %%")})
+
+# --- images ----------------------------------------------------------------------------------------------
+st.subheader("Images")
+for key, default in ((SEED_KEY, 0), (PER_CLASS_KEY, 1), (SPLIT_KEY, "train")):
+    _remembered(key, default)
+controls = st.columns([1.2, 2, 1.2, 1], vertical_alignment="bottom")
+split = controls[0].radio("Split", exploration.SPLITS, horizontal=True, key=SPLIT_KEY,
+                          help="Which part of the dataset the samples, means, histogram and map are drawn from.")
+per_class = controls[1].slider("Images per class", 1, 10, key=PER_CLASS_KEY)
+controls[2].number_input("Sample seed", 0, 2**31 - 1, key=SEED_KEY,
+                         help="The same seed always draws the same images; Reshuffle moves to the next seed.")
+controls[3].button("Reshuffle", key="data_reshuffle", on_click=_reshuffle)
+seed = int(st.session_state[SEED_KEY])
+images, labels = exploration.split_arrays(ds, split)
+picks = exploration.sample_indices(labels, ds.num_classes, per_class, seed)
+st.plotly_chart(sample_grid(images, picks, names, ds.value_max, split, seed), key="data_samples")
+st.caption(f"Seed **{seed}** · type it back in to draw the same images again.")
+
+means, histogram = _statistics(ds, ds.fingerprint, split)
+st.plotly_chart(mean_image_grid(means, names, ds.value_max, split), key="data_means")
+log_y = st.toggle("Log scale", key="data_log_y", help="Most pixels are background (0); a log axis shows the rest.")
+st.plotly_chart(pixel_histogram_chart(histogram, ds.value_max, split, log_y), key="data_histogram")
+
+# --- 2-D map ---------------------------------------------------------------------------------------------
+st.subheader("2-D map of the images")
+map_cols = st.columns([1, 2])
+method = map_cols[0].radio("Method", exploration.EMBEDDINGS, horizontal=True, key="data_embed_method",
+                           format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+                           help="PCA is instant; t-SNE separates classes better but takes seconds (cached).")
+top = len(labels)
+n = map_cols[1].slider("Images (stratified by class)", min(100, top), min(3000, top), min(1000, top), step=50,
+                       key="data_embed_n")
+started = time.perf_counter()
+with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", expanded=False) as status:
+    result, thumbs = _embedding(ds, ds.fingerprint, split, n, method, seed)
+    status.update(label=f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} {split} images (seed {seed}) · "
+                        f"{time.perf_counter() - started:.1f} s", state="complete")
+event = st.plotly_chart(
+    embedding_chart(result.coords, result.labels, result.indices, names, method, thumbs, result.explained_variance,
+                    split),
+    key="data_embedding", on_select="rerun", selection_mode=("points", "box", "lasso"),
+)
+st.caption("Hover a point to see its digit; drag a lasso or box (or click a point) to show the images below.")
+points = event.selection.points if event and event.selection else []
+chosen = []
+for point in points:
+    custom = point.get("customdata")
+    if custom is not None:
+        chosen.append(int(custom[0]))
+chosen = list(dict.fromkeys(chosen))
+if chosen:
+    shown = chosen[:MAX_SELECTED]
+    title = f"{len(chosen)} selected image(s)" + (f", first {MAX_SELECTED}" if len(chosen) > MAX_SELECTED else "")
+    st.plotly_chart(image_mosaic([images[i] for i in shown], 10, title,
+                                 captions=[f"#{i} · {names[labels[i]]}" for i in shown],
+                                 hover=[f"{split} #{i}, class {names[labels[i]]}" for i in shown],
+                                 zmax=ds.value_max), key="data_selected")
+    counts = pd.Series([names[labels[i]] for i in chosen]).value_counts().rename_axis("class").reset_index()
+    st.dataframe(counts, hide_index=True, key="data_selected_counts")

@@ -1,0 +1,162 @@
+"""Data statistics for the Data page: class balance, seeded sample picks, class means, pixel histogram, 2-D maps.
+
+Everything takes a `Dataset` (or its arrays) and returns plain numpy/pandas values; the dashboard turns them into
+figures. Randomness always comes from an explicit seed, so a shared link redraws the same samples and map.
+scikit-learn is imported inside `embedding`, the only function that needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.datasets import Dataset, normalised
+from engine.datasets.transforms import _stratified_counts
+
+SPLITS = ("train", "test")
+EMBEDDINGS = ("pca", "tsne")
+
+
+def split_arrays(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of the "train" or "test" part."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return (dataset.x_train, dataset.y_train) if split == "train" else (dataset.x_test, dataset.y_test)
+
+
+def dataset_card(dataset: Dataset, title: str = "") -> list[tuple[str, str]]:
+    """(field, value) rows describing the dataset, in reading order."""
+    h, w, c = dataset.image_shape
+    low, high = dataset.value_range
+    return [
+        ("name", dataset.name),
+        ("title", title or dataset.name),
+        ("source", dataset.source),
+        ("train images", f"{len(dataset.x_train):,}"),
+        ("test images", f"{len(dataset.x_test):,}"),
+        ("image shape", f"{h} x {w} x {c}"),
+        ("raw value range", f"{low:g} .. {high:g} ({dataset.x_train.dtype})"),
+        ("classes", f"{dataset.num_classes}: " + ", ".join(dataset.class_names)),
+        ("transforms", ", ".join(dataset.transforms) or "none (as loaded)"),
+        ("fingerprint", dataset.fingerprint[:12]),
+    ]
+
+
+def class_distribution(dataset: Dataset) -> pd.DataFrame:
+    """One row per class: train and test counts and their shares of each split (percent)."""
+    k = dataset.num_classes
+    train = np.bincount(dataset.y_train, minlength=k)[:k]
+    test = np.bincount(dataset.y_test, minlength=k)[:k]
+    return pd.DataFrame({
+        "class": np.arange(k),
+        "name": list(dataset.class_names),
+        "train": train,
+        "test": test,
+        "train %": 100.0 * train / max(1, train.sum()),
+        "test %": 100.0 * test / max(1, test.sum()),
+    })
+
+
+def sample_indices(labels: np.ndarray, num_classes: int, per_class: int, seed: int) -> list[np.ndarray]:
+    """For each class, up to `per_class` distinct random row indices of that class (seed 002's "one per class").
+
+    Each class draws from its own generator seeded by (seed, class), so asking for more samples per class keeps
+    the first ones: the grid grows instead of reshuffling.
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {per_class}")
+    picks = []
+    for cls in range(num_classes):
+        rows = np.flatnonzero(labels == cls)
+        order = np.random.default_rng([seed, cls]).permutation(len(rows))
+        picks.append(rows[order[:per_class]])
+    return picks
+
+
+def mean_images(images: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(num_classes, h, w) mean raw image of each class; NaN for a class with no images."""
+    h, w = images.shape[1:3]
+    means = np.full((num_classes, h, w), np.nan)
+    for cls in range(num_classes):
+        members = images[labels == cls]
+        if len(members):
+            means[cls] = members.reshape(len(members), h, w).mean(axis=0, dtype=np.float64)
+    return means
+
+
+def pixel_histogram(images: np.ndarray, value_max: float) -> pd.DataFrame:
+    """Count of every raw pixel value 0..value_max (integer data), with its share of all pixels."""
+    values = np.asarray(images).reshape(-1)
+    if np.issubdtype(values.dtype, np.integer):
+        # In chunks: bincount casts to int64, which for all of MNIST would be a 380 MB temporary.
+        top = int(values.max(initial=0))
+        counts = np.zeros(max(top, int(value_max)) + 1, dtype=np.int64)
+        for start in range(0, len(values), 1 << 22):
+            chunk = np.bincount(values[start:start + (1 << 22)])
+            counts[:len(chunk)] += chunk
+        levels = np.arange(len(counts))
+    else:
+        counts, edges = np.histogram(values, bins=64, range=(0, value_max))
+        levels = (edges[:-1] + edges[1:]) / 2
+    return pd.DataFrame({"value": levels, "count": counts, "share %": 100.0 * counts / max(1, counts.sum())})
+
+
+def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted row indices of a class-proportional random subset of `n` rows (all rows when n >= len)."""
+    size = len(labels)
+    if n >= size:
+        return np.arange(size)
+    classes = np.unique(labels)
+    counts = np.array([(labels == c).sum() for c in classes])
+    take = _stratified_counts(counts, max(n, len(classes)))
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(labels == c), size=int(t), replace=False) for c, t in zip(classes, take)]
+    return np.sort(np.concatenate(chosen))
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A 2-D map of some images: `coords[i]` places image `indices[i]` (rows of the chosen split)."""
+
+    method: str  # "pca" or "tsne"
+    coords: np.ndarray  # (n, 2) float
+    indices: np.ndarray  # (n,) row indices into the split's images
+    labels: np.ndarray  # (n,) class of each point
+    explained_variance: tuple[float, float] | None  # PCA only: share of variance on each axis
+
+
+def embedding(images: np.ndarray, labels: np.ndarray, value_max: float, n: int = 1000, method: str = "pca",
+              seed: int = 0, perplexity: float = 30.0) -> Embedding:
+    """PCA or t-SNE of a stratified subset of `n` images (pixels scaled to 0..1), reproducible for a seed."""
+    if method not in EMBEDDINGS:
+        raise ValueError(f"method must be one of {EMBEDDINGS}, got {method!r}")
+    rows = stratified_subset(labels, n, seed)
+    x = normalised(images[rows].reshape(len(rows), -1), value_max)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=seed)
+        coords = pca.fit_transform(x)
+        explained = tuple(float(v) for v in pca.explained_variance_ratio_)
+    else:
+        from sklearn.manifold import TSNE
+
+        # Perplexity must stay below the sample count; PCA initialisation makes the layout stable across runs.
+        coords = TSNE(n_components=2, perplexity=min(perplexity, max(2.0, (len(rows) - 1) / 3)), init="pca",
+                      random_state=seed).fit_transform(x)
+        explained = None
+    return Embedding(method, np.asarray(coords, dtype=np.float64), rows, labels[rows], explained)
+
+
+def ascii_thumbnail(image: np.ndarray, value_max: float, max_side: int = 14) -> str:
+    """The image as lines of shade characters (for hover text, which cannot hold pictures)."""
+    image = np.asarray(image, dtype=np.float64).reshape(image.shape[0], image.shape[1])
+    step = int(np.ceil(max(image.shape) / max_side))
+    if step > 1:
+        h, w = (image.shape[0] // step) * step, (image.shape[1] // step) * step
+        image = image[:h, :w].reshape(h // step, step, w // step, step).mean(axis=(1, 3))
+    shades = " ░▒▓█"
+    levels = np.clip((image / value_max * (len(shades) - 1)).round().astype(int), 0, len(shades) - 1)
+    return "\n".join("".join(shades[v] * 2 for v in row) for row in levels)

@@ -1,0 +1,148 @@
+"""AppTest checks of the Cross-validation and Compare pages on the bundled digits (tiny configs, little CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.telemetry import counters
+from tests.dashboard.conftest import HOME, open_app
+
+CROSSVAL, COMPARE = "views/crossval.py", "views/compare.py"
+
+
+def open_page(page: str, query: dict | None = None, timeout: float = 180):
+    """Open `page` straight from a link (first run of the session), so the page itself shows link notices."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(HOME, default_timeout=timeout)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.switch_page(page)
+    return app.run()
+
+
+def chart_titles(app) -> list[str]:
+    titles = []
+    for element in app.get("plotly_chart"):
+        layout = json.loads(element.proto.spec).get("layout", {})
+        title = layout.get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return titles
+
+
+def texts(app) -> str:
+    parts = [m.value for m in app.markdown] + [m.value for m in app.caption]
+    parts += [e.value for kind in (app.info, app.warning, app.error, app.success) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def tiny(app):
+    """The sidebar's training settings set to one epoch on 200 images (the widgets' own keys)."""
+    app.number_input(key="cfg_epochs").set_value(1)
+    app.number_input(key="cfg_limit_train").set_value(200)
+    return app.run()
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def test_crossval_trains_once_then_answers_from_the_store(empty_cache):
+    app = tiny(open_page(CROSSVAL, {"folds": "2"}))
+    assert not app.exception
+    assert app.number_input(key="folds").value == 2
+    assert "0 of 2 folds cached" in texts(app)
+    before = counters().get("trainings", 0)
+    app.button(key="cv_run").click().run()
+    assert not app.exception
+    assert counters().get("trainings", 0) == before + 2
+    assert "Validation loss and accuracy per fold" in chart_titles(app)
+    assert any(t.startswith("Training curves of every fold") for t in chart_titles(app))
+    assert "Train, CV and test accuracy per fold" in chart_titles(app)
+    table = next(df.value for df in app.dataframe if "val acc" in df.value.columns)
+    assert list(table["fold"]) == [1, 2]
+    assert table["val acc"].between(0, 1).all() and table["run id"].str.len().eq(20).all()
+    assert "mean CV accuracy" in texts(app) and "(2 folds)" in texts(app)
+    assert app.query_params["folds"] == ["2"] or app.query_params["folds"] == "2"
+
+    # A second visit (new session, same cache): the folds are found and shown without clicking or training.
+    again = tiny(open_page(CROSSVAL, {"folds": "2"}))
+    assert not again.exception
+    assert "2 of 2 folds cached" in texts(again)
+    assert "Validation loss and accuracy per fold" in chart_titles(again)
+    assert len(next(df.value for df in again.dataframe if "val acc" in df.value.columns)) == 2
+    assert counters().get("trainings", 0) == before + 2
+    again.button(key="cv_open_2").click().run()  # opens fold 2's run in Evaluate
+    assert not again.exception
+    assert again.session_state["run_id"] == table["run id"].iloc[1]
+
+
+def test_crossval_link_seeds_fold_count(empty_cache):
+    app = open_page(CROSSVAL, {"folds": "3"})
+    assert not app.exception
+    assert app.number_input(key="folds").value == 3
+    assert "0 of 3 folds cached" in texts(app)
+    assert app.button(key="cv_run").disabled is False
+    app.switch_page("views/home.py").run()
+    app.switch_page(CROSSVAL).run()
+    assert app.number_input(key="folds").value == 3  # survives a visit to another page
+
+
+def test_crossval_bad_fold_link_warns_and_uses_five(empty_cache):
+    app = open_page(CROSSVAL, {"folds": "abc"})
+    assert not app.exception
+    assert any("Fold count" in w.value for w in app.warning)
+    assert app.number_input(key="folds").value == 5
+
+
+def test_crossval_invalid_model_disables_the_button(empty_cache):
+    app = open_page(CROSSVAL)
+    app.number_input(key="cfg_limit_train").set_value(5).run()  # too few images for ten classes
+    assert not app.exception
+    assert app.error and app.button(key="cv_run").disabled
+
+
+def test_compare_shows_a_linked_run(with_trained_run):
+    app = open_app(COMPARE, query={"runs": with_trained_run})
+    assert not app.exception
+    assert app.multiselect(key="compare_runs").value == [with_trained_run]
+    table = next(df.value for df in app.dataframe if "test_accuracy" in df.value.columns)
+    assert len(table) == 1 and table["dataset"].iloc[0] == "digits"
+    assert {"parameters", "macro_f1", "train_seconds", "architecture"} <= set(table.columns)
+    titles = chart_titles(app)
+    assert "Validation accuracy by epoch" in titles
+    assert any(t.startswith("Test accuracy against parameters") for t in titles)
+    assert any(t.startswith("Normalised confusion matrices") for t in titles)
+    app.selectbox(key="compare_metric").set_value("loss").run()
+    assert "Training loss by epoch" in chart_titles(app)
+    assert app.query_params["runs"] in (with_trained_run, [with_trained_run])
+    app.switch_page("views/home.py").run()
+    app.switch_page(COMPARE).run()
+    assert app.multiselect(key="compare_runs").value == [with_trained_run]
+
+
+def test_compare_drops_unknown_linked_runs(with_trained_run):
+    app = open_page(COMPARE, {"runs": f"{with_trained_run},{'0' * 20}"})
+    assert not app.exception
+    assert any("not in this store" in w.value for w in app.warning)
+    assert app.multiselect(key="compare_runs").value == [with_trained_run]
+
+
+def test_compare_with_no_runs_explains(empty_cache):
+    app = open_app(COMPARE)
+    assert not app.exception
+    assert any("No stored runs" in i.value for i in app.info)
+
+
+def test_study_on_digits_explains_it_needs_28x28(empty_cache):
+    before = counters().get("trainings", 0)
+    app = open_app(COMPARE)
+    assert not app.exception
+    assert any("28x28" in w.value and "fashion-mnist" in w.value for w in app.warning)
+    button = app.button(key="study_run")
+    assert button.disabled and "28x28" in button.help  # a browser cannot click it; the tooltip says why
+    assert counters().get("trainings", 0) == before

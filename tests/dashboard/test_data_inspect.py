@@ -1,0 +1,119 @@
+"""AppTest checks of the Data and Inspect pages, through the real entry point (Home.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.dashboard.conftest import open_app
+
+
+def _figures(app) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def _titles(app) -> list[str]:
+    return [(figure["layout"].get("title") or {}).get("text", "") for figure in _figures(app)]
+
+
+def test_data_page_shows_distribution_and_ten_classes():
+    app = open_app("views/data.py")
+    assert not app.exception
+    figures = {(f["layout"].get("title") or {}).get("text", ""): f for f in _figures(app)}
+    distribution = figures["Class distribution: train vs test"]
+    assert [trace["name"] for trace in distribution["data"]] == ["train", "test"]
+    assert all(len(trace["x"]) == 10 for trace in distribution["data"])
+    table = next(df.value for df in app.dataframe if "train %" in df.value.columns)
+    assert len(table) == 10 and table["train"].sum() == 1437 and table["test"].sum() == 360
+    titles = list(figures)
+    assert any(t.startswith("1 random sample per class") for t in titles)
+    assert "Mean image per class (train set)" in titles
+    assert any(t.startswith("Pixel intensities") for t in titles)
+    assert any(t.startswith("PCA of 1,000 train images") for t in titles)
+    card = next(df.value for df in app.dataframe if list(df.value.columns) == ["field", "value"])
+    assert dict(zip(card["field"], card["value"]))["image shape"] == "8 x 8 x 1"
+
+
+def test_reshuffle_changes_the_seed_and_the_samples():
+    app = open_app("views/data.py")
+    before = app.session_state["data_seed"]
+    grid_before = next(t for t in _titles(app) if "random sample" in t)
+    app.button(key="data_reshuffle").click().run()
+    assert not app.exception
+    assert app.session_state["data_seed"] == before + 1
+    grid_after = next(t for t in _titles(app) if "random sample" in t)
+    assert grid_after != grid_before and f"seed {before + 1}" in grid_after
+    assert any(f"Seed **{before + 1}**" in c.value for c in app.caption)
+
+
+def test_data_page_with_several_samples_per_class():
+    app = open_app("views/data.py")
+    app.slider(key="data_per_class").set_value(3).run()
+    app.radio(key="data_split").set_value("test").run()
+    assert not app.exception
+    assert any(t.startswith("3 random samples per class (test set") for t in _titles(app))
+
+
+def test_inspect_shows_feature_maps_for_every_conv_and_pool_layer(with_trained_run):
+    from engine.architectures import ModelSpec, layer_table
+    from engine.store import RunStore
+
+    app = open_app("views/inspect.py", query={"run": with_trained_run})
+    assert not app.exception
+    assert not app.error
+    spec = ModelSpec.from_dict(RunStore().get(with_trained_run).meta["spec"])
+    expected = [row.name for row in layer_table(spec) if row.kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D")]
+    titles = _titles(app)
+    for name in expected:
+        assert any(t.startswith(f"{name} (") for t in titles), f"no feature-map figure for {name}: {titles}"
+    probabilities = next(f for f in _figures(app) if f["layout"]["title"]["text"].startswith("Class probabilities"))
+    assert list(probabilities["data"][0]["x"]) == [str(d) for d in range(10)]
+    assert any(t.startswith("First-layer kernels") for t in titles)
+    assert any("draw a digit first" in i.value for i in app.info)
+    assert app.query_params.get("run") in (with_trained_run, [with_trained_run])
+
+
+def test_inspect_random_pick_moves_to_another_image(with_trained_run):
+    app = open_app("views/inspect.py", query={"run": with_trained_run})
+    app.button(key="inspect_random").click().run()
+    assert not app.exception
+    index = app.session_state["inspect_index"]
+    assert any(t.startswith(f"Test image #{index} ") for t in _titles(app))
+    app.radio(key="inspect_scaling").set_value("raw activations").run()
+    assert not app.exception
+    assert any("raw activations" in t for t in _titles(app))
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path / "empty-cache"))
+
+
+def test_inspect_without_a_run_explains_what_to_do(empty_cache):
+    app = open_app("views/inspect.py")
+    assert not app.exception
+    assert any("needs a trained model" in i.value for i in app.info)
+    assert not app.get("plotly_chart")
+
+
+def test_data_page_tsne_map_of_a_small_subset():
+    app = open_app("views/data.py")
+    app.slider(key="data_embed_n").set_value(100).run()
+    app.radio(key="data_embed_method").set_value("tsne").run()
+    assert not app.exception
+    assert "t-SNE of 100 train images" in _titles(app)
+
+
+def test_data_page_explains_an_unavailable_dataset(tmp_path, monkeypatch):
+    from engine.datasets import sources
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no Keras download cache
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.delenv(sources.MNIST_ENV, raising=False)
+    monkeypatch.setattr(sources, "fetch_mnist", lambda: (_ for _ in ()).throw(OSError("offline")))
+    app = open_app("views/data.py", query={"dataset": "mnist"})
+    assert not app.exception
+    assert any("cannot be loaded here" in w.value for w in app.warning)
+    assert any("How to get it" in i.value for i in app.info)
+    assert not app.get("plotly_chart")

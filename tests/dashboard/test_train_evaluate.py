@@ -1,0 +1,175 @@
+"""AppTest checks of the Train and Evaluate pages: layer table, invalid specs, one-epoch training through the UI,
+opening a run from a link, and links naming runs that are absent or malformed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.dashboard.conftest import HOME, open_app
+
+EVALUATE = "views/evaluate.py"
+TRAIN = "views/train.py"
+ABSENT_RUN = "0123456789abcdef0123"  # well-formed, never stored
+
+
+def open_page(page: str, query: dict | None = None, timeout: float = 120):
+    """Open `page` directly with a link's query, as a browser opening `/evaluate?run=...` would: the link is
+    restored on that page's first run (so its notices show there, not on Home)."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(HOME, default_timeout=timeout)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.switch_page(page)
+    return app.run()
+
+
+def chart_titles(app) -> list[str]:
+    titles = []
+    for chart in app.get("plotly_chart"):
+        title = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return titles
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def report_table(app):
+    for frame in app.dataframe:
+        if "class" in frame.value.columns and "macro avg" in set(frame.value["class"]):
+            return frame.value.set_index("class")
+    raise AssertionError("no classification report table on the page")
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def test_train_page_layer_table_matches_engine(empty_cache):
+    from engine.architectures import parameter_counts
+    from engine.datasets import load_dataset
+    from engine.runs import preset_request
+
+    app = open_app(page=TRAIN)
+    assert not app.exception
+    spec, _ = preset_request("digitlab-small8", load_dataset("digits"))
+    layers = app.dataframe[0].value
+    total = layers[layers["layer"] == "total"].iloc[0]
+    counts = parameter_counts(spec)
+    assert int(total["trainable"]) == counts["trainable"]
+    assert int(total["non-trainable"]) == counts["non_trainable"]
+    assert f"{counts['total']:,} parameters" in texts(app.markdown)
+    assert "block1_conv" in set(layers["layer"])
+    assert any("keras.Sequential" in code.value for code in app.code)
+    assert not app.button(key="train_button").disabled
+    assert "not been trained yet" in texts(app.info)
+
+
+def test_invalid_spec_shows_engine_message_and_disables_train(empty_cache):
+    app = open_app(page=TRAIN)
+    app.selectbox(key="conv1_padding").set_value("valid")
+    app.number_input(key="conv1_kernel_size").set_value(9)
+    app.run()
+    assert not app.exception
+    assert "9x9 kernel with 'valid' padding does not fit its 8x8 input" in texts(app.error)
+    assert app.button(key="train_button").disabled
+
+
+def test_interrupted_training_says_nothing_was_stored(empty_cache):
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(HOME, default_timeout=120)
+    app.switch_page(TRAIN)
+    app.session_state["_train_running"] = True  # what a Cancel click leaves behind: the flag set, never cleared
+    app.run()
+    assert not app.exception
+    assert "Training was cancelled; nothing was stored." in texts(app.warning)
+    app.run()
+    assert "cancelled" not in texts(app.warning)
+
+
+def test_train_one_epoch_then_evaluate(empty_cache):
+    from engine.store import RunStore
+
+    app = open_app(page=TRAIN)
+    before = len(RunStore().list())
+    app.number_input(key="cfg_epochs").set_value(1).run()
+    app.button(key="train_button").click().run()
+    assert not app.exception
+    runs = RunStore().list()
+    assert len(runs) == before + 1
+    run_id = runs[0].run_id
+    assert f"Trained run `{run_id}`" in texts(app.success)
+    assert any(title.startswith("Training curves") for title in chart_titles(app))
+
+    app.switch_page(EVALUATE)
+    app.run()
+    assert not app.exception
+    assert run_id in texts(app.markdown)
+    assert any(title.startswith("Confusion matrix") for title in chart_titles(app))
+    report = report_table(app)
+    assert [str(name) for name in report.index[:10]] == [str(d) for d in range(10)]
+    assert {"accuracy", "macro avg", "weighted avg"} <= set(report.index)
+
+    # Back on Train the same settings are answered from the store at once.
+    app.switch_page(TRAIN)
+    app.run()
+    assert "already trained — answered from the store" in texts(app.success).lower()
+    assert app.button(key="train_button").disabled
+
+
+def test_evaluate_restores_run_from_link(with_trained_run):
+    app = open_page(EVALUATE, {"run": with_trained_run})
+    assert not app.exception
+    assert app.session_state["run_id"] == with_trained_run
+    assert f"Run `{with_trained_run}`" in texts(app.markdown)
+    titles = chart_titles(app)
+    for expected in ("Confusion matrix", "ROC curves", "Training curves", "10 random test images", "Class 0 vs the rest"):
+        assert any(title.startswith(expected) for title in titles), (expected, titles)
+    assert len(report_table(app)) == 13
+    assert app.query_params["run"] == with_trained_run
+
+    # Choosing another cell with the fallback select boxes shows that cell's images.
+    app.selectbox(key="eval_true").set_value(3)
+    app.selectbox(key="eval_pred").set_value(3)
+    app.run()
+    assert not app.exception
+    assert any(title.startswith("True 3 · predicted 3") for title in chart_titles(app))
+
+
+def test_absent_run_says_not_cached(empty_cache):
+    app = open_page(EVALUATE, {"run": ABSENT_RUN})
+    assert not app.exception
+    assert "this run is not cached here yet" in texts(app.warning)
+    assert app.button(key="eval_train_now")  # the default sidebar model can be trained here
+    assert "No trained run to evaluate yet" in texts(app.info)
+
+
+def test_malformed_run_id_shows_link_warning(empty_cache):
+    app = open_page(EVALUATE, {"run": "not-a-run!"})
+    assert not app.exception
+    assert "is not a run id" in texts(app.warning)
+    assert "No trained run to evaluate yet" in texts(app.info)
+
+
+def test_evaluate_label_merged_run_shows_merged_classes_and_images(empty_cache):
+    from engine.datasets import load_dataset
+    from engine.runs import get_or_train, preset_request
+
+    dataset = load_dataset("digits")
+    spec, config = preset_request("digitlab-small8", dataset, epochs=1, limit_train=200, label_mapping="seed004-4class")
+    run_id = get_or_train(dataset, spec, config).run.run_id
+
+    app = open_page(EVALUATE, {"run": run_id})
+    assert not app.exception
+    report = report_table(app)
+    assert list(report.index[:4]) == ["0/6", "1/7", "2/3/5/8", "4/9"]
+    titles = chart_titles(app)
+    assert any(title.startswith("10 random test images") for title in titles)  # merged labels, same test images
+    assert "Metrics only" not in texts(app.warning)

@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     cv = commands.add_parser("cv", help="stratified k-fold cross-validation, each fold a cached run")
     _training_arguments(cv)
     cv.add_argument("--folds", type=int, default=5)
+    _executor_argument(cv)
     cv.set_defaults(handler=_cv)
 
     study = commands.add_parser("study", help="train and compare a named study (seed003: ten MNIST models)")
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--epochs", type=int)
     study.add_argument("--limit-train", type=int)
     study.add_argument("--seed", type=int)
+    _executor_argument(study)
     study.add_argument("--json", action="store_true")
     study.set_defaults(handler=_study)
 
@@ -76,6 +78,18 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=_runs)
     return parser
+
+
+def _executor_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=["local", "ray"], default=None,
+                        help="where the runs train: local (default, one after another here) or ray (a Ray cluster "
+                             "from RAY_ADDRESS, else a local Ray instance); default $DIGIT_LAB_EXECUTOR or local")
+
+
+def _executor(args):
+    from engine.executors import get_executor
+
+    return get_executor(args.executor)
 
 
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -179,6 +193,7 @@ def _run_json(run, cached: bool, seconds: float) -> dict:
 def _cv(args) -> None:
     from engine.crossval import cross_validate
 
+    executor = _executor(args)
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)
 
@@ -189,7 +204,7 @@ def _cv(args) -> None:
             return bar.epoch(fold_progress.event)
 
     started = time.perf_counter()
-    result = cross_validate(dataset, spec, config, k=args.folds, progress=progress, preset=preset)
+    result = cross_validate(dataset, spec, config, k=args.folds, progress=progress, preset=preset, executor=executor)
     bar.close()
     summary = result.summary()
     summary["engine_seconds"] = round(time.perf_counter() - started, 4)
@@ -207,6 +222,7 @@ def _study(args) -> None:
     from engine.compare import comparison_table, run_study
     from engine.datasets import load_dataset
 
+    executor = _executor(args)
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     bar = _ProgressBar(enabled=not args.json)
 
@@ -217,7 +233,8 @@ def _study(args) -> None:
             return bar.epoch(step.event)
 
     started = time.perf_counter()
-    results = run_study(args.name, dataset, progress=progress, epochs=args.epochs, limit_train=args.limit_train, seed=args.seed)
+    results = run_study(args.name, dataset, progress=progress, executor=executor, epochs=args.epochs,
+                        limit_train=args.limit_train, seed=args.seed)
     bar.close()
     table = comparison_table([r.run for r in results])
     table["cached"] = [r.cached for r in results]

@@ -12,7 +12,7 @@ from typing import Callable
 import pandas as pd
 
 from engine.datasets import Dataset
-from engine.runs import RunResult, get_or_train, preset_request, spec_summary
+from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
 from engine.training.train import ProgressEvent
 
@@ -78,9 +78,12 @@ class StudyProgress:
     model: int  # 1-based
     models: int
     preset: str
-    status: str  # "start" | "training" | "done"
+    status: str  # "start" | "training" | "done"; a parallel executor adds "queued" and "failed"
     cached: bool = False
     event: ProgressEvent | None = None
+    done: int = 0  # models finished (stored, from the store or failed) so far
+    error: str = ""
+    attempt: int = 1  # > 1 when a worker retries the model
 
 
 def run_study(
@@ -88,26 +91,30 @@ def run_study(
     dataset: Dataset,
     progress: Callable[[StudyProgress], "bool | None"] | None = None,
     store: RunStore | None = None,
+    executor=None,
     **config_changes,
 ) -> list[RunResult]:
-    """Train (or fetch) every model of a study on `dataset`; `config_changes` (e.g. limit_train, epochs) apply to all."""
+    """Train (or fetch) every model of a study on `dataset`; `config_changes` (e.g. limit_train, epochs) apply to all.
+
+    `executor`: None or "local" trains the models in turn here; "ray" (or any `engine.executors` executor) runs
+    them in parallel where it runs tasks. If models fail, `TasksFailed` is raised after the others were stored.
+    """
+    from engine.crossval import progress_relay
     from engine.errors import InvalidConfig
+    from engine.executors import RunTask, raise_for_failures, resolve
 
     if name not in STUDIES:
         raise InvalidConfig(f"Unknown study {name!r}. Available: {', '.join(STUDIES)}.")
     store = store or RunStore()
     presets = STUDIES[name]
-    results = []
-    for index, preset_name in enumerate(presets, 1):
+    tasks = []
+    for preset_name in presets:
         spec, config = preset_request(preset_name, dataset, **config_changes)
-        if progress is not None:
-            progress(StudyProgress(index, len(presets), preset_name, "start"))
-        relay = None
-        if progress is not None:
-            def relay(event, index=index, preset_name=preset_name):
-                return progress(StudyProgress(index, len(presets), preset_name, "training", event=event))
-        result = get_or_train(dataset, spec, config, progress=relay, store=store, preset=preset_name)
-        results.append(result)
-        if progress is not None:
-            progress(StudyProgress(index, len(presets), preset_name, "done", cached=result.cached))
-    return results
+        tasks.append(RunTask.for_request(dataset, spec, config, preset=preset_name, label=preset_name))
+    on_event = None
+    if progress is not None:
+        on_event = progress_relay(progress, lambda update, status, **extra: StudyProgress(
+            update.index + 1, len(presets), presets[update.index], status, **extra))
+    outcomes = resolve(executor).run(tasks, on_event, store=store)
+    raise_for_failures(outcomes, "model")
+    return [outcome.result() for outcome in outcomes]

@@ -85,16 +85,42 @@ def get_or_train(
         with training_queue().slot(on_wait=waiting):
             telemetry.count("trainings")
             result = train(dataset, spec, config, progress)
-        result.model.save(folder / "model.keras")
-        np.save(folder / "test_probabilities.npy", result.test_probabilities, allow_pickle=False)
-        np.save(folder / "test_labels.npy", result.test_labels, allow_pickle=False)
-        (folder / "history.json").write_text(json.dumps(result.history))
-        return _meta(run_id, dataset, spec, config, preset, result)
+        return write_run(folder, run_id, dataset, spec, config, preset, result)
 
     run, cached = store.create(run_id, build)
     if not cached:
         evict_over_budget(store, keep={run_id})
     return RunResult(run, cached, time.perf_counter() - started)
+
+
+# The files a trained run consists of, besides the store's own meta.json and manifest.json.
+RUN_FILES = ("model.keras", "history.json", "test_probabilities.npy", "test_labels.npy")
+
+
+def write_run(folder: Path, run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str,
+              result) -> dict:
+    """Write a finished training's files (`RUN_FILES`) into `folder` and return the run's meta dict.
+
+    Shared by `get_or_train` and the executors' workers (`engine.executors`), so a run trained anywhere is
+    stored byte-for-byte the same way.
+    """
+    folder = Path(folder)
+    result.model.save(folder / "model.keras")
+    np.save(folder / "test_probabilities.npy", result.test_probabilities, allow_pickle=False)
+    np.save(folder / "test_labels.npy", result.test_labels, allow_pickle=False)
+    (folder / "history.json").write_text(json.dumps(result.history))
+    return _meta(run_id, dataset, spec, config, preset, result)
+
+
+def train_and_write(folder: Path, run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig,
+                    preset: str = "", progress: ProgressCallback | None = None) -> dict:
+    """Train without taking a slot of this machine's training queue and write the run into `folder`.
+
+    For executor workers, whose concurrency is the cluster scheduler's business, not the queue's.
+    """
+    telemetry.count("trainings")
+    result = train(dataset, spec, config, progress)
+    return write_run(folder, run_id, dataset, spec, config, preset, result)
 
 
 _shown: dict[str, float] = {}

@@ -1,0 +1,95 @@
+"""Executors: where the runs of a k-fold or a study are trained.
+
+`local` (the default) trains them one by one in this process; `ray` sends them to a Ray cluster (or a local Ray
+instance) and stores what comes back. Both key runs with `engine.runs.run_id_for`, so a run trained by either is
+the same cached run for every page, link and comparison.
+
+    executor = get_executor("ray")            # or get_executor() -> $DIGIT_LAB_EXECUTOR, else "local"
+    outcomes = executor.run(tasks, on_event)  # one TaskOutcome per RunTask, in order
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, runtime_checkable
+
+from engine.executors.tasks import (
+    DatasetMismatch,
+    EnvironmentMismatch,
+    EventCallback,
+    ExecutorUnavailable,
+    RunTask,
+    TaskCrashed,
+    TaskEvent,
+    TaskOutcome,
+    TasksFailed,
+    raise_for_failures,
+)
+
+EXECUTOR_ENV = "DIGIT_LAB_EXECUTOR"  # default executor name for the CLI and dashboard: local | ray
+EXECUTORS = ("local", "ray")
+
+
+@runtime_checkable
+class Executor(Protocol):
+    name: str
+
+    def run(self, tasks: list[RunTask], on_event: EventCallback | None = None, store=None) -> list[TaskOutcome]:
+        """Get or train every task into `store` (default `RunStore()`); one outcome per task, in order."""
+        ...
+
+
+def ray_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
+def available_executors() -> list[str]:
+    """The executor names that can run here (for a settings widget)."""
+    return [name for name in EXECUTORS if name != "ray" or ray_available()]
+
+
+_instances: dict[str, Executor] = {}
+
+
+def get_executor(name: str | None = None) -> Executor:
+    """The executor called `name` ("local" or "ray"; None: `$DIGIT_LAB_EXECUTOR`, else "local").
+
+    One instance per name per process, so a Ray connection is made once. Raises `ExecutorUnavailable` with
+    one line of advice for an unknown name or when Ray is not installed.
+    """
+    name = (name or os.environ.get(EXECUTOR_ENV) or "local").strip().lower()
+    if name not in EXECUTORS:
+        raise ExecutorUnavailable(f"Unknown executor {name!r}; choose {' or '.join(EXECUTORS)}.")
+    if name not in _instances:
+        if name == "local":
+            from engine.executors.local import LocalExecutor
+
+            _instances[name] = LocalExecutor()
+        else:
+            if not ray_available():
+                raise ExecutorUnavailable(
+                    "The ray executor needs Ray, which is not installed here: pip install -r requirements-ray.txt "
+                    "(or use the local executor).")
+            from engine.executors.ray_executor import RayExecutor
+
+            _instances[name] = RayExecutor()
+    return _instances[name]
+
+
+def resolve(executor: "Executor | str | None") -> Executor:
+    """An executor from an instance or a name; None is the local executor (ignoring $DIGIT_LAB_EXECUTOR, so
+    library calls behave the same whatever the environment says)."""
+    if executor is None:
+        return get_executor("local")
+    if isinstance(executor, str):
+        return get_executor(executor)
+    return executor
+
+
+__all__ = [
+    "DatasetMismatch", "EXECUTORS", "EnvironmentMismatch", "EventCallback", "Executor", "ExecutorUnavailable",
+    "RunTask", "TaskCrashed", "TaskEvent", "TaskOutcome", "TasksFailed", "available_executors", "get_executor",
+    "raise_for_failures", "ray_available", "resolve",
+]

@@ -74,3 +74,18 @@ def train_with_progress(selection, label: str = "Training"):
     bar.progress(1.0, text=("Answered from the store" if result.cached else f"{label} finished") + f" in {result.seconds:.1f} s")
     state.open_run(result.run.run_id)
     return result
+
+
+def executor_choice(key: str):
+    """A 'Run on' picker (this machine, or Ray when installed) returning the engine executor to use."""
+    from engine.executors import available_executors, get_executor
+
+    names = available_executors()
+    labels = {"local": "this machine", "ray": "Ray (RAY_ADDRESS, or a local Ray instance)"}
+    chosen = st.selectbox("Run on", names, key=key, format_func=lambda n: labels.get(n, n),
+                          help="Ray runs folds or models as parallel tasks on a cluster; results land in the same store.")
+    try:
+        return get_executor(chosen)
+    except DigitLabError as error:
+        show_error(error)
+        return get_executor("local")

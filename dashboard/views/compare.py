@@ -52,6 +52,7 @@ with st.expander("Seed 003's ten-model study", expanded=False):
                       help="A stratified subset keeps the ten models to minutes on a laptop CPU.")
     right.number_input("Epochs (0 = each preset's own)", 0, 100, 0, key="study_epochs",
                        help="The report trained 10 epochs (5 for model 8).")
+    study_executor = components.executor_choice("study_executor")
     st.button(f"Run the {STUDY} study", key="study_run", disabled=not fits, type="primary",
               on_click=_request_study,
               help="Trains (or fetches) all ten models." if fits else "The study needs a dataset of 28x28 images.")
@@ -86,7 +87,7 @@ if ss.pop("_study_requested", False):
                     st.write(f"✗ {head} failed: {update.error}")
 
             try:
-                results = run_study(STUDY, dataset, progress=progress, store=services.store(),
+                results = run_study(STUDY, dataset, progress=progress, store=services.store(), executor=study_executor,
                                     limit_train=int(ss["study_limit_train"]) or None,
                                     epochs=int(ss["study_epochs"]) or None)
             except DigitLabError as error:

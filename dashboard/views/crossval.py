@@ -45,6 +45,7 @@ model_name = selection.preset or "custom model"
 st.markdown(f"**{cached} of {k} folds cached** · {model_name} on `{selection.dataset_name}` · "
             f"{selection.config.epochs} epochs per fold")
 
+executor = components.executor_choice("cv_executor") if cached < k else None
 if cached == k:
     cv = CrossValidation(tuple(FoldResult(fold, run, True) for fold, run in enumerate(stored, 1)))
 elif st.button(f"Run {k}-fold", type="primary", key="cv_run",
@@ -79,7 +80,7 @@ elif st.button(f"Run {k}-fold", type="primary", key="cv_run",
 
         try:
             cv = cross_validate(selection.dataset, selection.spec, selection.config, k, progress=progress, store=store,
-                                preset=selection.preset)
+                                preset=selection.preset, executor=executor)
         except DigitLabError as error:
             status.update(label="Cross-validation stopped", state="error", expanded=True)
             components.show_error(error)

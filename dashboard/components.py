@@ -72,6 +72,9 @@ def train_with_progress(selection, label: str = "Training"):
         show_error(error)
         return None
     bar.progress(1.0, text=("Answered from the store" if result.cached else f"{label} finished") + f" in {result.seconds:.1f} s")
+    if not result.stored:
+        st.warning(f"{result.store_problem} The result is shown for this session only; it was not cached.",
+                   icon=":material/sd_card_alert:")
     state.open_run(result.run.run_id)
     return result
 

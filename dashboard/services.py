@@ -40,10 +40,10 @@ def run(run_id: str | None) -> StoredRun | None:
     """The stored run, verified; None for a missing, corrupt or malformed id (never raises)."""
     if not run_id or not is_run_id(run_id):
         return None
-    from engine.runs import mark_shown
+    from engine.runs import mark_shown, unstored_run
 
     mark_shown(run_id)
-    return store().get(run_id)
+    return store().get(run_id) or unstored_run(run_id)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)

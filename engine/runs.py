@@ -20,6 +20,7 @@ import numpy as np
 from engine import telemetry
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
+from engine.errors import StoreError
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
 from engine.queue import training_queue
@@ -52,6 +53,8 @@ class RunResult:
     run: StoredRun
     cached: bool  # True when the run came from the store and nothing was trained
     seconds: float  # engine time for this call
+    stored: bool = True  # False: the store could not be written; the run lives in a temporary folder
+    store_problem: str = ""  # why it could not be stored
 
 
 def find_run(dataset: Dataset, spec: ModelSpec, config: TrainConfig, store: RunStore | None = None) -> StoredRun | None:
@@ -84,13 +87,42 @@ def get_or_train(
 
         with training_queue().slot(on_wait=waiting):
             telemetry.count("trainings")
-            result = train(dataset, spec, config, progress)
+            trained["result"] = result = train(dataset, spec, config, progress)
         return write_run(folder, run_id, dataset, spec, config, preset, result)
 
-    run, cached = store.create(run_id, build)
+    trained: dict = {}
+    try:
+        run, cached = store.create(run_id, build)
+    except StoreError as problem:
+        if not isinstance(problem.__cause__, OSError) and not trained:
+            raise
+        # A full disk or read-only cache must not cost the user their result: keep it for this process.
+        run = _unstored_run(run_id, dataset, spec, config, preset, trained.get("result"), build)
+        return RunResult(run, False, time.perf_counter() - started, stored=False, store_problem=str(problem))
     if not cached:
         evict_over_budget(store, keep={run_id})
     return RunResult(run, cached, time.perf_counter() - started)
+
+
+_unstored: dict[str, StoredRun] = {}
+
+
+def _unstored_run(run_id, dataset, spec, config, preset, result, build) -> StoredRun:
+    """Write a run outside the cache (the system temp folder) and remember it for this process."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=f"digitlab-unstored-{run_id}-"))
+    meta = write_run(folder, run_id, dataset, spec, config, preset, result) if result is not None else build(folder)
+    meta = {**meta, "unstored": True}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    run = StoredRun(run_id, folder, meta)
+    _unstored[run_id] = run
+    return run
+
+
+def unstored_run(run_id: str) -> StoredRun | None:
+    """A run trained in this process that the store could not keep (disk full, read-only), if any."""
+    return _unstored.get(run_id)
 
 
 # The files a trained run consists of, besides the store's own meta.json and manifest.json.

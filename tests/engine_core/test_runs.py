@@ -120,3 +120,29 @@ def test_a_study_trains_each_model_once(digits):
     assert list(table["parameters"]) == [13_706, 102_794]
     curves = aligned_curves([r.run for r in results])
     assert set(curves["epoch"]) == {0, 1}  # epoch 0: the validation score before training
+
+
+@pytest.mark.parametrize("failure", ["read_only", "disk_full"])
+def test_a_store_that_cannot_be_written_still_returns_the_result(digits, monkeypatch, failure):
+    import errno
+    import os
+
+    from engine.runs import unstored_run
+
+    code = errno.EROFS if failure == "read_only" else errno.ENOSPC
+    real_rename = os.rename
+
+    def refuse(source, target, *args, **kwargs):
+        if "runs" in str(target):
+            raise OSError(code, os.strerror(code))
+        return real_rename(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", refuse)
+    result = get_or_train(digits, SPEC, CONFIG.replace(seed=21))
+    assert result.stored is False
+    assert ("full" in result.store_problem) if failure == "disk_full" else ("cannot be written" in result.store_problem)
+    assert 0 <= result.run.meta["metrics"]["test_accuracy"] <= 1
+    assert result.run.test_probabilities().shape == (len(digits.x_test), 10)
+    assert unstored_run(result.run.run_id) is result.run
+    monkeypatch.setattr(os, "rename", real_rename)
+    assert RunStore().get(result.run.run_id) is None  # nothing half-written was left in the store

@@ -1,0 +1,23 @@
+"""Hosted mode in the dashboard: caps enforced with the engine's message, destructive controls off."""
+
+from tests.dashboard.conftest import open_app
+
+
+def test_hosted_mode_caps_epochs_and_parameters(with_trained_run, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    monkeypatch.setenv("DIGIT_LAB_MAX_PARAMETERS", "10000")
+    app = open_app()
+    assert not app.exception
+    assert any("above the limit of 10,000" in e.value for e in app.error)  # the default model has 13,706
+    monkeypatch.setenv("DIGIT_LAB_MAX_PARAMETERS", "2000000")
+    app.number_input(key="cfg_epochs").set_value(500).run()
+    assert any("Epochs must be between 1 and 30" in e.value for e in app.error)
+
+
+def test_delete_is_offered_only_outside_hosted_mode(monkeypatch):
+    from dashboard import services
+
+    monkeypatch.delenv("DIGIT_LAB_HOSTED", raising=False)
+    assert services.hosted() is False
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    assert services.hosted() is True

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from engine.evaluation.inputs import (
+    check_inputs,
     InvalidEvaluationInput,
     check_class_names,
     check_labels,
-    check_probabilities,
 )
 
 
@@ -128,13 +128,7 @@ def misclassified(
     gave the right class). Equal confidences keep test-set order. An exact tie in a probability row is
     predicted as the lowest class index, like `numpy.argmax`.
     """
-    probs = check_probabilities(probabilities)
-    names = check_class_names(class_names, probs.shape[1])
-    truth = check_labels(y_true, len(names), "y_true")
-    if truth.shape[0] != probs.shape[0]:
-        raise InvalidEvaluationInput(
-            f"probabilities has {probs.shape[0]} rows but there are {truth.shape[0]} labels; they must match"
-        )
+    truth, probs, names = check_inputs(y_true, probabilities, class_names)
     predicted = probs.argmax(axis=1)
     wrong = np.flatnonzero(predicted != truth)
     confidence = probs[wrong, predicted[wrong]].astype(np.float64)

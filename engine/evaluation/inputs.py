@@ -101,6 +101,18 @@ def check_probabilities(probabilities: np.ndarray, num_samples: int | None = Non
     return array
 
 
+def check_inputs(y_true, probabilities: np.ndarray, class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """(labels, probabilities, class names) checked against each other, the entry check of every metric."""
+    probs = check_probabilities(probabilities)
+    names = check_class_names(class_names, probs.shape[1])
+    truth = check_labels(y_true, len(names), "y_true")
+    if truth.shape[0] != probs.shape[0]:
+        raise InvalidEvaluationInput(
+            f"probabilities has {probs.shape[0]} rows but there are {truth.shape[0]} labels; they must match"
+        )
+    return truth, probs, names
+
+
 def row_sum_deviation(probabilities: np.ndarray) -> float:
     """The largest distance of a row sum from 1."""
     return float(np.max(np.abs(probabilities.sum(axis=1, dtype=np.float64) - 1.0)))

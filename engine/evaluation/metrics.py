@@ -23,6 +23,7 @@ from engine.evaluation.confusion import (
     one_vs_rest,
 )
 from engine.evaluation.inputs import (
+    check_inputs,
     SUMMARY_ROWS,
     InvalidEvaluationInput,
     check_class_names,
@@ -161,13 +162,7 @@ def evaluate(
 
     Works for any k >= 2 (merged-label runs simply pass fewer class names) and any n >= 1. Never retrains.
     """
-    probs = check_probabilities(probabilities)
-    names = check_class_names(class_names, probs.shape[1])
-    truth = check_labels(y_true, len(names), "y_true")
-    if truth.shape[0] != probs.shape[0]:
-        raise InvalidEvaluationInput(
-            f"probabilities has {probs.shape[0]} rows but there are {truth.shape[0]} labels; they must match"
-        )
+    truth, probs, names = check_inputs(y_true, probabilities, class_names)
     predicted = probs.argmax(axis=1).astype(np.int64)
     confidence = probs[np.arange(len(predicted)), predicted].astype(np.float64)
     counts = confusion_matrix(truth, predicted, len(names))

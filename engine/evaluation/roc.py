@@ -14,10 +14,7 @@ import numpy as np
 import pandas as pd
 
 from engine.evaluation.inputs import (
-    InvalidEvaluationInput,
-    check_class_names,
-    check_labels,
-    check_probabilities,
+    check_inputs,
     readonly,
 )
 
@@ -88,13 +85,7 @@ def roc_curves(
     from sklearn.metrics import auc as area_under
     from sklearn.metrics import roc_curve
 
-    probs = check_probabilities(probabilities)
-    names = check_class_names(class_names, probs.shape[1])
-    truth = check_labels(y_true, len(names), "y_true")
-    if truth.shape[0] != probs.shape[0]:
-        raise InvalidEvaluationInput(
-            f"probabilities has {probs.shape[0]} rows but there are {truth.shape[0]} labels; they must match"
-        )
+    truth, probs, names = check_inputs(y_true, probabilities, class_names)
     n, k = probs.shape
     one_hot = np.zeros((n, k), dtype=np.int64)
     one_hot[np.arange(n), truth] = 1

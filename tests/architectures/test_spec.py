@@ -1,6 +1,5 @@
 """The spec's JSON and link round-trips, and the validator's messages."""
 
-import json
 
 import pytest
 from hypothesis import given, settings

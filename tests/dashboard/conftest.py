@@ -53,3 +53,26 @@ def open_app(page: str | None = None, query: dict | None = None, timeout: float 
         app.switch_page(page)
         app.run()
     return app
+
+
+def open_page(page: str, query: dict | None = None, timeout: float = 180):
+    """Open `page` directly with a link's query, as a browser opening `/evaluate?run=...` would: the link is
+    restored on that page's first run, so its notices show there, not on Home."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(HOME, default_timeout=timeout)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.switch_page(page)
+    return app.run()
+
+
+def chart_titles(app) -> list[str]:
+    """The titles of every plotly chart on the page."""
+    import json
+
+    titles = []
+    for chart in app.get("plotly_chart"):
+        title = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
+        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+    return titles

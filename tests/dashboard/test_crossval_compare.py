@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from engine.telemetry import counters
-from tests.dashboard.conftest import HOME, open_app
+from tests.dashboard.conftest import chart_titles, open_app, open_page
 
 CROSSVAL, COMPARE = "views/crossval.py", "views/compare.py"
 
 
-def open_page(page: str, query: dict | None = None, timeout: float = 180):
-    """Open `page` straight from a link (first run of the session), so the page itself shows link notices."""
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(HOME, default_timeout=timeout)
-    for key, value in (query or {}).items():
-        app.query_params[key] = value
-    app.switch_page(page)
-    return app.run()
 
 
-def chart_titles(app) -> list[str]:
-    titles = []
-    for element in app.get("plotly_chart"):
-        layout = json.loads(element.proto.spec).get("layout", {})
-        title = layout.get("title", {})
-        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
-    return titles
 
 
 def texts(app) -> str:

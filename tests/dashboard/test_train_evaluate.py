@@ -3,35 +3,18 @@ opening a run from a link, and links naming runs that are absent or malformed.""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
-from tests.dashboard.conftest import HOME, open_app
+from tests.dashboard.conftest import HOME, chart_titles, open_app, open_page
 
 EVALUATE = "views/evaluate.py"
 TRAIN = "views/train.py"
 ABSENT_RUN = "0123456789abcdef0123"  # well-formed, never stored
 
 
-def open_page(page: str, query: dict | None = None, timeout: float = 120):
-    """Open `page` directly with a link's query, as a browser opening `/evaluate?run=...` would: the link is
-    restored on that page's first run (so its notices show there, not on Home)."""
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(HOME, default_timeout=timeout)
-    for key, value in (query or {}).items():
-        app.query_params[key] = value
-    app.switch_page(page)
-    return app.run()
 
 
-def chart_titles(app) -> list[str]:
-    titles = []
-    for chart in app.get("plotly_chart"):
-        title = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
-        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
-    return titles
 
 
 def texts(elements) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from engine.errors import RunNotFound, StoreError
-from engine.store import MANIFEST_FORMAT, RunStore, StoredRun, is_run_id, run_key
+from engine.store import MANIFEST_FORMAT, RunStore, is_run_id, run_key
 from engine.store import manifest as manifest_module
 from engine.store import run_store as run_store_module
 from engine.store.locking import RunLock

@@ -44,8 +44,15 @@ def versions() -> dict[str, str]:
 
 
 def run_id_for(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> str:
-    return run_key({"dataset": dataset.fingerprint, "spec": spec.to_dict(), "config": config.to_dict(),
-                    "versions": versions()})
+    payload = {"dataset": dataset.fingerprint, "spec": spec.to_dict(), "config": config.to_dict(),
+               "versions": versions()}
+    from engine.training.train import compute_precision
+
+    precision = compute_precision(spec)
+    if precision != "float32":
+        # bfloat16 compute (chosen per machine) changes the numbers, so it is part of what a run is.
+        payload["precision"] = precision
+    return run_key(payload)
 
 
 @dataclass(frozen=True)

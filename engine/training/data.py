@@ -86,10 +86,11 @@ def validation_indices(labels: np.ndarray, config: TrainConfig) -> tuple[np.ndar
 def prepare_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
     dataset = transformed_dataset(dataset, config)
     train_rows, val_rows = validation_indices(dataset.y_train, config)
-    x_train = normalised(dataset.x_train, dataset.value_max)
+    # Select rows of the raw (uint8) images first, then scale: the same values, without a transient float32
+    # copy of the whole training set beside its two parts (190 MB less peak memory on Fashion-MNIST).
     return PreparedData(
-        x_train=x_train[train_rows], y_train=dataset.y_train[train_rows].astype(np.int64),
-        x_val=x_train[val_rows], y_val=dataset.y_train[val_rows].astype(np.int64),
+        x_train=normalised(dataset.x_train[train_rows], dataset.value_max), y_train=dataset.y_train[train_rows].astype(np.int64),
+        x_val=normalised(dataset.x_train[val_rows], dataset.value_max), y_val=dataset.y_train[val_rows].astype(np.int64),
         x_test=normalised(dataset.x_test, dataset.value_max), y_test=dataset.y_test.astype(np.int64),
         class_names=dataset.class_names, transforms=dataset.transforms,
     )

@@ -2,22 +2,37 @@
 
 `train` returns everything a run keeps (model, per-epoch history with the validation score before the first
 epoch, test-set probabilities) and stores nothing; `engine.runs` decides what is cached.
+
+Speed and memory (measured in bench/, see bench/README.md): the training set is shuffled as indices and
+gathered per batch (no second copy in a shuffle buffer); validation runs in batches of 512; on a CPU with
+native bfloat16 (AVX512-BF16 / AMX) the hidden layers compute in bfloat16 while weights, the output layer,
+the returned model and the test-set probabilities stay float32 (`DIGIT_LAB_PRECISION` overrides); and the
+graphs each training leaves in TensorFlow's global gradient registry are released when no training is running.
 """
 
 from __future__ import annotations
 
+import gc
 import math
+import os
+import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
-from engine.errors import InvalidSpec, TrainingCancelled, TrainingDiverged
+from engine.errors import (
+    InvalidConfig,
+    InvalidSpec,
+    TrainingCancelled,
+    TrainingDiverged,
+)
 from engine.training.config import TrainConfig
 from engine.training.data import PreparedData, prepare_data
 
@@ -55,27 +70,39 @@ class TrainingResult:
     data: dict  # sizes of the train/validation/test parts and the transforms applied
 
 
-def train(dataset: Dataset, spec: ModelSpec, config: TrainConfig, progress: ProgressCallback | None = None) -> TrainingResult:
-    """Fit `spec` on `dataset` following `config`. Raises `TrainingDiverged` or `TrainingCancelled`."""
+def train(dataset: Dataset, spec: ModelSpec, config: TrainConfig, progress: ProgressCallback | None = None,
+          *, callbacks: Sequence = ()) -> TrainingResult:
+    """Fit `spec` on `dataset` following `config`. Raises `TrainingDiverged` or `TrainingCancelled`.
+
+    `callbacks` are extra Keras callbacks run after the engine's own (bench/ scores the test set with one).
+    """
     data = prepare_data(dataset, config)
     if tuple(spec.input_shape) != data.image_shape or spec.num_classes != data.num_classes:
         raise InvalidSpec(
             f"The model expects {spec.input_shape} images and {spec.num_classes} classes but the data has "
             f"{data.image_shape} and {data.num_classes}; size the spec with `spec.for_data`."
         )
+    with _training_session():
+        return _fit(data, spec, config, progress, list(callbacks))
+
+
+def _fit(data: PreparedData, spec: ModelSpec, config: TrainConfig, progress: ProgressCallback | None,
+         extra_callbacks: list) -> TrainingResult:
     import keras
 
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
     from engine.architectures.build import build_model
     model = build_model(spec, learning_rate=_learning_rate(spec, config, steps_per_epoch))
+    precision = compute_precision(spec)
+    _set_hidden_policy(model, precision)
     watcher = _watcher_class()(config, progress, steps_per_epoch)
     started = time.perf_counter()
     watcher.started = started
 
     initial = None
     if data.has_validation:
-        loss, accuracy = model.evaluate(data.x_val, _targets(spec, data.y_val), batch_size=512, verbose=0)
+        loss, accuracy = model.evaluate(data.x_val, _targets(spec, data.y_val), batch_size=VALIDATION_BATCH, verbose=0)
         initial = {"val_loss": float(loss), "val_accuracy": float(accuracy)}
     watcher.emit(ProgressEvent("start", 0, config.epochs, 0.0, dict(initial or {})))
 
@@ -83,14 +110,19 @@ def train(dataset: Dataset, spec: ModelSpec, config: TrainConfig, progress: Prog
     if config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,
                                                        restore_best_weights=True))
+    callbacks += extra_callbacks
     model.fit(
         _pipeline(data, spec, config),
         epochs=config.epochs,
         validation_data=(data.x_val, _targets(spec, data.y_val)) if data.has_validation else None,
+        validation_batch_size=VALIDATION_BATCH,
         callbacks=callbacks,
         shuffle=False,  # the pipeline already shuffles, with the run's seed
         verbose=0,
     )
+    # The stored model, its test-set probabilities and the final validation score are float32 whatever the
+    # training precision, so a reloaded model predicts exactly what the run stored.
+    _set_hidden_policy(model, "float32")
     if watcher.diverged:
         raise TrainingDiverged(
             f"Training diverged: the loss became {watcher.diverged} in epoch {len(watcher.epochs) + 1}. "
@@ -103,15 +135,15 @@ def train(dataset: Dataset, spec: ModelSpec, config: TrainConfig, progress: Prog
     final_validation = None
     if data.has_validation:
         # Scored after fit, so early stopping's restored best weights are what gets reported.
-        loss, accuracy = model.evaluate(data.x_val, _targets(spec, data.y_val), batch_size=512, verbose=0)
+        loss, accuracy = model.evaluate(data.x_val, _targets(spec, data.y_val), batch_size=VALIDATION_BATCH, verbose=0)
         final_validation = {"val_loss": float(loss), "val_accuracy": float(accuracy)}
-    probabilities = model.predict(data.x_test, batch_size=512, verbose=0).astype(np.float32)
+    probabilities = model.predict(data.x_test, batch_size=VALIDATION_BATCH, verbose=0).astype(np.float32)
     if not np.all(np.isfinite(probabilities)):
         raise TrainingDiverged("The trained model predicts NaN on the test set. Lower the learning rate; nothing was stored.")
     return TrainingResult(
         model=model,
         history={"initial": initial, "epochs": watcher.epochs, "final_validation": final_validation,
-                 "stopped_early": len(watcher.epochs) < config.epochs},
+                 "stopped_early": len(watcher.epochs) < config.epochs, "precision": precision},
         test_probabilities=probabilities,
         test_labels=data.y_test.astype(np.int64),
         class_names=data.class_names,
@@ -128,15 +160,134 @@ def _targets(spec: ModelSpec, labels: np.ndarray) -> np.ndarray:
 
 
 def _pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
-    """One in-memory float32 `tf.data` pipeline: shuffled each epoch with the seed, batched, prefetched."""
+    """One in-memory float32 `tf.data` pipeline: shuffled each epoch with the seed, batched, prefetched.
+
+    Only row indices pass through the shuffle; each batch is one `gather` from the arrays. Shuffling the
+    images themselves would hold a second copy of the training set in the shuffle buffer (170 MB for
+    Fashion-MNIST) and refill it at the start of every epoch. tf.data's default static optimisations are off:
+    they serialise the pipeline graph, captured arrays included, which cost another copy (~190 MB measured).
+    """
     import tensorflow as tf
 
-    images = tf.data.Dataset.from_tensor_slices((data.x_train, _targets(spec, data.y_train)))
-    pipeline = images.shuffle(len(data.x_train), seed=config.seed, reshuffle_each_iteration=True).batch(config.batch_size)
+    images = tf.convert_to_tensor(data.x_train)
+    targets = tf.convert_to_tensor(_targets(spec, data.y_train))
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False
+    rows = tf.data.Dataset.range(len(data.x_train))
+    pipeline = (rows.shuffle(len(data.x_train), seed=config.seed, reshuffle_each_iteration=True)
+                .batch(config.batch_size)
+                .map(lambda index: (tf.gather(images, index), tf.gather(targets, index)))
+                .with_options(options))
     if config.augmentation:
         augment = _augmenter(config)
         pipeline = pipeline.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return pipeline.prefetch(tf.data.AUTOTUNE)
+
+
+VALIDATION_BATCH = 512  # forward passes only: large batches cost less per image (Keras' default would be 32)
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+BFLOAT16_MIN_MACS = 1_000_000  # per image, forward; below it (8x8 models) bfloat16 saved no time (bench/README.md)
+
+
+def compute_precision(spec: ModelSpec | None = None) -> str:
+    """The precision hidden layers train in: `DIGIT_LAB_PRECISION` (auto | float32 | mixed_bfloat16).
+
+    auto picks mixed_bfloat16 only where oneDNN has native bfloat16 kernels (CPU flags avx512_bf16 or
+    amx_bf16, oneDNN not switched off, no GPU) and the model is big enough for its convolutions to dominate:
+    there it cut the seed001 CNN's step time by about a third at equal accuracy (bench/time_to_accuracy.py).
+    Elsewhere bfloat16 is emulated and slower, or only adds casts to a tiny model, so float32 stays.
+    """
+    choice = os.environ.get("DIGIT_LAB_PRECISION", "auto").strip().lower() or "auto"
+    if choice not in PRECISIONS:
+        raise InvalidConfig(f"DIGIT_LAB_PRECISION must be one of {', '.join(PRECISIONS)}, got {choice!r}.")
+    if choice != "auto":
+        return choice
+    if spec is not None and forward_macs(spec) < BFLOAT16_MIN_MACS:
+        return "float32"
+    return "mixed_bfloat16" if _native_bfloat16() else "float32"
+
+
+def forward_macs(spec: ModelSpec) -> int:
+    """Multiply-accumulates of one image's forward pass through the conv and dense layers."""
+    from engine.architectures.shapes import layer_table
+
+    total = 0
+    for row in layer_table(spec):
+        if row.kind == "Conv2D":
+            height, width, filters = row.output_shape
+            total += height * width * (row.trainable - filters)  # weights without biases, once per output pixel
+        elif row.kind == "Dense":
+            total += row.trainable - row.output_shape[-1]
+    return total
+
+
+@lru_cache(maxsize=1)
+def _native_bfloat16() -> bool:
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip() == "0":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    if not {"avx512_bf16", "amx_bf16"} & set(flags):
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+def _set_hidden_policy(model, policy: str) -> None:
+    """Every layer but the softmax output computes in `policy`; variables stay float32 either way.
+
+    Per-layer policies touch no global Keras state, so trainings in other threads are unaffected. Traced
+    functions are dropped, so the next evaluate or predict runs in the new precision.
+    """
+    if all(layer.dtype_policy.name == policy for layer in model.layers[:-1]):
+        return
+    for layer in model.layers[:-1]:
+        layer.dtype_policy = policy
+    model.train_function = model.test_function = model.predict_function = None
+
+
+_session_lock = threading.Lock()
+_active_trainings = 0
+
+
+@contextmanager
+def _training_session() -> Iterator[None]:
+    """Count trainings in this process; when the last one ends, release what TensorFlow keeps of them.
+
+    Each Keras `fit`/`evaluate` traces a step whose `all_reduce` registers a graph-mode custom gradient in
+    TensorFlow's process-wide gradient registry, which is never unregistered and keeps the whole traced
+    graph (about 9 MB for a small CNN) alive: 20 trainings grew a process by ~190 MB. The registry entries
+    are only read while a gradient is being traced, so they are dropped once no training is running.
+    `keras.backend.clear_session()` is not used: it resets Keras' state for every thread at once (name
+    counters, seed generators, policies) under trainings running in other dashboard sessions, and measured,
+    it did not cure this growth.
+    """
+    global _active_trainings
+    with _session_lock:
+        _active_trainings += 1
+    try:
+        yield
+    finally:
+        with _session_lock:
+            _active_trainings -= 1
+            if _active_trainings == 0:
+                _release_traced_graphs()
+
+
+def _release_traced_graphs() -> None:
+    try:
+        from tensorflow.python.framework import ops
+
+        registry = ops._gradient_registry._registry  # private: guarded, a newer TensorFlow may differ
+    except (ImportError, AttributeError):
+        return
+    for name in [name for name in registry if name.startswith("CustomGradient-")]:
+        registry.pop(name, None)
+    gc.collect()  # the released graphs sit in reference cycles with their functions
 
 
 def _augmenter(config: TrainConfig):

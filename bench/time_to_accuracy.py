@@ -1,0 +1,254 @@
+"""Time to accuracy on Fashion-MNIST: seed 001's plain Keras recipe against the engine's training.
+
+Three trainings per seed, interleaved so that the shared machine's load hits them alike:
+
+* baseline — seed 001's code as the report wrote it: NumPy float64 images `/ 255.0`, one-hot labels from
+  `keras.utils.to_categorical`, the Sequential Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10,
+  `compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])`,
+  `fit(x, y, batch_size=64, validation_split=0.2, epochs=...)`. It runs N epochs, then on (up to
+  --baseline-max-epochs) until its test accuracy first reaches 0.90, because on Fashion-MNIST it often has
+  not by epoch N;
+* engine, same architecture — `engine.training.train` with the `seed001-cnn3` preset (batch 64, validation
+  split 0.2, N epochs);
+* engine, default 28x28 preset — `digitlab-fast28` with its own recipe.
+
+After every epoch a callback scores the 10k test set. That scoring is timed and left out of every clock
+(all three alike). Clocks start with the raw uint8 arrays in memory: the baseline's conversion, model build
+and compile count, as do the engine's data preparation, model build and initial validation score. Per-epoch
+times are the epoch's own wall clock (training plus validation) from epoch 2 on (epoch 1 also traces the
+graphs); the speed-up divides medians over all those epochs of all seeds, which one run hit by another
+worker's burst moves little, and the mean ± std of the per-seed medians is printed beside them. CPU seconds
+(this process, all threads) are reported beside wall seconds because other workers share the cores.
+
+    python bench/time_to_accuracy.py            # 3 seeds, full Fashion-MNIST: 20-40 min on 2 shared cores
+    python bench/time_to_accuracy.py --quick    # a smoke run on a few thousand images, about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import time
+
+import _common  # noqa: F401  (puts the repository on sys.path, quiets TensorFlow)
+import numpy as np
+from _common import fmt, header, table, verdict
+
+THRESHOLD = 0.90
+TARGET_SAME_ARCH = 1.3  # engine same-architecture per-epoch speed-up over the baseline
+TARGET_TIME_TO = 3.0  # digitlab-fast28 reaches THRESHOLD this many times sooner
+TARGET_FINAL = 0.925  # digitlab-fast28's test accuracy within 10 epochs
+
+
+def _test_scorer(x_test: np.ndarray, y_test: np.ndarray):
+    """A Keras callback recording, per epoch: wall and CPU time excluding test scoring, and test accuracy."""
+    import keras
+
+    class TestScore(keras.callbacks.Callback):
+        def __init__(self, clock_start: float, cpu_start: float):
+            super().__init__()
+            self.clock_start, self.cpu_start = clock_start, cpu_start
+            self.excluded = self.excluded_cpu = 0.0
+            self.rows: list[dict] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch_wall, self._epoch_cpu = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            wall, cpu = time.perf_counter(), time.process_time()
+            probabilities = self.model.predict(x_test, batch_size=512, verbose=0)
+            accuracy = float(np.mean(np.argmax(probabilities, axis=1) == y_test))
+            self.rows.append({
+                "epoch": epoch + 1, "test_accuracy": accuracy,
+                "epoch_seconds": wall - self._epoch_wall, "epoch_cpu": cpu - self._epoch_cpu,
+                "elapsed": wall - self.clock_start - self.excluded,
+                "elapsed_cpu": cpu - self.cpu_start - self.excluded_cpu,
+            })
+            self.excluded += time.perf_counter() - wall
+            self.excluded_cpu += time.process_time() - cpu
+
+    return TestScore
+
+
+def run_baseline(dataset, min_epochs: int, max_epochs: int, threshold: float, seed: int, limit: int, scorer) -> list[dict]:
+    """Seed 001's recipe, line for line (the arrays come from Debian's Fashion-MNIST instead of mnist.load_data)."""
+    import keras
+    from keras import layers, models
+
+    keras.utils.set_random_seed(seed)
+    x_train, y_train = dataset.x_train[:limit, :, :, 0], dataset.y_train[:limit]
+    clock, cpu = time.perf_counter(), time.process_time()
+    x_train = x_train / 255.0  # float64, as in the report
+    x_train = np.expand_dims(x_train, axis=-1)
+    y_train = keras.utils.to_categorical(y_train, 10)
+    model = models.Sequential()
+    model.add(layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)))
+    model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Conv2D(64, (3, 3), activation="relu"))
+    model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Conv2D(64, (3, 3), activation="relu"))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(64, activation="relu"))
+    model.add(layers.Dense(10, activation="softmax"))
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    callback = scorer(clock, cpu)
+    stop = _stop_when(callback, min_epochs, threshold)
+    # The report's default verbosity; the progress bar goes to a buffer instead of this table.
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(x_train, y_train, epochs=max_epochs, batch_size=64, validation_split=0.2, callbacks=[callback, stop])
+    return callback.rows
+
+
+def _stop_when(scorer, min_epochs: int, threshold: float):
+    """Ends the baseline once it has run `min_epochs` and its test accuracy has reached `threshold`."""
+    import keras
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            rows = scorer.rows
+            if len(rows) >= min_epochs and any(row["test_accuracy"] >= threshold for row in rows):
+                self.model.stop_training = True
+
+    return Stop()
+
+
+def run_engine(dataset, preset_name: str, epochs: int | None, seed: int, limit: int, scorer) -> tuple[list[dict], dict]:
+    from engine.runs import preset_request
+    from engine.training.train import train
+
+    spec, config = preset_request(preset_name, dataset, epochs=epochs, seed=seed, limit_train=limit or None)
+    clock, cpu = time.perf_counter(), time.process_time()
+    callback = scorer(clock, cpu)
+    result = train(dataset, spec, config, callbacks=[callback])
+    final = float(np.mean(np.argmax(result.test_probabilities, axis=1) == result.test_labels))
+    return callback.rows, {"final": final, "precision": result.history.get("precision", "float32"),
+                           "epochs": config.epochs, "batch": config.batch_size, "schedule": config.lr_schedule}
+
+
+def summarise(rows: list[dict], threshold: float, at_epoch: int) -> dict:
+    reached = next((row for row in rows if row["test_accuracy"] >= threshold), None)
+    later = rows[1:] or rows
+    return {
+        "at_epoch": rows[min(at_epoch, len(rows)) - 1]["test_accuracy"],
+        "epochs_run": len(rows),
+        "epoch_s": statistics.median(row["epoch_seconds"] for row in later),
+        "epoch_cpu": statistics.median(row["epoch_cpu"] for row in later),
+        "first_epoch_s": rows[0]["epoch_seconds"],
+        "time_to": reached["elapsed"] if reached else None,
+        "total": rows[-1]["elapsed"], "total_cpu": rows[-1]["elapsed_cpu"],
+        "cpu_to": reached["elapsed_cpu"] if reached else None,
+        "epochs_to": reached["epoch"] if reached else None,
+        "final": rows[-1]["test_accuracy"],
+        "best": max(row["test_accuracy"] for row in rows),
+        "curve": [round(row["test_accuracy"], 4) for row in rows],
+        "epoch_walls": [row["epoch_seconds"] for row in later],
+        "epoch_cpus": [row["epoch_cpu"] for row in later],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in about a minute")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of the baseline and the same-architecture run")
+    parser.add_argument("--baseline-max-epochs", type=int, default=15,
+                        help="the baseline goes on past --epochs until it reaches the threshold, at most this many")
+    parser.add_argument("--fast-preset", default="digitlab-fast28")
+    args = parser.parse_args()
+
+    from engine.datasets import load_dataset
+
+    dataset = load_dataset("fashion-mnist")
+    threshold, limit, seeds, epochs, fast_epochs = THRESHOLD, 0, args.seeds, args.epochs, None
+    max_epochs = max(args.epochs, args.baseline_max_epochs)
+    x_test = dataset.x_test / np.float32(dataset.value_max)
+    y_test = dataset.y_test
+    if args.quick:
+        threshold, limit, seeds, epochs, fast_epochs, max_epochs = 0.30, 1000, 1, 1, 1, 1
+        x_test, y_test = x_test[:500], y_test[:500]
+    header("Time to accuracy: seed 001's Keras recipe vs the engine, Fashion-MNIST", args.quick)
+    scorer = _test_scorer(x_test, y_test)
+
+    results: dict[str, list[dict]] = {"baseline": [], "same": [], "fast": []}
+    info: dict[str, dict] = {}
+    for seed in range(seeds):
+        rows = run_baseline(dataset, epochs, max_epochs, threshold, seed, limit or len(dataset.x_train), scorer)
+        results["baseline"].append(summarise(rows, threshold, epochs))
+        rows, info["same"] = run_engine(dataset, "seed001-cnn3", epochs, seed, limit, scorer)
+        results["same"].append(summarise(rows, threshold, epochs) | {"final": info["same"]["final"]})
+        rows, info["fast"] = run_engine(dataset, args.fast_preset, fast_epochs, seed, limit, scorer)
+        results["fast"].append(summarise(rows, threshold, epochs) | {"final": info["fast"]["final"]})
+        for name in results:
+            last = results[name][-1]
+            print(f"seed {seed} {name:8s} test accuracy by epoch {last['curve']}; epoch wall s (from epoch 2) "
+                  f"{[round(t, 1) for t in last['epoch_walls']]}", flush=True)
+    print()
+
+    base = results["baseline"]
+
+    def pooled(runs: list[dict], key: str) -> float:
+        # Median over every epoch of every seed: one seed's run hit by another worker's burst moves it little.
+        return statistics.median(value for r in runs for value in r[key])
+
+    base_epoch, base_cpu = pooled(base, "epoch_walls"), pooled(base, "epoch_cpus")
+    # A baseline seed that never reached the threshold counts with its whole run: a lower bound ("≥").
+    base_to = [r["time_to"] if r["time_to"] is not None else r["total"] for r in base]
+    base_cpu_to = [r["cpu_to"] if r["cpu_to"] is not None else r["total_cpu"] for r in base]
+    bound = "≥" if any(r["time_to"] is None for r in base) else ""
+    labels = {
+        "baseline": f"baseline: seed 001 recipe (float64 NumPy, batch 64, split 0.2, {epochs}-{max_epochs} ep)",
+        "same": f"engine, same architecture (seed001-cnn3, batch 64, split 0.2, {epochs} ep, {info['same']['precision']})",
+        "fast": (f"engine, {args.fast_preset} ({info['fast']['epochs']} ep, batch {info['fast']['batch']}, "
+                 f"{info['fast']['schedule']}, {info['fast']['precision']})"),
+    }
+    headers = ["training", "per-epoch wall s: median of all epochs (mean ± std of seed medians)",
+               "per-epoch CPU s: median (mean ± std)", "epoch-1 wall s", f"time to {threshold:.2f} s",
+               f"CPU s to {threshold:.2f}", f"epochs to {threshold:.2f}", f"test acc at epoch {epochs}",
+               "final test acc (epochs run)",
+               "speed-up per epoch (wall / CPU)", f"speed-up to {threshold:.2f} (wall / CPU)"]
+    rows = []
+    ratios: dict[str, dict] = {}
+    for name, runs in results.items():
+        reached = [r for r in runs if r["time_to"] is not None]
+        per_epoch = base_epoch / pooled(runs, "epoch_walls")
+        per_epoch_cpu = base_cpu / pooled(runs, "epoch_cpus")
+        # Only a training that reached the threshold in every seed gets a ratio.
+        to = statistics.fmean(base_to) / statistics.fmean(r["time_to"] for r in runs) if len(reached) == len(runs) else None
+        to_cpu = statistics.fmean(base_cpu_to) / statistics.fmean(r["cpu_to"] for r in runs) if to is not None else None
+        ratios[name] = {"per_epoch": per_epoch, "per_epoch_cpu": per_epoch_cpu, "to": to, "to_cpu": to_cpu}
+        rows.append([
+            labels[name], f"{pooled(runs, 'epoch_walls'):.2f} ({fmt([r['epoch_s'] for r in runs])})",
+            f"{pooled(runs, 'epoch_cpus'):.2f} ({fmt([r['epoch_cpu'] for r in runs])})",
+            fmt([r["first_epoch_s"] for r in runs]),
+            fmt([r["time_to"] for r in reached], 1) + ("" if len(reached) == len(runs) else f" ({len(runs) - len(reached)} of {len(runs)} never)"),
+            fmt([r["cpu_to"] for r in reached], 1), fmt([r["epochs_to"] for r in reached], 1),
+            fmt([r["at_epoch"] for r in runs], 4),
+            fmt([r["final"] for r in runs], 4) + f" ({fmt([r['epochs_run'] for r in runs], 0)})",
+            f"{per_epoch:.2f}x / {per_epoch_cpu:.2f}x",
+            "—" if to is None else f"{'' if name == 'baseline' else bound}{to:.2f}x / {'' if name == 'baseline' else bound}{to_cpu:.2f}x",
+        ])
+    print(table(headers, rows))
+    print()
+    print(f"Mean ± std over {seeds} seed(s). Test-set scoring after each epoch is excluded from every clock.")
+    if bound:
+        print(f"The baseline did not reach {threshold:.2f} in every seed within {max_epochs} epochs; such a seed counts "
+              "with its whole run, so the time-to ratios are lower bounds (≥).")
+    same, fast = ratios["same"], ratios["fast"]
+    same_acc = fmt([r["at_epoch"] for r in results["same"]], 4)
+    base_acc = fmt([r["at_epoch"] for r in base], 4)
+    fast_final = statistics.fmean(r["final"] for r in results["fast"])
+    print(f"- engine same architecture per epoch >= {TARGET_SAME_ARCH}x faster than the baseline: "
+          f"{same['per_epoch']:.2f}x wall, {same['per_epoch_cpu']:.2f}x CPU (test accuracy at epoch {epochs}: {same_acc} vs "
+          f"{base_acc}): {verdict(same['per_epoch'] >= TARGET_SAME_ARCH)}")
+    print(f"- {args.fast_preset} reaches {threshold:.2f} test accuracy >= {TARGET_TIME_TO}x sooner: "
+          + ("not reached in every seed" if fast["to"] is None else f"{bound}{fast['to']:.2f}x wall, {bound}{fast['to_cpu']:.2f}x CPU")
+          + f": {verdict(fast['to'] is not None and fast['to'] >= TARGET_TIME_TO)}")
+    print(f"- {args.fast_preset} test accuracy >= {TARGET_FINAL} within 10 epochs "
+          f"({info['fast']['epochs']} run): {fast_final:.4f}: {verdict(fast_final >= TARGET_FINAL and info['fast']['epochs'] <= 10)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -232,9 +232,24 @@ def _native_bfloat16() -> bool:
         return False
     if not {"avx512_bf16", "amx_bf16"} & set(flags):
         return False
-    import tensorflow as tf
+    return not _gpu_possible()
 
-    return not tf.config.list_physical_devices("GPU")
+
+def _gpu_possible() -> bool:
+    """Whether TensorFlow could train on a GPU here, decided without importing it.
+
+    `run_id_for` asks for the precision, and pages that only look runs up must not wait for TensorFlow; the
+    answer must also not change once TensorFlow is loaded, because it is part of the run key.
+    """
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        metadata.version("tensorflow-cpu")
+        return False  # the CPU-only wheel has no GPU support
+    except metadata.PackageNotFoundError:
+        pass
+    return any(Path(device).exists() for device in ("/dev/nvidia0", "/dev/kfd", "/dev/dxg"))
 
 
 def _set_hidden_policy(model, policy: str) -> None:

@@ -7,10 +7,13 @@ seconds drift with the load.
 
 from __future__ import annotations
 
+import atexit
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,6 +97,13 @@ def rss_mib(pid: int | str = "self", field: str = "VmRSS") -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     raise KeyError(field)
+
+
+def temp_cache(prefix: str) -> str:
+    """A temporary cache folder for one benchmark, removed when the process exits."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def header(title: str, quick: bool) -> None:

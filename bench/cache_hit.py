@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 
 import _common  # noqa: F401
-from _common import ROOT, header, table, verdict
+from _common import ROOT, header, table, temp_cache, verdict
 
 TARGET_RATIO = 50.0
 TARGET_LOAD_S = 0.3
@@ -66,7 +65,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--preset", default="digitlab-fast28")
     args = parser.parse_args()
-    os.environ["DIGIT_LAB_CACHE"] = tempfile.mkdtemp(prefix="digitlab-bench-cache-")
+    os.environ["DIGIT_LAB_CACHE"] = temp_cache("digitlab-bench-cache-")
     header("Cache hits: stored run, k-fold, study and the Evaluate page vs training", args.quick)
 
     from engine import telemetry

@@ -23,12 +23,11 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 import _common  # noqa: F401
-from _common import ROOT, header, table, verdict
+from _common import ROOT, header, table, temp_cache, verdict
 
 COUNTERS = ("dataset_loads", "model_loads", "evaluations", "trainings")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -114,7 +113,7 @@ def measure_start(repeats: int) -> tuple[list[float], list[float], list[bool]]:
     try:
         for _ in range(repeats):
             import_times.append(import_tensorflow_seconds())
-            cache = tempfile.mkdtemp(prefix="digitlab-bench-start-")
+            cache = temp_cache("digitlab-bench-start-")
             started = time.perf_counter()
             process, url = start_server(cache, os.path.join(cache, "streamlit.log"))
             try:
@@ -132,7 +131,7 @@ def measure_start(repeats: int) -> tuple[list[float], list[float], list[bool]]:
 
 def page_switches(quick: bool) -> list[list]:
     """Home -> Evaluate -> Inspect -> Evaluate in one AppTest session; counter and module deltas per page."""
-    os.environ["DIGIT_LAB_CACHE"] = tempfile.mkdtemp(prefix="digitlab-bench-pages-")
+    os.environ["DIGIT_LAB_CACHE"] = temp_cache("digitlab-bench-pages-")
     from streamlit.testing.v1 import AppTest
 
     from engine import telemetry

@@ -15,11 +15,10 @@ model per server (`st.cache_resource`).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
 import _common  # noqa: F401
-from _common import header, rss_mib, table, verdict
+from _common import header, rss_mib, table, temp_cache, verdict
 from dashboard_start import (
     CHROMIUM,
     DRIVER,
@@ -66,7 +65,7 @@ def main() -> int:
 
         query += f"&cfg={encode({'epochs': epochs})}"
 
-    cache = tempfile.mkdtemp(prefix="digitlab-bench-memory-")
+    cache = temp_cache("digitlab-bench-memory-")
     process, url = start_server(cache, f"{cache}/streamlit.log")
     stages = []
     drivers = []

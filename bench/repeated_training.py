@@ -21,18 +21,17 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import _common  # noqa: F401
-from _common import header, rss_mib, table, verdict
+from _common import header, rss_mib, table, temp_cache, verdict
 
 TARGET_GROWTH_MIB = 300
 TARGET_SLOWDOWN = 1.20
 
 
 def worker(count: int, epochs: int, cure: bool) -> None:
-    os.environ["DIGIT_LAB_CACHE"] = tempfile.mkdtemp(prefix="digitlab-bench-repeat-")
+    os.environ["DIGIT_LAB_CACHE"] = temp_cache("digitlab-bench-repeat-")
     import engine.training.train as training
     from engine.datasets import load_dataset
     from engine.runs import get_or_train, preset_request

@@ -26,7 +26,7 @@ from engine.training.config import TrainConfig
 from engine.queue import training_queue
 from engine.training.train import ProgressCallback, ProgressEvent, train
 
-ENGINE_VERSION = "0.1.0"
+ENGINE_VERSION = "0.2.0"  # bumped when training code changes results under unchanged specs (index shuffling, bfloat16)
 
 
 @lru_cache(maxsize=1)

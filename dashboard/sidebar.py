@@ -82,6 +82,11 @@ def _architecture_widgets() -> None:
     st.selectbox("Output activation", OUTPUT_ACTIVATIONS, key="spec_output_activation")
     st.selectbox("Optimizer", OPTIMIZERS, key="spec_optimizer")
     st.number_input("Learning rate", 1e-6, 10.0, format="%.5f", step=1e-4, key="spec_learning_rate")
+    if any(st.session_state.get(state.block_key(i, "batch_norm"), "none") != "none"
+           for i in range(1, int(st.session_state["n_conv"]) + 1)):
+        st.number_input("Batch norm momentum", 0.0, 0.999, step=0.01, format="%.3f", key="spec_batch_norm_momentum",
+                        help="How fast BatchNorm's moving statistics follow the batches. Keras' default 0.99 lags "
+                             "behind at high learning rates; 0.9 keeps early-epoch scores honest.")
 
 
 def _training_widgets() -> None:

@@ -82,7 +82,7 @@ def load_model_choice(preset: str | None, spec: ModelSpec | None = None, config_
     for index, layer in enumerate(spec.dense_layers, 1):
         for name in DENSE_FIELDS:
             ss[dense_key(index, name)] = getattr(layer, name)
-    for name in ("output_activation", "optimizer", "learning_rate", "loss"):
+    for name in ("output_activation", "optimizer", "learning_rate", "batch_norm_momentum", "loss"):
         ss[f"spec_{name}"] = getattr(spec, name)
     for name, key in CONFIG_WIDGETS.items():
         ss[key] = getattr(config, name)
@@ -107,7 +107,8 @@ def spec_from_widgets() -> ModelSpec:
     return ModelSpec(
         conv_blocks=blocks, dense_layers=dense,
         output_activation=ss.get("spec_output_activation", "softmax"), optimizer=ss.get("spec_optimizer", "adam"),
-        learning_rate=float(ss.get("spec_learning_rate", 1e-3)), loss=ss.get("spec_loss", "categorical_crossentropy"),
+        learning_rate=float(ss.get("spec_learning_rate", 1e-3)),
+        batch_norm_momentum=float(ss.get("spec_batch_norm_momentum", 0.99)), loss=ss.get("spec_loss", "categorical_crossentropy"),
     )
 
 

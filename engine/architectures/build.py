@@ -22,7 +22,7 @@ def build_model(spec: ModelSpec, learning_rate: Any = None, limits: Limits | Non
     model = keras.Sequential(name="digitlab_cnn")
     model.add(keras.Input(shape=spec.input_shape, name="image"))
     for index, block in enumerate(spec.conv_blocks, 1):
-        for layer in _block_layers(layers, index, block):
+        for layer in _block_layers(layers, index, block, spec.batch_norm_momentum):
             model.add(layer)
     model.add(layers.Flatten(name="flatten"))
     for index, dense in enumerate(spec.dense_layers, 1):
@@ -46,18 +46,18 @@ def make_optimizer(name: str, learning_rate: Any):
     return kinds[name](learning_rate=learning_rate)
 
 
-def _block_layers(layers, index: int, block: ConvBlock) -> list:
+def _block_layers(layers, index: int, block: ConvBlock, batch_norm_momentum: float) -> list:
     built = [
         layers.Conv2D(block.filters, block.kernel_size, strides=block.stride, padding=block.padding,
                       activation=block.activation, name=f"block{index}_conv")
     ]
     if block.batch_norm == "after_conv":
-        built.append(layers.BatchNormalization(name=f"block{index}_bn"))
+        built.append(layers.BatchNormalization(momentum=batch_norm_momentum, name=f"block{index}_bn"))
     if block.pool != "none":
         pool = layers.MaxPooling2D if block.pool == "max" else layers.AveragePooling2D
         built.append(pool(block.pool_size, strides=block.effective_pool_stride, name=f"block{index}_pool"))
     if block.batch_norm == "after_pool":
-        built.append(layers.BatchNormalization(name=f"block{index}_bn"))
+        built.append(layers.BatchNormalization(momentum=batch_norm_momentum, name=f"block{index}_bn"))
     if block.dropout > 0:
         built.append(layers.Dropout(block.dropout, name=f"block{index}_dropout"))
     return built
@@ -73,18 +73,20 @@ def to_keras_code(spec: ModelSpec) -> str:
         'model = keras.Sequential(name="digitlab_cnn")',
         f"model.add(keras.Input(shape={tuple(spec.input_shape)!r}))",
     ]
+    # Keras' default momentum is left out of the code, as a user would write it.
+    momentum = "" if spec.batch_norm_momentum == 0.99 else f"momentum={spec.batch_norm_momentum!r}, "
     for index, block in enumerate(spec.conv_blocks, 1):
         lines.append(
             f"model.add(layers.Conv2D({block.filters}, {block.kernel_size}, strides={block.stride}, "
             f'padding="{block.padding}", activation="{block.activation}", name="block{index}_conv"))'
         )
         if block.batch_norm == "after_conv":
-            lines.append(f'model.add(layers.BatchNormalization(name="block{index}_bn"))')
+            lines.append(f'model.add(layers.BatchNormalization({momentum}name="block{index}_bn"))')
         if block.pool != "none":
             pool = "MaxPooling2D" if block.pool == "max" else "AveragePooling2D"
             lines.append(f'model.add(layers.{pool}({block.pool_size}, strides={block.effective_pool_stride}, name="block{index}_pool"))')
         if block.batch_norm == "after_pool":
-            lines.append(f'model.add(layers.BatchNormalization(name="block{index}_bn"))')
+            lines.append(f'model.add(layers.BatchNormalization({momentum}name="block{index}_bn"))')
         if block.dropout > 0:
             lines.append(f'model.add(layers.Dropout({block.dropout}, name="block{index}_dropout"))')
     lines.append('model.add(layers.Flatten(name="flatten"))')

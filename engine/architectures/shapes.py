@@ -142,6 +142,9 @@ def _check_choices(spec: ModelSpec, limits: Limits) -> None:
     _one_of("loss", spec.loss, LOSSES)
     if not (0 < spec.learning_rate <= 10) or math.isnan(spec.learning_rate):
         raise InvalidSpec(f"The learning rate must be in (0, 10], got {spec.learning_rate}. Typical: 0.001 for Adam.")
+    if not (0 <= spec.batch_norm_momentum < 1):
+        raise InvalidSpec(f"The batch norm momentum must be in [0, 1), got {spec.batch_norm_momentum}. "
+                          "Keras' default is 0.99; 0.9 follows fast-changing weights more closely.")
     for index, block in enumerate(spec.conv_blocks, 1):
         where = f"Conv block {index}"
         _range(where, "filters", block.filters, 1, limits.max_filters)

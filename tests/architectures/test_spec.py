@@ -1,5 +1,6 @@
 """The spec's JSON and link round-trips, and the validator's messages."""
 
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -43,6 +44,8 @@ def test_damaged_tokens_and_json_are_rejected_with_a_message():
     (ModelSpec(conv_blocks=(ConvBlock(dropout=-0.1),)), "dropout must be in [0, 1)"),
     (ModelSpec(dense_layers=(DenseLayer(activation="relux"),)), "Unknown Dense layer 1 activation 'relux'"),
     (ModelSpec(optimizer="adagrad"), "Unknown optimizer"),
+    (ModelSpec(batch_norm_momentum=1.0), "batch norm momentum must be in [0, 1)"),
+    (ModelSpec(batch_norm_momentum=-0.5), "batch norm momentum must be in [0, 1)"),
     (ModelSpec(conv_blocks=()), "between 1 and"),
     (ModelSpec(conv_blocks=(ConvBlock(filters=1024, pool="none"),), dense_layers=(DenseLayer(8192),)), "parameters, above the limit"),
 ])
@@ -65,6 +68,19 @@ def test_exported_keras_code_builds_the_same_model():
     model = namespace["model"]
     assert [layer.name for layer in model.layers] == [row.name for row in layer_table(spec)]
     assert model.count_params() == sum(row.parameters for row in layer_table(spec))
+
+
+@pytest.mark.parametrize("momentum", [0.99, 0.9])
+def test_batch_norm_momentum_reaches_keras_and_the_exported_code(momentum):
+    from engine.architectures import build_model
+
+    spec = replace(PRESETS["digitlab-fast28"].spec, batch_norm_momentum=momentum)
+    built = [layer.momentum for layer in build_model(spec, compile=False).layers if "bn" in layer.name]
+    namespace: dict = {}
+    exec(to_keras_code(spec).replace("model.summary()", ""), namespace)
+    exported = [layer.momentum for layer in namespace["model"].layers if "bn" in layer.name]
+    assert built == exported == [momentum, momentum]
+    assert ModelSpec.from_token(spec.to_token()) == spec
 
 
 blocks = st.builds(

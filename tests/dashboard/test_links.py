@@ -34,6 +34,20 @@ def test_a_custom_spec_travels_as_a_token():
     assert "spec" in app.query_params  # still custom, so the spec stays in the link
 
 
+def test_batch_norm_momentum_is_offered_only_with_batch_norm_and_travels_in_the_link():
+    plain = ModelSpec(conv_blocks=(ConvBlock(12, padding="same"),), dense_layers=(), input_shape=(8, 8, 1))
+    app = open_app(query={"dataset": "digits", "spec": plain.to_token()})
+    assert not [w for w in app.sidebar.number_input if w.label == "Batch norm momentum"]
+    normed = ModelSpec(conv_blocks=(ConvBlock(12, padding="same", batch_norm="after_pool"),), dense_layers=(),
+                       batch_norm_momentum=0.9, input_shape=(8, 8, 1))
+    app = open_app(query={"dataset": "digits", "spec": normed.to_token()})
+    [momentum] = [w for w in app.sidebar.number_input if w.label == "Batch norm momentum"]
+    assert momentum.value == 0.9
+    momentum.set_value(0.8).run()
+    token = app.query_params["spec"]
+    assert ModelSpec.from_token(token if isinstance(token, str) else token[0]).batch_norm_momentum == 0.8
+
+
 def test_broken_links_give_notices_and_the_default_view():
     app = open_app(query={"dataset": "nope", "preset": "nope", "spec": "%%%", "run": "../../etc/passwd",
                           "folds": "abc", "colour": "red", "cfg": "@@"})

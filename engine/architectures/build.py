@@ -13,8 +13,12 @@ from engine.architectures.shapes import Limits, layer_table
 from engine.architectures.spec import ConvBlock, ModelSpec
 
 
-def build_model(spec: ModelSpec, learning_rate: Any = None, limits: Limits | None = None, compile: bool = True):
-    """A compiled model for `spec`; `learning_rate` may be a Keras schedule that overrides the spec's rate."""
+def build_model(spec: ModelSpec, learning_rate: Any = None, limits: Limits | None = None, compile: bool = True,
+                steps_per_execution: int = 1):
+    """A compiled model for `spec`; `learning_rate` may be a Keras schedule that overrides the spec's rate.
+
+    `steps_per_execution` > 1 runs that many batches per call into TensorFlow (the same updates, in order).
+    """
     import keras
     from keras import layers
 
@@ -35,6 +39,7 @@ def build_model(spec: ModelSpec, learning_rate: Any = None, limits: Limits | Non
             optimizer=make_optimizer(spec.optimizer, spec.learning_rate if learning_rate is None else learning_rate),
             loss=spec.loss,
             metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
         )
     return model
 

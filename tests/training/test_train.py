@@ -38,6 +38,18 @@ def test_same_seed_gives_the_same_split_and_first_epoch(digits):
     assert a.history["epochs"][0]["loss"] == pytest.approx(b.history["epochs"][0]["loss"], rel=1e-4)
 
 
+def test_steps_per_execution_changes_speed_not_results(digits, monkeypatch):
+    """The engine runs 32 batches per call into TensorFlow; the updates and their order must stay the same."""
+    import engine.training.train as training
+
+    config = TrainConfig(epochs=2, batch_size=16, limit_train=400, seed=5)  # 20 steps per epoch: a partial group
+    together = train(digits, SMALL, config)
+    monkeypatch.setattr(training, "STEPS_PER_EXECUTION", 1)
+    one_by_one = train(digits, SMALL, config)
+    np.testing.assert_allclose(together.test_probabilities, one_by_one.test_probabilities, rtol=1e-5, atol=1e-6)
+    assert [e["loss"] for e in together.history["epochs"]] == pytest.approx([e["loss"] for e in one_by_one.history["epochs"]], rel=1e-5)
+
+
 def test_a_huge_learning_rate_diverges_and_says_what_to_do(digits):
     spec = ModelSpec(conv_blocks=(ConvBlock(8, padding="same", activation="linear"),),
                      dense_layers=(DenseLayer(64, activation="linear"),), optimizer="sgd", learning_rate=10.0,

@@ -131,9 +131,10 @@ def show_images(indices, title: str, key: str, columns: int = 10, panel_px: int 
 
 with report_tab:
     st.subheader("Classification report")
-    st.dataframe(evaluation.report.rename_axis("class").reset_index(), hide_index=True, key="eval_report",
-                 height=35 * (len(evaluation.report) + 1) + 3, column_config={
-        name: st.column_config.NumberColumn(format="%.4f") for name in ("precision", "recall", "f1-score")})
+    # The accuracy row has no precision or recall: blank, as in scikit-learn's report, rather than "None".
+    report = evaluation.report.rename_axis("class").reset_index().style.format(
+        "{:.4f}", na_rep="", subset=["precision", "recall", "f1-score"])
+    st.dataframe(report, hide_index=True, key="eval_report", height=35 * (len(evaluation.report) + 1) + 3)
     with st.expander("As text (scikit-learn's layout)"):
         st.code(evaluation.report_text(), language=None)
 

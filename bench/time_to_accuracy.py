@@ -192,7 +192,14 @@ def main() -> int:
         # Median over every epoch of every seed: one seed's run hit by another worker's burst moves it little.
         return statistics.median(value for r in runs for value in r[key])
 
-    base_epoch, base_cpu = pooled(base, "epoch_walls"), pooled(base, "epoch_cpus")
+    def quiet(runs: list[dict]) -> float:
+        # The fastest quarter of all epochs: what the code costs when the other workers leave the cores alone.
+        # Wall times here are bimodal (an epoch takes ~1x or ~2x, depending on the host's load), so the median
+        # says as much about the load as about the code.
+        values = [value for r in runs for value in r["epoch_walls"]]
+        return statistics.quantiles(values, n=4)[0] if len(values) > 1 else values[0]
+
+    base_epoch, base_cpu, base_quiet = pooled(base, "epoch_walls"), pooled(base, "epoch_cpus"), quiet(base)
     # A baseline seed that never reached the threshold counts with its whole run: a lower bound ("≥").
     base_to = [r["time_to"] if r["time_to"] is not None else r["total"] for r in base]
     base_cpu_to = [r["cpu_to"] if r["cpu_to"] is not None else r["total_cpu"] for r in base]
@@ -204,29 +211,31 @@ def main() -> int:
                  f"{info['fast']['schedule']}, {info['fast']['precision']})"),
     }
     headers = ["training", "per-epoch wall s: median of all epochs (mean ± std of seed medians)",
-               "per-epoch CPU s: median (mean ± std)", "epoch-1 wall s", f"time to {threshold:.2f} s",
+               "per-epoch wall s: fastest quarter (25th percentile)", "per-epoch CPU s: median (mean ± std)", "epoch-1 wall s", f"time to {threshold:.2f} s",
                f"CPU s to {threshold:.2f}", f"epochs to {threshold:.2f}", f"test acc at epoch {epochs}",
                "final test acc (epochs run)",
-               "speed-up per epoch (wall / CPU)", f"speed-up to {threshold:.2f} (wall / CPU)"]
+               "speed-up per epoch (median wall / fastest-quarter wall / CPU)", f"speed-up to {threshold:.2f} (wall / CPU)"]
     rows = []
     ratios: dict[str, dict] = {}
     for name, runs in results.items():
         reached = [r for r in runs if r["time_to"] is not None]
         per_epoch = base_epoch / pooled(runs, "epoch_walls")
         per_epoch_cpu = base_cpu / pooled(runs, "epoch_cpus")
+        per_epoch_quiet = base_quiet / quiet(runs)
         # Only a training that reached the threshold in every seed gets a ratio.
         to = statistics.fmean(base_to) / statistics.fmean(r["time_to"] for r in runs) if len(reached) == len(runs) else None
         to_cpu = statistics.fmean(base_cpu_to) / statistics.fmean(r["cpu_to"] for r in runs) if to is not None else None
-        ratios[name] = {"per_epoch": per_epoch, "per_epoch_cpu": per_epoch_cpu, "to": to, "to_cpu": to_cpu}
+        ratios[name] = {"per_epoch": per_epoch, "per_epoch_cpu": per_epoch_cpu, "per_epoch_quiet": per_epoch_quiet,
+                        "to": to, "to_cpu": to_cpu}
         rows.append([
             labels[name], f"{pooled(runs, 'epoch_walls'):.2f} ({fmt([r['epoch_s'] for r in runs])})",
-            f"{pooled(runs, 'epoch_cpus'):.2f} ({fmt([r['epoch_cpu'] for r in runs])})",
+            f"{quiet(runs):.2f}", f"{pooled(runs, 'epoch_cpus'):.2f} ({fmt([r['epoch_cpu'] for r in runs])})",
             fmt([r["first_epoch_s"] for r in runs]),
             fmt([r["time_to"] for r in reached], 1) + ("" if len(reached) == len(runs) else f" ({len(runs) - len(reached)} of {len(runs)} never)"),
             fmt([r["cpu_to"] for r in reached], 1), fmt([r["epochs_to"] for r in reached], 1),
             fmt([r["at_epoch"] for r in runs], 4),
             fmt([r["final"] for r in runs], 4) + f" ({fmt([r['epochs_run'] for r in runs], 0)})",
-            f"{per_epoch:.2f}x / {per_epoch_cpu:.2f}x",
+            f"{per_epoch:.2f}x / {per_epoch_quiet:.2f}x / {per_epoch_cpu:.2f}x",
             "—" if to is None else f"{'' if name == 'baseline' else bound}{to:.2f}x / {'' if name == 'baseline' else bound}{to_cpu:.2f}x",
         ])
     print(table(headers, rows))
@@ -240,7 +249,8 @@ def main() -> int:
     base_acc = fmt([r["at_epoch"] for r in base], 4)
     fast_final = statistics.fmean(r["final"] for r in results["fast"])
     print(f"- engine same architecture per epoch >= {TARGET_SAME_ARCH}x faster than the baseline: "
-          f"{same['per_epoch']:.2f}x wall, {same['per_epoch_cpu']:.2f}x CPU (test accuracy at epoch {epochs}: {same_acc} vs "
+          f"{same['per_epoch']:.2f}x median wall, {same['per_epoch_quiet']:.2f}x fastest-quarter wall, "
+          f"{same['per_epoch_cpu']:.2f}x CPU (test accuracy at epoch {epochs}: {same_acc} vs "
           f"{base_acc}): {verdict(same['per_epoch'] >= TARGET_SAME_ARCH)}")
     print(f"- {args.fast_preset} reaches {threshold:.2f} test accuracy >= {TARGET_TIME_TO}x sooner: "
           + ("not reached in every seed" if fast["to"] is None else f"{bound}{fast['to']:.2f}x wall, {bound}{fast['to_cpu']:.2f}x CPU")

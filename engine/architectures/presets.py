@@ -159,7 +159,7 @@ def _all_presets() -> list[Preset]:
             # pooling normalises a quarter of the values BatchNorm after the convolution would: the same accuracy
             # at 57 % of the CPU time per epoch. Momentum 0.9 lets its moving statistics keep up with the
             # high-rate first epoch (Keras' 0.99 scored 0.56-0.76 after it, 0.9 scores 0.87-0.88). 48 filters in
-            # block 2 instead of 64 cost 15 % less per epoch at the same accuracy. Cosine decay from the full rate
+            # block 2 instead of 64 cost about 12 % less per epoch at the same accuracy. Cosine decay from the full rate
             # (no warm-up) is what gets it to 90 % on Fashion-MNIST in two or three epochs.
             spec=ModelSpec(
                 conv_blocks=(_conv(32, padding="same", batch_norm="after_pool"),

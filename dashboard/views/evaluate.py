@@ -131,9 +131,11 @@ def show_images(indices, title: str, key: str, columns: int = 10, panel_px: int 
 
 with report_tab:
     st.subheader("Classification report")
-    # The accuracy row has no precision or recall: blank, as in scikit-learn's report, rather than "None".
-    report = evaluation.report.rename_axis("class").reset_index().style.format(
-        "{:.4f}", na_rep="", subset=["precision", "recall", "f1-score"])
+    # The accuracy row has no precision or recall: blank, as in scikit-learn's report. The grid shows a NaN as
+    # "None" whatever the formatting, so the ratios travel as fixed-width text (it still sorts correctly).
+    report = evaluation.report.rename_axis("class").reset_index()
+    for name in ("precision", "recall", "f1-score"):
+        report[name] = [("" if value != value else f"{value:.4f}") for value in report[name]]
     st.dataframe(report, hide_index=True, key="eval_report", height=35 * (len(evaluation.report) + 1) + 3)
     with st.expander("As text (scikit-learn's layout)"):
         st.code(evaluation.report_text(), language=None)

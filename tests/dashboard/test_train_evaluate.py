@@ -99,6 +99,9 @@ def test_train_one_epoch_then_evaluate(empty_cache):
     report = report_table(app)
     assert [str(name) for name in report.index[:10]] == [str(d) for d in range(10)]
     assert {"accuracy", "macro avg", "weighted avg"} <= set(report.index)
+    # Blank where scikit-learn's report is blank (the grid would print a NaN as "None").
+    assert report.loc["accuracy", "precision"] == report.loc["accuracy", "recall"] == ""
+    assert float(report.loc["macro avg", "precision"]) > 0
 
     # Back on Train the same settings are answered from the store at once.
     app.switch_page(TRAIN)

@@ -102,8 +102,12 @@ def _shot(driver, name: str) -> None:
     driver.set_window_size(1400, 1800)
 
 
-def _click_button(driver, label: str) -> None:
-    button = driver.find_element("xpath", f"//button[.//*[contains(text(), '{label}')]]")
+def _click_button(driver, label: str, timeout: float = 60) -> None:
+    # Waits: under load the page's text can arrive before the rest of its script has drawn the button.
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    xpath = f"//button[.//*[contains(text(), '{label}')]]"
+    button = WebDriverWait(driver, timeout).until(lambda d: d.find_element("xpath", xpath))
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
     button.click()
 

@@ -52,9 +52,8 @@ def train_with_progress(selection, label: str = "Training"):
             bar.progress(0.0, text=f"{label}: waiting for a free training slot — position {event.metrics['position']} "
                                    f"in the queue · {time.perf_counter() - started:.0f} s")
             return
-        done = event.epoch + (event.batch / event.batches if event.stage == "batch" and event.batches else 0)
         elapsed = time.perf_counter() - started
-        bar.progress(min(1.0, done / max(1, event.epochs)),
+        bar.progress(event.fraction_done,
                      text=f"{label}: epoch {event.epoch}/{event.epochs} · {elapsed:.0f} s elapsed")
         if event.stage == "epoch":
             epochs.append({"epoch": event.epoch, **event.metrics})

@@ -303,9 +303,8 @@ class _ProgressBar:
     def epoch(self, event) -> None:
         if not self.enabled or event.stage == "start":
             return None
-        done = event.epoch + (event.batch / event.batches if event.stage == "batch" and event.batches else 0)
         width = 30
-        filled = int(width * done / max(1, event.epochs))
+        filled = int(width * event.fraction_done)
         extra = ""
         if event.stage == "epoch":
             m = event.metrics

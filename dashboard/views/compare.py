@@ -73,8 +73,7 @@ if ss.pop("_study_requested", False):
                     current.progress(0.0, text=f"{head}: checking the store…")
                 elif update.status == "training" and update.event is not None:
                     event = update.event
-                    part = event.batch / event.batches if event.stage == "batch" and event.batches else 0.0
-                    share = min(1.0, (event.epoch + part) / max(1, event.epochs))
+                    share = event.fraction_done
                     current.progress(share, text=f"{head}: training, epoch {event.epoch}/{event.epochs}")
                     overall.progress(min(1.0, (update.done + share) / update.models),
                                      text=f"Model {update.model} of {update.models} · {elapsed:.0f} s elapsed")

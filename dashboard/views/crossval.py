@@ -62,8 +62,7 @@ elif st.button(f"Run {k}-fold", type="primary", key="cv_run",
                 current.progress(0.0, text=f"Fold {update.fold} of {k}: preparing…")
             elif update.status == "training" and update.event is not None:
                 event = update.event
-                part = event.batch / event.batches if event.stage == "batch" and event.batches else 0.0
-                share = min(1.0, (event.epoch + part) / max(1, event.epochs))
+                share = event.fraction_done
                 current.progress(share, text=f"Fold {update.fold} of {k}: epoch {event.epoch}/{event.epochs} · "
                                              f"{event.elapsed:.0f} s")
                 overall.progress(min(1.0, (len(done) + share) / k),

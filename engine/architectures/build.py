@@ -79,7 +79,7 @@ def to_keras_code(spec: ModelSpec) -> str:
         f"model.add(keras.Input(shape={tuple(spec.input_shape)!r}))",
     ]
     # Keras' default momentum is left out of the code, as a user would write it.
-    momentum = "" if spec.batch_norm_momentum == 0.99 else f"momentum={spec.batch_norm_momentum!r}, "
+    momentum = "" if spec.batch_norm_momentum == ModelSpec.batch_norm_momentum else f"momentum={spec.batch_norm_momentum!r}, "
     for index, block in enumerate(spec.conv_blocks, 1):
         lines.append(
             f"model.add(layers.Conv2D({block.filters}, {block.kernel_size}, strides={block.stride}, "

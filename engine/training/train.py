@@ -53,6 +53,12 @@ class ProgressEvent:
     batch: int = 0  # for "batch": batches finished in the current epoch
     batches: int = 0
 
+    @property
+    def fraction_done(self) -> float:
+        """Share of the whole training finished, 0 to 1, counting a partial epoch's batches (for progress bars)."""
+        partial = self.batch / self.batches if self.stage == "batch" and self.batches else 0.0
+        return min(1.0, (self.epoch + partial) / max(1, self.epochs))
+
 
 # The callback returns False to cancel training; anything else (None, True) lets it continue.
 ProgressCallback = Callable[[ProgressEvent], "bool | None"]

@@ -50,6 +50,16 @@ def test_steps_per_execution_changes_speed_not_results(digits, monkeypatch):
     assert [e["loss"] for e in together.history["epochs"]] == pytest.approx([e["loss"] for e in one_by_one.history["epochs"]], rel=1e-5)
 
 
+def test_progress_events_report_the_share_of_training_done():
+    from engine.training.train import ProgressEvent
+
+    assert ProgressEvent("start", 0, 4, 0.0).fraction_done == 0.0
+    assert ProgressEvent("batch", 1, 4, 1.0, batch=5, batches=10).fraction_done == pytest.approx(0.375)
+    assert ProgressEvent("epoch", 2, 4, 2.0, batch=5, batches=10).fraction_done == pytest.approx(0.5)  # batches ignored
+    assert ProgressEvent("epoch", 4, 4, 4.0).fraction_done == 1.0
+    assert ProgressEvent("batch", 0, 0, 0.0, batch=1, batches=0).fraction_done == 0.0  # no division by zero
+
+
 def test_a_huge_learning_rate_diverges_and_says_what_to_do(digits):
     spec = ModelSpec(conv_blocks=(ConvBlock(8, padding="same", activation="linear"),),
                      dense_layers=(DenseLayer(64, activation="linear"),), optimizer="sgd", learning_rate=10.0,

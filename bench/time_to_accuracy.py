@@ -183,7 +183,8 @@ def main() -> int:
         for name in results:
             last = results[name][-1]
             print(f"seed {seed} {name:8s} test accuracy by epoch {last['curve']}; epoch wall s (from epoch 2) "
-                  f"{[round(t, 1) for t in last['epoch_walls']]}", flush=True)
+                  f"{[round(t, 1) for t in last['epoch_walls']]}; CPU s {[round(t, 1) for t in last['epoch_cpus']]}",
+                  flush=True)
     print()
 
     base = results["baseline"]

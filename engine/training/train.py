@@ -173,6 +173,9 @@ def _pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
     images themselves would hold a second copy of the training set in the shuffle buffer (170 MB for
     Fashion-MNIST) and refill it at the start of every epoch. tf.data's default static optimisations are off:
     they serialise the pipeline graph, captured arrays included, which cost another copy (~190 MB measured).
+    Autotuning is off too, with a fixed prefetch: tearing down the previous epoch's iterator waited for the
+    autotuning thread's timed sleep, which grows with the iterator's age, so on 2 cores about every second
+    epoch began with 4-5 s of both cores idle (seen with py-spy in `~RootDataset::Iterator`; bench/README.md).
     """
     import tensorflow as tf
 
@@ -180,6 +183,7 @@ def _pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
     targets = tf.convert_to_tensor(_targets(spec, data.y_train))
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
+    options.autotune.enabled = False
     rows = tf.data.Dataset.range(len(data.x_train))
     pipeline = (rows.shuffle(len(data.x_train), seed=config.seed, reshuffle_each_iteration=True)
                 .batch(config.batch_size)
@@ -188,7 +192,7 @@ def _pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
     if config.augmentation:
         augment = _augmenter(config)
         pipeline = pipeline.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return pipeline.prefetch(tf.data.AUTOTUNE)
+    return pipeline.prefetch(PREFETCH_BATCHES)
 
 
 # Batches per call into TensorFlow. The same updates in the same order (a run's numbers do not change), but
@@ -196,6 +200,7 @@ def _pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
 # at batch 64 on 2 cores (bench/README.md). The engine's callbacks then see every 32nd batch, which is still
 # several progress updates a second.
 STEPS_PER_EXECUTION = 32
+PREFETCH_BATCHES = 4  # a fixed buffer: one gather per batch needs no tuning
 VALIDATION_BATCH = 512  # forward passes only: large batches cost less per image (Keras' default would be 32)
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 BFLOAT16_MIN_MACS = 1_000_000  # per image, forward; below it (8x8 models) bfloat16 saved no time (bench/README.md)

@@ -162,6 +162,13 @@ def test_train_evaluate_and_share_a_link(server):
             _shot(fresh, "08-shared-link-FAILED")
             pytest.fail(f"the shared link does not show run {shared_run}; page text: "
                         f"{fresh.find_element('tag name', 'body').text[:2000]}")
+        # The report grid draws on a canvas from a lazily loaded script, after the page's text: a screenshot
+        # taken at once showed an empty 30-pixel box where a reader of the link sees the table a moment later.
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(fresh, 60, poll_frequency=0.5).until(
+            lambda d: any(grid.size["width"] > 300 for grid in d.find_elements("css selector", '[data-testid="stDataFrame"]')),
+            "the classification report table was not drawn on the shared link's page")
         _shot(fresh, "08-shared-link")
     finally:
         fresh.quit()

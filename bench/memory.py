@@ -19,7 +19,8 @@ import time
 
 import _common  # noqa: F401
 from _common import header, rss_mib, table, temp_cache, verdict
-from dashboard_start import (
+
+from tests.live_app import (
     CHROMIUM,
     DRIVER,
     browser,

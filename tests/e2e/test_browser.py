@@ -6,21 +6,22 @@ the shared link in a fresh browser and see the same run. Screenshots of every pa
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.live_app import (
+    CHROMIUM,
+    DRIVER,
+    ROOT,
+    browser,
+    start_server,
+    stop_server,
+    wait_healthy,
+    wait_text,
+)
+
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,60 +29,22 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     cache = tmp_path_factory.mktemp("browser-cache")
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
-    env = {**os.environ, "DIGIT_LAB_CACHE": str(cache)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not start within 60 s")
+    log_path = tmp_path_factory.mktemp("log") / "streamlit.log"
+    process, url = start_server(str(cache), str(log_path))
+    try:
+        wait_healthy(url, process, timeout=60, poll=0.5)
+    except RuntimeError as error:
+        stop_server(process)
+        pytest.fail(f"{error}; see {log_path}")
     yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
-    server_log = Path(log.name).read_text()
+    stop_server(process)
+    server_log = log_path.read_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "streamlit.log").write_text(server_log)
     assert "Traceback" not in server_log, "the server logged a traceback; see test-artifacts/browser/streamlit.log"
-
-
-def _browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1800"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(DRIVER), options=options)
-
-
-def _wait_text(driver, text: str, timeout: float = 120) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: text in d.find_element("tag name", "body").text)
 
 
 def _wait_idle(driver, timeout: float = 120) -> None:
@@ -113,24 +76,24 @@ def _click_button(driver, label: str, timeout: float = 60) -> None:
 
 
 def test_train_evaluate_and_share_a_link(server):
-    driver = _browser()
+    driver = browser()
     try:
         driver.get(server)
-        _wait_text(driver, "Digit Lab")
-        _wait_text(driver, "Stored runs")
+        wait_text(driver, "Digit Lab")
+        wait_text(driver, "Stored runs")
         _click_button(driver, "Train the default model")
-        _wait_text(driver, "test accuracy", timeout=240)
+        wait_text(driver, "test accuracy", timeout=240)
         assert driver.find_elements("css selector", ".js-plotly-plot"), "the live training curves are missing"
         _wait_idle(driver)
         _shot(driver, "01-home-trained")
 
         driver.get(f"{server}/evaluate?dataset=digits&preset=digitlab-small8")
-        _wait_text(driver, "Classification report")
+        wait_text(driver, "Classification report")
         _wait_idle(driver)
         _shot(driver, "02-evaluate")
         tab = driver.find_element("xpath", "//*[@role='tab'][contains(., 'Confusion matrix')]")
         tab.click()
-        _wait_text(driver, "Most confused pairs")
+        wait_text(driver, "Most confused pairs")
         heatmaps = driver.find_elements("css selector", ".js-plotly-plot .heatmaplayer")
         assert heatmaps, "no confusion-matrix heatmap on Evaluate"
         _shot(driver, "02b-evaluate-confusion")
@@ -142,23 +105,25 @@ def test_train_evaluate_and_share_a_link(server):
                                    ("crossval", "folds cached", "05-crossval"), ("compare", "Side by side", "06-compare"),
                                    ("inspect", "Feature maps", "07-inspect")):
             driver.get(f"{server}/{path}?dataset=digits&preset=digitlab-small8&run={shared_run}&runs={shared_run}")
-            _wait_text(driver, marker)
+            wait_text(driver, marker)
             _wait_idle(driver)
             assert "Traceback" not in driver.find_element("tag name", "body").text
             _shot(driver, name)
     finally:
         driver.quit()
 
-    fresh = _browser()  # a new browser profile: nothing shared but the link
+    fresh = browser()  # a new browser profile: nothing shared but the link
     try:
         fresh.get(shared)
-        _wait_text(fresh, "Classification report")
+        wait_text(fresh, "Classification report")
         _wait_idle(fresh)
         # Waited for, not read once: one CI run read the page once right after "idle" and missed the run line
         # that every other run found. On a miss the page's text and a screenshot say what was shown instead.
+        from selenium.common.exceptions import TimeoutException
+
         try:
-            _wait_text(fresh, shared_run, timeout=60)
-        except Exception:
+            wait_text(fresh, shared_run, timeout=60)
+        except TimeoutException:
             _shot(fresh, "08-shared-link-FAILED")
             pytest.fail(f"the shared link does not show run {shared_run}; page text: "
                         f"{fresh.find_element('tag name', 'body').text[:2000]}")

@@ -24,7 +24,7 @@ from engine.errors import StoreError
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
 from engine.queue import training_queue
-from engine.training.train import ProgressCallback, ProgressEvent, train
+from engine.training.train import ProgressCallback, ProgressEvent, compute_precision, train
 
 ENGINE_VERSION = "0.2.0"  # bumped when training code changes results under unchanged specs (index shuffling, bfloat16)
 
@@ -46,8 +46,6 @@ def versions() -> dict[str, str]:
 def run_id_for(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> str:
     payload = {"dataset": dataset.fingerprint, "spec": spec.to_dict(), "config": config.to_dict(),
                "versions": versions()}
-    from engine.training.train import compute_precision
-
     precision = compute_precision(spec)
     if precision != "float32":
         # bfloat16 compute (chosen per machine) changes the numbers, so it is part of what a run is.

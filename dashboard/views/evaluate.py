@@ -135,7 +135,7 @@ with report_tab:
     # "None" whatever the formatting, so the ratios travel as fixed-width text (it still sorts correctly).
     report = evaluation.report.rename_axis("class").reset_index()
     for name in ("precision", "recall", "f1-score"):
-        report[name] = [("" if value != value else f"{value:.4f}") for value in report[name]]
+        report[name] = ["" if pd.isna(value) else f"{value:.4f}" for value in report[name]]
     st.dataframe(report, hide_index=True, key="eval_report", height=35 * (len(evaluation.report) + 1) + 3)
     with st.expander("As text (scikit-learn's layout)"):
         st.code(evaluation.report_text(), language=None)

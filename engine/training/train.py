@@ -173,9 +173,9 @@ def _pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
     images themselves would hold a second copy of the training set in the shuffle buffer (170 MB for
     Fashion-MNIST) and refill it at the start of every epoch. tf.data's default static optimisations are off:
     they serialise the pipeline graph, captured arrays included, which cost another copy (~190 MB measured).
-    Autotuning is off too, with a fixed prefetch: tearing down the previous epoch's iterator waited for the
-    autotuning thread's timed sleep, which grows with the iterator's age, so on 2 cores about every second
-    epoch began with 4-5 s of both cores idle (seen with py-spy in `~RootDataset::Iterator`; bench/README.md).
+    Autotuning is off too, with a fixed prefetch: tearing down the previous epoch's iterator waited on a
+    thread of tf.data's autotuning, so on 2 cores about every second epoch began with 4-5 s of both cores idle
+    (seen with py-spy in `~RootDataset::Iterator`; bench/README.md).
     """
     import tensorflow as tf
 
@@ -196,9 +196,9 @@ def _pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
 
 
 # Batches per call into TensorFlow. The same updates in the same order (a run's numbers do not change), but
-# the step loop runs inside the graph: 11 % less CPU and up to 20 % less wall time per epoch for seed001-cnn3
-# at batch 64 on 2 cores (bench/README.md). The engine's callbacks then see every 32nd batch, which is still
-# several progress updates a second.
+# the step loop runs inside the graph: 15-17 % less CPU and 22 % less wall time per epoch for seed001-cnn3
+# at batch 64 on 2 cores, for about 60-150 MiB more memory held by a trained model (bench/README.md). The
+# engine's callbacks then see every 32nd batch, which is still several progress updates a second.
 STEPS_PER_EXECUTION = 32
 PREFETCH_BATCHES = 4  # a fixed buffer: one gather per batch needs no tuning
 VALIDATION_BATCH = 512  # forward passes only: large batches cost less per image (Keras' default would be 32)

@@ -108,7 +108,8 @@ def spec_from_widgets() -> ModelSpec:
         conv_blocks=blocks, dense_layers=dense,
         output_activation=ss.get("spec_output_activation", "softmax"), optimizer=ss.get("spec_optimizer", "adam"),
         learning_rate=float(ss.get("spec_learning_rate", 1e-3)),
-        batch_norm_momentum=float(ss.get("spec_batch_norm_momentum", ModelSpec.batch_norm_momentum)), loss=ss.get("spec_loss", "categorical_crossentropy"),
+        batch_norm_momentum=float(ss.get("spec_batch_norm_momentum", ModelSpec.batch_norm_momentum)),
+        loss=ss.get("spec_loss", "categorical_crossentropy"),
     )
 
 

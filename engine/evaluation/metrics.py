@@ -1,13 +1,16 @@
-"""Scalar metrics and the classification report, computed from the confusion matrix, and `evaluate`, which
-bundles everything the dashboard shows about one run's test set into a frozen `Evaluation`.
+"""The classification report and log loss of one run's test set, and `evaluate`, which bundles everything the
+dashboard shows about it into a frozen `Evaluation`.
 
-The numbers reproduce scikit-learn's (`classification_report(..., zero_division=0)`, `log_loss`) to the last
-bit; the tests hold us to that. They are computed here rather than delegated so the dashboard does not import
-scikit-learn to open a run, and so the formulas sit next to the explanation pages that quote them.
+The numbers are scikit-learn's own (`classification_report(..., zero_division=0)`, `log_loss`): this module
+checks the stored arrays, calls it with every class listed (so classes absent from the test set keep their row)
+and adds what it does not say, the plain-language `notes`. scikit-learn is imported inside the functions that
+need it: importing `sklearn.metrics` takes about 2.5 s here (`python -X importtime`), which pages that only list
+runs, and the CLI, should not pay.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,10 +26,10 @@ from engine.evaluation.confusion import (
     one_vs_rest,
 )
 from engine.evaluation.inputs import (
-    check_inputs,
     SUMMARY_ROWS,
     InvalidEvaluationInput,
     check_class_names,
+    check_inputs,
     check_labels,
     check_probabilities,
     readonly,
@@ -44,14 +47,13 @@ def classification_report_table(
 ) -> pd.DataFrame:
     """Per-class precision, recall, F1 and support, then the "accuracy", "macro avg" and "weighted avg" rows.
 
-    Indexed by class name; columns "precision", "recall", "f1-score", "support" (int). A ratio whose
-    denominator is zero (a class never predicted has no precision) is 0, like scikit-learn's
-    `zero_division=0`. The accuracy row has NaN precision and recall, f1-score = accuracy and support = all
-    samples, mirroring scikit-learn's text report.
+    Indexed by class name; columns "precision", "recall", "f1-score", "support" (int). Values are
+    scikit-learn's `classification_report(output_dict=True, zero_division=0)`: a ratio whose denominator is
+    zero (a class never predicted has no precision) is 0. The accuracy row has NaN precision and recall,
+    f1-score = accuracy and support = all samples, as in scikit-learn's text report.
     """
-    names = check_class_names(class_names)
-    counts = confusion_matrix(y_true, y_pred, len(names))
-    return _report_from_confusion(counts, names)
+    names, truth, predicted = _check_predictions(y_true, y_pred, class_names)
+    return _report_table(truth, predicted, names)
 
 
 def classification_report_text(
@@ -60,10 +62,13 @@ def classification_report_text(
     class_names: Sequence[str],
     digits: int = 4,
 ) -> str:
-    """The classification report as fixed-width text, character for character as scikit-learn prints it."""
-    names = check_class_names(class_names)
-    counts = confusion_matrix(y_true, y_pred, len(names))
-    return _report_text(_report_from_confusion(counts, names), digits)
+    """The classification report as scikit-learn prints it, every class listed even if absent from the test set."""
+    from sklearn.metrics import classification_report
+
+    names, truth, predicted = _check_predictions(y_true, y_pred, class_names)
+    return classification_report(
+        truth, predicted, labels=range(len(names)), target_names=list(names), digits=digits, zero_division=0
+    )
 
 
 def accuracy(y_true: np.ndarray | Sequence[int], y_pred: np.ndarray | Sequence[int]) -> float:
@@ -71,18 +76,19 @@ def accuracy(y_true: np.ndarray | Sequence[int], y_pred: np.ndarray | Sequence[i
     truth = np.asarray(y_true)
     predicted = np.asarray(y_pred)
     if truth.shape != predicted.shape or truth.size == 0:
-        raise InvalidEvaluationInput(f"y_true and y_pred must be non-empty and the same shape, got {truth.shape} and {predicted.shape}")
+        raise InvalidEvaluationInput(
+            f"y_true and y_pred must be non-empty and the same shape, got {truth.shape} and {predicted.shape}"
+        )
     return float(np.count_nonzero(truth == predicted) / truth.size)
 
 
 def log_loss(y_true: np.ndarray | Sequence[int], probabilities: np.ndarray) -> float:
-    """Mean cross-entropy `-log p(true class)` over the samples, natural log.
+    """Mean cross-entropy `-log p(true class)` over the samples, natural log: scikit-learn's `log_loss` with
+    every class listed.
 
-    Matches `sklearn.metrics.log_loss(y_true, probabilities, labels=range(k))` (scikit-learn 1.9): each
-    probability is clipped to `[eps, 1 - eps]`, with eps the machine epsilon of the array's dtype (float32 is
-    kept as float32), so a confident wrong answer costs at most `-log(eps)` instead of infinity. Rows are NOT
-    renormalised: scikit-learn stopped doing that (it only warns when rows do not sum to 1), and we follow it
-    so the numbers agree. `Evaluation.notes` mentions rows that do not sum to 1.
+    scikit-learn clips each probability to `[eps, 1 - eps]`, with eps the machine epsilon of the array's dtype
+    (float32 is kept as float32), so a confident wrong answer costs at most `-log(eps)` instead of infinity. Rows
+    are NOT renormalised (scikit-learn only warns when rows do not sum to 1); `Evaluation.notes` mentions them.
     """
     probs = check_probabilities(probabilities)
     truth = check_labels(y_true, probs.shape[1], "y_true")
@@ -133,7 +139,7 @@ class Evaluation:
         return int(np.count_nonzero(self.y_true != self.y_pred))
 
     def report_text(self, digits: int = 4) -> str:
-        return _report_text(self.report, digits)
+        return classification_report_text(self.y_true, self.y_pred, self.class_names, digits)
 
     def most_confused_pairs(self, top: int | None = 10) -> pd.DataFrame:
         return most_confused_pairs(self.confusion, self.class_names, top)
@@ -166,7 +172,7 @@ def evaluate(
     predicted = probs.argmax(axis=1).astype(np.int64)
     confidence = probs[np.arange(len(predicted)), predicted].astype(np.float64)
     counts = confusion_matrix(truth, predicted, len(names))
-    report = _report_from_confusion(counts, names)
+    report = _report_table(truth, predicted, names)
     return Evaluation(
         class_names=names,
         y_true=readonly(truth),
@@ -188,73 +194,42 @@ def evaluate(
     )
 
 
-def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    # Same arithmetic as scikit-learn's _prf_divide with zero_division=0, so results agree bit for bit.
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64).copy()
-    empty = denominator == 0
-    denominator[empty] = 1.0
-    result = numerator / denominator
-    result[empty] = 0.0
-    return result
+def _check_predictions(y_true, y_pred, class_names) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    names = check_class_names(class_names)
+    truth = check_labels(y_true, len(names), "y_true")
+    predicted = check_labels(y_pred, len(names), "y_pred")
+    if truth.shape != predicted.shape:
+        raise InvalidEvaluationInput(f"y_true has {truth.size} labels but y_pred has {predicted.size}; they must match")
+    return names, truth, predicted
 
 
-def _report_from_confusion(counts: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
-    tp = np.diag(counts).astype(np.int64)
-    predicted_totals = counts.sum(axis=0).astype(np.int64)
-    support = counts.sum(axis=1).astype(np.int64)
-    total = int(support.sum())
+def _report_table(truth: np.ndarray, predicted: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
+    from sklearn.metrics import classification_report
 
-    precision = _safe_divide(tp, predicted_totals)
-    recall = _safe_divide(tp, support)
-    # F1 from counts, 2tp / (2tp + fp + fn) = 2tp / (support + predicted), not from rounded precision and recall.
-    f1 = _safe_divide(2.0 * tp, support.astype(np.float64) + predicted_totals.astype(np.float64))
-    # Over all classes micro precision = micro recall = accuracy; this is how sklearn arrives at it.
-    accuracy = float(_safe_divide(np.array([tp.sum()]), np.array([total]))[0])
-
-    rows = {
-        name: (float(p), float(r), float(f), int(s)) for name, p, r, f, s in zip(names, precision, recall, f1, support)
-    }
-    rows[SUMMARY_ROWS[0]] = (np.nan, np.nan, accuracy, total)
-    rows[SUMMARY_ROWS[1]] = (float(np.mean(precision)), float(np.mean(recall)), float(np.mean(f1)), total)
-    if total > 0:
-        weighted = [float(np.average(metric, weights=support)) for metric in (precision, recall, f1)]
-    else:
-        weighted = [0.0, 0.0, 0.0]
-    rows[SUMMARY_ROWS[2]] = (*weighted, total)
-
+    # labels=range(k) keeps a row for every class, even one absent from both arrays, and makes the "accuracy"
+    # entry appear (scikit-learn gives micro averages instead when the labels do not cover every class seen).
+    report = classification_report(
+        truth, predicted, labels=range(len(names)), target_names=list(names), output_dict=True, zero_division=0
+    )
+    accuracy_row, *average_rows = SUMMARY_ROWS
+    rows = {name: [report[name][column] for column in REPORT_COLUMNS] for name in names}
+    rows[accuracy_row] = [np.nan, np.nan, report[accuracy_row], len(truth)]
+    rows.update({name: [report[name][column] for column in REPORT_COLUMNS] for name in average_rows})
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(REPORT_COLUMNS))
-    table["support"] = table["support"].astype(np.int64)
+    table["support"] = table["support"].astype(np.int64)  # scikit-learn reports counts as floats
     return table
 
 
-def _report_text(table: pd.DataFrame, digits: int) -> str:
-    # The layout of sklearn.metrics.classification_report's text output, reproduced so no import is needed.
-    class_rows = [name for name in table.index if name not in SUMMARY_ROWS]
-    width = max(max(len(name) for name in class_rows), len("weighted avg"), digits)
-    headers = REPORT_COLUMNS
-    text = ("{:>{width}s} " + " {:>9}" * len(headers)).format("", *headers, width=width) + "\n\n"
-    row_fmt = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
-    for name in class_rows:
-        p, r, f, s = table.loc[name]
-        text += row_fmt.format(name, p, r, f, int(s), width=width, digits=digits)
-    text += "\n"
-    accuracy_fmt = "{:>{width}s} " + " {:>9.{digits}}" * 2 + " {:>9.{digits}f}" + " {:>9}\n"
-    text += accuracy_fmt.format(
-        "accuracy", "", "", table.at["accuracy", "f1-score"], int(table.at["accuracy", "support"]), width=width, digits=digits
-    )
-    for name in SUMMARY_ROWS[1:]:
-        p, r, f, s = table.loc[name]
-        text += row_fmt.format(name, p, r, f, int(s), width=width, digits=digits)
-    return text
-
-
 def _log_loss(truth: np.ndarray, probs: np.ndarray) -> float:
-    eps = np.finfo(probs.dtype).eps
-    clipped = np.clip(probs, eps, 1 - eps)
-    # sklearn sums xlogy(one_hot, p) over each row; only the true column is nonzero, so this is the same value.
-    losses = -np.log(clipped[np.arange(len(truth)), truth])
-    return float(np.mean(losses))
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
+    # check_probabilities lets float32 softmax overshoot [0, 1] by a rounding step; scikit-learn rejects any
+    # overshoot, and clips to [eps, 1 - eps] right after, so clipping to [0, 1] first changes no result.
+    within_range = np.clip(probs, 0, 1)
+    with warnings.catch_warnings():
+        # Rows that do not sum to 1 are already reported in Evaluation.notes; the warning would only repeat it.
+        warnings.filterwarnings("ignore", message="The y_prob values do not sum to one", category=UserWarning)
+        return float(sklearn_log_loss(truth, within_range, labels=range(probs.shape[1])))
 
 
 def _notes(counts: np.ndarray, names: tuple[str, ...], probs: np.ndarray) -> tuple[str, ...]:

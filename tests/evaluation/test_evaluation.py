@@ -185,7 +185,9 @@ def test_evaluate_metrics_equal_sklearn(case):
     assert result.weighted_recall == report["weighted avg"]["recall"]
     assert result.weighted_f1 == report["weighted avg"]["f1-score"]
     np.testing.assert_array_equal(result.confusion, skm.confusion_matrix(y, y_pred, labels=range(len(names))))
-    assert result.report_text() == classification_report_text(y, y_pred, names)
+    assert result.report_text() == skm.classification_report(
+        y, y_pred, labels=range(len(names)), target_names=list(names), digits=4, zero_division=0
+    )
 
 
 def test_log_loss_equals_sklearn(case):
@@ -203,6 +205,15 @@ def test_log_loss_clips_zero_probability_of_true_class():
     eps = np.finfo(np.float64).eps
     assert log_loss(y, p) == pytest.approx((-np.log(eps) - np.log(1 - eps)) / 2, rel=1e-12)
     assert np.isfinite(log_loss(y, p))
+
+
+def test_log_loss_accepts_float32_softmax_rounding_above_one():
+    # A float32 softmax can store 1 + one rounding step; that is still a probability, clipped to 1 - eps.
+    above_one = np.nextafter(np.float32(1), np.float32(2))
+    p = np.array([[above_one, 0.0], [0.25, 0.75]], dtype=np.float32)
+    eps = np.finfo(np.float32).eps
+    by_hand = (-np.log(1 - eps) - np.log(0.75)) / 2
+    assert log_loss([0, 1], p) == pytest.approx(by_hand, rel=1e-6)
 
 
 def test_unnormalised_rows_are_noted_not_renormalised():

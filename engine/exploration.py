@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.datasets import Dataset, normalised
-from engine.datasets.transforms import _stratified_counts
+from engine.datasets import Dataset, normalised, stratified_indices
 
 SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
@@ -103,19 +102,6 @@ def pixel_histogram(images: np.ndarray, value_max: float) -> pd.DataFrame:
     return pd.DataFrame({"value": levels, "count": counts, "share %": 100.0 * counts / max(1, counts.sum())})
 
 
-def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Sorted row indices of a class-proportional random subset of `n` rows (all rows when n >= len)."""
-    size = len(labels)
-    if n >= size:
-        return np.arange(size)
-    classes = np.unique(labels)
-    counts = np.array([(labels == c).sum() for c in classes])
-    take = _stratified_counts(counts, max(n, len(classes)))
-    rng = np.random.default_rng(seed)
-    chosen = [rng.choice(np.flatnonzero(labels == c), size=int(t), replace=False) for c, t in zip(classes, take)]
-    return np.sort(np.concatenate(chosen))
-
-
 @dataclass(frozen=True)
 class Embedding:
     """A 2-D map of some images: `coords[i]` places image `indices[i]` (rows of the chosen split)."""
@@ -132,7 +118,8 @@ def embedding(images: np.ndarray, labels: np.ndarray, value_max: float, n: int =
     """PCA or t-SNE of a stratified subset of `n` images (pixels scaled to 0..1), reproducible for a seed."""
     if method not in EMBEDDINGS:
         raise ValueError(f"method must be one of {EMBEDDINGS}, got {method!r}")
-    rows = stratified_subset(labels, n, seed)
+    # At least one image per class, so the map shows every class even for a tiny n.
+    rows = stratified_indices(labels, max(n, len(np.unique(labels))), seed)
     x = normalised(images[rows].reshape(len(rows), -1), value_max)
     if method == "pca":
         from sklearn.decomposition import PCA

@@ -20,6 +20,7 @@ from engine.datasets.transforms import (
     merge_labels,
     normalised,
     parse_label_mapping,
+    stratified_indices,
     subset_train,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "normalised",
     "parse_label_mapping",
     "read_idx",
+    "stratified_indices",
     "subset_train",
 ]

@@ -31,17 +31,38 @@ def _readonly(*arrays: np.ndarray) -> None:
         array.flags.writeable = False
 
 
-def _stratified_counts(counts: np.ndarray, n: int) -> np.ndarray:
+def stratified_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted row indices of a random sample of `n` rows of `labels` that keeps each class's share, deterministic
+    for a seed; every row (in order) when `n` is at least `len(labels)`.
+
+    Every class present gets at least one row, so a small sample still shows each class; `n` must therefore be at
+    least the number of classes present (`ValueError` otherwise). Stored runs' keys depend on the training subset
+    drawn here, so the draw must never change: one generator seeded with `seed`, one `choice` per class in
+    ascending label order.
+    """
+    labels = np.asarray(labels)
+    size = len(labels)
+    if n >= size:
+        return np.arange(size)
+    classes, class_of_row = np.unique(labels, return_inverse=True)
+    if n < len(classes):
+        raise ValueError(f"a stratified sample of {n} rows cannot hold one of each of the {len(classes)} classes")
+    take = _class_quotas(np.bincount(class_of_row, minlength=len(classes)), n)
+    rng = np.random.default_rng(seed)
+    chosen = [
+        rng.choice(np.flatnonzero(class_of_row == index), size=int(count), replace=False)
+        for index, count in enumerate(take)
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def _class_quotas(counts: np.ndarray, n: int) -> np.ndarray:
     """How many of each class a stratified sample of n takes: proportional, largest remainders, >= 1 per class.
 
-    Every class present gets at least one sample (the caller guarantees n >= number of classes present), so a
-    small subset still lets the model see each class.
+    The caller guarantees every count is positive and n >= number of classes.
     """
-    total = int(counts.sum())
-    exact = counts * (n / total)
-    take = np.floor(exact).astype(np.int64)
-    present = counts > 0
-    take[present & (take == 0)] = 1
+    exact = counts * (n / int(counts.sum()))
+    take = np.maximum(np.floor(exact).astype(np.int64), 1)
     remainder = exact - np.floor(exact)
     # Too many (after the >= 1 rule): take back from the classes that have the most, fractional part first.
     while take.sum() > n:
@@ -70,22 +91,14 @@ def subset_train(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
     size = len(dataset.y_train)
     if n >= size:
         return dataset
-    counts = np.bincount(dataset.y_train, minlength=dataset.num_classes)
-    present = int((counts > 0).sum())
+    present = len(np.unique(dataset.y_train))
     minimum = max(1, dataset.num_classes, present)
     if n < minimum:
         raise ValueError(
             f"training subset size {n} is too small for {dataset.name}: it needs at least {minimum} samples "
             f"(one per class, {dataset.num_classes} classes). Choose {minimum}..{size}."
         )
-    take = _stratified_counts(counts, n)
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for cls in range(len(counts)):
-        if take[cls]:
-            members = np.flatnonzero(dataset.y_train == cls)
-            chosen.append(rng.choice(members, size=int(take[cls]), replace=False))
-    index = np.sort(np.concatenate(chosen))
+    index = stratified_indices(dataset.y_train, n, seed)
     x_train, y_train = dataset.x_train[index], dataset.y_train[index]
     _readonly(x_train, y_train)
     return dataclasses.replace(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,9 +16,9 @@ from engine.datasets import (
     merge_labels,
     normalised,
     parse_label_mapping,
+    stratified_indices,
     subset_train,
 )
-from engine.datasets.transforms import _stratified_counts
 from engine.errors import InvalidLabelMapping
 
 
@@ -63,13 +65,67 @@ def test_subset_train_limits():
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 300), min_size=2, max_size=12).filter(lambda c: sum(c) > 0), st.data())
-def test_stratified_counts_properties(counts, data):
+def test_stratified_indices_properties(counts, data):
     counts = np.array(counts)
+    shuffle = np.random.default_rng(data.draw(st.integers(0, 1000)))
+    labels = shuffle.permutation(np.repeat(np.arange(len(counts)), counts))
     present = int((counts > 0).sum())
     n = data.draw(st.integers(present, int(counts.sum())))
-    take = _stratified_counts(counts, n)
-    assert take.sum() == n
-    assert np.all(take <= counts) and np.all(take[counts > 0] >= 1) and np.all(take[counts == 0] == 0)
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rows = stratified_indices(labels, n, seed)
+    assert len(rows) == n and np.all(np.diff(rows) > 0) and rows.min() >= 0 and rows.max() < len(labels)
+    take = np.bincount(labels[rows], minlength=len(counts))
+    assert np.all(take <= counts) and np.all(take[counts > 0] >= 1)
+    np.testing.assert_array_equal(stratified_indices(labels, n, seed), rows)
+    if present > 1:
+        with pytest.raises(ValueError, match="one of each"):
+            stratified_indices(labels, present - 1, seed)
+
+
+def _digest(rows: np.ndarray) -> str:
+    return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+# Digests of the rows the earlier implementations (subset_train's and the Data page's, before they became one
+# function) drew. Stored runs are keyed by their training subset, so these rows must never change.
+DIGITS_SUBSETS = [
+    (10, 0, "7540442de4700ebf"),
+    (100, 0, "177131cb61efbdba"),
+    (500, 0, "fccaeb33e2a4048e"),
+    (500, 1, "4cde3f1868f8e7da"),
+    (1000, 7, "483999da75c4e704"),
+    (1437, 3, "55f2262ee319c8d6"),
+]
+SKEWED_SUBSETS = [
+    (6, 0, "3d728009a28968b0"),
+    (12, 1, "38512f7b66d49ec8"),
+    (40, 2, "57846f53c3cff264"),
+    (300, 3, "b1388f3e852efc24"),
+]
+
+
+@pytest.mark.parametrize("n, seed, digest", DIGITS_SUBSETS)
+def test_training_subsets_are_the_rows_stored_runs_were_trained_on(n, seed, digest):
+    data = load_dataset("digits")
+    rows = stratified_indices(data.y_train, n, seed)
+    assert _digest(rows) == digest
+    subset = subset_train(data, n, seed)
+    np.testing.assert_array_equal(subset.x_train, data.x_train[rows])
+    np.testing.assert_array_equal(subset.y_train, data.y_train[rows])
+
+
+def test_stratified_indices_unchanged_for_skewed_and_missing_classes():
+    # Class sizes 500, 3, 3, 100, 1, 37 exercise both corrections of the largest-remainder quotas.
+    labels = np.repeat(np.arange(6), [500, 3, 3, 100, 1, 37])
+    np.random.default_rng(0).shuffle(labels)
+    assert [_digest(stratified_indices(labels, n, seed)) for n, seed, _ in SKEWED_SUBSETS] == [
+        digest for _, _, digest in SKEWED_SUBSETS
+    ]
+    # digits with every 4 relabelled 0: a class with no rows at all is skipped without shifting the draw.
+    data = load_dataset("digits")
+    merged = np.where(data.y_train == 4, 0, data.y_train)
+    assert _digest(stratified_indices(merged, 50, 0)) == "bda03904d5aba01a"
+    assert _digest(stratified_indices(merged, 300, 5)) == "bd637d94c45f8941"
 
 
 def test_label_mapping_errors_name_the_classes():

@@ -7,11 +7,10 @@ import pytest
 
 from engine.architectures import build_model, layer_table
 from engine.architectures.presets import PRESETS
-from engine.datasets import load_dataset, normalised
+from engine.datasets import load_dataset, normalised, stratified_indices
 from engine.errors import DigitLabError
 from engine.exploration import (
     ascii_thumbnail, class_distribution, dataset_card, embedding, mean_images, pixel_histogram, sample_indices,
-    stratified_subset,
 )
 from engine.inspection import (
     EmptyDrawing, display_normalise, feature_extractor, feature_maps, first_layer_kernels, predict, prepare_drawing,
@@ -72,12 +71,18 @@ def test_pixel_histogram_counts_every_pixel(digits):
     assert hist.loc[0, "count"] == int((digits.x_train == 0).sum())
 
 
-def test_stratified_subset_keeps_class_shares(digits):
-    rows = stratified_subset(digits.y_train, 500, seed=1)
+def test_stratified_indices_keep_class_shares(digits):
+    rows = stratified_indices(digits.y_train, 500, seed=1)
     assert len(rows) == 500 and len(set(rows)) == 500
     shares = np.bincount(digits.y_train[rows], minlength=10) / 500
     np.testing.assert_allclose(shares, np.bincount(digits.y_train) / len(digits.y_train), atol=0.01)
-    assert len(stratified_subset(digits.y_train, 10**6, seed=1)) == len(digits.y_train)
+    assert len(stratified_indices(digits.y_train, 10**6, seed=1)) == len(digits.y_train)
+
+
+def test_embedding_of_fewer_images_than_classes_still_shows_every_class(digits):
+    result = embedding(digits.x_train, digits.y_train, digits.value_max, n=3, method="pca", seed=0)
+    assert sorted(result.labels) == list(range(10))
+    np.testing.assert_array_equal(result.indices, stratified_indices(digits.y_train, 10, seed=0))
 
 
 def test_pca_embedding_matches_sklearn(digits):
@@ -178,8 +183,12 @@ def test_first_layer_kernels_shape(small_model):
 
 
 def test_display_normalise_follows_seed_002():
-    fmap = np.array([[0.0, 1.0], [2.0, 3.0]])
-    x = fmap - fmap.mean()
-    expected = np.clip(x / x.std() * 64 + 128, 0, 255).astype(np.uint8)
-    assert np.array_equal(display_normalise(fmap), expected)
-    assert (display_normalise(np.full((3, 3), 5.0)) == 128).all()
+    # Worked by hand: mean 1.5, deviations -1.5 -0.5 0.5 1.5, std sqrt(1.25) = 1.118; deviation / std * 64 + 128
+    # = 42.1, 99.4, 156.6, 213.9, truncated to uint8.
+    assert display_normalise(np.array([[0.0, 1.0], [2.0, 3.0]])).tolist() == [[42, 99], [156, 213]]
+    # Nine 0s and one 10: mean 1, std 3, so 0 -> 128 - 64/3 = 106.7 and 10 -> 128 + 3 * 64 = 320, clipped to 255.
+    spike = np.array([0.0] * 9 + [10.0]).reshape(2, 5)
+    assert display_normalise(spike).ravel().tolist() == [106] * 9 + [255]
+    assert display_normalise(-spike).ravel().tolist() == [149] * 9 + [0]  # 128 + 64/3, and 128 - 192 clipped to 0
+    assert display_normalise(np.full((3, 3), 5.0)).tolist() == [[128] * 3] * 3  # std 0: no division
+    assert display_normalise(spike).dtype == np.uint8

@@ -23,7 +23,7 @@ from engine.datasets import Dataset
 from engine.errors import StoreError
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
-from engine.queue import training_queue
+from engine.training_queue import training_queue
 from engine.training.train import ProgressCallback, ProgressEvent, compute_precision, train
 
 ENGINE_VERSION = "0.2.0"  # bumped when training code changes results under unchanged specs (index shuffling, bfloat16)

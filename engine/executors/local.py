@@ -3,8 +3,8 @@
 Sequential on purpose: measured with `bench/kfold_executors.py` on the 2-core machine this was built on
 (digits, 5 folds), a pool of two processes took 1.5x the sequential wall time (27.2 s vs 17.9 s at 5 epochs,
 38.4 s vs 25.4 s at 15): TensorFlow already spreads one training over both cores, and every extra process pays
-TensorFlow's import and memory again. The training queue (`engine.queue`) still caps concurrent trainings across
-the dashboard's sessions and CLI runs.
+TensorFlow's import and memory again. The training queue (`engine.training_queue`) still caps concurrent trainings
+across the dashboard's sessions and CLI runs.
 """
 
 from __future__ import annotations

@@ -1,18 +1,28 @@
 """The per-run exclusive file lock that makes sure one run is trained by one process at a time.
 
-`fcntl.flock` locks belong to an open file description, so the kernel releases them when the holder
-exits or is killed: a crashed trainer can never leave a run locked forever. Lock files are never
-deleted, because removing one while another process waits on it would let two processes "hold" it.
+`filelock.FileLock` is an operating-system lock on an open file (`flock` on Unix, `msvcrt.locking` on Windows),
+so the system releases it when the holder exits or is killed: a crashed trainer can never leave a run locked
+forever. Lock files are never deleted, because removing one while another process waits on it would let two
+processes "hold" it.
+
+Who holds a lock is written to a note beside it (`<run_id>.holder`: pid and time taken) only while holding it,
+and the note is removed before the lock is released. A note can still outlive a holder that was killed, so a
+waiter names the note's pid only while that process is alive; otherwise it says "another process".
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
+import sys
 import time
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from engine.errors import StoreError
+
+POLL_SECONDS = 0.05  # how often a waiter retries a lock held by someone else
 
 
 class RunLock:
@@ -21,44 +31,39 @@ class RunLock:
     def __init__(self, path: Path, run_id: str) -> None:
         self.path = path
         self.run_id = run_id
-        self._fd: int | None = None
-
-    def _open(self) -> int:
-        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.note_path = path.with_suffix(".holder")
+        # Not thread-local: a lock taken on one thread can be released from another (the lock belongs to this
+        # object, not to a thread). Not a singleton: two RunLocks on one path exclude each other in one process too.
+        self._lock = FileLock(path, thread_local=False)
 
     def try_acquire(self) -> bool:
-        """Take the lock if it is free right now; never waits."""
-        fd = self._open()
+        """Take the lock if it is free right now; never waits. `OSError` if the lock file cannot be opened."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+            self._lock.acquire(blocking=False)
+        except Timeout:
             return False
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-        self._stamp()
+        self._write_note()
         return True
 
     def acquire(self, timeout: float) -> None:
-        """Wait up to `timeout` seconds for the lock, polling; raise `StoreError` naming the holder if it stays busy."""
+        """Wait up to `timeout` seconds for the lock; raise `StoreError` saying who holds it if it stays busy."""
         started = time.monotonic()
-        delay = 0.05
-        while True:
-            if self.try_acquire():
-                return
-            waited = time.monotonic() - started
-            if waited >= timeout:
-                raise StoreError(self._busy_message(waited))
-            time.sleep(min(delay, max(timeout - waited, 0.0)))
-            delay = min(delay * 2, 0.5)
+        try:
+            if timeout > 0:
+                self._lock.acquire(timeout=timeout, poll_interval=POLL_SECONDS)
+            else:
+                self._lock.acquire(blocking=False)
+        except Timeout:
+            raise StoreError(self._busy_message(time.monotonic() - started)) from None
+        self._write_note()
 
     def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            # Closing the descriptor drops the flock; no explicit LOCK_UN needed.
-            os.close(fd)
+        if self._lock.is_locked:
+            # The note goes first, while we still hold the lock, so it never describes a holder that has left.
+            # If it cannot be removed, waiters still check that its pid is alive before naming it.
+            with contextlib.suppress(OSError):
+                self.note_path.unlink(missing_ok=True)
+            self._lock.release(force=True)
 
     def __enter__(self) -> RunLock:
         return self
@@ -66,25 +71,39 @@ class RunLock:
     def __exit__(self, *exc_info: object) -> None:
         self.release()
 
-    def _stamp(self) -> None:
-        """Record who holds the lock and since when, so a waiter's timeout message can say so."""
-        assert self._fd is not None
-        try:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, f"{os.getpid()} {time.time():.3f}\n".encode(), 0)
-        except OSError:
-            pass  # the note is only for messages; the lock itself is what matters
+    def _write_note(self) -> None:
+        # The note is only for messages; the lock itself is what matters, so a note that cannot be written is skipped.
+        with contextlib.suppress(OSError):
+            self.note_path.write_text(f"{os.getpid()} {time.time():.3f}\n")
 
     def _busy_message(self, waited: float) -> str:
-        holder, held_for = "another process", waited
+        holder, held_for = "Another process", f"at least {waited:.1f} s"
         try:
-            pid_text, since_text = self.path.read_text().split()
-            holder = f"another process (pid {int(pid_text)})"
-            held_for = max(waited, time.time() - float(since_text))
+            pid_text, since_text = self.note_path.read_text().split()
+            pid, since = int(pid_text), float(since_text)
         except (OSError, ValueError):
             pass  # no readable note: say what we know
+        else:
+            if _process_alive(pid):
+                holder = f"Another process, pid {pid} (from its note),"
+                held_for = f"{max(waited, time.time() - since):.0f} s"
         return (
-            f"{holder} has been training run {self.run_id} for {held_for:.0f} s and still holds its lock "
+            f"{holder} has been training run {self.run_id} for {held_for} and still holds its lock "
             f"({self.path}). Wait for it to finish and try again (the result will then be reused), or stop "
             f"that process if it is stuck: the lock is released as soon as it exits."
         )
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process `pid` exists; False when that cannot be checked safely."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":
+        return False  # os.kill(pid, 0) would terminate the process on Windows, not probe it
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # it exists but belongs to another user
+    except OSError:
+        return False
+    return True

@@ -7,7 +7,7 @@ import pytest
 
 from engine.architectures import ModelSpec, PRESETS, layer_table
 from engine.errors import InvalidConfig, InvalidSpec
-from engine.queue import TrainingQueue
+from engine.training_queue import TrainingQueue
 from engine.training.config import TrainConfig
 
 
@@ -56,7 +56,7 @@ def test_queue_slots_are_shared_across_processes(tmp_path):
     import sys
 
     script = (
-        "import time, sys; from pathlib import Path; from engine.queue import TrainingQueue;"
+        "import time, sys; from pathlib import Path; from engine.training_queue import TrainingQueue;"
         f"q = TrainingQueue(Path({str(tmp_path / 'slots')!r}), 1)\n"
         "with q.slot():\n    print('held', flush=True); time.sleep(2)\n"
     )

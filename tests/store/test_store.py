@@ -286,9 +286,43 @@ def test_lock_timeout_raises_store_error_naming_the_holder(store: RunStore):
     finally:
         holder.release()
     message = str(caught.value)
-    assert f"pid {os.getpid()}" in message and KEY in message and "training run" in message
+    assert f"pid {os.getpid()} (from its note)" in message and KEY in message and "training run" in message
     assert calls == []
     assert store.create(KEY, make_builder(calls), lock_timeout=1)[1] is False  # free again
+
+
+def test_lock_note_names_the_holder_only_while_it_holds(tmp_path: Path):
+    path = tmp_path / "run.lock"
+    lock = RunLock(path, KEY)
+    assert lock.try_acquire()
+    assert lock.note_path.read_text().split()[0] == str(os.getpid())
+    assert not RunLock(path, KEY).try_acquire()  # a second lock object excludes even within one process
+    lock.release()
+    assert path.exists() and not lock.note_path.exists()  # the lock file stays; the note goes with the holder
+    other = RunLock(path, KEY)
+    assert other.try_acquire()
+    other.release()
+
+
+def test_lock_timeout_does_not_name_a_dead_process_from_an_old_note(tmp_path: Path):
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait(timeout=60)
+    path = tmp_path / "run.lock"
+    holder = RunLock(path, KEY)
+    assert holder.try_acquire()
+    try:
+        # As if a killed trainer's note were still there while someone else holds the lock now.
+        holder.note_path.write_text(f"{finished.pid} {time.time() - 3600:.3f}\n")
+        with pytest.raises(StoreError) as caught:
+            RunLock(path, KEY).acquire(timeout=0.2)
+        holder.note_path.unlink()
+        with pytest.raises(StoreError) as without_note:
+            RunLock(path, KEY).acquire(timeout=0.2)
+    finally:
+        holder.release()
+    for message in (str(caught.value), str(without_note.value)):
+        assert message.startswith(f"Another process has been training run {KEY} for at least ")
+        assert "pid" not in message
 
 
 # ---------------------------------------------------------------- processes

@@ -1,20 +1,21 @@
 """A cap on concurrent trainings, across the threads of one server and across processes.
 
-A training takes one of N slot files (an exclusive `flock`), so a CLI run and the dashboard share the cap.
+A training takes one of N slot files (an exclusive `filelock.FileLock`, which the operating system drops if the
+process dies), so a CLI run and the dashboard share the cap.
 Inside one process, waiters are served in arrival order and can report their place in the queue, which the
 dashboard shows ("waiting: 2nd in line").
 """
 
 from __future__ import annotations
 
-import fcntl
 import itertools
-import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+
+from filelock import FileLock, Timeout
 
 from engine import settings
 from engine.errors import StoreError
@@ -31,15 +32,16 @@ class TrainingQueue:
         self._waiting: list[int] = []
         self._tickets = itertools.count()
 
-    def _try_take(self) -> int | None:
+    def _try_take(self) -> FileLock | None:
         self.folder.mkdir(parents=True, exist_ok=True)
         for index in range(self.capacity):
-            descriptor = os.open(self.folder / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            # A new lock object per attempt, not thread-local, so two threads of this process exclude each other.
+            slot = FileLock(self.folder / f"slot-{index}.lock", thread_local=False)
             try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return descriptor
-            except BlockingIOError:
-                os.close(descriptor)
+                slot.acquire(blocking=False)
+            except Timeout:
+                continue
+            return slot
         return None
 
     @contextmanager
@@ -47,7 +49,7 @@ class TrainingQueue:
         """Hold one training slot for the duration; `on_wait(position)` is called while queued (1 = next)."""
         ticket = next(self._tickets)
         deadline = time.monotonic() + timeout
-        descriptor = None
+        slot = None
         with self._condition:
             self._waiting.append(ticket)
         try:
@@ -55,8 +57,8 @@ class TrainingQueue:
                 with self._condition:
                     position = self._waiting.index(ticket) + 1
                     if position == 1:
-                        descriptor = self._try_take()
-                        if descriptor is not None:
+                        slot = self._try_take()
+                        if slot is not None:
                             self._waiting.remove(ticket)
                             self._condition.notify_all()
                             break
@@ -75,8 +77,7 @@ class TrainingQueue:
         try:
             yield
         finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-            os.close(descriptor)
+            slot.release(force=True)
             with self._condition:
                 self._condition.notify_all()
 

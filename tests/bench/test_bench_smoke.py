@@ -19,6 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 
+pytestmark = pytest.mark.slow  # five benchmark scripts in subprocesses, minutes of CPU
+
 # script -> a line of its table header that must appear in the output
 EXPECTED = {
     "time_to_accuracy.py": "| training | per-epoch wall s",

@@ -24,6 +24,7 @@ from tests.live_app import (
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.browser,
     pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"),
 ]

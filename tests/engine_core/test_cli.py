@@ -36,6 +36,7 @@ def test_datasets_json_says_what_loads_here(tmp_path):
     assert rows["mnist"]["available"] is False and rows["mnist"]["how_to_get"]
 
 
+@pytest.mark.slow  # trains in subprocesses
 def test_train_twice_second_answer_comes_from_the_store():
     args = ("train", "--dataset", "digits", "--preset", "digitlab-small8", "--epochs", "1", "--limit-train", "200", "--json")
     code, out, err = cli(*args)
@@ -60,6 +61,7 @@ def test_train_twice_second_answer_comes_from_the_store():
     assert json.loads(out) == []
 
 
+@pytest.mark.slow  # trains two folds in a subprocess
 def test_cv_json_has_folds_mean_and_std():
     code, out, err = cli("cv", "--dataset", "digits", "--preset", "digitlab-small8", "--epochs", "1",
                          "--limit-train", "200", "--folds", "2", "--json")

@@ -7,9 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow  # trains in a subprocess and kills it
 
 
 def test_a_training_process_killed_mid_epoch_leaves_no_run_and_the_next_request_trains(isolated_cache):

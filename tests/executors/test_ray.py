@@ -72,6 +72,7 @@ def assert_same_runs(local_runs, ray_runs):
         assert remote.history()["epochs"][0]["loss"] == pytest.approx(local.history()["epochs"][0]["loss"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_kfold_on_ray_stores_the_runs_the_local_executor_stores(ray_cluster, digits, request_small, tmp_path):
     spec, config = request_small
     local_store, ray_store = stores(tmp_path)
@@ -96,6 +97,7 @@ def test_kfold_on_ray_stores_the_runs_the_local_executor_stores(ray_cluster, dig
     assert {e.status for e in events} == {"start", "done"}
 
 
+@pytest.mark.slow
 def test_study_on_ray_matches_the_local_study(ray_cluster, digits, tmp_path):
     local_store, ray_store = stores(tmp_path)
     STUDIES["tiny"] = ("digitlab-small8", "seed002-uci8x8")
@@ -118,6 +120,7 @@ def fold_tasks(digits, request_small, seed: int, k: int = 3) -> list[RunTask]:
             for i, c in enumerate(fold_configs(config.replace(seed=seed), k), 1)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["raise", "exit"])
 def test_a_task_that_fails_once_is_retried(ray_cluster, digits, request_small, tmp_path, fault):
     from engine.executors.ray_executor import RayExecutor
@@ -136,6 +139,7 @@ def test_a_task_that_fails_once_is_retried(ray_cluster, digits, request_small, t
         assert [e.attempt for e in events if e.status == "running"] == [1, 2]
 
 
+@pytest.mark.slow
 def test_a_wrong_fingerprint_fails_that_task_only(ray_cluster, digits, request_small, tmp_path):
     from engine.executors.ray_executor import RayExecutor
 
@@ -155,6 +159,7 @@ def test_a_wrong_fingerprint_fails_that_task_only(ray_cluster, digits, request_s
         raise_for_failures(outcomes, "fold")
 
 
+@pytest.mark.slow
 def test_with_a_shared_store_workers_write_the_runs_themselves(ray_cluster, digits, request_small, isolated_cache):
     from engine.executors.ray_executor import RayExecutor
 

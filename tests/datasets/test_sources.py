@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -54,8 +55,8 @@ def test_dataset_info_fields():
     assert infos["mnist"].image_shape == (28, 28, 1) and infos["digits"].image_shape == (8, 8, 1)
     assert all(info.num_classes == 10 and info.how_to_get and info.description for info in infos.values())
     assert sources.MNIST_ENV in infos["mnist"].how_to_get
-    with pytest.raises(Exception):
-        infos["mnist"].name = "other"  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        infos["mnist"].name = "other"
 
 
 def test_unknown_name_lists_valid_names():

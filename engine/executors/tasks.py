@@ -148,10 +148,9 @@ def dataset_local_path(dataset) -> str | None:
 
     A worker must load the same data; None means "load it by name" (the fingerprint check catches the rest).
     """
-    from engine.datasets import sources
+    from engine.datasets.memo import memoised_items
 
-    memo = getattr(sources, "_MEMO", {})
-    for (name, path), loaded in list(memo.items()):
+    for (name, path), loaded in memoised_items():
         if loaded is dataset and path is not None:
             return path
     return None

@@ -3,7 +3,7 @@
 Each training is `engine.runs.get_or_train` of `digitlab-small8` on the bundled digits with a new seed (so
 each one really trains and is stored, as a dashboard session training model after model does). The process's
 RSS is read after each. The same loop runs twice, each in a fresh process: with the engine as it is, and with
-the engine's cure switched off (`engine.training.train._release_traced_graphs` made a no-op), which is what
+the engine's cure switched off (`engine.training.tf_session.release_traced_graphs` made a no-op), which is what
 plain Keras does — the baseline measured in the same invocation.
 
 Growth is RSS after the last training minus RSS after the first (the first pays TensorFlow's one-time
@@ -32,12 +32,12 @@ TARGET_SLOWDOWN = 1.20
 
 def worker(count: int, epochs: int, cure: bool) -> None:
     os.environ["DIGIT_LAB_CACHE"] = temp_cache("digitlab-bench-repeat-")
-    import engine.training.train as training
+    import engine.training.tf_session as tf_session
     from engine.datasets import load_dataset
     from engine.runs import get_or_train, preset_request
 
     if not cure:
-        training._release_traced_graphs = lambda: None
+        tf_session.release_traced_graphs = lambda: None
     dataset = load_dataset("digits")
     spec, config = preset_request("digitlab-small8", dataset, epochs=epochs)
     print(json.dumps({"start_rss": rss_mib()}), flush=True)

@@ -8,7 +8,7 @@ Three trainings per seed, interleaved so that the shared machine's load hits the
   `fit(x, y, batch_size=64, validation_split=0.2, epochs=...)`. It runs N epochs, then on (up to
   --baseline-max-epochs) until its test accuracy first reaches 0.90, because on Fashion-MNIST it often has
   not by epoch N;
-* engine, same architecture — `engine.training.train` with the `seed001-cnn3` preset (batch 64, validation
+* engine, same architecture — `engine.training.fit.train` with the `seed001-cnn3` preset (batch 64, validation
   split 0.2, N epochs);
 * engine, default 28x28 preset — `digitlab-fast28` with its own recipe.
 
@@ -116,7 +116,7 @@ def _stop_when(scorer, min_epochs: int, threshold: float):
 
 def run_engine(dataset, preset_name: str, epochs: int | None, seed: int, limit: int, scorer) -> tuple[list[dict], dict]:
     from engine.runs import preset_request
-    from engine.training.train import train
+    from engine.training.fit import train
 
     spec, config = preset_request(preset_name, dataset, epochs=epochs, seed=seed, limit_train=limit or None)
     clock, cpu = time.perf_counter(), time.process_time()

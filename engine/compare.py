@@ -14,7 +14,7 @@ import pandas as pd
 from engine.datasets import Dataset
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
-from engine.training.train import ProgressEvent
+from engine.training.progress import ProgressEvent
 
 STUDIES: dict[str, tuple[str, ...]] = {
     "seed003": tuple(f"seed003-m{i}" for i in range(1, 11)),

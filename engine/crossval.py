@@ -17,7 +17,7 @@ from engine.datasets import Dataset
 from engine.errors import InvalidConfig
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
-from engine.training.train import ProgressEvent
+from engine.training.progress import ProgressEvent
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ from engine.errors import StoreError
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
 from engine.training_queue import training_queue
-from engine.training.train import ProgressCallback, ProgressEvent, compute_precision, train
+from engine.training.fit import train
+from engine.training.precision import choose_precision
+from engine.training.progress import ProgressCallback, ProgressEvent
 
 ENGINE_VERSION = "0.2.0"  # bumped when training code changes results under unchanged specs (index shuffling, bfloat16)
 
@@ -46,7 +48,7 @@ def versions() -> dict[str, str]:
 def run_id_for(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> str:
     payload = {"dataset": dataset.fingerprint, "spec": spec.to_dict(), "config": config.to_dict(),
                "versions": versions()}
-    precision = compute_precision(spec)
+    precision = choose_precision(spec)
     if precision != "float32":
         # bfloat16 compute (chosen per machine) changes the numbers, so it is part of what a run is.
         payload["precision"] = precision

@@ -110,7 +110,7 @@ class TaskEvent:
     status: str
     task: RunTask
     done: int = 0  # tasks finished (done, cached or failed) so far, this one included
-    event: Any = None  # engine.training.train.ProgressEvent for "training"
+    event: Any = None  # engine.training.progress.ProgressEvent for "training"
     error: str = ""
     attempt: int = 1
 
@@ -148,10 +148,9 @@ def dataset_local_path(dataset) -> str | None:
 
     A worker must load the same data; None means "load it by name" (the fingerprint check catches the rest).
     """
-    from engine.datasets import sources
+    from engine.datasets.memo import memoised_items
 
-    memo = getattr(sources, "_MEMO", {})
-    for (name, path), loaded in list(memo.items()):
+    for (name, path), loaded in memoised_items():
         if loaded is dataset and path is not None:
             return path
     return None
@@ -200,7 +199,7 @@ def execute_task(task: RunTask, shared_store: bool = False, report: Callable[[di
 def _execute(task: RunTask, shared_store: bool, report) -> dict:
     from engine.datasets import load_dataset
     from engine.runs import RUN_FILES, run_id_for, train_and_write, versions
-    from engine.training.train import ProgressEvent
+    from engine.training.progress import ProgressEvent
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if report is not None:

@@ -106,12 +106,12 @@ def test_data_page_tsne_map_of_a_small_subset():
 
 
 def test_data_page_explains_an_unavailable_dataset(tmp_path, monkeypatch):
-    from engine.datasets import sources
+    from engine.datasets import mnist_like, network
 
     monkeypatch.setenv("HOME", str(tmp_path))  # no Keras download cache
     monkeypatch.delenv("KERAS_HOME", raising=False)
-    monkeypatch.delenv(sources.MNIST_ENV, raising=False)
-    monkeypatch.setattr(sources, "fetch_mnist", lambda: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.delenv(mnist_like.MNIST_ENV, raising=False)
+    monkeypatch.setitem(network.FETCHERS, "mnist", lambda: (_ for _ in ()).throw(OSError("offline")))
     app = open_app("views/data.py", query={"dataset": "mnist"})
     assert not app.exception
     assert any("cannot be loaded here" in w.value for w in app.warning)

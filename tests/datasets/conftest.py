@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.datasets import sources
+from engine.datasets import memo, mnist_like
 
 
 @pytest.fixture(autouse=True)
@@ -12,11 +12,11 @@ def isolated_cache(tmp_path, monkeypatch):
     """Every test gets its own cache folder and starts and ends with no memoised dataset."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("DIGIT_LAB_CACHE", str(cache))
-    monkeypatch.delenv(sources.MNIST_ENV, raising=False)
-    monkeypatch.delenv(sources.FASHION_MNIST_ENV, raising=False)
-    sources.clear_dataset_cache()
+    monkeypatch.delenv(mnist_like.MNIST_ENV, raising=False)
+    monkeypatch.delenv(mnist_like.FASHION_MNIST_ENV, raising=False)
+    memo.clear_dataset_cache()
     yield cache
-    sources.clear_dataset_cache()
+    memo.clear_dataset_cache()
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ from engine.datasets import (
     dataset_status,
     list_datasets,
     load_dataset,
-    sources,
+    mnist_like,
+    network,
+    registry,
 )
 from engine.errors import DatasetUnavailable, InvalidDataFile
 from tests.datasets.helpers import write_idx_folder
@@ -54,7 +56,7 @@ def test_dataset_info_fields():
     assert isinstance(infos["mnist"], DatasetInfo)
     assert infos["mnist"].image_shape == (28, 28, 1) and infos["digits"].image_shape == (8, 8, 1)
     assert all(info.num_classes == 10 and info.how_to_get and info.description for info in infos.values())
-    assert sources.MNIST_ENV in infos["mnist"].how_to_get
+    assert mnist_like.MNIST_ENV in infos["mnist"].how_to_get
     with pytest.raises(dataclasses.FrozenInstanceError):
         infos["mnist"].name = "other"
 
@@ -94,13 +96,13 @@ def test_digits_refuses_local_path(tmp_path):
 
 def test_concurrent_loads_share_one_dataset(monkeypatch):
     calls = []
-    original = sources._SOURCES["digits"]
+    original = registry._SOURCES["digits"]
 
     def counting_load(local_path):
         calls.append(local_path)
         return original.load(local_path)
 
-    monkeypatch.setitem(sources._SOURCES, "digits", sources._Source(original.info, original.status, counting_load))
+    monkeypatch.setitem(registry._SOURCES, "digits", registry._Source(original.info, original.status, counting_load))
     results = []
     threads = [threading.Thread(target=lambda: results.append(load_dataset("digits"))) for _ in range(4)]
     for thread in threads:
@@ -111,9 +113,11 @@ def test_concurrent_loads_share_one_dataset(monkeypatch):
     assert len(results) == 4 and all(result is results[0] for result in results)
 
 
-@pytest.mark.skipif(not sources.DEBIAN_FASHION_MNIST_DIR.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not mnist_like.DEBIAN_FASHION_MNIST_DIR.is_dir(), reason="Debian package dataset-fashion-mnist not installed"
+)
 def test_fashion_mnist_from_debian_package(no_keras_cache, monkeypatch):
-    monkeypatch.setattr(sources, "fetch_fashion_mnist", _offline)
+    monkeypatch.setitem(network.FETCHERS, "fashion-mnist", _offline)
     available, detail = dataset_status("fashion-mnist")
     assert available and "dataset-fashion-mnist" in detail
     data = load_dataset("fashion-mnist")
@@ -121,11 +125,11 @@ def test_fashion_mnist_from_debian_package(no_keras_cache, monkeypatch):
     assert data.image_shape == (28, 28, 1) and data.x_train.dtype == np.uint8 and data.value_max == 255
     assert data.num_classes == 10 and data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
     assert set(np.unique(data.y_test)) == set(range(10))
-    assert str(sources.DEBIAN_FASHION_MNIST_DIR) in data.source and "Xiao" in data.provenance
+    assert str(mnist_like.DEBIAN_FASHION_MNIST_DIR) in data.source and "Xiao" in data.provenance
 
 
 def test_mnist_from_local_idx_folder(tmp_path, no_keras_cache, monkeypatch):
-    monkeypatch.setattr(sources, "fetch_mnist", _offline)
+    monkeypatch.setitem(network.FETCHERS, "mnist", _offline)
     folder = tmp_path / "mnist-files"
     written = write_idx_folder(folder)
     data = load_dataset("mnist", local_path=folder)
@@ -138,16 +142,16 @@ def test_mnist_from_local_idx_folder(tmp_path, no_keras_cache, monkeypatch):
 
 
 def test_mnist_from_env_var_folder(tmp_path, no_keras_cache, monkeypatch):
-    monkeypatch.setattr(sources, "fetch_mnist", _offline)
+    monkeypatch.setitem(network.FETCHERS, "mnist", _offline)
     folder = tmp_path / "env-mnist"
     write_idx_folder(folder, n_train=20, n_test=5, gz=False)
     assert dataset_status("mnist")[0] is False
-    monkeypatch.setenv(sources.MNIST_ENV, str(folder))
+    monkeypatch.setenv(mnist_like.MNIST_ENV, str(folder))
     available, detail = dataset_status("mnist")
-    assert available and sources.MNIST_ENV in detail
+    assert available and mnist_like.MNIST_ENV in detail
     data = load_dataset("mnist")
     assert (len(data.y_train), len(data.y_test)) == (20, 5)
-    assert sources.MNIST_ENV in data.source
+    assert mnist_like.MNIST_ENV in data.source
 
 
 def test_mnist_from_local_npz_file(tmp_path, no_keras_cache):
@@ -170,7 +174,7 @@ def test_mnist_malformed_local_file_is_an_error(tmp_path, no_keras_cache, monkey
     folder = tmp_path / "broken"
     write_idx_folder(folder, gz=False)
     (folder / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + (10).to_bytes(4, "big") + b"\x01" * 4)
-    monkeypatch.setenv(sources.MNIST_ENV, str(folder))
+    monkeypatch.setenv(mnist_like.MNIST_ENV, str(folder))
     with pytest.raises(InvalidDataFile, match="truncated"):
         load_dataset("mnist")
 
@@ -182,23 +186,24 @@ def test_mnist_offline_error_is_readable(isolated_cache, no_keras_cache, monkeyp
         seen_timeouts.append(socket.getdefaulttimeout())
         _offline()
 
-    monkeypatch.setattr(sources, "fetch_mnist", offline_fetch)
+    monkeypatch.setitem(network.FETCHERS, "mnist", offline_fetch)
     before = socket.getdefaulttimeout()
     with pytest.raises(DatasetUnavailable) as caught:
         load_dataset("mnist")
     message = str(caught.value)
     assert message.startswith("mnist is not available offline")
-    assert "gaierror" in message and sources.MNIST_ENV in message and "'digits'" in message
+    assert "gaierror" in message and mnist_like.MNIST_ENV in message and "'digits'" in message
     assert str(no_keras_cache / ".keras" / "datasets" / "mnist.npz") in message  # the Keras cache it looked in
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
-    assert seen_timeouts == [sources.NETWORK_TIMEOUT_S] and socket.getdefaulttimeout() == before
+    assert seen_timeouts == [network.NETWORK_TIMEOUT_S] and socket.getdefaulttimeout() == before
     assert _files_under(isolated_cache) == []
     available, detail = dataset_status("mnist")
     assert not available and "not found offline" in detail
 
 
 def test_uci_optdigits_offline_error_is_readable(isolated_cache, monkeypatch):
-    monkeypatch.setattr(sources, "fetch_uci_optdigits", lambda: (_ for _ in ()).throw(urllib.error.URLError("offline")))
+    unreachable = urllib.error.URLError("offline")
+    monkeypatch.setitem(network.FETCHERS, "uci-optdigits", lambda: (_ for _ in ()).throw(unreachable))
     with pytest.raises(DatasetUnavailable) as caught:
         load_dataset("uci-optdigits")
     message = str(caught.value)
@@ -207,7 +212,7 @@ def test_uci_optdigits_offline_error_is_readable(isolated_cache, monkeypatch):
     assert str(cache_file) in message and "URLError" in message
     assert "connect" in message and "'digits'" in message and "copy" in message
     assert _files_under(isolated_cache) == []
-    monkeypatch.setattr(sources, "fetch_uci_optdigits", _offline)
+    monkeypatch.setitem(network.FETCHERS, "uci-optdigits", _offline)
     with pytest.raises(DatasetUnavailable, match="gaierror"):
         load_dataset("uci-optdigits")
     assert dataset_status("uci-optdigits")[0] is False
@@ -219,7 +224,7 @@ def _fake_optdigits(n=100, seed=0):
 
 
 def test_uci_optdigits_from_cached_npz(isolated_cache, monkeypatch):
-    monkeypatch.setattr(sources, "fetch_uci_optdigits", _offline)
+    monkeypatch.setitem(network.FETCHERS, "uci-optdigits", _offline)
     x, y = _fake_optdigits()
     folder = isolated_cache / "datasets"
     folder.mkdir(parents=True)
@@ -235,24 +240,24 @@ def test_uci_optdigits_from_cached_npz(isolated_cache, monkeypatch):
 
 
 def test_uci_optdigits_download_is_cached_then_reused(isolated_cache, monkeypatch):
-    monkeypatch.setattr(sources, "fetch_uci_optdigits", lambda: _fake_optdigits(50))
+    monkeypatch.setitem(network.FETCHERS, "uci-optdigits", lambda: _fake_optdigits(50))
     downloaded = load_dataset("uci-optdigits")
     assert (len(downloaded.y_train), len(downloaded.y_test)) == (40, 10) and "download" in downloaded.source
     assert [p.name for p in _files_under(isolated_cache)] == ["uci-optdigits.npz"]
     clear_dataset_cache()
-    monkeypatch.setattr(sources, "fetch_uci_optdigits", _offline)
+    monkeypatch.setitem(network.FETCHERS, "uci-optdigits", _offline)
     cached = load_dataset("uci-optdigits")
     assert "cache file" in cached.source and cached.fingerprint == downloaded.fingerprint
 
 
 def test_uci_optdigits_failed_save_leaves_no_file(isolated_cache, monkeypatch):
-    monkeypatch.setattr(sources, "fetch_uci_optdigits", lambda: _fake_optdigits(50))
+    monkeypatch.setitem(network.FETCHERS, "uci-optdigits", lambda: _fake_optdigits(50))
 
     def half_write(handle, **arrays):
         handle.write(b"PK\x03\x04 half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(sources.np, "savez_compressed", half_write)
+    monkeypatch.setattr(np, "savez_compressed", half_write)
     data = load_dataset("uci-optdigits")
     assert len(data.y_train) == 40 and "not cached" in data.source
     assert _files_under(isolated_cache) == []
@@ -273,7 +278,7 @@ def test_uci_optdigits_bad_cache_file(isolated_cache):
 
 
 def test_status_digits_available_mnist_not(tmp_path, no_keras_cache, monkeypatch):
-    monkeypatch.setenv(sources.MNIST_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(mnist_like.MNIST_ENV, str(tmp_path / "empty"))
     (tmp_path / "empty").mkdir()
     assert dataset_status("digits")[0] is True
     available, detail = dataset_status("mnist")
@@ -284,7 +289,7 @@ def test_real_keras_fetch_offline_gives_readable_error(tmp_path):
     """Runs the real keras.datasets.mnist.load_data in a fresh process with an empty HOME (no Keras cache)."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_HOME", sources.MNIST_ENV)}
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_HOME", mnist_like.MNIST_ENV)}
     env.update(HOME=str(home), DIGIT_LAB_CACHE=str(tmp_path / "cache"), TF_CPP_MIN_LOG_LEVEL="3")
     code = (
         "import json\nfrom engine.datasets import load_dataset\nfrom engine.errors import DatasetUnavailable\n"
@@ -299,4 +304,16 @@ def test_real_keras_fetch_offline_gives_readable_error(tmp_path):
         pytest.skip(f"this machine reached the network: {result['loaded']}")
     message = result["error"]
     assert message.startswith("mnist is not available offline") and "Keras download" in message
-    assert "Traceback" not in message and "'digits'" in message and sources.MNIST_ENV in message
+    assert "Traceback" not in message and "'digits'" in message and mnist_like.MNIST_ENV in message
+
+
+@pytest.mark.parametrize("name,module", [("mnist", "mnist"), ("fashion-mnist", "fashion_mnist")])
+def test_a_download_comes_through_the_fetchers_table(tmp_path, no_keras_cache, monkeypatch, name, module):
+    """Loaders look their fetch up in `network.FETCHERS` at call time, so replacing the entry is enough."""
+    monkeypatch.setattr(mnist_like, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian-package")
+    x_train, y_train = np.zeros((20, 28, 28), dtype=np.uint8), np.arange(20) % 10
+    x_test, y_test = np.full((5, 28, 28), 255, dtype=np.uint8), np.arange(5)
+    monkeypatch.setitem(network.FETCHERS, name, lambda: ((x_train, y_train), (x_test, y_test)))
+    data = load_dataset(name)
+    assert (len(data.y_train), len(data.y_test)) == (20, 5) and data.x_test.max() == 255
+    assert data.source == f"Keras download (keras.datasets.{module}.load_data)"

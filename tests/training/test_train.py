@@ -8,7 +8,7 @@ from engine.datasets import load_dataset
 from engine.errors import InvalidConfig, InvalidSpec, TrainingCancelled, TrainingDiverged
 from engine.training.config import TrainConfig
 from engine.training.data import prepare_data, validation_indices
-from engine.training.train import train
+from engine.training.fit import train
 
 SMALL = ModelSpec(conv_blocks=(ConvBlock(8, padding="same"),), dense_layers=(DenseLayer(16),), input_shape=(8, 8, 1))
 
@@ -40,11 +40,11 @@ def test_same_seed_gives_the_same_split_and_first_epoch(digits):
 
 def test_steps_per_execution_changes_speed_not_results(digits, monkeypatch):
     """The engine runs 32 batches per call into TensorFlow; the updates and their order must stay the same."""
-    import engine.training.train as training
+    import engine.training.fit as fit
 
     config = TrainConfig(epochs=2, batch_size=16, limit_train=400, seed=5)  # 20 steps per epoch: a partial group
     together = train(digits, SMALL, config)
-    monkeypatch.setattr(training, "STEPS_PER_EXECUTION", 1)
+    monkeypatch.setattr(fit, "STEPS_PER_EXECUTION", 1)
     one_by_one = train(digits, SMALL, config)
     np.testing.assert_allclose(together.test_probabilities, one_by_one.test_probabilities, rtol=1e-5, atol=1e-6)
     assert [e["loss"] for e in together.history["epochs"]] == pytest.approx([e["loss"] for e in one_by_one.history["epochs"]], rel=1e-5)
@@ -54,11 +54,11 @@ def test_the_training_pipeline_runs_without_autotuning_and_yields_every_row_once
     """tf.data's autotuning thread made the start of an epoch wait, idle, for up to half an epoch while the
     previous epoch's iterator was torn down (bench/README.md). The pipeline turns it off; what it yields must
     not change: every training row once per epoch, reshuffled each epoch."""
-    from engine.training.train import _pipeline
+    from engine.training.pipeline import training_pipeline
 
     config = TrainConfig(epochs=2, batch_size=32, limit_train=300, seed=1)
     data = prepare_data(digits, config)
-    pipeline = _pipeline(data, SMALL, config)
+    pipeline = training_pipeline(data, SMALL, config)
     assert pipeline.options().autotune.enabled is False
     orders = []
     for _epoch in range(2):
@@ -73,7 +73,7 @@ def test_the_training_pipeline_runs_without_autotuning_and_yields_every_row_once
 
 
 def test_progress_events_report_the_share_of_training_done():
-    from engine.training.train import ProgressEvent
+    from engine.training.progress import ProgressEvent
 
     assert ProgressEvent("start", 0, 4, 0.0).fraction_done == 0.0
     assert ProgressEvent("batch", 1, 4, 1.0, batch=5, batches=10).fraction_done == pytest.approx(0.375)

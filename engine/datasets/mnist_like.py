@@ -1,0 +1,183 @@
+"""The `mnist` and `fashion-mnist` sources: local IDX/npz folders, Keras's download cache, then a Keras download.
+
+Both share one loader, described per source by a `MnistLike` value. Finding data looks at file names only
+(cheap), so the dashboard's status checks and the loader try the same places in the same order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.datasets.catalog import DIGIT_CLASS_NAMES, FASHION_CLASS_NAMES, make_dataset
+from engine.datasets.dataset import Dataset
+from engine.datasets.idx import IDX_PARTS, find_idx_files, idx_file_names, load_idx_pair, load_npz
+from engine.datasets.network import FETCHERS, network_timeout, short_reason
+from engine.errors import DatasetUnavailable, InvalidDataFile
+
+MNIST_ENV = "DIGIT_LAB_MNIST_DIR"
+FASHION_MNIST_ENV = "DIGIT_LAB_FASHION_MNIST_DIR"
+# Debian's `dataset-fashion-mnist` package installs the original gzipped IDX files here.
+DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+IDX_NAMES = ", ".join(idx_file_names(p)[0] for p in IDX_PARTS)  # the four files a local folder must hold
+
+
+@dataclass(frozen=True)
+class MnistLike:
+    name: str  # registry name, also the key of its download in `network.FETCHERS`
+    env_var: str
+    npz_name: str  # an npz in Keras's layout accepted in local folders
+    keras_cache: str  # relative to Keras's datasets folder: a file (npz) or a folder of IDX files
+    keras_module: str  # keras.datasets.<module> that downloads it, named in the loaded dataset's source
+    class_names: tuple[str, ...]
+    system_dirs: Callable[[], tuple[tuple[str, Path], ...]] = lambda: ()  # (label, folder) pairs
+
+
+def _keras_datasets_dir() -> Path:
+    """Where Keras keeps downloads: `$KERAS_HOME/datasets`, else `~/.keras/datasets` (`/tmp` when ~ is read-only)."""
+    home = os.environ.get("KERAS_HOME")
+    if home:
+        return Path(home) / "datasets"
+    base = Path(os.path.expanduser("~"))
+    if not os.access(base, os.W_OK):
+        base = Path("/tmp")
+    return base / ".keras" / "datasets"
+
+
+def _find_in(location: Path, family: MnistLike) -> tuple[str, Path | dict[str, Path]] | str:
+    """What loadable data `location` holds: ("idx", files) or ("npz", path), else a reason string.
+
+    Looks at names only (cheap), so both status checks and loading use it.
+    """
+    if location.is_file():
+        return ("npz", location)
+    if not location.is_dir():
+        return f"{location} does not exist"
+    files = find_idx_files(location)
+    if len(files) == len(IDX_PARTS):
+        return ("idx", files)
+    npz = location / family.npz_name
+    if npz.is_file():
+        return ("npz", npz)
+    if files:
+        missing = [idx_file_names(part)[0] + "[.gz]" for part in IDX_PARTS if part not in files]
+        return f"{location} has only some IDX files (missing {', '.join(missing)}) and no {family.npz_name}"
+    return f"{location} holds no IDX files and no {family.npz_name}"
+
+
+def _read_found(found: tuple[str, Path | dict[str, Path]], family: MnistLike):
+    kind, where = found
+    if kind == "npz":
+        return load_npz(where, num_classes=len(family.class_names))
+    train = load_idx_pair(where["train_images"], where["train_labels"], num_classes=len(family.class_names))
+    test = load_idx_pair(where["test_images"], where["test_labels"], num_classes=len(family.class_names))
+    if train[0].shape[1:] != test[0].shape[1:]:
+        raise InvalidDataFile(
+            f"{where['train_images']} holds {train[0].shape[1]}x{train[0].shape[2]} images but "
+            f"{where['test_images']} holds {test[0].shape[1]}x{test[0].shape[2]}; both must be the same size."
+        )
+    return train, test
+
+
+def _describe(found: tuple[str, Path | dict[str, Path]]) -> str:
+    kind, where = found
+    return f"{where} (npz)" if kind == "npz" else f"{where['train_images'].parent} (IDX files)"
+
+
+def _candidates(family: MnistLike, local_path: Path | None) -> list[tuple[str, Path | None, bool]]:
+    """(label, location, lenient) in the order tried; a None location means 'not configured'.
+
+    A lenient location that holds malformed files is noted and skipped (Keras re-downloads a damaged cache);
+    elsewhere a malformed file is an error the user must fix.
+    """
+    if local_path is not None:
+        return [("local path", local_path, False)]
+    env = os.environ.get(family.env_var)
+    found = [(f"${family.env_var}", Path(env).expanduser() if env else None, False)]
+    found += [(label, folder, False) for label, folder in family.system_dirs()]
+    found.append(("Keras cache", _keras_datasets_dir() / family.keras_cache, True))
+    return found
+
+
+def status_mnist_like(family: MnistLike, local_path: Path | None) -> tuple[bool, str]:
+    reasons = []
+    for label, location, _ in _candidates(family, local_path):
+        if location is None:
+            reasons.append(f"{label} not set")
+            continue
+        found = _find_in(location, family)
+        if isinstance(found, tuple):
+            return True, f"{label}: {_describe(found)}"
+        reasons.append(f"{label}: {found}")
+    if local_path is not None:
+        return False, reasons[0]
+    return False, "not found offline (" + "; ".join(reasons) + "); needs a download through Keras"
+
+
+def load_mnist_like(family: MnistLike, local_path: Path | None) -> Dataset:
+    tried = []
+    for label, location, lenient in _candidates(family, local_path):
+        if location is None:
+            tried.append(f"{label}: not set")
+            continue
+        found = _find_in(location, family)
+        if not isinstance(found, tuple):
+            if local_path is not None:
+                raise DatasetUnavailable(
+                    f"{family.name}: nothing to load at the local path: {found}. Point it to a folder holding "
+                    f"the four IDX files ({IDX_NAMES}, each optionally .gz) or {family.npz_name}, or to the npz "
+                    "file itself."
+                )
+            tried.append(f"{label}: {found}")
+            continue
+        try:
+            train, test = _read_found(found, family)
+        except InvalidDataFile as error:
+            if not lenient:
+                raise
+            tried.append(f"{label}: {error}")
+            continue
+        return make_dataset(family.name, train, test, family.class_names, 255, f"{label}: {_describe(found)}")
+    try:
+        with network_timeout():
+            train, test = FETCHERS[family.name]()
+    except Exception as error:
+        tried.append(f"Keras download: {short_reason(error)}")
+        steps = "; ".join(f"({i}) {t}" for i, t in enumerate(tried, start=1))
+        raise DatasetUnavailable(
+            f"{family.name} is not available offline. Tried: {steps}. To use it: connect to the internet once "
+            f"and load it again (Keras keeps a copy in {_keras_datasets_dir()}); or copy {family.npz_name} or the "
+            f"four IDX files ({IDX_NAMES}, each optionally .gz) into a folder and set {family.env_var} to it or "
+            "give that folder as the local path; or use 'digits', which is bundled and works offline."
+        ) from None
+    x_train, y_train = np.asarray(train[0]), np.asarray(train[1])
+    x_test, y_test = np.asarray(test[0]), np.asarray(test[1])
+    if x_train.ndim != 3 or x_test.ndim != 3 or len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise DatasetUnavailable(
+            f"{family.name}: the Keras download returned unexpected shapes {x_train.shape}/{y_train.shape}, "
+            f"{x_test.shape}/{y_test.shape}; delete the files in {_keras_datasets_dir()} and try again."
+        )
+    source = f"Keras download (keras.datasets.{family.keras_module}.load_data)"
+    return make_dataset(family.name, (x_train, y_train), (x_test, y_test), family.class_names, 255, source)
+
+
+def _debian_fashion_dirs() -> tuple[tuple[str, Path], ...]:
+    # Read at call time so tests can point it elsewhere.
+    return (("Debian package dataset-fashion-mnist", DEBIAN_FASHION_MNIST_DIR),)
+
+
+MNIST = MnistLike("mnist", MNIST_ENV, "mnist.npz", "mnist.npz", "mnist", DIGIT_CLASS_NAMES)
+FASHION_MNIST = MnistLike(
+    "fashion-mnist",
+    FASHION_MNIST_ENV,
+    "fashion-mnist.npz",
+    "fashion-mnist",
+    "fashion_mnist",
+    FASHION_CLASS_NAMES,
+    _debian_fashion_dirs,
+)

@@ -1,0 +1,157 @@
+"""The registry of named datasets: what each is, whether it can be had offline, and loading it (memoised).
+
+`list_datasets()` and `dataset_status()` only look at names and files, so the dashboard can list sources
+without importing TensorFlow or scikit-learn. `load_dataset()` tries, for each source, the local places first
+(explicit path, environment variable, package or cache folders) and the network last, and says exactly what it
+tried when everything fails. Each source's loader lives in its own module (`bundled`, `uci`, `mnist_like`);
+every download goes through `network.FETCHERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.datasets import memo
+from engine.datasets.bundled import load_digits, status_digits
+from engine.datasets.dataset import Dataset
+from engine.datasets.mnist_like import (
+    DEBIAN_FASHION_MNIST_DIR,
+    FASHION_MNIST,
+    FASHION_MNIST_ENV,
+    IDX_NAMES,
+    MNIST,
+    MNIST_ENV,
+    load_mnist_like,
+    status_mnist_like,
+)
+from engine.datasets.uci import OPTDIGITS_CACHE_NAME, load_uci_optdigits, status_optdigits
+from engine.errors import DatasetUnavailable
+
+DEFAULT_DATASET = "digits"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the dashboard shows about a source before (and without) loading it."""
+
+    name: str
+    title: str
+    image_shape: tuple[int, int, int]
+    num_classes: int
+    description: str
+    how_to_get: str  # how to make it available offline
+
+
+@dataclass(frozen=True)
+class _Source:
+    info: DatasetInfo
+    status: Callable[[Path | None], tuple[bool, str]]
+    load: Callable[[Path | None], Dataset]
+
+
+_SOURCES: dict[str, _Source] = {
+    source.info.name: source
+    for source in (
+        _Source(
+            DatasetInfo(
+                name="digits",
+                title="Digits (scikit-learn, 8x8)",
+                image_shape=(8, 8, 1),
+                num_classes=10,
+                description="1,797 small 8x8 handwritten digits with pixel counts 0..16; bundled, loads instantly.",
+                how_to_get="Nothing to do: it ships with scikit-learn and always works offline.",
+            ),
+            status_digits,
+            load_digits,
+        ),
+        _Source(
+            DatasetInfo(
+                name="uci-optdigits",
+                title="UCI Optical Digits (8x8)",
+                image_shape=(8, 8, 1),
+                num_classes=10,
+                description="The full UCI optdigits set: 5,620 8x8 digits (0..16) from 43 writers, split 80/20.",
+                how_to_get=(
+                    "Load it once with an internet connection (it is then kept as "
+                    f"{OPTDIGITS_CACHE_NAME} in the datasets cache folder), or copy an existing "
+                    f"{OPTDIGITS_CACHE_NAME} (arrays X (n, 64) and y) into that folder."
+                ),
+            ),
+            status_optdigits,
+            load_uci_optdigits,
+        ),
+        _Source(
+            DatasetInfo(
+                name="mnist",
+                title="MNIST (28x28)",
+                image_shape=(28, 28, 1),
+                num_classes=10,
+                description="70,000 28x28 grayscale handwritten digits (0..255), official 60,000/10,000 split.",
+                how_to_get=(
+                    f"Load it once online (Keras keeps mnist.npz in ~/.keras/datasets), or put mnist.npz or the "
+                    f"four IDX files ({IDX_NAMES}, optionally .gz) in a folder and set {MNIST_ENV} to it or "
+                    "give the folder as the local path."
+                ),
+            ),
+            lambda local_path: status_mnist_like(MNIST, local_path),
+            lambda local_path: load_mnist_like(MNIST, local_path),
+        ),
+        _Source(
+            DatasetInfo(
+                name="fashion-mnist",
+                title="Fashion-MNIST (28x28)",
+                image_shape=(28, 28, 1),
+                num_classes=10,
+                description="70,000 28x28 grayscale clothing images in 10 classes, official 60,000/10,000 split.",
+                how_to_get=(
+                    f"On Debian/Ubuntu install the package dataset-fashion-mnist (files in "
+                    f"{DEBIAN_FASHION_MNIST_DIR}); or load it once online (Keras keeps it in "
+                    f"~/.keras/datasets/fashion-mnist); or put the four IDX files ({IDX_NAMES}, optionally .gz) "
+                    f"in a folder and set {FASHION_MNIST_ENV} to it or give the folder as the local path."
+                ),
+            ),
+            lambda local_path: status_mnist_like(FASHION_MNIST, local_path),
+            lambda local_path: load_mnist_like(FASHION_MNIST, local_path),
+        ),
+    )
+}
+
+
+def _source(name: str) -> _Source:
+    try:
+        return _SOURCES[name]
+    except KeyError:
+        raise DatasetUnavailable(f"unknown dataset {name!r}; choose one of: {', '.join(_SOURCES)}.") from None
+
+
+def _as_path(local_path: str | Path | None) -> Path | None:
+    if local_path is None or str(local_path) == "":
+        return None
+    return Path(local_path).expanduser()
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Every registered source, default first; loads nothing."""
+    return [source.info for source in _SOURCES.values()]
+
+
+def dataset_status(name: str, local_path: str | Path | None = None) -> tuple[bool, str]:
+    """Whether `name` can be loaded without the network, and where from (or what is missing). Loads nothing."""
+    source = _source(name)
+    path = _as_path(local_path)
+    if memo.is_memoised(memo.memo_key(name, path)):
+        return True, "loaded in this process"
+    return source.status(path)
+
+
+def load_dataset(name: str = DEFAULT_DATASET, local_path: str | Path | None = None) -> Dataset:
+    """The dataset `name`, loaded once per process and per local path, then shared (arrays are read-only).
+
+    Raises `DatasetUnavailable` (unknown name, or nowhere to get it from) or `InvalidDataFile` (a local file
+    is malformed). Failures are not memoised, so a retry after connecting or copying files works.
+    """
+    source = _source(name)
+    path = _as_path(local_path)
+    return memo.load_once(memo.memo_key(name, path), lambda: source.load(path))

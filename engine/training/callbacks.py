@@ -1,0 +1,81 @@
+"""The engine's own Keras callback: the epoch watcher that records history, catches divergence and relays progress.
+
+This module imports Keras at its top; `engine.training.fit` imports it inside `train`, so importing
+`engine.training` (or listing runs on a page) does not load TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import suppress
+
+import keras
+import numpy as np
+
+from engine.training.config import TrainConfig
+from engine.training.progress import ProgressCallback, ProgressEvent
+
+KEPT_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what an epoch's history entry records
+
+
+class EpochWatcher(keras.callbacks.Callback):
+    """Records each epoch, stops at the first non-finite loss, relays progress, and honours cancel."""
+
+    BATCH_EVENT_SECONDS = 1.0  # how often a long epoch reports partial progress
+
+    def __init__(self, config: TrainConfig, progress: ProgressCallback | None, steps_per_epoch: int):
+        super().__init__()
+        self.config = config
+        self.progress = progress
+        self.steps_per_epoch = steps_per_epoch
+        self.epochs: list[dict] = []
+        self.diverged = ""
+        self.cancelled = False
+        self.started = time.perf_counter()
+        self._epoch_started = self.started
+        self._last_batch_event = self.started
+
+    def emit(self, event: ProgressEvent) -> None:
+        if self.progress is not None and self.progress(event) is False:
+            self.cancelled = True
+            if self.model is not None:
+                self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            self.diverged = "NaN" if math.isnan(loss) else "infinite"
+            self.model.stop_training = True
+            return
+        now = time.perf_counter()
+        if self.progress is not None and now - self._last_batch_event >= self.BATCH_EVENT_SECONDS:
+            self._last_batch_event = now
+            self.emit(
+                ProgressEvent(
+                    "batch",
+                    len(self.epochs),
+                    self.config.epochs,
+                    now - self.started,
+                    batch=batch + 1,
+                    batches=self.steps_per_epoch,
+                )
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.diverged:
+            return
+        now = time.perf_counter()
+        metrics = {key: float(value) for key, value in (logs or {}).items() if key in KEPT_METRICS}
+        if any(not math.isfinite(value) for value in metrics.values()):
+            self.diverged = "NaN"
+            self.model.stop_training = True
+            return
+        metrics["seconds"] = now - self._epoch_started
+        with suppress(TypeError, ValueError):  # a rate Keras cannot report as one number is left out
+            metrics["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
+        self.epochs.append({"epoch": epoch + 1, **metrics})
+        self.emit(ProgressEvent("epoch", epoch + 1, self.config.epochs, now - self.started, metrics))

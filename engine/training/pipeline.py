@@ -1,0 +1,55 @@
+"""The input side of a fit: the in-memory `tf.data` training pipeline, the targets a loss expects, batch sizes.
+
+Speed and memory (measured in bench/, see bench/README.md): the training set is shuffled as indices and
+gathered per batch (no second copy in a shuffle buffer), and validation runs in batches of 512.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.architectures.spec import ModelSpec
+from engine.training.augmentation import augmenter
+from engine.training.config import TrainConfig
+from engine.training.data import PreparedData
+
+PREFETCH_BATCHES = 4  # a fixed buffer: one gather per batch needs no tuning
+VALIDATION_BATCH = 512  # forward passes only: large batches cost less per image (Keras' default would be 32)
+
+
+def targets(spec: ModelSpec, labels: np.ndarray) -> np.ndarray:
+    """Labels as the spec's loss expects them: class indices, or one-hot rows for categorical cross-entropy."""
+    if spec.loss == "sparse_categorical_crossentropy":
+        return labels
+    return np.eye(spec.num_classes, dtype=np.float32)[labels]
+
+
+def training_pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
+    """One in-memory float32 `tf.data` pipeline: shuffled each epoch with the seed, batched, prefetched.
+
+    Only row indices pass through the shuffle; each batch is one `gather` from the arrays. Shuffling the
+    images themselves would hold a second copy of the training set in the shuffle buffer (170 MB for
+    Fashion-MNIST) and refill it at the start of every epoch. tf.data's default static optimisations are off:
+    they serialise the pipeline graph, captured arrays included, which cost another copy (~190 MB measured).
+    Autotuning is off too, with a fixed prefetch: tearing down the previous epoch's iterator waited on a
+    thread of tf.data's autotuning, so on 2 cores about every second epoch began with 4-5 s of both cores idle
+    (seen with py-spy in `~RootDataset::Iterator`; bench/README.md).
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(data.x_train)
+    labels = tf.convert_to_tensor(targets(spec, data.y_train))
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False
+    options.autotune.enabled = False
+    rows = tf.data.Dataset.range(len(data.x_train))
+    pipeline = (
+        rows.shuffle(len(data.x_train), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size)
+        .map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
+        .with_options(options)
+    )
+    if config.augmentation:
+        augment = augmenter(config)
+        pipeline = pipeline.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return pipeline.prefetch(PREFETCH_BATCHES)

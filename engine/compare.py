@@ -6,15 +6,12 @@ comparison of seed document 003.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import pandas as pd
 
 from engine.datasets import Dataset
+from engine.progress import BatchCallback, batch_relay
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
-from engine.training.train import ProgressEvent
 
 STUDIES: dict[str, tuple[str, ...]] = {
     "seed003": tuple(f"seed003-m{i}" for i in range(1, 11)),
@@ -73,23 +70,10 @@ def accuracy_vs_parameters(runs: list[StoredRun]) -> pd.DataFrame:
     return comparison_table(runs)[["run_id", "label", "parameters", "test_accuracy", "train_seconds", "dataset"]]
 
 
-@dataclass(frozen=True)
-class StudyProgress:
-    model: int  # 1-based
-    models: int
-    preset: str
-    status: str  # "start" | "training" | "done"; a parallel executor adds "queued" and "failed"
-    cached: bool = False
-    event: ProgressEvent | None = None
-    done: int = 0  # models finished (stored, from the store or failed) so far
-    error: str = ""
-    attempt: int = 1  # > 1 when a worker retries the model
-
-
 def run_study(
     name: str,
     dataset: Dataset,
-    progress: Callable[[StudyProgress], "bool | None"] | None = None,
+    progress: BatchCallback | None = None,
     store: RunStore | None = None,
     executor=None,
     **config_changes,
@@ -98,8 +82,8 @@ def run_study(
 
     `executor`: None or "local" trains the models in turn here; "ray" (or any `engine.executors` executor) runs
     them in parallel where it runs tasks. If models fail, `TasksFailed` is raised after the others were stored.
+    `progress` gets a `BatchProgress` for each step of each model, labelled with the model's preset name.
     """
-    from engine.crossval import progress_relay
     from engine.errors import InvalidConfig
     from engine.executors import RunTask, raise_for_failures, resolve
 
@@ -111,10 +95,7 @@ def run_study(
     for preset_name in presets:
         spec, config = preset_request(preset_name, dataset, **config_changes)
         tasks.append(RunTask.for_request(dataset, spec, config, preset=preset_name, label=preset_name))
-    on_event = None
-    if progress is not None:
-        on_event = progress_relay(progress, lambda update, status, **extra: StudyProgress(
-            update.index + 1, len(presets), presets[update.index], status, **extra))
+    on_event = batch_relay(progress, labels=presets) if progress is not None else None
     outcomes = resolve(executor).run(tasks, on_event, store=store)
     raise_for_failures(outcomes, "model")
     return [outcome.result() for outcome in outcomes]

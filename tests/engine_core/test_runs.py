@@ -97,9 +97,15 @@ def test_kfold_caches_each_fold_and_resumes(digits):
     # Resume: delete one fold's run; only that fold trains again.
     RunStore().delete(first.folds[1].run.run_id)
     before = trainings()
-    second = cross_validate(digits, SPEC, config, k=3)
+    events = []
+    second = cross_validate(digits, SPEC, config, k=3, progress=events.append)
     assert trainings() == before + 1
     assert [f.cached for f in second.folds] == [True, False, True]
+    # Each fold starts, then ends; only the retrained fold reports training epochs in between.
+    ends = [(e.index, e.cached, e.done, e.run_id) for e in events if e.status == "done"]
+    assert ends == [(i, i != 2, i, f.run.run_id) for i, f in enumerate(second.folds, 1)]
+    assert {e.index for e in events if e.status == "training"} == {2}
+    assert [e.status for e in events if e.index == 1] == ["start", "done"]
 
 
 def test_a_study_trains_each_model_once(digits):

@@ -1,4 +1,5 @@
-"""Many runs side by side: one table, curves aligned by epoch, accuracy against parameters, and studies.
+"""Many runs side by side: the run list, one comparison table (with the accuracies the presets' sources report),
+curves aligned by epoch, accuracy against parameters, and studies.
 
 A study is a named list of presets trained on one dataset in one call; `seed003` reproduces the ten-model
 comparison of seed document 003.
@@ -6,8 +7,10 @@ comparison of seed document 003.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from engine.architectures import PRESETS
 from engine.datasets import Dataset
 from engine.progress import BatchCallback, batch_relay
 from engine.runs import RunResult, preset_request, spec_summary
@@ -48,6 +51,44 @@ def comparison_table(runs: list[StoredRun]) -> pd.DataFrame:
             "created": meta["created"],
         })
     return pd.DataFrame(rows)
+
+
+def reported_test_accuracy(preset: str) -> float:
+    """The test accuracy the preset's source document reports; NaN for a custom model or a source without one."""
+    found = PRESETS.get(preset)
+    return float(found.reported.get("test_accuracy", np.nan)) if found is not None else np.nan
+
+
+def comparison_with_reports(runs: list[StoredRun]) -> pd.DataFrame:
+    """`comparison_table` plus `reported_accuracy`, the source's figure for each run's preset (NaN where none).
+
+    The reported figure belongs to the preset as the source trained it (its dataset, epochs, full data); a run
+    with other settings is not expected to reach it.
+    """
+    table = comparison_table(runs)
+    table["reported_accuracy"] = pd.Series([reported_test_accuracy(preset) for preset in table.get("preset", [])],
+                                           index=table.index, dtype=float)
+    return table
+
+
+def runs_table(runs: list[StoredRun]) -> pd.DataFrame:
+    """One row per stored run, in the order given: the run list Home shows.
+
+    Unlike `comparison_table` it needs only what every stored run's meta holds: epochs, training time and the
+    creation time are blank (None) for a run whose meta lacks them.
+    """
+    columns = ["run_id", "dataset", "preset", "architecture", "test_accuracy", "epochs", "train_seconds", "created"]
+    rows = [{
+        "run_id": run.run_id,
+        "dataset": run.meta["dataset"]["name"],
+        "preset": run.meta.get("preset") or "custom",
+        "architecture": spec_summary(run.meta["spec"]),
+        "test_accuracy": run.meta["metrics"]["test_accuracy"],
+        "epochs": run.meta.get("epochs_run"),
+        "train_seconds": run.meta.get("train_seconds"),
+        "created": run.meta.get("created"),
+    } for run in runs]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def aligned_curves(runs: list[StoredRun]) -> pd.DataFrame:

@@ -5,8 +5,7 @@ import streamlit as st
 
 from dashboard import components, services, state
 from dashboard.charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
-from engine.architectures import PRESETS
-from engine.compare import STUDIES, comparison_table, run_label, run_study
+from engine.compare import STUDIES, comparison_with_reports, run_label, run_study
 from engine.compare import accuracy_vs_parameters as accuracy_points
 from engine.compare import aligned_curves as curve_table
 from engine.errors import DigitLabError
@@ -100,8 +99,7 @@ if not chosen_ids:
     st.stop()
 chosen = [by_id[run_id] for run_id in chosen_ids]
 
-table = comparison_table(chosen)
-table["reported_accuracy"] = [PRESETS[p].reported.get("test_accuracy") if p in PRESETS else None for p in table["preset"]]
+table = comparison_with_reports(chosen)
 # Scores first: the table is wide and the right-hand columns scroll out of view.
 columns = ["label", "test_accuracy", "reported_accuracy", "macro_f1", "parameters", "train_seconds", "epochs",
            "batch_size", "learning_rate", "dataset", "preset", "architecture"]

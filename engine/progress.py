@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the training module imports TensorFlow's helpers; a progress value must stay cheap to import
+if TYPE_CHECKING:  # annotations only: a progress value needs neither the trainer nor the executors to exist
     from engine.executors.tasks import TaskEvent
     from engine.training.train import ProgressEvent
 
@@ -57,10 +57,18 @@ def batch_relay(progress: BatchCallback, labels: Sequence[str] = ()) -> Callable
 
     def relay(update: TaskEvent) -> bool | None:
         def report(status: str, **fields) -> bool | None:
-            return progress(BatchProgress(
-                index=update.index + 1, total=update.total, status=status,
-                label=labels[update.index] if update.index < len(labels) else "", run_id=update.task.run_id,
-                done=update.done, attempt=update.attempt, **fields))
+            return progress(
+                BatchProgress(
+                    index=update.index + 1,
+                    total=update.total,
+                    status=status,
+                    label=labels[update.index] if update.index < len(labels) else "",
+                    run_id=update.task.run_id,
+                    done=update.done,
+                    attempt=update.attempt,
+                    **fields,
+                )
+            )
 
         if update.status == "running":
             started.add(update.index)

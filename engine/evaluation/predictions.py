@@ -28,12 +28,14 @@ def predictions_table(
     truth, probs, names = check_inputs(y_true, probabilities, class_names)
     predicted = probs.argmax(axis=1)
     rows = np.arange(len(truth))
-    table = pd.DataFrame({
-        "index": rows,
-        "true": [names[i] for i in truth],
-        "predicted": [names[i] for i in predicted],
-        "confidence": probs[rows, predicted].astype(np.float64),
-    })
+    table = pd.DataFrame(
+        {
+            "index": rows,
+            "true": [names[i] for i in truth],
+            "predicted": [names[i] for i in predicted],
+            "confidence": probs[rows, predicted].astype(np.float64),
+        }
+    )
     for column, name in enumerate(names):
         table[f"p_{name}"] = probs[:, column]
     return table

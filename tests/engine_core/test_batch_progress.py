@@ -9,8 +9,15 @@ from engine.progress import BatchProgress, batch_relay
 
 
 def task(index: int) -> RunTask:
-    return RunTask(dataset="digits", fingerprint="f" * 12, local_path=None, spec={}, config={},
-                   run_id=f"run{index:017d}", label=f"fold {index + 1}/3")
+    return RunTask(
+        dataset="digits",
+        fingerprint="f" * 12,
+        local_path=None,
+        spec={},
+        config={},
+        run_id=f"run{index:017d}",
+        label=f"fold {index + 1}/3",
+    )
 
 
 def relayed(events: list[TaskEvent], labels=()) -> list[BatchProgress]:
@@ -23,9 +30,13 @@ def relayed(events: list[TaskEvent], labels=()) -> list[BatchProgress]:
 
 def test_a_trained_run_starts_trains_and_ends():
     epoch = object()  # stands in for the training's ProgressEvent, which is passed on untouched
-    seen = relayed([TaskEvent(0, 3, "running", task(0)),
-                    TaskEvent(0, 3, "training", task(0), event=epoch),
-                    TaskEvent(0, 3, "done", task(0), done=1)])
+    seen = relayed(
+        [
+            TaskEvent(0, 3, "running", task(0)),
+            TaskEvent(0, 3, "training", task(0), event=epoch),
+            TaskEvent(0, 3, "done", task(0), done=1),
+        ]
+    )
     assert [(p.index, p.total, p.status) for p in seen] == [(1, 3, "start"), (1, 3, "training"), (1, 3, "done")]
     assert seen[1].event is epoch and seen[0].event is None
     assert seen[2].done == 1 and seen[2].cached is False
@@ -40,17 +51,22 @@ def test_a_run_answered_from_the_store_without_running_still_starts_first():
 
 
 def test_queued_and_failed_pass_through_with_the_error_and_attempt():
-    seen = relayed([TaskEvent(1, 3, "queued", task(1)),
-                    TaskEvent(1, 3, "running", task(1), attempt=2),
-                    TaskEvent(1, 3, "failed", task(1), done=2, error="worker died", attempt=2)])
+    seen = relayed(
+        [
+            TaskEvent(1, 3, "queued", task(1)),
+            TaskEvent(1, 3, "running", task(1), attempt=2),
+            TaskEvent(1, 3, "failed", task(1), done=2, error="worker died", attempt=2),
+        ]
+    )
     assert [p.status for p in seen] == ["queued", "start", "failed"]
     assert seen[1].attempt == 2
     assert seen[2].error == "worker died" and seen[2].done == 2
 
 
 def test_labels_name_the_runs_of_a_study():
-    seen = relayed([TaskEvent(0, 2, "running", task(0)), TaskEvent(1, 2, "running", task(1))],
-                   labels=("seed003-m1", "seed003-m2"))
+    seen = relayed(
+        [TaskEvent(0, 2, "running", task(0)), TaskEvent(1, 2, "running", task(1))], labels=("seed003-m1", "seed003-m2")
+    )
     assert [p.label for p in seen] == ["seed003-m1", "seed003-m2"]
     assert seen[1].describe("model") == "Model 2 of 2 (seed003-m2)"
     assert BatchProgress(4, 5, "start").describe("fold") == "Fold 4 of 5"

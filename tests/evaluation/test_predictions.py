@@ -14,12 +14,15 @@ NAMES = ("cat", "dog", "emu")
 LABELS = np.array([0, 1, 2, 2])
 # Row 1 is wrong (dog predicted as emu), row 3 too (emu as cat); row 2 is an exact tie, which goes to the lowest
 # index ("dog" beats "emu"), so it is wrong as well.
-PROBABILITIES = np.array([
-    [0.7, 0.2, 0.1],
-    [0.1, 0.3, 0.6],
-    [0.0, 0.5, 0.5],
-    [0.8, 0.1, 0.1],
-], dtype=np.float32)
+PROBABILITIES = np.array(
+    [
+        [0.7, 0.2, 0.1],
+        [0.1, 0.3, 0.6],
+        [0.0, 0.5, 0.5],
+        [0.8, 0.1, 0.1],
+    ],
+    dtype=np.float32,
+)
 
 
 def test_every_test_image_gets_a_row_with_each_class_probability():

@@ -1,15 +1,20 @@
-"""Streamlit pieces several pages share: error boxes, the live training panel, the copy-link box."""
+"""Streamlit pieces several pages share: error boxes, the live training panel, the progress panel for a batch of
+runs (k-fold, study), the copy-link box and the executor picker."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
 
 import streamlit as st
 
 from dashboard import links, services, state
 from dashboard.charts.training import training_curves
 from engine.errors import DigitLabError
+from engine.progress import BatchProgress
 
 log = logging.getLogger("digitlab.dashboard")
 
@@ -76,6 +81,69 @@ def train_with_progress(selection, label: str = "Training"):
                    icon=":material/sd_card_alert:")
     state.open_run(result.run.run_id)
     return result
+
+
+class BatchProgressPanel:
+    """What `batch_progress` yields: pass it as the engine's `progress` callback, then call `finished` or `stopped`.
+
+    Two bars (the whole batch, the run in hand) and one line per finished or failed run. Runs may start and end in
+    any order on a parallel executor, so the overall bar follows the engine's count of finished runs.
+    """
+
+    def __init__(self, status, noun: str, total: int):
+        self.status, self.noun, self.total = status, noun, total
+        self.started = time.perf_counter()
+        self.overall = st.progress(0.0, text=f"0 of {total} {noun}s done")
+        self.current = st.progress(0.0, text="Preparing…")
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def __call__(self, update: BatchProgress) -> None:
+        head, elapsed = update.describe(self.noun), self.elapsed
+        if update.status == "start":
+            retry = f" (attempt {update.attempt})" if update.attempt > 1 else ""
+            self.current.progress(0.0, text=f"{head}: preparing…{retry}")
+        elif update.status == "training" and update.event is not None:
+            event = update.event
+            self.current.progress(event.fraction_done, text=f"{head}: epoch {event.epoch}/{event.epochs} · "
+                                                            f"{event.elapsed:.0f} s")
+            self.overall.progress(min(1.0, (update.done + event.fraction_done) / self.total),
+                                  text=f"{update.done} of {self.total} {self.noun}s done · {elapsed:.0f} s elapsed")
+        elif update.status in ("done", "failed"):
+            self.overall.progress(min(1.0, update.done / self.total),
+                                  text=f"{update.done} of {self.total} {self.noun}s done · {elapsed:.0f} s elapsed")
+            if update.status == "done":
+                how = "from the store" if update.cached else "trained"
+                self.current.progress(1.0, text=f"{head}: {how}")
+                st.write(f"✓ {head}: {how} ({elapsed:.0f} s elapsed)")
+            else:
+                st.write(f"✗ {head} failed: {update.error}")
+
+    def finished(self, label: str) -> None:
+        self.status.update(label=label, state="complete", expanded=False)
+
+    def stopped(self, label: str, error: DigitLabError) -> NoReturn:
+        """Mark the panel failed, show the engine's message below it and end this script run."""
+        self.status.update(label=label, state="error", expanded=True)
+        show_error(error)
+        st.stop()
+
+
+@contextmanager
+def batch_progress(title: str, noun: str, total: int) -> Iterator[BatchProgressPanel]:
+    """A status panel for `total` runs called `noun`s ("fold", "model"), open while the engine trains them:
+
+        with components.batch_progress("Running 5-fold cross-validation…", "fold", 5) as panel:
+            try:
+                cv = cross_validate(..., progress=panel)
+            except DigitLabError as error:
+                panel.stopped("Cross-validation stopped", error)
+            panel.finished(f"5-fold cross-validation finished in {panel.elapsed:.1f} s")
+    """
+    with st.status(title, expanded=True) as status:
+        yield BatchProgressPanel(status, noun, total)
 
 
 def executor_choice(key: str):

@@ -83,7 +83,8 @@ def find_current_run(selection) -> StoredRun | None:
 
 
 def hosted() -> bool:
-    """Hosted mode hides destructive controls (see `engine.settings`)."""
+    """Whether this server runs in hosted mode (`DIGIT_LAB_HOSTED=1`, read by `engine.limits.hosted_mode`), where
+    pages hide destructive controls such as deleting a run."""
     from engine.limits import hosted_mode
 
     return hosted_mode()

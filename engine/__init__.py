@@ -26,8 +26,11 @@ _EXPORTS = {
     "engine.store": ("RunStore", "StoredRun", "run_key", "is_run_id"),
     "engine.runs": ("get_or_train", "find_run", "run_id_for", "preset_request", "RunResult", "spec_summary"),
     "engine.evaluation": ("evaluate", "Evaluation", "roc_curves"),
-    "engine.crossval": ("cross_validate", "CrossValidation", "FoldProgress"),
-    "engine.compare": ("comparison_table", "aligned_curves", "accuracy_vs_parameters", "run_study", "STUDIES"),
+    "engine.evaluation.predictions": ("predictions_table", "sample_predictions"),
+    "engine.progress": ("BatchProgress",),
+    "engine.crossval": ("cross_validate", "CrossValidation"),
+    "engine.compare": ("comparison_table", "comparison_with_reports", "runs_table", "aligned_curves",
+                       "accuracy_vs_parameters", "run_study", "STUDIES"),
     "engine.telemetry": ("counters",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

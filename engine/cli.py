@@ -196,15 +196,9 @@ def _cv(args) -> None:
     executor = _executor(args)
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)
-
-    def progress(fold_progress):
-        if fold_progress.status == "start":
-            bar.label = f"fold {fold_progress.fold}/{fold_progress.folds}"
-        elif fold_progress.event is not None:
-            return bar.epoch(fold_progress.event)
-
     started = time.perf_counter()
-    result = cross_validate(dataset, spec, config, k=args.folds, progress=progress, preset=preset, executor=executor)
+    result = cross_validate(dataset, spec, config, k=args.folds, progress=bar.batch("fold"), preset=preset,
+                            executor=executor)
     bar.close()
     summary = result.summary()
     summary["engine_seconds"] = round(time.perf_counter() - started, 4)
@@ -225,15 +219,8 @@ def _study(args) -> None:
     executor = _executor(args)
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     bar = _ProgressBar(enabled=not args.json)
-
-    def progress(step):
-        if step.status == "start":
-            bar.label = f"{step.preset} ({step.model}/{step.models})"
-        elif step.event is not None:
-            return bar.epoch(step.event)
-
     started = time.perf_counter()
-    results = run_study(args.name, dataset, progress=progress, executor=executor, epochs=args.epochs,
+    results = run_study(args.name, dataset, progress=bar.batch("model"), executor=executor, epochs=args.epochs,
                         limit_train=args.limit_train, seed=args.seed)
     bar.close()
     table = comparison_table([r.run for r in results])
@@ -314,6 +301,19 @@ class _ProgressBar:
         sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] epoch {event.epoch}/{event.epochs} {event.elapsed:.0f}s{extra}   ")
         sys.stderr.flush()
         return None
+
+    def batch(self, noun: str):
+        """A `BatchProgress` callback for k-folds, studies and sweeps: each run that starts names the bar
+        ("fold 2/5", "seed003-m4 (4/10)"), and its epochs fill it."""
+
+        def progress(update) -> None:
+            if update.status == "start":
+                where = f"{update.index}/{update.total}"
+                self.label = f"{update.label} ({where})" if update.label else f"{noun} {where}"
+            elif update.event is not None:
+                self.epoch(update.event)
+
+        return progress
 
     def close(self) -> None:
         if self.enabled:

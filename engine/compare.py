@@ -1,4 +1,5 @@
-"""Many runs side by side: one table, curves aligned by epoch, accuracy against parameters, and studies.
+"""Many runs side by side: the run list, one comparison table (with the accuracies the presets' sources report),
+curves aligned by epoch, accuracy against parameters, and studies.
 
 A study is a named list of presets trained on one dataset in one call; `seed003` reproduces the ten-model
 comparison of seed document 003.
@@ -6,15 +7,14 @@ comparison of seed document 003.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
+import numpy as np
 import pandas as pd
 
+from engine.architectures import PRESETS
 from engine.datasets import Dataset
+from engine.progress import BatchCallback, batch_relay
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
-from engine.training.progress import ProgressEvent
 
 STUDIES: dict[str, tuple[str, ...]] = {
     "seed003": tuple(f"seed003-m{i}" for i in range(1, 11)),
@@ -53,6 +53,44 @@ def comparison_table(runs: list[StoredRun]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def reported_test_accuracy(preset: str) -> float:
+    """The test accuracy the preset's source document reports; NaN for a custom model or a source without one."""
+    found = PRESETS.get(preset)
+    return float(found.reported.get("test_accuracy", np.nan)) if found is not None else np.nan
+
+
+def comparison_with_reports(runs: list[StoredRun]) -> pd.DataFrame:
+    """`comparison_table` plus `reported_accuracy`, the source's figure for each run's preset (NaN where none).
+
+    The reported figure belongs to the preset as the source trained it (its dataset, epochs, full data); a run
+    with other settings is not expected to reach it.
+    """
+    table = comparison_table(runs)
+    table["reported_accuracy"] = pd.Series([reported_test_accuracy(preset) for preset in table.get("preset", [])],
+                                           index=table.index, dtype=float)
+    return table
+
+
+def runs_table(runs: list[StoredRun]) -> pd.DataFrame:
+    """One row per stored run, in the order given: the run list Home shows.
+
+    Unlike `comparison_table` it needs only what every stored run's meta holds: epochs, training time and the
+    creation time are blank (None) for a run whose meta lacks them.
+    """
+    columns = ["run_id", "dataset", "preset", "architecture", "test_accuracy", "epochs", "train_seconds", "created"]
+    rows = [{
+        "run_id": run.run_id,
+        "dataset": run.meta["dataset"]["name"],
+        "preset": run.meta.get("preset") or "custom",
+        "architecture": spec_summary(run.meta["spec"]),
+        "test_accuracy": run.meta["metrics"]["test_accuracy"],
+        "epochs": run.meta.get("epochs_run"),
+        "train_seconds": run.meta.get("train_seconds"),
+        "created": run.meta.get("created"),
+    } for run in runs]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def aligned_curves(runs: list[StoredRun]) -> pd.DataFrame:
     """Long format (run_id, label, epoch, metric, value); epoch 0 holds the score before training."""
     rows = []
@@ -73,23 +111,10 @@ def accuracy_vs_parameters(runs: list[StoredRun]) -> pd.DataFrame:
     return comparison_table(runs)[["run_id", "label", "parameters", "test_accuracy", "train_seconds", "dataset"]]
 
 
-@dataclass(frozen=True)
-class StudyProgress:
-    model: int  # 1-based
-    models: int
-    preset: str
-    status: str  # "start" | "training" | "done"; a parallel executor adds "queued" and "failed"
-    cached: bool = False
-    event: ProgressEvent | None = None
-    done: int = 0  # models finished (stored, from the store or failed) so far
-    error: str = ""
-    attempt: int = 1  # > 1 when a worker retries the model
-
-
 def run_study(
     name: str,
     dataset: Dataset,
-    progress: Callable[[StudyProgress], "bool | None"] | None = None,
+    progress: BatchCallback | None = None,
     store: RunStore | None = None,
     executor=None,
     **config_changes,
@@ -98,8 +123,8 @@ def run_study(
 
     `executor`: None or "local" trains the models in turn here; "ray" (or any `engine.executors` executor) runs
     them in parallel where it runs tasks. If models fail, `TasksFailed` is raised after the others were stored.
+    `progress` gets a `BatchProgress` for each step of each model, labelled with the model's preset name.
     """
-    from engine.crossval import progress_relay
     from engine.errors import InvalidConfig
     from engine.executors import RunTask, raise_for_failures, resolve
 
@@ -111,10 +136,7 @@ def run_study(
     for preset_name in presets:
         spec, config = preset_request(preset_name, dataset, **config_changes)
         tasks.append(RunTask.for_request(dataset, spec, config, preset=preset_name, label=preset_name))
-    on_event = None
-    if progress is not None:
-        on_event = progress_relay(progress, lambda update, status, **extra: StudyProgress(
-            update.index + 1, len(presets), presets[update.index], status, **extra))
+    on_event = batch_relay(progress, labels=presets) if progress is not None else None
     outcomes = resolve(executor).run(tasks, on_event, store=store)
     raise_for_failures(outcomes, "model")
     return [outcome.result() for outcome in outcomes]

@@ -8,35 +8,15 @@ untouched test set, so train, CV and test accuracy can be read side by side.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.errors import InvalidConfig
+from engine.progress import BatchCallback, batch_relay
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
-from engine.training.progress import ProgressEvent
-
-
-@dataclass(frozen=True)
-class FoldProgress:
-    """Progress of one fold: `status` is "start", "training" (with the epoch event) or "done".
-
-    A parallel executor (`executor="ray"`) also reports "queued" (submitted, waiting for a worker) and "failed"
-    (`error` says why; the other folds go on), and folds may start and finish in any order. `done` counts the
-    folds finished so far.
-    """
-
-    fold: int  # 1-based
-    folds: int
-    status: str
-    cached: bool = False
-    event: ProgressEvent | None = None
-    done: int = 0  # folds finished (stored, from the store or failed) so far
-    error: str = ""
-    attempt: int = 1  # > 1 when a worker retries the fold
 
 
 @dataclass(frozen=True)
@@ -92,7 +72,7 @@ def cross_validate(
     spec: ModelSpec,
     config: TrainConfig,
     k: int = 5,
-    progress: Callable[[FoldProgress], "bool | None"] | None = None,
+    progress: BatchCallback | None = None,
     store: RunStore | None = None,
     preset: str = "",
     executor=None,
@@ -102,6 +82,7 @@ def cross_validate(
     `executor`: None or "local" trains the folds in turn in this process; "ray" (or any `engine.executors`
     executor) runs them where it runs tasks. Keys are the same either way. If folds fail, `TasksFailed` is
     raised after the finished folds were stored; the local executor raises a fold's own error at once.
+    `progress` gets a `BatchProgress` for each step of each fold; its `index` is the fold number.
     """
     from engine.executors import RunTask, raise_for_failures, resolve
 
@@ -109,37 +90,8 @@ def cross_validate(
     configs = fold_configs(config, k)
     tasks = [RunTask.for_request(dataset, spec, fold_config, preset=preset, label=f"fold {i}/{k}")
              for i, fold_config in enumerate(configs, 1)]
-    on_event = None
-    if progress is not None:
-        on_event = progress_relay(progress, lambda update, status, **extra: FoldProgress(update.index + 1, k, status, **extra))
+    on_event = batch_relay(progress) if progress is not None else None
     outcomes = resolve(executor).run(tasks, on_event, store=store)
     raise_for_failures(outcomes, "fold")
     return CrossValidation(tuple(FoldResult(i, o.run, o.cached) for i, o in enumerate(outcomes, 1)))
 
-
-def progress_relay(progress, make):
-    """An executor event callback that turns TaskEvents into the caller's progress type (FoldProgress, ...).
-
-    `make(update, status, **fields)` builds one. Statuses keep their historic names: "running" is "start",
-    "done"/"cached" are "done" (with `cached`); an item answered from the store without running reports "start"
-    first, so every item starts before it ends. "queued" and "failed" (with `error`) pass through.
-    """
-    started: set[int] = set()
-
-    def relay(update):
-        common = {"done": update.done, "attempt": update.attempt}
-        if update.status == "running":
-            started.add(update.index)
-            return progress(make(update, "start", **common))
-        if update.status == "training":
-            return progress(make(update, "training", event=update.event, **common))
-        if update.status in ("done", "cached"):
-            if update.index not in started:
-                started.add(update.index)
-                progress(make(update, "start", **common))
-            return progress(make(update, "done", cached=update.status == "cached", **common))
-        if update.status == "failed":
-            return progress(make(update, "failed", error=update.error, **common))
-        return progress(make(update, update.status, **common))
-
-    return relay

@@ -1,5 +1,5 @@
-"""Look inside a trained CNN: predictions, feature maps of every conv/pooling layer, first-layer kernels, and a
-hand-drawn digit turned into exactly the kind of image the model was trained on.
+"""Look inside a trained CNN: predictions, the test images it gets wrong, feature maps of every conv/pooling
+layer, first-layer kernels, and a hand-drawn digit turned into exactly the kind of image the model was trained on.
 
 Images handed to the model are 0..1 floats shaped (h, w, 1): raw dataset values divided by the dataset's
 `value_max` (see `engine.datasets.normalised`). Keras is imported lazily, as everywhere in the engine.
@@ -79,6 +79,19 @@ def feature_maps(model, image01: np.ndarray) -> list[tuple[str, str, np.ndarray]
     """
     extractor = model if isinstance(model, FeatureExtractor) else feature_extractor(model)
     return extractor(image01)
+
+
+def mistake_indices(y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Test-set positions of the images the model gets wrong (arg-max prediction != label), in test-set order.
+
+    Test-set order, not most-confident-first like `engine.evaluation.misclassified`: Inspect's seeded
+    "Random mistake" picks from this array, so its order must not change with the scores.
+    """
+    labels, scores = np.asarray(y_true), np.asarray(probabilities)
+    if scores.ndim != 2 or labels.shape != scores.shape[:1]:
+        raise ValueError(f"need one probability row per label, got labels shaped {labels.shape} and "
+                         f"probabilities shaped {scores.shape}")
+    return np.flatnonzero(scores.argmax(axis=1) != labels)
 
 
 def display_normalise(feature_map: np.ndarray) -> np.ndarray:

@@ -1,14 +1,11 @@
 """Compare: any stored runs side by side (table, aligned curves, accuracy vs size, confusions) and seed 003's study."""
 
-import time
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import components, services, state
 from dashboard.charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
-from engine.architectures import PRESETS
-from engine.compare import STUDIES, StudyProgress, comparison_table, run_label, run_study
+from engine.compare import STUDIES, comparison_with_reports, run_label, run_study
 from engine.compare import accuracy_vs_parameters as accuracy_points
 from engine.compare import aligned_curves as curve_table
 from engine.errors import DigitLabError
@@ -61,40 +58,16 @@ if ss.pop("_study_requested", False):
     if not fits:
         st.warning("The seed 003 study needs 28x28 images (fashion-mnist or mnist); nothing was trained.", icon=":material/straighten:")
     else:
-        presets, started = STUDIES[STUDY], time.perf_counter()
-        with st.status(f"Running the {STUDY} study on {dataset.name}…", expanded=True) as status:
-            overall = st.progress(0.0, text=f"Model 1 of {len(presets)}")
-            current = st.progress(0.0, text="Preparing…")
-
-            def progress(update: StudyProgress) -> None:
-                elapsed = time.perf_counter() - started
-                head = f"Model {update.model} of {update.models} ({update.preset})"
-                if update.status == "start":
-                    current.progress(0.0, text=f"{head}: checking the store…")
-                elif update.status == "training" and update.event is not None:
-                    event = update.event
-                    share = event.fraction_done
-                    current.progress(share, text=f"{head}: training, epoch {event.epoch}/{event.epochs}")
-                    overall.progress(min(1.0, (update.done + share) / update.models),
-                                     text=f"Model {update.model} of {update.models} · {elapsed:.0f} s elapsed")
-                elif update.status == "done":
-                    finished = update.done or update.model  # `done` counts finished models in any order
-                    overall.progress(finished / update.models,
-                                     text=f"{finished} of {update.models} models done · {elapsed:.0f} s elapsed")
-                    st.write(f"✓ {head}: " + ("from the store" if update.cached else f"trained ({elapsed:.0f} s elapsed)"))
-                elif update.status == "failed":
-                    st.write(f"✗ {head} failed: {update.error}")
-
+        presets = STUDIES[STUDY]
+        title = f"Running the {STUDY} study on {dataset.name}…"
+        with components.batch_progress(title, "model", len(presets)) as panel:
             try:
-                results = run_study(STUDY, dataset, progress=progress, store=services.store(), executor=study_executor,
+                results = run_study(STUDY, dataset, progress=panel, store=services.store(), executor=study_executor,
                                     limit_train=int(ss["study_limit_train"]) or None,
                                     epochs=int(ss["study_epochs"]) or None)
             except DigitLabError as error:
-                status.update(label="The study stopped", state="error", expanded=True)
-                components.show_error(error)
-                st.stop()
-            status.update(label=f"{STUDY} study: {len(results)} models in {time.perf_counter() - started:.0f} s",
-                          state="complete", expanded=False)
+                panel.stopped("The study stopped", error)
+            panel.finished(f"{STUDY} study: {len(results)} models in {panel.elapsed:.0f} s")
         first_preset: dict[str, str] = {}
         for preset_name, result in zip(presets, results):
             first_preset.setdefault(result.run.run_id, preset_name)
@@ -126,8 +99,7 @@ if not chosen_ids:
     st.stop()
 chosen = [by_id[run_id] for run_id in chosen_ids]
 
-table = comparison_table(chosen)
-table["reported_accuracy"] = [PRESETS[p].reported.get("test_accuracy") if p in PRESETS else None for p in table["preset"]]
+table = comparison_with_reports(chosen)
 # Scores first: the table is wide and the right-hand columns scroll out of view.
 columns = ["label", "test_accuracy", "reported_accuracy", "macro_f1", "parameters", "train_seconds", "epochs",
            "batch_size", "learning_rate", "dataset", "preset", "architecture"]

@@ -1,14 +1,12 @@
 """Cross-validation: stratified k-fold of the sidebar's model, each fold a cached run; spread, curves, CV vs test."""
 
-import time
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import components, services, state
 from dashboard.charts.crossval import cv_beside_test, fold_curves, fold_scores
 from engine.architectures import PRESETS
-from engine.crossval import CrossValidation, FoldProgress, FoldResult, cross_validate, fold_configs
+from engine.crossval import CrossValidation, FoldResult, cross_validate, fold_configs
 from engine.errors import DigitLabError
 from engine.runs import find_run
 
@@ -50,42 +48,13 @@ if cached == k:
     cv = CrossValidation(tuple(FoldResult(fold, run, True) for fold, run in enumerate(stored, 1)))
 elif st.button(f"Run {k}-fold", type="primary", key="cv_run",
                help=f"Trains the {k - cached} missing fold(s); cached folds are read from the store."):
-    started = time.perf_counter()
-    with st.status(f"Running {k}-fold cross-validation…", expanded=True) as status:
-        overall = st.progress(0.0, text=f"0 of {k} folds done")
-        current = st.progress(0.0, text="Preparing…")
-        done: list[int] = []
-
-        def progress(update: FoldProgress) -> None:
-            elapsed = time.perf_counter() - started
-            if update.status == "start":
-                current.progress(0.0, text=f"Fold {update.fold} of {k}: preparing…")
-            elif update.status == "training" and update.event is not None:
-                event = update.event
-                share = event.fraction_done
-                current.progress(share, text=f"Fold {update.fold} of {k}: epoch {event.epoch}/{event.epochs} · "
-                                             f"{event.elapsed:.0f} s")
-                overall.progress(min(1.0, (len(done) + share) / k),
-                                 text=f"{len(done)} of {k} folds done · {elapsed:.0f} s elapsed")
-            elif update.status == "done":
-                done.append(update.fold)
-                overall.progress(len(done) / k, text=f"{len(done)} of {k} folds done · {elapsed:.0f} s elapsed")
-                how = "from the store" if update.cached else "trained"
-                current.progress(1.0, text=f"Fold {update.fold} of {k}: {how}")
-                st.write(f"✓ Fold {update.fold}: {how} ({elapsed:.0f} s elapsed)")
-            elif update.status == "failed":
-                done.append(update.fold)
-                st.write(f"✗ Fold {update.fold} failed: {update.error}")
-
+    with components.batch_progress(f"Running {k}-fold cross-validation…", "fold", k) as panel:
         try:
-            cv = cross_validate(selection.dataset, selection.spec, selection.config, k, progress=progress, store=store,
+            cv = cross_validate(selection.dataset, selection.spec, selection.config, k, progress=panel, store=store,
                                 preset=selection.preset, executor=executor)
         except DigitLabError as error:
-            status.update(label="Cross-validation stopped", state="error", expanded=True)
-            components.show_error(error)
-            st.stop()
-        status.update(label=f"{k}-fold cross-validation finished in {time.perf_counter() - started:.1f} s",
-                      state="complete", expanded=False)
+            panel.stopped("Cross-validation stopped", error)
+        panel.finished(f"{k}-fold cross-validation finished in {panel.elapsed:.1f} s")
 else:
     st.info(f"Click **Run {k}-fold** to train the missing folds. With the sidebar's settings each fold trains for "
             f"{selection.config.epochs} epochs; lower the epochs or set a training subset there for a quick look.")

@@ -15,6 +15,7 @@ from dashboard.charts.training import training_curves
 from engine.architectures import PRESETS
 from engine.errors import DigitLabError
 from engine.evaluation import one_vs_rest_matrix
+from engine.evaluation.predictions import predictions_table, sample_predictions
 
 MAX_CELL_IMAGES = 30
 PICK_KEYS = ("eval_true", "eval_pred")
@@ -220,16 +221,14 @@ with samples_tab:
     seed_col, button_col = st.columns([1, 4], vertical_alignment="bottom")
     seed = seed_col.number_input("Seed", 0, 2**31 - 1, key="eval_sample_seed")
     button_col.button("Reshuffle", key="eval_reshuffle", on_click=reshuffle)
-    picked = np.random.default_rng(int(seed)).choice(evaluation.num_samples, size=min(10, evaluation.num_samples), replace=False)
-    table = pd.DataFrame({"index": picked, "true": [names[evaluation.y_true[i]] for i in picked],
-                          "predicted": [names[evaluation.y_pred[i]] for i in picked],
-                          "confidence": evaluation.confidence[picked]})
+    table = sample_predictions(evaluation.y_true, evaluation.probabilities, names, seed=int(seed))
     if images is None:
         st.dataframe(table, hide_index=True, key="eval_samples")
     else:
-        titles = [f"True: {names[evaluation.y_true[i]]} / Pred: {names[evaluation.y_pred[i]]}" for i in picked]
-        colours = ["#d62728" if evaluation.y_true[i] != evaluation.y_pred[i] else "#222222" for i in picked]
-        st.plotly_chart(charts.image_grid(images[picked], titles, value_max, columns=5, panel_px=160,
+        pairs = list(zip(table["true"], table["predicted"], strict=True))
+        titles = [f"True: {truth} / Pred: {guess}" for truth, guess in pairs]
+        colours = ["#d62728" if truth != guess else "#222222" for truth, guess in pairs]
+        st.plotly_chart(charts.image_grid(images[table["index"].to_numpy()], titles, value_max, columns=5, panel_px=160,
                                           title=f"10 random test images (seed {seed})", title_colours=colours),
                         key="eval_sample_images")
         st.caption(f"{int((table['true'] == table['predicted']).sum())} of {len(table)} right; wrong ones in red.")
@@ -277,11 +276,7 @@ with download_tab:
                        file_name=f"report-{run.run_id}.csv", mime="text/csv", key="eval_dl_report", on_click="ignore")
 
     def predictions_csv() -> str:
-        table = pd.DataFrame({"index": np.arange(evaluation.num_samples), "true": [names[i] for i in evaluation.y_true],
-                              "predicted": [names[i] for i in evaluation.y_pred], "confidence": evaluation.confidence})
-        for column, name in enumerate(names):
-            table[f"p_{name}"] = evaluation.probabilities[:, column]
-        return table.to_csv(index=False)
+        return predictions_table(evaluation.y_true, evaluation.probabilities, names).to_csv(index=False)
 
     st.download_button("Test-set predictions (CSV)", data=predictions_csv, file_name=f"predictions-{run.run_id}.csv",
                        mime="text/csv", key="eval_dl_predictions", on_click="ignore")

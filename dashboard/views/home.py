@@ -1,10 +1,10 @@
 """Home: what the lab does, the current dataset and model at a glance, the stored runs, one-click training."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import components, services, state
 from engine.architectures import parameter_counts
+from engine.compare import runs_table
 from engine.runs import spec_summary
 
 st.title("Digit Lab")
@@ -61,21 +61,15 @@ runs = services.store().list()
 if not runs:
     st.info("No runs yet. Train one above or on the Train page.")
     st.stop()
-table = pd.DataFrame([{
-    "run": run.run_id,
-    "dataset": run.meta["dataset"]["name"],
-    "model": run.meta.get("preset") or "custom",
-    "architecture": spec_summary(run.meta["spec"]),
-    "test accuracy": run.meta["metrics"]["test_accuracy"],
-    "epochs": run.meta.get("epochs_run"),
-    "train s": run.meta.get("train_seconds"),
-    "created": run.meta.get("created"),
-} for run in runs])
+table = runs_table(runs)
 picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="home_runs",
-                      column_config={"test accuracy": st.column_config.ProgressColumn(format="%.4f", min_value=0, max_value=1)})
+                      column_config={"run_id": "run", "preset": "model",
+                                     "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f",
+                                                                                      min_value=0, max_value=1),
+                                     "train_seconds": "train s"})
 rows = picked.selection.rows if picked else []
 if rows:
-    run_id = table.iloc[rows[0]]["run"]
+    run_id = table.iloc[rows[0]]["run_id"]
     open_col, delete_col = st.columns([1, 5])
     if open_col.button("Open", key="open_run"):
         state.open_run(run_id)

@@ -27,7 +27,7 @@ def _extractor(run_id: str) -> inspection.FeatureExtractor:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _mistakes(run_id: str) -> np.ndarray:
     run = services.run(run_id)
-    return np.flatnonzero(run.test_probabilities().argmax(axis=1) != run.test_labels())
+    return inspection.mistake_indices(run.test_labels(), run.test_probabilities())
 
 
 def _pick(pool_name: str, pool_size: int, pool: np.ndarray | None = None) -> None:

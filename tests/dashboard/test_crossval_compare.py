@@ -43,6 +43,7 @@ def test_crossval_trains_once_then_answers_from_the_store(empty_cache):
     app.button(key="cv_run").click().run()
     assert not app.exception
     assert counters().get("trainings", 0) == before + 2
+    assert "✓ Fold 2 of 2: trained" in texts(app)  # the progress panel's line for each finished fold
     assert "Validation loss and accuracy per fold" in chart_titles(app)
     assert any(t.startswith("Training curves of every fold") for t in chart_titles(app))
     assert "Train, CV and test accuracy per fold" in chart_titles(app)

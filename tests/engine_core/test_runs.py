@@ -1,8 +1,11 @@
-"""The train-once logic: store keys, cache hits, corrupt entries, divergence never stored, k-fold, studies."""
+"""The train-once logic: store keys, cache hits, corrupt entries, divergence never stored, k-fold, studies, and
+the run tables pages show."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from engine import telemetry
@@ -11,7 +14,7 @@ from engine.crossval import cross_validate
 from engine.datasets import load_dataset
 from engine.errors import TrainingDiverged
 from engine.runs import get_or_train, run_id_for
-from engine.store import RunStore
+from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
 
 SPEC = ModelSpec(conv_blocks=(ConvBlock(8, padding="same"),), dense_layers=(DenseLayer(16),), input_shape=(8, 8, 1))
@@ -97,9 +100,15 @@ def test_kfold_caches_each_fold_and_resumes(digits):
     # Resume: delete one fold's run; only that fold trains again.
     RunStore().delete(first.folds[1].run.run_id)
     before = trainings()
-    second = cross_validate(digits, SPEC, config, k=3)
+    events = []
+    second = cross_validate(digits, SPEC, config, k=3, progress=events.append)
     assert trainings() == before + 1
     assert [f.cached for f in second.folds] == [True, False, True]
+    # Each fold starts, then ends; only the retrained fold reports training epochs in between.
+    ends = [(e.index, e.cached, e.done, e.run_id) for e in events if e.status == "done"]
+    assert ends == [(i, i != 2, i, f.run.run_id) for i, f in enumerate(second.folds, 1)]
+    assert {e.index for e in events if e.status == "training"} == {2}
+    assert [e.status for e in events if e.index == 1] == ["start", "done"]
 
 
 def test_a_study_trains_each_model_once(digits):
@@ -146,3 +155,45 @@ def test_a_store_that_cannot_be_written_still_returns_the_result(digits, monkeyp
     assert unstored_run(result.run.run_id) is result.run
     monkeypatch.setattr(os, "rename", real_rename)
     assert RunStore().get(result.run.run_id) is None  # nothing half-written was left in the store
+
+
+def hand_built_run(run_id: str, preset: str, accuracy: float, **meta) -> StoredRun:
+    """A stored run as the store would hand it out, with only the meta the run tables read."""
+    base = {"dataset": {"name": "digits"}, "preset": preset, "spec": SPEC.to_dict(),
+            "config": {"epochs": 3, "batch_size": 64, "seed": 0},
+            "metrics": {"test_accuracy": accuracy, "macro_f1": accuracy - 0.01, "test_loss": 0.2},
+            "parameters": {"total": 1234}, "epochs_run": 3, "train_seconds": 1.5, "created": "2025-01-02T03:04:05"}
+    return StoredRun(run_id, Path("/nonexistent") / run_id, {**base, **meta})
+
+
+def test_the_run_list_has_one_row_per_run_and_blanks_what_old_meta_lacks():
+    from engine.compare import runs_table
+    from engine.runs import spec_summary
+
+    old = hand_built_run("b" * 20, "", 0.5)
+    for key in ("epochs_run", "train_seconds", "created"):
+        del old.meta[key]
+    table = runs_table([hand_built_run("a" * 20, "seed002-uci8x8", 0.9), old])
+    assert list(table.columns) == ["run_id", "dataset", "preset", "architecture", "test_accuracy", "epochs",
+                                   "train_seconds", "created"]
+    assert table["run_id"].tolist() == ["a" * 20, "b" * 20]  # the order given: the store lists newest first
+    assert table["preset"].tolist() == ["seed002-uci8x8", "custom"]
+    assert table["test_accuracy"].tolist() == [0.9, 0.5]
+    assert table["architecture"].tolist() == [spec_summary(SPEC.to_dict())] * 2
+    first, second = table.to_dict("records")
+    assert (first["epochs"], first["train_seconds"], first["created"]) == (3, 1.5, "2025-01-02T03:04:05")
+    assert all(pd.isna(second[key]) for key in ("epochs", "train_seconds", "created"))
+    assert runs_table([]).empty and "run_id" in runs_table([]).columns
+
+
+def test_the_comparison_puts_each_presets_reported_accuracy_beside_ours():
+    from engine.compare import comparison_with_reports
+
+    runs = [hand_built_run("a" * 20, "seed002-uci8x8", 0.97), hand_built_run("b" * 20, "digitlab-small8", 0.95),
+            hand_built_run("c" * 20, "", 0.9)]
+    table = comparison_with_reports(runs)
+    # Seed 002's document reports 99.11 %; digitlab-small8 is this project's own preset (no source figure).
+    assert table["reported_accuracy"].iloc[0] == pytest.approx(0.9911)
+    assert table["reported_accuracy"].iloc[1:].isna().all()
+    assert table["test_accuracy"].tolist() == [0.97, 0.95, 0.9]
+    assert table["preset"].tolist() == ["seed002-uci8x8", "digitlab-small8", "custom"]

@@ -84,10 +84,10 @@ def test_kfold_on_ray_stores_the_runs_the_local_executor_stores(ray_cluster, dig
     assert_same_runs([f.run for f in local.folds], [f.run for f in remote.folds])
     assert remote.summary()["mean_test_accuracy"] == local.summary()["mean_test_accuracy"]
     for fold in (1, 2, 3):
-        statuses = [e.status for e in events if e.fold == fold]
+        statuses = [e.status for e in events if e.index == fold]
         assert statuses[0] == "queued" and statuses[-1] == "done"
         assert "start" in statuses and "training" in statuses  # per-epoch progress comes back from the workers
-        assert any(e.event is not None and e.event.stage == "epoch" for e in events if e.fold == fold)
+        assert any(e.event is not None and e.event.stage == "epoch" for e in events if e.index == fold)
     assert sorted(e.done for e in events if e.status == "done") == [1, 2, 3]
 
     # Asked again, every fold is answered from the store without submitting anything.
@@ -111,7 +111,7 @@ def test_study_on_ray_matches_the_local_study(ray_cluster, digits, tmp_path):
     assert [r.cached for r in remote] == [False, False]
     assert [r.run.meta["preset"] for r in remote] == ["digitlab-small8", "seed002-uci8x8"]
     assert_same_runs([r.run for r in local], [r.run for r in remote])
-    assert {(e.model, e.preset) for e in events if e.status == "done"} == {(1, "digitlab-small8"), (2, "seed002-uci8x8")}
+    assert {(e.index, e.label) for e in events if e.status == "done"} == {(1, "digitlab-small8"), (2, "seed002-uci8x8")}
 
 
 def fold_tasks(digits, request_small, seed: int, k: int = 3) -> list[RunTask]:

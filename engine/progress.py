@@ -1,0 +1,87 @@
+"""Progress of a batch of runs (the folds of a k-fold, the models of a study, the trials of a sweep).
+
+Every batch runs through an executor (`engine.executors`), which reports `TaskEvent`s; `batch_relay` turns them
+into one `BatchProgress` type, so the dashboard's progress panel and the CLI's progress printer serve every kind
+of batch alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: a progress value needs neither the trainer nor the executors to exist
+    from engine.executors.tasks import TaskEvent
+    from engine.training.progress import ProgressEvent
+
+# "queued": submitted, waiting for a worker (parallel executors only); "start": a worker (or this process) took
+# the run; "training": `event` holds the epoch or batch ProgressEvent; "done": stored or answered from the store
+# (`cached`); "failed": `error` says why, the other runs of the batch go on.
+BATCH_STATUSES = ("queued", "start", "training", "done", "failed")
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where one run of a batch stands. Runs may start and finish in any order on a parallel executor."""
+
+    index: int  # 1-based position of this run in the batch
+    total: int  # runs in the batch
+    status: str  # one of BATCH_STATUSES
+    label: str = ""  # what this run is beyond its number ("seed003-m4" in a study); "" for a k-fold's folds
+    run_id: str = ""  # the store key of this run
+    cached: bool = False  # "done" only: answered from the store, nothing trained
+    event: ProgressEvent | None = None  # "training" only: the inner training progress
+    done: int = 0  # runs of the batch finished (stored, from the store or failed) so far
+    error: str = ""  # "failed" only: why
+    attempt: int = 1  # > 1 when a worker retries the run
+
+    def describe(self, noun: str) -> str:
+        """This run named for a person: "Fold 2 of 5", or "Model 4 of 10 (seed003-m4)" when it has a label."""
+        head = f"{noun.capitalize()} {self.index} of {self.total}"
+        return f"{head} ({self.label})" if self.label else head
+
+
+BatchCallback = Callable[[BatchProgress], bool | None]  # False cancels a local training, as for one run
+
+
+def batch_relay(progress: BatchCallback, labels: Sequence[str] = ()) -> Callable[[TaskEvent], bool | None]:
+    """An executor event callback that reports each `TaskEvent` to `progress` as a `BatchProgress`.
+
+    `labels[i]` names run i (empty: runs are known by their number only). The executor's "running" becomes
+    "start", and its "done"/"cached" become "done" (with `cached`); a run answered from the store without running
+    reports "start" first, so every run starts before it ends. "queued" and "failed" pass through. Whatever
+    `progress` returns goes back to the executor, so a callback can still cancel a local training.
+    """
+    started: set[int] = set()
+
+    def relay(update: TaskEvent) -> bool | None:
+        def report(status: str, **fields) -> bool | None:
+            return progress(
+                BatchProgress(
+                    index=update.index + 1,
+                    total=update.total,
+                    status=status,
+                    label=labels[update.index] if update.index < len(labels) else "",
+                    run_id=update.task.run_id,
+                    done=update.done,
+                    attempt=update.attempt,
+                    **fields,
+                )
+            )
+
+        if update.status == "running":
+            started.add(update.index)
+            return report("start")
+        if update.status == "training":
+            return report("training", event=update.event)
+        if update.status in ("done", "cached"):
+            if update.index not in started:
+                started.add(update.index)
+                report("start")
+            return report("done", cached=update.status == "cached")
+        if update.status == "failed":
+            return report("failed", error=update.error)
+        return report(update.status)
+
+    return relay

@@ -6,14 +6,16 @@ is ever made from an invalid request), the command line, the dashboard's sidebar
 naming the setting, its value and the allowed range; the bounds come from `engine.limits`, as do the dashboard's
 widget ranges.
 
-The spec's checks are `shapes.validate` (types, choices, ranges, then the layer walk that finds collapsing shapes
-and counts parameters); the config's checks live here.
+The spec's checks are `shapes.check_values` (types, choices, ranges) and `shapes.validate` (those, then the layer
+walk that finds collapsing shapes and counts parameters), reused here rather than copied: laying out the layers
+needs sane values first. The config's checks live here.
 """
 
 from __future__ import annotations
 
 import math
 
+from engine.architectures.shapes import check_values as check_spec_values
 from engine.architectures.shapes import validate as validate_spec_shapes
 from engine.architectures.spec import ModelSpec
 from engine.errors import InvalidConfig
@@ -42,6 +44,12 @@ def validate_request(
 def validate_spec(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
     """Raise `InvalidSpec` when `spec` cannot be built within the limits; return quietly when it can."""
     validate_spec_shapes(spec, limits)
+
+
+def validate_spec_values(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
+    """The spec checks short of laying out the layers: types, choices and ranges (shared links use these alone,
+    so a model whose shapes collapse still opens, with the engine's message under the widgets)."""
+    check_spec_values(spec, limits)
 
 
 def validate_config_values(config: TrainConfig, limits: TrainLimits | None = None) -> None:

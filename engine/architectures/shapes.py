@@ -49,8 +49,7 @@ def layer_table(spec: ModelSpec, limits: SpecLimits | None = None) -> list[Layer
     """
     if limits is None:
         limits = spec_limits()
-    check_types(spec)
-    _check_choices(spec, limits)
+    check_values(spec, limits)
     height, width, channels = spec.input_shape
     rows: list[LayerRow] = []
     for index, block in enumerate(spec.conv_blocks, 1):
@@ -126,7 +125,14 @@ def _pool_output(where: str, block: ConvBlock, height: int, width: int) -> tuple
     return (height - p) // s + 1, (width - p) // s + 1
 
 
-def _check_choices(spec: ModelSpec, limits: SpecLimits) -> None:
+def check_values(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
+    """Raise `InvalidSpec` for a wrongly typed field, an unknown choice or a number out of range.
+
+    Everything but the layer walk: what a shared link must pass before its values reach the widgets.
+    """
+    if limits is None:
+        limits = spec_limits()
+    check_types(spec)
     height, width, channels = spec.input_shape
     if min(height, width, channels) < 1:
         raise InvalidSpec(f"The input shape {spec.input_shape} must be positive in every dimension.")

@@ -12,14 +12,13 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+# The repository (for the dashboard's Home.py); the engine itself is imported as the installed package
+# (`pip install -r requirements.txt` installs the project), never through sys.path.
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -8,6 +8,7 @@ seconds drift with the load.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import platform
 import shutil
@@ -41,10 +42,8 @@ def machine() -> str:
 
     versions = []
     for name in ("tensorflow", "keras", "streamlit"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):  # not installed: not listed
             versions.append(f"{name} {metadata.version(name if name != 'tensorflow' else _tf_dist())}")
-        except metadata.PackageNotFoundError:  # not installed: not listed
-            pass
     precision = os.environ.get("DIGIT_LAB_PRECISION", "auto")
     return (f"{cpu} · {os.cpu_count()} cores · {memory} · load avg {load} (shared machine) · "
             f"Python {platform.python_version()} · {' · '.join(versions)} · DIGIT_LAB_PRECISION={precision}")

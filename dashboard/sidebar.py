@@ -11,7 +11,15 @@ import streamlit as st
 
 from dashboard import state
 from engine.architectures import (
-    ACTIVATIONS, BATCH_NORM_PLACES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PADDINGS, POOLS, PRESETS, ConvBlock, DenseLayer,
+    ACTIVATIONS,
+    BATCH_NORM_PLACES,
+    OPTIMIZERS,
+    OUTPUT_ACTIVATIONS,
+    PADDINGS,
+    POOLS,
+    PRESETS,
+    ConvBlock,
+    DenseLayer,
 )
 from engine.datasets import LABEL_MAPPINGS, dataset_status, list_datasets
 from engine.limits import TrainLimits, spec_limits, train_limits
@@ -91,7 +99,8 @@ def _architecture_widgets() -> None:
                     key="spec_learning_rate")
     if any(st.session_state.get(state.block_key(i, "batch_norm"), "none") != "none"
            for i in range(1, int(st.session_state["n_conv"]) + 1)):
-        st.number_input("Batch norm momentum", 0.0, FRACTION_MAX, step=0.01, format="%.3f", key="spec_batch_norm_momentum",
+        st.number_input("Batch norm momentum", 0.0, FRACTION_MAX, step=0.01, format="%.3f",
+                        key="spec_batch_norm_momentum",
                         help="How fast BatchNorm's moving statistics follow the batches. Keras' default 0.99 lags "
                              "behind at high learning rates; 0.9 keeps early-epoch scores honest.")
 

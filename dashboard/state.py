@@ -141,7 +141,8 @@ def selection() -> Selection:
             preset.spec_for(dataset.image_shape, classes)  # its message names the preset and the image sizes
         validate_request(spec, config, n_train=len(dataset.x_train), num_classes=classes)
     except DigitLabError as error:
-        return Selection(name, dataset, "", raw_spec.for_data(dataset.image_shape, dataset.num_classes), config, str(error))
+        shown = raw_spec.for_data(dataset.image_shape, dataset.num_classes)
+        return Selection(name, dataset, "", shown, config, str(error))
     return Selection(name, dataset, matching_preset(spec, config), spec, config)
 
 
@@ -151,7 +152,9 @@ def matching_preset(spec: ModelSpec, config: TrainConfig) -> str:
     preset = PRESETS.get(chosen)
     if preset is None:
         return ""
-    expected_config = preset.config.replace(label_mapping=preset.label_mapping) if preset.label_mapping else preset.config
+    expected_config = preset.config
+    if preset.label_mapping:
+        expected_config = expected_config.replace(label_mapping=preset.label_mapping)
     same_spec = preset.spec.for_data(spec.input_shape, spec.num_classes) == spec
     return chosen if same_spec and expected_config == config.replace(seed=preset.config.seed) else ""
 

@@ -168,7 +168,7 @@ def _unchecked_request(args):
         "epochs", "batch_size", "seed", "validation_split", "limit_train", "label_mapping", "lr_schedule",
         "early_stopping_patience", "augmentation")}
     if args.spec:
-        text = open(args.spec).read() if os.path.exists(args.spec) else args.spec
+        text = Path(args.spec).read_text() if os.path.exists(args.spec) else args.spec
         spec = ModelSpec.from_json(text)
         config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
         from engine.training.data import transformed_dataset
@@ -223,7 +223,8 @@ def _train(args) -> None:
         print(json.dumps(out))
     else:
         source = "from the store" if result.cached else f"trained in {out['train_seconds']:.1f} s"
-        print(f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, macro F1 {out['macro_f1']:.4f}")
+        print(f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, "
+              f"macro F1 {out['macro_f1']:.4f}")
 
 
 def _run_json(run, cached: bool, seconds: float) -> dict:
@@ -336,7 +337,8 @@ def _runs(args) -> None:
         print(json.dumps(rows))
         return
     for row in rows:
-        print(f"{row['run_id']}  {row['dataset']:<14} {row['preset'] or 'custom':<18} acc {row['test_accuracy']:.4f}  {row['created']}")
+        print(f"{row['run_id']}  {row['dataset']:<14} {row['preset'] or 'custom':<18} "
+              f"acc {row['test_accuracy']:.4f}  {row['created']}")
 
 
 class _ProgressBar:

@@ -4,7 +4,15 @@ from engine.architectures.build import build_model, to_keras_code
 from engine.architectures.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from engine.architectures.shapes import LayerRow, layer_table, parameter_counts, validate
 from engine.architectures.spec import (
-    ACTIVATIONS, BATCH_NORM_PLACES, LOSSES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PADDINGS, POOLS, ConvBlock, DenseLayer,
+    ACTIVATIONS,
+    BATCH_NORM_PLACES,
+    LOSSES,
+    OPTIMIZERS,
+    OUTPUT_ACTIVATIONS,
+    PADDINGS,
+    POOLS,
+    ConvBlock,
+    DenseLayer,
     ModelSpec,
 )
 from engine.limits import SpecLimits

@@ -91,8 +91,9 @@ class ModelSpec:
         _reject_unknown(data, cls, "model spec")
         values = dict(data)
         try:
-            values["conv_blocks"] = tuple(_item(ConvBlock, b, f"conv block {i + 1}") for i, b in enumerate(data.get("conv_blocks", ())))
-            values["dense_layers"] = tuple(_item(DenseLayer, d, f"dense layer {i + 1}") for i, d in enumerate(data.get("dense_layers", ())))
+            blocks, dense = data.get("conv_blocks", ()), data.get("dense_layers", ())
+            values["conv_blocks"] = tuple(_item(ConvBlock, b, f"conv block {i}") for i, b in enumerate(blocks, 1))
+            values["dense_layers"] = tuple(_item(DenseLayer, d, f"dense layer {i}") for i, d in enumerate(dense, 1))
             if "input_shape" in values:
                 values["input_shape"] = tuple(values["input_shape"])
         except (TypeError, ValueError) as error:
@@ -135,7 +136,8 @@ def _reject_unknown(data: dict, kind: type, what: str) -> None:
     known = {f.name for f in fields(kind)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise InvalidSpec(f"Unknown field(s) in {what}: {', '.join(unknown)}. Known fields: {', '.join(sorted(known))}.")
+        raise InvalidSpec(f"Unknown field(s) in {what}: {', '.join(unknown)}. "
+                          f"Known fields: {', '.join(sorted(known))}.")
 
 
 def _item(kind: type, data: Any, what: str):

@@ -8,18 +8,18 @@ seconds drift with the load.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+# The repository (for the dashboard's Home.py); the engine itself is imported as the installed package
+# (`pip install -r requirements.txt` installs the project), never through sys.path.
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,10 +42,8 @@ def machine() -> str:
 
     versions = []
     for name in ("tensorflow", "keras", "streamlit"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):  # not installed: not listed
             versions.append(f"{name} {metadata.version(name if name != 'tensorflow' else _tf_dist())}")
-        except metadata.PackageNotFoundError:  # not installed: not listed
-            pass
     precision = os.environ.get("DIGIT_LAB_PRECISION", "auto")
     return (f"{cpu} · {os.cpu_count()} cores · {memory} · load avg {load} (shared machine) · "
             f"Python {platform.python_version()} · {' · '.join(versions)} · DIGIT_LAB_PRECISION={precision}")

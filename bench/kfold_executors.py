@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -39,8 +37,8 @@ def _fold_in_subprocess(dataset_name, spec_dict, config_dict, preset, cache):
     from engine.runs import get_or_train
     from engine.training.config import TrainConfig
 
-    result = get_or_train(load_dataset(dataset_name), ModelSpec.from_dict(spec_dict), TrainConfig.from_dict(config_dict),
-                          preset=preset)
+    spec, config = ModelSpec.from_dict(spec_dict), TrainConfig.from_dict(config_dict)
+    result = get_or_train(load_dataset(dataset_name), spec, config, preset=preset)
     return result.run.meta["metrics"]["test_accuracy"], result.run.meta["train_seconds"]
 
 
@@ -89,7 +87,8 @@ def run_ray(args) -> dict:
     cv = cross_validate(dataset, spec, config, k=args.folds, store=store, preset=args.preset, executor=executor)
     wall = time.perf_counter() - started
     executor.shutdown()
-    return {"variant": f"ray (local instance, {args.ray_cpus or os.cpu_count()} CPUs)", "startup": startup, "wall": wall,
+    variant = f"ray (local instance, {args.ray_cpus or os.cpu_count()} CPUs)"
+    return {"variant": variant, "startup": startup, "wall": wall,
             "fold_train_s": sum(f.run.meta["train_seconds"] for f in cv.folds) / cv.k,
             "mean_test_accuracy": cv.summary()["mean_test_accuracy"]}
 

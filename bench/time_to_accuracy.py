@@ -32,7 +32,7 @@ import io
 import statistics
 import time
 
-import _common  # noqa: F401  (puts the repository on sys.path, quiets TensorFlow)
+import _common  # noqa: F401  (quiets TensorFlow before it is imported)
 import numpy as np
 from _common import fmt, header, table, verdict
 

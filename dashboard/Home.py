@@ -4,15 +4,11 @@ This file runs on every page: it restores state from a shared link once per sess
 (dataset and model), writes the state that matters back into the URL, then runs the chosen page.
 """
 
-import sys
-from pathlib import Path
+# `streamlit run` puts only dashboard/ on sys.path: the `dashboard` and `engine` packages are found because
+# requirements.txt installs the project itself (`pip install -e .`; `digit-lab app` runs this file too).
+import streamlit as st
 
-# `streamlit run` puts only dashboard/ on sys.path; the engine lives beside it.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import streamlit as st  # noqa: E402
-
-from dashboard import links, sidebar  # noqa: E402
+from dashboard import links, sidebar
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/pin:", layout="wide")
 

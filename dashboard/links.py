@@ -17,8 +17,10 @@ import streamlit as st
 from dashboard import state
 from engine.architectures import PRESETS, ModelSpec
 from engine.errors import DigitLabError
+from engine.limits import train_limits
 from engine.store import is_run_id
 from engine.training.config import TrainConfig
+from engine.validation import validate_spec_values
 
 KNOWN = ("dataset", "preset", "spec", "cfg", "run", "folds", "runs")
 
@@ -72,7 +74,9 @@ def restore_once() -> None:
     if params.get("spec"):
         try:
             spec = ModelSpec.from_token(params["spec"])
+            validate_spec_values(spec)  # the widgets' ranges are the validator's: what it refuses, they cannot show
         except DigitLabError as error:
+            spec = None
             problems.append(f"The model in the link could not be read: {error}")
     config_changes: dict = {}
     if params.get("cfg"):
@@ -94,10 +98,11 @@ def restore_once() -> None:
             problems.append(f"{run[:40]!r} is not a run id (20 hexadecimal characters); no run opened.")
     folds = params.get("folds")
     if folds:
-        if folds.isdigit() and 2 <= int(folds) <= 10:
+        most = train_limits().max_cv_folds
+        if folds.isdigit() and 2 <= int(folds) <= most:
             st.session_state[state.FOLDS_KEY] = int(folds)
         else:
-            problems.append(f"Fold count {folds[:10]!r} must be a whole number from 2 to 10; using 5.")
+            problems.append(f"Fold count {folds[:10]!r} must be a whole number from 2 to {most}; using 5.")
     runs = params.get("runs")
     if runs:
         ids = [r for r in runs.split(",") if r]

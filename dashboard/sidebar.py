@@ -1,7 +1,8 @@
 """The shared sidebar: dataset picker and the model builder (preset, architecture, training settings).
 
 Every widget writes to a key in `state`, so choices survive page switches. The engine validates the result;
-its message appears right under the widgets and `selection().ready` turns False, which disables Train.
+its message appears right under the widgets and `selection().ready` turns False, which disables Train. Widget
+ranges come from `engine.limits`, the bounds the validator enforces, read on every run.
 """
 
 from __future__ import annotations
@@ -10,10 +11,22 @@ import streamlit as st
 
 from dashboard import state
 from engine.architectures import (
-    ACTIVATIONS, BATCH_NORM_PLACES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PADDINGS, POOLS, PRESETS, ConvBlock, DenseLayer,
+    ACTIVATIONS,
+    BATCH_NORM_PLACES,
+    OPTIMIZERS,
+    OUTPUT_ACTIVATIONS,
+    PADDINGS,
+    POOLS,
+    PRESETS,
+    ConvBlock,
+    DenseLayer,
 )
 from engine.datasets import LABEL_MAPPINGS, dataset_status, list_datasets
+from engine.limits import TrainLimits, spec_limits, train_limits
 from engine.training.config import LR_SCHEDULES
+
+# Fractions the validator takes in [0, 1): a widget needs an inclusive maximum just below 1.
+FRACTION_MAX = 0.99
 
 
 def _on_preset_change() -> None:
@@ -57,47 +70,56 @@ def _dataset_picker() -> None:
 
 
 def _architecture_widgets() -> None:
-    st.number_input("Conv blocks", 1, state.MAX_BLOCKS, key="n_conv")
+    limits = spec_limits()
+    st.number_input("Conv blocks", 1, limits.max_conv_blocks, key="n_conv")
     for i in range(1, int(st.session_state["n_conv"]) + 1):
         st.markdown(f"**Conv block {i}**")
         _seed_missing(state.block_key, i, ConvBlock())
         left, right = st.columns(2)
-        left.number_input("Filters", 0, 4096, key=state.block_key(i, "filters"))
-        right.number_input("Kernel", 1, 31, key=state.block_key(i, "kernel_size"))
-        left.number_input("Stride", 1, 8, key=state.block_key(i, "stride"))
+        left.number_input("Filters", 1, limits.max_filters, key=state.block_key(i, "filters"))
+        right.number_input("Kernel", 1, limits.max_kernel, key=state.block_key(i, "kernel_size"))
+        left.number_input("Stride", 1, limits.max_stride, key=state.block_key(i, "stride"))
         right.selectbox("Padding", PADDINGS, key=state.block_key(i, "padding"))
         left.selectbox("Activation", ACTIVATIONS, key=state.block_key(i, "activation"))
         right.selectbox("Pooling", POOLS, key=state.block_key(i, "pool"))
-        left.number_input("Pool size", 1, 8, key=state.block_key(i, "pool_size"))
-        right.number_input("Pool stride (0 = size)", 0, 8, key=state.block_key(i, "pool_stride"))
+        left.number_input("Pool size", 1, limits.max_pool_size, key=state.block_key(i, "pool_size"))
+        right.number_input("Pool stride (0 = size)", 0, limits.max_pool_size, key=state.block_key(i, "pool_stride"))
         left.selectbox("Batch norm", BATCH_NORM_PLACES, key=state.block_key(i, "batch_norm"))
-        right.number_input("Dropout", 0.0, 0.99, step=0.05, key=state.block_key(i, "dropout"))
-    st.number_input("Dense layers", 0, state.MAX_DENSE, key="n_dense")
+        right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, key=state.block_key(i, "dropout"))
+    st.number_input("Dense layers", 0, limits.max_dense_layers, key="n_dense")
     for i in range(1, int(st.session_state["n_dense"]) + 1):
         _seed_missing(state.dense_key, i, DenseLayer())
         left, mid, right = st.columns(3)
-        left.number_input(f"Dense {i} units", 1, 16384, key=state.dense_key(i, "units"))
+        left.number_input(f"Dense {i} units", 1, limits.max_units, key=state.dense_key(i, "units"))
         mid.selectbox("Activation", ACTIVATIONS, key=state.dense_key(i, "activation"))
-        right.number_input("Dropout", 0.0, 0.99, step=0.05, key=state.dense_key(i, "dropout"))
+        right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, key=state.dense_key(i, "dropout"))
     st.selectbox("Output activation", OUTPUT_ACTIVATIONS, key="spec_output_activation")
     st.selectbox("Optimizer", OPTIMIZERS, key="spec_optimizer")
-    st.number_input("Learning rate", 1e-6, 10.0, format="%.5f", step=1e-4, key="spec_learning_rate")
+    st.number_input("Learning rate", 1e-6, limits.max_learning_rate, format="%.5f", step=1e-4,
+                    key="spec_learning_rate")
     if any(st.session_state.get(state.block_key(i, "batch_norm"), "none") != "none"
            for i in range(1, int(st.session_state["n_conv"]) + 1)):
-        st.number_input("Batch norm momentum", 0.0, 0.999, step=0.01, format="%.3f", key="spec_batch_norm_momentum",
+        st.number_input("Batch norm momentum", 0.0, FRACTION_MAX, step=0.01, format="%.3f",
+                        key="spec_batch_norm_momentum",
                         help="How fast BatchNorm's moving statistics follow the batches. Keras' default 0.99 lags "
                              "behind at high learning rates; 0.9 keeps early-epoch scores honest.")
 
 
 def _training_widgets() -> None:
+    limits = train_limits()
+    # Hosted mode's lower epoch cap stays the validator's message, not the widget's maximum: a preset recipe
+    # above it (seed 002 trains 100 epochs) must still be shown, and a widget cannot hold a value above its max.
+    most_epochs = max(TrainLimits().max_epochs, limits.max_epochs)
     left, right = st.columns(2)
-    left.number_input("Epochs", 1, 1000, key=state.CONFIG_WIDGETS["epochs"])
-    right.number_input("Batch size", 1, 8192, key=state.CONFIG_WIDGETS["batch_size"])
-    left.number_input("Validation split", 0.0, 0.9, step=0.05, key=state.CONFIG_WIDGETS["validation_split"])
-    right.number_input("Seed", 0, 2**31 - 1, key=state.CONFIG_WIDGETS["seed"])
+    left.number_input("Epochs", 1, most_epochs, key=state.CONFIG_WIDGETS["epochs"])
+    right.number_input("Batch size", 1, limits.max_batch_size, key=state.CONFIG_WIDGETS["batch_size"])
+    left.number_input("Validation split", 0.0, FRACTION_MAX, step=0.05, key=state.CONFIG_WIDGETS["validation_split"])
+    right.number_input("Seed", 0, limits.max_seed, key=state.CONFIG_WIDGETS["seed"])
     left.selectbox("LR schedule", LR_SCHEDULES, key=state.CONFIG_WIDGETS["lr_schedule"])
-    right.number_input("Early stop patience (0 = off)", 0, 100, key=state.CONFIG_WIDGETS["early_stopping_patience"])
-    left.number_input("Train subset (0 = all)", 0, 1_000_000, step=100, key=state.CONFIG_WIDGETS["limit_train"])
+    right.number_input("Early stop patience (0 = off)", 0, most_epochs,
+                       key=state.CONFIG_WIDGETS["early_stopping_patience"])
+    # No maximum: the validator has none either (a subset larger than the training set means all of it).
+    left.number_input("Train subset (0 = all)", 0, None, step=100, key=state.CONFIG_WIDGETS["limit_train"])
     right.checkbox("Augmentation", key=state.CONFIG_WIDGETS["augmentation"],
                    help="Random shifts (10 %), rotations (10°) and zoom (10 %) while training.")
     st.text_input("Merge classes", key=state.CONFIG_WIDGETS["label_mapping"],

@@ -13,10 +13,10 @@ import streamlit as st
 
 from dashboard import services
 from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec
-from engine.architectures.shapes import validate
 from engine.datasets import DEFAULT_DATASET, Dataset
 from engine.errors import DigitLabError
 from engine.training.config import TrainConfig
+from engine.validation import validate_config_values, validate_request
 
 DATASET_KEY = "dataset"
 PRESET_KEY = "preset"
@@ -27,7 +27,6 @@ LINK_PROBLEMS_KEY = "_link_problems"
 PAGE_PARAMS_KEY = "_page_params"
 CUSTOM = "(custom)"
 DEFAULT_PRESET = "digitlab-small8"
-MAX_BLOCKS, MAX_DENSE = 8, 6
 
 # Sidebar widget keys for the training settings, one per TrainConfig field the user may change.
 CONFIG_WIDGETS = {
@@ -64,7 +63,11 @@ def dense_key(index: int, name: str) -> str:
 
 
 def load_model_choice(preset: str | None, spec: ModelSpec | None = None, config_changes: dict | None = None) -> None:
-    """Write a preset (or a spec) and training settings into the widget keys before the widgets are drawn."""
+    """Write a preset (or a spec) and training settings into the widget keys before the widgets are drawn.
+
+    Settings from a link are validated first (`InvalidConfig`), because the widgets' ranges are the
+    validator's: a value the engine refuses is one a widget cannot show. `links` validates a linked spec.
+    """
     base = PRESETS[preset] if preset else None
     spec = spec or (base.spec if base else PRESETS[DEFAULT_PRESET].spec)
     config = base.config if base else TrainConfig()
@@ -72,6 +75,7 @@ def load_model_choice(preset: str | None, spec: ModelSpec | None = None, config_
         config = config.replace(label_mapping=base.label_mapping)
     if config_changes:
         config = TrainConfig.from_dict({**config.to_dict(), **config_changes})
+        validate_config_values(config)
     ss = st.session_state
     ss[PRESET_KEY] = preset or CUSTOM
     ss["n_conv"] = len(spec.conv_blocks)
@@ -135,10 +139,10 @@ def selection() -> Selection:
         preset = PRESETS.get(st.session_state.get(PRESET_KEY, CUSTOM))
         if preset is not None and preset.spec.for_data(spec.input_shape, spec.num_classes) == spec:
             preset.spec_for(dataset.image_shape, classes)  # its message names the preset and the image sizes
-        validate(spec)
-        config.validate(len(dataset.x_train), classes)
+        validate_request(spec, config, n_train=len(dataset.x_train), num_classes=classes)
     except DigitLabError as error:
-        return Selection(name, dataset, "", raw_spec.for_data(dataset.image_shape, dataset.num_classes), config, str(error))
+        shown = raw_spec.for_data(dataset.image_shape, dataset.num_classes)
+        return Selection(name, dataset, "", shown, config, str(error))
     return Selection(name, dataset, matching_preset(spec, config), spec, config)
 
 
@@ -148,7 +152,9 @@ def matching_preset(spec: ModelSpec, config: TrainConfig) -> str:
     preset = PRESETS.get(chosen)
     if preset is None:
         return ""
-    expected_config = preset.config.replace(label_mapping=preset.label_mapping) if preset.label_mapping else preset.config
+    expected_config = preset.config
+    if preset.label_mapping:
+        expected_config = expected_config.replace(label_mapping=preset.label_mapping)
     same_spec = preset.spec.for_data(spec.input_shape, spec.num_classes) == spec
     return chosen if same_spec and expected_config == config.replace(seed=preset.config.seed) else ""
 

@@ -1,7 +1,7 @@
-"""`python -m engine ...`: see `engine/cli.py`."""
+"""`python -m engine ...`, the same command line as `digit-lab ...`: see `engine/cli.py`."""
 
 import sys
 
 from engine.cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m engine"))

@@ -1,23 +1,31 @@
-"""The `python -m engine` command line: list datasets and presets, train, cross-validate, compare, manage runs.
+"""The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, compare, runs, app.
 
-With `--json` every command prints one JSON value on stdout; without it, readable text, and a progress bar on
-stderr when that is a terminal. Errors print one line on stderr and exit non-zero (2 for bad input, 1 for an
+`digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
+other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
+that is a terminal. Errors print one line on stderr and exit non-zero (2 for bad input, 1 for an
 unexpected failure; set DIGIT_LAB_DEBUG=1 to see the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 from engine.errors import DigitLabError
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["app"]:
+        # Everything after `app` belongs to streamlit (`--server.port 8502`), which argparse would try to parse.
+        return _app(argv[1:])
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     try:
         return args.handler(args) or 0
@@ -34,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m engine", description="Digit Lab engine")
+def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Digit Lab: handwritten-digit data and the CNNs that "
+                                                             "classify them")
     commands = parser.add_subparsers(dest="command", required=True)
 
     datasets = commands.add_parser("datasets", help="list datasets and whether each can be loaded here")
@@ -77,7 +86,35 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("run_id", nargs="?")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=_runs)
+
+    # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
+    commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
     return parser
+
+
+def dashboard_entry_point() -> Path:
+    """The installed `dashboard/Home.py` (found without importing the dashboard, which imports streamlit)."""
+    found = importlib.util.find_spec("dashboard")
+    if found is None or not found.submodule_search_locations:
+        raise DigitLabError("The dashboard package is not installed beside the engine; reinstall digit-lab.")
+    return Path(next(iter(found.submodule_search_locations))) / "Home.py"
+
+
+def _app(streamlit_args: list[str]) -> int:
+    """Run the dashboard in the foreground with this Python's streamlit; its exit code is ours."""
+    try:
+        home = dashboard_entry_point()
+    except DigitLabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "streamlit", "run", str(home), *streamlit_args]
+    if os.name == "posix":
+        # Become streamlit, so a service manager's SIGTERM reaches the server rather than orphaning it.
+        os.execv(sys.executable, command)
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 130
 
 
 def _executor_argument(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +132,7 @@ def _executor(args):
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--data-path", help="local folder or file with the dataset (IDX files or mnist.npz)")
-    parser.add_argument("--preset", default=None, help="preset name (python -m engine presets)")
+    parser.add_argument("--preset", default=None, help="preset name (digit-lab presets)")
     parser.add_argument("--spec", help="a model spec as a JSON file path or JSON text, instead of a preset")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
@@ -111,7 +148,16 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _request(args):
-    """(dataset, spec, config, preset name) from the training arguments."""
+    """(dataset, spec, config, preset name) from the training arguments, validated before anything runs."""
+    from engine.validation import validate_request
+
+    dataset, spec, config, preset = _unchecked_request(args)
+    # k-fold replaces the validation split by folds: a bad split must be refused here, before it is dropped.
+    validate_request(spec, config, n_train=len(dataset.x_train), num_classes=spec.num_classes)
+    return dataset, spec, config, preset
+
+
+def _unchecked_request(args):
     from engine.architectures import DEFAULT_PRESET, ModelSpec
     from engine.datasets import load_dataset
     from engine.runs import preset_request
@@ -122,7 +168,7 @@ def _request(args):
         "epochs", "batch_size", "seed", "validation_split", "limit_train", "label_mapping", "lr_schedule",
         "early_stopping_patience", "augmentation")}
     if args.spec:
-        text = open(args.spec).read() if os.path.exists(args.spec) else args.spec
+        text = Path(args.spec).read_text() if os.path.exists(args.spec) else args.spec
         spec = ModelSpec.from_json(text)
         config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
         from engine.training.data import transformed_dataset
@@ -177,7 +223,8 @@ def _train(args) -> None:
         print(json.dumps(out))
     else:
         source = "from the store" if result.cached else f"trained in {out['train_seconds']:.1f} s"
-        print(f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, macro F1 {out['macro_f1']:.4f}")
+        print(f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, "
+              f"macro F1 {out['macro_f1']:.4f}")
 
 
 def _run_json(run, cached: bool, seconds: float) -> dict:
@@ -242,7 +289,7 @@ def _compare(args) -> None:
     for run_id in args.run_ids:
         run = store.get(run_id) if is_run_id(run_id) else None
         if run is None:
-            raise RunNotFound(f"No stored run {run_id!r}. List them with `python -m engine runs`.")
+            raise RunNotFound(f"No stored run {run_id!r}. List them with `digit-lab runs`.")
         runs.append(run)
     table = comparison_table(runs)
     if args.json:
@@ -277,7 +324,8 @@ def _runs(args) -> None:
         print(json.dumps(rows))
         return
     for row in rows:
-        print(f"{row['run_id']}  {row['dataset']:<14} {row['preset'] or 'custom':<18} acc {row['test_accuracy']:.4f}  {row['created']}")
+        print(f"{row['run_id']}  {row['dataset']:<14} {row['preset'] or 'custom':<18} "
+              f"acc {row['test_accuracy']:.4f}  {row['created']}")
 
 
 class _ProgressBar:

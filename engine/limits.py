@@ -1,8 +1,12 @@
-"""Limits in force: generous on a laptop, tight in hosted mode (`DIGIT_LAB_HOSTED=1`).
+"""Every cap in force, in one module: generous on a laptop, tight in hosted mode (`DIGIT_LAB_HOSTED=1`).
 
 A hosted Digit Lab link is opened by a whole class on one small shared machine, so hosted mode caps what one
 request may cost: epochs, training-set size, parameters, concurrent trainings and the cache's total size,
-and the dashboard hides delete buttons. Every cap can be tuned with its own environment variable.
+and the dashboard hides delete buttons. Every hosted cap can be tuned with its own environment variable.
+
+The validator (`engine.validation`), the layer table (`engine.architectures.shapes`), the training queue and the
+dashboard's widget ranges all read their bounds from here, so a link can never carry what a widget cannot show.
+This module imports nothing from the engine: its users import it, never the reverse.
 """
 
 from __future__ import annotations
@@ -25,6 +29,33 @@ def _env_int(name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
+class SpecLimits:
+    """Upper bounds a model spec must respect; hosted mode lowers the parameter count."""
+
+    max_conv_blocks: int = 8
+    max_dense_layers: int = 6
+    max_filters: int = 1024
+    max_units: int = 8192
+    max_kernel: int = 15  # pixels, square kernels
+    max_stride: int = 8
+    max_pool_size: int = 8  # also the largest explicit pool stride
+    max_learning_rate: float = 10.0  # far above any useful rate; only catches typing slips such as 1e3
+    max_parameters: int = 20_000_000  # a 20M-parameter model is ~80 MB on disk and slow on a laptop CPU
+
+
+@dataclass(frozen=True)
+class TrainLimits:
+    """Upper bounds on a training config; hosted mode lowers epochs and the training-set size."""
+
+    max_epochs: int = 500
+    max_batch_size: int = 8192
+    max_train_examples: int = 0  # 0 = no cap; hosted mode caps the training-set size
+    max_seed: int = 2**32 - 1  # NumPy's and Keras' seeding accept 32-bit unsigned seeds only
+    max_cv_folds: int = 10  # more folds cost more trainings for little change in the estimate
+    max_augment_rotation: float = 180.0  # degrees; beyond it a rotation repeats one of the other direction
+
+
+@dataclass(frozen=True)
 class ServerLimits:
     max_concurrent_trainings: int  # more requests wait in a queue and see their position
     max_cache_bytes: int  # 0 = unlimited; above it the least recently used runs are evicted
@@ -36,18 +67,16 @@ def server_limits() -> ServerLimits:
     return ServerLimits(_env_int("DIGIT_LAB_MAX_TRAININGS", 2), _env_int("DIGIT_LAB_MAX_CACHE_MB", 0) * 2**20)
 
 
-def spec_limits():
-    from engine.architectures.shapes import Limits
-
+def spec_limits() -> SpecLimits:
     if hosted_mode():
-        return Limits(max_parameters=_env_int("DIGIT_LAB_MAX_PARAMETERS", 2_000_000))
-    return Limits()
+        return SpecLimits(max_parameters=_env_int("DIGIT_LAB_MAX_PARAMETERS", 2_000_000))
+    return SpecLimits()
 
 
-def train_limits():
-    from engine.training.config import TrainLimits
-
+def train_limits() -> TrainLimits:
     if hosted_mode():
-        return TrainLimits(max_epochs=_env_int("DIGIT_LAB_MAX_EPOCHS", 30),
-                           max_train_examples=_env_int("DIGIT_LAB_MAX_TRAIN_EXAMPLES", 20_000))
+        return TrainLimits(
+            max_epochs=_env_int("DIGIT_LAB_MAX_EPOCHS", 30),
+            max_train_examples=_env_int("DIGIT_LAB_MAX_TRAIN_EXAMPLES", 20_000),
+        )
     return TrainLimits()

@@ -27,6 +27,7 @@ from engine.training_queue import training_queue
 from engine.training.fit import train
 from engine.training.precision import choose_precision
 from engine.training.progress import ProgressCallback, ProgressEvent
+from engine.validation import validate_request
 
 ENGINE_VERSION = "0.2.0"  # bumped when training code changes results under unchanged specs (index shuffling, bfloat16)
 
@@ -46,6 +47,8 @@ def versions() -> dict[str, str]:
 
 
 def run_id_for(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> str:
+    """The store key of this request; raises `InvalidSpec`/`InvalidConfig` first, so no key exists for a bad one."""
+    validate_request(spec, config, n_train=len(dataset.x_train), num_classes=spec.num_classes)
     payload = {"dataset": dataset.fingerprint, "spec": spec.to_dict(), "config": config.to_dict(),
                "versions": versions()}
     precision = choose_precision(spec)

@@ -2,14 +2,23 @@
 
 from engine.architectures.build import build_model, to_keras_code
 from engine.architectures.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
-from engine.architectures.shapes import LayerRow, Limits, layer_table, parameter_counts, validate
+from engine.architectures.shapes import LayerRow, layer_table, parameter_counts, validate
 from engine.architectures.spec import (
-    ACTIVATIONS, BATCH_NORM_PLACES, LOSSES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PADDINGS, POOLS, ConvBlock, DenseLayer,
+    ACTIVATIONS,
+    BATCH_NORM_PLACES,
+    LOSSES,
+    OPTIMIZERS,
+    OUTPUT_ACTIVATIONS,
+    PADDINGS,
+    POOLS,
+    ConvBlock,
+    DenseLayer,
     ModelSpec,
 )
+from engine.limits import SpecLimits
 
 __all__ = [
-    "ACTIVATIONS", "BATCH_NORM_PLACES", "ConvBlock", "DEFAULT_PRESET", "DenseLayer", "LOSSES", "LayerRow", "Limits",
-    "ModelSpec", "OPTIMIZERS", "OUTPUT_ACTIVATIONS", "PADDINGS", "POOLS", "PRESETS", "Preset", "build_model",
-    "get_preset", "layer_table", "parameter_counts", "to_keras_code", "validate",
+    "ACTIVATIONS", "BATCH_NORM_PLACES", "ConvBlock", "DEFAULT_PRESET", "DenseLayer", "LOSSES", "LayerRow",
+    "ModelSpec", "OPTIMIZERS", "OUTPUT_ACTIVATIONS", "PADDINGS", "POOLS", "PRESETS", "Preset", "SpecLimits",
+    "build_model", "get_preset", "layer_table", "parameter_counts", "to_keras_code", "validate",
 ]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.architectures.shapes import Limits, layer_table
+from engine.architectures.shapes import layer_table
 from engine.architectures.spec import ConvBlock, ModelSpec
+from engine.limits import SpecLimits
 
 
-def build_model(spec: ModelSpec, learning_rate: Any = None, limits: Limits | None = None, compile: bool = True,
+def build_model(spec: ModelSpec, learning_rate: Any = None, limits: SpecLimits | None = None, compile: bool = True,
                 steps_per_execution: int = 1):
     """A compiled model for `spec`; `learning_rate` may be a Keras schedule that overrides the spec's rate.
 

@@ -1,7 +1,9 @@
 """Check a spec and lay out its layers without TensorFlow: output shapes and parameter counts.
 
 The dashboard redraws the layer table on every widget change, so this is plain arithmetic following Keras'
-shape rules; `tests/architectures` checks it against the built `keras.Model` for every preset.
+shape rules; `tests/architectures` checks it against the built `keras.Model` for every preset. Laying out the
+layers needs sane values (a stride of 0 divides by zero), so the spec's value checks live here, before the
+walk; `engine.validation.validate_spec` is the entry point every request goes through.
 """
 
 from __future__ import annotations
@@ -10,21 +12,19 @@ import math
 from dataclasses import dataclass
 
 from engine.architectures.spec import (
-    ACTIVATIONS, BATCH_NORM_PLACES, LOSSES, OPTIMIZERS, OUTPUT_ACTIVATIONS, PADDINGS, POOLS, ConvBlock, ModelSpec,
+    ACTIVATIONS,
+    BATCH_NORM_PLACES,
+    LOSSES,
+    OPTIMIZERS,
+    OUTPUT_ACTIVATIONS,
+    PADDINGS,
+    POOLS,
+    ConvBlock,
+    ModelSpec,
+    check_types,
 )
 from engine.errors import InvalidSpec
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Upper bounds a spec must respect; hosted mode lowers them (see `engine.limits`)."""
-
-    max_conv_blocks: int = 8
-    max_dense_layers: int = 6
-    max_filters: int = 1024
-    max_units: int = 8192
-    max_kernel: int = 15
-    max_parameters: int = 20_000_000  # a 20M-parameter model is ~80 MB on disk and slow on a laptop CPU
+from engine.limits import SpecLimits, spec_limits
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,14 @@ class LayerRow:
         return self.trainable + self.non_trainable
 
 
-def layer_table(spec: ModelSpec, limits: Limits | None = None) -> list[LayerRow]:
+def layer_table(spec: ModelSpec, limits: SpecLimits | None = None) -> list[LayerRow]:
     """Validate `spec` and return its layers; raises `InvalidSpec` naming the block and numbers at fault.
 
-    `limits` defaults to those in force (`engine.limits`: tighter in hosted mode).
+    `limits` defaults to those in force, read now (`engine.limits`: tighter in hosted mode).
     """
     if limits is None:
-        from engine.limits import spec_limits
-
         limits = spec_limits()
-    _check_choices(spec, limits)
+    check_values(spec, limits)
     height, width, channels = spec.input_shape
     rows: list[LayerRow] = []
     for index, block in enumerate(spec.conv_blocks, 1):
@@ -87,15 +85,15 @@ def layer_table(spec: ModelSpec, limits: Limits | None = None) -> list[LayerRow]
     return rows
 
 
-def parameter_counts(spec: ModelSpec, limits: Limits | None = None) -> dict[str, int]:
+def parameter_counts(spec: ModelSpec, limits: SpecLimits | None = None) -> dict[str, int]:
     rows = layer_table(spec, limits)
     trainable = sum(row.trainable for row in rows)
     non_trainable = sum(row.non_trainable for row in rows)
     return {"trainable": trainable, "non_trainable": non_trainable, "total": trainable + non_trainable}
 
 
-def validate(spec: ModelSpec, limits: Limits | None = None) -> None:
-    """Raise `InvalidSpec` when the spec cannot be built; return quietly when it can."""
+def validate(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
+    """Raise `InvalidSpec` when the spec cannot be built; return quietly when it can (`engine.validation`)."""
     layer_table(spec, limits)
 
 
@@ -127,7 +125,14 @@ def _pool_output(where: str, block: ConvBlock, height: int, width: int) -> tuple
     return (height - p) // s + 1, (width - p) // s + 1
 
 
-def _check_choices(spec: ModelSpec, limits: Limits) -> None:
+def check_values(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
+    """Raise `InvalidSpec` for a wrongly typed field, an unknown choice or a number out of range.
+
+    Everything but the layer walk: what a shared link must pass before its values reach the widgets.
+    """
+    if limits is None:
+        limits = spec_limits()
+    check_types(spec)
     height, width, channels = spec.input_shape
     if min(height, width, channels) < 1:
         raise InvalidSpec(f"The input shape {spec.input_shape} must be positive in every dimension.")
@@ -140,23 +145,24 @@ def _check_choices(spec: ModelSpec, limits: Limits) -> None:
     _one_of("output activation", spec.output_activation, OUTPUT_ACTIVATIONS)
     _one_of("optimizer", spec.optimizer, OPTIMIZERS)
     _one_of("loss", spec.loss, LOSSES)
-    if not (0 < spec.learning_rate <= 10) or math.isnan(spec.learning_rate):
-        raise InvalidSpec(f"The learning rate must be in (0, 10], got {spec.learning_rate}. Typical: 0.001 for Adam.")
-    if not (0 <= spec.batch_norm_momentum < 1):
+    if not 0 < spec.learning_rate <= limits.max_learning_rate:  # also refuses NaN, whose comparisons are all False
+        raise InvalidSpec(f"The learning rate must be in (0, {limits.max_learning_rate:g}], got {spec.learning_rate}. "
+                          "Typical: 0.001 for Adam.")
+    if not 0 <= spec.batch_norm_momentum < 1:
         raise InvalidSpec(f"The batch norm momentum must be in [0, 1), got {spec.batch_norm_momentum}. "
                           "Keras' default is 0.99; 0.9 follows fast-changing weights more closely.")
     for index, block in enumerate(spec.conv_blocks, 1):
         where = f"Conv block {index}"
         _range(where, "filters", block.filters, 1, limits.max_filters)
         _range(where, "kernel size", block.kernel_size, 1, limits.max_kernel)
-        _range(where, "stride", block.stride, 1, 8)
+        _range(where, "stride", block.stride, 1, limits.max_stride)
         _one_of(f"{where} padding", block.padding, PADDINGS)
         _one_of(f"{where} activation", block.activation, ACTIVATIONS)
         _one_of(f"{where} pooling", block.pool, POOLS)
         _one_of(f"{where} batch norm placement", block.batch_norm, BATCH_NORM_PLACES)
         if block.pool != "none":
-            _range(where, "pool size", block.pool_size, 1, 8)
-            _range(where, "pool stride", block.pool_stride, 0, 8)
+            _range(where, "pool size", block.pool_size, 1, limits.max_pool_size)
+            _range(where, "pool stride", block.pool_stride, 0, limits.max_pool_size)
         _dropout(where, block.dropout)
     for index, layer in enumerate(spec.dense_layers, 1):
         where = f"Dense layer {index}"
@@ -176,5 +182,5 @@ def _range(where: str, what: str, value: int, low: int, high: int) -> None:
 
 
 def _dropout(where: str, rate: float) -> None:
-    if not 0 <= rate < 1 or math.isnan(rate):
+    if not 0 <= rate < 1:  # also refuses NaN
         raise InvalidSpec(f"{where}: dropout must be in [0, 1), got {rate}. 0.25 to 0.5 is typical.")

@@ -1,7 +1,8 @@
 """The declarative CNN spec: frozen dataclasses that round-trip through JSON and URL tokens.
 
-A spec says what to build, never how: `shapes.py` checks it and counts parameters without TensorFlow, and
-`build.py` turns it into a compiled `keras.Model`. Input shape and class count come from the dataset
+A spec says what to build, never how: `check_types` names a wrongly typed field, `shapes.py` checks values
+and counts parameters without TensorFlow (`engine.validation` is the one entry point to both), and `build.py`
+turns it into a compiled `keras.Model`. Input shape and class count come from the dataset
 (`ModelSpec.for_data`), so one preset adapts to 8x8 and 28x28 images.
 """
 
@@ -90,14 +91,15 @@ class ModelSpec:
         _reject_unknown(data, cls, "model spec")
         values = dict(data)
         try:
-            values["conv_blocks"] = tuple(_item(ConvBlock, b, f"conv block {i + 1}") for i, b in enumerate(data.get("conv_blocks", ())))
-            values["dense_layers"] = tuple(_item(DenseLayer, d, f"dense layer {i + 1}") for i, d in enumerate(data.get("dense_layers", ())))
+            blocks, dense = data.get("conv_blocks", ()), data.get("dense_layers", ())
+            values["conv_blocks"] = tuple(_item(ConvBlock, b, f"conv block {i}") for i, b in enumerate(blocks, 1))
+            values["dense_layers"] = tuple(_item(DenseLayer, d, f"dense layer {i}") for i, d in enumerate(dense, 1))
             if "input_shape" in values:
-                values["input_shape"] = tuple(int(v) for v in values["input_shape"])
+                values["input_shape"] = tuple(values["input_shape"])
         except (TypeError, ValueError) as error:
             raise InvalidSpec(f"Malformed model spec: {error}") from None
-        spec = cls(**values)
-        _check_types(spec)
+        spec = _floats_as_floats(cls(**values))
+        check_types(spec)
         return spec
 
     def to_json(self) -> str:
@@ -134,18 +136,37 @@ def _reject_unknown(data: dict, kind: type, what: str) -> None:
     known = {f.name for f in fields(kind)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise InvalidSpec(f"Unknown field(s) in {what}: {', '.join(unknown)}. Known fields: {', '.join(sorted(known))}.")
+        raise InvalidSpec(f"Unknown field(s) in {what}: {', '.join(unknown)}. "
+                          f"Known fields: {', '.join(sorted(known))}.")
 
 
 def _item(kind: type, data: Any, what: str):
     if not isinstance(data, dict):
         raise InvalidSpec(f"{what} must be an object, got {type(data).__name__}.")
     _reject_unknown(data, kind, what)
-    return kind(**data)
+    return _floats_as_floats(kind(**data))
 
 
-def _check_types(spec: ModelSpec) -> None:
-    """JSON gives any type; a wrong one is named here instead of failing deep inside Keras."""
+def _floats_as_floats(item):
+    """`item` with whole numbers in float fields turned into floats: a spec file may say `"learning_rate": 1`.
+
+    The run key hashes the spec's JSON, where 1 and 1.0 differ; without this the same model would get two keys.
+    """
+    changes = {f.name: float(getattr(item, f.name)) for f in fields(item)
+               if f.type == "float" and type(getattr(item, f.name)) is int}
+    return replace(item, **changes) if changes else item
+
+
+def check_types(spec: ModelSpec) -> None:
+    """Raise `InvalidSpec` naming the first field whose type is wrong (a bool is not a number here).
+
+    JSON and Python callers can put any type anywhere; a wrong one is named here instead of failing deep inside
+    Keras. Ranges and choices are checked by `engine.validation` (through `shapes.layer_table`).
+    """
+    if not isinstance(spec.conv_blocks, tuple) or not all(isinstance(b, ConvBlock) for b in spec.conv_blocks):
+        raise InvalidSpec(f"conv_blocks must be a tuple of ConvBlock, got {spec.conv_blocks!r}.")
+    if not isinstance(spec.dense_layers, tuple) or not all(isinstance(d, DenseLayer) for d in spec.dense_layers):
+        raise InvalidSpec(f"dense_layers must be a tuple of DenseLayer, got {spec.dense_layers!r}.")
     checks: list[tuple[str, Any, type | tuple[type, ...]]] = []
     for i, block in enumerate(spec.conv_blocks, 1):
         for f in fields(ConvBlock):
@@ -153,15 +174,17 @@ def _check_types(spec: ModelSpec) -> None:
     for i, layer in enumerate(spec.dense_layers, 1):
         for f in fields(DenseLayer):
             checks.append((f"dense layer {i} {f.name}", getattr(layer, f.name), _TYPES[f.type]))
-    for name in ("output_activation", "optimizer", "loss"):
-        checks.append((name, getattr(spec, name), str))
-    checks.append(("learning_rate", spec.learning_rate, (int, float)))
-    checks.append(("batch_norm_momentum", spec.batch_norm_momentum, (int, float)))
-    checks.append(("num_classes", spec.num_classes, int))
+    for f in fields(ModelSpec):
+        if f.type in _TYPES:
+            checks.append((f.name, getattr(spec, f.name), _TYPES[f.type]))
     for where, value, expected in checks:
         if isinstance(value, bool) or not isinstance(value, expected):
             names = expected.__name__ if isinstance(expected, type) else "number"
             raise InvalidSpec(f"{where} must be a {names}, got {value!r}.")
+    shape = spec.input_shape
+    if (not isinstance(shape, tuple) or len(shape) != 3
+            or any(isinstance(d, bool) or not isinstance(d, int) for d in shape)):
+        raise InvalidSpec(f"input_shape must be three whole numbers (height, width, channels), got {shape!r}.")
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "str": str, "float": (int, float)}
@@ -169,5 +192,5 @@ _TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "str": str, "float": (
 DEFAULT_SPEC = ModelSpec()
 __all__ = [
     "ACTIVATIONS", "BATCH_NORM_PLACES", "ConvBlock", "DEFAULT_SPEC", "DenseLayer", "LOSSES", "ModelSpec",
-    "OPTIMIZERS", "OUTPUT_ACTIVATIONS", "PADDINGS", "POOLS",
+    "OPTIMIZERS", "OUTPUT_ACTIVATIONS", "PADDINGS", "POOLS", "check_types",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 from engine.datasets import Dataset, merge_labels, normalised, parse_label_mapping, subset_train
 from engine.errors import InvalidConfig
 from engine.training.config import TrainConfig
+from engine.validation import validate_config
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def transformed_dataset(dataset: Dataset, config: TrainConfig) -> Dataset:
     """The dataset after the config's label merging and training subset (what the model really learns)."""
     if config.label_mapping:
         dataset = merge_labels(dataset, parse_label_mapping(config.label_mapping, dataset.num_classes))
-    config.validate(len(dataset.x_train), dataset.num_classes)
+    validate_config(config, n_train=len(dataset.x_train), num_classes=dataset.num_classes)
     if config.limit_train:
         dataset = subset_train(dataset, config.limit_train, config.seed)
     return dataset

@@ -9,6 +9,7 @@ from engine.architectures import ModelSpec, PRESETS, layer_table
 from engine.errors import InvalidConfig, InvalidSpec
 from engine.training_queue import TrainingQueue
 from engine.training.config import TrainConfig
+from engine.validation import validate_config
 
 
 def test_hosted_mode_caps_parameters_epochs_and_training_size(monkeypatch):
@@ -19,10 +20,10 @@ def test_hosted_mode_caps_parameters_epochs_and_training_size(monkeypatch):
     with pytest.raises(InvalidSpec, match="above the limit of 500,000"):
         layer_table(big)
     with pytest.raises(InvalidConfig, match="between 1 and 30"):
-        TrainConfig(epochs=31).validate(1000, 10)
+        validate_config(TrainConfig(epochs=31), n_train=1000, num_classes=10)
     with pytest.raises(InvalidConfig, match="at most 20,000 images"):
-        TrainConfig().validate(60_000, 10)
-    TrainConfig(limit_train=20_000).validate(60_000, 10)
+        validate_config(TrainConfig(), n_train=60_000, num_classes=10)
+    validate_config(TrainConfig(limit_train=20_000), n_train=60_000, num_classes=10)
 
 
 def test_queue_caps_concurrency_and_reports_positions(tmp_path):

@@ -34,7 +34,6 @@ def peak_rss_mb(pid: int) -> float:
 def apptest_worker(worker: int, seconds: float, cache: str, out: multiprocessing.Queue) -> None:
     """One simulated user in its own process: page switches and small trainings through the real pages."""
     os.environ["DIGIT_LAB_CACHE"] = cache
-    sys.path.insert(0, str(ROOT))
     from streamlit.testing.v1 import AppTest
 
     rng = random.Random(worker)
@@ -130,7 +129,6 @@ def main() -> int:
     server.wait(30)
     log = log_path.read_text()
 
-    sys.path.insert(0, str(ROOT))
     os.environ["DIGIT_LAB_CACHE"] = cache
     from engine.store import RunStore
 

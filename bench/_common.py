@@ -45,8 +45,10 @@ def machine() -> str:
         with contextlib.suppress(metadata.PackageNotFoundError):  # not installed: not listed
             versions.append(f"{name} {metadata.version(name if name != 'tensorflow' else _tf_dist())}")
     precision = os.environ.get("DIGIT_LAB_PRECISION", "auto")
-    return (f"{cpu} · {os.cpu_count()} cores · {memory} · load avg {load} (shared machine) · "
-            f"Python {platform.python_version()} · {' · '.join(versions)} · DIGIT_LAB_PRECISION={precision}")
+    return (
+        f"{cpu} · {os.cpu_count()} cores · {memory} · load avg {load} (shared machine) · "
+        f"Python {platform.python_version()} · {' · '.join(versions)} · DIGIT_LAB_PRECISION={precision}"
+    )
 
 
 def _tf_dist() -> str:

@@ -108,26 +108,54 @@ def main() -> int:
     trainings_during_render = after.get("trainings", 0) - before.get("trainings", 0)
 
     rows = [
-        [(f"stored run ({args.preset}, 28x28, 1 epoch on {limit:,} images): open = meta + history + "
-          "probabilities + load_model + evaluate"), f"{train_s:.2f}", f"{open_s:.3f} (first {first_open:.3f})", f"{train_s / open_s:.0f}x"],
-        [f"k-fold, {folds} folds (digitlab-small8 on digits)", f"{cv_times[0]:.2f}", f"{cv_times[1]:.3f}",
-         f"{cv_times[0] / cv_times[1]:.0f}x"],
-        ["study, 2 models (digitlab-small8, seed002-uci8x8 on digits)", f"{study_times[0]:.2f}", f"{study_times[1]:.3f}",
-         f"{study_times[0] / study_times[1]:.0f}x"],
-        ["Evaluate page (AppTest, ?run=<id>), vs training the run", f"{train_s:.2f}",
-         f"{render_first:.2f} (second {render_second:.2f})", f"{train_s / render_first:.1f}x (second {train_s / render_second:.1f}x)"],
+        [
+            (
+                f"stored run ({args.preset}, 28x28, 1 epoch on {limit:,} images): open = meta + history + "
+                "probabilities + load_model + evaluate"
+            ),
+            f"{train_s:.2f}",
+            f"{open_s:.3f} (first {first_open:.3f})",
+            f"{train_s / open_s:.0f}x",
+        ],
+        [
+            f"k-fold, {folds} folds (digitlab-small8 on digits)",
+            f"{cv_times[0]:.2f}",
+            f"{cv_times[1]:.3f}",
+            f"{cv_times[0] / cv_times[1]:.0f}x",
+        ],
+        [
+            "study, 2 models (digitlab-small8, seed002-uci8x8 on digits)",
+            f"{study_times[0]:.2f}",
+            f"{study_times[1]:.3f}",
+            f"{study_times[0] / study_times[1]:.0f}x",
+        ],
+        [
+            "Evaluate page (AppTest, ?run=<id>), vs training the run",
+            f"{train_s:.2f}",
+            f"{render_first:.2f} (second {render_second:.2f})",
+            f"{train_s / render_first:.1f}x (second {train_s / render_second:.1f}x)",
+        ],
     ]
     print(table(["what", "compute s (first call, trains)", "from the store s", "speed-up"], rows))
     print()
-    print(f"- opening a stored run >= {TARGET_RATIO:.0f}x faster than training it: {train_s / open_s:.0f}x: "
-          f"{verdict(train_s / open_s >= TARGET_RATIO)}")
-    print(f"- engine-side load of a 28x28 run < {TARGET_LOAD_S} s: {open_s:.3f} s (median), first {first_open:.3f} s: "
-          f"{verdict(open_s < TARGET_LOAD_S)}")
+    print(
+        f"- opening a stored run >= {TARGET_RATIO:.0f}x faster than training it: {train_s / open_s:.0f}x: "
+        f"{verdict(train_s / open_s >= TARGET_RATIO)}"
+    )
+    print(
+        f"- engine-side load of a 28x28 run < {TARGET_LOAD_S} s: {open_s:.3f} s (median), first {first_open:.3f} s: "
+        f"{verdict(open_s < TARGET_LOAD_S)}"
+    )
     per_fold, per_model = cv_times[1] / folds, study_times[1] / 2
-    print(f"- k-fold and study from the store at the same speed (< {TARGET_LOAD_S} s per run): {per_fold:.3f} s per fold, "
-          f"{per_model:.3f} s per model: {verdict(per_fold < TARGET_LOAD_S and per_model < TARGET_LOAD_S)}")
-    print(f"- trainings while rendering Evaluate on the cached run: {trainings_during_render}: "
-          f"{verdict(trainings_during_render == 0)}")
+    print(
+        f"- k-fold and study from the store at the same speed (< {TARGET_LOAD_S} s per run): "
+        f"{per_fold:.3f} s per fold, "
+        f"{per_model:.3f} s per model: {verdict(per_fold < TARGET_LOAD_S and per_model < TARGET_LOAD_S)}"
+    )
+    print(
+        f"- trainings while rendering Evaluate on the cached run: {trainings_during_render}: "
+        f"{verdict(trainings_during_render == 0)}"
+    )
     return 0
 
 

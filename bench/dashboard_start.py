@@ -46,8 +46,12 @@ def tensorflow_loaded(pid: int) -> bool:
 
 def import_tensorflow_seconds() -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import tensorflow"], check=True, capture_output=True,
-                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    subprocess.run(
+        [sys.executable, "-c", "import tensorflow"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     return time.perf_counter() - started
 
 
@@ -90,8 +94,12 @@ def page_switches(quick: bool) -> list[list]:
     for key, value in {"dataset": "digits", "preset": "digitlab-small8", "run": run_id}.items():
         app.query_params[key] = value
     rows = []
-    steps = [("Home", None), ("Evaluate", "views/evaluate.py"), ("Inspect", "views/inspect.py"),
-             ("Evaluate (second visit)", "views/evaluate.py")]
+    steps = [
+        ("Home", None),
+        ("Evaluate", "views/evaluate.py"),
+        ("Inspect", "views/inspect.py"),
+        ("Evaluate (second visit)", "views/evaluate.py"),
+    ]
     for name, page in steps:
         before, modules = telemetry.counters(), len(sys.modules)
         started = time.perf_counter()
@@ -102,8 +110,7 @@ def page_switches(quick: bool) -> list[list]:
         after = telemetry.counters()
         problems = [e.message for e in app.exception]
         deltas = [after.get(c, 0) - before.get(c, 0) for c in COUNTERS]
-        rows.append([name, f"{seconds:.2f}", *deltas, len(sys.modules) - modules,
-                     "; ".join(problems)[:80] or "none"])
+        rows.append([name, f"{seconds:.2f}", *deltas, len(sys.modules) - modules, "; ".join(problems)[:80] or "none"])
     return rows
 
 
@@ -116,14 +123,34 @@ def main() -> int:
     if CHROMIUM and DRIVER:
         import_times, start_times, tf_loaded = measure_start(1 if args.quick else 3)
         imp, start = statistics.median(import_times), statistics.median(start_times)
-        print(table(
-            ["measurement", "runs (s)", "median s", "ratio to import tensorflow"],
-            [["python -c 'import tensorflow' (baseline)", ", ".join(f"{t:.2f}" for t in import_times), f"{imp:.2f}", "1.00"],
-             ["streamlit run -> Home rendered in Chromium ('Stored runs')", ", ".join(f"{t:.2f}" for t in start_times),
-              f"{start:.2f}", f"{start / imp:.2f}"]]))
+        print(
+            table(
+                ["measurement", "runs (s)", "median s", "ratio to import tensorflow"],
+                [
+                    [
+                        "python -c 'import tensorflow' (baseline)",
+                        ", ".join(f"{t:.2f}" for t in import_times),
+                        f"{imp:.2f}",
+                        "1.00",
+                    ],
+                    [
+                        "streamlit run -> Home rendered in Chromium ('Stored runs')",
+                        ", ".join(f"{t:.2f}" for t in start_times),
+                        f"{start:.2f}",
+                        f"{start / imp:.2f}",
+                    ],
+                ],
+            )
+        )
         print()
-        print(f"- first Home render faster than importing TensorFlow (ratio < 1): {start / imp:.2f}: {verdict(start < imp)}")
-        print(f"- TensorFlow loaded in the server when Home first rendered: {', '.join('yes' if t else 'no' for t in tf_loaded)}")
+        print(
+            f"- first Home render faster than importing TensorFlow (ratio < 1): {start / imp:.2f}: "
+            f"{verdict(start < imp)}"
+        )
+        print(
+            "- TensorFlow loaded in the server when Home first rendered: "
+            + ", ".join("yes" if t else "no" for t in tf_loaded)
+        )
     else:
         print("Start-up skipped: chromium and chromedriver are not installed.")
     print()
@@ -135,7 +162,7 @@ def main() -> int:
     clean = all(value == 0 for value in second[2:7])
     print(f"- second visit of Evaluate adds 0 to every counter and imports nothing: {verdict(clean)}")
     if not clean:
-        print(f"  second visit added {dict(zip((*COUNTERS, 'new modules'), second[2:7]))}")
+        print(f"  second visit added {dict(zip((*COUNTERS, 'new modules'), second[2:7], strict=True))}")
     return 0
 
 

@@ -51,9 +51,13 @@ def run_local(args) -> dict:
     started = time.perf_counter()
     cv = cross_validate(dataset, spec, config, k=args.folds, store=store, preset=args.preset)
     wall = time.perf_counter() - started
-    return {"variant": "local (sequential, in-process)", "startup": 0.0, "wall": wall,
-            "fold_train_s": sum(f.run.meta["train_seconds"] for f in cv.folds) / cv.k,
-            "mean_test_accuracy": cv.summary()["mean_test_accuracy"]}
+    return {
+        "variant": "local (sequential, in-process)",
+        "startup": 0.0,
+        "wall": wall,
+        "fold_train_s": sum(f.run.meta["train_seconds"] for f in cv.folds) / cv.k,
+        "mean_test_accuracy": cv.summary()["mean_test_accuracy"],
+    }
 
 
 def run_pool(args, workers: int = 2) -> dict:
@@ -63,13 +67,19 @@ def run_pool(args, workers: int = 2) -> dict:
     cache = tempfile.mkdtemp(prefix="bench-pool-")
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_fold_in_subprocess, dataset.name, spec.to_dict(), c.to_dict(), args.preset, cache)
-                   for c in fold_configs(config, args.folds)]
+        futures = [
+            pool.submit(_fold_in_subprocess, dataset.name, spec.to_dict(), c.to_dict(), args.preset, cache)
+            for c in fold_configs(config, args.folds)
+        ]
         results = [f.result() for f in futures]
     wall = time.perf_counter() - started
-    return {"variant": f"process pool ({workers} processes)", "startup": 0.0, "wall": wall,
-            "fold_train_s": sum(r[1] for r in results) / len(results),
-            "mean_test_accuracy": sum(r[0] for r in results) / len(results)}
+    return {
+        "variant": f"process pool ({workers} processes)",
+        "startup": 0.0,
+        "wall": wall,
+        "fold_train_s": sum(r[1] for r in results) / len(results),
+        "mean_test_accuracy": sum(r[0] for r in results) / len(results),
+    }
 
 
 def run_ray(args) -> dict:
@@ -88,9 +98,13 @@ def run_ray(args) -> dict:
     wall = time.perf_counter() - started
     executor.shutdown()
     variant = f"ray (local instance, {args.ray_cpus or os.cpu_count()} CPUs)"
-    return {"variant": variant, "startup": startup, "wall": wall,
-            "fold_train_s": sum(f.run.meta["train_seconds"] for f in cv.folds) / cv.k,
-            "mean_test_accuracy": cv.summary()["mean_test_accuracy"]}
+    return {
+        "variant": variant,
+        "startup": startup,
+        "wall": wall,
+        "fold_train_s": sum(f.run.meta["train_seconds"] for f in cv.folds) / cv.k,
+        "mean_test_accuracy": cv.summary()["mean_test_accuracy"],
+    }
 
 
 def main() -> None:
@@ -114,8 +128,10 @@ def main() -> None:
     print("| executor | start-up s | k-fold wall s | per-fold train s | wall / local | mean test acc |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
-        print(f"| {row['variant']} | {row['startup']:.1f} | {row['wall']:.1f} | {row['fold_train_s']:.2f} | "
-              f"{row['wall'] / base:.2f} | {row['mean_test_accuracy']:.4f} |")
+        print(
+            f"| {row['variant']} | {row['startup']:.1f} | {row['wall']:.1f} | {row['fold_train_s']:.2f} | "
+            f"{row['wall'] / base:.2f} | {row['mean_test_accuracy']:.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ def click_train(driver) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     button = WebDriverWait(driver, 120, poll_frequency=0.5).until(
-        lambda d: d.find_element("xpath", "//button[normalize-space(.)='Train' and not(@disabled)]"))
+        lambda d: d.find_element("xpath", "//button[normalize-space(.)='Train' and not(@disabled)]")
+    )
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
     button.click()
 
@@ -51,7 +52,9 @@ def main() -> int:
     if not (CHROMIUM and DRIVER):
         print("Skipped: chromium and chromedriver are not installed.")
         return 0
-    dataset, preset, sessions = ("digits", "digitlab-small8", 2) if args.quick else ("fashion-mnist", "digitlab-fast28", args.sessions)
+    dataset, preset, sessions = (
+        ("digits", "digitlab-small8", 2) if args.quick else ("fashion-mnist", "digitlab-fast28", args.sessions)
+    )
 
     from engine.datasets import load_dataset
     from engine.runs import preset_request, run_id_for
@@ -106,9 +109,11 @@ def main() -> int:
     print(table(["stage", "server RSS MiB"], [[name, f"{mib:.0f}"] for name, mib in stages]))
     print()
     print(f"- peak RSS of the server < {TARGET_MIB} MiB: {peak:.0f} MiB: {verdict(peak < TARGET_MIB)}")
-    print(f"- {sessions} browser sessions added {after_sessions - after_training:+.0f} MiB after training "
-          f"({(after_sessions - after_training) / sessions:+.0f} MiB per session): the dataset and the model are shared "
-          "through st.cache_resource")
+    print(
+        f"- {sessions} browser sessions added {after_sessions - after_training:+.0f} MiB after training "
+        f"({(after_sessions - after_training) / sessions:+.0f} MiB per session): the dataset and the model are shared "
+        "through st.cache_resource"
+    )
     return 0
 
 

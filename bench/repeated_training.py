@@ -45,8 +45,18 @@ def worker(count: int, epochs: int, cure: bool) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         result = get_or_train(dataset, spec, config.replace(seed=seed))
         assert not result.cached
-        print(json.dumps({"seed": seed, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
-                          "rss": rss_mib(), "accuracy": result.run.meta["metrics"]["test_accuracy"]}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "seed": seed,
+                    "wall": time.perf_counter() - wall,
+                    "cpu": time.process_time() - cpu,
+                    "rss": rss_mib(),
+                    "accuracy": result.run.meta["metrics"]["test_accuracy"],
+                }
+            ),
+            flush=True,
+        )
 
 
 def run_worker(count: int, epochs: int, cure: bool) -> tuple[float, list[dict]]:
@@ -72,7 +82,9 @@ def main() -> int:
         worker(args.count, args.epochs, cure=not args.no_cure)
         return 0
     count, epochs = (3, 1) if args.quick else (args.count, args.epochs)
-    header(f"Repeated training: {count} x digitlab-small8 on digits ({epochs} epoch(s) each) in one process", args.quick)
+    header(
+        f"Repeated training: {count} x digitlab-small8 on digits ({epochs} epoch(s) each) in one process", args.quick
+    )
     rows, checks = [], []
     for label, cure in (("plain Keras (cure off)", False), ("engine (graphs released after each training)", True)):
         start, runs = run_worker(count, epochs, cure)
@@ -80,21 +92,48 @@ def main() -> int:
         growth = runs[-1]["rss"] - runs[0]["rss"]
         slow_wall = statistics.median(r["wall"] for r in last) / statistics.median(r["wall"] for r in first)
         slow_cpu = statistics.median(r["cpu"] for r in last) / statistics.median(r["cpu"] for r in first)
-        rows.append([label, f"{start:.0f}", f"{runs[0]['rss']:.0f}", f"{runs[-1]['rss']:.0f}", f"{growth:+.0f}",
-                     f"{growth / max(1, count - 1):+.1f}",
-                     f"{statistics.median(r['wall'] for r in first):.2f} → {statistics.median(r['wall'] for r in last):.2f} ({slow_wall:.2f}x)",
-                     f"{statistics.median(r['cpu'] for r in first):.2f} → {statistics.median(r['cpu'] for r in last):.2f} ({slow_cpu:.2f}x)",
-                     f"{statistics.fmean(r['accuracy'] for r in runs):.4f}"])
+        rows.append(
+            [
+                label,
+                f"{start:.0f}",
+                f"{runs[0]['rss']:.0f}",
+                f"{runs[-1]['rss']:.0f}",
+                f"{growth:+.0f}",
+                f"{growth / max(1, count - 1):+.1f}",
+                f"{statistics.median(r['wall'] for r in first):.2f} → "
+                f"{statistics.median(r['wall'] for r in last):.2f} ({slow_wall:.2f}x)",
+                f"{statistics.median(r['cpu'] for r in first):.2f} → "
+                f"{statistics.median(r['cpu'] for r in last):.2f} ({slow_cpu:.2f}x)",
+                f"{statistics.fmean(r['accuracy'] for r in runs):.4f}",
+            ]
+        )
         checks.append((label, growth, slow_wall, slow_cpu))
-    print(table(["process", "RSS before MiB", "after 1st MiB", f"after {count}th MiB", "growth MiB",
-                 "per training MiB", "wall s, median first 3 → last 3", "CPU s, median first 3 → last 3",
-                 "mean test acc"], rows))
+    print(
+        table(
+            [
+                "process",
+                "RSS before MiB",
+                "after 1st MiB",
+                f"after {count}th MiB",
+                "growth MiB",
+                "per training MiB",
+                "wall s, median first 3 → last 3",
+                "CPU s, median first 3 → last 3",
+                "mean test acc",
+            ],
+            rows,
+        )
+    )
     print()
     _, growth, slow_wall, slow_cpu = checks[-1]
-    print(f"- RSS growth over {count} trainings <= {TARGET_GROWTH_MIB} MiB: {growth:+.0f} MiB "
-          f"(plain Keras {checks[0][1]:+.0f} MiB): {verdict(growth <= TARGET_GROWTH_MIB)}")
-    print(f"- last trainings no more than {TARGET_SLOWDOWN - 1:.0%} slower than the first: wall {slow_wall:.2f}x, "
-          f"CPU {slow_cpu:.2f}x: {verdict(slow_wall <= TARGET_SLOWDOWN or slow_cpu <= TARGET_SLOWDOWN)}")
+    print(
+        f"- RSS growth over {count} trainings <= {TARGET_GROWTH_MIB} MiB: {growth:+.0f} MiB "
+        f"(plain Keras {checks[0][1]:+.0f} MiB): {verdict(growth <= TARGET_GROWTH_MIB)}"
+    )
+    print(
+        f"- last trainings no more than {TARGET_SLOWDOWN - 1:.0%} slower than the first: wall {slow_wall:.2f}x, "
+        f"CPU {slow_cpu:.2f}x: {verdict(slow_wall <= TARGET_SLOWDOWN or slow_cpu <= TARGET_SLOWDOWN)}"
+    )
     print("  (wall time on a shared machine swings with other workers' load; CPU time is the steadier measure)")
     return 0
 

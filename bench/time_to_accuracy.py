@@ -60,19 +60,25 @@ def _test_scorer(x_test: np.ndarray, y_test: np.ndarray):
             wall, cpu = time.perf_counter(), time.process_time()
             probabilities = self.model.predict(x_test, batch_size=512, verbose=0)
             accuracy = float(np.mean(np.argmax(probabilities, axis=1) == y_test))
-            self.rows.append({
-                "epoch": epoch + 1, "test_accuracy": accuracy,
-                "epoch_seconds": wall - self._epoch_wall, "epoch_cpu": cpu - self._epoch_cpu,
-                "elapsed": wall - self.clock_start - self.excluded,
-                "elapsed_cpu": cpu - self.cpu_start - self.excluded_cpu,
-            })
+            self.rows.append(
+                {
+                    "epoch": epoch + 1,
+                    "test_accuracy": accuracy,
+                    "epoch_seconds": wall - self._epoch_wall,
+                    "epoch_cpu": cpu - self._epoch_cpu,
+                    "elapsed": wall - self.clock_start - self.excluded,
+                    "elapsed_cpu": cpu - self.cpu_start - self.excluded_cpu,
+                }
+            )
             self.excluded += time.perf_counter() - wall
             self.excluded_cpu += time.process_time() - cpu
 
     return TestScore
 
 
-def run_baseline(dataset, min_epochs: int, max_epochs: int, threshold: float, seed: int, limit: int, scorer) -> list[dict]:
+def run_baseline(
+    dataset, min_epochs: int, max_epochs: int, threshold: float, seed: int, limit: int, scorer
+) -> list[dict]:
     """Seed 001's recipe, line for line (the arrays come from Debian's Fashion-MNIST instead of mnist.load_data)."""
     import keras
     from keras import layers, models
@@ -123,8 +129,13 @@ def run_engine(dataset, preset_name: str, epochs: int | None, seed: int, limit: 
     callback = scorer(clock, cpu)
     result = train(dataset, spec, config, callbacks=[callback])
     final = float(np.mean(np.argmax(result.test_probabilities, axis=1) == result.test_labels))
-    return callback.rows, {"final": final, "precision": result.history.get("precision", "float32"),
-                           "epochs": config.epochs, "batch": config.batch_size, "schedule": config.lr_schedule}
+    return callback.rows, {
+        "final": final,
+        "precision": result.history.get("precision", "float32"),
+        "epochs": config.epochs,
+        "batch": config.batch_size,
+        "schedule": config.lr_schedule,
+    }
 
 
 def summarise(rows: list[dict], threshold: float, at_epoch: int) -> dict:
@@ -137,7 +148,8 @@ def summarise(rows: list[dict], threshold: float, at_epoch: int) -> dict:
         "epoch_cpu": statistics.median(row["epoch_cpu"] for row in later),
         "first_epoch_s": rows[0]["epoch_seconds"],
         "time_to": reached["elapsed"] if reached else None,
-        "total": rows[-1]["elapsed"], "total_cpu": rows[-1]["elapsed_cpu"],
+        "total": rows[-1]["elapsed"],
+        "total_cpu": rows[-1]["elapsed_cpu"],
         "cpu_to": reached["elapsed_cpu"] if reached else None,
         "epochs_to": reached["epoch"] if reached else None,
         "final": rows[-1]["test_accuracy"],
@@ -153,8 +165,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in about a minute")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=8, help="epochs of the baseline and the same-architecture run")
-    parser.add_argument("--baseline-max-epochs", type=int, default=15,
-                        help="the baseline goes on past --epochs until it reaches the threshold, at most this many")
+    parser.add_argument(
+        "--baseline-max-epochs",
+        type=int,
+        default=15,
+        help="the baseline goes on past --epochs until it reaches the threshold, at most this many",
+    )
     parser.add_argument("--fast-preset", default="digitlab-fast28")
     args = parser.parse_args()
 
@@ -182,9 +198,11 @@ def main() -> int:
         results["fast"].append(summarise(rows, threshold, epochs) | {"final": info["fast"]["final"]})
         for name in results:
             last = results[name][-1]
-            print(f"seed {seed} {name:8s} test accuracy by epoch {last['curve']}; epoch wall s (from epoch 2) "
-                  f"{[round(t, 1) for t in last['epoch_walls']]}; CPU s {[round(t, 1) for t in last['epoch_cpus']]}",
-                  flush=True)
+            print(
+                f"seed {seed} {name:8s} test accuracy by epoch {last['curve']}; epoch wall s (from epoch 2) "
+                f"{[round(t, 1) for t in last['epoch_walls']]}; CPU s {[round(t, 1) for t in last['epoch_cpus']]}",
+                flush=True,
+            )
     print()
 
     base = results["baseline"]
@@ -207,15 +225,28 @@ def main() -> int:
     bound = "≥" if any(r["time_to"] is None for r in base) else ""
     labels = {
         "baseline": f"baseline: seed 001 recipe (float64 NumPy, batch 64, split 0.2, {epochs}-{max_epochs} ep)",
-        "same": f"engine, same architecture (seed001-cnn3, batch 64, split 0.2, {epochs} ep, {info['same']['precision']})",
-        "fast": (f"engine, {args.fast_preset} ({info['fast']['epochs']} ep, batch {info['fast']['batch']}, "
-                 f"{info['fast']['schedule']}, {info['fast']['precision']})"),
+        "same": (
+            f"engine, same architecture (seed001-cnn3, batch 64, split 0.2, {epochs} ep, {info['same']['precision']})"
+        ),
+        "fast": (
+            f"engine, {args.fast_preset} ({info['fast']['epochs']} ep, batch {info['fast']['batch']}, "
+            f"{info['fast']['schedule']}, {info['fast']['precision']})"
+        ),
     }
-    headers = ["training", "per-epoch wall s: median of all epochs (mean ± std of seed medians)",
-               "per-epoch wall s: fastest quarter (25th percentile)", "per-epoch CPU s: median (mean ± std)", "epoch-1 wall s", f"time to {threshold:.2f} s",
-               f"CPU s to {threshold:.2f}", f"epochs to {threshold:.2f}", f"test acc at epoch {epochs}",
-               "final test acc (epochs run)",
-               "speed-up per epoch (median wall / fastest-quarter wall / CPU)", f"speed-up to {threshold:.2f} (wall / CPU)"]
+    headers = [
+        "training",
+        "per-epoch wall s: median of all epochs (mean ± std of seed medians)",
+        "per-epoch wall s: fastest quarter (25th percentile)",
+        "per-epoch CPU s: median (mean ± std)",
+        "epoch-1 wall s",
+        f"time to {threshold:.2f} s",
+        f"CPU s to {threshold:.2f}",
+        f"epochs to {threshold:.2f}",
+        f"test acc at epoch {epochs}",
+        "final test acc (epochs run)",
+        "speed-up per epoch (median wall / fastest-quarter wall / CPU)",
+        f"speed-up to {threshold:.2f} (wall / CPU)",
+    ]
     rows = []
     ratios: dict[str, dict] = {}
     for name, runs in results.items():
@@ -224,40 +255,71 @@ def main() -> int:
         per_epoch_cpu = base_cpu / pooled(runs, "epoch_cpus")
         per_epoch_quiet = base_quiet / quiet(runs)
         # Only a training that reached the threshold in every seed gets a ratio.
-        to = statistics.fmean(base_to) / statistics.fmean(r["time_to"] for r in runs) if len(reached) == len(runs) else None
+        to = (
+            statistics.fmean(base_to) / statistics.fmean(r["time_to"] for r in runs)
+            if len(reached) == len(runs)
+            else None
+        )
         to_cpu = statistics.fmean(base_cpu_to) / statistics.fmean(r["cpu_to"] for r in runs) if to is not None else None
-        ratios[name] = {"per_epoch": per_epoch, "per_epoch_cpu": per_epoch_cpu, "per_epoch_quiet": per_epoch_quiet,
-                        "to": to, "to_cpu": to_cpu}
-        rows.append([
-            labels[name], f"{pooled(runs, 'epoch_walls'):.2f} ({fmt([r['epoch_s'] for r in runs])})",
-            f"{quiet(runs):.2f}", f"{pooled(runs, 'epoch_cpus'):.2f} ({fmt([r['epoch_cpu'] for r in runs])})",
-            fmt([r["first_epoch_s"] for r in runs]),
-            fmt([r["time_to"] for r in reached], 1) + ("" if len(reached) == len(runs) else f" ({len(runs) - len(reached)} of {len(runs)} never)"),
-            fmt([r["cpu_to"] for r in reached], 1), fmt([r["epochs_to"] for r in reached], 1),
-            fmt([r["at_epoch"] for r in runs], 4),
-            fmt([r["final"] for r in runs], 4) + f" ({fmt([r['epochs_run'] for r in runs], 0)})",
-            f"{per_epoch:.2f}x / {per_epoch_quiet:.2f}x / {per_epoch_cpu:.2f}x",
-            "—" if to is None else f"{'' if name == 'baseline' else bound}{to:.2f}x / {'' if name == 'baseline' else bound}{to_cpu:.2f}x",
-        ])
+        ratios[name] = {
+            "per_epoch": per_epoch,
+            "per_epoch_cpu": per_epoch_cpu,
+            "per_epoch_quiet": per_epoch_quiet,
+            "to": to,
+            "to_cpu": to_cpu,
+        }
+        rows.append(
+            [
+                labels[name],
+                f"{pooled(runs, 'epoch_walls'):.2f} ({fmt([r['epoch_s'] for r in runs])})",
+                f"{quiet(runs):.2f}",
+                f"{pooled(runs, 'epoch_cpus'):.2f} ({fmt([r['epoch_cpu'] for r in runs])})",
+                fmt([r["first_epoch_s"] for r in runs]),
+                fmt([r["time_to"] for r in reached], 1)
+                + ("" if len(reached) == len(runs) else f" ({len(runs) - len(reached)} of {len(runs)} never)"),
+                fmt([r["cpu_to"] for r in reached], 1),
+                fmt([r["epochs_to"] for r in reached], 1),
+                fmt([r["at_epoch"] for r in runs], 4),
+                fmt([r["final"] for r in runs], 4) + f" ({fmt([r['epochs_run'] for r in runs], 0)})",
+                f"{per_epoch:.2f}x / {per_epoch_quiet:.2f}x / {per_epoch_cpu:.2f}x",
+                "—"
+                if to is None
+                else f"{'' if name == 'baseline' else bound}{to:.2f}x / "
+                f"{'' if name == 'baseline' else bound}{to_cpu:.2f}x",
+            ]
+        )
     print(table(headers, rows))
     print()
     print(f"Mean ± std over {seeds} seed(s). Test-set scoring after each epoch is excluded from every clock.")
     if bound:
-        print(f"The baseline did not reach {threshold:.2f} in every seed within {max_epochs} epochs; such a seed counts "
-              "with its whole run, so the time-to ratios are lower bounds (≥).")
+        print(
+            f"The baseline did not reach {threshold:.2f} in every seed within {max_epochs} epochs; such a seed counts "
+            "with its whole run, so the time-to ratios are lower bounds (≥)."
+        )
     same, fast = ratios["same"], ratios["fast"]
     same_acc = fmt([r["at_epoch"] for r in results["same"]], 4)
     base_acc = fmt([r["at_epoch"] for r in base], 4)
     fast_final = statistics.fmean(r["final"] for r in results["fast"])
-    print(f"- engine same architecture per epoch >= {TARGET_SAME_ARCH}x faster than the baseline: "
-          f"{same['per_epoch']:.2f}x median wall, {same['per_epoch_quiet']:.2f}x fastest-quarter wall, "
-          f"{same['per_epoch_cpu']:.2f}x CPU (test accuracy at epoch {epochs}: {same_acc} vs "
-          f"{base_acc}): {verdict(same['per_epoch'] >= TARGET_SAME_ARCH)}")
-    print(f"- {args.fast_preset} reaches {threshold:.2f} test accuracy >= {TARGET_TIME_TO}x sooner: "
-          + ("not reached in every seed" if fast["to"] is None else f"{bound}{fast['to']:.2f}x wall, {bound}{fast['to_cpu']:.2f}x CPU")
-          + f": {verdict(fast['to'] is not None and fast['to'] >= TARGET_TIME_TO)}")
-    print(f"- {args.fast_preset} test accuracy >= {TARGET_FINAL} within 10 epochs "
-          f"({info['fast']['epochs']} run): {fast_final:.4f}: {verdict(fast_final >= TARGET_FINAL and info['fast']['epochs'] <= 10)}")
+    print(
+        f"- engine same architecture per epoch >= {TARGET_SAME_ARCH}x faster than the baseline: "
+        f"{same['per_epoch']:.2f}x median wall, {same['per_epoch_quiet']:.2f}x fastest-quarter wall, "
+        f"{same['per_epoch_cpu']:.2f}x CPU (test accuracy at epoch {epochs}: {same_acc} vs "
+        f"{base_acc}): {verdict(same['per_epoch'] >= TARGET_SAME_ARCH)}"
+    )
+    print(
+        f"- {args.fast_preset} reaches {threshold:.2f} test accuracy >= {TARGET_TIME_TO}x sooner: "
+        + (
+            "not reached in every seed"
+            if fast["to"] is None
+            else f"{bound}{fast['to']:.2f}x wall, {bound}{fast['to_cpu']:.2f}x CPU"
+        )
+        + f": {verdict(fast['to'] is not None and fast['to'] >= TARGET_TIME_TO)}"
+    )
+    print(
+        f"- {args.fast_preset} test accuracy >= {TARGET_FINAL} within 10 epochs "
+        f"({info['fast']['epochs']} run): {fast_final:.4f}: "
+        f"{verdict(fast_final >= TARGET_FINAL and info['fast']['epochs'] <= 10)}"
+    )
     return 0
 
 

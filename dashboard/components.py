@@ -25,7 +25,10 @@ def show_error(error: BaseException) -> None:
         st.error(str(error), icon=":material/warning:")
     else:
         log.exception("unexpected error in the dashboard")
-        st.error(f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.", icon=":material/bug_report:")
+        st.error(
+            f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.",
+            icon=":material/bug_report:",
+        )
 
 
 def link_problems() -> None:
@@ -54,31 +57,45 @@ def train_with_progress(selection, label: str = "Training"):
 
     def progress(event):
         if event.stage == "queued":
-            bar.progress(0.0, text=f"{label}: waiting for a free training slot — position {event.metrics['position']} "
-                                   f"in the queue · {time.perf_counter() - started:.0f} s")
+            bar.progress(
+                0.0,
+                text=f"{label}: waiting for a free training slot — position {event.metrics['position']} "
+                f"in the queue · {time.perf_counter() - started:.0f} s",
+            )
             return
         elapsed = time.perf_counter() - started
-        bar.progress(event.fraction_done,
-                     text=f"{label}: epoch {event.epoch}/{event.epochs} · {elapsed:.0f} s elapsed")
+        bar.progress(event.fraction_done, text=f"{label}: epoch {event.epoch}/{event.epochs} · {elapsed:.0f} s elapsed")
         if event.stage == "epoch":
             epochs.append({"epoch": event.epoch, **event.metrics})
-            chart.plotly_chart(training_curves({"initial": initial, "epochs": epochs}, title="Live training curves"),
-                               key=f"live_{event.epoch}")
+            chart.plotly_chart(
+                training_curves({"initial": initial, "epochs": epochs}, title="Live training curves"),
+                key=f"live_{event.epoch}",
+            )
         elif event.stage == "start":
             initial.update(event.metrics)
 
     initial: dict = {}
     try:
-        result = get_or_train(selection.dataset, selection.spec, selection.config, progress=progress,
-                              store=services.store(), preset=selection.preset)
+        result = get_or_train(
+            selection.dataset,
+            selection.spec,
+            selection.config,
+            progress=progress,
+            store=services.store(),
+            preset=selection.preset,
+        )
     except DigitLabError as error:
         bar.empty()
         show_error(error)
         return None
-    bar.progress(1.0, text=("Answered from the store" if result.cached else f"{label} finished") + f" in {result.seconds:.1f} s")
+    bar.progress(
+        1.0, text=("Answered from the store" if result.cached else f"{label} finished") + f" in {result.seconds:.1f} s"
+    )
     if not result.stored:
-        st.warning(f"{result.store_problem} The result is shown for this session only; it was not cached.",
-                   icon=":material/sd_card_alert:")
+        st.warning(
+            f"{result.store_problem} The result is shown for this session only; it was not cached.",
+            icon=":material/sd_card_alert:",
+        )
     state.open_run(result.run.run_id)
     return result
 
@@ -107,13 +124,18 @@ class BatchProgressPanel:
             self.current.progress(0.0, text=f"{head}: preparing…{retry}")
         elif update.status == "training" and update.event is not None:
             event = update.event
-            self.current.progress(event.fraction_done, text=f"{head}: epoch {event.epoch}/{event.epochs} · "
-                                                            f"{event.elapsed:.0f} s")
-            self.overall.progress(min(1.0, (update.done + event.fraction_done) / self.total),
-                                  text=f"{update.done} of {self.total} {self.noun}s done · {elapsed:.0f} s elapsed")
+            self.current.progress(
+                event.fraction_done, text=f"{head}: epoch {event.epoch}/{event.epochs} · {event.elapsed:.0f} s"
+            )
+            self.overall.progress(
+                min(1.0, (update.done + event.fraction_done) / self.total),
+                text=f"{update.done} of {self.total} {self.noun}s done · {elapsed:.0f} s elapsed",
+            )
         elif update.status in ("done", "failed"):
-            self.overall.progress(min(1.0, update.done / self.total),
-                                  text=f"{update.done} of {self.total} {self.noun}s done · {elapsed:.0f} s elapsed")
+            self.overall.progress(
+                min(1.0, update.done / self.total),
+                text=f"{update.done} of {self.total} {self.noun}s done · {elapsed:.0f} s elapsed",
+            )
             if update.status == "done":
                 how = "from the store" if update.cached else "trained"
                 self.current.progress(1.0, text=f"{head}: {how}")
@@ -135,12 +157,12 @@ class BatchProgressPanel:
 def batch_progress(title: str, noun: str, total: int) -> Iterator[BatchProgressPanel]:
     """A status panel for `total` runs called `noun`s ("fold", "model"), open while the engine trains them:
 
-        with components.batch_progress("Running 5-fold cross-validation…", "fold", 5) as panel:
-            try:
-                cv = cross_validate(..., progress=panel)
-            except DigitLabError as error:
-                panel.stopped("Cross-validation stopped", error)
-            panel.finished(f"5-fold cross-validation finished in {panel.elapsed:.1f} s")
+    with components.batch_progress("Running 5-fold cross-validation…", "fold", 5) as panel:
+        try:
+            cv = cross_validate(..., progress=panel)
+        except DigitLabError as error:
+            panel.stopped("Cross-validation stopped", error)
+        panel.finished(f"5-fold cross-validation finished in {panel.elapsed:.1f} s")
     """
     with st.status(title, expanded=True) as status:
         yield BatchProgressPanel(status, noun, total)
@@ -152,8 +174,13 @@ def executor_choice(key: str):
 
     names = available_executors()
     labels = {"local": "this machine", "ray": "Ray (RAY_ADDRESS, or a local Ray instance)"}
-    chosen = st.selectbox("Run on", names, key=key, format_func=lambda n: labels.get(n, n),
-                          help="Ray runs folds or models as parallel tasks on a cluster; results land in the same store.")
+    chosen = st.selectbox(
+        "Run on",
+        names,
+        key=key,
+        format_func=lambda n: labels.get(n, n),
+        help="Ray runs folds or models as parallel tasks on a cluster; results land in the same store.",
+    )
     try:
         return get_executor(chosen)
     except DigitLabError as error:

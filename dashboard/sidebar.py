@@ -41,8 +41,13 @@ def render() -> None:
     with st.sidebar:
         st.header("Digit Lab")
         _dataset_picker()
-        st.selectbox("Model preset", [state.CUSTOM, *PRESETS], key=state.PRESET_KEY, on_change=_on_preset_change,
-                     help="Start from a model in one of the source reports; editing the widgets makes it custom.")
+        st.selectbox(
+            "Model preset",
+            [state.CUSTOM, *PRESETS],
+            key=state.PRESET_KEY,
+            on_change=_on_preset_change,
+            help="Start from a model in one of the source reports; editing the widgets makes it custom.",
+        )
         with st.expander("Architecture", expanded=False):
             _architecture_widgets()
         with st.expander("Training settings", expanded=False):
@@ -65,8 +70,11 @@ def _dataset_picker() -> None:
     chosen = st.session_state[state.DATASET_KEY]
     available, detail = status[chosen]
     if not available:
-        st.warning(f"**{infos[chosen].title}** cannot be loaded on this machine: {detail}\n\n"
-                   f"How to get it: {infos[chosen].how_to_get}", icon=":material/inventory_2:")
+        st.warning(
+            f"**{infos[chosen].title}** cannot be loaded on this machine: {detail}\n\n"
+            f"How to get it: {infos[chosen].how_to_get}",
+            icon=":material/inventory_2:",
+        )
 
 
 def _architecture_widgets() -> None:
@@ -95,14 +103,21 @@ def _architecture_widgets() -> None:
         right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, key=state.dense_key(i, "dropout"))
     st.selectbox("Output activation", OUTPUT_ACTIVATIONS, key="spec_output_activation")
     st.selectbox("Optimizer", OPTIMIZERS, key="spec_optimizer")
-    st.number_input("Learning rate", 1e-6, limits.max_learning_rate, format="%.5f", step=1e-4,
-                    key="spec_learning_rate")
-    if any(st.session_state.get(state.block_key(i, "batch_norm"), "none") != "none"
-           for i in range(1, int(st.session_state["n_conv"]) + 1)):
-        st.number_input("Batch norm momentum", 0.0, FRACTION_MAX, step=0.01, format="%.3f",
-                        key="spec_batch_norm_momentum",
-                        help="How fast BatchNorm's moving statistics follow the batches. Keras' default 0.99 lags "
-                             "behind at high learning rates; 0.9 keeps early-epoch scores honest.")
+    st.number_input("Learning rate", 1e-6, limits.max_learning_rate, format="%.5f", step=1e-4, key="spec_learning_rate")
+    if any(
+        st.session_state.get(state.block_key(i, "batch_norm"), "none") != "none"
+        for i in range(1, int(st.session_state["n_conv"]) + 1)
+    ):
+        st.number_input(
+            "Batch norm momentum",
+            0.0,
+            FRACTION_MAX,
+            step=0.01,
+            format="%.3f",
+            key="spec_batch_norm_momentum",
+            help="How fast BatchNorm's moving statistics follow the batches. Keras' default 0.99 lags "
+            "behind at high learning rates; 0.9 keeps early-epoch scores honest.",
+        )
 
 
 def _training_widgets() -> None:
@@ -116,15 +131,22 @@ def _training_widgets() -> None:
     left.number_input("Validation split", 0.0, FRACTION_MAX, step=0.05, key=state.CONFIG_WIDGETS["validation_split"])
     right.number_input("Seed", 0, limits.max_seed, key=state.CONFIG_WIDGETS["seed"])
     left.selectbox("LR schedule", LR_SCHEDULES, key=state.CONFIG_WIDGETS["lr_schedule"])
-    right.number_input("Early stop patience (0 = off)", 0, most_epochs,
-                       key=state.CONFIG_WIDGETS["early_stopping_patience"])
+    right.number_input(
+        "Early stop patience (0 = off)", 0, most_epochs, key=state.CONFIG_WIDGETS["early_stopping_patience"]
+    )
     # No maximum: the validator has none either (a subset larger than the training set means all of it).
     left.number_input("Train subset (0 = all)", 0, None, step=100, key=state.CONFIG_WIDGETS["limit_train"])
-    right.checkbox("Augmentation", key=state.CONFIG_WIDGETS["augmentation"],
-                   help="Random shifts (10 %), rotations (10°) and zoom (10 %) while training.")
-    st.text_input("Merge classes", key=state.CONFIG_WIDGETS["label_mapping"],
-                  placeholder="e.g. " + " or ".join(LABEL_MAPPINGS) + " or 0,6|1,7|2,3,5,8|4,9",
-                  help="Train on merged classes, as seed 004's 4-class experiment does. Empty = the original classes.")
+    right.checkbox(
+        "Augmentation",
+        key=state.CONFIG_WIDGETS["augmentation"],
+        help="Random shifts (10 %), rotations (10°) and zoom (10 %) while training.",
+    )
+    st.text_input(
+        "Merge classes",
+        key=state.CONFIG_WIDGETS["label_mapping"],
+        placeholder="e.g. " + " or ".join(LABEL_MAPPINGS) + " or 0,6|1,7|2,3,5,8|4,9",
+        help="Train on merged classes, as seed 004's 4-class experiment does. Empty = the original classes.",
+    )
 
 
 def _seed_missing(key, index: int, template) -> None:

@@ -30,9 +30,15 @@ DEFAULT_PRESET = "digitlab-small8"
 
 # Sidebar widget keys for the training settings, one per TrainConfig field the user may change.
 CONFIG_WIDGETS = {
-    "epochs": "cfg_epochs", "batch_size": "cfg_batch_size", "validation_split": "cfg_validation_split",
-    "seed": "cfg_seed", "early_stopping_patience": "cfg_early_stopping", "lr_schedule": "cfg_schedule",
-    "augmentation": "cfg_augmentation", "limit_train": "cfg_limit_train", "label_mapping": "cfg_label_mapping",
+    "epochs": "cfg_epochs",
+    "batch_size": "cfg_batch_size",
+    "validation_split": "cfg_validation_split",
+    "seed": "cfg_seed",
+    "early_stopping_patience": "cfg_early_stopping",
+    "lr_schedule": "cfg_schedule",
+    "augmentation": "cfg_augmentation",
+    "limit_train": "cfg_limit_train",
+    "label_mapping": "cfg_label_mapping",
 }
 BLOCK_FIELDS = [f.name for f in fields(ConvBlock)]
 DENSE_FIELDS = [f.name for f in fields(DenseLayer)]
@@ -109,8 +115,10 @@ def spec_from_widgets() -> ModelSpec:
         for i in range(1, int(ss.get("n_dense", 0)) + 1)
     )
     return ModelSpec(
-        conv_blocks=blocks, dense_layers=dense,
-        output_activation=ss.get("spec_output_activation", "softmax"), optimizer=ss.get("spec_optimizer", "adam"),
+        conv_blocks=blocks,
+        dense_layers=dense,
+        output_activation=ss.get("spec_output_activation", "softmax"),
+        optimizer=ss.get("spec_optimizer", "adam"),
         learning_rate=float(ss.get("spec_learning_rate", 1e-3)),
         batch_norm_momentum=float(ss.get("spec_batch_norm_momentum", ModelSpec.batch_norm_momentum)),
         loss=ss.get("spec_loss", "categorical_crossentropy"),

@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
 
 
 def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Digit Lab: handwritten-digit data and the CNNs that "
-                                                             "classify them")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Digit Lab: handwritten-digit data and the CNNs that classify them"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     datasets = commands.add_parser("datasets", help="list datasets and whether each can be loaded here")
@@ -118,9 +119,13 @@ def _app(streamlit_args: list[str]) -> int:
 
 
 def _executor_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--executor", choices=["local", "ray"], default=None,
-                        help="where the runs train: local (default, one after another here) or ray (a Ray cluster "
-                             "from RAY_ADDRESS, else a local Ray instance); default $DIGIT_LAB_EXECUTOR or local")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default=None,
+        help="where the runs train: local (default, one after another here) or ray (a Ray cluster "
+        "from RAY_ADDRESS, else a local Ray instance); default $DIGIT_LAB_EXECUTOR or local",
+    )
 
 
 def _executor(args):
@@ -164,14 +169,26 @@ def _unchecked_request(args):
     from engine.training.config import TrainConfig
 
     dataset = load_dataset(args.dataset, local_path=args.data_path)
-    changes = {name: getattr(args, name) for name in (
-        "epochs", "batch_size", "seed", "validation_split", "limit_train", "label_mapping", "lr_schedule",
-        "early_stopping_patience", "augmentation")}
+    changes = {
+        name: getattr(args, name)
+        for name in (
+            "epochs",
+            "batch_size",
+            "seed",
+            "validation_split",
+            "limit_train",
+            "label_mapping",
+            "lr_schedule",
+            "early_stopping_patience",
+            "augmentation",
+        )
+    }
     if args.spec:
         text = Path(args.spec).read_text() if os.path.exists(args.spec) else args.spec
         spec = ModelSpec.from_json(text)
         config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
         from engine.training.data import transformed_dataset
+
         classes = transformed_dataset(dataset, config.replace(limit_train=0)).num_classes
         spec = spec.for_data(dataset.image_shape, classes)
         if args.lr is not None:
@@ -223,17 +240,25 @@ def _train(args) -> None:
         print(json.dumps(out))
     else:
         source = "from the store" if result.cached else f"trained in {out['train_seconds']:.1f} s"
-        print(f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, "
-              f"macro F1 {out['macro_f1']:.4f}")
+        print(
+            f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, macro F1 {out['macro_f1']:.4f}"
+        )
 
 
 def _run_json(run, cached: bool, seconds: float) -> dict:
     meta = run.meta
     return {
-        "run_id": run.run_id, "cached": cached, "dataset": meta["dataset"]["name"], "preset": meta.get("preset", ""),
-        "test_accuracy": meta["metrics"]["test_accuracy"], "macro_f1": meta["metrics"]["macro_f1"],
-        "test_loss": meta["metrics"]["test_loss"], "train_seconds": meta["train_seconds"],
-        "engine_seconds": round(seconds, 4), "epochs": meta["epochs_run"], "parameters": meta["parameters"]["total"],
+        "run_id": run.run_id,
+        "cached": cached,
+        "dataset": meta["dataset"]["name"],
+        "preset": meta.get("preset", ""),
+        "test_accuracy": meta["metrics"]["test_accuracy"],
+        "macro_f1": meta["metrics"]["macro_f1"],
+        "test_loss": meta["metrics"]["test_loss"],
+        "train_seconds": meta["train_seconds"],
+        "engine_seconds": round(seconds, 4),
+        "epochs": meta["epochs_run"],
+        "parameters": meta["parameters"]["total"],
     }
 
 
@@ -244,8 +269,9 @@ def _cv(args) -> None:
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)
     started = time.perf_counter()
-    result = cross_validate(dataset, spec, config, k=args.folds, progress=bar.batch("fold"), preset=preset,
-                            executor=executor)
+    result = cross_validate(
+        dataset, spec, config, k=args.folds, progress=bar.batch("fold"), preset=preset, executor=executor
+    )
     bar.close()
     summary = result.summary()
     summary["engine_seconds"] = round(time.perf_counter() - started, 4)
@@ -253,10 +279,14 @@ def _cv(args) -> None:
         print(json.dumps(summary))
         return
     for fold in summary["folds"]:
-        print(f"fold {fold['fold']}: val loss {fold['val_loss']:.4f}  val acc {fold['val_accuracy']:.4f}  test acc {fold['test_accuracy']:.4f}"
-              + ("  (cached)" if fold["cached"] else ""))
-    print(f"mean val accuracy {summary['mean_val_accuracy']:.4f} ± {summary['std_val_accuracy']:.4f}; "
-          f"mean test accuracy {summary['mean_test_accuracy']:.4f} ± {summary['std_test_accuracy']:.4f}")
+        print(
+            f"fold {fold['fold']}: val loss {fold['val_loss']:.4f}  val acc {fold['val_accuracy']:.4f}  "
+            f"test acc {fold['test_accuracy']:.4f}" + ("  (cached)" if fold["cached"] else "")
+        )
+    print(
+        f"mean val accuracy {summary['mean_val_accuracy']:.4f} ± {summary['std_val_accuracy']:.4f}; "
+        f"mean test accuracy {summary['mean_test_accuracy']:.4f} ± {summary['std_test_accuracy']:.4f}"
+    )
 
 
 def _study(args) -> None:
@@ -267,16 +297,34 @@ def _study(args) -> None:
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     bar = _ProgressBar(enabled=not args.json)
     started = time.perf_counter()
-    results = run_study(args.name, dataset, progress=bar.batch("model"), executor=executor, epochs=args.epochs,
-                        limit_train=args.limit_train, seed=args.seed)
+    results = run_study(
+        args.name,
+        dataset,
+        progress=bar.batch("model"),
+        executor=executor,
+        epochs=args.epochs,
+        limit_train=args.limit_train,
+        seed=args.seed,
+    )
     bar.close()
     table = comparison_table([r.run for r in results])
     table["cached"] = [r.cached for r in results]
     if args.json:
-        print(json.dumps({"study": args.name, "engine_seconds": round(time.perf_counter() - started, 4),
-                          "runs": json.loads(table.to_json(orient="records"))}))
+        print(
+            json.dumps(
+                {
+                    "study": args.name,
+                    "engine_seconds": round(time.perf_counter() - started, 4),
+                    "runs": json.loads(table.to_json(orient="records")),
+                }
+            )
+        )
     else:
-        print(table[["preset", "parameters", "epochs", "batch_size", "learning_rate", "test_accuracy", "macro_f1", "cached"]].to_string(index=False))
+        print(
+            table[
+                ["preset", "parameters", "epochs", "batch_size", "learning_rate", "test_accuracy", "macro_f1", "cached"]
+            ].to_string(index=False)
+        )
 
 
 def _compare(args) -> None:
@@ -317,15 +365,26 @@ def _runs(args) -> None:
     for run in store.list():
         meta = run.meta
         from engine.runs import spec_summary
-        rows.append({"run_id": run.run_id, "dataset": meta["dataset"]["name"], "preset": meta.get("preset", ""),
-                     "architecture": spec_summary(meta["spec"]), "test_accuracy": meta["metrics"]["test_accuracy"],
-                     "epochs": meta.get("epochs_run"), "created": meta["created"]})
+
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "dataset": meta["dataset"]["name"],
+                "preset": meta.get("preset", ""),
+                "architecture": spec_summary(meta["spec"]),
+                "test_accuracy": meta["metrics"]["test_accuracy"],
+                "epochs": meta.get("epochs_run"),
+                "created": meta["created"],
+            }
+        )
     if args.json:
         print(json.dumps(rows))
         return
     for row in rows:
-        print(f"{row['run_id']}  {row['dataset']:<14} {row['preset'] or 'custom':<18} "
-              f"acc {row['test_accuracy']:.4f}  {row['created']}")
+        print(
+            f"{row['run_id']}  {row['dataset']:<14} {row['preset'] or 'custom':<18} "
+            f"acc {row['test_accuracy']:.4f}  {row['created']}"
+        )
 
 
 class _ProgressBar:
@@ -346,7 +405,10 @@ class _ProgressBar:
             extra = f" loss {m.get('loss', float('nan')):.4f} acc {m.get('accuracy', float('nan')):.4f}"
             if "val_accuracy" in m:
                 extra += f" val_acc {m['val_accuracy']:.4f}"
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] epoch {event.epoch}/{event.epochs} {event.elapsed:.0f}s{extra}   ")
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+            f"epoch {event.epoch}/{event.epochs} {event.elapsed:.0f}s{extra}   "
+        )
         sys.stderr.flush()
         return None
 

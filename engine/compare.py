@@ -33,23 +33,25 @@ def comparison_table(runs: list[StoredRun]) -> pd.DataFrame:
     for run in runs:
         meta = run.meta
         config, metrics = meta["config"], meta["metrics"]
-        rows.append({
-            "run_id": run.run_id,
-            "label": run_label(run),
-            "dataset": meta["dataset"]["name"],
-            "preset": meta.get("preset") or "custom",
-            "architecture": spec_summary(meta["spec"]),
-            "parameters": meta["parameters"]["total"],
-            "epochs": meta.get("epochs_run", config["epochs"]),
-            "batch_size": config["batch_size"],
-            "learning_rate": meta["spec"]["learning_rate"],
-            "seed": config["seed"],
-            "test_accuracy": metrics["test_accuracy"],
-            "macro_f1": metrics["macro_f1"],
-            "test_loss": metrics["test_loss"],
-            "train_seconds": meta["train_seconds"],
-            "created": meta["created"],
-        })
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "label": run_label(run),
+                "dataset": meta["dataset"]["name"],
+                "preset": meta.get("preset") or "custom",
+                "architecture": spec_summary(meta["spec"]),
+                "parameters": meta["parameters"]["total"],
+                "epochs": meta.get("epochs_run", config["epochs"]),
+                "batch_size": config["batch_size"],
+                "learning_rate": meta["spec"]["learning_rate"],
+                "seed": config["seed"],
+                "test_accuracy": metrics["test_accuracy"],
+                "macro_f1": metrics["macro_f1"],
+                "test_loss": metrics["test_loss"],
+                "train_seconds": meta["train_seconds"],
+                "created": meta["created"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -66,8 +68,9 @@ def comparison_with_reports(runs: list[StoredRun]) -> pd.DataFrame:
     with other settings is not expected to reach it.
     """
     table = comparison_table(runs)
-    table["reported_accuracy"] = pd.Series([reported_test_accuracy(preset) for preset in table.get("preset", [])],
-                                           index=table.index, dtype=float)
+    table["reported_accuracy"] = pd.Series(
+        [reported_test_accuracy(preset) for preset in table.get("preset", [])], index=table.index, dtype=float
+    )
     return table
 
 
@@ -78,16 +81,19 @@ def runs_table(runs: list[StoredRun]) -> pd.DataFrame:
     creation time are blank (None) for a run whose meta lacks them.
     """
     columns = ["run_id", "dataset", "preset", "architecture", "test_accuracy", "epochs", "train_seconds", "created"]
-    rows = [{
-        "run_id": run.run_id,
-        "dataset": run.meta["dataset"]["name"],
-        "preset": run.meta.get("preset") or "custom",
-        "architecture": spec_summary(run.meta["spec"]),
-        "test_accuracy": run.meta["metrics"]["test_accuracy"],
-        "epochs": run.meta.get("epochs_run"),
-        "train_seconds": run.meta.get("train_seconds"),
-        "created": run.meta.get("created"),
-    } for run in runs]
+    rows = [
+        {
+            "run_id": run.run_id,
+            "dataset": run.meta["dataset"]["name"],
+            "preset": run.meta.get("preset") or "custom",
+            "architecture": spec_summary(run.meta["spec"]),
+            "test_accuracy": run.meta["metrics"]["test_accuracy"],
+            "epochs": run.meta.get("epochs_run"),
+            "train_seconds": run.meta.get("train_seconds"),
+            "created": run.meta.get("created"),
+        }
+        for run in runs
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -102,8 +108,15 @@ def aligned_curves(runs: list[StoredRun]) -> pd.DataFrame:
         for epoch in history["epochs"]:
             for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
                 if metric in epoch:
-                    rows.append({"run_id": run.run_id, "label": label, "epoch": epoch["epoch"], "metric": metric,
-                                 "value": epoch[metric]})
+                    rows.append(
+                        {
+                            "run_id": run.run_id,
+                            "label": label,
+                            "epoch": epoch["epoch"],
+                            "metric": metric,
+                            "value": epoch[metric],
+                        }
+                    )
     return pd.DataFrame(rows, columns=["run_id", "label", "epoch", "metric", "value"])
 
 

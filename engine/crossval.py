@@ -14,6 +14,7 @@ import numpy as np
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.errors import InvalidConfig
+from engine.limits import train_limits
 from engine.progress import BatchCallback, batch_relay
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
@@ -46,12 +47,19 @@ class CrossValidation:
         out: dict = {"k": self.k, "folds": []}
         for fold in self.folds:
             m = fold.metrics
-            out["folds"].append({
-                "fold": fold.fold, "run_id": fold.run.run_id, "cached": fold.cached,
-                "val_loss": m.get("val_loss"), "val_accuracy": m.get("val_accuracy"),
-                "test_accuracy": m.get("test_accuracy"), "test_loss": m.get("test_loss"),
-                "train_accuracy": m.get("final_train_accuracy"), "train_seconds": fold.run.meta.get("train_seconds"),
-            })
+            out["folds"].append(
+                {
+                    "fold": fold.fold,
+                    "run_id": fold.run.run_id,
+                    "cached": fold.cached,
+                    "val_loss": m.get("val_loss"),
+                    "val_accuracy": m.get("val_accuracy"),
+                    "test_accuracy": m.get("test_accuracy"),
+                    "test_loss": m.get("test_loss"),
+                    "train_accuracy": m.get("final_train_accuracy"),
+                    "train_seconds": fold.run.meta.get("train_seconds"),
+                }
+            )
         for name in ("val_loss", "val_accuracy", "test_accuracy", "train_accuracy"):
             key = {"train_accuracy": "final_train_accuracy"}.get(name, name)
             values = self.column(key)
@@ -62,8 +70,9 @@ class CrossValidation:
 
 def fold_configs(config: TrainConfig, k: int) -> list[TrainConfig]:
     """The k fold configs; the plain validation split does not apply inside a fold, so it is zeroed."""
-    if not 2 <= k <= 10:
-        raise InvalidConfig(f"Cross-validation needs 2 to 10 folds, got {k}.")
+    most = train_limits().max_cv_folds
+    if not 2 <= k <= most:
+        raise InvalidConfig(f"Cross-validation needs 2 to {most} folds, got {k}.")
     return [config.replace(cv_folds=k, cv_fold=i, validation_split=0.0) for i in range(k)]
 
 
@@ -88,10 +97,11 @@ def cross_validate(
 
     store = store or RunStore()
     configs = fold_configs(config, k)
-    tasks = [RunTask.for_request(dataset, spec, fold_config, preset=preset, label=f"fold {i}/{k}")
-             for i, fold_config in enumerate(configs, 1)]
+    tasks = [
+        RunTask.for_request(dataset, spec, fold_config, preset=preset, label=f"fold {i}/{k}")
+        for i, fold_config in enumerate(configs, 1)
+    ]
     on_event = batch_relay(progress) if progress is not None else None
     outcomes = resolve(executor).run(tasks, on_event, store=store)
     raise_for_failures(outcomes, "fold")
     return CrossValidation(tuple(FoldResult(i, o.run, o.cached) for i, o in enumerate(outcomes, 1)))
-

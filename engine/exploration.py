@@ -48,14 +48,16 @@ def class_distribution(dataset: Dataset) -> pd.DataFrame:
     k = dataset.num_classes
     train = np.bincount(dataset.y_train, minlength=k)[:k]
     test = np.bincount(dataset.y_test, minlength=k)[:k]
-    return pd.DataFrame({
-        "class": np.arange(k),
-        "name": list(dataset.class_names),
-        "train": train,
-        "test": test,
-        "train %": 100.0 * train / max(1, train.sum()),
-        "test %": 100.0 * test / max(1, test.sum()),
-    })
+    return pd.DataFrame(
+        {
+            "class": np.arange(k),
+            "name": list(dataset.class_names),
+            "train": train,
+            "test": test,
+            "train %": 100.0 * train / max(1, train.sum()),
+            "test %": 100.0 * test / max(1, test.sum()),
+        }
+    )
 
 
 def sample_indices(labels: np.ndarray, num_classes: int, per_class: int, seed: int) -> list[np.ndarray]:
@@ -93,8 +95,8 @@ def pixel_histogram(images: np.ndarray, value_max: float) -> pd.DataFrame:
         top = int(values.max(initial=0))
         counts = np.zeros(max(top, int(value_max)) + 1, dtype=np.int64)
         for start in range(0, len(values), 1 << 22):
-            chunk = np.bincount(values[start:start + (1 << 22)])
-            counts[:len(chunk)] += chunk
+            chunk = np.bincount(values[start : start + (1 << 22)])
+            counts[: len(chunk)] += chunk
         levels = np.arange(len(counts))
     else:
         counts, edges = np.histogram(values, bins=64, range=(0, value_max))
@@ -113,8 +115,15 @@ class Embedding:
     explained_variance: tuple[float, float] | None  # PCA only: share of variance on each axis
 
 
-def embedding(images: np.ndarray, labels: np.ndarray, value_max: float, n: int = 1000, method: str = "pca",
-              seed: int = 0, perplexity: float = 30.0) -> Embedding:
+def embedding(
+    images: np.ndarray,
+    labels: np.ndarray,
+    value_max: float,
+    n: int = 1000,
+    method: str = "pca",
+    seed: int = 0,
+    perplexity: float = 30.0,
+) -> Embedding:
     """PCA or t-SNE of a stratified subset of `n` images (pixels scaled to 0..1), reproducible for a seed."""
     if method not in EMBEDDINGS:
         raise ValueError(f"method must be one of {EMBEDDINGS}, got {method!r}")
@@ -131,8 +140,9 @@ def embedding(images: np.ndarray, labels: np.ndarray, value_max: float, n: int =
         from sklearn.manifold import TSNE
 
         # Perplexity must stay below the sample count; PCA initialisation makes the layout stable across runs.
-        coords = TSNE(n_components=2, perplexity=min(perplexity, max(2.0, (len(rows) - 1) / 3)), init="pca",
-                      random_state=seed).fit_transform(x)
+        coords = TSNE(
+            n_components=2, perplexity=min(perplexity, max(2.0, (len(rows) - 1) / 3)), init="pca", random_state=seed
+        ).fit_transform(x)
         explained = None
     return Embedding(method, np.asarray(coords, dtype=np.float64), rows, labels[rows], explained)
 

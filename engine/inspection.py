@@ -58,7 +58,7 @@ class FeatureExtractor:
         outputs = self.model([_batch(image01, self.input_shape)], training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
-        return [(name, kind, np.asarray(out)[0]) for (name, kind), out in zip(self.layers, outputs)]
+        return [(name, kind, np.asarray(out)[0]) for (name, kind), out in zip(self.layers, outputs, strict=True)]
 
 
 def feature_extractor(model) -> FeatureExtractor:
@@ -68,8 +68,9 @@ def feature_extractor(model) -> FeatureExtractor:
     if not chosen:
         raise DigitLabError("This model has no convolution or pooling layers, so it has no feature maps to show.")
     extractor = keras.Model(inputs=model.inputs, outputs=[layer.output for layer in chosen])
-    return FeatureExtractor(extractor, tuple((layer.name, type(layer).__name__) for layer in chosen),
-                            _input_shape(model))
+    return FeatureExtractor(
+        extractor, tuple((layer.name, type(layer).__name__) for layer in chosen), _input_shape(model)
+    )
 
 
 def feature_maps(model, image01: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
@@ -89,8 +90,10 @@ def mistake_indices(y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray
     """
     labels, scores = np.asarray(y_true), np.asarray(probabilities)
     if scores.ndim != 2 or labels.shape != scores.shape[:1]:
-        raise ValueError(f"need one probability row per label, got labels shaped {labels.shape} and "
-                         f"probabilities shaped {scores.shape}")
+        raise ValueError(
+            f"need one probability row per label, got labels shaped {labels.shape} and "
+            f"probabilities shaped {scores.shape}"
+        )
     return np.flatnonzero(scores.argmax(axis=1) != labels)
 
 
@@ -149,7 +152,7 @@ def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
     cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
     if len(rows) == 0:
         raise EmptyDrawing("The canvas is empty: draw a digit first.")
-    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def _fit(crop: np.ndarray, box: int) -> np.ndarray:
@@ -173,7 +176,7 @@ def _mnist_like(ink: np.ndarray, height: int, width: int) -> np.ndarray:
     # Paste with clipping: a lopsided digit may be shifted partly past an edge, as in MNIST itself.
     y0, x0 = max(0, top), max(0, left)
     y1, x1 = min(height, top + digit.shape[0]), min(width, left + digit.shape[1])
-    out[y0:y1, x0:x1] = digit[y0 - top:y1 - top, x0 - left:x1 - left]
+    out[y0:y1, x0:x1] = digit[y0 - top : y1 - top, x0 - left : x1 - left]
     return out
 
 
@@ -186,7 +189,7 @@ def _uci_like(ink: np.ndarray, height: int, width: int, block: int = 4) -> np.nd
     digit = _fit(_crop_to_ink(ink), min(big_h, big_w))
     bitmap = np.zeros((big_h, big_w))
     top, left = (big_h - digit.shape[0]) // 2, (big_w - digit.shape[1]) // 2
-    bitmap[top:top + digit.shape[0], left:left + digit.shape[1]] = digit > 0.5
+    bitmap[top : top + digit.shape[0], left : left + digit.shape[1]] = digit > 0.5
     counts = bitmap.reshape(height, block, width, block).sum(axis=(1, 3))
     return counts / (block * block)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -23,10 +23,10 @@ from engine.datasets import Dataset
 from engine.errors import StoreError
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
-from engine.training_queue import training_queue
 from engine.training.fit import train
 from engine.training.precision import choose_precision
 from engine.training.progress import ProgressCallback, ProgressEvent
+from engine.training_queue import training_queue
 from engine.validation import validate_request
 
 ENGINE_VERSION = "0.2.0"  # bumped when training code changes results under unchanged specs (index shuffling, bfloat16)
@@ -49,8 +49,12 @@ def versions() -> dict[str, str]:
 def run_id_for(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> str:
     """The store key of this request; raises `InvalidSpec`/`InvalidConfig` first, so no key exists for a bad one."""
     validate_request(spec, config, n_train=len(dataset.x_train), num_classes=spec.num_classes)
-    payload = {"dataset": dataset.fingerprint, "spec": spec.to_dict(), "config": config.to_dict(),
-               "versions": versions()}
+    payload = {
+        "dataset": dataset.fingerprint,
+        "spec": spec.to_dict(),
+        "config": config.to_dict(),
+        "versions": versions(),
+    }
     precision = choose_precision(spec)
     if precision != "float32":
         # bfloat16 compute (chosen per machine) changes the numbers, so it is part of what a run is.
@@ -91,8 +95,9 @@ def get_or_train(
     def build(folder: Path) -> dict:
         def waiting(position: int):
             if progress is not None:
-                return progress(ProgressEvent("queued", 0, config.epochs, time.perf_counter() - started,
-                                              {"position": position}))
+                return progress(
+                    ProgressEvent("queued", 0, config.epochs, time.perf_counter() - started, {"position": position})
+                )
             return None
 
         with training_queue().slot(on_wait=waiting):
@@ -139,8 +144,9 @@ def unstored_run(run_id: str) -> StoredRun | None:
 RUN_FILES = ("model.keras", "history.json", "test_probabilities.npy", "test_labels.npy")
 
 
-def write_run(folder: Path, run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str,
-              result) -> dict:
+def write_run(
+    folder: Path, run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str, result
+) -> dict:
     """Write a finished training's files (`RUN_FILES`) into `folder` and return the run's meta dict.
 
     Shared by `get_or_train` and the executors' workers (`engine.executors`), so a run trained anywhere is
@@ -154,8 +160,15 @@ def write_run(folder: Path, run_id: str, dataset: Dataset, spec: ModelSpec, conf
     return _meta(run_id, dataset, spec, config, preset, result)
 
 
-def train_and_write(folder: Path, run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig,
-                    preset: str = "", progress: ProgressCallback | None = None) -> dict:
+def train_and_write(
+    folder: Path,
+    run_id: str,
+    dataset: Dataset,
+    spec: ModelSpec,
+    config: TrainConfig,
+    preset: str = "",
+    progress: ProgressCallback | None = None,
+) -> dict:
     """Train without taking a slot of this machine's training queue and write the run into `folder`.
 
     For executor workers, whose concurrency is the cluster scheduler's business, not the queue's.
@@ -202,10 +215,15 @@ def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, p
     last = result.history["epochs"][-1] if result.history["epochs"] else {}
     return {
         "run_id": run_id,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "preset": preset,
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint, "image_shape": list(dataset.image_shape),
-                    "value_max": dataset.value_max, **result.data},
+        "dataset": {
+            "name": dataset.name,
+            "fingerprint": dataset.fingerprint,
+            "image_shape": list(dataset.image_shape),
+            "value_max": dataset.value_max,
+            **result.data,
+        },
         "class_names": list(result.class_names),
         "spec": spec.to_dict(),
         "config": config.to_dict(),
@@ -214,15 +232,18 @@ def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, p
         "train_seconds": round(result.train_seconds, 3),
         "epochs_run": len(result.history["epochs"]),
         "metrics": {
-            "test_accuracy": scores.accuracy, "macro_f1": scores.macro_f1, "test_loss": scores.log_loss,
+            "test_accuracy": scores.accuracy,
+            "macro_f1": scores.macro_f1,
+            "test_loss": scores.log_loss,
             "final_train_accuracy": last.get("accuracy"),
             **(result.history.get("final_validation") or {}),
         },
     }
 
 
-def preset_request(preset_name: str, dataset: Dataset, learning_rate: float | None = None,
-                   **config_changes) -> tuple[ModelSpec, TrainConfig]:
+def preset_request(
+    preset_name: str, dataset: Dataset, learning_rate: float | None = None, **config_changes
+) -> tuple[ModelSpec, TrainConfig]:
     """A preset's spec sized for `dataset` and its recipe with overrides (None keeps the preset's value).
 
     The preset's class merging (seed 004's four classes) applies unless the caller sets its own mapping.
@@ -234,7 +255,11 @@ def preset_request(preset_name: str, dataset: Dataset, learning_rate: float | No
     config = preset.config.replace(**{k: v for k, v in config_changes.items() if v is not None})
     if preset.label_mapping and config_changes.get("label_mapping") is None:
         config = config.replace(label_mapping=preset.label_mapping)
-    classes = transformed_dataset(dataset, config.replace(limit_train=0)).num_classes if config.label_mapping else dataset.num_classes
+    classes = (
+        transformed_dataset(dataset, config.replace(limit_train=0)).num_classes
+        if config.label_mapping
+        else dataset.num_classes
+    )
     spec = preset.spec_for(dataset.image_shape, classes)
     if learning_rate is not None:
         spec = spec.with_learning_rate(learning_rate)

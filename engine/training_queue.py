@@ -65,8 +65,10 @@ class TrainingQueue:
                 if on_wait is not None:
                     on_wait(position)
                 if time.monotonic() > deadline:
-                    raise StoreError(f"No training slot became free within {timeout:.0f} s "
-                                     f"({self.capacity} trainings run at once on this server). Try again later.")
+                    raise StoreError(
+                        f"No training slot became free within {timeout:.0f} s "
+                        f"({self.capacity} trainings run at once on this server). Try again later."
+                    )
                 with self._condition:
                     self._condition.wait(POLL_SECONDS)
         finally:

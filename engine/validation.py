@@ -72,8 +72,11 @@ def validate_config_values(config: TrainConfig, limits: TrainLimits | None = Non
     if config.limit_train < 0:
         raise InvalidConfig(f"The training-subset size must be 0 (all) or positive, got {config.limit_train}.")
     # Checked with augmentation off too: these values are part of the run key, whose JSON refuses NaN.
-    if not (0 <= config.augment_shift < 1 and 0 <= config.augment_zoom < 1
-            and 0 <= config.augment_rotation <= limits.max_augment_rotation):
+    if not (
+        0 <= config.augment_shift < 1
+        and 0 <= config.augment_zoom < 1
+        and 0 <= config.augment_rotation <= limits.max_augment_rotation
+    ):
         raise InvalidConfig(
             f"Augmentation: shift and zoom must be fractions in [0, 1), rotation 0 to {limits.max_augment_rotation:g} "
             f"degrees; got shift {config.augment_shift}, zoom {config.augment_zoom}, "
@@ -93,20 +96,27 @@ def validate_config(config: TrainConfig, *, n_train: int, num_classes: int, limi
     limits = limits or train_limits()
     validate_config_values(config, limits)
     if config.limit_train and config.limit_train < 2 * num_classes:
-        raise InvalidConfig(f"A training subset of {config.limit_train} is too small for {num_classes} classes; "
-                            f"use at least {2 * num_classes}.")
+        raise InvalidConfig(
+            f"A training subset of {config.limit_train} is too small for {num_classes} classes; "
+            f"use at least {2 * num_classes}."
+        )
     used = min(n_train, config.limit_train) if config.limit_train else n_train
     if limits.max_train_examples and used > limits.max_train_examples:
-        raise InvalidConfig(f"This server trains on at most {limits.max_train_examples:,} images; set a training "
-                            "subset of that size or less.")
+        raise InvalidConfig(
+            f"This server trains on at most {limits.max_train_examples:,} images; set a training "
+            "subset of that size or less."
+        )
     if not config.cv_folds and config.validation_split:
         held_out = math.floor(used * config.validation_split)
         if held_out < 1:
-            raise InvalidConfig(f"A validation split of {config.validation_split} of {used} images holds out none; "
-                                "raise it or use 0.")
+            raise InvalidConfig(
+                f"A validation split of {config.validation_split} of {used} images holds out none; raise it or use 0."
+            )
         if used - held_out < num_classes:
-            raise InvalidConfig(f"A validation split of {config.validation_split} leaves {used - held_out} training "
-                                f"images for {num_classes} classes; lower it.")
+            raise InvalidConfig(
+                f"A validation split of {config.validation_split} leaves {used - held_out} training "
+                f"images for {num_classes} classes; lower it."
+            )
 
 
 def _whole(what: str, value: int, low: int, high: int) -> None:

@@ -65,7 +65,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
                 state[path.pop()] = 2
                 stack.pop()
             elif state.get(following) == 1:
-                return [*path[path.index(following):], following]
+                return [*path[path.index(following) :], following]
             elif not state.get(following):
                 state[following] = 1
                 path.append(following)

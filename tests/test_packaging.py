@@ -179,7 +179,8 @@ def test_the_command_runs_from_another_folder(tmp_path):
     env = {**os.environ, "DIGIT_LAB_CACHE": str(tmp_path / "cache")}
     if command[0] == sys.executable:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    done = subprocess.run([*command, "datasets", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [*command, "datasets", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "digits" in {row["name"] for row in json.loads(done.stdout)}

@@ -26,12 +26,36 @@ def _band(figure: go.Figure, mean: float, std: float, row: int, col: int, x0: fl
     """Mean as a dashed line and mean ± std as a shaded band across the folds."""
     if mean is None or math.isnan(mean):
         return
-    figure.add_trace(go.Scatter(x=[x0, x1, x1, x0], y=[mean - std, mean - std, mean + std, mean + std], fill="toself",
-                                fillcolor=colour, opacity=0.15, line={"width": 0}, hoverinfo="skip",
-                                name="mean ± std", legendgroup="band", showlegend=col == 1), row=row, col=col)
-    figure.add_trace(go.Scatter(x=[x0, x1], y=[mean, mean], mode="lines", line={"dash": "dash", "color": colour},
-                                name="mean", legendgroup="mean", showlegend=col == 1,
-                                hovertemplate=f"mean {mean:.4f} ± {std:.4f}<extra></extra>"), row=row, col=col)
+    figure.add_trace(
+        go.Scatter(
+            x=[x0, x1, x1, x0],
+            y=[mean - std, mean - std, mean + std, mean + std],
+            fill="toself",
+            fillcolor=colour,
+            opacity=0.15,
+            line={"width": 0},
+            hoverinfo="skip",
+            name="mean ± std",
+            legendgroup="band",
+            showlegend=col == 1,
+        ),
+        row=row,
+        col=col,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[x0, x1],
+            y=[mean, mean],
+            mode="lines",
+            line={"dash": "dash", "color": colour},
+            name="mean",
+            legendgroup="mean",
+            showlegend=col == 1,
+            hovertemplate=f"mean {mean:.4f} ± {std:.4f}<extra></extra>",
+        ),
+        row=row,
+        col=col,
+    )
 
 
 def fold_scores(summary: dict, title: str = "Validation loss and accuracy per fold") -> go.Figure:
@@ -42,11 +66,29 @@ def fold_scores(summary: dict, title: str = "Validation loss and accuracy per fo
     panels = (("val_loss", "loss", "#d62728"), ("val_accuracy", "accuracy", "#1f77b4"))
     for col, (name, label, colour) in enumerate(panels, 1):
         ys = [f[name] for f in folds]
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"validation {label}",
-                                    marker={"size": 10, "color": colour}, line={"color": colour},
-                                    hovertemplate=f"fold %{{x}}<br>{label} %{{y:.4f}}<extra></extra>"), row=1, col=col)
-        _band(figure, summary.get(f"mean_{name}"), summary.get(f"std_{name}", 0.0), 1, col, min(xs) - 0.2, max(xs) + 0.2,
-              MEAN_COLOUR)
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                name=f"validation {label}",
+                marker={"size": 10, "color": colour},
+                line={"color": colour},
+                hovertemplate=f"fold %{{x}}<br>{label} %{{y:.4f}}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        _band(
+            figure,
+            summary.get(f"mean_{name}"),
+            summary.get(f"std_{name}", 0.0),
+            1,
+            col,
+            min(xs) - 0.2,
+            max(xs) + 0.2,
+            MEAN_COLOUR,
+        )
         figure.update_xaxes(title_text="Fold", tickmode="array", tickvals=xs, row=1, col=col)
     figure.update_yaxes(title_text="Loss", row=1, col=1)
     figure.update_yaxes(title_text="Accuracy", row=1, col=2)
@@ -66,19 +108,45 @@ def fold_curves(histories: dict[int, dict], title: str = "Training curves of eve
             val_x = ([0] if val_key in initial else []) + [e["epoch"] for e in epochs if val_key in e]
             val_y = ([initial[val_key]] if val_key in initial else []) + [e[val_key] for e in epochs if val_key in e]
             hover = f"fold {fold} KIND {metric}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>"
-            figure.add_trace(go.Scatter(x=val_x, y=val_y, mode="lines+markers", line={"color": colour},
-                                        marker={"size": 5}, name=f"fold {fold}", legendgroup=f"fold{fold}",
-                                        showlegend=col == 1, hovertemplate=hover.replace("KIND", "validation")), row=1, col=col)
+            figure.add_trace(
+                go.Scatter(
+                    x=val_x,
+                    y=val_y,
+                    mode="lines+markers",
+                    line={"color": colour},
+                    marker={"size": 5},
+                    name=f"fold {fold}",
+                    legendgroup=f"fold{fold}",
+                    showlegend=col == 1,
+                    hovertemplate=hover.replace("KIND", "validation"),
+                ),
+                row=1,
+                col=col,
+            )
             trained = [e for e in epochs if metric in e]
-            figure.add_trace(go.Scatter(x=[e["epoch"] for e in trained], y=[e[metric] for e in trained], mode="lines",
-                                        line={"color": colour, "dash": "dot"}, name=f"fold {fold} train",
-                                        legendgroup=f"fold{fold}", showlegend=False, hovertemplate=hover.replace("KIND", "train")),
-                             row=1, col=col)
+            figure.add_trace(
+                go.Scatter(
+                    x=[e["epoch"] for e in trained],
+                    y=[e[metric] for e in trained],
+                    mode="lines",
+                    line={"color": colour, "dash": "dot"},
+                    name=f"fold {fold} train",
+                    legendgroup=f"fold{fold}",
+                    showlegend=False,
+                    hovertemplate=hover.replace("KIND", "train"),
+                ),
+                row=1,
+                col=col,
+            )
             figure.update_xaxes(title_text="Epoch", row=1, col=col)
     figure.update_yaxes(title_text="Accuracy", row=1, col=1)
     figure.update_yaxes(title_text="Loss", row=1, col=2)
-    figure.update_layout(title=title + " (solid: validation fold, dotted: training)", height=380,
-                         margin={"t": 70, "b": 40}, legend={"orientation": "h", "y": -0.2})
+    figure.update_layout(
+        title=title + " (solid: validation fold, dotted: training)",
+        height=380,
+        margin={"t": 70, "b": 40},
+        legend={"orientation": "h", "y": -0.2},
+    )
     return figure
 
 
@@ -90,13 +158,32 @@ def cv_beside_test(summary: dict, title: str = "Train, CV and test accuracy per 
     for label, key in (("train", "train_accuracy"), ("CV (validation)", "val_accuracy"), ("test", "test_accuracy")):
         values = [f[key] for f in folds] + [summary.get(f"mean_{key}")]
         errors = [0.0] * len(folds) + [summary.get(f"std_{key}", 0.0)]
-        figure.add_trace(go.Bar(x=xs, y=values, name=label, marker_color=SPLIT_COLOURS[label],
-                                error_y={"type": "data", "array": errors, "visible": True, "color": MEAN_COLOUR},
-                                hovertemplate=f"{label}<br>%{{x}}: %{{y:.4f}}<extra></extra>"))
-    finite = [v for f in folds for v in (f["train_accuracy"], f["val_accuracy"], f["test_accuracy"])
-              if v is not None and not math.isnan(v)]
+        figure.add_trace(
+            go.Bar(
+                x=xs,
+                y=values,
+                name=label,
+                marker_color=SPLIT_COLOURS[label],
+                error_y={"type": "data", "array": errors, "visible": True, "color": MEAN_COLOUR},
+                hovertemplate=f"{label}<br>%{{x}}: %{{y:.4f}}<extra></extra>",
+            )
+        )
+    finite = [
+        v
+        for f in folds
+        for v in (f["train_accuracy"], f["val_accuracy"], f["test_accuracy"])
+        if v is not None and not math.isnan(v)
+    ]
     # Accuracies sit close together near the top; start the axis just below the lowest so the gaps show.
     low = max(0.0, min(finite) - 0.05) if finite else 0.0
-    figure.update_layout(title=title, barmode="group", height=380, xaxis_title="Fold", yaxis_title="Accuracy",
-                         yaxis_range=[low, 1.01], margin={"t": 70, "b": 40}, legend={"orientation": "h", "y": -0.2})
+    figure.update_layout(
+        title=title,
+        barmode="group",
+        height=380,
+        xaxis_title="Fold",
+        yaxis_title="Accuracy",
+        yaxis_range=[low, 1.01],
+        margin={"t": 70, "b": 40},
+        legend={"orientation": "h", "y": -0.2},
+    )
     return figure

@@ -8,7 +8,7 @@ Many small images are drawn as one tiled heatmap rather than one subplot each, w
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,8 +19,10 @@ GRAY = [[0.0, "black"], [1.0, "white"]]  # white ink on black, as the digits wer
 TRAIN_COLOUR, TEST_COLOUR = "#1f77b4", "#ff7f0e"
 CLASS_COLOURS = qualitative.Plotly + qualitative.D3  # ten distinct hues first, more for merged/extra classes
 # Inferno as rgb() strings: plotly.js misreads its first stop "#000004", painting zeros pink instead of black.
-INFERNO = [[i / (len(sequential.Inferno) - 1), "rgb(%d,%d,%d)" % hex_to_rgb(c)]
-           for i, c in enumerate(sequential.Inferno)]
+INFERNO = [
+    [i / (len(sequential.Inferno) - 1), "rgb({},{},{})".format(*hex_to_rgb(c))]
+    for i, c in enumerate(sequential.Inferno)
+]
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
 
@@ -30,15 +32,27 @@ def class_distribution_chart(table: pd.DataFrame, title: str = "Class distributi
     labels = table["name"].astype(str)
     for split, colour in (("train", TRAIN_COLOUR), ("test", TEST_COLOUR)):
         figure.add_bar(
-            x=labels, y=table[split], name=split, marker_color=colour, text=table[split], textposition="outside",
+            x=labels,
+            y=table[split],
+            name=split,
+            marker_color=colour,
+            text=table[split],
+            textposition="outside",
             customdata=table[f"{split} %"],
-            hovertemplate=(f"class %{{x}}<br>{split}: %{{y:,}} images<br>"
-                           f"%{{customdata:.2f}} % of {split}<extra></extra>"),
+            hovertemplate=(
+                f"class %{{x}}<br>{split}: %{{y:,}} images<br>%{{customdata:.2f}} % of {split}<extra></extra>"
+            ),
         )
-    figure.update_layout(title=title, barmode="group", xaxis_title="Class", yaxis_title="Images",
-                         xaxis={"type": "category"}, legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right",
-                                                            "yanchor": "bottom"},
-                         height=420, margin={"t": 80})
+    figure.update_layout(
+        title=title,
+        barmode="group",
+        xaxis_title="Class",
+        yaxis_title="Images",
+        xaxis={"type": "category"},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        height=420,
+        margin={"t": 80},
+    )
     return figure
 
 
@@ -77,15 +91,31 @@ def image_mosaic(
         r, c = divmod(i, columns)
         y0, x0 = top + r * (h + vgap), c * (w + gap)
         if tile is not None:
-            canvas[y0:y0 + h, x0:x0 + w] = tile.reshape(h, w)
+            canvas[y0 : y0 + h, x0 : x0 + w] = tile.reshape(h, w)
             if hover is not None:
-                text[y0:y0 + h, x0:x0 + w] = hover[i]
+                text[y0 : y0 + h, x0 : x0 + w] = hover[i]
         if captions is not None and captions[i]:
-            annotations.append({"x": x0 + (w - 1) / 2, "y": y0 - 0.5, "text": captions[i], "showarrow": False,
-                                "yanchor": "bottom", "xref": "x", "yref": "y", "font": {"size": 11}})
+            annotations.append(
+                {
+                    "x": x0 + (w - 1) / 2,
+                    "y": y0 - 0.5,
+                    "text": captions[i],
+                    "showarrow": False,
+                    "yanchor": "bottom",
+                    "xref": "x",
+                    "yref": "y",
+                    "font": {"size": 11},
+                }
+            )
     heatmap = go.Heatmap(
-        z=canvas, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid, hoverongaps=False,
-        showscale=colorbar_title is not None, colorbar={"title": {"text": colorbar_title or ""}, "thickness": 12},
+        z=canvas,
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        zmid=zmid,
+        hoverongaps=False,
+        showscale=colorbar_title is not None,
+        colorbar={"title": {"text": colorbar_title or ""}, "thickness": 12},
         customdata=text if hover is not None else None,
         hovertemplate=("%{customdata}<br>" if hover is not None else "") + "value %{z:.3g}<extra></extra>",
     )
@@ -96,13 +126,22 @@ def image_mosaic(
     # Square pixels: the grid is as tall as its rows at the scale the (about 900 px wide) page allows.
     px_per_unit = min(tile_px / h, 900 / canvas.shape[1])
     height = round(canvas.shape[0] * px_per_unit) + 60
-    figure.update_layout(title=title, annotations=annotations, height=max(160, min(height, 1400)),
-                         margin={"t": 50, "b": 10, "l": 10, "r": 10}, plot_bgcolor="white")
+    figure.update_layout(
+        title=title,
+        annotations=annotations,
+        height=max(160, min(height, 1400)),
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+        plot_bgcolor="white",
+    )
     return figure
 
 
 def sample_grid(
-    images: np.ndarray, picks: Sequence[np.ndarray], class_names: Sequence[str], value_max: float, split: str,
+    images: np.ndarray,
+    picks: Sequence[np.ndarray],
+    class_names: Sequence[str],
+    value_max: float,
+    split: str,
     seed: int,
 ) -> go.Figure:
     """One column per class, `per_class` rows of random samples (seed 002: one random sample per class)."""
@@ -115,34 +154,63 @@ def sample_grid(
             captions.append(f"Class: {class_names[cls]}" if row == 0 else "")
             hover.append("" if index is None else f"class {class_names[cls]} · {split} image #{index}")
     noun = "sample" if per_class == 1 else "samples"
-    return image_mosaic(tiles, len(picks), f"{per_class} random {noun} per class ({split} set, seed {seed})",
-                        captions, hover, zmax=value_max)
+    return image_mosaic(
+        tiles,
+        len(picks),
+        f"{per_class} random {noun} per class ({split} set, seed {seed})",
+        captions,
+        hover,
+        zmax=value_max,
+    )
 
 
 def mean_image_grid(means: np.ndarray, class_names: Sequence[str], value_max: float, split: str) -> go.Figure:
     """The average image of each class on one colour scale, so classes can be compared by brightness."""
     captions = [f"Class: {name}" for name in class_names]
     hover = [f"mean of class {name}" for name in class_names]
-    return image_mosaic(list(means), 5, f"Mean image per class ({split} set)", captions, hover, zmax=value_max,
-                        colorscale=INFERNO, colorbar_title="mean raw value", tile_px=120)
+    return image_mosaic(
+        list(means),
+        5,
+        f"Mean image per class ({split} set)",
+        captions,
+        hover,
+        zmax=value_max,
+        colorscale=INFERNO,
+        colorbar_title="mean raw value",
+        tile_px=120,
+    )
 
 
 def pixel_histogram_chart(table: pd.DataFrame, value_max: float, split: str, log_y: bool = False) -> go.Figure:
-    figure = go.Figure(go.Bar(
-        x=table["value"], y=table["count"], customdata=table["share %"], marker_color=TRAIN_COLOUR,
-        hovertemplate="value %{x}<br>%{y:,} pixels (%{customdata:.2f} %)<extra></extra>",
-    ))
+    figure = go.Figure(
+        go.Bar(
+            x=table["value"],
+            y=table["count"],
+            customdata=table["share %"],
+            marker_color=TRAIN_COLOUR,
+            hovertemplate="value %{x}<br>%{y:,} pixels (%{customdata:.2f} %)<extra></extra>",
+        )
+    )
     figure.update_layout(
-        title=f"Pixel intensities ({split} set, raw values 0..{value_max:g})", xaxis_title="Raw pixel value",
-        yaxis_title="Pixels (log scale)" if log_y else "Pixels", yaxis_type="log" if log_y else "linear",
-        bargap=0.05, height=380,
+        title=f"Pixel intensities ({split} set, raw values 0..{value_max:g})",
+        xaxis_title="Raw pixel value",
+        yaxis_title="Pixels (log scale)" if log_y else "Pixels",
+        yaxis_type="log" if log_y else "linear",
+        bargap=0.05,
+        height=380,
     )
     return figure
 
 
 def embedding_chart(
-    coords: np.ndarray, labels: np.ndarray, indices: np.ndarray, class_names: Sequence[str], method: str,
-    thumbnails: Sequence[str], explained: tuple[float, float] | None = None, split: str = "train",
+    coords: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray,
+    class_names: Sequence[str],
+    method: str,
+    thumbnails: Sequence[str],
+    explained: tuple[float, float] | None = None,
+    split: str = "train",
 ) -> go.Figure:
     """Scatter of the 2-D map, one trace per class (click the legend to hide one); the digit shows on hover."""
     figure = go.Figure()
@@ -150,13 +218,18 @@ def embedding_chart(
         members = np.flatnonzero(labels == cls)
         if len(members) == 0:
             continue
-        figure.add_trace(go.Scatter(
-            x=coords[members, 0], y=coords[members, 1], mode="markers", name=str(name),
-            marker={"size": 6, "color": CLASS_COLOURS[cls % len(CLASS_COLOURS)], "opacity": 0.8},
-            customdata=np.stack([indices[members], [thumbnails[i].replace("\n", "<br>") for i in members]], axis=1),
-            hovertemplate=f"<b>class {name}</b> · {split} #%{{customdata[0]}}<br>%{{customdata[1]}}<extra></extra>",
-            hoverlabel={"font": {"family": MONO, "size": 10}},
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=coords[members, 0],
+                y=coords[members, 1],
+                mode="markers",
+                name=str(name),
+                marker={"size": 6, "color": CLASS_COLOURS[cls % len(CLASS_COLOURS)], "opacity": 0.8},
+                customdata=np.stack([indices[members], [thumbnails[i].replace("\n", "<br>") for i in members]], axis=1),
+                hovertemplate=f"<b>class {name}</b> · {split} #%{{customdata[0]}}<br>%{{customdata[1]}}<extra></extra>",
+                hoverlabel={"font": {"family": MONO, "size": 10}},
+            )
+        )
     if method == "pca":
         x_title = "PC 1" + (f" ({explained[0]:.1%} of variance)" if explained else "")
         y_title = "PC 2" + (f" ({explained[1]:.1%} of variance)" if explained else "")
@@ -164,6 +237,7 @@ def embedding_chart(
     else:
         x_title, y_title = "t-SNE 1", "t-SNE 2"
         title = f"t-SNE of {len(coords):,} {split} images"
-    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=560, legend_title="Class",
-                         dragmode="lasso")
+    figure.update_layout(
+        title=title, xaxis_title=x_title, yaxis_title=y_title, height=560, legend_title="Class", dragmode="lasso"
+    )
     return figure

@@ -5,7 +5,7 @@ Builders take plain arrays from `engine.inspection`; the tiling is `charts.data.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,12 +19,19 @@ PREDICTED_COLOUR = "#1f77b4"  # the top class when no true class is known (a dra
 def input_image(image: np.ndarray, value_max: float, title: str) -> go.Figure:
     """One image exactly as stored (raw values), white ink on black."""
     image = np.asarray(image, dtype=np.float64)
-    return image_mosaic([image.reshape(image.shape[0], image.shape[1])], 1, title, zmax=value_max,
-                        colorbar_title="raw value", tile_px=260)
+    return image_mosaic(
+        [image.reshape(image.shape[0], image.shape[1])],
+        1,
+        title,
+        zmax=value_max,
+        colorbar_title="raw value",
+        tile_px=260,
+    )
 
 
-def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true_class: int | None = None,
-                     title: str | None = None) -> go.Figure:
+def probability_bars(
+    probabilities: np.ndarray, class_names: Sequence[str], true_class: int | None = None, title: str | None = None
+) -> go.Figure:
     """Bars of P(class); the true class is green, a wrong prediction red (blue when the truth is unknown)."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     predicted = int(np.argmax(probabilities))
@@ -42,12 +49,25 @@ def probability_bars(probabilities: np.ndarray, class_names: Sequence[str], true
         if true_class is not None:
             verdict = "right" if predicted == true_class else "wrong"
             title += f", true {names[true_class]} ({verdict})"
-    figure = go.Figure(go.Bar(
-        x=names, y=probabilities, marker_color=colours, text=[f"{p:.1%}" for p in probabilities],
-        textposition="outside", hovertemplate="class %{x}: %{y:.4f}<extra></extra>",
-    ))
-    figure.update_layout(title=title, xaxis_title="Class", yaxis_title="Probability", xaxis={"type": "category"},
-                         yaxis={"range": [0, 1.12]}, height=360, showlegend=False)
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=probabilities,
+            marker_color=colours,
+            text=[f"{p:.1%}" for p in probabilities],
+            textposition="outside",
+            hovertemplate="class %{x}: %{y:.4f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title,
+        xaxis_title="Class",
+        yaxis_title="Probability",
+        xaxis={"type": "category"},
+        yaxis={"range": [0, 1.12]},
+        height=360,
+        showlegend=False,
+    )
     return figure
 
 
@@ -59,13 +79,30 @@ def feature_map_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> g
     captions = [str(i) for i in range(channels)] if h >= 4 else None
     title = f"{name} ({kind}) · {channels} maps of {h}x{w}"
     if per_map:
-        return image_mosaic(list(maps), columns, title + " · each map scaled like seed 002", captions, hover,
-                            zmin=0, zmax=255, tile_px=max(26, min(80, 1100 // columns)))
+        return image_mosaic(
+            list(maps),
+            columns,
+            title + " · each map scaled like seed 002",
+            captions,
+            hover,
+            zmin=0,
+            zmax=255,
+            tile_px=max(26, min(80, 1100 // columns)),
+        )
     top = float(np.nanmax(maps)) if maps.size else 1.0
     low = float(np.nanmin(maps)) if maps.size else 0.0
-    return image_mosaic(list(maps), columns, title + " · raw activations", captions, hover, zmin=min(0.0, low),
-                        zmax=top if top > low else low + 1, colorscale="Viridis", colorbar_title="activation",
-                        tile_px=max(26, min(80, 1100 // columns)))
+    return image_mosaic(
+        list(maps),
+        columns,
+        title + " · raw activations",
+        captions,
+        hover,
+        zmin=min(0.0, low),
+        zmax=top if top > low else low + 1,
+        colorscale="Viridis",
+        colorbar_title="activation",
+        tile_px=max(26, min(80, 1100 // columns)),
+    )
 
 
 def kernel_grid(kernels: np.ndarray, title: str = "First-layer kernels") -> go.Figure:
@@ -73,8 +110,15 @@ def kernel_grid(kernels: np.ndarray, title: str = "First-layer kernels") -> go.F
     filters, k, _ = kernels.shape
     limit = float(np.abs(kernels).max()) or 1.0
     columns = min(filters, 16)
-    return image_mosaic(list(kernels), columns, f"{title}: {filters} filters of {k}x{k}",
-                        [str(i) for i in range(filters)], [f"filter {i}" for i in range(filters)], zmin=-limit,
-                        zmax=limit, colorscale="RdBu_r", colorbar_title="weight",
-                        tile_px=max(30, min(70, 1100 // columns)))
-
+    return image_mosaic(
+        list(kernels),
+        columns,
+        f"{title}: {filters} filters of {k}x{k}",
+        [str(i) for i in range(filters)],
+        [f"filter {i}" for i in range(filters)],
+        zmin=-limit,
+        zmax=limit,
+        colorscale="RdBu_r",
+        colorbar_title="weight",
+        tile_px=max(30, min(70, 1100 // columns)),
+    )

@@ -15,15 +15,37 @@ def training_curves(history: dict, title: str = "Training curves") -> go.Figure:
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
     for column, metric in ((1, "accuracy"), (2, "loss")):
         xs = [e["epoch"] for e in epochs if metric in e]
-        figure.add_trace(go.Scatter(x=xs, y=[e[metric] for e in epochs if metric in e], mode="lines+markers",
-                                    name=f"train {metric}", line={"color": TRAIN_COLOUR},
-                                    legendgroup="train", showlegend=column == 1), row=1, col=column)
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[e[metric] for e in epochs if metric in e],
+                mode="lines+markers",
+                name=f"train {metric}",
+                line={"color": TRAIN_COLOUR},
+                legendgroup="train",
+                showlegend=column == 1,
+            ),
+            row=1,
+            col=column,
+        )
         val_x = ([0] if f"val_{metric}" in initial else []) + [e["epoch"] for e in epochs if f"val_{metric}" in e]
-        val_y = ([initial[f"val_{metric}"]] if f"val_{metric}" in initial else []) + [e[f"val_{metric}"] for e in epochs if f"val_{metric}" in e]
+        val_y = ([initial[f"val_{metric}"]] if f"val_{metric}" in initial else []) + [
+            e[f"val_{metric}"] for e in epochs if f"val_{metric}" in e
+        ]
         if val_x:
-            figure.add_trace(go.Scatter(x=val_x, y=val_y, mode="lines+markers", name=f"validation {metric}",
-                                        line={"color": VAL_COLOUR}, legendgroup="val", showlegend=column == 1),
-                             row=1, col=column)
+            figure.add_trace(
+                go.Scatter(
+                    x=val_x,
+                    y=val_y,
+                    mode="lines+markers",
+                    name=f"validation {metric}",
+                    line={"color": VAL_COLOUR},
+                    legendgroup="val",
+                    showlegend=column == 1,
+                ),
+                row=1,
+                col=column,
+            )
         figure.update_xaxes(title_text="Epoch", row=1, col=column)
     figure.update_yaxes(title_text="Accuracy", row=1, col=1)
     figure.update_yaxes(title_text="Loss", row=1, col=2)

@@ -32,50 +32,88 @@ ss = st.session_state
 selection = state.selection()
 
 with st.expander("Seed 003's ten-model study", expanded=False):
-    st.markdown("Seed 003 trained ten small MNIST CNNs that differ in filters, kernel size, layer order, batch size, "
-                "epochs, learning rate and activation. Run all ten on the current dataset (each is cached), then "
-                "compare them here with the report's accuracies beside ours.")
+    st.markdown(
+        "Seed 003 trained ten small MNIST CNNs that differ in filters, kernel size, layer order, batch size, "
+        "epochs, learning rate and activation. Run all ten on the current dataset (each is cached), then "
+        "compare them here with the report's accuracies beside ours."
+    )
     dataset = selection.dataset
     fits = dataset is not None and tuple(dataset.image_shape[:2]) == (28, 28)
     if dataset is None:
         st.warning(f"The dataset {selection.dataset_name!r} cannot be loaded here: {selection.error}")
     elif not fits:
         h, w = dataset.image_shape[:2]
-        st.warning(f"The seed 003 models were designed for 28x28 images; `{dataset.name}` has {h}x{w} images, too small "
-                   "for most of them. Choose **fashion-mnist** in the sidebar (available offline here via Debian's "
-                   "`dataset-fashion-mnist` package) or **mnist** (with a local copy), then run the study.", icon=":material/straighten:")
+        st.warning(
+            f"The seed 003 models were designed for 28x28 images; `{dataset.name}` has {h}x{w} images, too small "
+            "for most of them. Choose **fashion-mnist** in the sidebar (available offline here via Debian's "
+            "`dataset-fashion-mnist` package) or **mnist** (with a local copy), then run the study.",
+            icon=":material/straighten:",
+        )
     left, right = st.columns(2)
-    left.number_input("Training subset (images, 0 = all)", 0, 1_000_000, 5000, step=1000, key="study_limit_train",
-                      help="A stratified subset keeps the ten models to minutes on a laptop CPU.")
-    right.number_input("Epochs (0 = each preset's own)", 0, 100, 0, key="study_epochs",
-                       help="The report trained 10 epochs (5 for model 8).")
+    left.number_input(
+        "Training subset (images, 0 = all)",
+        0,
+        1_000_000,
+        5000,
+        step=1000,
+        key="study_limit_train",
+        help="A stratified subset keeps the ten models to minutes on a laptop CPU.",
+    )
+    right.number_input(
+        "Epochs (0 = each preset's own)",
+        0,
+        100,
+        0,
+        key="study_epochs",
+        help="The report trained 10 epochs (5 for model 8).",
+    )
     study_executor = components.executor_choice("study_executor")
-    st.button(f"Run the {STUDY} study", key="study_run", disabled=not fits, type="primary",
-              on_click=_request_study,
-              help="Trains (or fetches) all ten models." if fits else "The study needs a dataset of 28x28 images.")
+    st.button(
+        f"Run the {STUDY} study",
+        key="study_run",
+        disabled=not fits,
+        type="primary",
+        on_click=_request_study,
+        help="Trains (or fetches) all ten models." if fits else "The study needs a dataset of 28x28 images.",
+    )
 
 if ss.pop("_study_requested", False):
     if not fits:
-        st.warning("The seed 003 study needs 28x28 images (fashion-mnist or mnist); nothing was trained.", icon=":material/straighten:")
+        st.warning(
+            "The seed 003 study needs 28x28 images (fashion-mnist or mnist); nothing was trained.",
+            icon=":material/straighten:",
+        )
     else:
         presets = STUDIES[STUDY]
         title = f"Running the {STUDY} study on {dataset.name}…"
         with components.batch_progress(title, "model", len(presets)) as panel:
             try:
-                results = run_study(STUDY, dataset, progress=panel, store=services.store(), executor=study_executor,
-                                    limit_train=int(ss["study_limit_train"]) or None,
-                                    epochs=int(ss["study_epochs"]) or None)
+                results = run_study(
+                    STUDY,
+                    dataset,
+                    progress=panel,
+                    store=services.store(),
+                    executor=study_executor,
+                    limit_train=int(ss["study_limit_train"]) or None,
+                    epochs=int(ss["study_epochs"]) or None,
+                )
             except DigitLabError as error:
                 panel.stopped("The study stopped", error)
             panel.finished(f"{STUDY} study: {len(results)} models in {panel.elapsed:.0f} s")
         first_preset: dict[str, str] = {}
-        for preset_name, result in zip(presets, results):
+        for preset_name, result in zip(presets, results, strict=True):
             first_preset.setdefault(result.run.run_id, preset_name)
         # Overrides can make two presets identical (m7 and m8 differ only in epochs): one cached run serves both.
-        shared = [f"{p} = {first_preset[r.run.run_id]}" for p, r in zip(presets, results) if first_preset[r.run.run_id] != p]
+        shared = [
+            f"{p} = {first_preset[r.run.run_id]}"
+            for p, r in zip(presets, results, strict=True)
+            if first_preset[r.run.run_id] != p
+        ]
         ss[state.COMPARE_KEY] = list(first_preset)
-        st.success(f"Selected the {len(first_preset)} study runs below; the table shows seed 003's reported accuracies "
-                   "beside ours." + (f" With these settings {', '.join(shared)} (the same run)." if shared else ""))
+        st.success(
+            f"Selected the {len(first_preset)} study runs below; the table shows seed 003's reported accuracies "
+            "beside ours." + (f" With these settings {', '.join(shared)} (the same run)." if shared else "")
+        )
 
 runs = services.store().list()
 if not runs:
@@ -86,12 +124,18 @@ by_id = {run.run_id: run for run in runs}
 wanted = list(dict.fromkeys(ss.get(state.COMPARE_KEY, ss.get(KEPT, []))))
 missing = [run_id for run_id in wanted if run_id not in by_id]
 if missing:
-    st.warning(f"{len(missing)} selected run(s) are not in this store and were dropped: "
-               f"{', '.join(m[:8] for m in missing)}.", icon=":material/link:")
+    st.warning(
+        f"{len(missing)} selected run(s) are not in this store and were dropped: {', '.join(m[:8] for m in missing)}.",
+        icon=":material/link:",
+    )
 ss[state.COMPARE_KEY] = [run_id for run_id in wanted if run_id in by_id]
-chosen_ids = st.multiselect("Runs to compare", list(by_id), key=state.COMPARE_KEY,
-                            format_func=lambda run_id: run_label(by_id[run_id]),
-                            placeholder="Choose stored runs (any dataset)")
+chosen_ids = st.multiselect(
+    "Runs to compare",
+    list(by_id),
+    key=state.COMPARE_KEY,
+    format_func=lambda run_id: run_label(by_id[run_id]),
+    placeholder="Choose stored runs (any dataset)",
+)
 ss[KEPT] = chosen_ids
 state.set_page_param("runs", ",".join(chosen_ids))
 if not chosen_ids:
@@ -101,23 +145,43 @@ chosen = [by_id[run_id] for run_id in chosen_ids]
 
 table = comparison_with_reports(chosen)
 # Scores first: the table is wide and the right-hand columns scroll out of view.
-columns = ["label", "test_accuracy", "reported_accuracy", "macro_f1", "parameters", "train_seconds", "epochs",
-           "batch_size", "learning_rate", "dataset", "preset", "architecture"]
+columns = [
+    "label",
+    "test_accuracy",
+    "reported_accuracy",
+    "macro_f1",
+    "parameters",
+    "train_seconds",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "dataset",
+    "preset",
+    "architecture",
+]
 if table["reported_accuracy"].isna().all():
     columns.remove("reported_accuracy")
 st.subheader("Side by side")
 number = st.column_config.NumberColumn
-picked = st.dataframe(table[columns], hide_index=True, on_select="rerun", selection_mode="single-row", key="compare_table",
-                      column_config={
-                          "label": "run", "parameters": number(format="localized"), "batch_size": "batch size",
-                          "learning_rate": number("learning rate", format="%g"),
-                          "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f",
-                                                                           min_value=0, max_value=1),
-                          "reported_accuracy": number("reported (source)", format="%.4f",
-                                                      help="The source report's test accuracy for this preset"),
-                          "macro_f1": number("macro F1", format="%.4f"),
-                          "train_seconds": number("train s", format="%.1f"),
-                      })
+picked = st.dataframe(
+    table[columns],
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="compare_table",
+    column_config={
+        "label": "run",
+        "parameters": number(format="localized"),
+        "batch_size": "batch size",
+        "learning_rate": number("learning rate", format="%g"),
+        "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f", min_value=0, max_value=1),
+        "reported_accuracy": number(
+            "reported (source)", format="%.4f", help="The source report's test accuracy for this preset"
+        ),
+        "macro_f1": number("macro F1", format="%.4f"),
+        "train_seconds": number("train s", format="%.1f"),
+    },
+)
 rows = picked.selection.rows if picked else []
 if rows and st.button(f"Open {table.iloc[rows[0]]['label']} in Evaluate", key="compare_open"):
     state.open_run(table.iloc[rows[0]]["run_id"])
@@ -128,14 +192,26 @@ st.subheader("Training curves")
 curves = _curves(tuple(chosen_ids), chosen)
 metrics = [m for m in ("val_accuracy", "accuracy", "val_loss", "loss") if m in set(curves["metric"])]
 if metrics:
-    metric = st.selectbox("Metric", metrics, key="compare_metric",
-                          format_func=lambda m: {"val_accuracy": "validation accuracy", "accuracy": "training accuracy",
-                                                 "val_loss": "validation loss", "loss": "training loss"}[m])
+    metric = st.selectbox(
+        "Metric",
+        metrics,
+        key="compare_metric",
+        format_func=lambda m: {
+            "val_accuracy": "validation accuracy",
+            "accuracy": "training accuracy",
+            "val_loss": "validation loss",
+            "loss": "training loss",
+        }[m],
+    )
     st.plotly_chart(aligned_curves(curves, metric, list(table["label"])), key="compare_curves")
-    absent = [label for label in table["label"] if not ((curves["label"] == label) & (curves["metric"] == metric)).any()]
+    absent = [
+        label for label in table["label"] if not ((curves["label"] == label) & (curves["metric"] == metric)).any()
+    ]
     if absent:
-        st.caption(f"No {metric.replace('_', ' ')} recorded for {', '.join(absent)} "
-                   "(trained without a validation split); pick a training metric to see them.")
+        st.caption(
+            f"No {metric.replace('_', ' ')} recorded for {', '.join(absent)} "
+            "(trained without a validation split); pick a training metric to see them."
+        )
 else:
     st.info("These runs stored no per-epoch history.")
 

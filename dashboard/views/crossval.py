@@ -8,21 +8,31 @@ from dashboard.charts.crossval import cv_beside_test, fold_curves, fold_scores
 from engine.architectures import PRESETS
 from engine.crossval import CrossValidation, FoldResult, cross_validate, fold_configs
 from engine.errors import DigitLabError
+from engine.limits import train_limits
 from engine.runs import find_run
 
 KEPT = "_crossval_folds"  # widget state is dropped on other pages; this copy brings k back
 
 st.title("Cross-validation")
-st.caption("Stratified k-fold on the training set: each fold trains the sidebar's model on k−1 parts and validates on "
-           "the part left out. Every fold is a cached run, and each fold's model is also scored on the untouched test set.")
+st.caption(
+    "Stratified k-fold on the training set: each fold trains the sidebar's model on k−1 parts and validates on "
+    "the part left out. Every fold is a cached run, and each fold's model is also scored on the untouched test set."
+)
 components.link_problems()
 
 ss = st.session_state
 if state.FOLDS_KEY not in ss:
     ss[state.FOLDS_KEY] = ss.get(KEPT, 5)
-k = int(st.columns([1, 3])[0].number_input(
-    "Folds (k)", min_value=2, max_value=10, step=1, key=state.FOLDS_KEY,
-    help="Seed 002 used 5. More folds: more training data per fold, more runs to train."))
+k = int(
+    st.columns([1, 3])[0].number_input(
+        "Folds (k)",
+        min_value=2,
+        max_value=train_limits().max_cv_folds,
+        step=1,
+        key=state.FOLDS_KEY,
+        help="Seed 002 used 5. More folds: more training data per fold, more runs to train.",
+    )
+)
 ss[KEPT] = k
 state.set_page_param("folds", k)
 
@@ -34,66 +44,112 @@ if not selection.ready:
 
 store = services.store()
 try:
-    stored = [find_run(selection.dataset, selection.spec, config, store) for config in fold_configs(selection.config, k)]
+    stored = [
+        find_run(selection.dataset, selection.spec, config, store) for config in fold_configs(selection.config, k)
+    ]
 except DigitLabError as error:
     components.show_error(error)
     st.stop()
 cached = sum(run is not None for run in stored)
 model_name = selection.preset or "custom model"
-st.markdown(f"**{cached} of {k} folds cached** · {model_name} on `{selection.dataset_name}` · "
-            f"{selection.config.epochs} epochs per fold")
+st.markdown(
+    f"**{cached} of {k} folds cached** · {model_name} on `{selection.dataset_name}` · "
+    f"{selection.config.epochs} epochs per fold"
+)
 
 executor = components.executor_choice("cv_executor") if cached < k else None
 if cached == k:
     cv = CrossValidation(tuple(FoldResult(fold, run, True) for fold, run in enumerate(stored, 1)))
-elif st.button(f"Run {k}-fold", type="primary", key="cv_run",
-               help=f"Trains the {k - cached} missing fold(s); cached folds are read from the store."):
+elif st.button(
+    f"Run {k}-fold",
+    type="primary",
+    key="cv_run",
+    help=f"Trains the {k - cached} missing fold(s); cached folds are read from the store.",
+):
     with components.batch_progress(f"Running {k}-fold cross-validation…", "fold", k) as panel:
         try:
-            cv = cross_validate(selection.dataset, selection.spec, selection.config, k, progress=panel, store=store,
-                                preset=selection.preset, executor=executor)
+            cv = cross_validate(
+                selection.dataset,
+                selection.spec,
+                selection.config,
+                k,
+                progress=panel,
+                store=store,
+                preset=selection.preset,
+                executor=executor,
+            )
         except DigitLabError as error:
             panel.stopped("Cross-validation stopped", error)
         panel.finished(f"{k}-fold cross-validation finished in {panel.elapsed:.1f} s")
 else:
-    st.info(f"Click **Run {k}-fold** to train the missing folds. With the sidebar's settings each fold trains for "
-            f"{selection.config.epochs} epochs; lower the epochs or set a training subset there for a quick look.")
+    st.info(
+        f"Click **Run {k}-fold** to train the missing folds. With the sidebar's settings each fold trains for "
+        f"{selection.config.epochs} epochs; lower the epochs or set a training subset there for a quick look."
+    )
     preset = PRESETS.get(ss.get(state.PRESET_KEY, ""))
     if preset is not None and "cv_mean_accuracy" in preset.reported:
-        st.caption(f"{preset.name}'s report: mean {preset.config.epochs}-epoch 5-fold CV accuracy "
-                   f"{preset.reported['cv_mean_accuracy']:.4f} on `{preset.dataset}`.")
+        st.caption(
+            f"{preset.name}'s report: mean {preset.config.epochs}-epoch 5-fold CV accuracy "
+            f"{preset.reported['cv_mean_accuracy']:.4f} on `{preset.dataset}`."
+        )
     st.stop()
 
 summary = cv.summary()
 st.subheader("Results")
-line = (f"mean CV accuracy {summary['mean_val_accuracy']:.4f} ± {summary['std_val_accuracy']:.4f} ({k} folds) · "
-        f"mean test accuracy {summary['mean_test_accuracy']:.4f} ± {summary['std_test_accuracy']:.4f}")
+line = (
+    f"mean CV accuracy {summary['mean_val_accuracy']:.4f} ± {summary['std_val_accuracy']:.4f} ({k} folds) · "
+    f"mean test accuracy {summary['mean_test_accuracy']:.4f} ± {summary['std_test_accuracy']:.4f}"
+)
 st.markdown(f"**{line}**")
 chosen = ss.get(state.PRESET_KEY, "")
 reported = PRESETS[chosen].reported.get("cv_mean_accuracy") if chosen in PRESETS else None
 if reported is not None:
     left, right = st.columns(2)
-    left.metric("Our mean CV accuracy", f"{summary['mean_val_accuracy']:.4f}",
-                delta=f"{summary['mean_val_accuracy'] - reported:+.4f} vs the report", delta_color="off")
+    left.metric(
+        "Our mean CV accuracy",
+        f"{summary['mean_val_accuracy']:.4f}",
+        delta=f"{summary['mean_val_accuracy'] - reported:+.4f} vs the report",
+        delta_color="off",
+    )
     right.metric(f"Reported by {PRESETS[chosen].source.split('_')[0]} ({chosen})", f"{reported:.4f}")
     if selection.preset != chosen or selection.dataset_name != PRESETS[chosen].dataset:
-        st.caption(f"The report trained {PRESETS[chosen].config.epochs} epochs on `{PRESETS[chosen].dataset}`; "
-                   "these settings or this dataset differ, so expect a gap.")
+        st.caption(
+            f"The report trained {PRESETS[chosen].config.epochs} epochs on `{PRESETS[chosen].dataset}`; "
+            "these settings or this dataset differ, so expect a gap."
+        )
 
 st.plotly_chart(fold_scores(summary), key="cv_scores")
 
-table = pd.DataFrame([{
-    "fold": f["fold"], "val loss": f["val_loss"], "val acc": f["val_accuracy"], "test acc": f["test_accuracy"],
-    "train acc": f["train_accuracy"], "train s": f["train_seconds"], "run id": f["run_id"],
-} for f in summary["folds"]])
+table = pd.DataFrame(
+    [
+        {
+            "fold": f["fold"],
+            "val loss": f["val_loss"],
+            "val acc": f["val_accuracy"],
+            "test acc": f["test_accuracy"],
+            "train acc": f["train_accuracy"],
+            "train s": f["train_seconds"],
+            "run id": f["run_id"],
+        }
+        for f in summary["folds"]
+    ]
+)
 accuracy = st.column_config.NumberColumn(format="%.4f")
-st.dataframe(table, hide_index=True, key="cv_table", column_config={
-    "val loss": st.column_config.NumberColumn(format="%.4f"), "val acc": accuracy, "test acc": accuracy,
-    "train acc": accuracy, "train s": st.column_config.NumberColumn(format="%.1f"),
-})
+st.dataframe(
+    table,
+    hide_index=True,
+    key="cv_table",
+    column_config={
+        "val loss": st.column_config.NumberColumn(format="%.4f"),
+        "val acc": accuracy,
+        "test acc": accuracy,
+        "train acc": accuracy,
+        "train s": st.column_config.NumberColumn(format="%.1f"),
+    },
+)
 
 st.markdown("**Open a fold's run in Evaluate**")
-for column, fold in zip(st.columns(min(k, 10)), cv.folds):
+for column, fold in zip(st.columns(k), cv.folds, strict=True):
     if column.button(f"Fold {fold.fold}", key=f"cv_open_{fold.fold}", help=f"Run {fold.run.run_id}"):
         state.open_run(fold.run.run_id)
         st.switch_page("views/evaluate.py")
@@ -102,12 +158,25 @@ histories = {fold.fold: services.history(fold.run.run_id) for fold in cv.folds}
 st.plotly_chart(fold_curves({fold: h for fold, h in histories.items() if h}), key="cv_curves")
 
 st.subheader("CV beside test")
-st.caption("Training accuracy (last epoch), the fold's validation accuracy and the untouched test set's accuracy for "
-           "each fold's model. A CV score well above test suggests the folds leak or the test set differs.")
+st.caption(
+    "Training accuracy (last epoch), the fold's validation accuracy and the untouched test set's accuracy for "
+    "each fold's model. A CV score well above test suggests the folds leak or the test set differs."
+)
 st.plotly_chart(cv_beside_test(summary), key="cv_vs_test")
-spread = pd.DataFrame([{
-    "split": label, **{f"fold {f['fold']}": f[key] for f in summary["folds"]},
-    "mean": summary[f"mean_{key}"], "std": summary[f"std_{key}"],
-} for label, key in (("train", "train_accuracy"), ("CV (validation)", "val_accuracy"), ("test", "test_accuracy"))])
-st.dataframe(spread, hide_index=True, key="cv_spread",
-             column_config={c: st.column_config.NumberColumn(format="%.4f") for c in spread.columns if c != "split"})
+spread = pd.DataFrame(
+    [
+        {
+            "split": label,
+            **{f"fold {f['fold']}": f[key] for f in summary["folds"]},
+            "mean": summary[f"mean_{key}"],
+            "std": summary[f"std_{key}"],
+        }
+        for label, key in (("train", "train_accuracy"), ("CV (validation)", "val_accuracy"), ("test", "test_accuracy"))
+    ]
+)
+st.dataframe(
+    spread,
+    hide_index=True,
+    key="cv_spread",
+    column_config={c: st.column_config.NumberColumn(format="%.4f") for c in spread.columns if c != "split"},
+)

@@ -11,7 +11,12 @@ import streamlit as st
 
 from dashboard import components, state
 from dashboard.charts.data import (
-    class_distribution_chart, embedding_chart, image_mosaic, mean_image_grid, pixel_histogram_chart, sample_grid,
+    class_distribution_chart,
+    embedding_chart,
+    image_mosaic,
+    mean_image_grid,
+    pixel_histogram_chart,
+    sample_grid,
 )
 from engine import exploration
 from engine.datasets import list_datasets
@@ -23,8 +28,10 @@ MAX_SELECTED = 60  # images shown for a box/lasso selection on the 2-D map
 @st.cache_data(show_spinner=False, max_entries=8)
 def _statistics(_dataset, fingerprint: str, split: str):
     images, labels = exploration.split_arrays(_dataset, split)
-    return (exploration.mean_images(images, labels, _dataset.num_classes),
-            exploration.pixel_histogram(images, _dataset.value_max))
+    return (
+        exploration.mean_images(images, labels, _dataset.num_classes),
+        exploration.pixel_histogram(images, _dataset.value_max),
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -69,8 +76,12 @@ cols[1].metric("Test images", f"{len(ds.x_test):,}")
 cols[2].metric("Image shape", f"{h} x {w}")
 cols[3].metric("Classes", ds.num_classes)
 card_col, prov_col = st.columns([1, 1])
-card_col.dataframe(pd.DataFrame(exploration.dataset_card(ds, info.title if info else ""), columns=["field", "value"]),
-                   hide_index=True, key="data_card", width="stretch")
+card_col.dataframe(
+    pd.DataFrame(exploration.dataset_card(ds, info.title if info else ""), columns=["field", "value"]),
+    hide_index=True,
+    key="data_card",
+    width="stretch",
+)
 prov_col.markdown("**Provenance**")
 prov_col.caption(ds.provenance)
 
@@ -79,20 +90,36 @@ st.subheader("Class distribution")
 distribution = exploration.class_distribution(ds)
 st.plotly_chart(class_distribution_chart(distribution), key="data_distribution")
 with st.expander("Counts per class (table)"):
-    st.dataframe(distribution, hide_index=True, key="data_distribution_table",
-                 column_config={"train %": st.column_config.NumberColumn(format="%.2f %%"),
-                                "test %": st.column_config.NumberColumn(format="%.2f %%")})
+    st.dataframe(
+        distribution,
+        hide_index=True,
+        key="data_distribution_table",
+        column_config={
+            "train %": st.column_config.NumberColumn(format="%.2f %%"),
+            "test %": st.column_config.NumberColumn(format="%.2f %%"),
+        },
+    )
 
 # --- images ----------------------------------------------------------------------------------------------
 st.subheader("Images")
 for key, default in ((SEED_KEY, 0), (PER_CLASS_KEY, 1), (SPLIT_KEY, "train")):
     _remembered(key, default)
 controls = st.columns([1.2, 2, 1.2, 1], vertical_alignment="bottom")
-split = controls[0].radio("Split", exploration.SPLITS, horizontal=True, key=SPLIT_KEY,
-                          help="Which part of the dataset the samples, means, histogram and map are drawn from.")
+split = controls[0].radio(
+    "Split",
+    exploration.SPLITS,
+    horizontal=True,
+    key=SPLIT_KEY,
+    help="Which part of the dataset the samples, means, histogram and map are drawn from.",
+)
 per_class = controls[1].slider("Images per class", 1, 10, key=PER_CLASS_KEY)
-controls[2].number_input("Sample seed", 0, 2**31 - 1, key=SEED_KEY,
-                         help="The same seed always draws the same images; Reshuffle moves to the next seed.")
+controls[2].number_input(
+    "Sample seed",
+    0,
+    2**31 - 1,
+    key=SEED_KEY,
+    help="The same seed always draws the same images; Reshuffle moves to the next seed.",
+)
 controls[3].button("Reshuffle", key="data_reshuffle", on_click=_reshuffle)
 seed = int(st.session_state[SEED_KEY])
 images, labels = exploration.split_arrays(ds, split)
@@ -108,21 +135,33 @@ st.plotly_chart(pixel_histogram_chart(histogram, ds.value_max, split, log_y), ke
 # --- 2-D map ---------------------------------------------------------------------------------------------
 st.subheader("2-D map of the images")
 map_cols = st.columns([1, 2])
-method = map_cols[0].radio("Method", exploration.EMBEDDINGS, horizontal=True, key="data_embed_method",
-                           format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
-                           help="PCA is instant; t-SNE separates classes better but takes seconds (cached).")
+method = map_cols[0].radio(
+    "Method",
+    exploration.EMBEDDINGS,
+    horizontal=True,
+    key="data_embed_method",
+    format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+    help="PCA is instant; t-SNE separates classes better but takes seconds (cached).",
+)
 top = len(labels)
-n = map_cols[1].slider("Images (stratified by class)", min(100, top), min(3000, top), min(1000, top), step=50,
-                       key="data_embed_n")
+n = map_cols[1].slider(
+    "Images (stratified by class)", min(100, top), min(3000, top), min(1000, top), step=50, key="data_embed_n"
+)
 started = time.perf_counter()
 with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", expanded=False) as status:
     result, thumbs = _embedding(ds, ds.fingerprint, split, n, method, seed)
-    status.update(label=f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} {split} images (seed {seed}) · "
-                        f"{time.perf_counter() - started:.1f} s", state="complete")
+    status.update(
+        label=f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} {split} images (seed {seed}) · "
+        f"{time.perf_counter() - started:.1f} s",
+        state="complete",
+    )
 event = st.plotly_chart(
-    embedding_chart(result.coords, result.labels, result.indices, names, method, thumbs, result.explained_variance,
-                    split),
-    key="data_embedding", on_select="rerun", selection_mode=("points", "box", "lasso"),
+    embedding_chart(
+        result.coords, result.labels, result.indices, names, method, thumbs, result.explained_variance, split
+    ),
+    key="data_embedding",
+    on_select="rerun",
+    selection_mode=("points", "box", "lasso"),
 )
 st.caption("Hover a point to see its digit; drag a lasso or box (or click a point) to show the images below.")
 points = event.selection.points if event and event.selection else []
@@ -135,9 +174,16 @@ chosen = list(dict.fromkeys(chosen))
 if chosen:
     shown = chosen[:MAX_SELECTED]
     title = f"{len(chosen)} selected image(s)" + (f", first {MAX_SELECTED}" if len(chosen) > MAX_SELECTED else "")
-    st.plotly_chart(image_mosaic([images[i] for i in shown], 10, title,
-                                 captions=[f"#{i} · {names[labels[i]]}" for i in shown],
-                                 hover=[f"{split} #{i}, class {names[labels[i]]}" for i in shown],
-                                 zmax=ds.value_max), key="data_selected")
+    st.plotly_chart(
+        image_mosaic(
+            [images[i] for i in shown],
+            10,
+            title,
+            captions=[f"#{i} · {names[labels[i]]}" for i in shown],
+            hover=[f"{split} #{i}, class {names[labels[i]]}" for i in shown],
+            zmax=ds.value_max,
+        ),
+        key="data_selected",
+    )
     counts = pd.Series([names[labels[i]] for i in chosen]).value_counts().rename_axis("class").reset_index()
     st.dataframe(counts, hide_index=True, key="data_selected_counts")

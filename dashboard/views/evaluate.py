@@ -29,9 +29,11 @@ run_id = state.current_run_id()
 run = services.run(run_id)
 sidebar_run = services.find_current_run(selection)
 if run_id and run is None:
-    st.warning(f"Run `{run_id}` from the link: this run is not cached here yet. Runs live on the machine that "
-               "trained them; the link's dataset, model and settings are in the sidebar, so it can be trained here.",
-               icon=":material/database:")
+    st.warning(
+        f"Run `{run_id}` from the link: this run is not cached here yet. Runs live on the machine that "
+        "trained them; the link's dataset, model and settings are in the sidebar, so it can be trained here.",
+        icon=":material/database:",
+    )
     state.set_page_param("run", run_id)  # keep the link pointing at what it asked for until something replaces it
     if selection.ready:
         if st.button("Train it now", key="eval_train_now", type="primary"):
@@ -39,8 +41,10 @@ if run_id and run is None:
             if result is not None:
                 run = result.run
                 if result.run.run_id != run_id:
-                    st.info(f"The sidebar's model trained here as run `{result.run.run_id}`: the link's id came from "
-                            "other library versions or settings, so the numbers may differ slightly.")
+                    st.info(
+                        f"The sidebar's model trained here as run `{result.run.run_id}`: the link's id came from "
+                        "other library versions or settings, so the numbers may differ slightly."
+                    )
     else:
         st.caption(f"The sidebar's model cannot be trained as it stands: {selection.error}")
 if run is None:
@@ -48,17 +52,25 @@ if run is None:
     if run is not None and run_id:
         st.caption(f"Showing the stored run of the sidebar's model, `{run.run_id}`, meanwhile.")
 if run is None:
-    st.info("No trained run to evaluate yet. Train the sidebar's model first (a few seconds on the bundled digits), "
-            "or open a stored run from Home.")
+    st.info(
+        "No trained run to evaluate yet. Train the sidebar's model first (a few seconds on the bundled digits), "
+        "or open a stored run from Home."
+    )
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 state.set_page_param("run", run.run_id)
-if sidebar_run is not None and sidebar_run.run_id != run.run_id:
-    if st.button(f"Show the sidebar model's run (`{sidebar_run.run_id}`) instead", key="eval_use_sidebar",
-                 help="The sidebar's dataset, model and settings have their own stored run."):
-        state.open_run(sidebar_run.run_id)
-        st.rerun()
+if (
+    sidebar_run is not None
+    and sidebar_run.run_id != run.run_id
+    and st.button(
+        f"Show the sidebar model's run (`{sidebar_run.run_id}`) instead",
+        key="eval_use_sidebar",
+        help="The sidebar's dataset, model and settings have their own stored run.",
+    )
+):
+    state.open_run(sidebar_run.run_id)
+    st.rerun()
 
 try:
     evaluation = services.evaluation(run.run_id)
@@ -75,21 +87,28 @@ meta = run.meta
 names = list(evaluation.class_names)
 k = evaluation.num_classes
 cols = st.columns(5)
-cols[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}", help=f"{evaluation.num_errors} of {evaluation.num_samples} test images wrong")
+cols[0].metric(
+    "Test accuracy",
+    f"{evaluation.accuracy:.2%}",
+    help=f"{evaluation.num_errors} of {evaluation.num_samples} test images wrong",
+)
 cols[1].metric("Macro precision", f"{evaluation.macro_precision:.4f}")
 cols[2].metric("Macro recall", f"{evaluation.macro_recall:.4f}")
 cols[3].metric("Macro F1", f"{evaluation.macro_f1:.4f}")
 cols[4].metric("Log loss", f"{evaluation.log_loss:.4f}")
 preset_name = meta.get("preset") or ""
 st.markdown(
-    f"Run `{run.run_id}` · dataset **{meta['dataset']['name']}** ({meta['dataset'].get('n_test', evaluation.num_samples):,} "
+    f"Run `{run.run_id}` · dataset **{meta['dataset']['name']}** "
+    f"({meta['dataset'].get('n_test', evaluation.num_samples):,} "
     f"test images, {k} classes) · model **{preset_name or 'custom'}** · {meta['parameters']['total']:,} parameters · "
     f"{meta.get('epochs_run', '?')} epochs in {meta.get('train_seconds', 0):.1f} s · created {meta.get('created', '?')}"
 )
 reported = PRESETS[preset_name].reported if preset_name in PRESETS else {}
 if "test_accuracy" in reported:
-    st.caption(f"Test accuracy — report: {reported['test_accuracy']:.2%} (on {PRESETS[preset_name].dataset}) · "
-               f"ours: {evaluation.accuracy:.2%} (on {meta['dataset']['name']})")
+    st.caption(
+        f"Test accuracy — report: {reported['test_accuracy']:.2%} (on {PRESETS[preset_name].dataset}) · "
+        f"ours: {evaluation.accuracy:.2%} (on {meta['dataset']['name']})"
+    )
 for note in evaluation.notes:
     st.info(note, icon=":material/info:")
 components.share_box()
@@ -105,8 +124,11 @@ def test_images():
     if meta["dataset"].get("fingerprint", dataset.fingerprint) != dataset.fingerprint:
         return None, 1.0, f"the {name} images here differ from the ones this run was trained on"
     if len(dataset.x_test) != evaluation.num_samples:
-        return None, 1.0, (f"the run has {evaluation.num_samples} test labels but {name} has {len(dataset.x_test)} "
-                           "test images here")
+        return (
+            None,
+            1.0,
+            (f"the run has {evaluation.num_samples} test labels but {name} has {len(dataset.x_test)} test images here"),
+        )
     return dataset.x_test, dataset.value_max, ""
 
 
@@ -121,14 +143,36 @@ def show_images(indices, title: str, key: str, columns: int = 10, panel_px: int 
     titles, colours = [], []
     for i in indices:
         truth, guess = evaluation.y_true[i], evaluation.y_pred[i]
-        titles.append(f"#{i} · {names[guess]} ({evaluation.confidence[i]:.0%})" if truth != guess else f"#{i} · {names[truth]}")
+        titles.append(
+            f"#{i} · {names[guess]} ({evaluation.confidence[i]:.0%})" if truth != guess else f"#{i} · {names[truth]}"
+        )
         colours.append("#d62728" if truth != guess else "#222222")
-    st.plotly_chart(charts.image_grid(images[np.asarray(indices)], titles, value_max, columns=columns, title=title,
-                                      title_colours=colours, panel_px=panel_px), key=key)
+    st.plotly_chart(
+        charts.image_grid(
+            images[np.asarray(indices)],
+            titles,
+            value_max,
+            columns=columns,
+            title=title,
+            title_colours=colours,
+            panel_px=panel_px,
+        ),
+        key=key,
+    )
 
 
 (report_tab, confusion_tab, mistakes_tab, samples_tab, ovr_tab, roc_tab, curves_tab, download_tab) = st.tabs(
-    ["Report", "Confusion matrix", "Mistakes", "Sample predictions", "One vs rest", "ROC", "Training curves", "Downloads"])
+    [
+        "Report",
+        "Confusion matrix",
+        "Mistakes",
+        "Sample predictions",
+        "One vs rest",
+        "ROC",
+        "Training curves",
+        "Downloads",
+    ]
+)
 
 with report_tab:
     st.subheader("Classification report")
@@ -146,8 +190,13 @@ with confusion_tab:
     title = f"Confusion matrix · {evaluation.num_samples:,} test images" + (" · row shares" if normalised else "")
     chart_event = st.plotly_chart(
         charts.confusion_heatmap(evaluation.confusion, names, normalised, title=title),
-        key=f"eval_confusion_{run.run_id}", on_select="rerun", selection_mode="points")
-    st.caption("Rows are the true class, columns the prediction; the diagonal is correct. Click a cell to see its images.")
+        key=f"eval_confusion_{run.run_id}",
+        on_select="rerun",
+        selection_mode="points",
+    )
+    st.caption(
+        "Rows are the true class, columns the prediction; the diagonal is correct. Click a cell to see its images."
+    )
 
     st.subheader("Most confused pairs")
     pairs = evaluation.most_confused_pairs(10)
@@ -156,9 +205,13 @@ with confusion_tab:
         pairs_event = None
     else:
         pairs_event = st.dataframe(
-            pairs[["true", "predicted", "count", "share_of_true"]], hide_index=True, key=f"eval_pairs_{run.run_id}",
-            on_select="rerun", selection_mode="single-row",
-            column_config={"share_of_true": st.column_config.NumberColumn("share of true class", format="percent")})
+            pairs[["true", "predicted", "count", "share_of_true"]],
+            hide_index=True,
+            key=f"eval_pairs_{run.run_id}",
+            on_select="rerun",
+            selection_mode="single-row",
+            column_config={"share_of_true": st.column_config.NumberColumn("share of true class", format="percent")},
+        )
 
     # A chosen chart cell or table row moves the two select boxes, which stay the one source of truth.
     picks = []
@@ -174,7 +227,9 @@ with confusion_tab:
         if seen.get(source) != (run.run_id, truth, guess):
             seen[source] = (run.run_id, truth, guess)
             st.session_state["eval_true"], st.session_state["eval_pred"] = truth, guess
-    for key, default in zip(PICK_KEYS, (pairs.iloc[0][["true_label", "predicted_label"]] if not pairs.empty else (0, 0))):
+    for key, default in zip(
+        PICK_KEYS, (pairs.iloc[0][["true_label", "predicted_label"]] if not pairs.empty else (0, 0)), strict=True
+    ):
         if st.session_state.get(key) not in range(k):
             st.session_state[key] = int(default)
 
@@ -183,8 +238,10 @@ with confusion_tab:
     truth = left.selectbox("True class", range(k), format_func=lambda i: names[i], key="eval_true")
     guess = right.selectbox("Predicted class", range(k), format_func=lambda i: names[i], key="eval_pred")
     cell = evaluation.cell_indices(truth, guess)
-    st.markdown(f"**{len(cell):,}** test images of class **{names[truth]}** predicted as **{names[guess]}**"
-                + (f" (showing the first {MAX_CELL_IMAGES})" if len(cell) > MAX_CELL_IMAGES else ""))
+    st.markdown(
+        f"**{len(cell):,}** test images of class **{names[truth]}** predicted as **{names[guess]}**"
+        + (f" (showing the first {MAX_CELL_IMAGES})" if len(cell) > MAX_CELL_IMAGES else "")
+    )
     show_images(cell[:MAX_CELL_IMAGES], f"True {names[truth]} · predicted {names[guess]}", key="eval_cell_images")
 
 with mistakes_tab:
@@ -193,24 +250,50 @@ with mistakes_tab:
     if wrong.empty:
         st.success("No test image was misclassified.")
     else:
-        limit = 1 if len(wrong) == 1 else st.slider(
-            "How many (most confident mistakes first)", 1, min(100, len(wrong)), min(20, len(wrong)), key="eval_gallery_n")
-        show_images(wrong["index"].to_numpy()[:limit], "Most confident mistakes (title: predicted class and confidence)",
-                    key="eval_mistake_images")
-        st.dataframe(wrong.drop(columns=["true_label", "predicted_label"]).head(limit), hide_index=True,
-                     key="eval_mistakes", column_config={
-                         "confidence": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
-                         "true_probability": st.column_config.NumberColumn("probability of the true class", format="%.3f")})
-        inspect = st.selectbox("Look at one mistake", wrong["index"].head(limit), key="eval_inspect",
-                               format_func=lambda i: f"#{i}: true {names[evaluation.y_true[i]]}, predicted {names[evaluation.y_pred[i]]}")
+        limit = (
+            1
+            if len(wrong) == 1
+            else st.slider(
+                "How many (most confident mistakes first)",
+                1,
+                min(100, len(wrong)),
+                min(20, len(wrong)),
+                key="eval_gallery_n",
+            )
+        )
+        show_images(
+            wrong["index"].to_numpy()[:limit],
+            "Most confident mistakes (title: predicted class and confidence)",
+            key="eval_mistake_images",
+        )
+        st.dataframe(
+            wrong.drop(columns=["true_label", "predicted_label"]).head(limit),
+            hide_index=True,
+            key="eval_mistakes",
+            column_config={
+                "confidence": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1),
+                "true_probability": st.column_config.NumberColumn("probability of the true class", format="%.3f"),
+            },
+        )
+        inspect = st.selectbox(
+            "Look at one mistake",
+            wrong["index"].head(limit),
+            key="eval_inspect",
+            format_func=lambda i: f"#{i}: true {names[evaluation.y_true[i]]}, predicted {names[evaluation.y_pred[i]]}",
+        )
         if inspect is not None:
             image_col, bars_col = st.columns([1, 3])
             with image_col:
                 show_images([inspect], f"Test image #{inspect}", key="eval_inspect_image", columns=1, panel_px=200)
-            bars_col.plotly_chart(charts.probability_bars(evaluation.probabilities[inspect], names,
-                                                          int(evaluation.y_true[inspect]),
-                                                          title=f"Probabilities for test image #{inspect}"),
-                                  key="eval_inspect_bars")
+            bars_col.plotly_chart(
+                charts.probability_bars(
+                    evaluation.probabilities[inspect],
+                    names,
+                    int(evaluation.y_true[inspect]),
+                    title=f"Probabilities for test image #{inspect}",
+                ),
+                key="eval_inspect_bars",
+            )
 
 with samples_tab:
     st.subheader("Random sample predictions")
@@ -228,21 +311,34 @@ with samples_tab:
         pairs = list(zip(table["true"], table["predicted"], strict=True))
         titles = [f"True: {truth} / Pred: {guess}" for truth, guess in pairs]
         colours = ["#d62728" if truth != guess else "#222222" for truth, guess in pairs]
-        st.plotly_chart(charts.image_grid(images[table["index"].to_numpy()], titles, value_max, columns=5, panel_px=160,
-                                          title=f"10 random test images (seed {seed})", title_colours=colours),
-                        key="eval_sample_images")
+        st.plotly_chart(
+            charts.image_grid(
+                images[table["index"].to_numpy()],
+                titles,
+                value_max,
+                columns=5,
+                panel_px=160,
+                title=f"10 random test images (seed {seed})",
+                title_colours=colours,
+            ),
+            key="eval_sample_images",
+        )
         st.caption(f"{int((table['true'] == table['predicted']).sum())} of {len(table)} right; wrong ones in red.")
 
 with ovr_tab:
     st.subheader("One class against the rest")
-    st.markdown("The multi-class matrix folds into one 2x2 matrix per class: **TP** the class predicted as itself, "
-                "**FN** the class predicted as another, **FP** another class predicted as this one, **TN** the rest.")
+    st.markdown(
+        "The multi-class matrix folds into one 2x2 matrix per class: **TP** the class predicted as itself, "
+        "**FN** the class predicted as another, **FP** another class predicted as this one, **TN** the rest."
+    )
     if st.session_state.get("eval_ovr_class") not in range(k):
         st.session_state["eval_ovr_class"] = 0
     chosen = st.selectbox("Class", range(k), format_func=lambda i: names[i], key="eval_ovr_class")
     matrix_col, table_col = st.columns([2, 3])
-    matrix_col.plotly_chart(charts.one_vs_rest_heatmap(one_vs_rest_matrix(evaluation.confusion, chosen), names[chosen]),
-                            key="eval_ovr_heatmap")
+    matrix_col.plotly_chart(
+        charts.one_vs_rest_heatmap(one_vs_rest_matrix(evaluation.confusion, chosen), names[chosen]),
+        key="eval_ovr_heatmap",
+    )
     table_col.dataframe(evaluation.one_vs_rest(), hide_index=True, key="eval_ovr_table")
 
 
@@ -260,24 +356,45 @@ with roc_tab:
         st.plotly_chart(charts.roc_figure(roc.per_class, roc.micro, roc.macro), key="eval_roc")
         for note in roc.notes:
             st.info(note, icon=":material/info:")
-        st.dataframe(roc.auc_table(), hide_index=True, key="eval_auc", height=35 * (k + 3) + 3,
-                     column_config={"auc": st.column_config.NumberColumn("AUC", format="%.5f")})
+        st.dataframe(
+            roc.auc_table(),
+            hide_index=True,
+            key="eval_auc",
+            height=35 * (k + 3) + 3,
+            column_config={"auc": st.column_config.NumberColumn("AUC", format="%.5f")},
+        )
 
 with curves_tab:
     if history and history.get("epochs"):
         st.plotly_chart(training_curves(history, title=f"Training curves · run {run.run_id}"), key="eval_curves")
-        st.caption("Epoch 0 is the validation score before any training (seed 004); without a validation split only "
-                   "training curves exist.")
+        st.caption(
+            "Epoch 0 is the validation score before any training (seed 004); without a validation split only "
+            "training curves exist."
+        )
     else:
         st.info("This run has no training history.")
 
 with download_tab:
-    st.download_button("Classification report (CSV)", data=evaluation.report.to_csv(index_label="class"),
-                       file_name=f"report-{run.run_id}.csv", mime="text/csv", key="eval_dl_report", on_click="ignore")
+    st.download_button(
+        "Classification report (CSV)",
+        data=evaluation.report.to_csv(index_label="class"),
+        file_name=f"report-{run.run_id}.csv",
+        mime="text/csv",
+        key="eval_dl_report",
+        on_click="ignore",
+    )
 
     def predictions_csv() -> str:
         return predictions_table(evaluation.y_true, evaluation.probabilities, names).to_csv(index=False)
 
-    st.download_button("Test-set predictions (CSV)", data=predictions_csv, file_name=f"predictions-{run.run_id}.csv",
-                       mime="text/csv", key="eval_dl_predictions", on_click="ignore")
-    st.caption("Predictions: one row per test image (same order as the dataset's test set) with every class's probability.")
+    st.download_button(
+        "Test-set predictions (CSV)",
+        data=predictions_csv,
+        file_name=f"predictions-{run.run_id}.csv",
+        mime="text/csv",
+        key="eval_dl_predictions",
+        on_click="ignore",
+    )
+    st.caption(
+        "Predictions: one row per test image (same order as the dataset's test set) with every class's probability."
+    )

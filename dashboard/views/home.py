@@ -24,20 +24,26 @@ with data_col:
     else:
         ds = selection.dataset
         h, w, _ = ds.image_shape
-        st.markdown(f"**{ds.name}** · {len(ds.x_train):,} train / {len(ds.x_test):,} test · {h}x{w} · "
-                    f"{ds.num_classes} classes · values 0..{ds.value_max:g}")
+        st.markdown(
+            f"**{ds.name}** · {len(ds.x_train):,} train / {len(ds.x_test):,} test · {h}x{w} · "
+            f"{ds.num_classes} classes · values 0..{ds.value_max:g}"
+        )
         st.caption(ds.provenance)
 with model_col:
     st.subheader("Model")
     if selection.spec is not None and not selection.error:
         counts = parameter_counts(selection.spec)
-        st.markdown(f"**{selection.preset or 'custom'}** · `{spec_summary(selection.spec.to_dict())}` · "
-                    f"{counts['total']:,} parameters · {selection.config.epochs} epochs, batch {selection.config.batch_size}")
+        st.markdown(
+            f"**{selection.preset or 'custom'}** · `{spec_summary(selection.spec.to_dict())}` · "
+            f"{counts['total']:,} parameters · {selection.config.epochs} epochs, batch {selection.config.batch_size}"
+        )
     elif selection.error:
         st.error(selection.error)
 
 st.subheader("Quick start")
-st.caption("Trains the default model (digitlab-small8) on the bundled digits in a few seconds, or opens it from the store.")
+st.caption(
+    "Trains the default model (digitlab-small8) on the bundled digits in a few seconds, or opens it from the store."
+)
 
 
 def _choose_default_model() -> None:
@@ -52,8 +58,10 @@ if st.session_state.pop("_train_default", False):
     result = components.train_with_progress(state.selection(), label="Training the default model")
     if result is not None:
         accuracy = result.run.meta["metrics"]["test_accuracy"]
-        st.success(f"Run `{result.run.run_id}`: test accuracy **{accuracy:.2%}**"
-                   + (" (from the store)" if result.cached else f", trained in {result.run.meta['train_seconds']:.1f} s"))
+        st.success(
+            f"Run `{result.run.run_id}`: test accuracy **{accuracy:.2%}**"
+            + (" (from the store)" if result.cached else f", trained in {result.run.meta['train_seconds']:.1f} s")
+        )
         st.page_link("views/evaluate.py", label="Open it in Evaluate", icon=":material/analytics:")
 
 st.subheader("Stored runs")
@@ -62,11 +70,19 @@ if not runs:
     st.info("No runs yet. Train one above or on the Train page.")
     st.stop()
 table = runs_table(runs)
-picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="home_runs",
-                      column_config={"run_id": "run", "preset": "model",
-                                     "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f",
-                                                                                      min_value=0, max_value=1),
-                                     "train_seconds": "train s"})
+picked = st.dataframe(
+    table,
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="home_runs",
+    column_config={
+        "run_id": "run",
+        "preset": "model",
+        "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f", min_value=0, max_value=1),
+        "train_seconds": "train s",
+    },
+)
 rows = picked.selection.rows if picked else []
 if rows:
     run_id = table.iloc[rows[0]]["run_id"]

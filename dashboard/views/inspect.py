@@ -46,13 +46,19 @@ selection = state.selection()
 run_id = state.current_run_id()
 run = services.run(run_id) if run_id else None
 if run_id and run is None:
-    st.warning(f"Run `{run_id}` is not in the store (deleted, or trained on another machine); "
-               "looking for the sidebar's model instead.", icon=":material/search:")
+    st.warning(
+        f"Run `{run_id}` is not in the store (deleted, or trained on another machine); "
+        "looking for the sidebar's model instead.",
+        icon=":material/search:",
+    )
 if run is None:
     run = services.find_current_run(selection)
 if run is None:
-    st.info("Inspect needs a trained model. Train the sidebar's model on the Train page (the default trains in "
-            "seconds on the bundled digits), or open a stored run from Home, then come back here.", icon=":material/model_training:")
+    st.info(
+        "Inspect needs a trained model. Train the sidebar's model on the Train page (the default trains in "
+        "seconds on the bundled digits), or open a stored run from Home, then come back here.",
+        icon=":material/model_training:",
+    )
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 state.set_page_param("run", run.run_id)
@@ -67,14 +73,19 @@ except DigitLabError as error:
     components.show_error(error)
     st.stop()
 if dataset.fingerprint != meta["dataset"]["fingerprint"] or len(labels) != len(dataset.x_test):
-    st.error(f"The {dataset.name} data on this machine differ from the data run `{run.run_id}` was trained on, "
-             "so its test images cannot be matched. Retrain the model here.", icon=":material/warning:")
+    st.error(
+        f"The {dataset.name} data on this machine differ from the data run `{run.run_id}` was trained on, "
+        "so its test images cannot be matched. Retrain the model here.",
+        icon=":material/warning:",
+    )
     st.stop()
 class_names = list(meta["class_names"])
 value_max = float(dataset.value_max)
 accuracy = meta["metrics"]["test_accuracy"]
-st.caption(f"Run `{run.run_id}` · {meta.get('preset') or 'custom'} · `{spec_summary(meta['spec'])}` · "
-           f"{dataset.name} · test accuracy {accuracy:.2%}")
+st.caption(
+    f"Run `{run.run_id}` · {meta.get('preset') or 'custom'} · `{spec_summary(meta['spec'])}` · "
+    f"{dataset.name} · test accuracy {accuracy:.2%}"
+)
 
 test_tab, draw_tab, kernel_tab = st.tabs(["A test image", "Draw a digit", "First-layer kernels"])
 
@@ -85,9 +96,14 @@ with test_tab:
     pick_cols = st.columns([2, 1, 1.5, 2.5], vertical_alignment="bottom")
     pick_cols[0].number_input(f"Test image (0..{n_test - 1})", 0, n_test - 1, key=INDEX_KEY)
     pick_cols[1].button("Random", key="inspect_random", on_click=_pick, args=("Random", n_test))
-    pick_cols[2].button("Random mistake", key="inspect_random_mistake", disabled=len(mistakes) == 0,
-                        on_click=_pick, args=("Mistake", n_test, mistakes),
-                        help=f"One of the {len(mistakes)} test images this model gets wrong.")
+    pick_cols[2].button(
+        "Random mistake",
+        key="inspect_random_mistake",
+        disabled=len(mistakes) == 0,
+        on_click=_pick,
+        args=("Mistake", n_test, mistakes),
+        help=f"One of the {len(mistakes)} test images this model gets wrong.",
+    )
     note = st.session_state.get("_inspect_pick_note")
     if note:
         pick_cols[3].caption(f"{note} (picks are seeded: the same sequence every session)")
@@ -97,36 +113,54 @@ with test_tab:
     probabilities = inspection.predict(model, image01)
     left, right = st.columns([1, 2])
     caption = f"Test image #{index} (class {class_names[true_class]})"
-    left.plotly_chart(input_image(dataset.x_test[index], value_max, caption), key="inspect_image",
-                      config={"displayModeBar": False})
+    left.plotly_chart(
+        input_image(dataset.x_test[index], value_max, caption), key="inspect_image", config={"displayModeBar": False}
+    )
     right.plotly_chart(probability_bars(probabilities, class_names, true_class), key="inspect_probabilities")
 
     st.markdown("#### Feature maps")
-    scaling = st.radio("Scale", ["each map (seed 002)", "raw activations"], horizontal=True, key="inspect_scaling",
-                       help="Seed 002 scales every map on its own (mean 128, one std = 64 grey levels), which shows "
-                            "patterns but hides strength; raw activations share one colour scale per layer.")
+    scaling = st.radio(
+        "Scale",
+        ["each map (seed 002)", "raw activations"],
+        horizontal=True,
+        key="inspect_scaling",
+        help="Seed 002 scales every map on its own (mean 128, one std = 64 grey levels), which shows "
+        "patterns but hides strength; raw activations share one colour scale per layer.",
+    )
     per_map = scaling.startswith("each")
     for name, kind, fmap in extractor(image01):
-        st.plotly_chart(feature_map_grid(name, kind, inspection.layer_display(fmap, per_map), per_map),
-                        key=f"inspect_fmap_{name}")
+        st.plotly_chart(
+            feature_map_grid(name, kind, inspection.layer_display(fmap, per_map), per_map), key=f"inspect_fmap_{name}"
+        )
 
 with draw_tab:
     h, w = dataset.image_shape[:2]
-    recipe = ("UCI's recipe: the digit is fitted into a 32x32 bitmap and the set pixels of each 4x4 block are "
-              "counted (0..16)" if (h, w) == (8, 8) else
-              "MNIST's recipe: the digit is fitted into a 20x20 box and centred by its centre of mass in 28x28")
+    recipe = (
+        "UCI's recipe: the digit is fitted into a 32x32 bitmap and the set pixels of each 4x4 block are counted (0..16)"
+        if (h, w) == (8, 8)
+        else "MNIST's recipe: the digit is fitted into a 20x20 box and centred by its centre of mass in 28x28"
+    )
     thing = "digit" if all(name.isdigit() for name in class_names) else "item (one of the classes above)"
-    st.caption(f"Draw one {thing}, large, in the middle. It is turned into a {h}x{w} image by {recipe}, then shown "
-               "to the model.")
+    st.caption(
+        f"Draw one {thing}, large, in the middle. It is turned into a {h}x{w} image by {recipe}, then shown "
+        "to the model."
+    )
     canvas_col, input_col, prob_col = st.columns([1.3, 1, 1.7])
     with canvas_col:
         brush = st.slider("Brush", 8, 40, 20, key="inspect_brush")
         try:
             from streamlit_drawable_canvas import st_canvas
 
-            drawing = st_canvas(stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000",
-                                height=280, width=280, drawing_mode="freedraw", return_image_data=True,
-                                key="inspect_canvas")
+            drawing = st_canvas(
+                stroke_width=brush,
+                stroke_color="#FFFFFF",
+                background_color="#000000",
+                height=280,
+                width=280,
+                drawing_mode="freedraw",
+                return_image_data=True,
+                key="inspect_canvas",
+            )
         except Exception as error:  # the component needs a browser-side bundle; say so instead of failing the page
             components.show_error(error)
             drawing = None
@@ -138,15 +172,20 @@ with draw_tab:
     except inspection.EmptyDrawing as empty:
         input_col.info(f"{empty}", icon=":material/info:")
     else:
-        input_col.plotly_chart(input_image(drawn, value_max, f"What the model sees ({h}x{w})"), key="inspect_drawn",
-                               config={"displayModeBar": False})
+        input_col.plotly_chart(
+            input_image(drawn, value_max, f"What the model sees ({h}x{w})"),
+            key="inspect_drawn",
+            config={"displayModeBar": False},
+        )
         drawn01 = normalised(drawn, value_max)
-        prob_col.plotly_chart(probability_bars(inspection.predict(model, drawn01), class_names),
-                              key="inspect_drawn_probabilities")
+        prob_col.plotly_chart(
+            probability_bars(inspection.predict(model, drawn01), class_names), key="inspect_drawn_probabilities"
+        )
         with st.expander("Feature maps of your drawing (each map scaled like seed 002)"):
             for name, kind, fmap in extractor(drawn01):
-                st.plotly_chart(feature_map_grid(name, kind, inspection.layer_display(fmap), True),
-                                key=f"inspect_drawn_fmap_{name}")
+                st.plotly_chart(
+                    feature_map_grid(name, kind, inspection.layer_display(fmap), True), key=f"inspect_drawn_fmap_{name}"
+                )
 
 with kernel_tab:
     try:
@@ -155,5 +194,7 @@ with kernel_tab:
         components.show_error(error)
     else:
         st.plotly_chart(kernel_grid(kernels), key="inspect_kernels")
-        st.caption("The weights each first-layer filter slides over the image: red pixels add, blue pixels subtract. "
-                   "Edge and stroke detectors show as red next to blue.")
+        st.caption(
+            "The weights each first-layer filter slides over the image: red pixels add, blue pixels subtract. "
+            "Edge and stroke detectors show as red next to blue."
+        )

@@ -26,12 +26,17 @@ if st.session_state.pop(TRAINING_FLAG, False):
 st.subheader("Model")
 preset = PRESETS.get(selection.preset)
 if preset is not None:
-    source = (f"Digit Lab's own preset, made for **{preset.dataset}**" if preset.source == "digit-lab"
-              else f"From the source report `{preset.source}`, which trained on **{preset.dataset}**")
+    source = (
+        f"Digit Lab's own preset, made for **{preset.dataset}**"
+        if preset.source == "digit-lab"
+        else f"From the source report `{preset.source}`, which trained on **{preset.dataset}**"
+    )
     st.markdown(f"**{preset.title}** — {preset.description}  \n{source}.")
 elif (started := PRESETS.get(st.session_state.get(state.PRESET_KEY))) is not None:
-    st.caption(f"Custom model: started from preset {started.name} (source `{started.source}`), then changed in the "
-               "sidebar or resized for this dataset.")
+    st.caption(
+        f"Custom model: started from preset {started.name} (source `{started.source}`), then changed in the "
+        "sidebar or resized for this dataset."
+    )
 elif selection.spec is not None:
     st.caption("Custom model.")
 
@@ -44,23 +49,45 @@ if selection.spec is not None:
 if selection.error:
     st.error(selection.error, icon=":material/warning:")
 if rows:
-    table = pd.DataFrame([{"layer": r.name, "type": r.kind, "output shape": str(r.output_shape),
-                           "trainable": r.trainable, "non-trainable": r.non_trainable} for r in rows])
+    table = pd.DataFrame(
+        [
+            {
+                "layer": r.name,
+                "type": r.kind,
+                "output shape": str(r.output_shape),
+                "trainable": r.trainable,
+                "non-trainable": r.non_trainable,
+            }
+            for r in rows
+        ]
+    )
     trainable, frozen = int(table["trainable"].sum()), int(table["non-trainable"].sum())
-    totals = pd.DataFrame([{"layer": "total", "type": "", "output shape": "", "trainable": trainable,
-                            "non-trainable": frozen}])
-    st.dataframe(pd.concat([table, totals], ignore_index=True), hide_index=True, key="train_layers",
-                 column_config={"trainable": st.column_config.NumberColumn(format="localized"),
-                                "non-trainable": st.column_config.NumberColumn(format="localized")})
-    st.markdown(f"**{trainable + frozen:,} parameters** ({trainable:,} trainable, {frozen:,} non-trainable) · "
-                f"`{spec_summary(selection.spec.to_dict())}`")
+    totals = pd.DataFrame(
+        [{"layer": "total", "type": "", "output shape": "", "trainable": trainable, "non-trainable": frozen}]
+    )
+    st.dataframe(
+        pd.concat([table, totals], ignore_index=True),
+        hide_index=True,
+        key="train_layers",
+        column_config={
+            "trainable": st.column_config.NumberColumn(format="localized"),
+            "non-trainable": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    st.markdown(
+        f"**{trainable + frozen:,} parameters** ({trainable:,} trainable, {frozen:,} non-trainable) · "
+        f"`{spec_summary(selection.spec.to_dict())}`"
+    )
     with st.expander("The same model as Keras code"):
         st.code(to_keras_code(selection.spec), language="python")
 
 if preset is not None and preset.reported.get("parameters") and rows:
     ours = sum(r.parameters for r in rows)
-    note = "" if tuple(selection.spec.input_shape) == tuple(preset.spec.input_shape) else \
-        f" (ours is sized for {selection.spec.input_shape[0]}x{selection.spec.input_shape[1]} images)"
+    note = (
+        ""
+        if tuple(selection.spec.input_shape) == tuple(preset.spec.input_shape)
+        else f" (ours is sized for {selection.spec.input_shape[0]}x{selection.spec.input_shape[1]} images)"
+    )
     st.caption(f"Parameters — report: {preset.reported['parameters']:,} · ours: {ours:,}{note}")
 
 # --- training --------------------------------------------------------------------------------------------
@@ -68,13 +95,21 @@ st.subheader("Training")
 stored = services.find_current_run(selection)
 if selection.config is not None and selection.ready:
     config = selection.config
-    st.caption(f"{selection.dataset_name} · {config.epochs} epochs · batch {config.batch_size} · validation "
-               f"{config.validation_split:.0%} · seed {config.seed}"
-               + (f" · classes merged: {config.label_mapping}" if config.label_mapping else ""))
+    st.caption(
+        f"{selection.dataset_name} · {config.epochs} epochs · batch {config.batch_size} · validation "
+        f"{config.validation_split:.0%} · seed {config.seed}"
+        + (f" · classes merged: {config.label_mapping}" if config.label_mapping else "")
+    )
 train_col, cancel_col = st.columns([1, 6])
-clicked = train_col.button("Train", type="primary", key="train_button", disabled=not selection.ready or stored is not None,
-                           help="Already trained: change a setting in the sidebar to train another model."
-                           if stored is not None else "Train the sidebar's model on the sidebar's dataset.")
+clicked = train_col.button(
+    "Train",
+    type="primary",
+    key="train_button",
+    disabled=not selection.ready or stored is not None,
+    help="Already trained: change a setting in the sidebar to train another model."
+    if stored is not None
+    else "Train the sidebar's model on the sidebar's dataset.",
+)
 if not selection.ready:
     st.info("Fix the problem shown above in the sidebar to enable training.")
 
@@ -107,10 +142,15 @@ state.open_run(result_run.run_id)
 state.set_page_param("run", result_run.run_id)
 meta = result_run.meta
 if just_trained:
-    st.success(f"Trained run `{result_run.run_id}` in {meta['train_seconds']:.1f} s and stored it.", icon=":material/check_circle:")
+    st.success(
+        f"Trained run `{result_run.run_id}` in {meta['train_seconds']:.1f} s and stored it.",
+        icon=":material/check_circle:",
+    )
 else:
-    st.success(f"Already trained — answered from the store (run `{result_run.run_id}`, created {meta.get('created', '?')}).",
-               icon=":material/database:")
+    st.success(
+        f"Already trained — answered from the store (run `{result_run.run_id}`, created {meta.get('created', '?')}).",
+        icon=":material/database:",
+    )
 
 metrics = meta["metrics"]
 cols = st.columns(5)
@@ -120,12 +160,19 @@ cols[2].metric("Test loss", f"{metrics['test_loss']:.4f}")
 cols[3].metric("Epochs run", meta.get("epochs_run", "?"))
 cols[4].metric("Train time", f"{meta['train_seconds']:.1f} s")
 if preset is not None and "test_accuracy" in preset.reported:
-    st.markdown(f"**Test accuracy — report: {preset.reported['test_accuracy']:.2%} · ours: {metrics['test_accuracy']:.2%}**"
-                + ("" if meta["dataset"]["name"] == preset.dataset else
-                   f"  \n_The report used {preset.dataset}; this run used {meta['dataset']['name']}, so the numbers "
-                   f"are not directly comparable._"))
+    st.markdown(
+        f"**Test accuracy — report: {preset.reported['test_accuracy']:.2%} · ours: {metrics['test_accuracy']:.2%}**"
+        + (
+            ""
+            if meta["dataset"]["name"] == preset.dataset
+            else f"  \n_The report used {preset.dataset}; this run used {meta['dataset']['name']}, so the numbers "
+            f"are not directly comparable._"
+        )
+    )
     if "cv_mean_accuracy" in preset.reported:
-        st.caption(f"The report's 5-fold CV mean: {preset.reported['cv_mean_accuracy']:.2%} — see Cross-validation for ours.")
+        st.caption(
+            f"The report's 5-fold CV mean: {preset.reported['cv_mean_accuracy']:.2%} — see Cross-validation for ours."
+        )
 
 history = services.history(result_run.run_id)
 if history:
@@ -136,9 +183,14 @@ if history:
 download_col, link_col, share_col = st.columns([2, 2, 1])
 try:
     model_path = result_run.file("model.keras")
-    download_col.download_button("Download the trained model (.keras)", data=model_path.read_bytes,
-                                 file_name=f"digitlab-{result_run.run_id}.keras", mime="application/octet-stream",
-                                 key="train_download", on_click="ignore")
+    download_col.download_button(
+        "Download the trained model (.keras)",
+        data=model_path.read_bytes,
+        file_name=f"digitlab-{result_run.run_id}.keras",
+        mime="application/octet-stream",
+        key="train_download",
+        on_click="ignore",
+    )
 except DigitLabError as error:
     download_col.caption(f"Model file unavailable: {error}")
 link_col.page_link("views/evaluate.py", label="Evaluate this run", icon=":material/analytics:")

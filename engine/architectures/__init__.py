@@ -18,7 +18,25 @@ from engine.architectures.spec import (
 from engine.limits import SpecLimits
 
 __all__ = [
-    "ACTIVATIONS", "BATCH_NORM_PLACES", "ConvBlock", "DEFAULT_PRESET", "DenseLayer", "LOSSES", "LayerRow",
-    "ModelSpec", "OPTIMIZERS", "OUTPUT_ACTIVATIONS", "PADDINGS", "POOLS", "PRESETS", "Preset", "SpecLimits",
-    "build_model", "get_preset", "layer_table", "parameter_counts", "to_keras_code", "validate",
+    "ACTIVATIONS",
+    "BATCH_NORM_PLACES",
+    "ConvBlock",
+    "DEFAULT_PRESET",
+    "DenseLayer",
+    "LOSSES",
+    "LayerRow",
+    "ModelSpec",
+    "OPTIMIZERS",
+    "OUTPUT_ACTIVATIONS",
+    "PADDINGS",
+    "POOLS",
+    "PRESETS",
+    "Preset",
+    "SpecLimits",
+    "build_model",
+    "get_preset",
+    "layer_table",
+    "parameter_counts",
+    "to_keras_code",
+    "validate",
 ]

@@ -14,8 +14,13 @@ from engine.architectures.spec import ConvBlock, ModelSpec
 from engine.limits import SpecLimits
 
 
-def build_model(spec: ModelSpec, learning_rate: Any = None, limits: SpecLimits | None = None, compile: bool = True,
-                steps_per_execution: int = 1):
+def build_model(
+    spec: ModelSpec,
+    learning_rate: Any = None,
+    limits: SpecLimits | None = None,
+    compile: bool = True,
+    steps_per_execution: int = 1,
+):
     """A compiled model for `spec`; `learning_rate` may be a Keras schedule that overrides the spec's rate.
 
     `steps_per_execution` > 1 runs that many batches per call into TensorFlow (the same updates, in order).
@@ -54,8 +59,14 @@ def make_optimizer(name: str, learning_rate: Any):
 
 def _block_layers(layers, index: int, block: ConvBlock, batch_norm_momentum: float) -> list:
     built = [
-        layers.Conv2D(block.filters, block.kernel_size, strides=block.stride, padding=block.padding,
-                      activation=block.activation, name=f"block{index}_conv")
+        layers.Conv2D(
+            block.filters,
+            block.kernel_size,
+            strides=block.stride,
+            padding=block.padding,
+            activation=block.activation,
+            name=f"block{index}_conv",
+        )
     ]
     if block.batch_norm == "after_conv":
         built.append(layers.BatchNormalization(momentum=batch_norm_momentum, name=f"block{index}_bn"))
@@ -80,7 +91,9 @@ def to_keras_code(spec: ModelSpec) -> str:
         f"model.add(keras.Input(shape={tuple(spec.input_shape)!r}))",
     ]
     # Keras' default momentum is left out of the code, as a user would write it.
-    momentum = "" if spec.batch_norm_momentum == ModelSpec.batch_norm_momentum else f"momentum={spec.batch_norm_momentum!r}, "
+    momentum = (
+        "" if spec.batch_norm_momentum == ModelSpec.batch_norm_momentum else f"momentum={spec.batch_norm_momentum!r}, "
+    )
     for index, block in enumerate(spec.conv_blocks, 1):
         lines.append(
             f"model.add(layers.Conv2D({block.filters}, {block.kernel_size}, strides={block.stride}, "
@@ -90,7 +103,10 @@ def to_keras_code(spec: ModelSpec) -> str:
             lines.append(f'model.add(layers.BatchNormalization({momentum}name="block{index}_bn"))')
         if block.pool != "none":
             pool = "MaxPooling2D" if block.pool == "max" else "AveragePooling2D"
-            lines.append(f'model.add(layers.{pool}({block.pool_size}, strides={block.effective_pool_stride}, name="block{index}_pool"))')
+            lines.append(
+                f"model.add(layers.{pool}({block.pool_size}, strides={block.effective_pool_stride}, "
+                f'name="block{index}_pool"))'
+            )
         if block.batch_norm == "after_pool":
             lines.append(f'model.add(layers.BatchNormalization({momentum}name="block{index}_bn"))')
         if block.dropout > 0:

@@ -37,16 +37,27 @@ class Preset:
             parameter_counts(spec)
         except InvalidSpec as error:
             h, w = image_shape[:2]
-            raise InvalidSpec(f"Preset {self.name} was designed for {self.spec.input_shape[0]}x{self.spec.input_shape[1]} images and does not fit {h}x{w}: {error}") from None
+            raise InvalidSpec(
+                f"Preset {self.name} was designed for {self.spec.input_shape[0]}x{self.spec.input_shape[1]} images "
+                f"and does not fit {h}x{w}: {error}"
+            ) from None
         return spec
 
     def summary(self) -> dict:
         counts = parameter_counts(self.spec)
         return {
-            "name": self.name, "title": self.title, "source": self.source, "description": self.description,
-            "dataset": self.dataset, "input_shape": list(self.spec.input_shape), "num_classes": self.spec.num_classes,
-            "label_mapping": self.label_mapping, "epochs": self.config.epochs, "batch_size": self.config.batch_size,
-            "learning_rate": self.spec.learning_rate, **{f"{k}_parameters": v for k, v in counts.items()},
+            "name": self.name,
+            "title": self.title,
+            "source": self.source,
+            "description": self.description,
+            "dataset": self.dataset,
+            "input_shape": list(self.spec.input_shape),
+            "num_classes": self.spec.num_classes,
+            "label_mapping": self.label_mapping,
+            "epochs": self.config.epochs,
+            "batch_size": self.config.batch_size,
+            "learning_rate": self.spec.learning_rate,
+            **{f"{k}_parameters": v for k, v in counts.items()},
             "reported": self.reported,
         }
 
@@ -62,7 +73,16 @@ _SEED003_TABLE = {
     "m3": ([(16, 3)], "relu", 128, 10, 0.001, 173_930, 0.9856, "Fewer filters (16)"),
     "m4": ([(64, 3)], "relu", 128, 10, 0.001, 693_578, 0.9816, "More filters (64)"),
     "m5": ([(32, 3), (16, 3)], "relu", 128, 10, 0.001, 31_258, 0.9859, "Two conv blocks, 32 then 16 filters"),
-    "m6": ([(16, 3), (32, 3)], "relu", 128, 10, 0.001, 56_714, 0.987, "Model 5 with the conv order switched (16 then 32)"),
+    "m6": (
+        [(16, 3), (32, 3)],
+        "relu",
+        128,
+        10,
+        0.001,
+        56_714,
+        0.987,
+        "Model 5 with the conv order switched (16 then 32)",
+    ),
     "m7": ([(16, 3), (32, 3)], "relu", 256, 10, 0.001, 56_714, 0.9896, "Model 6 with batch size 256"),
     "m8": ([(16, 3), (32, 3)], "relu", 256, 5, 0.001, 56_714, 0.9838, "Model 6 with batch 256 and 5 epochs"),
     "m9": ([(16, 3), (32, 3)], "sigmoid", 128, 10, 0.001, 56_714, 0.9788, "Model 6 with sigmoid conv activations"),
@@ -75,18 +95,27 @@ def _seed003() -> list[Preset]:
     for short, (blocks, activation, batch, epochs, lr, params, accuracy, what) in _SEED003_TABLE.items():
         spec = ModelSpec(
             conv_blocks=tuple(_conv(f, k, activation=activation) for f, k in blocks),
-            dense_layers=(DenseLayer(64),), learning_rate=lr, input_shape=MNIST,
+            dense_layers=(DenseLayer(64),),
+            learning_rate=lr,
+            input_shape=MNIST,
         )
-        presets.append(Preset(
-            name=f"seed003-{short}", title=f"Seed 003 model {short[1:]}", spec=spec,
-            config=TrainConfig(epochs=epochs, batch_size=batch, validation_split=0.1),
-            source="003_b253000585fe2a3f.txt", description=what,
-            reported={"parameters": params, "test_accuracy": accuracy},
-        ))
+        presets.append(
+            Preset(
+                name=f"seed003-{short}",
+                title=f"Seed 003 model {short[1:]}",
+                spec=spec,
+                config=TrainConfig(epochs=epochs, batch_size=batch, validation_split=0.1),
+                source="003_b253000585fe2a3f.txt",
+                description=what,
+                reported={"parameters": params, "test_accuracy": accuracy},
+            )
+        )
     return presets
 
 
-def _seed004(name: str, classes: int, batch_norm: str, mapping: str, params: int | None, accuracy: float, what: str) -> Preset:
+def _seed004(
+    name: str, classes: int, batch_norm: str, mapping: str, params: int | None, accuracy: float, what: str
+) -> Preset:
     spec = ModelSpec(
         conv_blocks=(
             _conv(16, 7, padding="same", batch_norm=batch_norm),
@@ -95,43 +124,58 @@ def _seed004(name: str, classes: int, batch_norm: str, mapping: str, params: int
             _conv(4, 3, stride=2, padding="same", pool="avg", batch_norm=batch_norm),
         ),
         dense_layers=(),
-        input_shape=MNIST, num_classes=classes,
+        input_shape=MNIST,
+        num_classes=classes,
     )
     reported = {"test_accuracy": accuracy, **({"parameters": params} if params else {})}
     return Preset(
-        name=name, title=name.replace("seed004-", "Seed 004 ").replace("-", " "), spec=spec,
+        name=name,
+        title=name.replace("seed004-", "Seed 004 ").replace("-", " "),
+        spec=spec,
         config=TrainConfig(epochs=10, batch_size=20, validation_split=0.1),
-        source="004_f1b67d26212b3091.txt", description=what, label_mapping=mapping, reported=reported,
+        source="004_f1b67d26212b3091.txt",
+        description=what,
+        label_mapping=mapping,
+        reported=reported,
     )
 
 
 def _all_presets() -> list[Preset]:
     presets = [
         Preset(
-            name="seed000-bn3", title="Seed 000: three Conv-Pool-BatchNorm-Dropout blocks",
+            name="seed000-bn3",
+            title="Seed 000: three Conv-Pool-BatchNorm-Dropout blocks",
             spec=ModelSpec(
-                conv_blocks=tuple(_conv(f, padding="same", batch_norm="after_pool", dropout=0.25) for f in (32, 64, 128)),
-                dense_layers=(DenseLayer(256, dropout=0.5),), input_shape=MNIST,
+                conv_blocks=tuple(
+                    _conv(f, padding="same", batch_norm="after_pool", dropout=0.25) for f in (32, 64, 128)
+                ),
+                dense_layers=(DenseLayer(256, dropout=0.5),),
+                input_shape=MNIST,
             ),
             config=TrainConfig(epochs=20, batch_size=128, validation_split=0.1),
             source="000_f9bb27b56007e46f.txt",
             description="Conv-ReLU-MaxPool-BatchNorm-Dropout x3, dense head, softmax (the report's layer order; "
-                        "filter counts are ours, the report gives none). Reported 99.52 % on MNIST after 20 epochs.",
+            "filter counts are ours, the report gives none). Reported 99.52 % on MNIST after 20 epochs.",
             reported={"test_accuracy": 0.9952},
         ),
         Preset(
-            name="seed001-cnn3", title="Seed 001: Conv32-Pool-Conv64-Pool-Conv64-Dense64",
+            name="seed001-cnn3",
+            title="Seed 001: Conv32-Pool-Conv64-Pool-Conv64-Dense64",
             spec=ModelSpec(
                 conv_blocks=(_conv(32), _conv(64), _conv(64, pool="none")),
-                dense_layers=(DenseLayer(64),), input_shape=MNIST,
+                dense_layers=(DenseLayer(64),),
+                input_shape=MNIST,
             ),
             config=TrainConfig(epochs=5, batch_size=64, validation_split=0.2),
             source="001_aba0882e0e770246.txt",
-            description="The classic Keras tutorial CNN, Adam, batch 64, 5 epochs, validation split 0.2. Reported 98.84 %.",
+            description=(
+                "The classic Keras tutorial CNN, Adam, batch 64, 5 epochs, validation split 0.2. Reported 98.84 %."
+            ),
             reported={"parameters": 93_322, "test_accuracy": 0.9884},
         ),
         Preset(
-            name="seed002-uci8x8", title="Seed 002: 8x8 CNN for the UCI optical digits",
+            name="seed002-uci8x8",
+            title="Seed 002: 8x8 CNN for the UCI optical digits",
             spec=ModelSpec(
                 conv_blocks=tuple(_conv(f, padding="same", dropout=0.25) for f in (16, 32, 64)),
                 dense_layers=(DenseLayer(128, "sigmoid", 0.25), DenseLayer(512, "sigmoid", 0.25)),
@@ -139,22 +183,52 @@ def _all_presets() -> list[Preset]:
             ),
             # The report fits on the whole training split without validation.
             config=TrainConfig(epochs=100, batch_size=128, validation_split=0.0),
-            source="002_b03893b75d5c17dd.txt", dataset="uci-optdigits",
+            source="002_b03893b75d5c17dd.txt",
+            dataset="uci-optdigits",
             description="Three same-padded conv blocks with dropout, sigmoid dense 128 and 512, 100 epochs, "
-                        "batch 128. Reported 99.11 % test, 98.95 % 5-fold CV mean.",
+            "batch 128. Reported 99.11 % test, 98.95 % 5-fold CV mean.",
             reported={"parameters": 102_794, "test_accuracy": 0.9911, "cv_mean_accuracy": 0.9895},
         ),
         *_seed003(),
-        _seed004("seed004-10class", 10, "none", "", 4_470, 0.9793,
-                 "16@7x7, 8@5x5, 4@3x3 stride 2, 'same' padding, max/max/average pooling, batch 20, 90:10 split."),
-        _seed004("seed004-4class", 4, "none", "seed004-4class", 4_368, 0.9894,
-                 "The same network on four merged classes {0,6} {1,7} {2,3,5,8} {4,9}."),
-        _seed004("seed004-10class-bn", 10, "after_conv", "", None, 0.9833,
-                 "The 10-class network with BatchNorm after each convolution (the report's improvement)."),
-        _seed004("seed004-4class-bn", 4, "after_conv", "seed004-4class", None, 0.9918,
-                 "The 4-class network with BatchNorm after each convolution."),
+        _seed004(
+            "seed004-10class",
+            10,
+            "none",
+            "",
+            4_470,
+            0.9793,
+            "16@7x7, 8@5x5, 4@3x3 stride 2, 'same' padding, max/max/average pooling, batch 20, 90:10 split.",
+        ),
+        _seed004(
+            "seed004-4class",
+            4,
+            "none",
+            "seed004-4class",
+            4_368,
+            0.9894,
+            "The same network on four merged classes {0,6} {1,7} {2,3,5,8} {4,9}.",
+        ),
+        _seed004(
+            "seed004-10class-bn",
+            10,
+            "after_conv",
+            "",
+            None,
+            0.9833,
+            "The 10-class network with BatchNorm after each convolution (the report's improvement).",
+        ),
+        _seed004(
+            "seed004-4class-bn",
+            4,
+            "after_conv",
+            "seed004-4class",
+            None,
+            0.9918,
+            "The 4-class network with BatchNorm after each convolution.",
+        ),
         Preset(
-            name="digitlab-fast28", title="Digit Lab fast 28x28 (BatchNorm after pooling, cosine decay)",
+            name="digitlab-fast28",
+            title="Digit Lab fast 28x28 (BatchNorm after pooling, cosine decay)",
             # Tuned for time to accuracy on a laptop CPU (bench/README.md has every variant tried). BatchNorm after
             # pooling normalises a quarter of the values BatchNorm after the convolution would: the same accuracy
             # at 57 % of the CPU time per epoch. Momentum 0.9 lets its moving statistics keep up with the
@@ -162,25 +236,32 @@ def _all_presets() -> list[Preset]:
             # block 2 instead of 64 cost about 12 % less per epoch at the same accuracy. Cosine decay from the full rate
             # (no warm-up) is what gets it to 90 % on Fashion-MNIST in two or three epochs.
             spec=ModelSpec(
-                conv_blocks=(_conv(32, padding="same", batch_norm="after_pool"),
-                             _conv(48, padding="same", batch_norm="after_pool", dropout=0.25)),
-                dense_layers=(DenseLayer(128, dropout=0.3),), learning_rate=0.003, batch_norm_momentum=0.9,
+                conv_blocks=(
+                    _conv(32, padding="same", batch_norm="after_pool"),
+                    _conv(48, padding="same", batch_norm="after_pool", dropout=0.25),
+                ),
+                dense_layers=(DenseLayer(128, dropout=0.3),),
+                learning_rate=0.003,
+                batch_norm_momentum=0.9,
                 input_shape=MNIST,
             ),
             config=TrainConfig(epochs=10, batch_size=128, validation_split=0.1, lr_schedule="cosine"),
             source="digit-lab",
             description="Our default for 28x28 data: two same-padded conv blocks with BatchNorm after pooling and a "
-                        "cosine-decayed learning rate, tuned for time to accuracy on a laptop CPU: about 90 % on "
-                        "Fashion-MNIST after 2-3 epochs and 93 % after 10 (see bench/).",
+            "cosine-decayed learning rate, tuned for time to accuracy on a laptop CPU: about 90 % on "
+            "Fashion-MNIST after 2-3 epochs and 93 % after 10 (see bench/).",
         ),
         Preset(
-            name="digitlab-small8", title="Digit Lab small 8x8 (trains in seconds)",
+            name="digitlab-small8",
+            title="Digit Lab small 8x8 (trains in seconds)",
             spec=ModelSpec(
                 conv_blocks=(_conv(16, padding="same"), _conv(32, padding="same", dropout=0.2)),
-                dense_layers=(DenseLayer(64, dropout=0.2),), input_shape=OPTDIGITS,
+                dense_layers=(DenseLayer(64, dropout=0.2),),
+                input_shape=OPTDIGITS,
             ),
             config=TrainConfig(epochs=15, batch_size=32, validation_split=0.2),
-            source="digit-lab", dataset="digits",
+            source="digit-lab",
+            dataset="digits",
             description="The one-click default on the bundled 8x8 digits: about 98 % test accuracy in seconds.",
         ),
     ]

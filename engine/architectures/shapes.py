@@ -55,8 +55,15 @@ def layer_table(spec: ModelSpec, limits: SpecLimits | None = None) -> list[Layer
     for index, block in enumerate(spec.conv_blocks, 1):
         where = f"Conv block {index}"
         height, width = _conv_output(where, block, height, width)
-        rows.append(LayerRow(f"block{index}_conv", "Conv2D", (height, width, block.filters),
-                             block.kernel_size**2 * channels * block.filters + block.filters, 0))
+        rows.append(
+            LayerRow(
+                f"block{index}_conv",
+                "Conv2D",
+                (height, width, block.filters),
+                block.kernel_size**2 * channels * block.filters + block.filters,
+                0,
+            )
+        )
         channels = block.filters
         if block.batch_norm == "after_conv":
             rows.append(_batch_norm_row(index, (height, width, channels)))
@@ -146,11 +153,15 @@ def check_values(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
     _one_of("optimizer", spec.optimizer, OPTIMIZERS)
     _one_of("loss", spec.loss, LOSSES)
     if not 0 < spec.learning_rate <= limits.max_learning_rate:  # also refuses NaN, whose comparisons are all False
-        raise InvalidSpec(f"The learning rate must be in (0, {limits.max_learning_rate:g}], got {spec.learning_rate}. "
-                          "Typical: 0.001 for Adam.")
+        raise InvalidSpec(
+            f"The learning rate must be in (0, {limits.max_learning_rate:g}], got {spec.learning_rate}. "
+            "Typical: 0.001 for Adam."
+        )
     if not 0 <= spec.batch_norm_momentum < 1:
-        raise InvalidSpec(f"The batch norm momentum must be in [0, 1), got {spec.batch_norm_momentum}. "
-                          "Keras' default is 0.99; 0.9 follows fast-changing weights more closely.")
+        raise InvalidSpec(
+            f"The batch norm momentum must be in [0, 1), got {spec.batch_norm_momentum}. "
+            "Keras' default is 0.99; 0.9 follows fast-changing weights more closely."
+        )
     for index, block in enumerate(spec.conv_blocks, 1):
         where = f"Conv block {index}"
         _range(where, "filters", block.filters, 1, limits.max_filters)

@@ -71,11 +71,11 @@ class ModelSpec:
     input_shape: tuple[int, int, int] = (28, 28, 1)  # (height, width, channels), set from the dataset
     num_classes: int = 10  # set from the dataset (4 for seed 004's merged classes)
 
-    def for_data(self, image_shape: tuple[int, ...], num_classes: int) -> "ModelSpec":
+    def for_data(self, image_shape: tuple[int, ...], num_classes: int) -> ModelSpec:
         """The same architecture sized for a dataset's images and classes."""
         return replace(self, input_shape=tuple(int(d) for d in image_shape), num_classes=int(num_classes))
 
-    def with_learning_rate(self, learning_rate: float) -> "ModelSpec":
+    def with_learning_rate(self, learning_rate: float) -> ModelSpec:
         return replace(self, learning_rate=float(learning_rate))
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,7 +84,7 @@ class ModelSpec:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         """Strict: unknown keys and wrong types are errors, because specs arrive from links and files."""
         if not isinstance(data, dict):
             raise InvalidSpec(f"A model spec must be a JSON object, got {type(data).__name__}.")
@@ -106,7 +106,7 @@ class ModelSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelSpec":
+    def from_json(cls, text: str) -> ModelSpec:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
@@ -119,7 +119,7 @@ class ModelSpec:
         return base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
     @classmethod
-    def from_token(cls, token: str) -> "ModelSpec":
+    def from_token(cls, token: str) -> ModelSpec:
         try:
             packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             # A link is untrusted: cap the inflated size so a crafted token cannot exhaust memory.
@@ -136,8 +136,9 @@ def _reject_unknown(data: dict, kind: type, what: str) -> None:
     known = {f.name for f in fields(kind)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise InvalidSpec(f"Unknown field(s) in {what}: {', '.join(unknown)}. "
-                          f"Known fields: {', '.join(sorted(known))}.")
+        raise InvalidSpec(
+            f"Unknown field(s) in {what}: {', '.join(unknown)}. Known fields: {', '.join(sorted(known))}."
+        )
 
 
 def _item(kind: type, data: Any, what: str):
@@ -152,8 +153,11 @@ def _floats_as_floats(item):
 
     The run key hashes the spec's JSON, where 1 and 1.0 differ; without this the same model would get two keys.
     """
-    changes = {f.name: float(getattr(item, f.name)) for f in fields(item)
-               if f.type == "float" and type(getattr(item, f.name)) is int}
+    changes = {
+        f.name: float(getattr(item, f.name))
+        for f in fields(item)
+        if f.type == "float" and type(getattr(item, f.name)) is int
+    }
     return replace(item, **changes) if changes else item
 
 
@@ -182,8 +186,11 @@ def check_types(spec: ModelSpec) -> None:
             names = expected.__name__ if isinstance(expected, type) else "number"
             raise InvalidSpec(f"{where} must be a {names}, got {value!r}.")
     shape = spec.input_shape
-    if (not isinstance(shape, tuple) or len(shape) != 3
-            or any(isinstance(d, bool) or not isinstance(d, int) for d in shape)):
+    if (
+        not isinstance(shape, tuple)
+        or len(shape) != 3
+        or any(isinstance(d, bool) or not isinstance(d, int) for d in shape)
+    ):
         raise InvalidSpec(f"input_shape must be three whole numbers (height, width, channels), got {shape!r}.")
 
 
@@ -191,6 +198,16 @@ _TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "str": str, "float": (
 
 DEFAULT_SPEC = ModelSpec()
 __all__ = [
-    "ACTIVATIONS", "BATCH_NORM_PLACES", "ConvBlock", "DEFAULT_SPEC", "DenseLayer", "LOSSES", "ModelSpec",
-    "OPTIMIZERS", "OUTPUT_ACTIVATIONS", "PADDINGS", "POOLS", "check_types",
+    "ACTIVATIONS",
+    "BATCH_NORM_PLACES",
+    "ConvBlock",
+    "DEFAULT_SPEC",
+    "DenseLayer",
+    "LOSSES",
+    "ModelSpec",
+    "OPTIMIZERS",
+    "OUTPUT_ACTIVATIONS",
+    "PADDINGS",
+    "POOLS",
+    "check_types",
 ]

@@ -34,7 +34,9 @@ class Dataset:
             if array.ndim != 4 or array.shape[-1] != 1:
                 raise ValueError(f"{self.name}: {part} must be shaped (n, h, w, 1), got {array.shape}")
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
-            raise ValueError(f"{self.name}: train images {self.x_train.shape[1:]} differ from test {self.x_test.shape[1:]}")
+            raise ValueError(
+                f"{self.name}: train images {self.x_train.shape[1:]} differ from test {self.x_test.shape[1:]}"
+            )
         if len(self.x_train) != len(self.y_train) or len(self.x_test) != len(self.y_test):
             raise ValueError(f"{self.name}: image and label counts differ")
 

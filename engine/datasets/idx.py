@@ -216,7 +216,8 @@ def _npz_labels(array: np.ndarray, path: Path, key: str, num_classes: int) -> np
 def load_npz(
     path: str | Path, num_classes: int = 10
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Read a Keras-style `mnist.npz` (keys x_train, y_train, x_test, y_test) as `((x_train, y_train), (x_test, y_test))`.
+    """Read a Keras-style `mnist.npz` (keys x_train, y_train, x_test, y_test) as
+    `((x_train, y_train), (x_test, y_test))`.
 
     Images come back uint8 `(n, h, w)`, labels int64. Pickled (object) arrays are refused: loading a pickle
     from a file someone copied in can run arbitrary code.

@@ -158,7 +158,8 @@ class LabelMapping:
         names = tuple(str(n) for n in self.group_names) or tuple("/".join(map(str, g)) for g in groups)
         if len(names) != len(groups):
             raise InvalidLabelMapping(
-                f"label mapping {self.name!r}: {len(groups)} groups but {len(names)} group names; give one name per group."
+                f"label mapping {self.name!r}: {len(groups)} groups but {len(names)} group names; "
+                "give one name per group."
             )
         object.__setattr__(self, "groups", groups)
         object.__setattr__(self, "group_names", names)

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from engine.evaluation.inputs import (
-    check_inputs,
     InvalidEvaluationInput,
     check_class_names,
+    check_inputs,
     check_labels,
 )
 

@@ -55,10 +55,9 @@ def check_labels(labels: np.ndarray | Sequence[int], num_classes: int, what: str
         raise InvalidEvaluationInput(f"{what} is empty: there is nothing to evaluate")
     if array.dtype.kind == "b" or array.dtype.kind not in "iuf":
         raise InvalidEvaluationInput(f"{what} must hold integer class indices, got dtype {array.dtype}")
-    if array.dtype.kind == "f":
-        # Labels that went through a float array (e.g. a CSV round trip) are accepted if they are whole numbers.
-        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
-            raise InvalidEvaluationInput(f"{what} must hold whole-number class indices, got non-integer values")
+    # Labels that went through a float array (e.g. a CSV round trip) are accepted if they are whole numbers.
+    if array.dtype.kind == "f" and (not np.all(np.isfinite(array)) or np.any(array != np.round(array))):
+        raise InvalidEvaluationInput(f"{what} must hold whole-number class indices, got non-integer values")
     lowest, highest = array.min(), array.max()
     if lowest < 0 or highest >= num_classes:
         raise InvalidEvaluationInput(
@@ -78,10 +77,7 @@ def check_probabilities(probabilities: np.ndarray, num_samples: int | None = Non
         raise InvalidEvaluationInput(f"probabilities must be shaped (samples, classes), got shape {array.shape}")
     if array.dtype.kind not in "iuf" or array.dtype.kind == "b":
         raise InvalidEvaluationInput(f"probabilities must be numbers, got dtype {array.dtype}")
-    if array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float64)
-    else:
-        array = array.copy()
+    array = array.copy() if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
     if num_samples is not None and array.shape[0] != num_samples:
         raise InvalidEvaluationInput(
             f"probabilities has {array.shape[0]} rows but there are {num_samples} labels; they must match"
@@ -95,13 +91,14 @@ def check_probabilities(probabilities: np.ndarray, num_samples: int | None = Non
     lowest, highest = float(array.min()), float(array.max())
     if lowest < -PROBABILITY_SLACK or highest > 1 + PROBABILITY_SLACK:
         raise InvalidEvaluationInput(
-            f"probabilities range from {lowest:.6g} to {highest:.6g}, outside 0..1; "
-            "store softmax outputs, not logits"
+            f"probabilities range from {lowest:.6g} to {highest:.6g}, outside 0..1; store softmax outputs, not logits"
         )
     return array
 
 
-def check_inputs(y_true, probabilities: np.ndarray, class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def check_inputs(
+    y_true, probabilities: np.ndarray, class_names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(labels, probabilities, class names) checked against each other, the entry check of every metric."""
     probs = check_probabilities(probabilities)
     names = check_class_names(class_names, probs.shape[1])

@@ -71,14 +71,15 @@ def get_executor(name: str | None = None) -> Executor:
             if not ray_available():
                 raise ExecutorUnavailable(
                     "The ray executor needs Ray, which is not installed here: pip install -r requirements-ray.txt "
-                    "(or use the local executor).")
+                    "(or use the local executor)."
+                )
             from engine.executors.ray_executor import RayExecutor
 
             _instances[name] = RayExecutor()
     return _instances[name]
 
 
-def resolve(executor: "Executor | str | None") -> Executor:
+def resolve(executor: Executor | str | None) -> Executor:
     """An executor from an instance or a name; None is the local executor (ignoring $DIGIT_LAB_EXECUTOR, so
     library calls behave the same whatever the environment says)."""
     if executor is None:
@@ -89,7 +90,20 @@ def resolve(executor: "Executor | str | None") -> Executor:
 
 
 __all__ = [
-    "DatasetMismatch", "EXECUTORS", "EnvironmentMismatch", "EventCallback", "Executor", "ExecutorUnavailable",
-    "RunTask", "TaskCrashed", "TaskEvent", "TaskOutcome", "TasksFailed", "available_executors", "get_executor",
-    "raise_for_failures", "ray_available", "resolve",
+    "DatasetMismatch",
+    "EXECUTORS",
+    "EnvironmentMismatch",
+    "EventCallback",
+    "Executor",
+    "ExecutorUnavailable",
+    "RunTask",
+    "TaskCrashed",
+    "TaskEvent",
+    "TaskOutcome",
+    "TasksFailed",
+    "available_executors",
+    "get_executor",
+    "raise_for_failures",
+    "ray_available",
+    "resolve",
 ]

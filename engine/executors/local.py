@@ -36,13 +36,17 @@ class LocalExecutor:
             if dataset is None:
                 dataset = load_dataset(task.dataset, task.local_path)
             if dataset.fingerprint != task.fingerprint:
-                raise DatasetMismatch(f"{task.label or task.dataset}: dataset {task.dataset!r} here has fingerprint "
-                                      f"{dataset.fingerprint[:12]}…, the task expects {task.fingerprint[:12]}….")
+                raise DatasetMismatch(
+                    f"{task.label or task.dataset}: dataset {task.dataset!r} here has fingerprint "
+                    f"{dataset.fingerprint[:12]}…, the task expects {task.fingerprint[:12]}…."
+                )
             spec, config = task.request()
             relay = None
             if on_event is not None:
+
                 def relay(event, emit=emit):
                     return emit("training", event=event)
+
             result = get_or_train(dataset, spec, config, progress=relay, store=store, preset=task.preset)
             outcomes.append(TaskOutcome(task, result.run, result.cached, time.perf_counter() - started))
             emit("cached" if result.cached else "done", done=len(outcomes))
@@ -54,4 +58,5 @@ def _emitter(on_event, index, total, task, done):
         if on_event is None:
             return None
         return on_event(TaskEvent(index, total, status, task, done=done, event=event, error=error, attempt=attempt))
+
     return emit

@@ -18,6 +18,7 @@ Ray is optional (`requirements-ray.txt`) and imported only when this executor is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -37,8 +38,14 @@ from engine.executors.tasks import (
 
 POLL_SECONDS = 0.2  # how often the driver drains progress messages while tasks run
 # Environment a worker needs from the driver when they share a machine (a local Ray instance).
-_FORWARDED_ENV = ("DIGIT_LAB_MNIST_DIR", "DIGIT_LAB_FASHION_MNIST_DIR", "DIGIT_LAB_HOSTED", "TF_CPP_MIN_LOG_LEVEL",
-                  "DIGIT_LAB_MAX_EPOCHS", "DIGIT_LAB_MAX_TRAIN_EXAMPLES")
+_FORWARDED_ENV = (
+    "DIGIT_LAB_MNIST_DIR",
+    "DIGIT_LAB_FASHION_MNIST_DIR",
+    "DIGIT_LAB_HOSTED",
+    "TF_CPP_MIN_LOG_LEVEL",
+    "DIGIT_LAB_MAX_EPOCHS",
+    "DIGIT_LAB_MAX_TRAIN_EXAMPLES",
+)
 
 
 def import_ray():
@@ -55,8 +62,14 @@ def import_ray():
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, num_cpus: int | None = None, cpus_per_task: float = 1, max_retries: int = 2,
-                 shared_store: bool | None = None, env_vars: dict[str, str] | None = None):
+    def __init__(
+        self,
+        num_cpus: int | None = None,
+        cpus_per_task: float = 1,
+        max_retries: int = 2,
+        shared_store: bool | None = None,
+        env_vars: dict[str, str] | None = None,
+    ):
         self.num_cpus = num_cpus  # for a local instance only; None = all of this machine's
         self.cpus_per_task = cpus_per_task  # Ray CPUs reserved per training: how many trainings share a node
         self.max_retries = max_retries  # extra attempts after a worker death or a TaskCrashed
@@ -80,14 +93,20 @@ class RayExecutor:
             path = os.pathsep.join(p for p in (str(engine_dir.parent), os.environ.get("PYTHONPATH", "")) if p)
             env = {"PYTHONPATH": path, settings.CACHE_ENV: str(settings.cache_dir())}
             env.update({k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ})
-            ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.WARNING, runtime_env={"env_vars": env})
+            ray.init(
+                num_cpus=self.num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                runtime_env={"env_vars": env},
+            )
         return ray
 
     def _remote_function(self, ray):
         if self._remote is None:
-            self._remote = ray.remote(num_cpus=self.cpus_per_task, max_retries=self.max_retries,
-                                      retry_exceptions=[TaskCrashed])(_ray_task)
+            self._remote = ray.remote(
+                num_cpus=self.cpus_per_task, max_retries=self.max_retries, retry_exceptions=[TaskCrashed]
+            )(_ray_task)
         return self._remote
 
     # ------------------------------------------------------------------ running
@@ -131,7 +150,9 @@ class RayExecutor:
             options["runtime_env"] = {"env_vars": env}
         pending = {}
         for index in to_submit:
-            ref = (remote.options(**options) if options else remote).remote(tasks[index].portable(), self.shared_store, queue, index)
+            ref = (remote.options(**options) if options else remote).remote(
+                tasks[index].portable(), self.shared_store, queue, index
+            )
             pending[ref] = index
             emit(index, "queued")
 
@@ -161,27 +182,30 @@ class RayExecutor:
                     except Exception as error:  # noqa: BLE001 - reported per task, the rest continue
                         error = _unwrap(error)
                         outcomes[index] = TaskOutcome(task, error=error, attempts=max(1, attempts.get(index, 1)))
-                        emit(index, "failed", error=str(error) or type(error).__name__,
-                             attempt=attempts.get(index, 1))
+                        emit(index, "failed", error=str(error) or type(error).__name__, attempt=attempts.get(index, 1))
                         continue
-                    outcomes[index] = TaskOutcome(task, run, cached=bool(payload.get("cached")),
-                                                  seconds=float(payload.get("seconds", 0.0)),
-                                                  attempts=max(1, attempts.get(index, 1)),
-                                                  worker=payload.get("worker", ""))
+                    outcomes[index] = TaskOutcome(
+                        task,
+                        run,
+                        cached=bool(payload.get("cached")),
+                        seconds=float(payload.get("seconds", 0.0)),
+                        attempts=max(1, attempts.get(index, 1)),
+                        worker=payload.get("worker", ""),
+                    )
                     emit(index, "cached" if payload.get("cached") else "done", attempt=attempts.get(index, 1))
         finally:
             if pending:  # cancelled, interrupted, or the driver failed: do not leave trainings running
                 for ref in pending:
                     ray.cancel(ref)
             if queue is not None:
-                try:
+                with contextlib.suppress(Exception):  # best effort: the queue actor may already be gone
                     ray.kill(queue.actor)
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
         if cancelled:
             done = sum(1 for o in outcomes.values() if o.ok)
-            raise TrainingCancelled(f"Cancelled: {done} of {total} runs were stored; the {len(pending)} still "
-                                    f"queued or running were stopped and nothing of theirs was stored.")
+            raise TrainingCancelled(
+                f"Cancelled: {done} of {total} runs were stored; the {len(pending)} still "
+                f"queued or running were stopped and nothing of theirs was stored."
+            )
         return [outcomes[i] for i in range(total)]
 
     def shutdown(self) -> None:
@@ -194,13 +218,14 @@ def _ray_task(task: RunTask, shared_store: bool, queue, index: int) -> dict:
     """The Ray remote function: `execute_task` with progress sent to the driver's queue."""
     report = None
     if queue is not None:
+
         def report(message: dict) -> None:
             # Fire and forget: `queue.put_nowait` would block in `ray.get`, and a task blocked in `ray.get` lends
             # its CPU back to Ray, which then starts one more training than there are CPUs.
-            try:
+            # Progress is best effort: a gone queue must not fail training.
+            with contextlib.suppress(Exception):
                 queue.actor.put_nowait.remote((index, message))
-            except Exception:  # noqa: BLE001 - progress is best effort; a gone queue must not fail training
-                pass
+
     return execute_task(task, shared_store, report)
 
 

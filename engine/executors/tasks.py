@@ -12,9 +12,10 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import DigitLabError
 
@@ -73,18 +74,26 @@ class RunTask:
     data: Any = field(default=None, hash=False, compare=False, repr=False)
 
     @classmethod
-    def for_request(cls, dataset, spec, config, preset: str = "", label: str = "",
-                    local_path: str | os.PathLike | None = None) -> "RunTask":
+    def for_request(
+        cls, dataset, spec, config, preset: str = "", label: str = "", local_path: str | os.PathLike | None = None
+    ) -> RunTask:
         from engine.runs import run_id_for
 
         if local_path is None:
             local_path = dataset_local_path(dataset)
-        return cls(dataset=dataset.name, fingerprint=dataset.fingerprint,
-                   local_path=str(local_path) if local_path is not None else None,
-                   spec=spec.to_dict(), config=config.to_dict(), preset=preset,
-                   run_id=run_id_for(dataset, spec, config), label=label, data=dataset)
+        return cls(
+            dataset=dataset.name,
+            fingerprint=dataset.fingerprint,
+            local_path=str(local_path) if local_path is not None else None,
+            spec=spec.to_dict(),
+            config=config.to_dict(),
+            preset=preset,
+            run_id=run_id_for(dataset, spec, config),
+            label=label,
+            data=dataset,
+        )
 
-    def portable(self) -> "RunTask":
+    def portable(self) -> RunTask:
         """This task without the in-memory dataset, for sending to another process."""
         return replace(self, data=None)
 
@@ -150,7 +159,7 @@ def dataset_local_path(dataset) -> str | None:
     """
     from engine.datasets.memo import memoised_items
 
-    for (name, path), loaded in memoised_items():
+    for (_name, path), loaded in memoised_items():
         if loaded is dataset and path is not None:
             return path
     return None
@@ -163,8 +172,11 @@ def raise_for_failures(outcomes: list[TaskOutcome], what: str = "task") -> None:
         return
     lines = "; ".join(f"{o.task.label or o.task.run_id}: {_describe(o.error)}" for o in failed)
     kept = len(outcomes) - len(failed)
-    raise TasksFailed(f"{len(failed)} of {len(outcomes)} {what}s failed ({lines}). The {kept} that finished are "
-                      f"stored, so running the same request again only retries the failed ones.", outcomes)
+    raise TasksFailed(
+        f"{len(failed)} of {len(outcomes)} {what}s failed ({lines}). The {kept} that finished are "
+        f"stored, so running the same request again only retries the failed ones.",
+        outcomes,
+    )
 
 
 def _describe(error: BaseException | None) -> str:
@@ -234,15 +246,28 @@ def _execute(task: RunTask, shared_store: bool, report) -> dict:
         from engine.store import RunStore
 
         store = RunStore()
-        run, cached = store.create(run_id, lambda folder: train_and_write(folder, run_id, dataset, spec, config,
-                                                                           task.preset, progress))
-        return {"run_id": run_id, "stored": True, "cached": cached, "store": str(store.root), "worker": worker,
-                "seconds": time.perf_counter() - started}
+        run, cached = store.create(
+            run_id, lambda folder: train_and_write(folder, run_id, dataset, spec, config, task.preset, progress)
+        )
+        return {
+            "run_id": run_id,
+            "stored": True,
+            "cached": cached,
+            "store": str(store.root),
+            "worker": worker,
+            "seconds": time.perf_counter() - started,
+        }
     with tempfile.TemporaryDirectory(prefix=f"digitlab-{run_id}-") as folder:
         meta = train_and_write(Path(folder), run_id, dataset, spec, config, task.preset, progress)
         files = {name: (Path(folder) / name).read_bytes() for name in RUN_FILES}
-    return {"run_id": run_id, "stored": False, "meta": meta, "files": files, "worker": worker,
-            "seconds": time.perf_counter() - started}
+    return {
+        "run_id": run_id,
+        "stored": False,
+        "meta": meta,
+        "files": files,
+        "worker": worker,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _inject_fault() -> None:

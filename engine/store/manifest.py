@@ -137,7 +137,9 @@ def verify(folder: Path, *, full: bool) -> Verified:
     if not isinstance(manifest, dict):
         raise ManifestProblem(f"{MANIFEST_NAME} is not a JSON object")
     if manifest.get("format") != MANIFEST_FORMAT:
-        raise ManifestProblem(f"{MANIFEST_NAME} has format {manifest.get('format')!r}, this version reads {MANIFEST_FORMAT}")
+        raise ManifestProblem(
+            f"{MANIFEST_NAME} has format {manifest.get('format')!r}, this version reads {MANIFEST_FORMAT}"
+        )
     files = manifest.get("files")
     if not isinstance(files, dict) or not all(
         isinstance(entry, dict) and isinstance(entry.get("size"), int) and isinstance(entry.get("sha256"), str)

@@ -13,6 +13,7 @@ Dot-names can never be run ids, so listing cannot mistake the helpers for runs.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -22,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine import settings
@@ -72,7 +73,7 @@ def _created_ts(run: StoredRun) -> float:
         try:
             stamp = datetime.fromisoformat(created)
             if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=timezone.utc)
+                stamp = stamp.replace(tzinfo=UTC)
             return stamp.timestamp()
         except ValueError:
             pass
@@ -119,17 +120,13 @@ class RunStore:
         for path in self._run_dirs():
             for dirpath, _dirnames, filenames in os.walk(path):
                 for name in filenames:
-                    try:
+                    with contextlib.suppress(OSError):  # removed while we counted
                         total += os.lstat(os.path.join(dirpath, name)).st_size
-                    except OSError:
-                        pass  # removed while we counted
         return total
 
     # ------------------------------------------------------------------ writing
 
-    def create(
-        self, run_id: str, build: Callable[[Path], dict], lock_timeout: float = 600
-    ) -> tuple[StoredRun, bool]:
+    def create(self, run_id: str, build: Callable[[Path], dict], lock_timeout: float = 600) -> tuple[StoredRun, bool]:
         """Return `(run, True)` if the run is stored, else build it once under the run's lock: `(run, False)`.
 
         `build(tmp_dir)` writes the run's files into `tmp_dir` and returns the meta dict. If it raises,
@@ -305,7 +302,7 @@ class RunStore:
             raise TypeError(f"the build for run {run_id} must return the meta dict, got {type(meta).__name__}")
         meta = dict(meta)
         meta.setdefault("run_id", run_id)
-        meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="microseconds"))
+        meta.setdefault("created", datetime.now(UTC).isoformat(timespec="microseconds"))
         meta_bytes = json.dumps(meta, sort_keys=True, indent=2).encode("utf-8")  # TypeError if not JSON-able
         final = self.root / run_id
         try:
@@ -325,10 +322,8 @@ class RunStore:
         except OSError as exc:
             raise self._write_error(run_id, exc) from exc
         for name, entry in manifest["files"].items():
-            try:
+            with contextlib.suppress(OSError):  # only a cache warm-up
                 remember_digest(final / name, entry["sha256"])
-            except OSError:
-                pass  # only a cache warm-up
         return StoredRun(run_id, final, json.loads(meta_bytes))
 
     def _write_error(self, run_id: str | None, exc: OSError) -> StoreError:
@@ -407,7 +402,5 @@ class RunStore:
                 elif entry.is_dir(follow_symlinks=False):
                     shutil.rmtree(entry.path, ignore_errors=True)
                 else:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.unlink(entry.path)
-                    except OSError:
-                        pass

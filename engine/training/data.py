@@ -41,8 +41,12 @@ class PreparedData:
         return len(self.x_val) > 0
 
     def summary(self) -> dict:
-        return {"n_train": len(self.x_train), "n_validation": len(self.x_val), "n_test": len(self.x_test),
-                "transforms": list(self.transforms)}
+        return {
+            "n_train": len(self.x_train),
+            "n_validation": len(self.x_val),
+            "n_test": len(self.x_test),
+            "transforms": list(self.transforms),
+        }
 
 
 def transformed_dataset(dataset: Dataset, config: TrainConfig) -> Dataset:
@@ -76,8 +80,9 @@ def validation_indices(labels: np.ndarray, config: TrainConfig) -> tuple[np.ndar
     from sklearn.model_selection import train_test_split
 
     try:
-        train_rows, val_rows = train_test_split(everything, test_size=config.validation_split,
-                                                stratify=labels, random_state=config.seed)
+        train_rows, val_rows = train_test_split(
+            everything, test_size=config.validation_split, stratify=labels, random_state=config.seed
+        )
     except ValueError:
         # Too few images per class to stratify (tiny subsets): a plain seeded split still works.
         train_rows, val_rows = train_test_split(everything, test_size=config.validation_split, random_state=config.seed)
@@ -90,8 +95,12 @@ def prepare_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
     # Select rows of the raw (uint8) images first, then scale: the same values, without a transient float32
     # copy of the whole training set beside its two parts (190 MB less peak memory on Fashion-MNIST).
     return PreparedData(
-        x_train=normalised(dataset.x_train[train_rows], dataset.value_max), y_train=dataset.y_train[train_rows].astype(np.int64),
-        x_val=normalised(dataset.x_train[val_rows], dataset.value_max), y_val=dataset.y_train[val_rows].astype(np.int64),
-        x_test=normalised(dataset.x_test, dataset.value_max), y_test=dataset.y_test.astype(np.int64),
-        class_names=dataset.class_names, transforms=dataset.transforms,
+        x_train=normalised(dataset.x_train[train_rows], dataset.value_max),
+        y_train=dataset.y_train[train_rows].astype(np.int64),
+        x_val=normalised(dataset.x_train[val_rows], dataset.value_max),
+        y_val=dataset.y_train[val_rows].astype(np.int64),
+        x_test=normalised(dataset.x_test, dataset.value_max),
+        y_test=dataset.y_test.astype(np.int64),
+        class_names=dataset.class_names,
+        transforms=dataset.transforms,
     )

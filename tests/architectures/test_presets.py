@@ -32,8 +32,15 @@ def test_preset_parameter_count_equals_the_report(name, total):
 
 
 def test_every_required_preset_exists():
-    required = {"seed000-bn3", "seed001-cnn3", "seed002-uci8x8", "seed004-10class", "seed004-4class",
-                "seed004-10class-bn", *(f"seed003-m{i}" for i in range(1, 11))}
+    required = {
+        "seed000-bn3",
+        "seed001-cnn3",
+        "seed002-uci8x8",
+        "seed004-10class",
+        "seed004-4class",
+        "seed004-10class-bn",
+        *(f"seed003-m{i}" for i in range(1, 11)),
+    }
     assert required <= set(PRESETS)
 
 
@@ -60,7 +67,7 @@ def test_shape_arithmetic_matches_the_built_keras_model(name):
     model = build_model(spec)
     rows = layer_table(spec)
     assert [layer.name for layer in model.layers] == [row.name for row in rows]
-    for layer, row in zip(model.layers, rows):
+    for layer, row in zip(model.layers, rows, strict=True):
         assert tuple(layer.output.shape[1:]) == row.output_shape, layer.name
         assert layer.count_params() == row.parameters, layer.name
     counts = parameter_counts(spec)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.architectures import ConvBlock, DenseLayer, ModelSpec, PRESETS, layer_table, to_keras_code
+from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec, layer_table, to_keras_code
 from engine.errors import InvalidSpec
 
 
@@ -36,19 +36,25 @@ def test_damaged_tokens_and_json_are_rejected_with_a_message():
         ModelSpec.from_json("{oops")
 
 
-@pytest.mark.parametrize("spec,fragment", [
-    (ModelSpec(conv_blocks=(ConvBlock(),) * 4, input_shape=(8, 8, 1)), "collapse below 1"),
-    (ModelSpec(conv_blocks=(ConvBlock(kernel_size=9),), input_shape=(8, 8, 1)), "9x9 kernel"),
-    (ModelSpec(conv_blocks=(ConvBlock(filters=0),)), "filters must be between 1"),
-    (ModelSpec(conv_blocks=(ConvBlock(dropout=1.0),)), "dropout must be in [0, 1)"),
-    (ModelSpec(conv_blocks=(ConvBlock(dropout=-0.1),)), "dropout must be in [0, 1)"),
-    (ModelSpec(dense_layers=(DenseLayer(activation="relux"),)), "Unknown Dense layer 1 activation 'relux'"),
-    (ModelSpec(optimizer="adagrad"), "Unknown optimizer"),
-    (ModelSpec(batch_norm_momentum=1.0), "batch norm momentum must be in [0, 1)"),
-    (ModelSpec(batch_norm_momentum=-0.5), "batch norm momentum must be in [0, 1)"),
-    (ModelSpec(conv_blocks=()), "between 1 and"),
-    (ModelSpec(conv_blocks=(ConvBlock(filters=1024, pool="none"),), dense_layers=(DenseLayer(8192),)), "parameters, above the limit"),
-])
+@pytest.mark.parametrize(
+    "spec,fragment",
+    [
+        (ModelSpec(conv_blocks=(ConvBlock(),) * 4, input_shape=(8, 8, 1)), "collapse below 1"),
+        (ModelSpec(conv_blocks=(ConvBlock(kernel_size=9),), input_shape=(8, 8, 1)), "9x9 kernel"),
+        (ModelSpec(conv_blocks=(ConvBlock(filters=0),)), "filters must be between 1"),
+        (ModelSpec(conv_blocks=(ConvBlock(dropout=1.0),)), "dropout must be in [0, 1)"),
+        (ModelSpec(conv_blocks=(ConvBlock(dropout=-0.1),)), "dropout must be in [0, 1)"),
+        (ModelSpec(dense_layers=(DenseLayer(activation="relux"),)), "Unknown Dense layer 1 activation 'relux'"),
+        (ModelSpec(optimizer="adagrad"), "Unknown optimizer"),
+        (ModelSpec(batch_norm_momentum=1.0), "batch norm momentum must be in [0, 1)"),
+        (ModelSpec(batch_norm_momentum=-0.5), "batch norm momentum must be in [0, 1)"),
+        (ModelSpec(conv_blocks=()), "between 1 and"),
+        (
+            ModelSpec(conv_blocks=(ConvBlock(filters=1024, pool="none"),), dense_layers=(DenseLayer(8192),)),
+            "parameters, above the limit",
+        ),
+    ],
+)
 def test_invalid_specs_are_named(spec, fragment):
     with pytest.raises(InvalidSpec) as error:
         layer_table(spec)
@@ -85,10 +91,15 @@ def test_batch_norm_momentum_reaches_keras_and_the_exported_code(momentum):
 
 blocks = st.builds(
     ConvBlock,
-    filters=st.integers(1, 8), kernel_size=st.integers(1, 9), stride=st.integers(1, 3),
-    padding=st.sampled_from(["valid", "same"]), pool=st.sampled_from(["max", "avg", "none"]),
-    pool_size=st.integers(1, 4), pool_stride=st.integers(0, 3),
-    batch_norm=st.sampled_from(["none", "after_conv", "after_pool"]), dropout=st.sampled_from([0.0, 0.3]),
+    filters=st.integers(1, 8),
+    kernel_size=st.integers(1, 9),
+    stride=st.integers(1, 3),
+    padding=st.sampled_from(["valid", "same"]),
+    pool=st.sampled_from(["max", "avg", "none"]),
+    pool_size=st.integers(1, 4),
+    pool_stride=st.integers(0, 3),
+    batch_norm=st.sampled_from(["none", "after_conv", "after_pool"]),
+    dropout=st.sampled_from([0.0, 0.3]),
 )
 specs = st.builds(
     ModelSpec,

@@ -39,8 +39,17 @@ def quick_runs(tmp_path_factory):
         log = tmp_path_factory.mktemp("bench") / f"{script}.log"
         env = {**os.environ, "DIGIT_LAB_CACHE": str(log.parent / "cache"), "PYTHONUNBUFFERED": "1"}
         handle = log.open("w")
-        processes[script] = (subprocess.Popen([sys.executable, str(BENCH / script), "--quick"], cwd=ROOT, env=env,
-                                              stdout=handle, stderr=subprocess.STDOUT), handle, log)
+        processes[script] = (
+            subprocess.Popen(
+                [sys.executable, str(BENCH / script), "--quick"],
+                cwd=ROOT,
+                env=env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            ),
+            handle,
+            log,
+        )
     results = {}
     for script, (process, handle, log) in processes.items():
         try:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from engine.telemetry import counters
 from tests.dashboard.conftest import chart_titles, open_app, open_page
 
 CROSSVAL, COMPARE = "views/crossval.py", "views/compare.py"
-
-
-
-
 
 
 def texts(app) -> str:

@@ -32,7 +32,7 @@ def test_data_page_shows_distribution_and_ten_classes():
     assert any(t.startswith("Pixel intensities") for t in titles)
     assert any(t.startswith("PCA of 1,000 train images") for t in titles)
     card = next(df.value for df in app.dataframe if list(df.value.columns) == ["field", "value"])
-    assert dict(zip(card["field"], card["value"]))["image shape"] == "8 x 8 x 1"
+    assert dict(zip(card["field"], card["value"], strict=True))["image shape"] == "8 x 8 x 1"
 
 
 def test_reshuffle_changes_the_seed_and_the_samples():

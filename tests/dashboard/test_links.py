@@ -38,8 +38,12 @@ def test_batch_norm_momentum_is_offered_only_with_batch_norm_and_travels_in_the_
     plain = ModelSpec(conv_blocks=(ConvBlock(12, padding="same"),), dense_layers=(), input_shape=(8, 8, 1))
     app = open_app(query={"dataset": "digits", "spec": plain.to_token()})
     assert not [w for w in app.sidebar.number_input if w.label == "Batch norm momentum"]
-    normed = ModelSpec(conv_blocks=(ConvBlock(12, padding="same", batch_norm="after_pool"),), dense_layers=(),
-                       batch_norm_momentum=0.9, input_shape=(8, 8, 1))
+    normed = ModelSpec(
+        conv_blocks=(ConvBlock(12, padding="same", batch_norm="after_pool"),),
+        dense_layers=(),
+        batch_norm_momentum=0.9,
+        input_shape=(8, 8, 1),
+    )
     app = open_app(query={"dataset": "digits", "spec": normed.to_token()})
     [momentum] = [w for w in app.sidebar.number_input if w.label == "Batch norm momentum"]
     assert momentum.value == 0.9
@@ -49,12 +53,26 @@ def test_batch_norm_momentum_is_offered_only_with_batch_norm_and_travels_in_the_
 
 
 def test_broken_links_give_notices_and_the_default_view():
-    app = open_app(query={"dataset": "nope", "preset": "nope", "spec": "%%%", "run": "../../etc/passwd",
-                          "folds": "abc", "colour": "red", "cfg": "@@"})
+    app = open_app(
+        query={
+            "dataset": "nope",
+            "preset": "nope",
+            "spec": "%%%",
+            "run": "../../etc/passwd",
+            "folds": "abc",
+            "colour": "red",
+            "cfg": "@@",
+        }
+    )
     assert not app.exception
     text = warnings(app)
-    for fragment in ("unknown link parameter", "unknown dataset 'nope'", "could not be read", "is not a run id",
-                     "Fold count"):
+    for fragment in (
+        "unknown link parameter",
+        "unknown dataset 'nope'",
+        "could not be read",
+        "is not a run id",
+        "Fold count",
+    ):
         assert fragment in text, fragment
     assert app.session_state["dataset"] == "digits"
 

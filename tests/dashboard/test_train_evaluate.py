@@ -3,7 +3,6 @@ opening a run from a link, and links naming runs that are absent or malformed.""
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.dashboard.conftest import HOME, chart_titles, open_app, open_page
@@ -11,10 +10,6 @@ from tests.dashboard.conftest import HOME, chart_titles, open_app, open_page
 EVALUATE = "views/evaluate.py"
 TRAIN = "views/train.py"
 ABSENT_RUN = "0123456789abcdef0123"  # well-formed, never stored
-
-
-
-
 
 
 def texts(elements) -> str:
@@ -116,7 +111,13 @@ def test_evaluate_restores_run_from_link(with_trained_run):
     assert app.session_state["run_id"] == with_trained_run
     assert f"Run `{with_trained_run}`" in texts(app.markdown)
     titles = chart_titles(app)
-    for expected in ("Confusion matrix", "ROC curves", "Training curves", "10 random test images", "Class 0 vs the rest"):
+    for expected in (
+        "Confusion matrix",
+        "ROC curves",
+        "Training curves",
+        "10 random test images",
+        "Class 0 vs the rest",
+    ):
         assert any(title.startswith(expected) for title in titles), (expected, titles)
     assert len(report_table(app)) == 13
     assert app.query_params["run"] == with_trained_run

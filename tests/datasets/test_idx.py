@@ -129,8 +129,13 @@ def test_load_npz_good(tmp_path):
 def test_load_npz_refuses_pickles(tmp_path):
     labels = np.empty(20, dtype=object)
     labels[:] = [str(i % 10) for i in range(20)]
-    np.savez(tmp_path / "p.npz", x_train=make_images(20)[0], y_train=labels, x_test=make_images(6)[0],
-             y_test=make_images(6)[1])
+    np.savez(
+        tmp_path / "p.npz",
+        x_train=make_images(20)[0],
+        y_train=labels,
+        x_test=make_images(6)[0],
+        y_test=make_images(6)[1],
+    )
     with pytest.raises(InvalidDataFile, match="pickles are refused") as caught:
         load_npz(tmp_path / "p.npz")
     assert "y_train" in str(caught.value)

@@ -157,8 +157,13 @@ def test_mnist_from_env_var_folder(tmp_path, no_keras_cache, monkeypatch):
 def test_mnist_from_local_npz_file(tmp_path, no_keras_cache):
     rng = np.random.default_rng(0)
     path = tmp_path / "mnist.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (12, 28, 28), dtype=np.uint8), y_train=np.arange(12) % 10,
-             x_test=rng.integers(0, 256, (4, 28, 28), dtype=np.uint8), y_test=np.arange(4))
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+        y_train=np.arange(12) % 10,
+        x_test=rng.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+        y_test=np.arange(4),
+    )
     data = load_dataset("mnist", local_path=path)
     assert (len(data.y_train), len(data.y_test)) == (12, 4)
     assert load_dataset("mnist", local_path=tmp_path).x_train.shape == (12, 28, 28, 1)  # folder holding mnist.npz
@@ -296,8 +301,9 @@ def test_real_keras_fetch_offline_gives_readable_error(tmp_path):
         "try:\n    d = load_dataset('mnist')\n    print(json.dumps({'loaded': d.source}))\n"
         "except DatasetUnavailable as e:\n    print(json.dumps({'error': str(e)}))\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                         timeout=240)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     if "loaded" in result:

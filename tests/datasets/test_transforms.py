@@ -47,8 +47,8 @@ def test_subset_train_is_stratified_deterministic_and_recorded():
     assert again.fingerprint == subset.fingerprint != data.fingerprint
     assert subset_train(data, 500, seed=1).fingerprint != subset.fingerprint
     # Every chosen image is a real training image with its own label.
-    rows = {(img.tobytes(), int(lbl)) for img, lbl in zip(data.x_train, data.y_train)}
-    assert all((img.tobytes(), int(lbl)) in rows for img, lbl in zip(subset.x_train, subset.y_train))
+    rows = {(img.tobytes(), int(lbl)) for img, lbl in zip(data.x_train, data.y_train, strict=True)}
+    assert all((img.tobytes(), int(lbl)) in rows for img, lbl in zip(subset.x_train, subset.y_train, strict=True))
 
 
 def test_subset_train_limits():
@@ -173,8 +173,12 @@ def test_merge_labels_counts_and_names():
     for original, new in ((data.y_train, merged.y_train), (data.y_test, merged.y_test)):
         before = np.bincount(original, minlength=10)
         after = np.bincount(new, minlength=4)
-        assert list(after) == [before[[0, 6]].sum(), before[[1, 7]].sum(), before[[2, 3, 5, 8]].sum(),
-                               before[[4, 9]].sum()]
+        assert list(after) == [
+            before[[0, 6]].sum(),
+            before[[1, 7]].sum(),
+            before[[2, 3, 5, 8]].sum(),
+            before[[4, 9]].sum(),
+        ]
     assert set(np.unique(merged.y_train)) == {0, 1, 2, 3}
     assert merged.transforms[-1].startswith("classes merged (seed004-4class)")
     assert merged.x_train is data.x_train and not merged.y_train.flags.writeable

@@ -26,7 +26,9 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"),
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
+    ),
 ]
 
 
@@ -54,7 +56,8 @@ def _wait_idle(driver, timeout: float = 120) -> None:
 
     time.sleep(1.0)
     WebDriverWait(driver, timeout, poll_frequency=0.5).until(
-        lambda d: not d.find_elements("css selector", '[data-testid="stStatusWidget"]'))
+        lambda d: not d.find_elements("css selector", '[data-testid="stStatusWidget"]')
+    )
 
 
 def _shot(driver, name: str) -> None:
@@ -102,9 +105,13 @@ def test_train_evaluate_and_share_a_link(server):
         assert "run=" in shared, f"the Evaluate URL does not carry the run: {shared}"
         shared_run = shared.split("run=")[1].split("&")[0]
 
-        for path, marker, name in (("data", "Class distribution", "03-data"), ("train", "Keras code", "04-train"),
-                                   ("crossval", "folds cached", "05-crossval"), ("compare", "Side by side", "06-compare"),
-                                   ("inspect", "Feature maps", "07-inspect")):
+        for path, marker, name in (
+            ("data", "Class distribution", "03-data"),
+            ("train", "Keras code", "04-train"),
+            ("crossval", "folds cached", "05-crossval"),
+            ("compare", "Side by side", "06-compare"),
+            ("inspect", "Feature maps", "07-inspect"),
+        ):
             driver.get(f"{server}/{path}?dataset=digits&preset=digitlab-small8&run={shared_run}&runs={shared_run}")
             wait_text(driver, marker)
             _wait_idle(driver)
@@ -126,15 +133,20 @@ def test_train_evaluate_and_share_a_link(server):
             wait_text(fresh, shared_run, timeout=60)
         except TimeoutException:
             _shot(fresh, "08-shared-link-FAILED")
-            pytest.fail(f"the shared link does not show run {shared_run}; page text: "
-                        f"{fresh.find_element('tag name', 'body').text[:2000]}")
+            pytest.fail(
+                f"the shared link does not show run {shared_run}; page text: "
+                f"{fresh.find_element('tag name', 'body').text[:2000]}"
+            )
         # The report grid draws on a canvas from a lazily loaded script, after the page's text: a screenshot
         # taken at once showed an empty 30-pixel box where a reader of the link sees the table a moment later.
         from selenium.webdriver.support.ui import WebDriverWait
 
         WebDriverWait(fresh, 60, poll_frequency=0.5).until(
-            lambda d: any(grid.size["width"] > 300 for grid in d.find_elements("css selector", '[data-testid="stDataFrame"]')),
-            "the classification report table was not drawn on the shared link's page")
+            lambda d: any(
+                grid.size["width"] > 300 for grid in d.find_elements("css selector", '[data-testid="stDataFrame"]')
+            ),
+            "the classification report table was not drawn on the shared link's page",
+        )
         _shot(fresh, "08-shared-link")
     finally:
         fresh.quit()

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(*args, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
-    done = subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
+    )
     return done.returncode, done.stdout, done.stderr
 
 
@@ -38,12 +39,28 @@ def test_datasets_json_says_what_loads_here(tmp_path):
 
 @pytest.mark.slow  # trains in subprocesses
 def test_train_twice_second_answer_comes_from_the_store():
-    args = ("train", "--dataset", "digits", "--preset", "digitlab-small8", "--epochs", "1", "--limit-train", "200", "--json")
+    args = (
+        "train",
+        "--dataset",
+        "digits",
+        "--preset",
+        "digitlab-small8",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "200",
+        "--json",
+    )
     code, out, err = cli(*args)
     assert code == 0, err
     first = json.loads(out)
-    for field, kind in (("run_id", str), ("cached", bool), ("test_accuracy", float), ("macro_f1", float),
-                        ("train_seconds", float)):
+    for field, kind in (
+        ("run_id", str),
+        ("cached", bool),
+        ("test_accuracy", float),
+        ("macro_f1", float),
+        ("train_seconds", float),
+    ):
         assert isinstance(first[field], kind), field
     assert first["cached"] is False and 0 <= first["test_accuracy"] <= 1
     code, out, _ = cli(*args)
@@ -63,22 +80,37 @@ def test_train_twice_second_answer_comes_from_the_store():
 
 @pytest.mark.slow  # trains two folds in a subprocess
 def test_cv_json_has_folds_mean_and_std():
-    code, out, err = cli("cv", "--dataset", "digits", "--preset", "digitlab-small8", "--epochs", "1",
-                         "--limit-train", "200", "--folds", "2", "--json")
+    code, out, err = cli(
+        "cv",
+        "--dataset",
+        "digits",
+        "--preset",
+        "digitlab-small8",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "200",
+        "--folds",
+        "2",
+        "--json",
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert [fold["fold"] for fold in summary["folds"]] == [1, 2]
     assert isinstance(summary["mean_val_accuracy"], float) and isinstance(summary["std_val_accuracy"], float)
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (("train", "--preset", "nope"), "Unknown preset 'nope'"),
-    (("train", "--preset", "seed001-cnn3", "--epochs", "1"), "does not fit 8x8"),
-    (("train", "--epochs", "0"), "Epochs must be between 1"),
-    (("train", "--dataset", "mnist"), "mnist"),
-    (("runs", "delete", "../../etc"), "run id"),
-    (("compare", "0123456789abcdef0123"), "No stored run"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (("train", "--preset", "nope"), "Unknown preset 'nope'"),
+        (("train", "--preset", "seed001-cnn3", "--epochs", "1"), "does not fit 8x8"),
+        (("train", "--epochs", "0"), "Epochs must be between 1"),
+        (("train", "--dataset", "mnist"), "mnist"),
+        (("runs", "delete", "../../etc"), "run id"),
+        (("compare", "0123456789abcdef0123"), "No stored run"),
+    ],
+)
 def test_errors_are_one_line_on_stderr_with_non_zero_exit(args, fragment, tmp_path):
     code, out, err = cli(*args, env_extra={"HOME": str(tmp_path), "DIGIT_LAB_MNIST_DIR": ""})
     assert code == 2

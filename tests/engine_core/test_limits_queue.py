@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from engine.architectures import ModelSpec, PRESETS, layer_table
+from engine.architectures import PRESETS, ModelSpec, layer_table
 from engine.errors import InvalidConfig, InvalidSpec
-from engine.training_queue import TrainingQueue
 from engine.training.config import TrainConfig
+from engine.training_queue import TrainingQueue
 from engine.validation import validate_config
 
 
@@ -34,6 +34,7 @@ def test_queue_caps_concurrency_and_reports_positions(tmp_path):
     def work(name):
         def waiting(position):
             positions.append((name, position))
+
         with queue.slot(on_wait=waiting):
             with lock:
                 running[0] += 1
@@ -71,10 +72,10 @@ def test_queue_slots_are_shared_across_processes(tmp_path):
 
 
 def test_eviction_keeps_what_is_shown(monkeypatch):
+    from engine.architectures import ConvBlock, DenseLayer
     from engine.datasets import load_dataset
     from engine.runs import evict_over_budget, get_or_train, mark_shown
     from engine.store import RunStore
-    from engine.architectures import ConvBlock, DenseLayer
 
     digits = load_dataset("digits")
     spec = ModelSpec(conv_blocks=(ConvBlock(4, padding="same"),), dense_layers=(DenseLayer(8),), input_shape=(8, 8, 1))
@@ -83,7 +84,8 @@ def test_eviction_keeps_what_is_shown(monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
     monkeypatch.setenv("DIGIT_LAB_MAX_CACHE_MB", "0")
     store = RunStore()
-    monkeypatch.setattr("engine.limits.server_limits",
-                        lambda: __import__("engine.limits", fromlist=["ServerLimits"]).ServerLimits(2, 1))
+    monkeypatch.setattr(
+        "engine.limits.server_limits", lambda: __import__("engine.limits", fromlist=["ServerLimits"]).ServerLimits(2, 1)
+    )
     evicted = evict_over_budget(store, keep={ids[2]})
     assert evicted == [ids[1]] and ids[0] in store and ids[2] in store

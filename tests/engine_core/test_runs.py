@@ -80,9 +80,13 @@ def test_a_damaged_run_is_detected_and_retrained(digits, damage, caplog):
 
 
 def test_diverging_training_is_reported_and_never_stored(digits):
-    spec = ModelSpec(conv_blocks=(ConvBlock(8, padding="same", activation="linear"),),
-                     dense_layers=(DenseLayer(64, activation="linear"),), optimizer="sgd", learning_rate=10.0,
-                     input_shape=(8, 8, 1))
+    spec = ModelSpec(
+        conv_blocks=(ConvBlock(8, padding="same", activation="linear"),),
+        dense_layers=(DenseLayer(64, activation="linear"),),
+        optimizer="sgd",
+        learning_rate=10.0,
+        input_shape=(8, 8, 1),
+    )
     with pytest.raises(TrainingDiverged):
         get_or_train(digits, spec, CONFIG.replace(epochs=3, batch_size=16))
     assert RunStore().get(run_id_for(digits, spec, CONFIG.replace(epochs=3, batch_size=16))) is None
@@ -112,9 +116,7 @@ def test_kfold_caches_each_fold_and_resumes(digits):
 
 
 def test_a_study_trains_each_model_once(digits):
-    from engine.compare import aligned_curves, comparison_table, run_study
-
-    from engine.compare import STUDIES
+    from engine.compare import STUDIES, aligned_curves, comparison_table, run_study
 
     # seed003's models are 28x28-only; a two-preset study on digits exercises the same machinery quickly.
     STUDIES["tiny"] = ("digitlab-small8", "seed002-uci8x8")
@@ -159,10 +161,17 @@ def test_a_store_that_cannot_be_written_still_returns_the_result(digits, monkeyp
 
 def hand_built_run(run_id: str, preset: str, accuracy: float, **meta) -> StoredRun:
     """A stored run as the store would hand it out, with only the meta the run tables read."""
-    base = {"dataset": {"name": "digits"}, "preset": preset, "spec": SPEC.to_dict(),
-            "config": {"epochs": 3, "batch_size": 64, "seed": 0},
-            "metrics": {"test_accuracy": accuracy, "macro_f1": accuracy - 0.01, "test_loss": 0.2},
-            "parameters": {"total": 1234}, "epochs_run": 3, "train_seconds": 1.5, "created": "2025-01-02T03:04:05"}
+    base = {
+        "dataset": {"name": "digits"},
+        "preset": preset,
+        "spec": SPEC.to_dict(),
+        "config": {"epochs": 3, "batch_size": 64, "seed": 0},
+        "metrics": {"test_accuracy": accuracy, "macro_f1": accuracy - 0.01, "test_loss": 0.2},
+        "parameters": {"total": 1234},
+        "epochs_run": 3,
+        "train_seconds": 1.5,
+        "created": "2025-01-02T03:04:05",
+    }
     return StoredRun(run_id, Path("/nonexistent") / run_id, {**base, **meta})
 
 
@@ -174,8 +183,16 @@ def test_the_run_list_has_one_row_per_run_and_blanks_what_old_meta_lacks():
     for key in ("epochs_run", "train_seconds", "created"):
         del old.meta[key]
     table = runs_table([hand_built_run("a" * 20, "seed002-uci8x8", 0.9), old])
-    assert list(table.columns) == ["run_id", "dataset", "preset", "architecture", "test_accuracy", "epochs",
-                                   "train_seconds", "created"]
+    assert list(table.columns) == [
+        "run_id",
+        "dataset",
+        "preset",
+        "architecture",
+        "test_accuracy",
+        "epochs",
+        "train_seconds",
+        "created",
+    ]
     assert table["run_id"].tolist() == ["a" * 20, "b" * 20]  # the order given: the store lists newest first
     assert table["preset"].tolist() == ["seed002-uci8x8", "custom"]
     assert table["test_accuracy"].tolist() == [0.9, 0.5]
@@ -189,8 +206,11 @@ def test_the_run_list_has_one_row_per_run_and_blanks_what_old_meta_lacks():
 def test_the_comparison_puts_each_presets_reported_accuracy_beside_ours():
     from engine.compare import comparison_with_reports
 
-    runs = [hand_built_run("a" * 20, "seed002-uci8x8", 0.97), hand_built_run("b" * 20, "digitlab-small8", 0.95),
-            hand_built_run("c" * 20, "", 0.9)]
+    runs = [
+        hand_built_run("a" * 20, "seed002-uci8x8", 0.97),
+        hand_built_run("b" * 20, "digitlab-small8", 0.95),
+        hand_built_run("c" * 20, "", 0.9),
+    ]
     table = comparison_with_reports(runs)
     # Seed 002's document reports 99.11 %; digitlab-small8 is this project's own preset (no source figure).
     assert table["reported_accuracy"].iloc[0] == pytest.approx(0.9911)

@@ -29,23 +29,26 @@ def request(spec=SPEC, config=None, n_train=1437, num_classes=10, **limits):
     validate_request(spec, config or TrainConfig(), n_train=n_train, num_classes=num_classes, **limits)
 
 
-@pytest.mark.parametrize("changes,fragments", [
-    ({"validation_split": math.nan}, ["Validation split must be in [0, 1)", "nan"]),
-    ({"validation_split": math.inf}, ["Validation split must be in [0, 1)", "inf"]),
-    ({"validation_split": -0.1}, ["Validation split must be in [0, 1)", "-0.1"]),
-    ({"seed": -1}, ["seed must be between 0 and 4294967295", "-1"]),
-    ({"seed": 2**32}, ["seed must be between 0 and 4294967295", "4294967296"]),
-    ({"epochs": 0}, ["Epochs must be between 1 and 500", "got 0"]),
-    ({"batch_size": 9000}, ["Batch size must be between 1 and 8192", "9000"]),
-    ({"early_stopping_patience": -1}, ["patience", "between 0 and 500", "-1"]),
-    ({"lr_schedule": "linear"}, ["Unknown learning-rate schedule 'linear'", "constant"]),
-    ({"augment_shift": math.nan}, ["Augmentation", "shift nan"]),  # checked with augmentation off: it is keyed
-    ({"augment_rotation": 181.0, "augmentation": True}, ["rotation 0 to 180", "rotation 181.0"]),
-    ({"limit_train": -5}, ["training-subset size", "-5"]),
-    ({"cv_folds": 11, "cv_fold": 0}, ["2 to 10 folds", "11"]),
-    ({"cv_folds": 3, "cv_fold": 3}, ["Fold 3 does not exist in a 3-fold split"]),
-    ({"cv_fold": 2}, ["without a fold count"]),
-])
+@pytest.mark.parametrize(
+    "changes,fragments",
+    [
+        ({"validation_split": math.nan}, ["Validation split must be in [0, 1)", "nan"]),
+        ({"validation_split": math.inf}, ["Validation split must be in [0, 1)", "inf"]),
+        ({"validation_split": -0.1}, ["Validation split must be in [0, 1)", "-0.1"]),
+        ({"seed": -1}, ["seed must be between 0 and 4294967295", "-1"]),
+        ({"seed": 2**32}, ["seed must be between 0 and 4294967295", "4294967296"]),
+        ({"epochs": 0}, ["Epochs must be between 1 and 500", "got 0"]),
+        ({"batch_size": 9000}, ["Batch size must be between 1 and 8192", "9000"]),
+        ({"early_stopping_patience": -1}, ["patience", "between 0 and 500", "-1"]),
+        ({"lr_schedule": "linear"}, ["Unknown learning-rate schedule 'linear'", "constant"]),
+        ({"augment_shift": math.nan}, ["Augmentation", "shift nan"]),  # checked with augmentation off: it is keyed
+        ({"augment_rotation": 181.0, "augmentation": True}, ["rotation 0 to 180", "rotation 181.0"]),
+        ({"limit_train": -5}, ["training-subset size", "-5"]),
+        ({"cv_folds": 11, "cv_fold": 0}, ["2 to 10 folds", "11"]),
+        ({"cv_folds": 3, "cv_fold": 3}, ["Fold 3 does not exist in a 3-fold split"]),
+        ({"cv_fold": 2}, ["without a fold count"]),
+    ],
+)
 def test_bad_config_values_are_named_with_their_range(changes, fragments):
     with pytest.raises(InvalidConfig) as error:
         request(config=TrainConfig(**changes))
@@ -53,8 +56,10 @@ def test_bad_config_values_are_named_with_their_range(changes, fragments):
         assert fragment in str(error.value), (fragment, str(error.value))
 
 
-@pytest.mark.parametrize("field,value", [("epochs", True), ("seed", 1.5), ("validation_split", "0.2"),
-                                         ("augmentation", 1), ("lr_schedule", None)])
+@pytest.mark.parametrize(
+    "field,value",
+    [("epochs", True), ("seed", 1.5), ("validation_split", "0.2"), ("augmentation", 1), ("lr_schedule", None)],
+)
 def test_wrong_types_are_refused_and_bool_is_not_a_number(field, value):
     with pytest.raises(InvalidConfig, match=f"{field} has the wrong type"):
         request(config=TrainConfig(**{field: value}))
@@ -65,19 +70,22 @@ def test_seed_bounds_are_inclusive():
     request(config=TrainConfig(seed=2**32 - 1))
 
 
-@pytest.mark.parametrize("spec,fragment", [
-    (replace(SPEC, learning_rate=math.nan), "learning rate must be in (0, 10], got nan"),
-    (replace(SPEC, learning_rate=math.inf), "learning rate must be in (0, 10], got inf"),
-    (replace(SPEC, batch_norm_momentum=math.nan), "batch norm momentum must be in [0, 1), got nan"),
-    (replace(SPEC, conv_blocks=(ConvBlock(dropout=math.nan),)), "dropout must be in [0, 1), got nan"),
-    (replace(SPEC, dense_layers=(DenseLayer(dropout=math.inf),)), "dropout must be in [0, 1), got inf"),
-    (replace(SPEC, conv_blocks=(ConvBlock(filters=True),)), "conv block 1 filters must be a int, got True"),
-    (replace(SPEC, conv_blocks=(ConvBlock(stride=9, padding="same"),)), "stride must be between 1 and 8, got 9"),
-    (replace(SPEC, conv_blocks=(ConvBlock(pool_size=9, padding="same"),)), "pool size must be between 1 and 8"),
-    (replace(SPEC, learning_rate="0.1"), "learning_rate must be a number"),
-    (replace(SPEC, num_classes=True), "num_classes must be a int"),
-    (replace(SPEC, input_shape=(8, 8.0, 1)), "input_shape must be three whole numbers"),
-])
+@pytest.mark.parametrize(
+    "spec,fragment",
+    [
+        (replace(SPEC, learning_rate=math.nan), "learning rate must be in (0, 10], got nan"),
+        (replace(SPEC, learning_rate=math.inf), "learning rate must be in (0, 10], got inf"),
+        (replace(SPEC, batch_norm_momentum=math.nan), "batch norm momentum must be in [0, 1), got nan"),
+        (replace(SPEC, conv_blocks=(ConvBlock(dropout=math.nan),)), "dropout must be in [0, 1), got nan"),
+        (replace(SPEC, dense_layers=(DenseLayer(dropout=math.inf),)), "dropout must be in [0, 1), got inf"),
+        (replace(SPEC, conv_blocks=(ConvBlock(filters=True),)), "conv block 1 filters must be a int, got True"),
+        (replace(SPEC, conv_blocks=(ConvBlock(stride=9, padding="same"),)), "stride must be between 1 and 8, got 9"),
+        (replace(SPEC, conv_blocks=(ConvBlock(pool_size=9, padding="same"),)), "pool size must be between 1 and 8"),
+        (replace(SPEC, learning_rate="0.1"), "learning_rate must be a number"),
+        (replace(SPEC, num_classes=True), "num_classes must be a int"),
+        (replace(SPEC, input_shape=(8, 8.0, 1)), "input_shape must be three whole numbers"),
+    ],
+)
 def test_bad_spec_values_are_named(spec, fragment):
     with pytest.raises(InvalidSpec) as error:
         request(spec=spec)

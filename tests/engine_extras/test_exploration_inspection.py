@@ -10,10 +10,22 @@ from engine.architectures.presets import PRESETS
 from engine.datasets import load_dataset, normalised, stratified_indices
 from engine.errors import DigitLabError
 from engine.exploration import (
-    ascii_thumbnail, class_distribution, dataset_card, embedding, mean_images, pixel_histogram, sample_indices,
+    ascii_thumbnail,
+    class_distribution,
+    dataset_card,
+    embedding,
+    mean_images,
+    pixel_histogram,
+    sample_indices,
 )
 from engine.inspection import (
-    EmptyDrawing, display_normalise, feature_extractor, feature_maps, first_layer_kernels, predict, prepare_drawing,
+    EmptyDrawing,
+    display_normalise,
+    feature_extractor,
+    feature_maps,
+    first_layer_kernels,
+    predict,
+    prepare_drawing,
 )
 
 
@@ -50,11 +62,11 @@ def test_sample_indices_are_seeded_per_class_and_grow(digits):
     assert [len(p) for p in one] == [1] * 10
     assert all(digits.y_train[p[0]] == cls for cls, p in enumerate(one))
     again = sample_indices(digits.y_train, 10, 1, seed=7)
-    assert all(np.array_equal(a, b) for a, b in zip(one, again))
+    assert all(np.array_equal(a, b) for a, b in zip(one, again, strict=True))
     five = sample_indices(digits.y_train, 10, 5, seed=7)
-    assert all(f[0] == o[0] and len(set(f)) == 5 for f, o in zip(five, one))
+    assert all(f[0] == o[0] and len(set(f)) == 5 for f, o in zip(five, one, strict=True))
     other = sample_indices(digits.y_train, 10, 1, seed=8)
-    assert any(a[0] != b[0] for a, b in zip(one, other))
+    assert any(a[0] != b[0] for a, b in zip(one, other, strict=True))
 
 
 def test_mean_images_match_numpy(digits):
@@ -94,8 +106,9 @@ def test_pca_embedding_matches_sklearn(digits):
     expected = PCA(n_components=2).fit_transform(x)
     # PCA axes are defined up to sign.
     for axis in range(2):
-        assert np.allclose(result.coords[:, axis], expected[:, axis], atol=1e-4) or \
-            np.allclose(result.coords[:, axis], -expected[:, axis], atol=1e-4)
+        assert np.allclose(result.coords[:, axis], expected[:, axis], atol=1e-4) or np.allclose(
+            result.coords[:, axis], -expected[:, axis], atol=1e-4
+        )
     assert 0 < sum(result.explained_variance) < 1
 
 
@@ -159,11 +172,14 @@ def test_feature_maps_follow_the_layer_table(digits, small_model):
     spec, model = small_model
     image01 = normalised(digits.x_test[0], digits.value_max)
     maps = feature_maps(model, image01)
-    expected = [(row.name, row.kind, row.output_shape) for row in layer_table(spec)
-                if row.kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D")]
+    expected = [
+        (row.name, row.kind, row.output_shape)
+        for row in layer_table(spec)
+        if row.kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D")
+    ]
     assert [(name, kind, fmap.shape) for name, kind, fmap in maps] == expected
     again = feature_extractor(model)(image01)
-    assert all(np.allclose(a[2], b[2]) for a, b in zip(maps, again))
+    assert all(np.allclose(a[2], b[2]) for a, b in zip(maps, again, strict=True))
 
 
 def test_predict_is_a_distribution(digits, small_model):

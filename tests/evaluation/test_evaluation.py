@@ -112,7 +112,7 @@ def _sklearn_report(y, y_pred, names) -> dict:
 def _expand(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """y_true, y_pred arrays holding exactly the counts of `confusion`."""
     pairs = [(t, p) for (t, p), count in np.ndenumerate(confusion) for _ in range(count)]
-    truth, predicted = map(np.array, zip(*pairs))
+    truth, predicted = map(np.array, zip(*pairs, strict=True))
     return truth, predicted
 
 
@@ -336,7 +336,7 @@ def test_one_vs_rest_matrix_layout_on_seed_001():
 def test_most_confused_pairs_on_seed_001():
     pairs = most_confused_pairs(SEED_001_CONFUSION, DIGITS, top=4)
     assert list(pairs.columns[:4]) == ["true", "predicted", "count", "share_of_true"]
-    assert list(zip(pairs["true"], pairs["predicted"], pairs["count"])) == [
+    assert list(zip(pairs["true"], pairs["predicted"], pairs["count"], strict=True)) == [
         ("7", "2", 13),
         ("7", "9", 12),
         ("5", "3", 10),
@@ -351,7 +351,7 @@ def test_most_confused_pairs_ties_nonzero_and_top_none():
     counts = np.array([[5, 2, 0], [2, 5, 1], [0, 2, 9]])
     pairs = most_confused_pairs(counts, ("a", "b", "c"), top=None)
     # three cells of 2 tie: ordered by true index then predicted index; zeros and the diagonal never appear
-    assert list(zip(pairs["true"], pairs["predicted"])) == [("a", "b"), ("b", "a"), ("c", "b"), ("b", "c")]
+    assert list(zip(pairs["true"], pairs["predicted"], strict=True)) == [("a", "b"), ("b", "a"), ("c", "b"), ("b", "c")]
     assert list(pairs["count"]) == [2, 2, 2, 1]
     assert len(most_confused_pairs(np.diag([3, 4]), ("x", "y"))) == 0
     assert len(most_confused_pairs(counts, ("a", "b", "c"), top=2)) == 2
@@ -368,7 +368,7 @@ def test_most_confused_pairs_ties_nonzero_and_top_none():
 )
 def test_normalised_confusion_rows_sum_to_one_or_zero(k_and_pairs):
     k, pairs = k_and_pairs
-    truth, predicted = map(np.array, zip(*pairs))
+    truth, predicted = map(np.array, zip(*pairs, strict=True))
     counts = confusion_matrix(truth, predicted, k)
     shares = confusion_matrix(truth, predicted, k, normalise=True)
     sums = shares.sum(axis=1)
@@ -395,7 +395,13 @@ def test_misclassified_orders_most_confident_mistakes_first():
     )
     table = misclassified(y, p, ("a", "b", "c"))
     assert list(table.columns) == [
-        "index", "true", "predicted", "true_label", "predicted_label", "confidence", "true_probability",
+        "index",
+        "true",
+        "predicted",
+        "true_label",
+        "predicted_label",
+        "confidence",
+        "true_probability",
     ]
     assert list(table["index"]) == [2, 1, 3]
     assert list(table["true"]) == ["c", "b", "a"]

@@ -39,8 +39,12 @@ def ray_cluster():
     ray = pytest.importorskip("ray", reason=SKIP_REASON)
     # Workers import the engine from this checkout; the driver's sys.path does not reach them, PYTHONPATH does.
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2"}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2"}},
+    )
     yield ray
     ray.shutdown()
 
@@ -61,7 +65,7 @@ def stores(tmp_path) -> tuple[RunStore, RunStore]:
 
 def assert_same_runs(local_runs, ray_runs):
     assert [r.run_id for r in ray_runs] == [r.run_id for r in local_runs]
-    for local, remote in zip(local_runs, ray_runs):
+    for local, remote in zip(local_runs, ray_runs, strict=True):
         assert remote.path != local.path
         assert remote.meta["metrics"]["test_accuracy"] == local.meta["metrics"]["test_accuracy"]
         assert remote.meta["metrics"]["macro_f1"] == local.meta["metrics"]["macro_f1"]
@@ -78,8 +82,9 @@ def test_kfold_on_ray_stores_the_runs_the_local_executor_stores(ray_cluster, dig
     local_store, ray_store = stores(tmp_path)
     local = cross_validate(digits, spec, config, k=3, store=local_store, preset="digitlab-small8")
     events = []
-    remote = cross_validate(digits, spec, config, k=3, store=ray_store, preset="digitlab-small8", executor="ray",
-                            progress=events.append)
+    remote = cross_validate(
+        digits, spec, config, k=3, store=ray_store, preset="digitlab-small8", executor="ray", progress=events.append
+    )
     assert [f.cached for f in remote.folds] == [False, False, False]
     assert_same_runs([f.run for f in local.folds], [f.run for f in remote.folds])
     assert remote.summary()["mean_test_accuracy"] == local.summary()["mean_test_accuracy"]
@@ -104,8 +109,15 @@ def test_study_on_ray_matches_the_local_study(ray_cluster, digits, tmp_path):
     try:
         local = run_study("tiny", digits, store=local_store, epochs=1, limit_train=200)
         events = []
-        remote = run_study("tiny", digits, store=ray_store, executor=get_executor("ray"), progress=events.append,
-                           epochs=1, limit_train=200)
+        remote = run_study(
+            "tiny",
+            digits,
+            store=ray_store,
+            executor=get_executor("ray"),
+            progress=events.append,
+            epochs=1,
+            limit_train=200,
+        )
     finally:
         del STUDIES["tiny"]
     assert [r.cached for r in remote] == [False, False]
@@ -116,8 +128,10 @@ def test_study_on_ray_matches_the_local_study(ray_cluster, digits, tmp_path):
 
 def fold_tasks(digits, request_small, seed: int, k: int = 3) -> list[RunTask]:
     spec, config = request_small
-    return [RunTask.for_request(digits, spec, c, label=f"fold {i}/{k}")
-            for i, c in enumerate(fold_configs(config.replace(seed=seed), k), 1)]
+    return [
+        RunTask.for_request(digits, spec, c, label=f"fold {i}/{k}")
+        for i, c in enumerate(fold_configs(config.replace(seed=seed), k), 1)
+    ]
 
 
 @pytest.mark.slow

@@ -71,8 +71,15 @@ def browser_worker(worker: int, url: str, seconds: float, results: list) -> None
 
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1200,900"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1200,900",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     rng = random.Random(100 + worker)
@@ -103,20 +110,39 @@ def main() -> int:
     port = 8650
     log_path = Path(cache) / "server.log"
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard/Home.py",
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     time.sleep(6)
     started = time.time()
     queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=apptest_worker, args=(i, args.seconds, cache, queue))
-               for i in range(args.sessions - args.browsers)]
+    workers = [
+        context.Process(target=apptest_worker, args=(i, args.seconds, cache, queue))
+        for i in range(args.sessions - args.browsers)
+    ]
     for worker in workers:
         worker.start()
     browser_results: list = []
-    threads = [threading.Thread(target=browser_worker, args=(i, f"http://127.0.0.1:{port}", args.seconds, browser_results))
-               for i in range(args.browsers)]
+    threads = [
+        threading.Thread(target=browser_worker, args=(i, f"http://127.0.0.1:{port}", args.seconds, browser_results))
+        for i in range(args.browsers)
+    ]
     for thread in threads:
         thread.start()
     results = [queue.get(timeout=args.seconds + 900) for _ in workers]
@@ -137,10 +163,16 @@ def main() -> int:
     unreadable = [r.run_id for r in runs if store.get(r.run_id) is None or r.test_probabilities().size == 0]
     errors = [e for r in results for e in r["errors"]] + [e for r in browser_results for e in r["errors"]]
     summary = {
-        "sessions": args.sessions, "apptest_sessions": len(results), "browser_sessions": len(browser_results),
-        "seconds": round(time.time() - started), "page_visits": sum(r["visits"] for r in results + browser_results),
-        "trainings_requested": sum(r["trained"] for r in results), "runs_stored": len(runs),
-        "runs_unreadable": len(unreadable), "errors": len(errors), "server_tracebacks": log.count("Traceback"),
+        "sessions": args.sessions,
+        "apptest_sessions": len(results),
+        "browser_sessions": len(browser_results),
+        "seconds": round(time.time() - started),
+        "page_visits": sum(r["visits"] for r in results + browser_results),
+        "trainings_requested": sum(r["trained"] for r in results),
+        "runs_stored": len(runs),
+        "runs_unreadable": len(unreadable),
+        "errors": len(errors),
+        "server_tracebacks": log.count("Traceback"),
         "server_peak_rss_mb": round(peak),
     }
     print(json.dumps(summary, indent=2))

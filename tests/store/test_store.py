@@ -79,8 +79,18 @@ def test_run_key_is_stable_across_ordering_and_differs_by_payload():
 
 def test_is_run_id_rejects_anything_but_20_lowercase_hex(store: RunStore):
     assert is_run_id("0123456789abcdef0123")
-    for bad in ["../etc", "../../etc/passwd", "0123456789ABCDEF0123", "0123456789abcdef012",
-                "0123456789abcdef01234", "0123456789abcdef0123\n", "0123456789abcdefg123", "", None, 12345]:
+    for bad in [
+        "../etc",
+        "../../etc/passwd",
+        "0123456789ABCDEF0123",
+        "0123456789abcdef012",
+        "0123456789abcdef01234",
+        "0123456789abcdef0123\n",
+        "0123456789abcdefg123",
+        "",
+        None,
+        12345,
+    ]:
         assert not is_run_id(bad), bad
     # Rejected before touching the disk: the root is not even created.
     with pytest.raises(RunNotFound, match="not a run id"):
@@ -117,8 +127,13 @@ def test_create_builds_once_then_reuses(store: RunStore):
     assert KEY in store and OTHER_KEY not in store
     manifest = json.loads((run.path / "manifest.json").read_text())
     assert manifest["format"] == MANIFEST_FORMAT
-    assert set(manifest["files"]) == {"history.json", "meta.json", "test_probabilities.npy",
-                                      "val_probabilities.npy", "test_labels.npy"}
+    assert set(manifest["files"]) == {
+        "history.json",
+        "meta.json",
+        "test_probabilities.npy",
+        "val_probabilities.npy",
+        "test_labels.npy",
+    }
     assert temp_entries(store) == []
     # A different payload is a different run, built separately.
     other, reused = store.create(OTHER_KEY, make_builder(calls))
@@ -353,8 +368,14 @@ RACE_SCRIPT = textwrap.dedent(
 def test_two_processes_racing_build_exactly_once(tmp_path: Path):
     root, marker, go = tmp_path / "runs", tmp_path / "marker", tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, "-c", RACE_SCRIPT, str(root), KEY, str(marker), str(go)],
-                         cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", RACE_SCRIPT, str(root), KEY, str(marker), str(go)],
+            cwd=REPO,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     go.touch()
@@ -391,8 +412,12 @@ KILLED_SCRIPT = textwrap.dedent(
 
 def test_writer_killed_inside_build_leaves_nothing_and_next_create_rebuilds(tmp_path: Path):
     root, started = tmp_path / "runs", tmp_path / "started"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_SCRIPT, str(root), KEY, str(started)],
-                            cwd=REPO, env=subprocess_env(), stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SCRIPT, str(root), KEY, str(started)],
+        cwd=REPO,
+        env=subprocess_env(),
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while not started.exists():
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -498,11 +523,14 @@ def test_pickled_npy_is_refused(store: RunStore):
 
 
 def test_importing_the_store_does_not_import_keras():
-    code = ("import sys, engine.store; "
-            "bad = [m for m in ('keras', 'tensorflow', 'streamlit') if m in sys.modules]; "
-            "assert not bad, bad")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=subprocess_env(),
-                            capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys, engine.store; "
+        "bad = [m for m in ('keras', 'tensorflow', 'streamlit') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -47,7 +47,9 @@ def test_steps_per_execution_changes_speed_not_results(digits, monkeypatch):
     monkeypatch.setattr(fit, "STEPS_PER_EXECUTION", 1)
     one_by_one = train(digits, SMALL, config)
     np.testing.assert_allclose(together.test_probabilities, one_by_one.test_probabilities, rtol=1e-5, atol=1e-6)
-    assert [e["loss"] for e in together.history["epochs"]] == pytest.approx([e["loss"] for e in one_by_one.history["epochs"]], rel=1e-5)
+    assert [e["loss"] for e in together.history["epochs"]] == pytest.approx(
+        [e["loss"] for e in one_by_one.history["epochs"]], rel=1e-5
+    )
 
 
 def test_the_training_pipeline_runs_without_autotuning_and_yields_every_row_once_per_epoch(digits):
@@ -66,7 +68,9 @@ def test_the_training_pipeline_runs_without_autotuning_and_yields_every_row_once
         images = np.concatenate([x.numpy() for x, _ in batches])
         labels = np.concatenate([y.numpy() for _, y in batches])
         labels = labels.argmax(axis=1) if labels.ndim == 2 else labels  # one-hot for this spec's loss
-        assert sorted(map(bytes, images.reshape(len(images), -1))) == sorted(map(bytes, data.x_train.reshape(len(images), -1)))
+        assert sorted(map(bytes, images.reshape(len(images), -1))) == sorted(
+            map(bytes, data.x_train.reshape(len(images), -1))
+        )
         assert sorted(labels.tolist()) == sorted(data.y_train.tolist())
         orders.append(images.reshape(len(images), -1).sum(axis=1))
     assert not np.array_equal(orders[0], orders[1]), "the second epoch repeated the first epoch's order"
@@ -83,9 +87,13 @@ def test_progress_events_report_the_share_of_training_done():
 
 
 def test_a_huge_learning_rate_diverges_and_says_what_to_do(digits):
-    spec = ModelSpec(conv_blocks=(ConvBlock(8, padding="same", activation="linear"),),
-                     dense_layers=(DenseLayer(64, activation="linear"),), optimizer="sgd", learning_rate=10.0,
-                     input_shape=(8, 8, 1))
+    spec = ModelSpec(
+        conv_blocks=(ConvBlock(8, padding="same", activation="linear"),),
+        dense_layers=(DenseLayer(64, activation="linear"),),
+        optimizer="sgd",
+        learning_rate=10.0,
+        input_shape=(8, 8, 1),
+    )
     with pytest.raises(TrainingDiverged, match="Lower the learning rate"):
         train(digits, spec, TrainConfig(epochs=3, limit_train=300, batch_size=16))
 
@@ -103,15 +111,18 @@ def test_spec_sized_for_other_data_is_refused(digits):
         train(digits, SMALL.for_data((28, 28, 1), 10), TrainConfig(epochs=1))
 
 
-@pytest.mark.parametrize("changes,fragment", [
-    ({"epochs": 0}, "Epochs must be between 1"),
-    ({"epochs": -3}, "Epochs must be between 1"),
-    ({"batch_size": 0}, "Batch size must be between 1"),
-    ({"validation_split": 1.0}, "Validation split must be in [0, 1)"),
-    ({"validation_split": 0.999}, "leaves 2 training images for 10 classes"),
-    ({"limit_train": 5}, "too small for 10 classes"),
-    ({"early_stopping_patience": 2, "validation_split": 0.0}, "set a validation split"),
-])
+@pytest.mark.parametrize(
+    "changes,fragment",
+    [
+        ({"epochs": 0}, "Epochs must be between 1"),
+        ({"epochs": -3}, "Epochs must be between 1"),
+        ({"batch_size": 0}, "Batch size must be between 1"),
+        ({"validation_split": 1.0}, "Validation split must be in [0, 1)"),
+        ({"validation_split": 0.999}, "leaves 2 training images for 10 classes"),
+        ({"limit_train": 5}, "too small for 10 classes"),
+        ({"early_stopping_patience": 2, "validation_split": 0.0}, "set a validation split"),
+    ],
+)
 def test_bad_settings_are_named(digits, changes, fragment):
     with pytest.raises(InvalidConfig) as error:
         prepare_data(digits, TrainConfig(**changes))

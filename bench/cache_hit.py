@@ -12,8 +12,8 @@
 
 Everything goes to a temporary cache folder (`DIGIT_LAB_CACHE`), never the repository's cache/.
 
-    python bench/cache_hit.py            # about 2 minutes on 2 shared cores
-    python bench/cache_hit.py --quick    # a smoke run on a 1,000-image subset
+    python -m bench.cache_hit            # about 2 minutes on 2 shared cores
+    python -m bench.cache_hit --quick    # a smoke run on a 1,000-image subset
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import os
 import statistics
 import time
 
-import _common  # noqa: F401
-from _common import ROOT, header, table, temp_cache, verdict
+import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
+from bench._common import ROOT, header, table, temp_cache, verdict
 
 TARGET_RATIO = 50.0
 TARGET_LOAD_S = 0.3

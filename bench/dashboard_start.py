@@ -10,8 +10,8 @@
    trainings) and the number of newly imported modules are read after each page. The second visit of
    Evaluate must add 0 to each.
 
-    python bench/dashboard_start.py            # about 2 minutes
-    python bench/dashboard_start.py --quick    # one start, the same page switches
+    python -m bench.dashboard_start            # about 2 minutes
+    python -m bench.dashboard_start --quick    # one start, the same page switches
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ import subprocess
 import sys
 import time
 
-import _common  # noqa: F401
-from _common import ROOT, header, table, temp_cache, verdict
-
+import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
+from bench._common import ROOT, header, table, temp_cache, verdict
 from tests.live_app import (
     CHROMIUM,
     DRIVER,

@@ -1,7 +1,7 @@
 """k-fold wall time with the local executor, a 2-process pool, and the Ray executor, on this machine.
 
-    python bench/kfold_executors.py                       # digits, digitlab-small8, k=5, 5 epochs
-    python bench/kfold_executors.py --epochs 3 --folds 5 --no-pool
+    python -m bench.kfold_executors                       # digits, digitlab-small8, k=5, 5 epochs
+    python -m bench.kfold_executors --epochs 3 --folds 5 --no-pool
 
 Every variant trains the same k folds into its own empty cache, so none is answered from the store. Ray's
 start-up (a local instance) is timed separately from the k-fold itself; the workers' TensorFlow import is part of

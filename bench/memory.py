@@ -8,8 +8,8 @@ and Inspect with `?run=<id>` and stay open. The server's RSS (`VmRSS`) is read a
 shown by memory: the five sessions must add little, because dashboard/services.py keeps one dataset and one
 model per server (`st.cache_resource`).
 
-    python bench/memory.py            # about 5 minutes (the training is most of it)
-    python bench/memory.py --quick    # digits and digitlab-small8 for one epoch, two sessions
+    python -m bench.memory            # about 5 minutes (the training is most of it)
+    python -m bench.memory --quick    # digits and digitlab-small8 for one epoch, two sessions
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import _common  # noqa: F401
-from _common import header, rss_mib, table, temp_cache, verdict
-
+import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
+from bench._common import header, rss_mib, table, temp_cache, verdict
 from tests.live_app import (
     CHROMIUM,
     DRIVER,

@@ -9,8 +9,8 @@ plain Keras does — the baseline measured in the same invocation.
 Growth is RSS after the last training minus RSS after the first (the first pays TensorFlow's one-time
 allocations). Slow-down compares the median of the first three trainings with the median of the last three.
 
-    python bench/repeated_training.py            # 20 trainings x 2 processes, about 3 minutes
-    python bench/repeated_training.py --quick    # 3 trainings x 2, one epoch each
+    python -m bench.repeated_training            # 20 trainings x 2 processes, about 3 minutes
+    python -m bench.repeated_training --quick    # 3 trainings x 2, one epoch each
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import subprocess
 import sys
 import time
 
-import _common  # noqa: F401
-from _common import header, rss_mib, table, temp_cache, verdict
+import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
+from bench._common import header, rss_mib, table, temp_cache, verdict
 
 TARGET_GROWTH_MIB = 300
 TARGET_SLOWDOWN = 1.20

@@ -7,6 +7,6 @@ stamp=$(date +%Y%m%d-%H%M)
 mkdir -p bench/results
 for name in time_to_accuracy cache_hit dashboard_start memory repeated_training; do
     echo "== $name" >&2
-    python "bench/$name.py" "$@" > "bench/results/$name-$stamp.txt" 2> "bench/results/$name-$stamp.log" \
+    python -m "bench.$name" "$@" > "bench/results/$name-$stamp.txt" 2> "bench/results/$name-$stamp.log" \
         || echo "$name failed: see bench/results/$name-$stamp.log" >&2
 done

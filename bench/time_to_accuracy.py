@@ -20,8 +20,8 @@ graphs); the speed-up divides medians over all those epochs of all seeds, which 
 worker's burst moves little, and the mean ± std of the per-seed medians is printed beside them. CPU seconds
 (this process, all threads) are reported beside wall seconds because other workers share the cores.
 
-    python bench/time_to_accuracy.py            # 3 seeds, full Fashion-MNIST: 20-40 min on 2 shared cores
-    python bench/time_to_accuracy.py --quick    # a smoke run on a few thousand images, about a minute
+    python -m bench.time_to_accuracy            # 3 seeds, full Fashion-MNIST: 20-40 min on 2 shared cores
+    python -m bench.time_to_accuracy --quick    # a smoke run on a few thousand images, about a minute
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ import io
 import statistics
 import time
 
-import _common  # noqa: F401  (quiets TensorFlow before it is imported)
 import numpy as np
-from _common import fmt, header, table, verdict
+
+import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
+from bench._common import fmt, header, table, verdict
 
 THRESHOLD = 0.90
 TARGET_SAME_ARCH = 1.3  # engine same-architecture per-epoch speed-up over the baseline

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "bench"
 
 pytestmark = pytest.mark.slow  # five benchmark scripts in subprocesses, minutes of CPU
 
@@ -41,7 +40,7 @@ def quick_runs(tmp_path_factory):
         handle = log.open("w")
         processes[script] = (
             subprocess.Popen(
-                [sys.executable, str(BENCH / script), "--quick"],
+                [sys.executable, "-m", f"bench.{script.removesuffix('.py')}", "--quick"],
                 cwd=ROOT,
                 env=env,
                 stdout=handle,

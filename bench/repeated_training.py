@@ -24,7 +24,7 @@ import sys
 import time
 
 import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
-from bench._common import header, rss_mib, table, temp_cache, verdict
+from bench._common import ROOT, header, rss_mib, table, temp_cache, verdict
 
 TARGET_GROWTH_MIB = 300
 TARGET_SLOWDOWN = 1.20
@@ -60,10 +60,19 @@ def worker(count: int, epochs: int, cure: bool) -> None:
 
 
 def run_worker(count: int, epochs: int, cure: bool) -> tuple[float, list[dict]]:
-    command = [sys.executable, __file__, "--worker", "--count", str(count), "--epochs", str(epochs)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.repeated_training",
+        "--worker",
+        "--count",
+        str(count),
+        "--epochs",
+        str(epochs),
+    ]
     if not cure:
         command.append("--no-cure")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"worker failed:\n{done.stderr[-3000:]}")
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]

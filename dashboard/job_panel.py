@@ -81,12 +81,9 @@ def follow(request, status) -> bool:
     if status.state == "done":
         return True
     _runs_table(status, request.noun)
-    headline = {
-        "cluster_lost": "The Ray cluster went away",
-        "driver_lost": "The job's driver stopped",
-        "cancelled": "The job was stopped",
-        "failed": "The job failed",
-    }[status.state]
+    # The message says what happened in full ("The Ray cluster went away after 2 of 10 models; ..."); the headline
+    # only says the job is over.
+    headline = {"cancelled": "Job stopped", "failed": "Job failed"}.get(status.state, "Job interrupted")
     st.error(f"**{headline}.** {plain(status.message)}", icon=":material/cloud_off:")
     if status.stored < status.total and st.button(
         f"Resume: train the other {status.total - status.stored} {request.noun}s",
@@ -148,6 +145,8 @@ def _runs_table(status, noun: str) -> None:
             "cached": "from the store",
             "failed": f"failed: {run.error}",
         }[run.status]
+        if status.final and run.status not in ("done", "cached", "failed"):
+            what = "not stored"  # whatever it was doing ended with the job
         if run.attempt > 1:
             what += f" (attempt {run.attempt})"
         rows.append({noun: run.label, "state": what, "run id": run.run_id})

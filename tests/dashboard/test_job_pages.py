@@ -78,7 +78,7 @@ def test_a_live_job_is_followed_with_its_progress_and_a_stop_button(digits):
         stand_in.wait()
     # The stand-in is gone without a final status: the page now reports a lost driver, not a running job.
     app = open_page("views/crossval.py", {"folds": "3", "job": job_id})
-    assert any("driver stopped" in e.value and "after 1 of 3 folds; that one is stored" in e.value for e in app.error)
+    assert any("ended without finishing after 1 of 3 folds; that one is stored" in e.value for e in app.error)
 
 
 def test_a_malformed_job_id_in_a_link_is_a_notice(digits):

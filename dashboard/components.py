@@ -168,21 +168,18 @@ def batch_progress(title: str, noun: str, total: int) -> Iterator[BatchProgressP
         yield BatchProgressPanel(status, noun, total)
 
 
-def executor_choice(key: str):
-    """A 'Run on' picker (this machine, or Ray when installed) returning the engine executor to use."""
-    from engine.executors import available_executors, get_executor
+def executor_choice(key: str) -> str:
+    """A 'Run on' picker: "local" (this machine, in this server) or "ray" (a job driver process of its own, see
+    dashboard.job_panel), offered when Ray is installed and, on a hosted server, allowed by its operator."""
+    from engine.executors import available_executors
 
     names = available_executors()
-    labels = {"local": "this machine", "ray": "Ray (RAY_ADDRESS, or a local Ray instance)"}
-    chosen = st.selectbox(
+    labels = {"local": "this machine", "ray": "Ray (RAY_ADDRESS, or a local Ray instance), in a driver process"}
+    return st.selectbox(
         "Run on",
         names,
         key=key,
         format_func=lambda n: labels.get(n, n),
-        help="Ray runs folds or models as parallel tasks on a cluster; results land in the same store.",
+        help="Ray runs folds or models as parallel tasks on a cluster, from a driver process of its own (the "
+        "page follows it and survives a reload); results land in the same store.",
     )
-    try:
-        return get_executor(chosen)
-    except DigitLabError as error:
-        show_error(error)
-        return get_executor("local")

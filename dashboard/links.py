@@ -22,7 +22,7 @@ from engine.store import is_run_id
 from engine.training.config import TrainConfig
 from engine.validation import validate_spec_values
 
-KNOWN = ("dataset", "preset", "spec", "cfg", "run", "folds", "runs")
+KNOWN = ("dataset", "preset", "spec", "cfg", "run", "folds", "runs", "job")
 
 
 def encode(data: dict) -> str:
@@ -110,6 +110,15 @@ def restore_once() -> None:
         if len(good) != len(ids):
             problems.append("Some run ids in the link were not valid and were dropped.")
         st.session_state[state.COMPARE_KEY] = good[:20]
+    job = params.get("job")
+    if job:
+        from engine.jobs import is_job_id
+
+        if is_job_id(job):  # the page that owns the job reads it (dashboard.job_panel); kept in the link till then
+            st.session_state[state.JOB_KEY] = job
+            st.session_state.setdefault(state.PAGE_PARAMS_KEY, {})["job"] = job
+        else:
+            problems.append(f"{job[:40]!r} is not a job id (16 hexadecimal characters); no job followed.")
     st.session_state[state.LINK_PROBLEMS_KEY] = problems
 
 

@@ -23,6 +23,7 @@ PRESET_KEY = "preset"
 RUN_KEY = "run_id"
 FOLDS_KEY = "folds"
 COMPARE_KEY = "compare_runs"
+JOB_KEY = "_job_id"  # the job (engine.jobs) this session follows; in the link as ?job=
 LINK_PROBLEMS_KEY = "_link_problems"
 PAGE_PARAMS_KEY = "_page_params"
 CUSTOM = "(custom)"

@@ -1,4 +1,5 @@
-"""The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, compare, runs, app.
+"""The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, compare, runs, job,
+app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -87,6 +88,12 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     runs.add_argument("run_id", nargs="?")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=_runs)
+
+    job = commands.add_parser("job", help="a batch of runs in its own driver process: run, status, resume, cancel")
+    job.add_argument("action", choices=["run", "status", "resume", "cancel"])
+    job.add_argument("job_id")
+    job.add_argument("--json", action="store_true")
+    job.set_defaults(handler=_job)
 
     # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
     commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
@@ -325,6 +332,30 @@ def _study(args) -> None:
                 ["preset", "parameters", "epochs", "batch_size", "learning_rate", "test_accuracy", "macro_f1", "cached"]
             ].to_string(index=False)
         )
+
+
+def _job(args) -> int:
+    """`job run` is the driver itself (started by `engine.jobs.start_job`); the others read or steer a job."""
+    from dataclasses import asdict
+
+    from engine import jobs
+    from engine.jobs.driver import run_job
+
+    if args.action == "run":
+        status = run_job(args.job_id)
+    elif args.action == "resume":
+        jobs.resume_job(args.job_id)
+        status = jobs.job_status(args.job_id)
+    elif args.action == "cancel":
+        jobs.cancel_job(args.job_id)
+        status = jobs.job_status(args.job_id)
+    else:
+        status = jobs.job_status(args.job_id)
+    if args.json:
+        print(json.dumps({**asdict(status), "total": status.total}))
+    else:
+        print(f"job {args.job_id}: {status.state}, {status.stored} of {status.total} stored. {status.message}".strip())
+    return 0 if status.state in ("done", "starting", "running") else 1
 
 
 def _compare(args) -> None:

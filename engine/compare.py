@@ -124,6 +124,21 @@ def accuracy_vs_parameters(runs: list[StoredRun]) -> pd.DataFrame:
     return comparison_table(runs)[["run_id", "label", "parameters", "test_accuracy", "train_seconds", "dataset"]]
 
 
+def study_tasks(name: str, dataset: Dataset, **config_changes) -> list:
+    """A study's models as executor tasks (`engine.executors.RunTask`), validated and keyed: what `run_study` runs
+    here and what a job driver (`engine.jobs`) runs in its own process."""
+    from engine.errors import InvalidConfig
+    from engine.executors import RunTask
+
+    if name not in STUDIES:
+        raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(STUDIES)}.")
+    tasks = []
+    for preset_name in STUDIES[name]:
+        spec, config = preset_request(preset_name, dataset, **config_changes)
+        tasks.append(RunTask.for_request(dataset, spec, config, preset=preset_name, label=preset_name))
+    return tasks
+
+
 def run_study(
     name: str,
     dataset: Dataset,
@@ -138,17 +153,11 @@ def run_study(
     them in parallel where it runs tasks. If models fail, `TasksFailed` is raised after the others were stored.
     `progress` gets a `BatchProgress` for each step of each model, labelled with the model's preset name.
     """
-    from engine.errors import InvalidConfig
-    from engine.executors import RunTask, raise_for_failures, resolve
+    from engine.executors import raise_for_failures, resolve
 
-    if name not in STUDIES:
-        raise InvalidConfig(f"Unknown study {name!r}. Available: {', '.join(STUDIES)}.")
+    tasks = study_tasks(name, dataset, **config_changes)
     store = store or RunStore()
     presets = STUDIES[name]
-    tasks = []
-    for preset_name in presets:
-        spec, config = preset_request(preset_name, dataset, **config_changes)
-        tasks.append(RunTask.for_request(dataset, spec, config, preset=preset_name, label=preset_name))
     on_event = batch_relay(progress, labels=presets) if progress is not None else None
     outcomes = resolve(executor).run(tasks, on_event, store=store)
     raise_for_failures(outcomes, "model")

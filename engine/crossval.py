@@ -76,6 +76,17 @@ def fold_configs(config: TrainConfig, k: int) -> list[TrainConfig]:
     return [config.replace(cv_folds=k, cv_fold=i, validation_split=0.0) for i in range(k)]
 
 
+def fold_tasks(dataset: Dataset, spec: ModelSpec, config: TrainConfig, k: int, preset: str = "") -> list:
+    """The k folds as executor tasks (`engine.executors.RunTask`), validated and keyed: what `cross_validate` runs
+    here and what a job driver (`engine.jobs`) runs in its own process."""
+    from engine.executors import RunTask
+
+    return [
+        RunTask.for_request(dataset, spec, fold_config, preset=preset, label=f"fold {i}/{k}")
+        for i, fold_config in enumerate(fold_configs(config, k), 1)
+    ]
+
+
 def cross_validate(
     dataset: Dataset,
     spec: ModelSpec,
@@ -93,14 +104,10 @@ def cross_validate(
     raised after the finished folds were stored; the local executor raises a fold's own error at once.
     `progress` gets a `BatchProgress` for each step of each fold; its `index` is the fold number.
     """
-    from engine.executors import RunTask, raise_for_failures, resolve
+    from engine.executors import raise_for_failures, resolve
 
     store = store or RunStore()
-    configs = fold_configs(config, k)
-    tasks = [
-        RunTask.for_request(dataset, spec, fold_config, preset=preset, label=f"fold {i}/{k}")
-        for i, fold_config in enumerate(configs, 1)
-    ]
+    tasks = fold_tasks(dataset, spec, config, k, preset)
     on_event = batch_relay(progress) if progress is not None else None
     outcomes = resolve(executor).run(tasks, on_event, store=store)
     raise_for_failures(outcomes, "fold")

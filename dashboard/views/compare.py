@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, services, state
+from dashboard import components, job_panel, services, state
 from dashboard.charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
-from engine.compare import STUDIES, comparison_with_reports, run_label, run_study
+from engine.compare import STUDIES, comparison_with_reports, run_label, run_study, study_tasks
 from engine.compare import accuracy_vs_parameters as accuracy_points
 from engine.compare import aligned_curves as curve_table
 from engine.errors import DigitLabError
+from engine.jobs import JobRequest
 
 KEPT = "_compare_runs"  # widget state is dropped on other pages; this copy brings the selection back
 MAX_CONFUSIONS = 6
@@ -77,7 +78,33 @@ with st.expander("Seed 003's ten-model study", expanded=False):
         help="Trains (or fetches) all ten models." if fits else "The study needs a dataset of 28x28 images.",
     )
 
-if ss.pop("_study_requested", False):
+# A study on Ray runs in a job driver of its own (never in this server); this page follows it, and a reload or the
+# link (?job=) finds it again. When it is done its runs are selected below, as after a study run here.
+study_job_request, study_job = job_panel.current("study")
+if study_job is not None:
+    with st.container(border=True):
+        st.markdown(f"**{job_panel.plain(study_job_request.title)}**")
+        if job_panel.follow(study_job_request, study_job) and not ss.get(f"_job_selected_{study_job.job_id}"):
+            ss[f"_job_selected_{study_job.job_id}"] = True
+            ss[state.COMPARE_KEY] = list(dict.fromkeys(run.run_id for run in study_job.runs))
+            st.success(f"The study's {study_job.total} runs are stored and selected below.")
+
+study_requested = ss.pop("_study_requested", False)
+if study_requested and fits and study_executor == "ray":
+    try:
+        tasks = study_tasks(
+            STUDY,
+            dataset,
+            limit_train=int(ss["study_limit_train"]) or None,
+            epochs=int(ss["study_epochs"]) or None,
+        )
+    except DigitLabError as error:
+        components.show_error(error)
+        st.stop()
+    title = f"The {STUDY} study on {dataset.name}"
+    if job_panel.start(JobRequest("study", "model", title, "ray", tuple(task.portable() for task in tasks))):
+        st.rerun()
+elif study_requested:
     if not fits:
         st.warning(
             "The seed 003 study needs 28x28 images (fashion-mnist or mnist); nothing was trained.",

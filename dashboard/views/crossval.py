@@ -3,13 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, services, state
+from dashboard import components, job_panel, services, state
 from dashboard.charts.crossval import cv_beside_test, fold_curves, fold_scores
 from engine.architectures import PRESETS
-from engine.crossval import CrossValidation, FoldResult, cross_validate, fold_configs
+from engine.crossval import CrossValidation, FoldResult, cross_validate, fold_configs, fold_tasks
 from engine.errors import DigitLabError
+from engine.jobs import JobRequest
 from engine.limits import train_limits
-from engine.runs import find_run
+from engine.runs import run_id_for
 
 KEPT = "_crossval_folds"  # widget state is dropped on other pages; this copy brings k back
 
@@ -44,9 +45,8 @@ if not selection.ready:
 
 store = services.store()
 try:
-    stored = [
-        find_run(selection.dataset, selection.spec, config, store) for config in fold_configs(selection.config, k)
-    ]
+    fold_ids = [run_id_for(selection.dataset, selection.spec, config) for config in fold_configs(selection.config, k)]
+    stored = [store.get(run_id) for run_id in fold_ids]
 except DigitLabError as error:
     components.show_error(error)
     st.stop()
@@ -57,10 +57,27 @@ st.markdown(
     f"{selection.config.epochs} epochs per fold"
 )
 
+# A Ray k-fold runs in a job driver of its own (never in this server); its progress is followed here, and a
+# reload or the link (?job=) finds it again.
+job_request, job = job_panel.current("cv", fold_ids)
+if cached < k and job is not None and job.state != "done":
+    job_panel.follow(job_request, job)
+    st.stop()
 executor = components.executor_choice("cv_executor") if cached < k else None
 if cached == k:
     cv = CrossValidation(tuple(FoldResult(fold, run, True) for fold, run in enumerate(stored, 1)))
-elif st.button(
+elif executor == "ray" and st.button(
+    f"Run {k}-fold on Ray",
+    type="primary",
+    key="cv_run",
+    help=f"Starts a driver process that sends the {k - cached} missing fold(s) to Ray; this page follows it.",
+):
+    tasks = fold_tasks(selection.dataset, selection.spec, selection.config, k, selection.preset)
+    title = f"{k}-fold cross-validation of {model_name} on {selection.dataset_name}"
+    if job_panel.start(JobRequest("cv", "fold", title, "ray", tuple(task.portable() for task in tasks))):
+        st.rerun()
+    st.stop()
+elif executor != "ray" and st.button(
     f"Run {k}-fold",
     type="primary",
     key="cv_run",

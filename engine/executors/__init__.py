@@ -28,6 +28,9 @@ from engine.executors.tasks import (
 
 EXECUTOR_ENV = "DIGIT_LAB_EXECUTOR"  # default executor name for the CLI and dashboard: local | ray
 EXECUTORS = ("local", "ray")
+# Hosted mode offers no Ray unless the operator says so: a Ray job reaches past this machine (and, before the job
+# driver existed, took no training slot). With it, the driver takes a slot per task in flight (RayExecutor).
+ALLOW_RAY_ENV = "DIGIT_LAB_ALLOW_RAY"
 
 
 @runtime_checkable
@@ -45,9 +48,29 @@ def ray_available() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
+def ray_allowed() -> bool:
+    """Whether this server may run Ray jobs: always outside hosted mode, in hosted mode only with
+    `DIGIT_LAB_ALLOW_RAY=1`."""
+    from engine.limits import hosted_mode
+
+    allowed = os.environ.get(ALLOW_RAY_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return allowed or not hosted_mode()
+
+
+def check_executor_allowed(name: str) -> None:
+    """Raise `ExecutorUnavailable` for an unknown executor, or for Ray on a hosted server that does not allow it."""
+    if name not in EXECUTORS:
+        raise ExecutorUnavailable(f"Unknown executor {str(name)[:20]!r}; choose {' or '.join(EXECUTORS)}.")
+    if name == "ray" and not ray_allowed():
+        raise ExecutorUnavailable(
+            "This hosted server does not run Ray jobs: its operator has not set DIGIT_LAB_ALLOW_RAY=1. "
+            "Use the local executor (this machine's training queue)."
+        )
+
+
 def available_executors() -> list[str]:
-    """The executor names that can run here (for a settings widget)."""
-    return [name for name in EXECUTORS if name != "ray" or ray_available()]
+    """The executor names that can run here (for a settings widget): Ray when installed and allowed."""
+    return [name for name in EXECUTORS if name != "ray" or (ray_available() and ray_allowed())]
 
 
 _instances: dict[str, Executor] = {}
@@ -57,11 +80,11 @@ def get_executor(name: str | None = None) -> Executor:
     """The executor called `name` ("local" or "ray"; None: `$DIGIT_LAB_EXECUTOR`, else "local").
 
     One instance per name per process, so a Ray connection is made once. Raises `ExecutorUnavailable` with
-    one line of advice for an unknown name or when Ray is not installed.
+    one line of advice for an unknown name, when Ray is not installed, or for Ray on a hosted server that does not
+    allow it (`DIGIT_LAB_ALLOW_RAY`).
     """
     name = (name or os.environ.get(EXECUTOR_ENV) or "local").strip().lower()
-    if name not in EXECUTORS:
-        raise ExecutorUnavailable(f"Unknown executor {name!r}; choose {' or '.join(EXECUTORS)}.")
+    check_executor_allowed(name)
     if name not in _instances:
         if name == "local":
             from engine.executors.local import LocalExecutor
@@ -101,9 +124,12 @@ __all__ = [
     "TaskEvent",
     "TaskOutcome",
     "TasksFailed",
+    "ALLOW_RAY_ENV",
     "available_executors",
+    "check_executor_allowed",
     "get_executor",
     "raise_for_failures",
+    "ray_allowed",
     "ray_available",
     "resolve",
 ]

@@ -11,7 +11,11 @@ scheduling, retries and transport; this module only submits, listens and stores:
   workers write into the shared `DIGIT_LAB_CACHE` themselves;
 - a worker that dies is retried by Ray (`max_retries`), an unexpected exception too (`retry_exceptions` limited
   to `TaskCrashed`); deterministic errors (divergence, dataset mismatch) are reported at once;
-- progress (running, per-epoch) travels through a `ray.util.queue.Queue` while `on_event` listens.
+- progress (running, per-epoch) travels through a `ray.util.queue.Queue` while `on_event` listens;
+- in hosted mode every task in flight holds one of this server's training slots (`engine.training_queue`), so Ray
+  jobs count against the same cap as Train; tasks beyond it wait ("queued" with their position).
+
+Only the job driver (`engine.jobs`) runs this in a server's stead: the Streamlit process never calls `ray.init`.
 
 Ray is optional (`requirements-ray.txt`) and imported only when this executor is used.
 """
@@ -35,6 +39,8 @@ from engine.executors.tasks import (
     shared_store_enabled,
     store_payload,
 )
+from engine.limits import hosted_mode
+from engine.training_queue import training_queue
 
 POLL_SECONDS = 0.2  # how often the driver drains progress messages while tasks run
 # Environment a worker needs from the driver when they share a machine (a local Ray instance).
@@ -45,6 +51,7 @@ _FORWARDED_ENV = (
     "TF_CPP_MIN_LOG_LEVEL",
     "DIGIT_LAB_MAX_EPOCHS",
     "DIGIT_LAB_MAX_TRAIN_EXAMPLES",
+    "DIGIT_LAB_MAX_PARAMETERS",
 )
 
 
@@ -69,12 +76,16 @@ class RayExecutor:
         max_retries: int = 2,
         shared_store: bool | None = None,
         env_vars: dict[str, str] | None = None,
+        take_slots: bool | None = None,
     ):
         self.num_cpus = num_cpus  # for a local instance only; None = all of this machine's
         self.cpus_per_task = cpus_per_task  # Ray CPUs reserved per training: how many trainings share a node
         self.max_retries = max_retries  # extra attempts after a worker death or a TaskCrashed
         self.shared_store = shared_store_enabled() if shared_store is None else shared_store
         self.env_vars = dict(env_vars or {})  # extra environment for the workers (per task)
+        # Take one of this server's training slots per task in flight; None: in hosted mode only, where the cap
+        # must hold for every way of starting work. Off otherwise: a cluster's scheduler owns its concurrency.
+        self.take_slots = take_slots
         self._remote = None
 
     # ------------------------------------------------------------------ connection
@@ -148,62 +159,91 @@ class RayExecutor:
             env[settings.CACHE_ENV] = str(settings.cache_dir())
         if env:
             options["runtime_env"] = {"env_vars": env}
-        pending = {}
-        for index in to_submit:
-            ref = (remote.options(**options) if options else remote).remote(
-                tasks[index].portable(), self.shared_store, queue, index
-            )
-            pending[ref] = index
-            emit(index, "queued")
+        pending: dict = {}
+        slots: dict[int, contextlib.ExitStack] = {}  # training slots held for tasks in flight (hosted mode)
 
+        def release(index: int) -> None:
+            stack = slots.pop(index, None)
+            if stack is not None:
+                stack.close()
+
+        def pump(timeout: float | None) -> None:
+            """Relay progress and store finished tasks; raise TrainingCancelled when `on_event` says stop."""
+            if not pending:
+                return
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
+            # Drain progress before completions, so a task's "running"/"training" precede its "done".
+            stop = False
+            for index, message in _drain(queue):
+                if index in outcomes:
+                    continue
+                if message["status"] == "running":
+                    attempts[index] = attempts.get(index, 0) + 1
+                    answer = emit(index, "running", attempt=attempts[index])
+                else:
+                    answer = emit(index, "training", event=message["event"], attempt=attempts.get(index, 1))
+                stop = stop or answer is False
+            if stop:
+                raise _Cancel
+            for ref in ready:
+                index = pending.pop(ref)
+                release(index)
+                task = tasks[index]
+                try:
+                    payload = ray.get(ref)
+                    run = store_payload(store, payload)
+                except Exception as error:  # noqa: BLE001 - reported per task, the rest continue
+                    error = _unwrap(error)
+                    outcomes[index] = TaskOutcome(task, error=error, attempts=max(1, attempts.get(index, 1)))
+                    emit(index, "failed", error=str(error) or type(error).__name__, attempt=attempts.get(index, 1))
+                    continue
+                outcomes[index] = TaskOutcome(
+                    task,
+                    run,
+                    cached=bool(payload.get("cached")),
+                    seconds=float(payload.get("seconds", 0.0)),
+                    attempts=max(1, attempts.get(index, 1)),
+                    worker=payload.get("worker", ""),
+                )
+                emit(index, "cached" if payload.get("cached") else "done", attempt=attempts.get(index, 1))
+
+        take_slots = hosted_mode() if self.take_slots is None else self.take_slots
         cancelled = False
         try:
+            for index in to_submit:
+                if take_slots:
+                    # A hosted server's cap counts Ray tasks too: one slot per task in flight, taken before it is
+                    # submitted. While waiting, finished tasks are stored and free their slots.
+                    def waiting(position: int, index=index) -> None:
+                        if emit(index, "queued", position=position) is False:
+                            raise _Cancel
+                        pump(0)
+
+                    stack = contextlib.ExitStack()
+                    stack.enter_context(training_queue().slot(on_wait=waiting))
+                    slots[index] = stack
+                ref = (remote.options(**options) if options else remote).remote(
+                    tasks[index].portable(), self.shared_store, queue, index
+                )
+                pending[ref] = index
+                emit(index, "queued")
             while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS if queue else None)
-                # Drain progress before completions, so a task's "running"/"training" precede its "done".
-                for index, message in _drain(queue):
-                    if index in outcomes:
-                        continue
-                    if message["status"] == "running":
-                        attempts[index] = attempts.get(index, 0) + 1
-                        answer = emit(index, "running", attempt=attempts[index])
-                    else:
-                        answer = emit(index, "training", event=message["event"], attempt=attempts.get(index, 1))
-                    if answer is False:
-                        cancelled = True
-                if cancelled:
-                    break
-                for ref in ready:
-                    index = pending.pop(ref)
-                    task = tasks[index]
-                    try:
-                        payload = ray.get(ref)
-                        run = store_payload(store, payload)
-                    except Exception as error:  # noqa: BLE001 - reported per task, the rest continue
-                        error = _unwrap(error)
-                        outcomes[index] = TaskOutcome(task, error=error, attempts=max(1, attempts.get(index, 1)))
-                        emit(index, "failed", error=str(error) or type(error).__name__, attempt=attempts.get(index, 1))
-                        continue
-                    outcomes[index] = TaskOutcome(
-                        task,
-                        run,
-                        cached=bool(payload.get("cached")),
-                        seconds=float(payload.get("seconds", 0.0)),
-                        attempts=max(1, attempts.get(index, 1)),
-                        worker=payload.get("worker", ""),
-                    )
-                    emit(index, "cached" if payload.get("cached") else "done", attempt=attempts.get(index, 1))
+                pump(POLL_SECONDS if queue else None)
+        except _Cancel:
+            cancelled = True
         finally:
             if pending:  # cancelled, interrupted, or the driver failed: do not leave trainings running
                 for ref in pending:
                     ray.cancel(ref)
+            for index in list(slots):
+                release(index)
             if queue is not None:
                 with contextlib.suppress(Exception):  # best effort: the queue actor may already be gone
                     ray.kill(queue.actor)
         if cancelled:
             done = sum(1 for o in outcomes.values() if o.ok)
             raise TrainingCancelled(
-                f"Cancelled: {done} of {total} runs were stored; the {len(pending)} still "
+                f"Cancelled: {done} of {total} runs were stored; the {total - len(outcomes)} still "
                 f"queued or running were stopped and nothing of theirs was stored."
             )
         return [outcomes[i] for i in range(total)]
@@ -212,6 +252,10 @@ class RayExecutor:
         ray = import_ray()
         if ray.is_initialized():
             ray.shutdown()
+
+
+class _Cancel(Exception):
+    """`on_event` returned False: stop submitting, cancel what runs."""
 
 
 def _ray_task(task: RunTask, shared_store: bool, queue, index: int) -> dict:

@@ -122,6 +122,7 @@ class TaskEvent:
     event: Any = None  # engine.training.progress.ProgressEvent for "training"
     error: str = ""
     attempt: int = 1
+    position: int = 0  # "queued" only: > 0 while waiting for this server's training slot, 1 = next in line
 
 
 EventCallback = Callable[[TaskEvent], "bool | None"]

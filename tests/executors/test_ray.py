@@ -197,3 +197,19 @@ def test_without_ray_the_ray_executor_is_a_one_line_error(monkeypatch, capsys):
     assert main(["cv", "--dataset", "digits", "--executor", "ray", "--folds", "2", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: The ray executor needs Ray") and "\n" not in err
+
+
+@pytest.mark.slow
+def test_hosted_ray_tasks_take_training_slots(ray_cluster, digits, request_small, tmp_path, monkeypatch):
+    from engine.executors.ray_executor import RayExecutor
+
+    # Hosted, one training at a time: the second task must wait for the first's slot although Ray has 2 CPUs.
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    monkeypatch.setenv("DIGIT_LAB_MAX_TRAININGS", "1")
+    tasks = fold_tasks(digits, request_small, seed=51, k=2)
+    events = []
+    outcomes = RayExecutor().run(tasks, events.append, store=RunStore(tmp_path / "runs"))
+    assert all(o.ok for o in outcomes)
+    order = [(e.index, e.status) for e in events if e.status in ("running", "done")]
+    assert order == [(0, "running"), (0, "done"), (1, "running"), (1, "done")]  # never two at once
+    assert any(e.index == 1 and e.status == "queued" and e.position >= 1 for e in events)

@@ -39,10 +39,22 @@ def test_crossval_trains_once_then_answers_from_the_store(empty_cache):
     assert not app.exception
     assert counters().get("trainings", 0) == before + 2
     assert "✓ Fold 2 of 2: trained" in texts(app)  # the progress panel's line for each finished fold
+    # Once every fold is done the header says so and the controls for training go (issue 14).
+    assert "2 of 2 folds cached" in texts(app) and "0 of 2 folds cached" not in texts(app)
+    assert not [b for b in app.button if b.key == "cv_run"]
+    assert not [s for s in app.selectbox if s.label == "Run on"]
     assert "Validation loss and accuracy per fold" in chart_titles(app)
     assert any(t.startswith("Training curves of every fold") for t in chart_titles(app))
     assert "Train, CV and test accuracy per fold" in chart_titles(app)
+    # Train accuracy is the training set scored after training, labelled plainly; the stored runs' own figure.
+    spread = next(df.value for df in app.dataframe if "split" in df.value.columns).set_index("split")
+    from engine.store import RunStore
+
+    fold_runs = {run.run_id: run for run in RunStore().list()}
     table = next(df.value for df in app.dataframe if "val acc" in df.value.columns)
+    stored_train = [fold_runs[run_id].meta["metrics"]["train_accuracy_inference"] for run_id in table["run id"]]
+    assert list(spread.loc["train", ["fold 1", "fold 2"]]) == pytest.approx(stored_train)
+    assert "scored on its own training images" in texts(app)
     assert list(table["fold"]) == [1, 2]
     assert table["val acc"].between(0, 1).all() and table["run id"].str.len().eq(20).all()
     assert "mean CV accuracy" in texts(app) and "(2 folds)" in texts(app)
@@ -125,3 +137,14 @@ def test_study_on_digits_explains_it_needs_28x28(empty_cache):
     button = app.button(key="study_run")
     assert button.disabled and "28x28" in button.help  # a browser cannot click it; the tooltip says why
     assert counters().get("trainings", 0) == before
+
+
+def test_cv_beside_test_labels_old_runs_running_average():
+    from dashboard.charts.crossval import cv_beside_test
+
+    fold = {"fold": 1, "train_accuracy": 0.73, "val_accuracy": 0.87, "test_accuracy": 0.86}
+    summary = {"folds": [fold], "mean_train_accuracy": 0.73, "mean_val_accuracy": 0.87, "mean_test_accuracy": 0.86}
+    old = [trace.name for trace in cv_beside_test({**summary, "train_accuracy_kind": "running"}).data]
+    new = [trace.name for trace in cv_beside_test({**summary, "train_accuracy_kind": "inference"}).data]
+    assert old[0] == "train (last-epoch running average, dropout on)" and new[0] == "train"
+    assert old[1:] == new[1:] == ["CV (validation)", "test"]

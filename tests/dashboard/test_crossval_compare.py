@@ -148,3 +148,44 @@ def test_cv_beside_test_labels_old_runs_running_average():
     new = [trace.name for trace in cv_beside_test({**summary, "train_accuracy_kind": "inference"}).data]
     assert old[0] == "train (last-epoch running average, dropout on)" and new[0] == "train"
     assert old[1:] == new[1:] == ["CV (validation)", "test"]
+
+
+def test_compare_reported_column_is_blank_not_none(with_trained_run):
+    from engine.datasets import load_dataset
+    from engine.runs import get_or_train, preset_request
+
+    dataset = load_dataset("digits")
+    spec, config = preset_request("seed002-uci8x8", dataset, epochs=1, limit_train=200)
+    reported_run = get_or_train(dataset, spec, config, preset="seed002-uci8x8").run.run_id
+    app = open_app(COMPARE, query={"runs": f"{with_trained_run},{reported_run}"})
+    assert not app.exception
+    table = next(df.value for df in app.dataframe if "test_accuracy" in df.value.columns)
+    reported = {label[-6:]: value for label, value in zip(table["label"], table["reported_accuracy"], strict=True)}
+    assert reported[reported_run[:6]] == "0.9911"  # seed 002's report
+    assert reported[with_trained_run[:6]] == ""  # Digit Lab's own preset reports none: blank, not "None"
+
+
+def test_accuracy_scatter_separates_runs_of_one_size():
+    import pandas as pd
+
+    from dashboard.charts.compare import accuracy_vs_parameters
+
+    points = pd.DataFrame(
+        {
+            "run_id": ["aaaaaa1", "bbbbbb2", "cccccc3"],
+            "label": ["a", "b", "c"],
+            "parameters": [13706, 13706, 102794],
+            "test_accuracy": [0.9722, 0.9716, 0.95],
+            "train_seconds": [6.0, 7.0, 9.0],
+            "dataset": ["digits"] * 3,
+        }
+    )
+    chart = accuracy_vs_parameters(points)
+    trace = chart.data[0]
+    xs = list(trace.x)
+    assert xs[0] != xs[1] and abs(xs[0] / xs[1] - 1) < 0.2  # side by side, still near their size
+    assert xs[2] == 102794
+    assert [row[2] for row in trace.customdata] == [13706, 13706, 102794]  # the hover keeps the true size
+    assert list(trace.text) == ["aaaaaa", "bbbbbb", "cccccc"]
+    assert chart.layout.xaxis.tickfont.size >= 13 and chart.layout.yaxis.tickfont.size >= 13
+    assert all("," in label or len(label) <= 3 for label in chart.layout.xaxis.ticktext)  # "20,000", not "2"

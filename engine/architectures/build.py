@@ -146,8 +146,9 @@ _LOADERS = {
         "digits = load_digits()",
         'images, labels = digits.images.astype("uint8"), digits.target.astype("int64")  # pixel counts 0..16',
         "# Digit Lab's split of the bundled digits: 80/20, stratified by class, random_state=42.",
-        "x_train, x_test, y_train, y_test = train_test_split(images, labels, test_size=0.2, stratify=labels, "
-        "random_state=42)",
+        "x_train, x_test, y_train, y_test = train_test_split(",
+        "    images, labels, test_size=0.2, stratify=labels, random_state=42",
+        ")",
         "VALUE_MAX = 16",
     ],
     "uci-optdigits": [
@@ -202,7 +203,7 @@ def _recipe(spec: ModelSpec, config, dataset: str) -> str:
         f"BATCH_SIZE = {config.batch_size}",
         f"LEARNING_RATE = {spec.learning_rate!r}",
         "",
-        "# --- data -----------------------------------------------------------------------------------------",
+        "# --- data ------------------------------------------------------------------",
         *_LOADERS[dataset],
         "y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)",
     ]
@@ -268,7 +269,7 @@ def _recipe(spec: ModelSpec, config, dataset: str) -> str:
         "x_val, t_val = scaled(x_train[val_rows]), targets(y_train[val_rows])",
         "x_test, t_test = scaled(x_test), targets(y_test)",
         "",
-        "# --- model and learning rate ----------------------------------------------------------------------",
+        "# --- model and learning rate ----------------------------------------------",
         "keras.utils.set_random_seed(SEED)",
         "steps_per_epoch = math.ceil(len(x_fit) / BATCH_SIZE)",
         "total_steps = max(1, steps_per_epoch * EPOCHS)",
@@ -294,7 +295,7 @@ def _recipe(spec: ModelSpec, config, dataset: str) -> str:
         lines += ["learning_rate = LEARNING_RATE  # constant"]
     lines += [*_model_lines(spec, learning_rate="learning_rate"), "model.summary()", ""]
     lines += [
-        "# --- training --------------------------------------------------------------------------------------",
+        "# --- training --------------------------------------------------------------",
         "# Shuffled every epoch with the seed. (Digit Lab shuffles row numbers and gathers each batch, which saves",
         "# a copy of the images; the batches are the same kind.)",
         "train_data = (",

@@ -50,7 +50,12 @@ def train_with_progress(selection, label: str = "Training"):
     """
     from engine.runs import get_or_train
 
-    bar = st.progress(0.0, text=f"{label}: preparing…")
+    # Before epoch 1 nothing moves for a few seconds: say what the engine is doing meanwhile.
+    bar = st.progress(
+        0.0,
+        text=f"{label}: preparing — loading TensorFlow and the data, building the model and scoring it once "
+        "untrained on the validation set…",
+    )
     chart = st.empty()
     epochs: list[dict] = []
     started = time.perf_counter()
@@ -73,6 +78,9 @@ def train_with_progress(selection, label: str = "Training"):
             )
         elif event.stage == "start":
             initial.update(event.metrics)
+            bar.progress(
+                0.0, text=f"{label}: ready after {elapsed:.0f} s of preparation · epoch 1/{event.epochs} running"
+            )
 
     initial: dict = {}
     try:
@@ -121,7 +129,7 @@ class BatchProgressPanel:
         head, elapsed = update.describe(self.noun), self.elapsed
         if update.status == "start":
             retry = f" (attempt {update.attempt})" if update.attempt > 1 else ""
-            self.current.progress(0.0, text=f"{head}: preparing…{retry}")
+            self.current.progress(0.0, text=f"{head}: preparing — data, model, one untrained validation score…{retry}")
         elif update.status == "training" and update.event is not None:
             event = update.event
             self.current.progress(

@@ -53,7 +53,9 @@ def render() -> None:
         with st.expander("Training settings", expanded=False):
             _training_widgets()
         selection = state.selection()
-        if selection.error:
+        if selection.dataset is None:
+            pass  # the dataset's own problem: the caption under the picker points to the page, which shows it once
+        elif selection.error:
             st.error(selection.error, icon=":material/warning:")
         elif not selection.preset:
             st.caption("Custom model (differs from the preset).")
@@ -68,13 +70,9 @@ def _dataset_picker() -> None:
 
     st.selectbox("Dataset", list(infos), key=state.DATASET_KEY, format_func=label)
     chosen = st.session_state[state.DATASET_KEY]
-    available, detail = status[chosen]
-    if not available:
-        st.warning(
-            f"**{infos[chosen].title}** cannot be loaded on this machine: {detail}\n\n"
-            f"How to get it: {infos[chosen].how_to_get}",
-            icon=":material/inventory_2:",
-        )
+    if not status[chosen][0]:
+        # One line here; the page shows the full message (what was tried, how to get it) once.
+        st.caption(f"{infos[chosen].title} is not stored on this machine; the page says how to get it.")
 
 
 def _architecture_widgets() -> None:
@@ -136,7 +134,9 @@ def _training_widgets() -> None:
     )
     # No maximum: the validator has none either (a subset larger than the training set means all of it).
     left.number_input("Train subset (0 = all)", 0, None, step=100, key=state.CONFIG_WIDGETS["limit_train"])
-    right.checkbox(
+    # Full width, and a short placeholder: in a half-width column the label read "Augme…", and a long
+    # placeholder was cut off too.
+    st.checkbox(
         "Augmentation",
         key=state.CONFIG_WIDGETS["augmentation"],
         help="Random shifts (10 %), rotations (10°) and zoom (10 %) while training.",
@@ -144,8 +144,9 @@ def _training_widgets() -> None:
     st.text_input(
         "Merge classes",
         key=state.CONFIG_WIDGETS["label_mapping"],
-        placeholder="e.g. " + " or ".join(LABEL_MAPPINGS) + " or 0,6|1,7|2,3,5,8|4,9",
-        help="Train on merged classes, as seed 004's 4-class experiment does. Empty = the original classes.",
+        placeholder="e.g. 0,6|1,7|2,3,5,8|4,9",
+        help="Train on merged classes, as seed 004's 4-class experiment does: groups of classes split by |, "
+        "or a named mapping (" + ", ".join(LABEL_MAPPINGS) + "). Empty = the original classes.",
     )
 
 

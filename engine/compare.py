@@ -7,6 +7,8 @@ comparison of seed document 003.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -95,6 +97,37 @@ def runs_table(runs: list[StoredRun]) -> pd.DataFrame:
         for run in runs
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class MeasuredTime:
+    """How long stored runs of one preset on one dataset took, as measured when they were trained (medians)."""
+
+    runs: int  # how many stored runs the medians cover
+    train_seconds: float  # from the first training step to the end of fit
+    prepare_seconds: float | None  # before it: data, TensorFlow, model build; None for runs stored before it was kept
+
+
+def measured_training_time(runs: list[StoredRun], preset: str, dataset: str, epochs: int) -> MeasuredTime | None:
+    """The median times of the stored, plain (not k-fold) runs of `preset` on `dataset` with `epochs` epochs; None
+    when there are none. Pages quote these instead of promising a time they never measured."""
+    chosen = [
+        run.meta
+        for run in runs
+        if run.meta.get("preset") == preset
+        and run.meta["dataset"]["name"] == dataset
+        and run.meta["config"].get("epochs") == epochs
+        and not run.meta["config"].get("cv_folds")
+        and "train_seconds" in run.meta
+    ]
+    if not chosen:
+        return None
+    prepare = [meta["prepare_seconds"] for meta in chosen if "prepare_seconds" in meta]
+    return MeasuredTime(
+        runs=len(chosen),
+        train_seconds=float(np.median([meta["train_seconds"] for meta in chosen])),
+        prepare_seconds=float(np.median(prepare)) if prepare else None,
+    )
 
 
 def aligned_curves(runs: list[StoredRun]) -> pd.DataFrame:

@@ -42,9 +42,22 @@ class CrossValidation:
     def column(self, name: str) -> np.ndarray:
         return np.array([fold.metrics.get(name, np.nan) for fold in self.folds], dtype=float)
 
+    @property
+    def train_accuracy_kind(self) -> str:
+        """Which training accuracy the folds hold: "inference" when every fold scored its training set after
+        training (dropout off, like validation and test); "running" for runs stored before that existed, which
+        hold only Keras' last-epoch running average with dropout active."""
+        found = all("train_accuracy_inference" in fold.metrics for fold in self.folds)
+        return "inference" if found else "running"
+
+    @property
+    def train_accuracy_key(self) -> str:
+        return "train_accuracy_inference" if self.train_accuracy_kind == "inference" else "final_train_accuracy"
+
     def summary(self) -> dict:
-        """Per-fold validation and test scores with mean and (population) standard deviation, as seed 002 did."""
-        out: dict = {"k": self.k, "folds": []}
+        """Per-fold validation, test and training scores with mean and (population) standard deviation, as seed 002
+        did; `train_accuracy_kind` says which training accuracy the folds hold (see `train_accuracy_kind`)."""
+        out: dict = {"k": self.k, "folds": [], "train_accuracy_kind": self.train_accuracy_kind}
         for fold in self.folds:
             m = fold.metrics
             out["folds"].append(
@@ -56,12 +69,12 @@ class CrossValidation:
                     "val_accuracy": m.get("val_accuracy"),
                     "test_accuracy": m.get("test_accuracy"),
                     "test_loss": m.get("test_loss"),
-                    "train_accuracy": m.get("final_train_accuracy"),
+                    "train_accuracy": m.get(self.train_accuracy_key),
                     "train_seconds": fold.run.meta.get("train_seconds"),
                 }
             )
         for name in ("val_loss", "val_accuracy", "test_accuracy", "train_accuracy"):
-            key = {"train_accuracy": "final_train_accuracy"}.get(name, name)
+            key = {"train_accuracy": self.train_accuracy_key}.get(name, name)
             values = self.column(key)
             out[f"mean_{name}"] = float(np.mean(values))
             out[f"std_{name}"] = float(np.std(values))

@@ -230,13 +230,15 @@ def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, p
         "versions": versions(),
         "parameters": result.parameters,
         "train_seconds": round(result.train_seconds, 3),
+        "prepare_seconds": round(result.prepare_seconds, 3),
         "epochs_run": len(result.history["epochs"]),
         "metrics": {
             "test_accuracy": scores.accuracy,
             "macro_f1": scores.macro_f1,
             "test_loss": scores.log_loss,
-            "final_train_accuracy": last.get("accuracy"),
+            "final_train_accuracy": last.get("accuracy"),  # Keras' running average, dropout active
             **(result.history.get("final_validation") or {}),
+            **(result.history.get("final_train") or {}),  # train_accuracy_inference: scored like the test set
         },
     }
 

@@ -16,6 +16,13 @@ from plotly.subplots import make_subplots
 FOLD_COLOURS = qualitative.D3
 MEAN_COLOUR = "#444444"
 SPLIT_COLOURS = {"train": "#1f77b4", "CV (validation)": "#ff7f0e", "test": "#2ca02c"}
+# What the "train" bars hold, by the summary's `train_accuracy_kind`: the training set scored after training, or
+# (runs stored before that) Keras' running average of the last epoch with dropout active, which reads low.
+TRAIN_LABELS = {"inference": "train", "running": "train (last-epoch running average, dropout on)"}
+
+
+def train_label(summary: dict) -> str:
+    return TRAIN_LABELS.get(summary.get("train_accuracy_kind", "running"), TRAIN_LABELS["running"])
 
 
 def fold_colour(fold: int) -> str:
@@ -155,7 +162,8 @@ def cv_beside_test(summary: dict, title: str = "Train, CV and test accuracy per 
     folds = summary["folds"]
     xs = [f"fold {f['fold']}" for f in folds] + ["mean ± std"]
     figure = go.Figure()
-    for label, key in (("train", "train_accuracy"), ("CV (validation)", "val_accuracy"), ("test", "test_accuracy")):
+    for split, key in (("train", "train_accuracy"), ("CV (validation)", "val_accuracy"), ("test", "test_accuracy")):
+        label = train_label(summary) if split == "train" else split
         values = [f[key] for f in folds] + [summary.get(f"mean_{key}")]
         errors = [0.0] * len(folds) + [summary.get(f"std_{key}", 0.0)]
         figure.add_trace(
@@ -163,7 +171,7 @@ def cv_beside_test(summary: dict, title: str = "Train, CV and test accuracy per 
                 x=xs,
                 y=values,
                 name=label,
-                marker_color=SPLIT_COLOURS[label],
+                marker_color=SPLIT_COLOURS[split],
                 error_y={"type": "data", "array": errors, "visible": True, "color": MEAN_COLOUR},
                 hovertemplate=f"{label}<br>%{{x}}: %{{y:.4f}}<extra></extra>",
             )

@@ -15,7 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, qualitative, sequential
 
-GRAY = [[0.0, "black"], [1.0, "white"]]  # white ink on black, as the digits were scanned
+# Every image in the dashboard: pixel value 0 black, the largest white (white ink on black, as the datasets store
+# digits), so a digit looks the same on Data, Evaluate and Inspect.
+GRAY = [[0.0, "black"], [1.0, "white"]]
 TRAIN_COLOUR, TEST_COLOUR = "#1f77b4", "#ff7f0e"
 CLASS_COLOURS = qualitative.Plotly + qualitative.D3  # ten distinct hues first, more for merged/extra classes
 # Inferno as rgb() strings: plotly.js misreads its first stop "#000004", painting zeros pink instead of black.
@@ -68,11 +70,12 @@ def image_mosaic(
     colorbar_title: str | None = None,
     zmid: float | None = None,
     tile_px: int | None = None,
+    caption_colours: Sequence[str] | None = None,
 ) -> go.Figure:
     """Tile same-sized 2-D images (None leaves a blank tile) into one heatmap, `columns` per row.
 
-    `captions` go above each tile, `hover` is shown when pointing at a tile, `colorbar_title` turns the
-    colour scale on.
+    `captions` go above each tile (coloured by `caption_colours`), `hover` is shown when pointing at a tile,
+    `colorbar_title` turns the colour scale on.
     """
     tiles = [None if im is None else np.asarray(im, dtype=np.float64) for im in images]
     shape = next((t.shape for t in tiles if t is not None), (1, 1))
@@ -104,7 +107,7 @@ def image_mosaic(
                     "yanchor": "bottom",
                     "xref": "x",
                     "yref": "y",
-                    "font": {"size": 11},
+                    "font": {"size": 11, "color": caption_colours[i] if caption_colours else "#222222"},
                 }
             )
     heatmap = go.Heatmap(

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+
+from dashboard.charts.data import image_mosaic
 
 # Plotly's qualitative palette has 10 colours; merged and 10-class runs both fit, more classes cycle.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-IMAGE_SCALE = "gray_r"  # dark ink on a light background, like a printed digit
 
 
 def confusion_heatmap(
@@ -102,12 +102,22 @@ def one_vs_rest_heatmap(matrix: np.ndarray, class_name: str) -> go.Figure:
     return figure
 
 
-def roc_figure(per_class: Sequence, micro, macro, title: str = "ROC curves (one vs rest)") -> go.Figure:
+ROC_AXES = ("linear", "log", "zoom")  # the false-positive axis: whole range, log-scaled, or FPR <= ROC_ZOOM_FPR
+ROC_ZOOM_FPR = 0.1
+
+
+def roc_figure(
+    per_class: Sequence, micro, macro, title: str = "ROC curves (one vs rest)", fpr_axis: str = "linear"
+) -> go.Figure:
     """One curve per class plus the micro and macro averages; legend entries carry the AUC.
 
     Takes the engine's `RocCurve` objects (name, fpr, tpr, auc, defined); undefined curves are listed in the
-    legend as such and not drawn.
+    legend as such and not drawn. A good model's curves hug the top-left corner, so `fpr_axis` can spread the
+    low false-positive rates: "log" (points at FPR 0 cannot sit on a log axis; each curve starts at its first
+    false positive) or "zoom" (FPR up to `ROC_ZOOM_FPR`, the true-positive axis fitted to what is shown).
     """
+    if fpr_axis not in ROC_AXES:
+        raise ValueError(f"fpr_axis must be one of {ROC_AXES}, got {fpr_axis!r}")
     figure = go.Figure()
     for index, curve in enumerate(per_class):
         if not curve.defined:
@@ -148,8 +158,20 @@ def roc_figure(per_class: Sequence, micro, macro, title: str = "ROC curves (one 
             hoverinfo="skip",
         )
     )
-    figure.update_xaxes(title_text="False positive rate", range=[-0.01, 1.01])
-    figure.update_yaxes(title_text="True positive rate", range=[-0.01, 1.01])
+    drawn = [c for c in (*per_class, micro, macro) if c.defined]
+    if fpr_axis == "log":
+        positive = [float(v) for c in drawn for v in np.asarray(c.fpr) if v > 0]
+        low = min(positive, default=1e-3) / 2
+        figure.update_xaxes(title_text="False positive rate (log scale)", type="log", range=[np.log10(low), 0.01])
+        shown = [float(t) for c in drawn for f, t in zip(c.fpr, c.tpr, strict=True) if f > 0]
+    elif fpr_axis == "zoom":
+        figure.update_xaxes(title_text=f"False positive rate (up to {ROC_ZOOM_FPR:g})", range=[0, ROC_ZOOM_FPR])
+        shown = [float(t) for c in drawn for f, t in zip(c.fpr, c.tpr, strict=True) if f <= ROC_ZOOM_FPR]
+    else:
+        figure.update_xaxes(title_text="False positive rate", range=[-0.01, 1.01])
+        shown = [0.0]
+    bottom = max(0.0, min(shown, default=0.0) - 0.02)
+    figure.update_yaxes(title_text="True positive rate", range=[bottom - 0.01, 1.01])
     figure.update_layout(title=title, height=480, legend={"font": {"size": 11}}, margin={"t": 60})
     return figure
 
@@ -158,61 +180,29 @@ def image_grid(
     images: np.ndarray,
     titles: Sequence[str],
     value_max: float,
-    columns: int = 10,
+    columns: int = 6,
     title: str = "Test images",
     title_colours: Sequence[str] | None = None,
     panel_px: int | None = None,
 ) -> go.Figure:
-    """A grid of grayscale images `(n, h, w[, 1])` with a short title above each; hover shows pixel values.
+    """A grid of grayscale images `(n, h, w[, 1])` with a short title above each; hover shows the title and value.
 
-    The grid keeps `columns` slots per row even for fewer images, so three images are as small as ten and a
-    page's grids line up; `panel_px` is each image's height (default: about a tenth of a wide page).
+    Drawn like every image in the dashboard (`charts.data.image_mosaic`): pixel value 0 black, no axes or ticks.
+    `panel_px` caps each image's size (default: as large as `columns` images across a wide page allow).
     """
     images = np.asarray(images)
     if images.ndim == 4:
         images = images[..., 0]
-    n = len(images)
-    columns = max(1, columns)
-    rows = max(1, -(-n // columns))
-    panel_px = panel_px or min(220, 1000 // columns)
-    figure = make_subplots(
-        rows=rows,
-        cols=columns,
-        subplot_titles=[str(t) for t in titles] or None,
-        horizontal_spacing=0.01,
-        vertical_spacing=min(0.3 / rows, 60 / (rows * (panel_px + 30))),
+    return image_mosaic(
+        list(images),
+        max(1, columns),
+        title,
+        captions=[str(t) for t in titles],
+        hover=[str(t) for t in titles],
+        zmax=value_max,
+        tile_px=panel_px or 180,
+        caption_colours=title_colours,
     )
-    for index, image in enumerate(images):
-        row, col = divmod(index, columns)
-        figure.add_trace(
-            go.Heatmap(
-                z=image,
-                colorscale=IMAGE_SCALE,
-                zmin=0,
-                zmax=value_max,
-                showscale=False,
-                hovertemplate="x %{x} · y %{y}: %{z}<extra></extra>",
-            ),
-            row=row + 1,
-            col=col + 1,
-        )
-    figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, showline=False, constrain="domain")
-    figure.update_yaxes(
-        showticklabels=False, showgrid=False, zeroline=False, showline=False, constrain="domain", autorange="reversed"
-    )
-    for index in range(rows * columns):
-        # Square pixels in every panel (axis names are x, x2, x3...).
-        suffix = "" if index == 0 else str(index + 1)
-        figure.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
-    for index, annotation in enumerate(figure.layout.annotations):
-        annotation.font = {"size": 11, "color": (title_colours[index] if title_colours else "#222222")}
-    figure.update_layout(
-        title=title,
-        height=int(rows * (panel_px + 30) + 70),
-        plot_bgcolor="white",
-        margin={"t": 70, "b": 10, "l": 10, "r": 10},
-    )
-    return figure
 
 
 def probability_bars(

@@ -188,6 +188,9 @@ columns = [
 ]
 if table["reported_accuracy"].isna().all():
     columns.remove("reported_accuracy")
+# The grid prints a missing number as "None": the figure travels as fixed-width text, blank where no source
+# reports one (it still sorts correctly).
+table["reported_accuracy"] = ["" if pd.isna(value) else f"{value:.4f}" for value in table["reported_accuracy"]]
 st.subheader("Side by side")
 number = st.column_config.NumberColumn
 picked = st.dataframe(
@@ -202,8 +205,9 @@ picked = st.dataframe(
         "batch_size": "batch size",
         "learning_rate": number("learning rate", format="%g"),
         "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f", min_value=0, max_value=1),
-        "reported_accuracy": number(
-            "reported (source)", format="%.4f", help="The source report's test accuracy for this preset"
+        "reported_accuracy": st.column_config.TextColumn(
+            "reported (source)",
+            help="The source report's test accuracy for this preset; blank for custom models and Digit Lab's own.",
         ),
         "macro_f1": number("macro F1", format="%.4f"),
         "train_seconds": number("train s", format="%.1f"),

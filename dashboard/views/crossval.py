@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import components, job_panel, services, state
-from dashboard.charts.crossval import cv_beside_test, fold_curves, fold_scores
+from dashboard.charts.crossval import cv_beside_test, fold_curves, fold_scores, train_label
 from engine.architectures import PRESETS
 from engine.crossval import CrossValidation, FoldResult, cross_validate, fold_configs, fold_tasks
 from engine.errors import DigitLabError
@@ -52,10 +52,16 @@ except DigitLabError as error:
     st.stop()
 cached = sum(run is not None for run in stored)
 model_name = selection.preset or "custom model"
-st.markdown(
-    f"**{cached} of {k} folds cached** · {model_name} on `{selection.dataset_name}` · "
-    f"{selection.config.epochs} epochs per fold"
-)
+
+
+def cache_line(done: int) -> str:
+    return f"**{done} of {k} folds cached** · {model_name} on `{selection.dataset_name}` · " + (
+        f"{selection.config.epochs} epochs per fold"
+    )
+
+
+header = st.empty()  # rewritten once a run finishes, so it never says "0 of k" beside k finished folds
+header.markdown(cache_line(cached))
 
 # A Ray k-fold runs in a job driver of its own (never in this server); its progress is followed here, and a
 # reload or the link (?job=) finds it again.
@@ -63,26 +69,42 @@ job_request, job = job_panel.current("cv", fold_ids)
 if cached < k and job is not None and job.state != "done":
     job_panel.follow(job_request, job)
     st.stop()
-executor = components.executor_choice("cv_executor") if cached < k else None
+
 if cached == k:
     cv = CrossValidation(tuple(FoldResult(fold, run, True) for fold, run in enumerate(stored, 1)))
-elif executor == "ray" and st.button(
-    f"Run {k}-fold on Ray",
-    type="primary",
-    key="cv_run",
-    help=f"Starts a driver process that sends the {k - cached} missing fold(s) to Ray; this page follows it.",
-):
-    tasks = fold_tasks(selection.dataset, selection.spec, selection.config, k, selection.preset)
-    title = f"{k}-fold cross-validation of {model_name} on {selection.dataset_name}"
-    if job_panel.start(JobRequest("cv", "fold", title, "ray", tuple(task.portable() for task in tasks))):
-        st.rerun()
-    st.stop()
-elif executor != "ray" and st.button(
-    f"Run {k}-fold",
-    type="primary",
-    key="cv_run",
-    help=f"Trains the {k - cached} missing fold(s); cached folds are read from the store.",
-):
+else:
+    controls = st.empty()  # the picker and the button go once every fold is done
+    with controls.container():
+        executor = components.executor_choice("cv_executor")
+        on_ray = executor == "ray"
+        clicked = st.button(
+            f"Run {k}-fold on Ray" if on_ray else f"Run {k}-fold",
+            type="primary",
+            key="cv_run",
+            help=(
+                f"Starts a driver process that sends the {k - cached} missing fold(s) to Ray; this page follows it."
+                if on_ray
+                else f"Trains the {k - cached} missing fold(s); cached folds are read from the store."
+            ),
+        )
+    if not clicked:
+        st.info(
+            f"Click **Run {k}-fold** to train the missing folds. With the sidebar's settings each fold trains for "
+            f"{selection.config.epochs} epochs; lower the epochs or set a training subset there for a quick look."
+        )
+        preset = PRESETS.get(ss.get(state.PRESET_KEY, ""))
+        if preset is not None and "cv_mean_accuracy" in preset.reported:
+            st.caption(
+                f"{preset.name}'s report: mean {preset.config.epochs}-epoch 5-fold CV accuracy "
+                f"{preset.reported['cv_mean_accuracy']:.4f} on `{preset.dataset}`."
+            )
+        st.stop()
+    if on_ray:
+        tasks = fold_tasks(selection.dataset, selection.spec, selection.config, k, selection.preset)
+        title = f"{k}-fold cross-validation of {model_name} on {selection.dataset_name}"
+        if job_panel.start(JobRequest("cv", "fold", title, "ray", tuple(task.portable() for task in tasks))):
+            st.rerun()
+        st.stop()
     with components.batch_progress(f"Running {k}-fold cross-validation…", "fold", k) as panel:
         try:
             cv = cross_validate(
@@ -98,18 +120,8 @@ elif executor != "ray" and st.button(
         except DigitLabError as error:
             panel.stopped("Cross-validation stopped", error)
         panel.finished(f"{k}-fold cross-validation finished in {panel.elapsed:.1f} s")
-else:
-    st.info(
-        f"Click **Run {k}-fold** to train the missing folds. With the sidebar's settings each fold trains for "
-        f"{selection.config.epochs} epochs; lower the epochs or set a training subset there for a quick look."
-    )
-    preset = PRESETS.get(ss.get(state.PRESET_KEY, ""))
-    if preset is not None and "cv_mean_accuracy" in preset.reported:
-        st.caption(
-            f"{preset.name}'s report: mean {preset.config.epochs}-epoch 5-fold CV accuracy "
-            f"{preset.reported['cv_mean_accuracy']:.4f} on `{preset.dataset}`."
-        )
-    st.stop()
+    controls.empty()
+    header.markdown(cache_line(k))
 
 summary = cv.summary()
 st.subheader("Results")
@@ -144,7 +156,7 @@ table = pd.DataFrame(
             "val loss": f["val_loss"],
             "val acc": f["val_accuracy"],
             "test acc": f["test_accuracy"],
-            "train acc": f["train_accuracy"],
+            "train acc": f["train_accuracy"],  # see "CV beside test" for which kind
             "train s": f["train_seconds"],
             "run id": f["run_id"],
         }
@@ -175,10 +187,19 @@ histories = {fold.fold: services.history(fold.run.run_id) for fold in cv.folds}
 st.plotly_chart(fold_curves({fold: h for fold, h in histories.items() if h}), key="cv_curves")
 
 st.subheader("CV beside test")
-st.caption(
-    "Training accuracy (last epoch), the fold's validation accuracy and the untouched test set's accuracy for "
-    "each fold's model. A CV score well above test suggests the folds leak or the test set differs."
-)
+if summary["train_accuracy_kind"] == "inference":
+    st.caption(
+        "Train: each fold's model scored on its own training images after training, like validation and test "
+        "(dropout off). CV: the fold's validation accuracy; test: the untouched test set. Train well above CV means "
+        "overfitting; a CV score well above test suggests the folds leak or the test set differs."
+    )
+else:
+    st.caption(
+        'These folds were stored before Digit Lab scored the training set after training, so "train" is Keras\' '
+        "running average over the last epoch's batches with dropout active. It reads lower than CV and test, "
+        "whose models run without dropout: it is not a sign of underfitting. Folds trained from now on store the "
+        "training set scored the same way as CV and test."
+    )
 st.plotly_chart(cv_beside_test(summary), key="cv_vs_test")
 spread = pd.DataFrame(
     [
@@ -188,7 +209,11 @@ spread = pd.DataFrame(
             "mean": summary[f"mean_{key}"],
             "std": summary[f"std_{key}"],
         }
-        for label, key in (("train", "train_accuracy"), ("CV (validation)", "val_accuracy"), ("test", "test_accuracy"))
+        for label, key in (
+            (train_label(summary), "train_accuracy"),
+            ("CV (validation)", "val_accuracy"),
+            ("test", "test_accuracy"),
+        )
     ]
 )
 st.dataframe(

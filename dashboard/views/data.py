@@ -59,9 +59,8 @@ components.link_problems()
 selection = state.selection()
 info = {i.name: i for i in list_datasets()}.get(selection.dataset_name)
 if selection.dataset is None:
-    st.warning(f"**{selection.dataset_name}** cannot be loaded here: {selection.error}", icon=":material/inventory_2:")
-    if info is not None:
-        st.info(f"How to get it: {info.how_to_get}")
+    # The engine's message already says what was tried and how to get the data: shown once, not repeated.
+    st.warning(selection.error, icon=":material/inventory_2:")
     st.caption("Pick another dataset in the sidebar; `digits` is bundled and always works.")
     st.stop()
 ds = selection.dataset
@@ -75,12 +74,17 @@ cols[0].metric("Train images", f"{len(ds.x_train):,}")
 cols[1].metric("Test images", f"{len(ds.x_test):,}")
 cols[2].metric("Image shape", f"{h} x {w}")
 cols[3].metric("Classes", ds.num_classes)
-card_col, prov_col = st.columns([1, 1])
+card_col, prov_col = st.columns([3, 2])
 card_col.dataframe(
     pd.DataFrame(exploration.dataset_card(ds, info.title if info else ""), columns=["field", "value"]),
     hide_index=True,
     key="data_card",
     width="stretch",
+    # A wide value column: the source (a path or a loader's name) was cut off in a half-width grid.
+    column_config={
+        "field": st.column_config.TextColumn(width="small"),
+        "value": st.column_config.TextColumn(width="large"),
+    },
 )
 prov_col.markdown("**Provenance**")
 prov_col.caption(ds.provenance)
@@ -102,7 +106,8 @@ with st.expander("Counts per class (table)"):
 
 # --- images ----------------------------------------------------------------------------------------------
 st.subheader("Images")
-for key, default in ((SEED_KEY, 0), (PER_CLASS_KEY, 1), (SPLIT_KEY, "train")):
+# Five per class: one image per class says little about how a class varies.
+for key, default in ((SEED_KEY, 0), (PER_CLASS_KEY, 5), (SPLIT_KEY, "train")):
     _remembered(key, default)
 controls = st.columns([1.2, 2, 1.2, 1], vertical_alignment="bottom")
 split = controls[0].radio(

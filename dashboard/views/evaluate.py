@@ -52,10 +52,7 @@ if run is None:
     if run is not None and run_id:
         st.caption(f"Showing the stored run of the sidebar's model, `{run.run_id}`, meanwhile.")
 if run is None:
-    st.info(
-        "No trained run to evaluate yet. Train the sidebar's model first (a few seconds on the bundled digits), "
-        "or open a stored run from Home."
-    )
+    st.info("No trained run to evaluate yet. Train the sidebar's model first, or open a stored run from Home.")
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
@@ -137,7 +134,7 @@ if images is None:
     st.warning(f"Metrics only, no images: {no_images}.", icon=":material/image:")
 
 
-def show_images(indices, title: str, key: str, columns: int = 10, panel_px: int | None = None) -> None:
+def show_images(indices, title: str, key: str, columns: int = 6, panel_px: int | None = None) -> None:
     if images is None or len(indices) == 0:
         return
     titles, colours = [], []
@@ -353,7 +350,24 @@ with roc_tab:
     except DigitLabError as error:
         components.show_error(error)
     else:
-        st.plotly_chart(charts.roc_figure(roc.per_class, roc.micro, roc.macro), key="eval_roc")
+        axes = {
+            "log": "log scale",
+            "zoom": f"zoom to FPR ≤ {charts.ROC_ZOOM_FPR:g}",
+            "linear": "whole range",
+        }
+        if st.session_state.get("eval_roc_axis") not in axes:
+            # Near-perfect curves hug the corner on a linear axis; start where they can be told apart.
+            st.session_state["eval_roc_axis"] = "log" if roc.macro.defined and roc.macro.auc >= 0.99 else "linear"
+        fpr_axis = st.radio(
+            "False-positive axis",
+            list(axes),
+            format_func=axes.get,
+            horizontal=True,
+            key="eval_roc_axis",
+            help="A good model's curves sit in the top-left corner; a log scale or a zoom spreads the low "
+            "false-positive rates where they differ. On a log axis each curve starts at its first false positive.",
+        )
+        st.plotly_chart(charts.roc_figure(roc.per_class, roc.micro, roc.macro, fpr_axis=fpr_axis), key="eval_roc")
         for note in roc.notes:
             st.info(note, icon=":material/info:")
         st.dataframe(

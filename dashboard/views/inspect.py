@@ -55,8 +55,8 @@ if run is None:
     run = services.find_current_run(selection)
 if run is None:
     st.info(
-        "Inspect needs a trained model. Train the sidebar's model on the Train page (the default trains in "
-        "seconds on the bundled digits), or open a stored run from Home, then come back here.",
+        "Inspect needs a trained model. Train the sidebar's model on the Train page, or open a stored run from "
+        "Home, then come back here.",
         icon=":material/model_training:",
     )
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")

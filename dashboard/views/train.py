@@ -78,8 +78,16 @@ if rows:
         f"**{trainable + frozen:,} parameters** ({trainable:,} trainable, {frozen:,} non-trainable) · "
         f"`{spec_summary(selection.spec.to_dict())}`"
     )
-    with st.expander("The same model as Keras code"):
-        st.code(to_keras_code(selection.spec), language="python")
+    with st.expander("The whole recipe as Keras code: data, split, model, schedule and fit"):
+        if selection.ready:
+            st.code(to_keras_code(selection.spec, selection.config, selection.dataset_name), language="python")
+            st.caption(
+                "Runs on its own with keras, tensorflow, numpy and scikit-learn: the same data, split, model, "
+                "learning-rate schedule, augmentation and early stopping as this page's training."
+            )
+        else:
+            st.code(to_keras_code(selection.spec), language="python")
+            st.caption("The model alone: fix the problem above to see the whole training recipe.")
 
 if preset is not None and preset.reported.get("parameters") and rows:
     ours = sum(r.parameters for r in rows)
@@ -111,7 +119,7 @@ clicked = train_col.button(
     else "Train the sidebar's model on the sidebar's dataset.",
 )
 if not selection.ready:
-    st.info("Fix the problem shown above in the sidebar to enable training.")
+    st.info("Fix the problem shown above to enable training.")
 
 result_run, just_trained = stored, False
 if clicked and stored is None:

@@ -80,13 +80,24 @@ def _block_layers(layers, index: int, block: ConvBlock, batch_norm_momentum: flo
     return built
 
 
-def to_keras_code(spec: ModelSpec) -> str:
-    """Self-contained Python that builds and compiles the same model with plain Keras (for copy and paste)."""
+def to_keras_code(spec: ModelSpec, config=None, dataset: str | None = None) -> str:
+    """Self-contained Python for plain Keras (for copy and paste).
+
+    With only `spec`: the code that builds and compiles the same model. With a `TrainConfig` and a dataset name:
+    the whole recipe a run follows — loading that dataset, class merging, the training subset, scaling to 0..1,
+    the stratified validation split (or k-fold fold), the model, the learning-rate schedule, augmentation, early
+    stopping, `fit` with the run's batch size and epochs, and the test score — as `engine.training` does it.
+    """
     layer_table(spec)
+    if config is None or dataset is None:
+        return (
+            "\n".join(["import keras", "from keras import layers", "", *_model_lines(spec), "model.summary()"]) + "\n"
+        )
+    return _recipe(spec, config, dataset)
+
+
+def _model_lines(spec: ModelSpec, learning_rate: str | None = None) -> list[str]:
     lines = [
-        "import keras",
-        "from keras import layers",
-        "",
         'model = keras.Sequential(name="digitlab_cnn")',
         f"model.add(keras.Input(shape={tuple(spec.input_shape)!r}))",
     ]
@@ -120,10 +131,222 @@ def to_keras_code(spec: ModelSpec) -> str:
     lines += [
         f'model.add(layers.Dense({spec.num_classes}, activation="{spec.output_activation}", name="output"))',
         "model.compile(",
-        f"    optimizer=keras.optimizers.{optimizer}(learning_rate={spec.learning_rate!r}),",
+        f"    optimizer=keras.optimizers.{optimizer}(learning_rate={learning_rate or repr(spec.learning_rate)}),",
         f'    loss="{spec.loss}",',
         '    metrics=["accuracy"],',
         ")",
-        "model.summary()",
+    ]
+    return lines
+
+
+# How each dataset is loaded with public libraries alone, as raw uint8 images (n, h, w) and int64 labels, split
+# exactly as `engine.datasets` splits it.
+_LOADERS = {
+    "digits": [
+        "digits = load_digits()",
+        'images, labels = digits.images.astype("uint8"), digits.target.astype("int64")  # pixel counts 0..16',
+        "# Digit Lab's split of the bundled digits: 80/20, stratified by class, random_state=42.",
+        "x_train, x_test, y_train, y_test = train_test_split(",
+        "    images, labels, test_size=0.2, stratify=labels, random_state=42",
+        ")",
+        "VALUE_MAX = 16",
+    ],
+    "uci-optdigits": [
+        "optdigits = fetch_ucirepo(id=80)",
+        'images = optdigits.data.features.to_numpy().reshape(-1, 8, 8).astype("uint8")  # pixel counts 0..16',
+        'labels = optdigits.data.targets.to_numpy().ravel().astype("int64")',
+        "# 80/20 at random (not stratified), random_state=42, as seed document 002 split it.",
+        "x_train, x_test, y_train, y_test = train_test_split(images, labels, test_size=0.2, random_state=42)",
+        "VALUE_MAX = 16",
+    ],
+    "mnist": [
+        "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()  # the official 60k/10k split",
+        "VALUE_MAX = 255",
+    ],
+    "fashion-mnist": [
+        "(x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()  # official 60k/10k split",
+        "VALUE_MAX = 255",
+    ],
+}
+
+_LOADER_IMPORTS = {
+    "digits": ["from sklearn.datasets import load_digits"],
+    "uci-optdigits": ["from ucimlrepo import fetch_ucirepo  # pip install ucimlrepo"],
+}
+
+
+def _recipe(spec: ModelSpec, config, dataset: str) -> str:
+    import inspect
+
+    from engine.datasets import parse_label_mapping
+    from engine.datasets.transforms import _class_quotas, stratified_indices
+    from engine.errors import InvalidConfig
+    from engine.training.pipeline import PREFETCH_BATCHES, VALIDATION_BATCH
+
+    if dataset not in _LOADERS:
+        raise InvalidConfig(f"No Keras recipe for dataset {dataset!r}; choose one of: {', '.join(_LOADERS)}.")
+    lines = [
+        f'"""Train the Digit Lab model on {dataset} with plain Keras: the same data, split, model and schedule."""',
+        "",
+        "import math",
+        "",
+        "import keras",
+        "import numpy as np",
+        "import tensorflow as tf",
+        "from keras import layers",
+        *(["from sklearn.model_selection import StratifiedKFold"] if config.cv_folds else []),
+        "from sklearn.model_selection import train_test_split",
+        *_LOADER_IMPORTS.get(dataset, []),
+        "",
+        f"SEED = {config.seed}",
+        f"EPOCHS = {config.epochs}",
+        f"BATCH_SIZE = {config.batch_size}",
+        f"LEARNING_RATE = {spec.learning_rate!r}",
+        "",
+        "# --- data ------------------------------------------------------------------",
+        *_LOADERS[dataset],
+        "y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)",
+    ]
+    if config.label_mapping:
+        mapping = parse_label_mapping(config.label_mapping, 10)
+        table = [int(v) for v in mapping.lookup(10)]
+        lines += [
+            f"# Merge classes ({mapping.name}: {mapping.describe()}): MERGE[original class] = new class.",
+            f"MERGE = np.array({table})",
+            "y_train, y_test = MERGE[y_train], MERGE[y_test]",
+        ]
+    if config.limit_train:
+        lines += [
+            "",
+            "",
+            inspect.getsource(_class_quotas).rstrip(),
+            "",
+            "",
+            inspect.getsource(stratified_indices).rstrip(),
+            "",
+            "",
+            f"# A stratified training subset of {config.limit_train} images, drawn with the seed.",
+            f"subset = stratified_indices(y_train, {config.limit_train}, SEED)",
+            "x_train, y_train = x_train[subset], y_train[subset]",
+        ]
+    lines += ["", "rows = np.arange(len(y_train))"]
+    if config.cv_folds:
+        lines += [
+            f"# Fold {config.cv_fold + 1} of a stratified {config.cv_folds}-fold split validates; the rest trains.",
+            f"folds = StratifiedKFold(n_splits={config.cv_folds}, shuffle=True, random_state=SEED)",
+            f"fit_rows, val_rows = list(folds.split(np.zeros(len(rows)), y_train))[{config.cv_fold}]",
+        ]
+    elif config.validation_split:
+        lines += [
+            f"# A stratified, seeded hold-out of {config.validation_split:g} validates (Keras' own validation_split=",
+            "# would take the last rows unshuffled instead).",
+            "try:",
+            f"    fit_rows, val_rows = train_test_split(rows, test_size={config.validation_split!r}, stratify=y_train, "
+            "random_state=SEED)",
+            "except ValueError:  # too few images per class to stratify",
+            f"    fit_rows, val_rows = train_test_split(rows, test_size={config.validation_split!r}, "
+            "random_state=SEED)",
+            "fit_rows, val_rows = np.sort(fit_rows), np.sort(val_rows)",
+        ]
+    else:
+        lines += ["fit_rows, val_rows = rows, rows[:0]  # no validation split"]
+    sparse = spec.loss == "sparse_categorical_crossentropy"
+    lines += [
+        "",
+        "",
+        "def scaled(images):",
+        '    """Raw pixels to float32 in 0..1 with a channel axis."""',
+        "    return np.divide(images, np.float32(VALUE_MAX), dtype=np.float32).reshape(images.shape[:3] + (1,))",
+        "",
+        "",
+        "def targets(labels):",
+        "    return labels"
+        if sparse
+        else f"    return np.eye({spec.num_classes}, dtype=np.float32)[labels]  # one-hot",
+        "",
+        "",
+        "x_fit, t_fit = scaled(x_train[fit_rows]), targets(y_train[fit_rows])",
+        "x_val, t_val = scaled(x_train[val_rows]), targets(y_train[val_rows])",
+        "x_test, t_test = scaled(x_test), targets(y_test)",
+        "",
+        "# --- model and learning rate ----------------------------------------------",
+        "keras.utils.set_random_seed(SEED)",
+        "steps_per_epoch = math.ceil(len(x_fit) / BATCH_SIZE)",
+        "total_steps = max(1, steps_per_epoch * EPOCHS)",
+    ]
+    if config.lr_schedule == "one_cycle":
+        lines += [
+            "# One-cycle: warm up from LEARNING_RATE / 25 over the first 30 % of steps, then cosine-anneal to 0.",
+            "warmup_steps = max(1, int(0.3 * total_steps))",
+            "learning_rate = keras.optimizers.schedules.CosineDecay(",
+            "    LEARNING_RATE / 25,",
+            "    decay_steps=max(1, total_steps - warmup_steps),",
+            "    alpha=0.0,",
+            "    warmup_target=LEARNING_RATE,",
+            "    warmup_steps=warmup_steps,",
+            ")",
+        ]
+    elif config.lr_schedule == "cosine":
+        lines += [
+            "# Cosine decay from LEARNING_RATE to 0 over all steps.",
+            "learning_rate = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=total_steps, alpha=0.0)",
+        ]
+    else:
+        lines += ["learning_rate = LEARNING_RATE  # constant"]
+    lines += [*_model_lines(spec, learning_rate="learning_rate"), "model.summary()", ""]
+    lines += [
+        "# --- training --------------------------------------------------------------",
+        "# Shuffled every epoch with the seed. (Digit Lab shuffles row numbers and gathers each batch, which saves",
+        "# a copy of the images; the batches are the same kind.)",
+        "train_data = (",
+        "    tf.data.Dataset.from_tensor_slices((x_fit, t_fit))",
+        "    .shuffle(len(x_fit), seed=SEED, reshuffle_each_iteration=True)",
+        "    .batch(BATCH_SIZE)",
+        ")",
+    ]
+    if config.augmentation:
+        parts = []
+        if config.augment_shift:
+            shift = config.augment_shift
+            parts.append(f'    layers.RandomTranslation({shift!r}, {shift!r}, fill_mode="constant", seed=SEED),')
+        if config.augment_rotation:
+            turn = config.augment_rotation / 360.0
+            parts.append(
+                f'    layers.RandomRotation({turn!r}, fill_mode="constant", seed=SEED),  '
+                f"# {config.augment_rotation:g} degrees"
+            )
+        if config.augment_zoom:
+            parts.append(f'    layers.RandomZoom({config.augment_zoom!r}, fill_mode="constant", seed=SEED),')
+        lines += [
+            "# Augmentation: random shifts, rotations and zoom on every training batch (never on validation or test).",
+            "augment = keras.Sequential([",
+            *parts,
+            '], name="augmentation")',
+            "train_data = train_data.map(",
+            "    lambda x, t: (augment(x, training=True), t), num_parallel_calls=tf.data.AUTOTUNE",
+            ")",
+        ]
+    lines += [f"train_data = train_data.prefetch({PREFETCH_BATCHES})", "", "callbacks = []"]
+    if config.early_stopping_patience:
+        lines += [
+            "callbacks.append(",
+            "    keras.callbacks.EarlyStopping(",
+            f'        monitor="val_loss", patience={config.early_stopping_patience}, restore_best_weights=True',
+            "    )",
+            ")",
+        ]
+    lines += [
+        "history = model.fit(",
+        "    train_data,",
+        "    epochs=EPOCHS,",
+        "    validation_data=(x_val, t_val) if len(x_val) else None,",
+        f"    validation_batch_size={VALIDATION_BATCH},",
+        "    callbacks=callbacks,",
+        "    shuffle=False,  # train_data shuffles itself, with the seed",
+        "    verbose=2,",
+        ")",
+        "",
+        f"test_loss, test_accuracy = model.evaluate(x_test, t_test, batch_size={VALIDATION_BATCH}, verbose=0)",
+        'print(f"test accuracy {test_accuracy:.4f} · test loss {test_loss:.4f}")',
     ]
     return "\n".join(lines) + "\n"

@@ -129,7 +129,7 @@ def load_mnist_like(family: MnistLike, local_path: Path | None) -> Dataset:
         if not isinstance(found, tuple):
             if local_path is not None:
                 raise DatasetUnavailable(
-                    f"{family.name}: nothing to load at the local path: {found}. Point it to a folder holding "
+                    f"{family.name}: nothing to load at the data path: {found}. Point it to a folder holding "
                     f"the four IDX files ({IDX_NAMES}, each optionally .gz) or {family.npz_name}, or to the npz "
                     "file itself."
                 )
@@ -152,8 +152,9 @@ def load_mnist_like(family: MnistLike, local_path: Path | None) -> Dataset:
         raise DatasetUnavailable(
             f"{family.name} is not available offline. Tried: {steps}. To use it: connect to the internet once "
             f"and load it again (Keras keeps a copy in {_keras_datasets_dir()}); or copy {family.npz_name} or the "
-            f"four IDX files ({IDX_NAMES}, each optionally .gz) into a folder and set {family.env_var} to it or "
-            "give that folder as the local path; or use 'digits', which is bundled and works offline."
+            f"four IDX files ({IDX_NAMES}, each optionally .gz) into a folder and set {family.env_var} to it "
+            "(then restart the dashboard: a running one does not see variables set after it started; on the "
+            "command line, --data-path FOLDER works too); or use 'digits', which is bundled and works offline."
         ) from None
     x_train, y_train = np.asarray(train[0]), np.asarray(train[1])
     x_test, y_test = np.asarray(test[0]), np.asarray(test[1])

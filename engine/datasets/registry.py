@@ -30,6 +30,8 @@ from engine.datasets.uci import OPTDIGITS_CACHE_NAME, load_uci_optdigits, status
 from engine.errors import DatasetUnavailable
 
 DEFAULT_DATASET = "digits"
+# Environment variables are read from the server process's own environment, fixed when it started.
+RESTART_NOTE = "a running dashboard does not see variables set after it started"
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,8 @@ _SOURCES: dict[str, _Source] = {
                 description="70,000 28x28 grayscale handwritten digits (0..255), official 60,000/10,000 split.",
                 how_to_get=(
                     f"Load it once online (Keras keeps mnist.npz in ~/.keras/datasets), or put mnist.npz or the "
-                    f"four IDX files ({IDX_NAMES}, optionally .gz) in a folder and set {MNIST_ENV} to it or "
-                    "give the folder as the local path."
+                    f"four IDX files ({IDX_NAMES}, optionally .gz) in a folder and set {MNIST_ENV} to it, then "
+                    f"restart the dashboard ({RESTART_NOTE}); on the command line, --data-path FOLDER works too."
                 ),
             ),
             lambda local_path: status_mnist_like(MNIST, local_path),
@@ -109,7 +111,8 @@ _SOURCES: dict[str, _Source] = {
                     f"On Debian/Ubuntu install the package dataset-fashion-mnist (files in "
                     f"{DEBIAN_FASHION_MNIST_DIR}); or load it once online (Keras keeps it in "
                     f"~/.keras/datasets/fashion-mnist); or put the four IDX files ({IDX_NAMES}, optionally .gz) "
-                    f"in a folder and set {FASHION_MNIST_ENV} to it or give the folder as the local path."
+                    f"in a folder and set {FASHION_MNIST_ENV} to it, then restart the dashboard ({RESTART_NOTE}); "
+                    "on the command line, --data-path FOLDER works too."
                 ),
             ),
             lambda local_path: status_mnist_like(FASHION_MNIST, local_path),

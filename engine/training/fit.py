@@ -45,6 +45,7 @@ class TrainingResult:
     train_seconds: float
     parameters: dict
     data: dict  # sizes of the train/validation/test parts and the transforms applied
+    prepare_seconds: float = 0.0  # before the first step: data preparation, TensorFlow import, model build
 
 
 def train(
@@ -59,6 +60,7 @@ def train(
 
     `callbacks` are extra Keras callbacks run after the engine's own (bench/ scores the test set with one).
     """
+    called = time.perf_counter()
     data = prepare_data(dataset, config)
     if tuple(spec.input_shape) != data.image_shape or spec.num_classes != data.num_classes:
         raise InvalidSpec(
@@ -66,11 +68,16 @@ def train(
             f"{data.image_shape} and {data.num_classes}; size the spec with `spec.for_data`."
         )
     with training_session():
-        return _fit(data, spec, config, progress, list(callbacks))
+        return _fit(data, spec, config, progress, list(callbacks), called)
 
 
 def _fit(
-    data: PreparedData, spec: ModelSpec, config: TrainConfig, progress: ProgressCallback | None, extra_callbacks: list
+    data: PreparedData,
+    spec: ModelSpec,
+    config: TrainConfig,
+    progress: ProgressCallback | None,
+    extra_callbacks: list,
+    called: float,
 ) -> TrainingResult:
     import keras
 
@@ -132,6 +139,11 @@ def _fit(
         # Scored after fit, so early stopping's restored best weights are what gets reported.
         loss, accuracy = model.evaluate(data.x_val, targets(spec, data.y_val), batch_size=VALIDATION_BATCH, verbose=0)
         final_validation = {"val_loss": float(loss), "val_accuracy": float(accuracy)}
+    # The training set scored like validation and test (inference mode: dropout off, batch norm's moving
+    # statistics). Keras' epoch `accuracy` is a running average over the epoch's batches with dropout active,
+    # which sits below the validation score and misleads when read beside it.
+    loss, accuracy = model.evaluate(data.x_train, targets(spec, data.y_train), batch_size=VALIDATION_BATCH, verbose=0)
+    final_train = {"train_loss_inference": float(loss), "train_accuracy_inference": float(accuracy)}
     probabilities = model.predict(data.x_test, batch_size=VALIDATION_BATCH, verbose=0).astype(np.float32)
     if not np.all(np.isfinite(probabilities)):
         raise TrainingDiverged(
@@ -143,6 +155,7 @@ def _fit(
             "initial": initial,
             "epochs": watcher.epochs,
             "final_validation": final_validation,
+            "final_train": final_train,
             "stopped_early": len(watcher.epochs) < config.epochs,
             "precision": precision,
         },
@@ -152,4 +165,5 @@ def _fit(
         train_seconds=train_seconds,
         parameters=parameter_counts(spec),
         data=data.summary(),
+        prepare_seconds=started - called,
     )

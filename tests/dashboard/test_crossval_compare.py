@@ -39,10 +39,22 @@ def test_crossval_trains_once_then_answers_from_the_store(empty_cache):
     assert not app.exception
     assert counters().get("trainings", 0) == before + 2
     assert "✓ Fold 2 of 2: trained" in texts(app)  # the progress panel's line for each finished fold
+    # Once every fold is done the header says so and the controls for training go (issue 14).
+    assert "2 of 2 folds cached" in texts(app) and "0 of 2 folds cached" not in texts(app)
+    assert not [b for b in app.button if b.key == "cv_run"]
+    assert not [s for s in app.selectbox if s.label == "Run on"]
     assert "Validation loss and accuracy per fold" in chart_titles(app)
     assert any(t.startswith("Training curves of every fold") for t in chart_titles(app))
     assert "Train, CV and test accuracy per fold" in chart_titles(app)
+    # Train accuracy is the training set scored after training, labelled plainly; the stored runs' own figure.
+    spread = next(df.value for df in app.dataframe if "split" in df.value.columns).set_index("split")
+    from engine.store import RunStore
+
+    fold_runs = {run.run_id: run for run in RunStore().list()}
     table = next(df.value for df in app.dataframe if "val acc" in df.value.columns)
+    stored_train = [fold_runs[run_id].meta["metrics"]["train_accuracy_inference"] for run_id in table["run id"]]
+    assert list(spread.loc["train", ["fold 1", "fold 2"]]) == pytest.approx(stored_train)
+    assert "scored on its own training images" in texts(app)
     assert list(table["fold"]) == [1, 2]
     assert table["val acc"].between(0, 1).all() and table["run id"].str.len().eq(20).all()
     assert "mean CV accuracy" in texts(app) and "(2 folds)" in texts(app)
@@ -125,3 +137,55 @@ def test_study_on_digits_explains_it_needs_28x28(empty_cache):
     button = app.button(key="study_run")
     assert button.disabled and "28x28" in button.help  # a browser cannot click it; the tooltip says why
     assert counters().get("trainings", 0) == before
+
+
+def test_cv_beside_test_labels_old_runs_running_average():
+    from dashboard.charts.crossval import cv_beside_test
+
+    fold = {"fold": 1, "train_accuracy": 0.73, "val_accuracy": 0.87, "test_accuracy": 0.86}
+    summary = {"folds": [fold], "mean_train_accuracy": 0.73, "mean_val_accuracy": 0.87, "mean_test_accuracy": 0.86}
+    old = [trace.name for trace in cv_beside_test({**summary, "train_accuracy_kind": "running"}).data]
+    new = [trace.name for trace in cv_beside_test({**summary, "train_accuracy_kind": "inference"}).data]
+    assert old[0] == "train (last-epoch running average, dropout on)" and new[0] == "train"
+    assert old[1:] == new[1:] == ["CV (validation)", "test"]
+
+
+def test_compare_reported_column_is_blank_not_none(with_trained_run):
+    from engine.datasets import load_dataset
+    from engine.runs import get_or_train, preset_request
+
+    dataset = load_dataset("digits")
+    spec, config = preset_request("seed002-uci8x8", dataset, epochs=1, limit_train=200)
+    reported_run = get_or_train(dataset, spec, config, preset="seed002-uci8x8").run.run_id
+    app = open_app(COMPARE, query={"runs": f"{with_trained_run},{reported_run}"})
+    assert not app.exception
+    table = next(df.value for df in app.dataframe if "test_accuracy" in df.value.columns)
+    reported = {label[-6:]: value for label, value in zip(table["label"], table["reported_accuracy"], strict=True)}
+    assert reported[reported_run[:6]] == "0.9911"  # seed 002's report
+    assert reported[with_trained_run[:6]] == ""  # Digit Lab's own preset reports none: blank, not "None"
+
+
+def test_accuracy_scatter_separates_runs_of_one_size():
+    import pandas as pd
+
+    from dashboard.charts.compare import accuracy_vs_parameters
+
+    points = pd.DataFrame(
+        {
+            "run_id": ["aaaaaa1", "bbbbbb2", "cccccc3"],
+            "label": ["a", "b", "c"],
+            "parameters": [13706, 13706, 102794],
+            "test_accuracy": [0.9722, 0.9716, 0.95],
+            "train_seconds": [6.0, 7.0, 9.0],
+            "dataset": ["digits"] * 3,
+        }
+    )
+    chart = accuracy_vs_parameters(points)
+    trace = chart.data[0]
+    xs = list(trace.x)
+    assert xs[0] != xs[1] and abs(xs[0] / xs[1] - 1) < 0.2  # side by side, still near their size
+    assert xs[2] == pytest.approx(102794)  # alone at its size: not moved
+    assert [row[2] for row in trace.customdata] == [13706, 13706, 102794]  # the hover keeps the true size
+    assert list(trace.text) == ["aaaaaa", "bbbbbb", "cccccc"]
+    assert chart.layout.xaxis.tickfont.size >= 13 and chart.layout.yaxis.tickfont.size >= 13
+    assert all("," in label or len(label) <= 3 for label in chart.layout.xaxis.ticktext)  # "20,000", not "2"

@@ -27,12 +27,36 @@ def test_data_page_shows_distribution_and_ten_classes():
     table = next(df.value for df in app.dataframe if "train %" in df.value.columns)
     assert len(table) == 10 and table["train"].sum() == 1437 and table["test"].sum() == 360
     titles = list(figures)
-    assert any(t.startswith("1 random sample per class") for t in titles)
+    samples = next(f for t, f in figures.items() if t.startswith("5 random samples per class"))  # five by default
+    assert samples["data"][0]["colorscale"][0] == [0.0, "black"]  # value 0 black, as on Evaluate and Inspect
+    assert samples["layout"]["xaxis"]["visible"] is False  # no axes, no stray ticks
     assert "Mean image per class (train set)" in titles
     assert any(t.startswith("Pixel intensities") for t in titles)
     assert any(t.startswith("PCA of 1,000 train images") for t in titles)
-    card = next(df.value for df in app.dataframe if list(df.value.columns) == ["field", "value"])
+    card_element = next(df for df in app.dataframe if list(df.value.columns) == ["field", "value"])
+    card = card_element.value
     assert dict(zip(card["field"], card["value"], strict=True))["image shape"] == "8 x 8 x 1"
+    # The value column is wide, so the source is not cut off (issue 14).
+    assert json.loads(card_element.proto.columns)["value"]["width"] == "large"
+
+
+def _block_path(node, key: str, path=()):
+    """The block types from `node` down to the widget with `key` (None when absent)."""
+    if getattr(node, "key", None) == key and not hasattr(node, "children"):
+        return path
+    for child in getattr(node, "children", {}).values():
+        found = _block_path(child, key, (*path, getattr(child, "type", "")))
+        if found is not None:
+            return found
+    return None
+
+
+def test_sidebar_labels_have_room():
+    app = open_app()
+    path = _block_path(app.sidebar, "cfg_augmentation")
+    assert path is not None and "column" not in path  # a half-width column cut the label to "Augme…"
+    placeholder = app.text_input(key="cfg_label_mapping").placeholder
+    assert placeholder and len(placeholder) <= 30  # a longer one was cut off in the sidebar
 
 
 def test_reshuffle_changes_the_seed_and_the_samples():
@@ -114,6 +138,6 @@ def test_data_page_explains_an_unavailable_dataset(tmp_path, monkeypatch):
     monkeypatch.setitem(network.FETCHERS, "mnist", lambda: (_ for _ in ()).throw(OSError("offline")))
     app = open_app("views/data.py", query={"dataset": "mnist"})
     assert not app.exception
-    assert any("cannot be loaded here" in w.value for w in app.warning)
-    assert any("How to get it" in i.value for i in app.info)
+    warnings = [w.value for w in app.warning]
+    assert len(warnings) == 1 and "not available offline" in warnings[0] and "To use it" in warnings[0]
     assert not app.get("plotly_chart")

@@ -16,6 +16,17 @@ def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
+def figure(app, title_start: str) -> dict:
+    import json
+
+    for chart in app.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("layout", {}).get("title", {})
+        if (title.get("text", "") if isinstance(title, dict) else str(title)).startswith(title_start):
+            return spec
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
 def report_table(app):
     for frame in app.dataframe:
         if "class" in frame.value.columns and "macro avg" in set(frame.value["class"]):
@@ -45,6 +56,14 @@ def test_train_page_layer_table_matches_engine(empty_cache):
     assert f"{counts['total']:,} parameters" in texts(app.markdown)
     assert "block1_conv" in set(layers["layer"])
     assert any("keras.Sequential" in code.value for code in app.code)
+    # The exported code is the whole recipe (issue 14): data, the run's batch size and epochs, the fit call.
+    recipe = next(code.value for code in app.code if "keras.Sequential" in code.value)
+    from engine.architectures import PRESETS
+
+    recipe_config = PRESETS["digitlab-small8"].config
+    for fragment in ("load_digits()", f"BATCH_SIZE = {recipe_config.batch_size}", "model.fit(", "validation_data="):
+        assert fragment in recipe, fragment
+    assert f"EPOCHS = {recipe_config.epochs}" in recipe
     assert not app.button(key="train_button").disabled
     assert "not been trained yet" in texts(app.info)
 
@@ -129,6 +148,24 @@ def test_evaluate_restores_run_from_link(with_trained_run):
     assert not app.exception
     assert any(title.startswith("True 3 · predicted 3") for title in chart_titles(app))
 
+    # Images (issue 14): drawn as on the Data page — value 0 black, no axes or ticks — and at most 6 to a row.
+    cell = figure(app, "True 3 · predicted 3")
+    heatmap = cell["data"][0]
+    assert heatmap["colorscale"][0] == [0.0, "black"] and heatmap["zmin"] == 0
+    assert cell["layout"]["xaxis"]["visible"] is False and cell["layout"]["yaxis"]["visible"] is False
+    z = heatmap["z"]  # plotly sends a large array as {"dtype", "bdata", "shape": "rows, columns"}
+    width = int(str(z["shape"]).split(",")[1]) if isinstance(z, dict) else len(z[0])
+    assert width <= 6 * 9  # six 8x8 images and their one-pixel gaps
+
+    # ROC (issue 14): every class's AUC in the legend; a log-scaled or zoomed false-positive axis on request.
+    roc = figure(app, "ROC curves")
+    class_traces = [t["name"] for t in roc["data"] if t["name"].startswith("class ")]
+    assert len(class_traces) == 10 and all("(AUC 0." in name or "(AUC 1." in name for name in class_traces)
+    app.radio(key="eval_roc_axis").set_value("log").run()
+    assert figure(app, "ROC curves")["layout"]["xaxis"]["type"] == "log"
+    app.radio(key="eval_roc_axis").set_value("zoom").run()
+    assert figure(app, "ROC curves")["layout"]["xaxis"]["range"] == [0, 0.1]
+
 
 def test_absent_run_says_not_cached(empty_cache):
     app = open_page(EVALUATE, {"run": ABSENT_RUN})
@@ -160,3 +197,28 @@ def test_evaluate_label_merged_run_shows_merged_classes_and_images(empty_cache):
     titles = chart_titles(app)
     assert any(title.startswith("10 random test images") for title in titles)  # merged labels, same test images
     assert "Metrics only" not in texts(app.warning)
+
+
+def test_home_promises_no_unmeasured_time(empty_cache):
+    app = open_app()
+    assert not app.exception
+    quick = next(c.value for c in app.caption if c.value.startswith("Trains the default model"))
+    assert "few seconds" not in quick and "Measured" not in quick  # nothing stored here: no time is quoted
+
+
+def test_unavailable_dataset_is_explained_once_with_what_to_do(empty_cache, tmp_path, monkeypatch):
+    from engine.datasets import mnist_like, network
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no Keras download cache
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.delenv(mnist_like.MNIST_ENV, raising=False)
+    monkeypatch.setitem(network.FETCHERS, "mnist", lambda: (_ for _ in ()).throw(OSError("offline")))
+    app = open_app(query={"dataset": "mnist"})
+    assert not app.exception
+    boxes = [e.value for kind in (app.warning, app.error, app.info) for e in kind]
+    boxes += [e.value for kind in (app.sidebar.warning, app.sidebar.error) for e in kind]
+    explained = [text for text in boxes if "not available offline" in text]
+    assert len(explained) == 1, boxes  # one message, not one in the sidebar, one per column
+    assert "restart the dashboard" in explained[0] and "--data-path" in explained[0]
+    assert "local path" not in explained[0]  # the dashboard has no such field
+    assert any("the page says how to get it" in c.value for c in app.sidebar.caption)

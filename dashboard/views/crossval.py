@@ -38,7 +38,9 @@ state.set_page_param("folds", k)
 
 selection = state.selection()
 if not selection.ready:
-    st.error(selection.error or "Choose a dataset and a model in the sidebar.", icon=":material/warning:")
+    st.error(
+        components.plain(selection.error or "Choose a dataset and a model in the sidebar."), icon=":material/warning:"
+    )
     st.button("Run k-fold", disabled=True, key="cv_run")
     st.stop()
 
@@ -51,9 +53,9 @@ except DigitLabError as error:
     components.show_error(error)
     st.stop()
 cached = sum(run is not None for run in stored)
-model_name = selection.preset or "custom model"
 st.markdown(
-    f"**{cached} of {k} folds cached** · {model_name} on `{selection.dataset_name}` · "
+    f"**{cached} of {k} folds cached** · {components.plain(selection.label)} on "
+    f"{components.plain(selection.dataset_name)} · "
     f"{selection.config.epochs} epochs per fold"
 )
 
@@ -112,7 +114,7 @@ if reported is not None:
         delta_color="off",
     )
     right.metric(f"Reported by {PRESETS[chosen].source.split('_')[0]} ({chosen})", f"{reported:.4f}")
-    if selection.preset != chosen or selection.dataset_name != PRESETS[chosen].dataset:
+    if selection.preset != chosen or selection.overrides or selection.dataset_name != PRESETS[chosen].dataset:
         st.caption(
             f"The report trained {PRESETS[chosen].config.epochs} epochs on `{PRESETS[chosen].dataset}`; "
             "these settings or this dataset differ, so expect a gap."

@@ -72,7 +72,7 @@ def test_batch_norm_momentum_is_offered_only_with_batch_norm_and_travels_in_the_
     normed = ModelSpec(
         conv_blocks=(ConvBlock(12, padding="same", batch_norm="after_pool"),),
         dense_layers=(),
-        batch_norm_momentum=0.995,  # three decimals: beyond the old widget's 0.99 maximum, inside the validator's [0, 1)
+        batch_norm_momentum=0.995,  # beyond the old widget maximum 0.99, inside the validator range [0, 1)
         input_shape=(8, 8, 1),
     )
     app = open_app(query={"dataset": "digits", "spec": normed.to_token()})
@@ -209,7 +209,7 @@ def test_unknown_parameters_and_bad_run_ids_are_notices():
 def test_a_preset_keeps_its_name_when_a_training_setting_changes(with_trained_run):
     app = open_page(TRAIN, query={"dataset": "digits", "preset": "digitlab-small8", "epochs": "3"})
     assert not app.exception
-    assert any("Model: digitlab-small8 + epochs 3" == literal(c.value) for c in app.sidebar.caption)
+    assert any(literal(c.value) == "Model: digitlab-small8 + epochs 3" for c in app.sidebar.caption)
     assert any("digitlab-small8 + epochs 3" in literal(m.value) for m in app.markdown)
     assert param(app, "preset") == "digitlab-small8" and param(app, "epochs") == "3"
     app.number_input(key="conv1_filters").set_value(9).run()  # an architecture change: custom, named as such

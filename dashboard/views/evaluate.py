@@ -5,6 +5,8 @@ most-confused pairs, misclassified and random sample images, one-vs-rest matrice
 curves and CSV downloads. The run is the link's `?run=`, else the stored run of the sidebar's model.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -373,7 +375,9 @@ with roc_tab:
     except DigitLabError as error:
         components.show_error(error)
     else:
-        st.plotly_chart(charts.roc_figure(roc.per_class, roc.micro, roc.macro), key="eval_roc")
+        # Curve names are class names from the run's meta: HTML-escaped, since Plotly's legend reads HTML.
+        curves = [replace(curve, name=components.plain(curve.name, 40, chart=True)) for curve in roc.per_class]
+        st.plotly_chart(charts.roc_figure(curves, roc.micro, roc.macro), key="eval_roc")
         for note in roc.notes:
             st.info(plain(note), icon=":material/info:")
         st.dataframe(

@@ -1,19 +1,12 @@
 """The link contract: a link restores dataset, model, settings, run and the page's view; a value the engine refuses
 is one notice (parameter, value shortened, reason), keeps Train off and presents no stored run as the link's run."""
 
-import re
-
 import pytest
 
 from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec
-from tests.dashboard.conftest import open_app, open_page
+from tests.dashboard.conftest import literal, open_app, open_page
 
 TRAIN = "views/train.py"
-
-
-def literal(markdown: str) -> str:
-    """What a reader sees of backslash-escaped Markdown (the plain-text helper's output)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def notices(app) -> list[str]:

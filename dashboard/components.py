@@ -23,6 +23,10 @@ log = logging.getLogger("digitlab.dashboard")
 
 # Every ASCII punctuation character, each of which CommonMark lets a backslash make literal.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GitHub-flavoured autolinks ("http://x", "www.x", "a@b.c") form after escapes are resolved, so a backslash cannot
+# stop them (the real-browser test saw it): an invisible WORD JOINER (U+2060) after each trigger breaks it instead.
+WORD_JOINER = "\u2060"
+_AUTOLINK_TRIGGERS = re.compile(r"(:(?=//)|(?i:www)(?=\.)|@)")
 
 
 def plain(text, limit: int | None = None, *, chart: bool = False) -> str:
@@ -30,9 +34,10 @@ def plain(text, limit: int | None = None, *, chart: bool = False) -> str:
     any element that renders Markdown (st.markdown, st.caption, st.warning/error/info, metric labels).
 
     Every ASCII punctuation character is backslash-escaped, so no link, image, HTML tag, heading, emphasis, code
-    span, LaTeX or colour directive can form, and 'http://' never appears whole for autolinking; line breaks
-    become spaces. `limit` shortens long values, saying how long they were. Widget options and dataframe cells are
-    plain text already: pass raw strings there. `chart=True` is for Plotly text (titles, axis labels, legends),
+    span, LaTeX or colour directive can form; a word joiner inside '://' and after 'www' and '@' stops
+    GitHub-flavoured autolinks, which ignore escapes; line breaks become spaces. `limit` shortens long values,
+    saying how long they were. Widget options and dataframe cells are plain text already: pass raw strings there.
+    `chart=True` is for Plotly text (titles, axis labels, legends),
     which reads a subset of HTML (links included) rather than Markdown: there the text is HTML-escaped instead.
     """
     text = str(text)
@@ -40,7 +45,8 @@ def plain(text, limit: int | None = None, *, chart: bool = False) -> str:
         text = state.shorten(text, limit)
     if chart:
         return html.escape(text, quote=False)
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(text.splitlines()))
+    text = _AUTOLINK_TRIGGERS.sub(lambda found: found.group(0) + WORD_JOINER, " ".join(text.splitlines()))
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 def show_error(error: BaseException) -> None:

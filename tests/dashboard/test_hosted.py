@@ -20,3 +20,23 @@ def test_delete_is_offered_only_outside_hosted_mode(monkeypatch):
     assert services.hosted() is False
     monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
     assert services.hosted() is True
+
+
+def test_hosted_mode_switches_on_from_streamlit_secrets(monkeypatch):
+    """Community Cloud hands an app secrets, not environment variables: DIGIT_LAB_HOSTED = true in the Secrets box
+    (a TOML boolean, which Streamlit itself does not copy into the environment) must still cap the widgets."""
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.conftest import HOME
+
+    monkeypatch.delenv("DIGIT_LAB_HOSTED", raising=False)
+    app = AppTest.from_file(HOME, default_timeout=120)
+    app.secrets["DIGIT_LAB_HOSTED"] = True
+    try:
+        app.run()
+        assert not app.exception
+        assert app.number_input(key="cfg_epochs").max == 30
+    finally:
+        os.environ.pop("DIGIT_LAB_HOSTED", None)

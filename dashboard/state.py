@@ -89,7 +89,8 @@ class Refusal:
         if self.shown:
             instead = " The sidebar shows other values; training stays off until you choose one there"
             instead += " (or press 'Use the values shown')."
-        return f"The link's {self.parameter} = {shorten(self.value)} was refused: {self.reason}{instead}"
+        reason = self.reason if self.reason.endswith((".", "!", "?")) else f"{self.reason}."
+        return f"The link's {self.parameter} = {shorten(self.value)} was refused: {reason}{instead}"
 
     def withdrawn(self, session) -> bool:
         return any(key not in session or session[key] != value for key, value in self.shown)

@@ -211,7 +211,8 @@ def test_evaluate_cell_and_inspect_image_reopen_identically_in_a_fresh_browser(s
         driver.get(f"{server}/inspect?dataset=digits&preset=digitlab-small8")
         wait_text(driver, "Feature maps")
         _wait_idle(driver)
-        field = driver.find_element("xpath", "//div[@data-testid='stNumberInput']//input")
+        test_image = "//div[@data-testid='stNumberInput'][.//*[contains(text(), 'Test image')]]//input"
+        field = driver.find_element("xpath", test_image)
         field.send_keys(Keys.CONTROL, "a")
         field.send_keys("7", Keys.ENTER)
         _wait_idle(driver)
@@ -236,7 +237,12 @@ def test_evaluate_cell_and_inspect_image_reopen_identically_in_a_fresh_browser(s
         fresh.get(inspect_link)
         wait_text(fresh, "Test image #7")
         _wait_idle(fresh)
-        assert fresh.find_element("xpath", "//div[@data-testid='stNumberInput']//input").get_attribute("value") == "7"
+        assert (
+            fresh.find_element(
+                "xpath", "//div[@data-testid='stNumberInput'][.//*[contains(text(), 'Test image')]]//input"
+            ).get_attribute("value")
+            == "7"
+        )
         raw = fresh.find_element("xpath", "//label[.//*[normalize-space()='raw activations']]//input")
         assert raw.is_selected()
         _shot(fresh, "12-inspect-reopened")

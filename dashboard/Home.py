@@ -9,7 +9,9 @@ This file runs on every page: it restores state from a shared link once per sess
 import streamlit as st
 
 from dashboard import links, sidebar
+from dashboard.hosting import apply_hosting_secrets
 
+apply_hosting_secrets()  # before any engine limit is read
 st.set_page_config(page_title="Digit Lab", page_icon=":material/pin:", layout="wide")
 
 PAGES = [
@@ -22,8 +24,8 @@ PAGES = [
     st.Page("views/inspect.py", title="Inspect", icon=":material/biotech:", url_path="inspect"),
 ]
 
-links.restore_once()
 page = st.navigation(PAGES)
+links.restore_once(page.url_path)  # view parameters belong to the page the link opens
 sidebar.render()
 # Published before the page runs: a page that ends early with st.stop() drops later query-param changes.
 # Pages add their own parameters (run id, folds, selected runs) as they go, via state.set_page_param.

@@ -1,9 +1,11 @@
-"""Streamlit pieces several pages share: error boxes, the live training panel, the progress panel for a batch of
-runs (k-fold, study), the copy-link box and the executor picker."""
+"""Streamlit pieces several pages share: plain text for untrusted strings, error boxes, link notices, the live
+training panel, the progress panel for a batch of runs (k-fold, study), the copy-link box and the executor picker."""
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,21 +21,78 @@ from engine.progress import BatchProgress
 log = logging.getLogger("digitlab.dashboard")
 
 
+# Every ASCII punctuation character, each of which CommonMark lets a backslash make literal.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GitHub-flavoured autolinks ("http://x", "www.x", "a@b.c") form after escapes are resolved, so a backslash cannot
+# stop them (the real-browser test saw it): an invisible WORD JOINER (U+2060) after each trigger breaks it instead.
+WORD_JOINER = "\u2060"
+_AUTOLINK_TRIGGERS = re.compile(r"(:(?=//)|(?i:www)(?=\.)|@)")
+
+
+def plain(text, limit: int | None = None, *, chart: bool = False) -> str:
+    """Untrusted text (from a URL, a data file, a stored run's meta, or an error quoting them) made literal for
+    any element that renders Markdown (st.markdown, st.caption, st.warning/error/info, metric labels).
+
+    Every ASCII punctuation character is backslash-escaped, so no link, image, HTML tag, heading, emphasis, code
+    span, LaTeX or colour directive can form; a word joiner inside '://' and after 'www' and '@' stops
+    GitHub-flavoured autolinks, which ignore escapes; line breaks become spaces. `limit` shortens long values,
+    saying how long they were. Widget options and dataframe cells are plain text already: pass raw strings there.
+    `chart=True` is for Plotly text (titles, axis labels, legends),
+    which reads a subset of HTML (links included) rather than Markdown: there the text is HTML-escaped instead.
+    """
+    text = str(text)
+    if limit is not None:
+        text = state.shorten(text, limit)
+    if chart:
+        return html.escape(text, quote=False)
+    text = _AUTOLINK_TRIGGERS.sub(lambda found: found.group(0) + WORD_JOINER, " ".join(text.splitlines()))
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
 def show_error(error: BaseException) -> None:
-    """The engine's own message for expected problems; a short note (and a server log entry) for bugs."""
+    """The engine's own message for expected problems; a short note (and a server log entry) for bugs. Both can
+    quote untrusted values (a link's activation name, a file name), so both are shown as plain text."""
     if isinstance(error, DigitLabError):
-        st.error(str(error), icon=":material/warning:")
+        st.error(plain(error), icon=":material/warning:")
     else:
         log.exception("unexpected error in the dashboard")
         st.error(
-            f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.",
+            plain(f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log."),
             icon=":material/bug_report:",
         )
 
 
 def link_problems() -> None:
+    """The link's one-off notices, and every refused link value still in force (training stays off meanwhile)."""
     for problem in st.session_state.pop(state.LINK_PROBLEMS_KEY, []):
-        st.warning(problem, icon=":material/link:")
+        st.warning(plain(problem), icon=":material/link:")
+    standing = state.refusals()
+    for refusal in standing:
+        st.warning(plain(refusal.message()), icon=":material/link_off:")
+    if standing:
+        st.button(
+            "Use the values shown",
+            key=f"accept_shown_{len(standing)}",
+            on_click=state.accept_shown_values,
+            help="Train what the sidebar shows now instead of what the link asked for.",
+        )
+
+
+def link_view_check(name: str, keys: tuple[str, ...], fits: bool, reason: str) -> None:
+    """A page-level check of a view value (a class, an image number) the link set before the page knew its run.
+
+    When it does not fit, the keys are cleared so the widgets take their defaults, and, if the value came from
+    the link, a notice says which value was not used and why. Each link value is checked once.
+    """
+    from_link = st.session_state.get("_link_view", {}).pop(name, None)
+    if fits:
+        return
+    for key in keys:
+        st.session_state.pop(key, None)
+    if from_link is not None:
+        st.warning(
+            plain(f"The link's {name} = {state.shorten(from_link)} was not used: {reason}."), icon=":material/link:"
+        )
 
 
 def share_box() -> None:

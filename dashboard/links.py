@@ -1,16 +1,30 @@
-"""Shareable links: the URL's query parameters carry the view's state, both ways.
+"""Shareable links: the URL's query parameters carry the whole view, both ways.
 
-On a session's first run the parameters seed the widgets (dataset, preset or a compact spec, training
-settings, run id, fold count, selected runs). On every run the current state is written back, so the
-address bar always holds a link that reopens this view. Anything unusable in a link becomes a notice and a
-sane default, never a traceback.
+The contract. On a session's first run every parameter is read as untrusted text and checked before any widget
+sees it: strict parsing (ASCII digits for whole numbers, no NaN or infinity), then the engine's validator (the one
+the CLI uses) against the limits in force, hosted caps included. A value that passes seeds its widget. A value that
+fails is refused, never clamped into a trainable model: it becomes a `state.Refusal` (one notice naming the
+parameter, its value shortened and the validator's reason), keeps training off until the user chooses that setting,
+and stays in the address bar. Settings the widgets leave as the preset's are not written, so a link reads
+`?preset=seed001-cnn3&epochs=20`. View parameters (tab, chosen cell, image, toggles, Data page options) belong
+to one page; a bad one is a notice and its widget keeps its default.
+
+On every run the current state is written back, so the address bar always holds a link that reopens this view.
+
+Streamlit's own `bind="query-params"` was tried for the view widgets and not used: it seeds a widget from the
+URL of the first request before any of our code can refuse the value, silently clamps an out-of-range number or
+drops an unknown option (the substitution this contract forbids), and a bound parameter can no longer be
+written through `st.query_params`, which `publish` needs to keep one consistent link.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -19,10 +33,58 @@ from engine.architectures import PRESETS, ModelSpec
 from engine.errors import DigitLabError
 from engine.limits import train_limits
 from engine.store import is_run_id
-from engine.training.config import TrainConfig
-from engine.validation import validate_spec_values
+from engine.training.config import LR_SCHEDULES, TrainConfig
+from engine.validation import validate_config_values, validate_spec_values
 
-KNOWN = ("dataset", "preset", "spec", "cfg", "run", "folds", "runs", "job")
+MAX_RAW = 4096  # a refused value longer than this is not written back into the address bar
+MAX_RUNS = 20
+
+
+class Refused(ValueError):
+    """A link value that cannot be used; the message is the reason shown to the user."""
+
+
+# --- strict text parsing: a link value is text, and only plain ASCII numbers are numbers ----------------------
+
+_WHOLE = re.compile(r"[+-]?[0-9]{1,20}", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
+
+
+def whole_number(text: str) -> int:
+    # Not str.isdigit(): it accepts '²' and Arabic-Indic digits, which int() then rejects (or reads differently).
+    if not _WHOLE.fullmatch(text):
+        raise Refused("not a whole number written with the digits 0-9")
+    return int(text)
+
+
+def decimal(text: str) -> float:
+    if not _DECIMAL.fullmatch(text):
+        raise Refused("not a decimal number (such as 0.2 or 1e-3)")
+    return float(text)
+
+
+def flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "on", "yes"):
+        return True
+    if lowered in ("0", "false", "off", "no"):
+        return False
+    raise Refused("not on/off (1 or 0)")
+
+
+def _bounded(text: str, most: int) -> str:
+    if len(text) > most:
+        raise Refused(f"longer than {most} characters")
+    return text
+
+
+def choice(options) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise Refused(f"not one of: {', '.join(map(str, options))}")
+        return text
+
+    return parse
 
 
 def encode(data: dict) -> str:
@@ -45,71 +107,164 @@ def decode(token: str) -> dict:
     return data
 
 
-def restore_once() -> None:
+# --- the parameters -----------------------------------------------------------------------------------------
+
+# Training settings travel one per parameter, readable, and only those the sidebar has a widget for.
+CONFIG_PARAMS = {
+    "epochs": ("epochs", whole_number),
+    "batch": ("batch_size", whole_number),
+    "val_split": ("validation_split", decimal),
+    "seed": ("seed", whole_number),
+    "patience": ("early_stopping_patience", whole_number),
+    "schedule": ("lr_schedule", choice(LR_SCHEDULES)),
+    "augment": ("augmentation", flag),
+    "limit": ("limit_train", whole_number),
+    "classes": ("label_mapping", lambda text: _bounded(text, 200)),
+}
+PARAM_OF_SETTING = {setting: param for param, (setting, _) in CONFIG_PARAMS.items()}
+MODEL_PARAMS = ("dataset", "preset", "spec", "cfg", "run", *CONFIG_PARAMS)
+
+
+@dataclass(frozen=True)
+class ViewParam:
+    """One piece of a page's view in the link: URL name, the widget keys it fills, how to read and write it."""
+
+    name: str
+    keys: tuple[str, ...]
+    parse: Callable[[str], tuple]  # text -> one value per key; raises Refused
+    default: tuple | None = None  # left out of the link when the widgets hold this; None = always written
+
+    def write(self, session) -> str | None:
+        if any(key not in session for key in self.keys):
+            return None
+        values = tuple(session[key] for key in self.keys)
+        if values == self.default:
+            return None
+        return ",".join(_text(value) for value in values)
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _one(parse: Callable[[str], object], low=None, high=None) -> Callable[[str], tuple]:
+    def read(text: str) -> tuple:
+        value = parse(text)
+        if low is not None and value < low or high is not None and value > high:
+            raise Refused(f"must be between {low} and {high}")
+        return (value,)
+
+    return read
+
+
+def _cell(text: str) -> tuple:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise Refused("must be two class numbers, true and predicted, such as 3,5")
+    truth, guess = (whole_number(part) for part in parts)
+    if min(truth, guess) < 0:
+        raise Refused("class numbers start at 0")
+    return truth, guess
+
+
+EVALUATE_TABS = (
+    "Report",
+    "Confusion matrix",
+    "Mistakes",
+    "Sample predictions",
+    "One vs rest",
+    "ROC",
+    "Training curves",
+    "Downloads",
+)
+INSPECT_TABS = ("A test image", "Draw a digit", "First-layer kernels")
+INSPECT_SCALES = ("each map (seed 002)", "raw activations")
+DATA_SPLITS = ("train", "test")
+EMBEDDINGS = ("pca", "tsne")
+MAX_INDEX = 10_000_000  # above any test set; the page checks the run's own size and says so
+
+VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
+    "evaluate": (
+        ViewParam("tab", ("eval_tab",), _one(choice(EVALUATE_TABS)), ("Report",)),
+        ViewParam("cell", ("eval_true", "eval_pred"), _cell),
+        ViewParam("norm", ("eval_normalised",), _one(flag), (False,)),
+        ViewParam("ovr", ("eval_ovr_class",), _one(whole_number, 0, MAX_INDEX), (0,)),
+        ViewParam("mistake", ("eval_inspect",), _one(whole_number, 0, MAX_INDEX)),
+        ViewParam("shown", ("eval_gallery_n",), _one(whole_number, 1, 100), (20,)),
+        ViewParam("sample", ("eval_sample_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
+    ),
+    "inspect": (
+        ViewParam("tab", ("inspect_tab",), _one(choice(INSPECT_TABS)), ("A test image",)),
+        ViewParam("image", ("inspect_index",), _one(whole_number, 0, MAX_INDEX), (0,)),
+        ViewParam("scale", ("inspect_scaling",), _one(choice(INSPECT_SCALES)), (INSPECT_SCALES[0],)),
+    ),
+    "data": (
+        ViewParam("split", ("data_split",), _one(choice(DATA_SPLITS)), ("train",)),
+        ViewParam("per_class", ("data_per_class",), _one(whole_number, 1, 10), (1,)),
+        ViewParam("draw", ("data_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
+        ViewParam("log", ("data_log_y",), _one(flag), (False,)),
+        ViewParam("map", ("data_embed_method",), _one(choice(EMBEDDINGS)), ("pca",)),
+        ViewParam("points", ("data_embed_n",), _one(whole_number, 0, 3000)),
+    ),
+    "crossval": (),
+    "compare": (),
+    "train": (),
+    "": (),
+}
+
+
+# --- reading a link -----------------------------------------------------------------------------------------
+
+
+def restore_once(page: str = "") -> None:
     """Seed session state from the URL on the first run of a session; later runs leave the widgets alone."""
     if st.session_state.get("_link_restored"):
         return
     st.session_state["_link_restored"] = True
-    params = {key: st.query_params.get(key) for key in st.query_params}
-    problems: list[str] = []
-    unknown = sorted(set(params) - set(KNOWN))
+    params = {key: st.query_params.get(key) or "" for key in st.query_params}
+    notices: list[str] = []
+    view = {param.name: param for param in VIEW_PARAMS.get(page, ())}
+    known = {*MODEL_PARAMS, *view, "folds", "runs", "job"}
+    unknown = [key for key in params if key not in known]
     if unknown:
-        problems.append(f"Ignored unknown link parameter(s): {', '.join(unknown)}.")
+        names = ", ".join(state.shorten(key, 30) for key in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        notices.append(f"Ignored {len(unknown)} link parameter(s) this page does not know: {names}.")
 
-    from engine.datasets import list_datasets
-
-    names = [info.name for info in list_datasets()]
-    dataset = params.get("dataset")
-    if dataset:
-        if dataset in names:
-            st.session_state[state.DATASET_KEY] = dataset
+    refusals = _restore_model(params, notices)
+    folds = params.get("folds")
+    if folds:
+        most = train_limits().max_cv_folds
+        try:
+            value = whole_number(folds)
+            if not 2 <= value <= most:
+                raise Refused(f"cross-validation needs 2 to {most} folds")
+        except Refused as error:
+            shown = st.session_state.get(state.FOLDS_KEY, 5)
+            st.session_state[state.FOLDS_KEY] = shown
+            refusals.append(state.Refusal("folds", folds, str(error), ((state.FOLDS_KEY, shown),), folds[:MAX_RAW]))
         else:
-            problems.append(f"The link names an unknown dataset {dataset!r}; showing {state.DEFAULT_DATASET} instead.")
-
-    preset = params.get("preset")
-    if preset and preset not in PRESETS:
-        problems.append(f"The link names an unknown preset {preset!r}; showing the default model.")
-        preset = None
-    spec = None
-    if params.get("spec"):
-        try:
-            spec = ModelSpec.from_token(params["spec"])
-            validate_spec_values(spec)  # the widgets' ranges are the validator's: what it refuses, they cannot show
-        except DigitLabError as error:
-            spec = None
-            problems.append(f"The model in the link could not be read: {error}")
-    config_changes: dict = {}
-    if params.get("cfg"):
-        try:
-            config_changes = decode(params["cfg"])
-        except ValueError as error:
-            problems.append(f"The training settings in the link could not be read ({error}); using the preset's.")
-    try:
-        state.load_model_choice(preset or (None if spec else state.DEFAULT_PRESET), spec, config_changes)
-    except (TypeError, DigitLabError) as error:
-        problems.append(f"The training settings in the link could not be used ({error}); using the preset's.")
-        state.load_model_choice(preset or (None if spec else state.DEFAULT_PRESET), spec, {})
+            st.session_state[state.FOLDS_KEY] = value
 
     run = params.get("run")
     if run:
         if is_run_id(run):
             st.session_state[state.RUN_KEY] = run
         else:
-            problems.append(f"{run[:40]!r} is not a run id (20 hexadecimal characters); no run opened.")
-    folds = params.get("folds")
-    if folds:
-        most = train_limits().max_cv_folds
-        if folds.isdigit() and 2 <= int(folds) <= most:
-            st.session_state[state.FOLDS_KEY] = int(folds)
-        else:
-            problems.append(f"Fold count {folds[:10]!r} must be a whole number from 2 to {most}; using 5.")
+            notices.append(
+                f"The link's run = {state.shorten(run)} is not a run id (20 hexadecimal characters); no run opened."
+            )
     runs = params.get("runs")
     if runs:
         ids = [r for r in runs.split(",") if r]
         good = [r for r in ids if is_run_id(r)]
         if len(good) != len(ids):
-            problems.append("Some run ids in the link were not valid and were dropped.")
-        st.session_state[state.COMPARE_KEY] = good[:20]
+            notices.append(f"{len(ids) - len(good)} run id(s) in the link's runs were not run ids and were left out.")
+        if len(good) > MAX_RUNS:
+            notices.append(f"The link selects {len(good)} runs; the first {MAX_RUNS} are shown.")
+        st.session_state[state.COMPARE_KEY] = good[:MAX_RUNS]
+
     job = params.get("job")
     if job:
         from engine.jobs import is_job_id
@@ -118,26 +273,142 @@ def restore_once() -> None:
             st.session_state[state.JOB_KEY] = job
             st.session_state.setdefault(state.PAGE_PARAMS_KEY, {})["job"] = job
         else:
-            problems.append(f"{job[:40]!r} is not a job id (16 hexadecimal characters); no job followed.")
-    st.session_state[state.LINK_PROBLEMS_KEY] = problems
+            notices.append(
+                f"The link's job = {state.shorten(job)} is not a job id (16 hexadecimal characters); no job followed."
+            )
+
+    for name, param in view.items():
+        if name not in params:
+            continue
+        try:
+            values = param.parse(params[name])
+        except Refused as error:
+            notices.append(f"The link's {name} = {state.shorten(params[name])} was not used: {error}.")
+        else:
+            st.session_state.update(dict(zip(param.keys, values, strict=True)))
+            st.session_state.setdefault("_link_view", {})[name] = params[name]
+
+    state.add_refusals(refusals)
+    st.session_state[state.LINK_PROBLEMS_KEY] = notices
+
+
+def _restore_model(params: dict[str, str], notices: list[str]) -> list[state.Refusal]:
+    """Dataset, preset or spec, and training settings; returns the refusals."""
+    from engine.datasets import list_datasets
+
+    refusals: list[state.Refusal] = []
+    names = [info.name for info in list_datasets()]
+    dataset = params.get("dataset")
+    if dataset:
+        if dataset in names:
+            st.session_state[state.DATASET_KEY] = dataset
+        else:
+            shown = st.session_state.get(state.DATASET_KEY, state.DEFAULT_DATASET)
+            st.session_state[state.DATASET_KEY] = shown
+            reason = f"no dataset of that name here (known: {', '.join(names)})"
+            refusals.append(state.Refusal("dataset", dataset, reason, ((state.DATASET_KEY, shown),), dataset[:MAX_RAW]))
+
+    preset = params.get("preset") or None
+    refused_preset = None
+    if preset and preset not in PRESETS:
+        refused_preset, preset = preset, None
+    spec, refused_spec = None, None
+    if params.get("spec"):
+        try:
+            spec = ModelSpec.from_token(params["spec"])
+            validate_spec_values(spec)  # the widgets' ranges are the validator's: what it refuses, they cannot show
+        except DigitLabError as error:
+            spec, refused_spec = None, str(error)
+
+    base_preset = preset or (None if spec else state.DEFAULT_PRESET)
+    base = PRESETS[base_preset] if base_preset else None
+    config = base.config if base else TrainConfig()
+    if base and base.label_mapping:
+        config = config.replace(label_mapping=base.label_mapping)
+    config, config_refusals = _read_config(params, config, notices)
+    refusals += state.load_model_choice(base_preset, spec, config)
+
+    # Shown after loading, so each refusal records the values its widgets now hold instead.
+    ss = st.session_state
+    architecture = [state.PRESET_KEY, "n_conv", "n_dense", *(f"spec_{name}" for name in state.SPEC_WIDGETS)]
+    architecture += [state.block_key(1, name) for name in state.BLOCK_FIELDS]
+    model_shown = tuple((key, ss[key]) for key in architecture if key in ss)
+    if refused_preset is not None:
+        reason = "no preset of that name (the Model preset list shows them all)"
+        refusals.append(state.Refusal("preset", refused_preset, reason, model_shown, refused_preset[:MAX_RAW]))
+    if refused_spec is not None:
+        token = params["spec"]
+        refusals.append(state.Refusal("spec (the model)", token, refused_spec, model_shown, token[:MAX_RAW]))
+    for param, setting, text, reason in config_refusals:
+        key = state.CONFIG_WIDGETS[setting]
+        refusals.append(state.Refusal(param, text, reason, ((key, ss[key]),), text[:MAX_RAW]))
+    return refusals
+
+
+def _read_config(params: dict[str, str], config: TrainConfig, notices: list[str]):
+    """The link's training settings applied one by one to `config`, each validated with the ones before it.
+
+    Returns the config and (parameter, setting, text, reason) for each refused value.
+    """
+    asked: list[tuple[str, str, object]] = []  # (parameter, setting, raw text or value)
+    refused: list[tuple[str, str, str, str]] = []
+    if params.get("cfg"):  # older links carried the changed settings as one compressed token
+        try:
+            changes = decode(params["cfg"])
+        except ValueError as error:
+            notices.append(f"The link's training settings (cfg) could not be read ({error}) and were not used.")
+            changes = {}
+        for setting, value in changes.items():
+            if setting in PARAM_OF_SETTING:
+                asked.append((PARAM_OF_SETTING[setting], setting, value))
+            else:
+                notices.append(f"The link's cfg names {state.shorten(setting, 30)}, not a setting a link can carry.")
+    for param, (setting, _) in CONFIG_PARAMS.items():
+        if param in params:
+            asked.append((param, setting, params[param]))
+    for param, setting, value in asked:
+        text = value if isinstance(value, str) else json.dumps(value)
+        try:
+            parsed = CONFIG_PARAMS[param][1](value) if isinstance(value, str) else value
+            candidate = config.replace(**{setting: parsed})
+            validate_config_values(candidate)  # hosted caps included: the limits in force
+        except (Refused, DigitLabError, TypeError, ValueError) as error:
+            refused.append((param, setting, text, str(error)))
+        else:
+            config = candidate
+    return config, refused
+
+
+# --- writing the link ---------------------------------------------------------------------------------------
 
 
 def current_params() -> dict[str, str]:
     """The query parameters that reopen the current view."""
-    selection = state.selection()
-    params: dict[str, str] = {"dataset": selection.dataset_name}
-    if selection.preset:
-        params["preset"] = selection.preset
-    elif selection.spec is not None:
-        params["spec"] = selection.spec.to_token()
-    if selection.config is not None:
-        base = PRESETS[selection.preset].config if selection.preset else TrainConfig()
-        changed = {k: v for k, v in selection.config.to_dict().items() if base.to_dict().get(k) != v}
-        if selection.preset and PRESETS[selection.preset].label_mapping:
-            changed.pop("label_mapping", None)
-        if changed:
-            params["cfg"] = encode(changed)
-    page_extras = st.session_state.get(state.PAGE_PARAMS_KEY, {})
+    ss = st.session_state
+    params: dict[str, str] = {"dataset": str(ss.get(state.DATASET_KEY, state.DEFAULT_DATASET))}
+    preset = state.architecture_matches_preset()
+    if preset:
+        params["preset"] = preset
+    else:
+        params["spec"] = state.spec_from_widgets().to_token()
+    try:
+        config = state.config_from_widgets()
+    except (TypeError, ValueError, DigitLabError):
+        config = None
+    if config is not None:
+        base = PRESETS[preset].config if preset else TrainConfig()
+        if preset and PRESETS[preset].label_mapping:
+            base = base.replace(label_mapping=PRESETS[preset].label_mapping)
+        for setting, param in PARAM_OF_SETTING.items():
+            value = getattr(config, setting)
+            if value != getattr(base, setting):
+                params[param] = _text(value)
+    # A refused value stays in the address bar while it stands: reloading or sharing shows the same refusal.
+    for refusal in state.refusals():
+        name = refusal.parameter.split(" ")[0]
+        if refusal.raw and name in (*MODEL_PARAMS, "folds"):
+            params[name] = refusal.raw
+    page_extras = ss.get(state.PAGE_PARAMS_KEY, {})
     params.update({k: v for k, v in page_extras.items() if v})
     return params
 
@@ -149,8 +420,14 @@ def publish() -> None:
         st.query_params.from_dict(params)
 
 
+def publish_view(page: str) -> None:
+    """Write `page`'s view parameters (tab, chosen cell, image, toggles) from its widgets; call after drawing them."""
+    for param in VIEW_PARAMS.get(page, ()):
+        state.set_page_param(param.name, param.write(st.session_state))
+
+
 def share_url() -> str:
     from urllib.parse import urlencode
 
     base = st.context.url or ""
-    return f"{base}?{urlencode(current_params())}"
+    return f"{base.split('?')[0]}?{urlencode(current_params())}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import components, state
 from engine.architectures import (
     ACTIVATIONS,
     BATCH_NORM_PLACES,
@@ -22,17 +22,18 @@ from engine.architectures import (
     DenseLayer,
 )
 from engine.datasets import LABEL_MAPPINGS, dataset_status, list_datasets
-from engine.limits import TrainLimits, spec_limits, train_limits
+from engine.limits import spec_limits
 from engine.training.config import LR_SCHEDULES
 
-# Fractions the validator takes in [0, 1): a widget needs an inclusive maximum just below 1.
-FRACTION_MAX = 0.99
+# Fractions the validator takes in [0, 1): the widgets' inclusive maximum is the largest float below 1, and
+# "%g" shows what a link carries (0.995) instead of rounding it to two decimals.
+FRACTION_MAX = state.BELOW_ONE
 
 
 def _on_preset_change() -> None:
     chosen = st.session_state[state.PRESET_KEY]
     if chosen != state.CUSTOM:
-        state.load_model_choice(chosen)
+        state.add_refusals(state.load_model_choice(chosen))
 
 
 def render() -> None:
@@ -56,9 +57,13 @@ def render() -> None:
         if selection.dataset is None:
             pass  # the dataset's own problem: the caption under the picker points to the page, which shows it once
         elif selection.error:
-            st.error(selection.error, icon=":material/warning:")
-        elif not selection.preset:
-            st.caption("Custom model (differs from the preset).")
+            st.error(components.plain(selection.error), icon=":material/warning:")
+        elif selection.preset:
+            st.caption(f"Model: {components.plain(selection.label)}")
+        else:
+            started = st.session_state.get(state.PRESET_KEY)
+            origin = f", started from {components.plain(started)}" if started in PRESETS else ""
+            st.caption(f"Custom model (the architecture differs from the preset{origin}).")
 
 
 def _dataset_picker() -> None:
@@ -72,7 +77,9 @@ def _dataset_picker() -> None:
     chosen = st.session_state[state.DATASET_KEY]
     if not status[chosen][0]:
         # One line here; the page shows the full message (what was tried, how to get it) once.
-        st.caption(f"{infos[chosen].title} is not stored on this machine; the page says how to get it.")
+        st.caption(
+            f"{components.plain(infos[chosen].title)} is not stored on this machine; the page says how to get it."
+        )
 
 
 def _architecture_widgets() -> None:
@@ -91,17 +98,20 @@ def _architecture_widgets() -> None:
         left.number_input("Pool size", 1, limits.max_pool_size, key=state.block_key(i, "pool_size"))
         right.number_input("Pool stride (0 = size)", 0, limits.max_pool_size, key=state.block_key(i, "pool_stride"))
         left.selectbox("Batch norm", BATCH_NORM_PLACES, key=state.block_key(i, "batch_norm"))
-        right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, key=state.block_key(i, "dropout"))
+        right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, format="%g", key=state.block_key(i, "dropout"))
     st.number_input("Dense layers", 0, limits.max_dense_layers, key="n_dense")
     for i in range(1, int(st.session_state["n_dense"]) + 1):
         _seed_missing(state.dense_key, i, DenseLayer())
         left, mid, right = st.columns(3)
         left.number_input(f"Dense {i} units", 1, limits.max_units, key=state.dense_key(i, "units"))
         mid.selectbox("Activation", ACTIVATIONS, key=state.dense_key(i, "activation"))
-        right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, key=state.dense_key(i, "dropout"))
+        right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, format="%g", key=state.dense_key(i, "dropout"))
     st.selectbox("Output activation", OUTPUT_ACTIVATIONS, key="spec_output_activation")
     st.selectbox("Optimizer", OPTIMIZERS, key="spec_optimizer")
-    st.number_input("Learning rate", 1e-6, limits.max_learning_rate, format="%.5f", step=1e-4, key="spec_learning_rate")
+    # (0, max] like the validator: the smallest positive float is the inclusive minimum.
+    st.number_input(
+        "Learning rate", state.ABOVE_ZERO, limits.max_learning_rate, format="%g", step=1e-4, key="spec_learning_rate"
+    )
     if any(
         st.session_state.get(state.block_key(i, "batch_norm"), "none") != "none"
         for i in range(1, int(st.session_state["n_conv"]) + 1)
@@ -111,7 +121,7 @@ def _architecture_widgets() -> None:
             0.0,
             FRACTION_MAX,
             step=0.01,
-            format="%.3f",
+            format="%g",
             key="spec_batch_norm_momentum",
             help="How fast BatchNorm's moving statistics follow the batches. Keras' default 0.99 lags "
             "behind at high learning rates; 0.9 keeps early-epoch scores honest.",
@@ -119,31 +129,33 @@ def _architecture_widgets() -> None:
 
 
 def _training_widgets() -> None:
-    limits = train_limits()
-    # Hosted mode's lower epoch cap stays the validator's message, not the widget's maximum: a preset recipe
-    # above it (seed 002 trains 100 epochs) must still be shown, and a widget cannot hold a value above its max.
-    most_epochs = max(TrainLimits().max_epochs, limits.max_epochs)
+    # The limits in force, hosted caps included: a preset recipe above them (seed 002's 100 epochs on a hosted
+    # server) is a refusal with its notice (`state.load_model_choice`), never a value the widget cannot hold.
+    ranges = state.config_widget_ranges()
+    keys = state.CONFIG_WIDGETS
     left, right = st.columns(2)
-    left.number_input("Epochs", 1, most_epochs, key=state.CONFIG_WIDGETS["epochs"])
-    right.number_input("Batch size", 1, limits.max_batch_size, key=state.CONFIG_WIDGETS["batch_size"])
-    left.number_input("Validation split", 0.0, FRACTION_MAX, step=0.05, key=state.CONFIG_WIDGETS["validation_split"])
-    right.number_input("Seed", 0, limits.max_seed, key=state.CONFIG_WIDGETS["seed"])
-    left.selectbox("LR schedule", LR_SCHEDULES, key=state.CONFIG_WIDGETS["lr_schedule"])
-    right.number_input(
-        "Early stop patience (0 = off)", 0, most_epochs, key=state.CONFIG_WIDGETS["early_stopping_patience"]
+    left.number_input("Epochs", *ranges["epochs"], key=keys["epochs"])
+    right.number_input("Batch size", *ranges["batch_size"], key=keys["batch_size"])
+    left.number_input(
+        "Validation split", *ranges["validation_split"], step=0.05, format="%g", key=keys["validation_split"]
     )
-    # No maximum: the validator has none either (a subset larger than the training set means all of it).
-    left.number_input("Train subset (0 = all)", 0, None, step=100, key=state.CONFIG_WIDGETS["limit_train"])
+    right.number_input("Seed", *ranges["seed"], key=keys["seed"])
+    left.selectbox("LR schedule", LR_SCHEDULES, key=keys["lr_schedule"])
+    right.number_input(
+        "Early stop patience (0 = off)", *ranges["early_stopping_patience"], key=keys["early_stopping_patience"]
+    )
+    left.number_input("Train subset (0 = all)", *ranges["limit_train"], step=100, key=keys["limit_train"])
     # Full width, and a short placeholder: in a half-width column the label read "Augme…", and a long
     # placeholder was cut off too.
     st.checkbox(
         "Augmentation",
-        key=state.CONFIG_WIDGETS["augmentation"],
+        key=keys["augmentation"],
         help="Random shifts (10 %), rotations (10°) and zoom (10 %) while training.",
     )
     st.text_input(
         "Merge classes",
-        key=state.CONFIG_WIDGETS["label_mapping"],
+        key=keys["label_mapping"],
+        max_chars=200,
         placeholder="e.g. 0,6|1,7|2,3,5,8|4,9",
         help="Train on merged classes, as seed 004's 4-class experiment does: groups of classes split by |, "
         "or a named mapping (" + ", ".join(LABEL_MAPPINGS) + "). Empty = the original classes.",

@@ -2,19 +2,23 @@
 
 Widgets in the sidebar own these keys, so a choice survives page switches; `selection()` turns them into
 engine objects (a loaded `Dataset`, a sized `ModelSpec`, a `TrainConfig`) or the engine's message saying
-why they cannot be used.
+why they cannot be used. A value a link (or a preset's recipe) asked for that the widgets cannot hold is a
+`Refusal`: it keeps training off until the user changes that widget or accepts what the widgets show.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+from dataclasses import dataclass, fields, replace
 
 import streamlit as st
 
 from dashboard import services
 from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec
+from engine.architectures.presets import Override, model_label, recipe_overrides
 from engine.datasets import DEFAULT_DATASET, Dataset
-from engine.errors import DigitLabError
+from engine.errors import DigitLabError, InvalidConfig
+from engine.limits import train_limits
 from engine.training.config import TrainConfig
 from engine.validation import validate_config_values, validate_request
 
@@ -24,7 +28,8 @@ RUN_KEY = "run_id"
 FOLDS_KEY = "folds"
 COMPARE_KEY = "compare_runs"
 JOB_KEY = "_job_id"  # the job (engine.jobs) this session follows; in the link as ?job=
-LINK_PROBLEMS_KEY = "_link_problems"
+LINK_PROBLEMS_KEY = "_link_problems"  # one-off notices (plain text) from the link, shown on the first page
+REFUSALS_KEY = "_link_refusals"  # Refusals still in force
 PAGE_PARAMS_KEY = "_page_params"
 CUSTOM = "(custom)"
 DEFAULT_PRESET = "digitlab-small8"
@@ -43,6 +48,59 @@ CONFIG_WIDGETS = {
 }
 BLOCK_FIELDS = [f.name for f in fields(ConvBlock)]
 DENSE_FIELDS = [f.name for f in fields(DenseLayer)]
+SPEC_WIDGETS = ("output_activation", "optimizer", "learning_rate", "batch_norm_momentum", "loss")
+# The validator takes fractions in [0, 1) and learning rates in (0, max]: these bounds are the same sets of
+# floats, so a widget can hold every value the validator accepts and nothing it refuses.
+BELOW_ONE = math.nextafter(1.0, 0.0)
+ABOVE_ZERO = math.ulp(0.0)
+
+
+def config_widget_ranges() -> dict[str, tuple]:
+    """(min, max) of each training-setting number widget, from the limits in force (max None = no maximum).
+
+    The validator's bounds, so what a link may carry a widget can show, and the reverse.
+    """
+    limits = train_limits()
+    return {
+        "epochs": (1, limits.max_epochs),
+        "batch_size": (1, limits.max_batch_size),
+        "validation_split": (0.0, BELOW_ONE),
+        "seed": (0, limits.max_seed),
+        "early_stopping_patience": (0, limits.max_epochs),
+        "limit_train": (0, None),  # the validator has no maximum either: a subset above the set means all of it
+    }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A value asked for (by a link, or by a preset's recipe beyond this server's caps) that was not used.
+
+    `shown` holds the widget keys and the values they were given instead; while every one of them still holds
+    that value the refusal stands and training stays off, so nothing is trained that nobody chose.
+    """
+
+    parameter: str  # the link parameter (or setting) name
+    value: str  # what was asked, as text (shown shortened, as plain text)
+    reason: str  # the validator's message
+    shown: tuple[tuple[str, object], ...] = ()  # (widget key, value shown instead)
+    raw: str = ""  # the link's value, kept in the address bar while the refusal stands
+
+    def message(self) -> str:
+        instead = ""
+        if self.shown:
+            instead = " The sidebar shows other values; training stays off until you choose one there"
+            instead += " (or press 'Use the values shown')."
+        reason = self.reason if self.reason.endswith((".", "!", "?")) else f"{self.reason}."
+        return f"The link's {self.parameter} = {shorten(self.value)} was refused: {reason}{instead}"
+
+    def withdrawn(self, session) -> bool:
+        return any(key not in session or session[key] != value for key, value in self.shown)
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """At most `limit` characters of untrusted text, saying how long it was when cut."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 @dataclass(frozen=True)
@@ -51,14 +109,20 @@ class Selection:
 
     dataset_name: str
     dataset: Dataset | None
-    preset: str  # "" when the builder no longer matches any preset
+    preset: str  # the preset whose architecture the builder still has; "" for a custom model
     spec: ModelSpec | None  # sized for the dataset (after class merging)
     config: TrainConfig | None
     error: str = ""
+    overrides: tuple[Override, ...] = ()  # recipe settings changed from the preset's
 
     @property
     def ready(self) -> bool:
         return self.dataset is not None and self.spec is not None and self.config is not None and not self.error
+
+    @property
+    def label(self) -> str:
+        """'seed001-cnn3', 'seed001-cnn3 + epochs 20' or 'custom'."""
+        return model_label(self.preset, self.overrides)
 
 
 def block_key(index: int, name: str) -> str:
@@ -69,20 +133,22 @@ def dense_key(index: int, name: str) -> str:
     return f"dense{index}_{name}"
 
 
-def load_model_choice(preset: str | None, spec: ModelSpec | None = None, config_changes: dict | None = None) -> None:
+def load_model_choice(
+    preset: str | None, spec: ModelSpec | None = None, config: TrainConfig | None = None
+) -> list[Refusal]:
     """Write a preset (or a spec) and training settings into the widget keys before the widgets are drawn.
 
-    Settings from a link are validated first (`InvalidConfig`), because the widgets' ranges are the
-    validator's: a value the engine refuses is one a widget cannot show. `links` validates a linked spec.
+    `config` defaults to the preset's recipe. Callers validate what they pass (`links` validates a link's
+    values); a recipe value beyond this server's caps (seed 002's 100 epochs in hosted mode) is not written: the
+    widget gets the nearest value it can hold and the returned `Refusal` keeps training off until the user
+    chooses.
     """
     base = PRESETS[preset] if preset else None
     spec = spec or (base.spec if base else PRESETS[DEFAULT_PRESET].spec)
-    config = base.config if base else TrainConfig()
-    if base and base.label_mapping:
-        config = config.replace(label_mapping=base.label_mapping)
-    if config_changes:
-        config = TrainConfig.from_dict({**config.to_dict(), **config_changes})
-        validate_config_values(config)
+    if config is None:
+        config = base.config if base else TrainConfig()
+        if base and base.label_mapping:
+            config = config.replace(label_mapping=base.label_mapping)
     ss = st.session_state
     ss[PRESET_KEY] = preset or CUSTOM
     ss["n_conv"] = len(spec.conv_blocks)
@@ -93,15 +159,56 @@ def load_model_choice(preset: str | None, spec: ModelSpec | None = None, config_
     for index, layer in enumerate(spec.dense_layers, 1):
         for name in DENSE_FIELDS:
             ss[dense_key(index, name)] = getattr(layer, name)
-    for name in ("output_activation", "optimizer", "learning_rate", "batch_norm_momentum", "loss"):
+    for name in SPEC_WIDGETS:
         ss[f"spec_{name}"] = getattr(spec, name)
+    refusals = []
+    for name, value, reason in config_beyond_limits(config):
+        low, high = config_widget_ranges()[name]
+        shown = max(low, value if high is None else min(high, value))
+        config = config.replace(**{name: shown})
+        source = f"preset {preset}" if base is not None else "model"
+        refusals.append(Refusal(name, f"{value} ({source}'s recipe)", reason, ((CONFIG_WIDGETS[name], shown),)))
     for name, key in CONFIG_WIDGETS.items():
         ss[key] = getattr(config, name)
+    return refusals
+
+
+def config_beyond_limits(config: TrainConfig) -> list[tuple[str, object, str]]:
+    """(setting, value, the validator's reason) for each widget setting of `config` the limits in force refuse,
+    each checked on its own against the default recipe so one bad value does not hide another."""
+    found = []
+    for name in CONFIG_WIDGETS:
+        value = getattr(config, name)
+        probe = TrainConfig().replace(**{name: value})
+        if name == "early_stopping_patience":
+            probe = probe.replace(validation_split=config.validation_split)
+        try:
+            validate_config_values(probe)
+        except InvalidConfig as error:
+            found.append((name, value, str(error)))
+    return found
+
+
+def refusals() -> list[Refusal]:
+    """The refusals still in force; one the user has answered (by changing its widget) is dropped for good."""
+    ss = st.session_state
+    standing = [refusal for refusal in ss.get(REFUSALS_KEY, []) if not refusal.withdrawn(ss)]
+    ss[REFUSALS_KEY] = standing
+    return standing
+
+
+def add_refusals(new: list[Refusal]) -> None:
+    st.session_state[REFUSALS_KEY] = [*st.session_state.get(REFUSALS_KEY, []), *new]
+
+
+def accept_shown_values() -> None:
+    """The user's answer to every refusal at once: train what the widgets show."""
+    st.session_state[REFUSALS_KEY] = []
 
 
 def ensure_defaults() -> None:
     if PRESET_KEY not in st.session_state:
-        load_model_choice(DEFAULT_PRESET)
+        add_refusals(load_model_choice(DEFAULT_PRESET))
     st.session_state.setdefault(DATASET_KEY, DEFAULT_DATASET)
 
 
@@ -134,7 +241,20 @@ def config_from_widgets() -> TrainConfig:
 
 
 def selection() -> Selection:
-    """The sidebar's current dataset and model as engine objects, validated."""
+    """The sidebar's current dataset and model as engine objects, validated; refused link values keep it unready."""
+    chosen = _selection()
+    standing = refusals()
+    if standing and not chosen.error:
+        names = ", ".join(dict.fromkeys(refusal.parameter for refusal in standing))
+        return replace(
+            chosen,
+            error=f"Training is off: the link asked for values this server refused ({names}; see the notices). "
+            "Choose those settings in the sidebar, or press 'Use the values shown'.",
+        )
+    return chosen
+
+
+def _selection() -> Selection:
     ensure_defaults()
     name = st.session_state[DATASET_KEY]
     try:
@@ -152,20 +272,31 @@ def selection() -> Selection:
     except DigitLabError as error:
         shown = raw_spec.for_data(dataset.image_shape, dataset.num_classes)
         return Selection(name, dataset, "", shown, config, str(error))
-    return Selection(name, dataset, matching_preset(spec, config), spec, config)
+    preset_name = matching_preset(spec)
+    overrides = recipe_overrides(PRESETS[preset_name], config) if preset_name else ()
+    return Selection(name, dataset, preset_name, spec, config, overrides=overrides)
 
 
-def matching_preset(spec: ModelSpec, config: TrainConfig) -> str:
-    """The chosen preset's name while the builder still equals it (architecture and recipe), else ""."""
+def matching_preset(spec: ModelSpec) -> str:
+    """The chosen preset's name while the builder still has its architecture (sized for the data), else "".
+
+    Training settings may differ: they are the selection's `overrides` ("seed001-cnn3 + epochs 20").
+    """
     chosen = st.session_state.get(PRESET_KEY, CUSTOM)
     preset = PRESETS.get(chosen)
     if preset is None:
         return ""
-    expected_config = preset.config
-    if preset.label_mapping:
-        expected_config = expected_config.replace(label_mapping=preset.label_mapping)
-    same_spec = preset.spec.for_data(spec.input_shape, spec.num_classes) == spec
-    return chosen if same_spec and expected_config == config.replace(seed=preset.config.seed) else ""
+    return chosen if preset.spec.for_data(spec.input_shape, spec.num_classes) == spec else ""
+
+
+def architecture_matches_preset() -> str:
+    """The chosen preset while the widgets hold its architecture (any image size), else "": what a link names."""
+    chosen = st.session_state.get(PRESET_KEY, CUSTOM)
+    preset = PRESETS.get(chosen)
+    if preset is None:
+        return ""
+    spec = spec_from_widgets()
+    return chosen if preset.spec.for_data(spec.input_shape, spec.num_classes) == spec else ""
 
 
 def set_page_param(name: str, value) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.architectures import PRESETS
+from engine.architectures.presets import run_model_label
 from engine.datasets import Dataset
 from engine.progress import BatchCallback, batch_relay
 from engine.runs import RunResult, preset_request, spec_summary
@@ -26,7 +27,7 @@ STUDIES: dict[str, tuple[str, ...]] = {
 
 def run_label(run: StoredRun) -> str:
     meta = run.meta
-    name = meta.get("preset") or spec_summary(meta["spec"])
+    name = run_model_label(meta) if meta.get("preset") else spec_summary(meta["spec"])  # "seed001-cnn3 + epochs 20"
     return f"{name} · {meta['dataset']['name']} · {run.run_id[:6]}"
 
 

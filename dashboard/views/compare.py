@@ -41,11 +41,15 @@ with st.expander("Seed 003's ten-model study", expanded=False):
     dataset = selection.dataset
     fits = dataset is not None and tuple(dataset.image_shape[:2]) == (28, 28)
     if dataset is None:
-        st.warning(f"The dataset {selection.dataset_name!r} cannot be loaded here: {selection.error}")
+        st.warning(
+            f"The dataset {components.plain(selection.dataset_name, 60)} cannot be loaded here: "
+            f"{components.plain(selection.error)}"
+        )
     elif not fits:
         h, w = dataset.image_shape[:2]
         st.warning(
-            f"The seed 003 models were designed for 28x28 images; `{dataset.name}` has {h}x{w} images, too small "
+            f"The seed 003 models were designed for 28x28 images; {components.plain(dataset.name)} has {h}x{w} images, "
+            "too small "
             "for most of them. Choose **fashion-mnist** in the sidebar (available offline here via Debian's "
             "`dataset-fashion-mnist` package) or **mnist** (with a local copy), then run the study.",
             icon=":material/straighten:",
@@ -214,7 +218,7 @@ picked = st.dataframe(
     },
 )
 rows = picked.selection.rows if picked else []
-if rows and st.button(f"Open {table.iloc[rows[0]]['label']} in Evaluate", key="compare_open"):
+if rows and st.button(f"Open {components.plain(table.iloc[rows[0]]['label'], 80)} in Evaluate", key="compare_open"):
     state.open_run(table.iloc[rows[0]]["run_id"])
     st.switch_page("views/evaluate.py")
 st.caption("Select a row to open that run in Evaluate. Click a column header to sort.")
@@ -240,7 +244,7 @@ if metrics:
     ]
     if absent:
         st.caption(
-            f"No {metric.replace('_', ' ')} recorded for {', '.join(absent)} "
+            f"No {metric.replace('_', ' ')} recorded for {components.plain(', '.join(absent), 300)} "
             "(trained without a validation split); pick a training metric to see them."
         )
 else:

@@ -39,7 +39,9 @@ state.set_page_param("folds", k)
 
 selection = state.selection()
 if not selection.ready:
-    st.error(selection.error or "Choose a dataset and a model in the sidebar.", icon=":material/warning:")
+    st.error(
+        components.plain(selection.error or "Choose a dataset and a model in the sidebar."), icon=":material/warning:"
+    )
     st.button("Run k-fold", disabled=True, key="cv_run")
     st.stop()
 
@@ -51,12 +53,13 @@ except DigitLabError as error:
     components.show_error(error)
     st.stop()
 cached = sum(run is not None for run in stored)
-model_name = selection.preset or "custom model"
+model_name = selection.label
 
 
 def cache_line(done: int) -> str:
-    return f"**{done} of {k} folds cached** · {model_name} on `{selection.dataset_name}` · " + (
-        f"{selection.config.epochs} epochs per fold"
+    return (
+        f"**{done} of {k} folds cached** · {components.plain(model_name)} on "
+        f"{components.plain(selection.dataset_name)} · {selection.config.epochs} epochs per fold"
     )
 
 
@@ -141,7 +144,7 @@ if reported is not None:
         delta_color="off",
     )
     right.metric(f"Reported by {PRESETS[chosen].source.split('_')[0]} ({chosen})", f"{reported:.4f}")
-    if selection.preset != chosen or selection.dataset_name != PRESETS[chosen].dataset:
+    if selection.preset != chosen or selection.overrides or selection.dataset_name != PRESETS[chosen].dataset:
         st.caption(
             f"The report trained {PRESETS[chosen].config.epochs} epochs on `{PRESETS[chosen].dataset}`; "
             "these settings or this dataset differ, so expect a gap."

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, state
+from dashboard import components, links, state
 from dashboard.charts.data import (
     class_distribution_chart,
     embedding_chart,
@@ -60,14 +60,15 @@ selection = state.selection()
 info = {i.name: i for i in list_datasets()}.get(selection.dataset_name)
 if selection.dataset is None:
     # The engine's message already says what was tried and how to get the data: shown once, not repeated.
-    st.warning(selection.error, icon=":material/inventory_2:")
+    st.warning(components.plain(selection.error), icon=":material/inventory_2:")
     st.caption("Pick another dataset in the sidebar; `digits` is bundled and always works.")
     st.stop()
 ds = selection.dataset
 names = list(ds.class_names)
+chart_names = [components.plain(name, 40, chart=True) for name in names]  # a data file's names, for Plotly (HTML)
 
 # --- the card --------------------------------------------------------------------------------------------
-st.subheader(info.title if info else ds.name)
+st.subheader(components.plain(info.title if info else ds.name, 80))
 h, w, _ = ds.image_shape
 cols = st.columns(4)
 cols[0].metric("Train images", f"{len(ds.x_train):,}")
@@ -87,7 +88,7 @@ card_col.dataframe(
     },
 )
 prov_col.markdown("**Provenance**")
-prov_col.caption(ds.provenance)
+prov_col.caption(components.plain(ds.provenance))
 
 # --- class balance ---------------------------------------------------------------------------------------
 st.subheader("Class distribution")
@@ -129,11 +130,11 @@ controls[3].button("Reshuffle", key="data_reshuffle", on_click=_reshuffle)
 seed = int(st.session_state[SEED_KEY])
 images, labels = exploration.split_arrays(ds, split)
 picks = exploration.sample_indices(labels, ds.num_classes, per_class, seed)
-st.plotly_chart(sample_grid(images, picks, names, ds.value_max, split, seed), key="data_samples")
+st.plotly_chart(sample_grid(images, picks, chart_names, ds.value_max, split, seed), key="data_samples")
 st.caption(f"Seed **{seed}** · type it back in to draw the same images again.")
 
 means, histogram = _statistics(ds, ds.fingerprint, split)
-st.plotly_chart(mean_image_grid(means, names, ds.value_max, split), key="data_means")
+st.plotly_chart(mean_image_grid(means, chart_names, ds.value_max, split), key="data_means")
 log_y = st.toggle("Log scale", key="data_log_y", help="Most pixels are background (0); a log axis shows the rest.")
 st.plotly_chart(pixel_histogram_chart(histogram, ds.value_max, split, log_y), key="data_histogram")
 
@@ -149,9 +150,15 @@ method = map_cols[0].radio(
     help="PCA is instant; t-SNE separates classes better but takes seconds (cached).",
 )
 top = len(labels)
-n = map_cols[1].slider(
-    "Images (stratified by class)", min(100, top), min(3000, top), min(1000, top), step=50, key="data_embed_n"
+low, high = min(100, top), min(3000, top)
+components.link_view_check(
+    "points",
+    ("data_embed_n",),
+    low <= int(st.session_state.get("data_embed_n", low)) <= high,
+    f"the map takes {low:,} to {high:,} images of this split",
 )
+st.session_state.setdefault("data_embed_n", min(1000, top))  # set here, not as the slider's value: a link may set it
+n = map_cols[1].slider("Images (stratified by class)", low, high, step=50, key="data_embed_n")
 started = time.perf_counter()
 with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", expanded=False) as status:
     result, thumbs = _embedding(ds, ds.fingerprint, split, n, method, seed)
@@ -162,7 +169,7 @@ with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", e
     )
 event = st.plotly_chart(
     embedding_chart(
-        result.coords, result.labels, result.indices, names, method, thumbs, result.explained_variance, split
+        result.coords, result.labels, result.indices, chart_names, method, thumbs, result.explained_variance, split
     ),
     key="data_embedding",
     on_select="rerun",
@@ -184,11 +191,13 @@ if chosen:
             [images[i] for i in shown],
             10,
             title,
-            captions=[f"#{i} · {names[labels[i]]}" for i in shown],
-            hover=[f"{split} #{i}, class {names[labels[i]]}" for i in shown],
+            captions=[f"#{i} · {chart_names[labels[i]]}" for i in shown],
+            hover=[f"{split} #{i}, class {chart_names[labels[i]]}" for i in shown],
             zmax=ds.value_max,
         ),
         key="data_selected",
     )
     counts = pd.Series([names[labels[i]] for i in chosen]).value_counts().rename_axis("class").reset_index()
     st.dataframe(counts, hide_index=True, key="data_selected_counts")
+
+links.publish_view("data")

@@ -5,14 +5,17 @@ most-confused pairs, misclassified and random sample images, one-vs-rest matrice
 curves and CSV downloads. The run is the link's `?run=`, else the stored run of the sidebar's model.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, services, state
+from dashboard import components, links, services, state
 from dashboard.charts import evaluation as charts
 from dashboard.charts.training import training_curves
 from engine.architectures import PRESETS
+from engine.architectures.presets import run_model_label
 from engine.errors import DigitLabError
 from engine.evaluation import one_vs_rest_matrix
 from engine.evaluation.predictions import predictions_table, sample_predictions
@@ -46,7 +49,7 @@ if run_id and run is None:
                         "other library versions or settings, so the numbers may differ slightly."
                     )
     else:
-        st.caption(f"The sidebar's model cannot be trained as it stands: {selection.error}")
+        st.caption(f"The sidebar's model cannot be trained as it stands: {components.plain(selection.error)}")
 if run is None:
     run = sidebar_run
     if run is not None and run_id:
@@ -81,7 +84,8 @@ if evaluation is None:
 
 # --- headline -----------------------------------------------------------------------------------------------
 meta = run.meta
-names = list(evaluation.class_names)
+names = list(evaluation.class_names)  # raw for widgets and tables; chart_names for Plotly, which reads HTML
+chart_names = [components.plain(name, 40, chart=True) for name in names]
 k = evaluation.num_classes
 cols = st.columns(5)
 cols[0].metric(
@@ -94,20 +98,22 @@ cols[2].metric("Macro recall", f"{evaluation.macro_recall:.4f}")
 cols[3].metric("Macro F1", f"{evaluation.macro_f1:.4f}")
 cols[4].metric("Log loss", f"{evaluation.log_loss:.4f}")
 preset_name = meta.get("preset") or ""
+plain = components.plain  # stored meta is untrusted: names from it are shown as literal text
 st.markdown(
-    f"Run `{run.run_id}` · dataset **{meta['dataset']['name']}** "
+    f"Run `{run.run_id}` · dataset **{plain(meta['dataset']['name'], 60)}** "
     f"({meta['dataset'].get('n_test', evaluation.num_samples):,} "
-    f"test images, {k} classes) · model **{preset_name or 'custom'}** · {meta['parameters']['total']:,} parameters · "
-    f"{meta.get('epochs_run', '?')} epochs in {meta.get('train_seconds', 0):.1f} s · created {meta.get('created', '?')}"
+    f"test images, {k} classes) · model **{plain(run_model_label(meta), 120)}** · "
+    f"{meta['parameters']['total']:,} parameters · {plain(meta.get('epochs_run', '?'), 10)} epochs in "
+    f"{meta.get('train_seconds', 0):.1f} s · created {plain(meta.get('created', '?'), 40)}"
 )
 reported = PRESETS[preset_name].reported if preset_name in PRESETS else {}
 if "test_accuracy" in reported:
     st.caption(
         f"Test accuracy — report: {reported['test_accuracy']:.2%} (on {PRESETS[preset_name].dataset}) · "
-        f"ours: {evaluation.accuracy:.2%} (on {meta['dataset']['name']})"
+        f"ours: {evaluation.accuracy:.2%} (on {plain(meta['dataset']['name'], 60)})"
     )
 for note in evaluation.notes:
-    st.info(note, icon=":material/info:")
+    st.info(plain(note), icon=":material/info:")
 components.share_box()
 
 
@@ -131,7 +137,7 @@ def test_images():
 
 images, value_max, no_images = test_images()
 if images is None:
-    st.warning(f"Metrics only, no images: {no_images}.", icon=":material/image:")
+    st.warning(f"Metrics only, no images: {plain(no_images)}.", icon=":material/image:")
 
 
 def show_images(indices, title: str, key: str, columns: int = 6, panel_px: int | None = None) -> None:
@@ -141,7 +147,9 @@ def show_images(indices, title: str, key: str, columns: int = 6, panel_px: int |
     for i in indices:
         truth, guess = evaluation.y_true[i], evaluation.y_pred[i]
         titles.append(
-            f"#{i} · {names[guess]} ({evaluation.confidence[i]:.0%})" if truth != guess else f"#{i} · {names[truth]}"
+            f"#{i} · {chart_names[guess]} ({evaluation.confidence[i]:.0%})"
+            if truth != guess
+            else f"#{i} · {chart_names[truth]}"
         )
         colours.append("#d62728" if truth != guess else "#222222")
     st.plotly_chart(
@@ -158,17 +166,9 @@ def show_images(indices, title: str, key: str, columns: int = 6, panel_px: int |
     )
 
 
+# Keyed, and rerun on change, so the open tab is part of the link (`links.VIEW_PARAMS`).
 (report_tab, confusion_tab, mistakes_tab, samples_tab, ovr_tab, roc_tab, curves_tab, download_tab) = st.tabs(
-    [
-        "Report",
-        "Confusion matrix",
-        "Mistakes",
-        "Sample predictions",
-        "One vs rest",
-        "ROC",
-        "Training curves",
-        "Downloads",
-    ]
+    list(links.EVALUATE_TABS), key="eval_tab", on_change="rerun"
 )
 
 with report_tab:
@@ -186,7 +186,7 @@ with confusion_tab:
     normalised = st.toggle("Show shares of each true class (normalised rows)", key="eval_normalised")
     title = f"Confusion matrix · {evaluation.num_samples:,} test images" + (" · row shares" if normalised else "")
     chart_event = st.plotly_chart(
-        charts.confusion_heatmap(evaluation.confusion, names, normalised, title=title),
+        charts.confusion_heatmap(evaluation.confusion, chart_names, normalised, title=title),
         key=f"eval_confusion_{run.run_id}",
         on_select="rerun",
         selection_mode="points",
@@ -219,6 +219,12 @@ with confusion_tab:
     rows = pairs_event.selection.rows if pairs_event else []
     if rows:
         picks.append(("table", int(pairs.iloc[rows[0]]["true_label"]), int(pairs.iloc[rows[0]]["predicted_label"])))
+    components.link_view_check(
+        "cell",
+        PICK_KEYS,
+        all(st.session_state.get(key, 0) in range(k) for key in PICK_KEYS),
+        f"this run has {k} classes, numbered 0 to {k - 1}",
+    )
     seen = st.session_state.setdefault("_eval_seen_picks", {})
     for source, truth, guess in picks:
         if seen.get(source) != (run.run_id, truth, guess):
@@ -236,10 +242,13 @@ with confusion_tab:
     guess = right.selectbox("Predicted class", range(k), format_func=lambda i: names[i], key="eval_pred")
     cell = evaluation.cell_indices(truth, guess)
     st.markdown(
-        f"**{len(cell):,}** test images of class **{names[truth]}** predicted as **{names[guess]}**"
+        f"**{len(cell):,}** test images of class **{plain(names[truth], 40)}** predicted as "
+        f"**{plain(names[guess], 40)}**"
         + (f" (showing the first {MAX_CELL_IMAGES})" if len(cell) > MAX_CELL_IMAGES else "")
     )
-    show_images(cell[:MAX_CELL_IMAGES], f"True {names[truth]} · predicted {names[guess]}", key="eval_cell_images")
+    show_images(
+        cell[:MAX_CELL_IMAGES], f"True {chart_names[truth]} · predicted {chart_names[guess]}", key="eval_cell_images"
+    )
 
 with mistakes_tab:
     wrong = evaluation.misclassified()
@@ -247,16 +256,17 @@ with mistakes_tab:
     if wrong.empty:
         st.success("No test image was misclassified.")
     else:
+        components.link_view_check(
+            "shown",
+            ("eval_gallery_n",),
+            int(st.session_state.get("eval_gallery_n", 1)) <= min(100, len(wrong)),
+            f"this run has {len(wrong)} mistakes",
+        )
+        st.session_state.setdefault("eval_gallery_n", min(20, len(wrong)))  # not the slider's value: links set it
         limit = (
             1
             if len(wrong) == 1
-            else st.slider(
-                "How many (most confident mistakes first)",
-                1,
-                min(100, len(wrong)),
-                min(20, len(wrong)),
-                key="eval_gallery_n",
-            )
+            else st.slider("How many (most confident mistakes first)", 1, min(100, len(wrong)), key="eval_gallery_n")
         )
         show_images(
             wrong["index"].to_numpy()[:limit],
@@ -272,6 +282,12 @@ with mistakes_tab:
                 "true_probability": st.column_config.NumberColumn("probability of the true class", format="%.3f"),
             },
         )
+        components.link_view_check(
+            "mistake",
+            ("eval_inspect",),
+            st.session_state.get("eval_inspect") in set(wrong["index"].head(limit)),
+            "that test image is not among the mistakes listed",
+        )
         inspect = st.selectbox(
             "Look at one mistake",
             wrong["index"].head(limit),
@@ -285,7 +301,7 @@ with mistakes_tab:
             bars_col.plotly_chart(
                 charts.probability_bars(
                     evaluation.probabilities[inspect],
-                    names,
+                    chart_names,
                     int(evaluation.y_true[inspect]),
                     title=f"Probabilities for test image #{inspect}",
                 ),
@@ -306,7 +322,10 @@ with samples_tab:
         st.dataframe(table, hide_index=True, key="eval_samples")
     else:
         pairs = list(zip(table["true"], table["predicted"], strict=True))
-        titles = [f"True: {truth} / Pred: {guess}" for truth, guess in pairs]
+        titles = [
+            f"True: {components.plain(t, 40, chart=True)} / Pred: {components.plain(g, 40, chart=True)}"
+            for t, g in pairs
+        ]
         colours = ["#d62728" if truth != guess else "#222222" for truth, guess in pairs]
         st.plotly_chart(
             charts.image_grid(
@@ -328,12 +347,15 @@ with ovr_tab:
         "The multi-class matrix folds into one 2x2 matrix per class: **TP** the class predicted as itself, "
         "**FN** the class predicted as another, **FP** another class predicted as this one, **TN** the rest."
     )
+    components.link_view_check(
+        "ovr", ("eval_ovr_class",), st.session_state.get("eval_ovr_class", 0) in range(k), f"this run has {k} classes"
+    )
     if st.session_state.get("eval_ovr_class") not in range(k):
         st.session_state["eval_ovr_class"] = 0
     chosen = st.selectbox("Class", range(k), format_func=lambda i: names[i], key="eval_ovr_class")
     matrix_col, table_col = st.columns([2, 3])
     matrix_col.plotly_chart(
-        charts.one_vs_rest_heatmap(one_vs_rest_matrix(evaluation.confusion, chosen), names[chosen]),
+        charts.one_vs_rest_heatmap(one_vs_rest_matrix(evaluation.confusion, chosen), chart_names[chosen]),
         key="eval_ovr_heatmap",
     )
     table_col.dataframe(evaluation.one_vs_rest(), hide_index=True, key="eval_ovr_table")
@@ -367,9 +389,11 @@ with roc_tab:
             help="A good model's curves sit in the top-left corner; a log scale or a zoom spreads the low "
             "false-positive rates where they differ. On a log axis each curve starts at its first false positive.",
         )
-        st.plotly_chart(charts.roc_figure(roc.per_class, roc.micro, roc.macro, fpr_axis=fpr_axis), key="eval_roc")
+        # Curve names are class names from the run's meta: HTML-escaped, since Plotly's legend reads HTML.
+        curves = [replace(curve, name=components.plain(curve.name, 40, chart=True)) for curve in roc.per_class]
+        st.plotly_chart(charts.roc_figure(curves, roc.micro, roc.macro, fpr_axis=fpr_axis), key="eval_roc")
         for note in roc.notes:
-            st.info(note, icon=":material/info:")
+            st.info(plain(note), icon=":material/info:")
         st.dataframe(
             roc.auc_table(),
             hide_index=True,
@@ -412,3 +436,5 @@ with download_tab:
     st.caption(
         "Predictions: one row per test image (same order as the dataset's test set) with every class's probability."
     )
+
+links.publish_view("evaluate")

@@ -20,27 +20,27 @@ data_col, model_col = st.columns(2)
 with data_col:
     st.subheader("Dataset")
     if selection.dataset is None:
-        st.warning(selection.error, icon=":material/inventory_2:")
+        st.warning(components.plain(selection.error), icon=":material/inventory_2:")
     else:
         ds = selection.dataset
         h, w, _ = ds.image_shape
         st.markdown(
-            f"**{ds.name}** · {len(ds.x_train):,} train / {len(ds.x_test):,} test · {h}x{w} · "
+            f"**{components.plain(ds.name)}** · {len(ds.x_train):,} train / {len(ds.x_test):,} test · {h}x{w} · "
             f"{ds.num_classes} classes · values 0..{ds.value_max:g}"
         )
-        st.caption(ds.provenance)
+        st.caption(components.plain(ds.provenance))
 with model_col:
     st.subheader("Model")
     if selection.spec is not None and not selection.error:
         counts = parameter_counts(selection.spec)
         st.markdown(
-            f"**{selection.preset or 'custom'}** · `{spec_summary(selection.spec.to_dict())}` · "
+            f"**{components.plain(selection.label)}** · `{spec_summary(selection.spec.to_dict())}` · "
             f"{counts['total']:,} parameters · {selection.config.epochs} epochs, batch {selection.config.batch_size}"
         )
     elif selection.dataset is None:
         st.caption("The model is sized for the dataset's images and classes: it shows once a dataset loads.")
     elif selection.error:
-        st.error(selection.error)
+        st.error(components.plain(selection.error))
 
 st.subheader("Quick start")
 default = PRESETS[state.DEFAULT_PRESET]
@@ -63,7 +63,7 @@ st.caption(quick_start)
 def _choose_default_model() -> None:
     # A callback runs before the sidebar widgets exist, so it may set their keys.
     st.session_state[state.DATASET_KEY] = state.DEFAULT_DATASET
-    state.load_model_choice(state.DEFAULT_PRESET)
+    state.add_refusals(state.load_model_choice(state.DEFAULT_PRESET))
     st.session_state["_train_default"] = True
 
 

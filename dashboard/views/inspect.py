@@ -8,9 +8,10 @@ The run is the one opened elsewhere (or in the link), else the stored run of the
 import numpy as np
 import streamlit as st
 
-from dashboard import components, services, state
+from dashboard import components, links, services, state
 from dashboard.charts.inspect import feature_map_grid, input_image, kernel_grid, probability_bars
 from engine import inspection
+from engine.architectures.presets import run_model_label
 from engine.datasets import normalised
 from engine.errors import DigitLabError
 from engine.runs import spec_summary
@@ -74,23 +75,31 @@ except DigitLabError as error:
     st.stop()
 if dataset.fingerprint != meta["dataset"]["fingerprint"] or len(labels) != len(dataset.x_test):
     st.error(
-        f"The {dataset.name} data on this machine differ from the data run `{run.run_id}` was trained on, "
-        "so its test images cannot be matched. Retrain the model here.",
+        f"The {components.plain(dataset.name)} data on this machine differ from the data run `{run.run_id}` was "
+        "trained on, so its test images cannot be matched. Retrain the model here.",
         icon=":material/warning:",
     )
     st.stop()
-class_names = list(meta["class_names"])
+class_names = list(meta["class_names"])  # from stored meta: HTML-escaped for Plotly, which reads HTML
+chart_names = [components.plain(name, 40, chart=True) for name in class_names]
 value_max = float(dataset.value_max)
 accuracy = meta["metrics"]["test_accuracy"]
 st.caption(
-    f"Run `{run.run_id}` · {meta.get('preset') or 'custom'} · `{spec_summary(meta['spec'])}` · "
-    f"{dataset.name} · test accuracy {accuracy:.2%}"
+    f"Run `{run.run_id}` · {components.plain(run_model_label(meta), 120)} · `{spec_summary(meta['spec'])}` · "
+    f"{components.plain(dataset.name)} · test accuracy {accuracy:.2%}"
 )
 
-test_tab, draw_tab, kernel_tab = st.tabs(["A test image", "Draw a digit", "First-layer kernels"])
+# Keyed, and rerun on change, so the open tab is part of the link (`links.VIEW_PARAMS`).
+test_tab, draw_tab, kernel_tab = st.tabs(list(links.INSPECT_TABS), key="inspect_tab", on_change="rerun")
 
 with test_tab:
     n_test = len(dataset.x_test)
+    components.link_view_check(
+        "image",
+        (INDEX_KEY,),
+        int(st.session_state.get(INDEX_KEY, 0)) < n_test,
+        f"this run's test set has {n_test:,} images, numbered 0 to {n_test - 1:,}",
+    )
     st.session_state[INDEX_KEY] = min(int(st.session_state.get(INDEX_KEY, 0)), n_test - 1)
     mistakes = _mistakes(run.run_id)
     pick_cols = st.columns([2, 1, 1.5, 2.5], vertical_alignment="bottom")
@@ -112,16 +121,16 @@ with test_tab:
     true_class = int(labels[index])
     probabilities = inspection.predict(model, image01)
     left, right = st.columns([1, 2])
-    caption = f"Test image #{index} (class {class_names[true_class]})"
+    caption = f"Test image #{index} (class {chart_names[true_class]})"
     left.plotly_chart(
         input_image(dataset.x_test[index], value_max, caption), key="inspect_image", config={"displayModeBar": False}
     )
-    right.plotly_chart(probability_bars(probabilities, class_names, true_class), key="inspect_probabilities")
+    right.plotly_chart(probability_bars(probabilities, chart_names, true_class), key="inspect_probabilities")
 
     st.markdown("#### Feature maps")
     scaling = st.radio(
         "Scale",
-        ["each map (seed 002)", "raw activations"],
+        list(links.INSPECT_SCALES),
         horizontal=True,
         key="inspect_scaling",
         help="Seed 002 scales every map on its own (mean 128, one std = 64 grey levels), which shows "
@@ -170,7 +179,7 @@ with draw_tab:
             raise inspection.EmptyDrawing("The canvas is empty: draw a digit first.")
         drawn = inspection.prepare_drawing(rgba, dataset.image_shape, value_max)
     except inspection.EmptyDrawing as empty:
-        input_col.info(f"{empty}", icon=":material/info:")
+        input_col.info(components.plain(empty), icon=":material/info:")
     else:
         input_col.plotly_chart(
             input_image(drawn, value_max, f"What the model sees ({h}x{w})"),
@@ -179,7 +188,7 @@ with draw_tab:
         )
         drawn01 = normalised(drawn, value_max)
         prob_col.plotly_chart(
-            probability_bars(inspection.predict(model, drawn01), class_names), key="inspect_drawn_probabilities"
+            probability_bars(inspection.predict(model, drawn01), chart_names), key="inspect_drawn_probabilities"
         )
         with st.expander("Feature maps of your drawing (each map scaled like seed 002)"):
             for name, kind, fmap in extractor(drawn01):
@@ -198,3 +207,5 @@ with kernel_tab:
             "The weights each first-layer filter slides over the image: red pixels add, blue pixels subtract. "
             "Edge and stroke detectors show as red next to blue."
         )
+
+links.publish_view("inspect")

@@ -32,6 +32,12 @@ if preset is not None:
         else f"From the source report `{preset.source}`, which trained on **{preset.dataset}**"
     )
     st.markdown(f"**{preset.title}** — {preset.description}  \n{source}.")
+    if selection.overrides:
+        changed = ", ".join(override.describe() for override in selection.overrides)
+        st.markdown(
+            f"**{components.plain(selection.label)}**: the preset's architecture with these training settings "
+            f"changed from its recipe: {components.plain(changed)}."
+        )
 elif (started := PRESETS.get(st.session_state.get(state.PRESET_KEY))) is not None:
     st.caption(
         f"Custom model: started from preset {started.name} (source `{started.source}`), then changed in the "
@@ -47,7 +53,7 @@ if selection.spec is not None:
     except DigitLabError:
         rows = []  # the sidebar's error below says why
 if selection.error:
-    st.error(selection.error, icon=":material/warning:")
+    st.error(components.plain(selection.error), icon=":material/warning:")
 if rows:
     table = pd.DataFrame(
         [
@@ -104,9 +110,9 @@ stored = services.find_current_run(selection)
 if selection.config is not None and selection.ready:
     config = selection.config
     st.caption(
-        f"{selection.dataset_name} · {config.epochs} epochs · batch {config.batch_size} · validation "
-        f"{config.validation_split:.0%} · seed {config.seed}"
-        + (f" · classes merged: {config.label_mapping}" if config.label_mapping else "")
+        f"{components.plain(selection.label)} on {components.plain(selection.dataset_name)} · {config.epochs} epochs · "
+        f"batch {config.batch_size} · validation {config.validation_split:.0%} · seed {config.seed}"
+        + (f" · classes merged: {components.plain(config.label_mapping, 60)}" if config.label_mapping else "")
     )
 train_col, cancel_col = st.columns([1, 6])
 clicked = train_col.button(
@@ -173,7 +179,8 @@ if preset is not None and "test_accuracy" in preset.reported:
         + (
             ""
             if meta["dataset"]["name"] == preset.dataset
-            else f"  \n_The report used {preset.dataset}; this run used {meta['dataset']['name']}, so the numbers "
+            else f"  \n_The report used {preset.dataset}; this run used "
+            f"{components.plain(meta['dataset']['name'], 60)}, so the numbers "
             f"are not directly comparable._"
         )
     )

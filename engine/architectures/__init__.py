@@ -1,7 +1,16 @@
 """Declarative CNN specs, their checks and layer tables, the Keras builder, and the seed presets."""
 
 from engine.architectures.build import build_model, to_keras_code
-from engine.architectures.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from engine.architectures.presets import (
+    DEFAULT_PRESET,
+    PRESETS,
+    Override,
+    Preset,
+    get_preset,
+    model_label,
+    recipe_overrides,
+    run_model_label,
+)
 from engine.architectures.shapes import LayerRow, layer_table, parameter_counts, validate
 from engine.architectures.spec import (
     ACTIVATIONS,
@@ -26,6 +35,7 @@ __all__ = [
     "LOSSES",
     "LayerRow",
     "ModelSpec",
+    "Override",
     "OPTIMIZERS",
     "OUTPUT_ACTIVATIONS",
     "PADDINGS",
@@ -36,7 +46,10 @@ __all__ = [
     "build_model",
     "get_preset",
     "layer_table",
+    "model_label",
     "parameter_counts",
+    "recipe_overrides",
+    "run_model_label",
     "to_keras_code",
     "validate",
 ]

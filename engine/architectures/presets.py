@@ -282,3 +282,70 @@ def get_preset(name: str) -> Preset:
 def with_overrides(preset: Preset, **config_changes) -> TrainConfig:
     """The preset's recipe with some settings changed (None means keep the preset's)."""
     return replace(preset.config, **{k: v for k, v in config_changes.items() if v is not None})
+
+
+# Short names of the recipe settings in a model's label ("seed001-cnn3 + epochs 20"); cross-validation's fold
+# fields are left out because they say which fold a run is, not how its model was changed.
+OVERRIDE_NAMES = {
+    "epochs": "epochs",
+    "batch_size": "batch",
+    "validation_split": "validation",
+    "seed": "seed",
+    "early_stopping_patience": "patience",
+    "lr_schedule": "schedule",
+    "augmentation": "augmentation",
+    "augment_shift": "shift",
+    "augment_rotation": "rotation",
+    "augment_zoom": "zoom",
+    "limit_train": "subset",
+    "label_mapping": "classes",
+}
+
+
+@dataclass(frozen=True)
+class Override:
+    """One recipe setting changed from a preset's: the TrainConfig field and the value used instead."""
+
+    setting: str
+    value: object
+
+    def describe(self) -> str:
+        value = self.value
+        if isinstance(value, bool):
+            value = "on" if value else "off"
+        elif value == "" and self.setting == "label_mapping":
+            value = "original"
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{OVERRIDE_NAMES.get(self.setting, self.setting)} {shown}"
+
+
+def recipe_overrides(preset: Preset, config: TrainConfig | dict) -> tuple[Override, ...]:
+    """The settings of `config` (a TrainConfig or a stored run's config dict) that differ from the preset's recipe,
+    its class merging included, in TrainConfig's field order."""
+    recipe = preset.config.to_dict()
+    if preset.label_mapping:
+        recipe["label_mapping"] = preset.label_mapping
+    given = config.to_dict() if isinstance(config, TrainConfig) else dict(config)
+    return tuple(
+        Override(name, given[name])
+        for name in OVERRIDE_NAMES
+        if name in given and name in recipe and given[name] != recipe[name]
+    )
+
+
+def model_label(preset_name: str, overrides: tuple[Override, ...] = ()) -> str:
+    """'seed001-cnn3', 'seed001-cnn3 + epochs 20, seed 3', or 'custom' without a preset."""
+    if not preset_name:
+        return "custom"
+    if not overrides:
+        return preset_name
+    return f"{preset_name} + {', '.join(override.describe() for override in overrides)}"
+
+
+def run_model_label(meta: dict) -> str:
+    """The label of a stored run's model, from its metadata: the preset it was trained from and what changed."""
+    name = meta.get("preset") or ""
+    preset = PRESETS.get(name)
+    if preset is None:
+        return "custom" if not name else str(name)
+    return model_label(name, recipe_overrides(preset, meta.get("config", {})))

@@ -171,9 +171,9 @@ def check_values(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
         _one_of(f"{where} activation", block.activation, ACTIVATIONS)
         _one_of(f"{where} pooling", block.pool, POOLS)
         _one_of(f"{where} batch norm placement", block.batch_norm, BATCH_NORM_PLACES)
-        if block.pool != "none":
-            _range(where, "pool size", block.pool_size, 1, limits.max_pool_size)
-            _range(where, "pool stride", block.pool_stride, 0, limits.max_pool_size)
+        # Checked with pooling off too: the values travel in links and the run key, and a widget shows them.
+        _range(where, "pool size", block.pool_size, 1, limits.max_pool_size)
+        _range(where, "pool stride", block.pool_stride, 0, limits.max_pool_size)
         _dropout(where, block.dropout)
     for index, layer in enumerate(spec.dense_layers, 1):
         where = f"Dense layer {index}"

@@ -67,6 +67,14 @@ def open_page(page: str, query: dict | None = None, timeout: float = 180):
     return app.run()
 
 
+def literal(markdown: str) -> str:
+    """What a reader sees of text the pages pass through `components.plain`: escapes resolved, the invisible word
+    joiners that stop autolinks removed."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", str(markdown)).replace("\u2060", "")
+
+
 def chart_titles(app) -> list[str]:
     """The titles of every plotly chart on the page."""
     import json

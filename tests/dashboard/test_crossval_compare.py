@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.telemetry import counters
-from tests.dashboard.conftest import chart_titles, open_app, open_page
+from tests.dashboard.conftest import chart_titles, literal, open_app, open_page
 
 CROSSVAL, COMPARE = "views/crossval.py", "views/compare.py"
 
@@ -13,7 +13,7 @@ CROSSVAL, COMPARE = "views/crossval.py", "views/compare.py"
 def texts(app) -> str:
     parts = [m.value for m in app.markdown] + [m.value for m in app.caption]
     parts += [e.value for kind in (app.info, app.warning, app.error, app.success) for e in kind]
-    return "\n".join(str(p) for p in parts)
+    return "\n".join(literal(p) for p in parts)  # pages show outside text as escaped plain text
 
 
 def tiny(app):
@@ -86,7 +86,7 @@ def test_crossval_link_seeds_fold_count(empty_cache):
 def test_crossval_bad_fold_link_warns_and_uses_five(empty_cache):
     app = open_page(CROSSVAL, {"folds": "abc"})
     assert not app.exception
-    assert any("Fold count" in w.value for w in app.warning)
+    assert any("The link's folds = abc was refused" in literal(w.value) for w in app.warning)
     assert app.number_input(key="folds").value == 5
 
 

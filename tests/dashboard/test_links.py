@@ -1,28 +1,52 @@
-"""Shareable links: a link restores dataset, model, settings and run; anything broken in it is a notice."""
+"""The link contract: a link restores dataset, model, settings, run and the page's view; a value the engine refuses
+is one notice (parameter, value shortened, reason), keeps Train off and presents no stored run as the link's run."""
 
-from engine.architectures import PRESETS, ConvBlock, ModelSpec
-from tests.dashboard.conftest import open_app
+import pytest
+
+from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec
+from tests.dashboard.conftest import literal, open_app, open_page
+
+TRAIN = "views/train.py"
 
 
-def warnings(app) -> str:
-    return " ".join(w.value for w in app.warning)
+def notices(app) -> list[str]:
+    return [literal(w.value) for w in app.warning]
+
+
+def param(app, name: str):
+    value = app.query_params.get(name)
+    return value[0] if isinstance(value, list) else value
+
+
+def train_button(app):
+    return next(b for b in app.button if b.label == "Train")
 
 
 def test_a_plain_visit_publishes_a_link_for_the_default_view():
     app = open_app()
     assert not app.exception
-    assert app.query_params["dataset"] == ["digits"] or app.query_params["dataset"] == "digits"
-    assert "preset" in app.query_params
+    assert param(app, "dataset") == "digits"
+    assert param(app, "preset") == "digitlab-small8"
+    assert not notices(app)
 
 
-def test_a_link_restores_preset_and_changed_settings():
-    from dashboard.links import encode
-
-    app = open_app(query={"dataset": "digits", "preset": "seed002-uci8x8", "cfg": encode({"epochs": 7, "seed": 3})})
-    assert not app.exception
+def test_a_link_restores_a_preset_with_readable_changed_settings():
+    app = open_app(query={"dataset": "digits", "preset": "seed002-uci8x8", "epochs": "7", "seed": "3"})
+    assert not app.exception and not notices(app)
     assert app.session_state["preset"] == "seed002-uci8x8"
     assert app.session_state["cfg_epochs"] == 7 and app.session_state["cfg_seed"] == 3
     assert app.session_state["n_conv"] == 3 and app.session_state["dense2_units"] == 512
+    assert (param(app, "preset"), param(app, "epochs"), param(app, "seed")) == ("seed002-uci8x8", "7", "3")
+    assert param(app, "batch") is None  # the preset's own settings are not repeated
+
+
+def test_an_older_link_with_a_cfg_token_still_opens():
+    from dashboard.links import encode
+
+    app = open_app(query={"dataset": "digits", "preset": "seed002-uci8x8", "cfg": encode({"epochs": 7, "seed": 3})})
+    assert not app.exception and not notices(app)
+    assert app.session_state["cfg_epochs"] == 7 and app.session_state["cfg_seed"] == 3
+    assert param(app, "epochs") == "7" and param(app, "cfg") is None
 
 
 def test_a_custom_spec_travels_as_a_token():
@@ -41,51 +65,207 @@ def test_batch_norm_momentum_is_offered_only_with_batch_norm_and_travels_in_the_
     normed = ModelSpec(
         conv_blocks=(ConvBlock(12, padding="same", batch_norm="after_pool"),),
         dense_layers=(),
-        batch_norm_momentum=0.9,
+        batch_norm_momentum=0.995,  # beyond the old widget maximum 0.99, inside the validator range [0, 1)
         input_shape=(8, 8, 1),
     )
     app = open_app(query={"dataset": "digits", "spec": normed.to_token()})
+    assert not app.exception and not notices(app)
     [momentum] = [w for w in app.sidebar.number_input if w.label == "Batch norm momentum"]
-    assert momentum.value == 0.9
+    assert momentum.value == 0.995
     momentum.set_value(0.8).run()
-    token = app.query_params["spec"]
-    assert ModelSpec.from_token(token if isinstance(token, str) else token[0]).batch_norm_momentum == 0.8
+    assert ModelSpec.from_token(param(app, "spec")).batch_norm_momentum == 0.8
 
 
-def test_broken_links_give_notices_and_the_default_view():
-    app = open_app(
-        query={
-            "dataset": "nope",
-            "preset": "nope",
-            "spec": "%%%",
-            "run": "../../etc/passwd",
-            "folds": "abc",
-            "colour": "red",
-            "cfg": "@@",
-        }
-    )
+# --- refused values -----------------------------------------------------------------------------------------
+
+TOO_MANY_BLOCKS = ModelSpec(conv_blocks=(ConvBlock(4, padding="same", pool="none"),) * 9, input_shape=(8, 8, 1))
+UNKNOWN_ACTIVATION = ModelSpec(conv_blocks=(ConvBlock(8, activation="relux"),), input_shape=(8, 8, 1))
+TOO_WIDE = ModelSpec(conv_blocks=(ConvBlock(8),), dense_layers=(DenseLayer(units=9000),), input_shape=(8, 8, 1))
+
+REFUSED = [
+    # (link parameters, the parameter named, a fragment of the validator's reason)
+    ({"epochs": "99999"}, "epochs", "Epochs must be between 1 and 500, got 99999"),
+    ({"epochs": "0"}, "epochs", "Epochs must be between 1 and 500, got 0"),
+    ({"epochs": "²"}, "epochs", "not a whole number"),  # '²'.isdigit() is True; int('²') raises
+    ({"epochs": "١٢"}, "epochs", "not a whole number"),  # Arabic-Indic digits: isdigit() True, int() reads 12
+    ({"batch": "-1"}, "batch", "Batch size must be between 1 and 8192"),
+    ({"seed": str(2**32)}, "seed", "The seed must be between 0 and 4294967295"),
+    ({"val_split": "1"}, "val_split", "Validation split must be in [0, 1)"),
+    ({"val_split": "nan"}, "val_split", "not a decimal number"),
+    ({"patience": "3", "val_split": "0"}, "patience", "Early stopping watches the validation loss"),
+    ({"limit": "-5"}, "limit", "must be 0 (all) or positive"),
+    ({"schedule": "warp"}, "schedule", "not one of: constant"),
+    ({"augment": "maybe"}, "augment", "not on/off"),
+    ({"spec": TOO_MANY_BLOCKS.to_token()}, "spec", "Use between 1 and 8 conv blocks, got 9"),
+    ({"spec": UNKNOWN_ACTIVATION.to_token()}, "spec", "Unknown Conv block 1 activation 'relux'"),
+    ({"spec": TOO_WIDE.to_token()}, "spec", "units must be between 1 and 8192, got 9000"),
+    ({"spec": "%%%"}, "spec", ""),
+    ({"dataset": "nope"}, "dataset", "no dataset of that name"),
+    ({"preset": "nope"}, "preset", "no preset of that name"),
+    ({"folds": "99"}, "folds", "2 to 10 folds"),
+    ({"folds": "²"}, "folds", "not a whole number"),
+]
+
+
+@pytest.mark.parametrize(("query", "name", "reason"), REFUSED, ids=[f"{n}-{i}" for i, (_, n, _) in enumerate(REFUSED)])
+def test_a_refused_link_value_is_one_notice_and_keeps_train_off(with_trained_run, query, name, reason):
+    app = open_page(TRAIN, query={"dataset": "digits", **query})
     assert not app.exception
-    text = warnings(app)
-    for fragment in (
-        "unknown link parameter",
-        "unknown dataset 'nope'",
-        "could not be read",
-        "is not a run id",
-        "Fold count",
-    ):
-        assert fragment in text, fragment
-    assert app.session_state["dataset"] == "digits"
+    mine = [n for n in notices(app) if n.startswith(f"The link's {name}")]
+    assert len(mine) == 1, notices(app)
+    assert reason in mine[0]
+    assert train_button(app).disabled
+    assert not any("Already trained" in s.value for s in app.success)
+    assert param(app, name) == query[name]  # the refused value stays in the address bar, not a substitute
 
 
-def test_a_spec_that_fails_validation_shows_the_engine_message():
+def test_a_refused_value_never_presents_a_stored_run_as_the_links_run(with_trained_run):
+    """The stored run is digitlab-small8 for 2 epochs, seed 0; a link with 2 epochs and an impossible seed must
+    not open as that run (the seed widget shows the preset's 0 meanwhile)."""
+    app = open_page(TRAIN, query={"dataset": "digits", "preset": "digitlab-small8", "epochs": "2", "seed": "-1"})
+    assert not app.exception
+    assert app.session_state["cfg_seed"] == 0 and app.session_state["cfg_epochs"] == 2
+    assert train_button(app).disabled
+    assert not any("Already trained" in s.value for s in app.success)
+    assert not any(with_trained_run in m.value for m in app.markdown)
+
+
+def test_choosing_a_value_withdraws_the_refusal_and_enables_train(with_trained_run):
+    app = open_page(TRAIN, query={"dataset": "digits", "epochs": "99999"})
+    assert train_button(app).disabled
+    app.number_input(key="cfg_epochs").set_value(3).run()
+    assert not app.exception
+    assert not [n for n in notices(app) if n.startswith("The link's epochs")]
+    assert not train_button(app).disabled
+    assert param(app, "epochs") == "3"
+
+
+def test_use_the_values_shown_answers_every_refusal(with_trained_run):
+    app = open_page(TRAIN, query={"dataset": "digits", "epochs": "0", "seed": "x"})
+    assert len([n for n in notices(app) if n.startswith("The link's")]) == 2
+    next(b for b in app.button if b.label == "Use the values shown").click().run()
+    assert not app.exception
+    assert not [n for n in notices(app) if n.startswith("The link's")]
+    assert not train_button(app).disabled
+
+
+def test_a_long_refused_value_is_shortened_in_its_notice():
+    app = open_page(TRAIN, query={"dataset": "digits", "epochs": "9" * 5000})
+    [notice] = [n for n in notices(app) if n.startswith("The link's epochs")]
+    assert "(5,000 characters)" in notice and len(notice) < 600
+
+
+def test_hosted_caps_refuse_a_valid_value_and_bound_the_widget(monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    app = open_page(TRAIN, query={"dataset": "digits", "epochs": "100"})
+    assert not app.exception
+    [notice] = [n for n in notices(app) if n.startswith("The link's epochs")]
+    assert "Epochs must be between 1 and 30, got 100" in notice
+    assert app.number_input(key="cfg_epochs").max == 30
+    assert train_button(app).disabled
+
+
+def test_a_preset_recipe_above_the_hosted_cap_is_a_refusal_not_a_silent_clamp(monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    app = open_page(TRAIN, query={"dataset": "digits", "preset": "seed002-uci8x8"})  # its recipe: 100 epochs
+    assert not app.exception
+    [notice] = [n for n in notices(app) if n.startswith("The link's epochs")]
+    assert "100 (preset seed002-uci8x8's recipe)" in notice and "between 1 and 30" in notice
+    assert app.session_state["cfg_epochs"] == 30 and train_button(app).disabled
+
+
+def test_a_spec_that_fails_the_layer_walk_shows_the_engine_message():
     bad = ModelSpec(conv_blocks=(ConvBlock(8),) * 4, input_shape=(8, 8, 1))  # four pools on 8x8
     app = open_app(query={"dataset": "digits", "spec": bad.to_token()})
     assert not app.exception
-    assert any("collapse below 1" in e.value for e in app.error)
+    assert any("collapse below 1" in literal(e.value) for e in app.error)
 
 
 def test_preset_for_28x28_on_8x8_says_why_not():
     app = open_app(query={"dataset": "digits", "preset": "seed001-cnn3"})
     assert not app.exception
-    assert any("does not fit 8x8" in e.value for e in app.error)
+    assert any("does not fit 8x8" in literal(e.value) for e in app.error)
     assert PRESETS["seed001-cnn3"].spec.input_shape == (28, 28, 1)
+
+
+def test_unknown_parameters_and_bad_run_ids_are_notices():
+    app = open_app(query={"dataset": "digits", "colour": "red", "run": "../../etc/passwd", "runs": "zz,yy"})
+    assert not app.exception
+    text = " ".join(notices(app))
+    assert "Ignored 1 link parameter(s) this page does not know: colour" in text
+    assert "is not a run id" in text and "2 run id(s)" in text
+
+
+# --- a preset keeps its name under overrides ----------------------------------------------------------------
+
+
+def test_a_preset_keeps_its_name_when_a_training_setting_changes(with_trained_run):
+    app = open_page(TRAIN, query={"dataset": "digits", "preset": "digitlab-small8", "epochs": "3"})
+    assert not app.exception
+    assert any(literal(c.value) == "Model: digitlab-small8 + epochs 3" for c in app.sidebar.caption)
+    assert any("digitlab-small8 + epochs 3" in literal(m.value) for m in app.markdown)
+    assert param(app, "preset") == "digitlab-small8" and param(app, "epochs") == "3"
+    app.number_input(key="conv1_filters").set_value(9).run()  # an architecture change: custom, named as such
+    assert any("Custom model" in c.value for c in app.sidebar.caption)
+    assert param(app, "preset") is None and param(app, "spec")
+
+
+def test_a_stored_runs_label_names_its_preset_and_overrides(with_trained_run):
+    """The shared run was trained as digitlab-small8 for 2 epochs (the recipe says 10)."""
+    app = open_page("views/evaluate.py", query={"run": with_trained_run})
+    assert not app.exception
+    assert any("model **digitlab-small8 + epochs 2**" in literal(m.value) for m in app.markdown)
+    compare = open_page("views/compare.py", query={"runs": with_trained_run})
+    assert not compare.exception
+    [chosen] = compare.multiselect(key="compare_runs").value
+    assert chosen == with_trained_run
+    assert "digitlab-small8 + epochs 2" in compare.multiselect(key="compare_runs").format_func(chosen)
+
+
+# --- the whole view ------------------------------------------------------------------------------------------
+
+
+def test_evaluate_reopens_on_the_links_tab_cell_and_toggle(with_trained_run):
+    query = {"run": with_trained_run, "tab": "Confusion matrix", "cell": "3,5", "norm": "1", "ovr": "2"}
+    app = open_page("views/evaluate.py", query=query)
+    assert not app.exception and not notices(app)
+    assert app.session_state["eval_tab"] == "Confusion matrix"
+    assert (app.session_state["eval_true"], app.session_state["eval_pred"]) == (3, 5)
+    assert app.toggle(key="eval_normalised").value is True
+    assert app.selectbox(key="eval_ovr_class").value == 2
+    for name, value in query.items():
+        assert param(app, name) == value, name  # written back: the address bar reopens this view
+
+
+def test_a_view_value_that_does_not_fit_the_run_is_a_notice(with_trained_run):
+    app = open_page("views/evaluate.py", query={"run": with_trained_run, "cell": "99,0", "tab": "Nope"})
+    assert not app.exception
+    text = " ".join(notices(app))
+    assert "The link's cell = 99,0 was not used: this run has 10 classes" in text
+    assert "The link's tab = Nope was not used" in text
+
+
+def test_inspect_reopens_on_the_links_image_tab_and_scale(with_trained_run):
+    query = {"run": with_trained_run, "image": "7", "scale": "raw activations", "tab": "First-layer kernels"}
+    app = open_page("views/inspect.py", query=query)
+    assert not app.exception and not notices(app)
+    assert app.number_input(key="inspect_index").value == 7
+    assert app.radio(key="inspect_scaling").value == "raw activations"
+    assert app.session_state["inspect_tab"] == "First-layer kernels"
+    for name, value in query.items():
+        assert param(app, name) == value, name
+    too_far = open_page("views/inspect.py", query={"run": with_trained_run, "image": "99999"})
+    assert any("The link's image = 99999 was not used" in n for n in notices(too_far))
+
+
+def test_data_page_options_travel_in_the_link():
+    query = {"dataset": "digits", "split": "test", "per_class": "3", "draw": "5", "log": "1", "points": "200"}
+    app = open_page("views/data.py", query=query)
+    assert not app.exception and not notices(app)
+    assert app.radio(key="data_split").value == "test"
+    assert app.slider(key="data_per_class").value == 3
+    assert app.number_input(key="data_seed").value == 5
+    assert app.toggle(key="data_log_y").value is True
+    assert app.slider(key="data_embed_n").value == 200
+    for name, value in query.items():
+        assert param(app, name) == value, name

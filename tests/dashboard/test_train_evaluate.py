@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import HOME, chart_titles, open_app, open_page
+from tests.dashboard.conftest import HOME, chart_titles, literal, open_app, open_page
 
 EVALUATE = "views/evaluate.py"
 TRAIN = "views/train.py"
@@ -13,7 +13,7 @@ ABSENT_RUN = "0123456789abcdef0123"  # well-formed, never stored
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    return "\n".join(literal(e.value) for e in elements)  # pages show engine messages as escaped plain text
 
 
 def figure(app, title_start: str) -> dict:

@@ -1,8 +1,25 @@
-"""The sidebar's widget ranges are the engine's limits, and a link carrying what the validator refuses is a notice."""
+"""The sidebar's widget ranges are exactly the validator's: a link may carry only what a widget can show, and the
+reverse. The oracle is the validator itself, probed just inside and just outside each widget's range."""
 
-from engine.architectures import ConvBlock, ModelSpec
+import math
+
+import pytest
+
+from engine.architectures import ConvBlock, DenseLayer, ModelSpec
+from engine.errors import InvalidConfig, InvalidSpec
 from engine.limits import SpecLimits, TrainLimits
+from engine.training.config import TrainConfig
+from engine.validation import validate_config_values, validate_spec_values
 from tests.dashboard.conftest import open_app
+
+CONFIG_KEYS = {
+    "cfg_epochs": "epochs",
+    "cfg_batch_size": "batch_size",
+    "cfg_validation_split": "validation_split",
+    "cfg_seed": "seed",
+    "cfg_early_stopping": "early_stopping_patience",
+    "cfg_limit_train": "limit_train",
+}
 
 
 def test_widget_ranges_come_from_the_engine_limits():
@@ -26,19 +43,70 @@ def test_widget_ranges_come_from_the_engine_limits():
         assert (widget.min, widget.max) == bounds, key
 
 
-def test_a_link_with_values_the_validator_refuses_gives_notices_not_a_crash():
-    from dashboard.links import encode
+def _config_accepts(field: str, value) -> bool:
+    probe = TrainConfig().replace(**{field: value})
+    try:
+        validate_config_values(probe)
+    except InvalidConfig:
+        return False
+    return True
 
-    too_wide = ModelSpec(conv_blocks=(ConvBlock(filters=5000),), input_shape=(8, 8, 1))
-    app = open_app(
-        query={
-            "dataset": "digits",
-            "spec": too_wide.to_token(),
-            "cfg": encode({"seed": 2**32, "validation_split": 1.5}),
-        }
-    )
+
+@pytest.mark.parametrize("hosted", [False, True])
+def test_each_training_widget_holds_exactly_what_the_validator_accepts(monkeypatch, hosted):
+    if hosted:
+        monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    else:
+        monkeypatch.delenv("DIGIT_LAB_HOSTED", raising=False)
+    app = open_app()
     assert not app.exception
-    notices = " ".join(w.value for w in app.warning)
-    assert "filters must be between 1 and 1024, got 5000" in notices
-    assert "Validation split must be in [0, 1), got 1.5" in notices  # the first refused setting is named
-    assert app.session_state["conv1_filters"] != 5000 and app.session_state["cfg_seed"] != 2**32
+    for key, field in CONFIG_KEYS.items():
+        widget = app.number_input(key=key)
+        kind = type(widget.value)  # AppTest reports bounds as floats; the widget holds ints for whole settings
+        low, high = kind(widget.min), None if widget.max is None else kind(widget.max)
+        assert _config_accepts(field, low), (key, low)
+        below = math.nextafter(low, -math.inf) if isinstance(low, float) else low - 1
+        assert not _config_accepts(field, below), (key, below)
+        if high is None or high >= 2**31:  # no maximum (limit_train), or the seed's 2**32-1 checked below
+            continue
+        assert _config_accepts(field, high), (key, high)
+        above = math.nextafter(high, math.inf) if isinstance(high, float) else high + 1
+        assert not _config_accepts(field, above), (key, above)
+    most = int(app.number_input(key="cfg_seed").max)
+    assert _config_accepts("seed", most) and not _config_accepts("seed", most + 1)
+    assert app.number_input(key="cfg_epochs").max == (30 if hosted else 500)
+
+
+def _spec_accepts(spec: ModelSpec) -> bool:
+    try:
+        validate_spec_values(spec)
+    except InvalidSpec:
+        return False
+    return True
+
+
+def test_fraction_and_learning_rate_widgets_match_the_validator():
+    from engine.architectures import ModelSpec as Spec
+
+    normed = Spec(conv_blocks=(ConvBlock(8, batch_norm="after_pool"),), input_shape=(8, 8, 1))
+    app = open_app(query={"dataset": "digits", "spec": normed.to_token()})
+    assert not app.exception
+    dropout = app.number_input(key="conv1_dropout")
+    rate = app.number_input(key="spec_learning_rate")
+    [momentum] = [w for w in app.sidebar.number_input if w.label == "Batch norm momentum"]
+    block = ConvBlock(8)
+    assert _spec_accepts(Spec(conv_blocks=(ConvBlock(8, dropout=dropout.max),)))
+    assert not _spec_accepts(Spec(conv_blocks=(ConvBlock(8, dropout=math.nextafter(dropout.max, 2)),)))
+    assert _spec_accepts(Spec(conv_blocks=(block,), dense_layers=(DenseLayer(dropout=dropout.max),)))
+    assert _spec_accepts(Spec(conv_blocks=(block,), learning_rate=rate.min))
+    assert not _spec_accepts(Spec(conv_blocks=(block,), learning_rate=math.nextafter(rate.min, -1)))
+    assert _spec_accepts(Spec(conv_blocks=(block,), learning_rate=rate.max))
+    assert not _spec_accepts(Spec(conv_blocks=(block,), learning_rate=math.nextafter(rate.max, 20)))
+    assert _spec_accepts(Spec(conv_blocks=(block,), batch_norm_momentum=momentum.max))
+    assert not _spec_accepts(Spec(conv_blocks=(block,), batch_norm_momentum=math.nextafter(momentum.max, 2)))
+
+
+def test_a_pool_size_beyond_the_widget_is_refused_even_without_pooling():
+    """The validator used to skip pool sizes when pooling was off, so a link could carry one no widget can show."""
+    spec = ModelSpec(conv_blocks=(ConvBlock(8, pool="none", pool_size=99),), input_shape=(8, 8, 1))
+    assert not _spec_accepts(spec)

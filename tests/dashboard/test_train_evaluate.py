@@ -215,8 +215,8 @@ def test_unavailable_dataset_is_explained_once_with_what_to_do(empty_cache, tmp_
     monkeypatch.setitem(network.FETCHERS, "mnist", lambda: (_ for _ in ()).throw(OSError("offline")))
     app = open_app(query={"dataset": "mnist"})
     assert not app.exception
-    boxes = [e.value for kind in (app.warning, app.error, app.info) for e in kind]
-    boxes += [e.value for kind in (app.sidebar.warning, app.sidebar.error) for e in kind]
+    boxes = [literal(e.value) for kind in (app.warning, app.error, app.info) for e in kind]
+    boxes += [literal(e.value) for kind in (app.sidebar.warning, app.sidebar.error) for e in kind]
     explained = [text for text in boxes if "not available offline" in text]
     assert len(explained) == 1, boxes  # one message, not one in the sidebar, one per column
     assert "restart the dashboard" in explained[0] and "--data-path" in explained[0]

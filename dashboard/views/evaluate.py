@@ -13,6 +13,7 @@ from dashboard import components, services, state
 from dashboard.charts import evaluation as charts
 from dashboard.charts.training import training_curves
 from engine.architectures import PRESETS
+from engine.compare import reported_test_accuracy
 from engine.errors import DigitLabError
 from engine.evaluation import one_vs_rest_matrix
 from engine.evaluation.predictions import predictions_table, sample_predictions
@@ -103,12 +104,17 @@ st.markdown(
     f"test images, {k} classes) · model **{preset_name or 'custom'}** · {meta['parameters']['total']:,} parameters · "
     f"{meta.get('epochs_run', '?')} epochs in {meta.get('train_seconds', 0):.1f} s · created {meta.get('created', '?')}"
 )
-reported = PRESETS[preset_name].reported if preset_name in PRESETS else {}
-if "test_accuracy" in reported:
+reported_accuracy = reported_test_accuracy(preset_name, meta["dataset"]["name"])  # NaN on another dataset
+if reported_accuracy == reported_accuracy:
     st.caption(
-        f"Test accuracy — report: {reported['test_accuracy']:.2%} (on {PRESETS[preset_name].dataset}) · "
+        f"Test accuracy — report: {reported_accuracy:.2%} (on {PRESETS[preset_name].dataset}) · "
         f"ours: {evaluation.accuracy:.2%} (on {meta['dataset']['name']})"
     )
+if meta.get("warnings"):
+    with st.container(border=True, key="evaluate_run_warnings"):
+        st.caption(":material/warning: Stored with this run — read its scores with these in mind:")
+        for warning in meta["warnings"]:
+            st.text(warning)  # stored meta is untrusted: plain text, never Markdown
 for note in evaluation.notes:
     st.info(note, icon=":material/info:")
 components.share_box()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.datasets import memo
+import engine.datasets.memo as memo
 from engine.datasets.bundled import load_digits, status_digits
 from engine.datasets.dataset import Dataset
 from engine.datasets.mnist_like import (

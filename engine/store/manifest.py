@@ -11,11 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from engine.errors import InvalidRunMeta
+from engine.store.keys import is_run_id
+from engine.validation import validate_run_meta
 
 MANIFEST_NAME = "manifest.json"
 META_NAME = "meta.json"
@@ -133,6 +138,7 @@ def verify(folder: Path, *, full: bool) -> Verified:
     `full=False` checks presence and sizes only (for listing many runs cheaply); `full=True` also checks
     every SHA-256 (from the stat-keyed cache when possible).
     """
+    check_run_folder(folder)
     manifest = _read_json(folder / MANIFEST_NAME, MANIFEST_NAME)
     if not isinstance(manifest, dict):
         raise ManifestProblem(f"{MANIFEST_NAME} is not a JSON object")
@@ -170,6 +176,27 @@ def verify(folder: Path, *, full: bool) -> Verified:
                 raise ManifestProblem(f"{name} does not match its SHA-256 in the manifest")
 
     meta = _read_json(folder / META_NAME, META_NAME)
-    if not isinstance(meta, dict):
-        raise ManifestProblem(f"{META_NAME} is not a JSON object")
+    try:
+        validate_run_meta(meta, run_id=folder.name)
+    except InvalidRunMeta as problem:
+        raise ManifestProblem(str(problem)) from None
     return Verified(meta=meta, files=files)
+
+
+def check_run_folder(folder: Path) -> None:
+    """The one rule for what a run folder may be: a real directory named by a run id, never a symbolic link.
+
+    A linked folder could point anywhere on the machine (another user's files, a folder that changes under us),
+    and the cache must only ever hand out bytes that live inside it; symlinked files inside are refused by
+    `list_files`.
+    """
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        raise ManifestProblem("the run folder is missing") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ManifestProblem("the run folder is a symbolic link")
+    if not stat.S_ISDIR(st.st_mode):
+        raise ManifestProblem("the run entry is not a folder")
+    if not is_run_id(folder.name):
+        raise ManifestProblem(f"{folder.name!r} is not a run id")

@@ -21,6 +21,7 @@ from engine.store import MANIFEST_FORMAT, RunStore, is_run_id, run_key
 from engine.store import manifest as manifest_module
 from engine.store import run_store as run_store_module
 from engine.store.locking import RunLock
+from tests.store.run_meta import run_meta
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = run_key({"dataset": "digits", "architecture": "tiny", "epochs": 1})
@@ -38,7 +39,7 @@ def make_builder(calls: list, **meta):
         # Same shape and dtype as the test probabilities, so swapping the two keeps every size intact.
         np.save(folder / "val_probabilities.npy", rng.random((4, 3), dtype=np.float32))
         np.save(folder / "test_labels.npy", np.array([0, 2, 1, 1], dtype=np.int64))
-        return {"dataset": "digits", **meta}
+        return run_meta(**meta)
 
     return build
 
@@ -301,7 +302,7 @@ def test_lock_timeout_raises_store_error_naming_the_holder(store: RunStore):
     finally:
         holder.release()
     message = str(caught.value)
-    assert f"pid {os.getpid()} (from its note)" in message and KEY in message and "training run" in message
+    assert f"pid {os.getpid()}," in message and KEY in message and "training run" in message
     assert calls == []
     assert store.create(KEY, make_builder(calls), lock_timeout=1)[1] is False  # free again
 
@@ -319,25 +320,34 @@ def test_lock_note_names_the_holder_only_while_it_holds(tmp_path: Path):
     other.release()
 
 
-def test_lock_timeout_does_not_name_a_dead_process_from_an_old_note(tmp_path: Path):
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="the kernel lock table is Linux's /proc/locks")
+def test_lock_timeout_names_the_real_holder_not_a_stale_note(tmp_path: Path):
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait(timeout=60)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     path = tmp_path / "run.lock"
     holder = RunLock(path, KEY)
     assert holder.try_acquire()
+    messages = []
     try:
-        # As if a killed trainer's note were still there while someone else holds the lock now.
-        holder.note_path.write_text(f"{finished.pid} {time.time() - 3600:.3f}\n")
-        with pytest.raises(StoreError) as caught:
-            RunLock(path, KEY).acquire(timeout=0.2)
-        holder.note_path.unlink()
-        with pytest.raises(StoreError) as without_note:
-            RunLock(path, KEY).acquire(timeout=0.2)
+        # As if an old trainer's note were still there (its process dead, or alive and doing something else)
+        # while this process holds the lock now, and with no note at all.
+        for note in (f"{finished.pid} {time.time() - 3600:.3f}\n", f"{alive.pid} {time.time() - 3600:.3f}\n", None):
+            if note is None:
+                holder.note_path.unlink()
+            else:
+                holder.note_path.write_text(note)
+            with pytest.raises(StoreError) as caught:
+                RunLock(path, KEY).acquire(timeout=0.2)
+            messages.append(str(caught.value))
     finally:
         holder.release()
-    for message in (str(caught.value), str(without_note.value)):
-        assert message.startswith(f"Another process has been training run {KEY} for at least ")
-        assert "pid" not in message
+        alive.kill()
+        alive.wait(timeout=60)
+    for message in messages:
+        # The kernel's lock table names the holder; the stale note's pid and its hour-old start never appear.
+        assert message.startswith(f"Another process, pid {os.getpid()}, has been training run {KEY} for at least ")
+        assert str(finished.pid) not in message and str(alive.pid) not in message
 
 
 # ---------------------------------------------------------------- processes
@@ -347,6 +357,7 @@ RACE_SCRIPT = textwrap.dedent(
     import json, os, sys, time
     from pathlib import Path
     from engine.store import RunStore
+    from tests.store.run_meta import run_meta
 
     root, key, marker, go = sys.argv[1:5]
 
@@ -355,7 +366,7 @@ RACE_SCRIPT = textwrap.dedent(
             handle.write(f"{os.getpid()}\\n")
         time.sleep(1.0)
         (folder / "history.json").write_text("{}")
-        return {"built_by": os.getpid()}
+        return run_meta(built_by=os.getpid())
 
     while not Path(go).exists():
         time.sleep(0.01)
@@ -466,11 +477,11 @@ def test_put_copies_a_folder_and_keeps_an_existing_run(store: RunStore, tmp_path
     source.mkdir()
     make_builder([])(source)
     (source / "meta.json").write_text('{"ignored": true}')
-    run = store.put(KEY, source, {"worker": 1})
+    run = store.put(KEY, source, run_meta(worker=1))
     assert run == store.get(KEY) and run.meta["worker"] == 1 and "ignored" not in run.meta
     assert (source / "test_labels.npy").exists()  # source left alone
     assert np.array_equal(run.test_labels(), np.load(source / "test_labels.npy"))
-    again = store.put(KEY, source, {"worker": 2})
+    again = store.put(KEY, source, run_meta(worker=2))
     assert again.meta["worker"] == 1
     assert temp_entries(store) == []
 
@@ -513,7 +524,7 @@ def test_list_delete_and_size(store: RunStore):
 def test_pickled_npy_is_refused(store: RunStore):
     def build(folder: Path) -> dict:
         np.save(folder / "test_probabilities.npy", np.array([{"evil": 1}, None], dtype=object), allow_pickle=True)
-        return {}
+        return run_meta()
 
     run, _ = store.create(KEY, build)
     assert store.get(KEY) == run  # the manifest is valid: only the loader can stop it
@@ -543,11 +554,11 @@ def test_load_model_loads_plain_layers_and_refuses_a_lambda(store: RunStore, tmp
     keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(plain_dir / "model.keras")
     keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2.0)]).save(lambda_dir / "model.keras")
 
-    plain = store.put(KEY, plain_dir, {})
+    plain = store.put(KEY, plain_dir, run_meta())
     model = plain.load_model()
     assert model.output_shape == (None, 2)
 
-    planted = store.put(OTHER_KEY, lambda_dir, {})
+    planted = store.put(OTHER_KEY, lambda_dir, run_meta())
     assert store.get(OTHER_KEY) == planted  # a correct manifest does not make code safe to run
     with pytest.raises(StoreError, match="Lambda") as caught:
         planted.load_model()

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.datasets.catalog import DIGIT_CLASS_NAMES, FASHION_CLASS_NAMES, make_dataset
 from engine.datasets.dataset import Dataset
-from engine.datasets.identity import KNOWN, PUBLISHED, content_checksum, identify, other_dataset_warning
+from engine.datasets.identity import CUSTOM, KNOWN, PUBLISHED, content_checksum, identify, other_dataset_warning
 from engine.datasets.idx import IDX_PARTS, find_idx_files, idx_file_names, load_idx_pair, load_npz
 from engine.datasets.network import DownloadFailed, fetch, remembered_failure
 from engine.errors import DatasetUnavailable, InvalidDataFile
@@ -203,6 +203,45 @@ def load_mnist_like(family: MnistLike, local_path: Path | None) -> Dataset:
         )
     source = f"Keras download (keras.datasets.{family.keras_module}.load_data)"
     return _identified(family, (x_train, y_train), (x_test, y_test), source, [])
+
+
+def read_local(folder: Path, name: str, source: str) -> Dataset:
+    """A folder of IDX files or one npz read exactly as `--dataset mnist --data-path folder` reads it (10 digit
+    classes), named `name`; files that are a known dataset take its class names, with a warning."""
+    found = _find_in(folder, MNIST)
+    if not isinstance(found, tuple):
+        npz = sorted(folder.glob("*.npz"))
+        if len(npz) != 1:
+            raise InvalidDataFile(
+                f"{found}. Upload the four IDX files ({IDX_NAMES}, each optionally .gz) or one .npz file."
+            )
+        found = ("npz", npz[0])
+    train, test = _read_found(found, MNIST)
+    checksum = content_checksum(train[0], train[1], test[0], test[1])
+    identity = identify("", checksum, _used_files(found))
+    if identity.is_other_dataset:
+        other = KNOWN[identity.same_as]
+        return make_dataset(
+            name,
+            train,
+            test,
+            other.class_names,
+            255,
+            source,
+            identity=f"the published {other.title} files (checksum verified)",
+            warnings=(f"These are {other.title} files (their checksum is the published {other.title}'s).",),
+            provenance=f"Uploaded files; their checksum is the published {other.title}'s.",
+        )
+    return make_dataset(
+        name,
+        train,
+        test,
+        DIGIT_CLASS_NAMES,
+        255,
+        source,
+        identity=CUSTOM,
+        provenance="Uploaded files: custom data (no published checksum matches them); classes are taken as digits 0-9.",
+    )
 
 
 def _debian_fashion_dirs() -> tuple[tuple[str, Path], ...]:

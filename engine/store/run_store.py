@@ -358,9 +358,9 @@ class RunStore:
         meta = dict(meta)
         meta.setdefault("run_id", run_id)
         meta.setdefault("created", datetime.now(UTC).isoformat(timespec="microseconds"))
-        # A meta the readers would refuse is never published: it would be a run nobody can list or open.
-        validate_run_meta(meta, run_id=run_id)
         meta_bytes = json.dumps(meta, sort_keys=True, indent=2).encode("utf-8")  # TypeError if not JSON-able
+        # A meta the readers would refuse is never published: it would be a run nobody can list or open.
+        validate_run_meta(json.loads(meta_bytes), run_id=run_id)
         final = self.root / run_id
         try:
             _write_durable(tmp / META_NAME, meta_bytes)

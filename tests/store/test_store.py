@@ -563,3 +563,66 @@ def test_load_model_loads_plain_layers_and_refuses_a_lambda(store: RunStore, tmp
     with pytest.raises(StoreError, match="Lambda") as caught:
         planted.load_model()
     assert caught.value.__cause__ is not None
+
+
+# ---------------------------------------------------------------- what a run folder may be
+
+
+def test_a_run_folder_that_is_a_symlink_is_never_served_and_is_flagged(store: RunStore, tmp_path: Path):
+    run, _ = store.create(OTHER_KEY, make_builder([]))
+    elsewhere = tmp_path / "elsewhere"
+    os.rename(run.path, elsewhere)  # a complete, self-consistent run folder, but outside the store...
+    os.symlink(elsewhere, store.root / OTHER_KEY)  # ...reached through a link named like a run
+    scan = store.scan()
+    assert scan.runs == [] and [(p.run_id, p.reason) for p in scan.problems] == [
+        (OTHER_KEY, "the run folder is a symbolic link")
+    ]
+    assert store.get(OTHER_KEY) is None
+    assert elsewhere.is_dir() and (elsewhere / "meta.json").exists()  # only the link was removed, not its target
+
+
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda meta: meta.pop("metrics"), "meta.json lacks metrics"),
+        (lambda meta: meta["metrics"].pop("test_accuracy"), "meta.json lacks metrics.test_accuracy"),
+        (lambda meta: meta["metrics"].update(test_accuracy="high"), "metrics.test_accuracy of type str"),
+        (lambda meta: meta["parameters"].update(total=True), "parameters.total of type bool"),
+        (lambda meta: meta["spec"]["conv_blocks"].append({"filters": "x"}), "malformed conv block 2"),
+        (lambda meta: meta.update(run_id=KEY), "meta.json names run"),
+        (lambda meta: meta.update(warnings=[1]), "warnings that are not a list of text"),
+    ],
+)
+def test_a_run_whose_meta_lacks_what_readers_need_is_flagged_and_the_rest_listed(store: RunStore, edit, reason):
+    good, _ = store.create(KEY, make_builder([]))
+    bad, _ = store.create(OTHER_KEY, make_builder([]))
+    meta = json.loads((bad.path / "meta.json").read_text())
+    edit(meta)
+    (bad.path / "meta.json").write_text(json.dumps(meta))
+    # Re-write the manifest so the files are consistent with it: only the meta's content is wrong.
+    manifest_module.clear_digest_cache()
+    (bad.path / "manifest.json").unlink()
+    manifest = manifest_module.build_manifest(bad.path)
+    (bad.path / "manifest.json").write_text(json.dumps(manifest))
+    scan = store.scan()
+    assert [run.run_id for run in scan.runs] == [KEY]
+    assert len(scan.problems) == 1 and scan.problems[0].run_id == OTHER_KEY and reason in scan.problems[0].reason
+    assert store.get(OTHER_KEY) is None and store.get(KEY) == good
+
+
+def test_a_meta_readers_would_refuse_is_never_published(store: RunStore):
+    with pytest.raises(StoreError, match="meta.json lacks metrics"):
+        store.create(KEY, lambda folder: {k: v for k, v in run_meta().items() if k != "metrics"})
+    assert store.scan().runs == [] and store.scan().problems == [] and temp_entries(store) == []
+
+
+def test_opening_a_run_records_its_last_use_without_touching_its_files(store: RunStore):
+    run, _ = store.create(KEY, make_builder([]))
+    long_ago = time.time() - 86_400
+    os.utime(run.path, (long_ago, long_ago))
+    before = {name: os.stat(run.path / name).st_mtime_ns for name in run.files()}
+    assert store.get(KEY) is not None
+    (usage,) = store.usage()
+    assert usage.run_id == KEY and usage.last_used > long_ago + 3600
+    assert {name: os.stat(run.path / name).st_mtime_ns for name in run.files()} == before
+    assert store.get(KEY) is not None  # still verifies: the folder's time is not part of the manifest

@@ -112,6 +112,8 @@ def build_manifest(folder: Path) -> dict[str, Any]:
     files = {}
     for rel in list_files(folder):
         path = folder / rel
+        if rel.endswith(".npy"):
+            _check_npy_header(path, rel)  # a pickled array is never stored
         with open(path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
             # Data must be on disk before the rename publishes the folder, or a power cut could
@@ -174,6 +176,8 @@ def verify(folder: Path, *, full: bool) -> Verified:
         for name in sorted(files):
             if cached_digest(folder / name, stats[name]) != files[name]["sha256"]:
                 raise ManifestProblem(f"{name} does not match its SHA-256 in the manifest")
+            if name.endswith(".npy"):
+                _check_npy_header(folder / name, name)
 
     meta = _read_json(folder / META_NAME, META_NAME)
     try:
@@ -181,6 +185,24 @@ def verify(folder: Path, *, full: bool) -> Verified:
     except InvalidRunMeta as problem:
         raise ManifestProblem(str(problem)) from None
     return Verified(meta=meta, files=files)
+
+
+def _check_npy_header(path: Path, name: str) -> None:
+    """Refuse a .npy whose header declares an object (pickled) array, reading the header only: such a run is
+    never handed out, even with a manifest made to match it (its readers would refuse the file anyway)."""
+    import numpy as np
+
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            dtype = read_header(handle)[2]  # (shape, fortran_order, dtype): the header only, no data
+    except (OSError, ValueError) as error:
+        raise ManifestProblem(f"{name} is not a readable .npy array ({error})") from None
+    if dtype.hasobject:
+        raise ManifestProblem(f"{name} holds a pickled (object) array, which Digit Lab never loads")
 
 
 def check_run_folder(folder: Path) -> None:

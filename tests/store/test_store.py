@@ -526,10 +526,26 @@ def test_pickled_npy_is_refused(store: RunStore):
         np.save(folder / "test_probabilities.npy", np.array([{"evil": 1}, None], dtype=object), allow_pickle=True)
         return run_meta()
 
-    run, _ = store.create(KEY, build)
-    assert store.get(KEY) == run  # the manifest is valid: only the loader can stop it
+    with pytest.raises(StoreError, match="pickled"):  # never stored...
+        store.create(KEY, build)
+    assert store.scan().runs == [] and temp_entries(store) == []
+    run, _ = store.create(KEY, make_builder([]))
+    path = run.path / "test_probabilities.npy"
+    np.save(path, np.array([{"evil": 1}, None], dtype=object), allow_pickle=True)
+    # ...never served, even planted with a manifest made to match it...
+    entries = json.loads((run.path / "manifest.json").read_text())
+    entries["files"]["test_probabilities.npy"] = {
+        "size": path.stat().st_size,
+        "sha256": manifest_module.sha256_file(path),
+    }
+    (run.path / "manifest.json").write_text(json.dumps(entries))
+    assert store.get(KEY) is None
+    # ...and never unpickled by the reader either (defence in depth, for a run handed out before the edit).
+    planted = run.path.parent / "planted"
+    planted.mkdir()
+    np.save(planted / "test_probabilities.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(StoreError, match="never unpickles") as caught:
-        run.test_probabilities()
+        type(run)(KEY, planted, run.meta).test_probabilities()
     assert isinstance(caught.value.__cause__, ValueError)
 
 

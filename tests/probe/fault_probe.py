@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -252,8 +253,13 @@ def store_cases(work: Path) -> list[Case]:
     store.create(bad_key, build)
 
     def remanifest(folder: Path) -> None:
-        (folder / "manifest.json").unlink()
-        (folder / "manifest.json").write_text(json.dumps(manifest.build_manifest(folder)))
+        """A manifest matching the folder's files as they are now, hashed here (as a tamperer would)."""
+        files = {
+            path.name: {"size": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            for path in folder.iterdir()
+            if path.name != "manifest.json"
+        }
+        (folder / "manifest.json").write_text(json.dumps({"format": manifest.MANIFEST_FORMAT, "files": files}))
 
     def edit_meta(change: Callable[[dict], None]) -> Callable[[Path], None]:
         def tamper(folder: Path) -> None:

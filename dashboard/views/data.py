@@ -20,7 +20,7 @@ from dashboard.charts.data import (
 )
 from engine import exploration
 from engine.datasets import list_datasets
-from engine.datasets.network import forget_failure
+from engine.datasets.network import forget_failure, remembered_failure
 from engine.datasets.uploads import register_upload
 from engine.errors import DigitLabError, InvalidDataFile
 from engine.limits import input_limits
@@ -102,7 +102,7 @@ if selection.dataset is None:
     st.warning(f"**{selection.dataset_name}** cannot be loaded here: {selection.error}", icon=":material/inventory_2:")
     if info is not None:
         st.info(f"How to get it: {info.how_to_get}")
-    if "not retried" in selection.error:  # a download failed earlier in this process and is remembered
+    if remembered_failure(selection.dataset_name):  # its download failed in this process and is not retried alone
         st.button(
             "Retry download",
             key="data_retry_download",

@@ -78,7 +78,8 @@ def _upload_section() -> None:
     """Upload IDX (raw or .gz) or npz files: checked by the engine exactly like a --data-path folder, kept in
     this server's cache under their fingerprint, so a link naming the upload reopens here."""
     cap_mb = input_limits().max_upload_bytes / 2**20
-    with st.expander("Upload your own data (IDX files or an npz)", icon=":material/upload:"):
+    outcome = st.session_state.pop(UPLOAD_RESULT_KEY, None)  # what the last "Check and add" said, shown once
+    with st.expander("Upload your own data (IDX files or an npz)", icon=":material/upload:", expanded=bool(outcome)):
         st.caption(
             f"The four IDX files under their usual names (raw or .gz) or one .npz with x_train, y_train, x_test, "
             f"y_test; labels 0-9; up to {cap_mb:.0f} MB in all. They are checked like a local folder on the command "
@@ -88,7 +89,6 @@ def _upload_section() -> None:
         st.button(
             "Check and add", key="data_upload_add", on_click=_add_upload, disabled=not st.session_state.get(UPLOAD_KEY)
         )
-        outcome = st.session_state.pop(UPLOAD_RESULT_KEY, None)
         if outcome is not None:
             (st.success if outcome[0] == "ok" else st.error)("Added." if outcome[0] == "ok" else "Not added:")
             st.text(outcome[1])  # file names and messages are untrusted: plain text

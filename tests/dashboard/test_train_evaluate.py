@@ -160,3 +160,25 @@ def test_evaluate_label_merged_run_shows_merged_classes_and_images(empty_cache):
     titles = chart_titles(app)
     assert any(title.startswith("10 random test images") for title in titles)  # merged labels, same test images
     assert "Metrics only" not in texts(app.warning)
+
+
+def test_home_lists_the_good_runs_and_names_a_bad_one(with_trained_run, tmp_path, monkeypatch):
+    import json
+    import os
+    import shutil
+
+    from engine.store import RunStore
+
+    # A copy of the session's cache, so the shared run is left alone; one run whose meta lost its metrics.
+    cache = tmp_path / "cache"
+    shutil.copytree(os.environ["DIGIT_LAB_CACHE"], cache)
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(cache))
+    good = RunStore().get(with_trained_run)
+    bad_id = "f" * 20
+    shutil.copytree(good.path, cache / "runs" / bad_id)
+    (cache / "runs" / bad_id / "meta.json").write_text(json.dumps({"run_id": bad_id}))
+    app = open_app()
+    assert not app.exception
+    assert with_trained_run in app.dataframe[0].value["run_id"].tolist()
+    assert bad_id not in app.dataframe[0].value["run_id"].tolist()
+    assert any(text.value.startswith(f"{bad_id}: ") for text in app.text)

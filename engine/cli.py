@@ -191,8 +191,9 @@ def _unchecked_request(args):
         )
     }
     if args.spec:
-        text = Path(args.spec).read_text() if os.path.exists(args.spec) else args.spec
-        spec = ModelSpec.from_json(text)
+        from engine.validation import spec_text
+
+        spec = ModelSpec.from_json(spec_text(args.spec))
         config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
         from engine.training.data import transformed_dataset
 
@@ -243,9 +244,15 @@ def _train(args) -> None:
     result = get_or_train(dataset, spec, config, progress=bar.epoch, preset=preset)
     bar.close()
     out = _run_json(result.run, result.cached, result.seconds)
+    if not result.stored:
+        out["stored"], out["store_problem"] = False, result.store_problem
     if args.json:
         print(json.dumps(out))
     else:
+        for warning in out["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+        if not result.stored:
+            print(f"warning: not stored: {result.store_problem}", file=sys.stderr)
         source = "from the store" if result.cached else f"trained in {out['train_seconds']:.1f} s"
         print(
             f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, macro F1 {out['macro_f1']:.4f}"
@@ -266,6 +273,7 @@ def _run_json(run, cached: bool, seconds: float) -> dict:
         "engine_seconds": round(seconds, 4),
         "epochs": meta["epochs_run"],
         "parameters": meta["parameters"]["total"],
+        "warnings": list(meta.get("warnings", [])),
     }
 
 
@@ -392,11 +400,14 @@ def _runs(args) -> None:
         size = store.size_bytes()
         print(json.dumps({"bytes": size}) if args.json else f"{size / 1e6:.1f} MB in {store.root}")
         return
-    rows = []
-    for run in store.list():
-        meta = run.meta
-        from engine.runs import spec_summary
+    from engine.runs import spec_summary
 
+    scan = store.scan()
+    for problem in scan.problems:  # flagged on stderr, so one bad run never hides (or breaks) the listing
+        print(f"warning: run {problem.run_id} is not listed: {problem.reason}", file=sys.stderr)
+    rows = []
+    for run in scan.runs:
+        meta = run.meta
         rows.append(
             {
                 "run_id": run.run_id,

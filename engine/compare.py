@@ -15,6 +15,7 @@ import pandas as pd
 from engine.architectures import PRESETS
 from engine.architectures.presets import run_model_label
 from engine.datasets import Dataset
+from engine.errors import DigitLabError, StoreError
 from engine.progress import BatchCallback, batch_relay
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
@@ -58,21 +59,30 @@ def comparison_table(runs: list[StoredRun]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reported_test_accuracy(preset: str) -> float:
-    """The test accuracy the preset's source document reports; NaN for a custom model or a source without one."""
+def reported_test_accuracy(preset: str, dataset: str | None = None) -> float:
+    """The test accuracy the preset's source document reports; NaN for a custom model, a source without one, or
+    (when `dataset` is given) a run on another dataset than the report's: an MNIST figure beside a Fashion-MNIST
+    run would compare two different tasks."""
     found = PRESETS.get(preset)
-    return float(found.reported.get("test_accuracy", np.nan)) if found is not None else np.nan
+    if found is None or (dataset is not None and dataset != found.dataset):
+        return np.nan
+    return float(found.reported.get("test_accuracy", np.nan))
 
 
 def comparison_with_reports(runs: list[StoredRun]) -> pd.DataFrame:
     """`comparison_table` plus `reported_accuracy`, the source's figure for each run's preset (NaN where none).
 
-    The reported figure belongs to the preset as the source trained it (its dataset, epochs, full data); a run
-    with other settings is not expected to reach it.
+    The reported figure belongs to the preset as the source trained it (its dataset, epochs, full data): it is
+    shown only beside runs on the report's dataset, and a run with other settings is not expected to reach it.
     """
     table = comparison_table(runs)
     table["reported_accuracy"] = pd.Series(
-        [reported_test_accuracy(preset) for preset in table.get("preset", [])], index=table.index, dtype=float
+        [
+            reported_test_accuracy(preset, dataset)
+            for preset, dataset in zip(table.get("preset", []), table.get("dataset", []), strict=True)
+        ],
+        index=table.index,
+        dtype=float,
     )
     return table
 
@@ -131,17 +141,28 @@ def measured_training_time(runs: list[StoredRun], preset: str, dataset: str, epo
     )
 
 
-def aligned_curves(runs: list[StoredRun]) -> pd.DataFrame:
-    """Long format (run_id, label, epoch, metric, value); epoch 0 holds the score before training."""
+def aligned_curves(runs: list[StoredRun], problems: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Long format (run_id, label, epoch, metric, value); epoch 0 holds the score before training.
+
+    A run whose history cannot be read (a refused or damaged file) is left out; `(run_id, reason)` is appended
+    to `problems` when given, so the page can say which curve is missing and why.
+    """
     rows = []
     for run in runs:
-        history, label = run.history(), run_label(run)
-        initial = history.get("initial") or {}
+        try:
+            history, label = run.history(), run_label(run)
+            if not isinstance(history, dict) or not isinstance(history.get("epochs"), list):
+                raise StoreError(f"the history of run {run.run_id} is not in the expected form")
+        except DigitLabError as error:
+            if problems is not None:
+                problems.append((run.run_id, str(error)))
+            continue
+        initial = history.get("initial") if isinstance(history.get("initial"), dict) else {}
         for metric, value in initial.items():
             rows.append({"run_id": run.run_id, "label": label, "epoch": 0, "metric": metric, "value": value})
         for epoch in history["epochs"]:
             for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
-                if metric in epoch:
+                if isinstance(epoch, dict) and metric in epoch and "epoch" in epoch:
                     rows.append(
                         {
                             "run_id": run.run_id,

@@ -43,3 +43,7 @@ class RunNotFound(DigitLabError):
 
 class StoreError(DigitLabError):
     """The run store could not be read or written (busy lock, full disk, read-only folder)."""
+
+
+class InvalidRunMeta(StoreError):
+    """A stored run's meta.json lacks a field readers rely on, or holds a wrong type: flagged, never served."""

@@ -33,6 +33,7 @@ def dataset_card(dataset: Dataset, title: str = "") -> list[tuple[str, str]]:
         ("name", dataset.name),
         ("title", title or dataset.name),
         ("source", dataset.source),
+        ("identity", dataset.identity or "not checked"),
         ("train images", f"{len(dataset.x_train):,}"),
         ("test images", f"{len(dataset.x_test):,}"),
         ("image shape", f"{h} x {w} x {c}"),

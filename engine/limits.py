@@ -80,3 +80,21 @@ def train_limits() -> TrainLimits:
             max_train_examples=_env_int("DIGIT_LAB_MAX_TRAIN_EXAMPLES", 20_000),
         )
     return TrainLimits()
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """Sizes of what users hand in, checked before anything is read into memory."""
+
+    max_spec_bytes: int = 1 << 20  # a model spec is a few kB of JSON; a megabyte is a wrong file, not a spec
+    max_upload_bytes: int = 200 << 20  # one Data-page upload (Streamlit's own default cap); raw Fashion-MNIST is 55 MB
+    max_decoded_bytes: int = 1 << 30  # one IDX/npz member after decompression: refuses gzip/zip bombs
+
+
+def input_limits() -> InputLimits:
+    if hosted_mode():
+        return InputLimits(
+            max_upload_bytes=_env_int("DIGIT_LAB_MAX_UPLOAD_MB", 64) << 20,
+            max_decoded_bytes=_env_int("DIGIT_LAB_MAX_DECODED_MB", 256) << 20,
+        )
+    return InputLimits(max_upload_bytes=_env_int("DIGIT_LAB_MAX_UPLOAD_MB", 200) << 20)

@@ -8,6 +8,8 @@ model reached through a preset or the builder is one cached run.
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +22,7 @@ import numpy as np
 from engine import telemetry
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
-from engine.errors import StoreError
+from engine.errors import DigitLabError, StoreError
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
 from engine.training.fit import train
@@ -28,6 +30,8 @@ from engine.training.precision import choose_precision
 from engine.training.progress import ProgressCallback, ProgressEvent
 from engine.training_queue import training_queue
 from engine.validation import validate_request
+
+log = logging.getLogger("digitlab.runs")
 
 ENGINE_VERSION = "0.2.0"  # bumped when training code changes results under unchanged specs (index shuffling, bfloat16)
 
@@ -127,7 +131,11 @@ def _unstored_run(run_id, dataset, spec, config, preset, result, build) -> Store
     import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix=f"digitlab-unstored-{run_id}-"))
-    meta = write_run(folder, run_id, dataset, spec, config, preset, result) if result is not None else build(folder)
+    try:
+        meta = write_run(folder, run_id, dataset, spec, config, preset, result) if result is not None else build(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a failed attempt leaves no empty folder behind
+        raise
     meta = {**meta, "unstored": True}
     (folder / "meta.json").write_text(json.dumps(meta))
     run = StoredRun(run_id, folder, meta)
@@ -187,24 +195,41 @@ def mark_shown(run_id: str) -> None:
 
 
 def evict_over_budget(store: RunStore, keep: set[str] = frozenset()) -> list[str]:
-    """Delete least recently created runs until the cache fits its budget (hosted mode); never those in `keep`.
+    """Delete the least recently used runs (by last open) until the cache fits its budget (hosted mode).
 
-    Runs shown in the last ten minutes (`mark_shown`) are kept too, so a page never loses the run it shows.
+    Never those in `keep`, nor runs shown in the last ten minutes (`mark_shown`), so a page never loses the run it
+    shows. The store is walked once for sizes and last uses; each eviction is logged on `digitlab.runs`.
     """
     from engine.limits import server_limits
 
     budget = server_limits().max_cache_bytes
-    if not budget or store.size_bytes() <= budget:
+    if not budget:
+        return []
+    usage = store.usage()
+    total = sum(entry.size_bytes for entry in usage)
+    if total <= budget:
         return []
     recent = time.time() - 600
     evicted = []
-    for run in sorted(store.list(), key=lambda r: r.meta.get("created", "")):
-        if store.size_bytes() <= budget:
+    for entry in sorted(usage, key=lambda e: (e.last_used, e.run_id)):
+        if total <= budget:
             break
-        if run.run_id in keep or _shown.get(run.run_id, 0) > recent:
+        if entry.run_id in keep or _shown.get(entry.run_id, 0) > recent:
             continue
-        store.delete(run.run_id)
-        evicted.append(run.run_id)
+        try:
+            store.delete(entry.run_id)
+        except DigitLabError as problem:  # removed meanwhile, or busy: the next eviction pass retries
+            log.warning("could not evict run %s: %s", entry.run_id, problem)
+            continue
+        total -= entry.size_bytes
+        evicted.append(entry.run_id)
+        log.info(
+            "evicted run %s (%.1f MB, last used %s) to keep the cache under its %.0f MB budget",
+            entry.run_id,
+            entry.size_bytes / 1e6,
+            datetime.fromtimestamp(entry.last_used, UTC).isoformat(timespec="seconds"),
+            budget / 1e6,
+        )
     return evicted
 
 
@@ -213,7 +238,9 @@ def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, p
 
     scores = evaluate(result.test_labels, result.test_probabilities, result.class_names)
     last = result.history["epochs"][-1] if result.history["epochs"] else {}
+    warnings = run_warnings(dataset, spec, config)
     return {
+        "warnings": list(warnings),
         "run_id": run_id,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "preset": preset,
@@ -241,6 +268,21 @@ def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, p
             **(result.history.get("final_train") or {}),  # train_accuracy_inference: scored like the test set
         },
     }
+
+
+def run_warnings(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> tuple[str, ...]:
+    """What a run on this request should be read with: the dataset's own warnings (files that are another
+    dataset's), a digit class merge on non-digit data, and classes missing from the training or test labels."""
+    from engine.datasets.label_checks import label_warnings, mapping_warning
+    from engine.training.data import transformed_dataset
+
+    found = list(dataset.warnings)
+    merge = mapping_warning(dataset.class_names, config.label_mapping)
+    if merge:
+        found.append(merge)
+    learned = transformed_dataset(dataset, config)
+    found += label_warnings(learned.y_train, learned.y_test, learned.class_names, spec.num_classes)
+    return tuple(found)
 
 
 def preset_request(

@@ -21,9 +21,10 @@ def _request_study() -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _curves(run_ids: tuple[str, ...], _runs) -> pd.DataFrame:
+def _curves(run_ids: tuple[str, ...], _runs) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     # A run id is a content hash, so the ids alone key the stored histories.
-    return curve_table(_runs)
+    problems: list[tuple[str, str]] = []
+    return curve_table(_runs, problems), problems
 
 
 st.title("Compare")
@@ -224,7 +225,9 @@ if rows and st.button(f"Open {components.plain(table.iloc[rows[0]]['label'], 80)
 st.caption("Select a row to open that run in Evaluate. Click a column header to sort.")
 
 st.subheader("Training curves")
-curves = _curves(tuple(chosen_ids), chosen)
+curves, unreadable = _curves(tuple(chosen_ids), chosen)
+for run_id, reason in unreadable:  # a refused file costs that run its curve, not the page
+    st.text(f"No curve for run {run_id}: {reason}")
 metrics = [m for m in ("val_accuracy", "accuracy", "val_loss", "loss") if m in set(curves["metric"])]
 if metrics:
     metric = st.selectbox(

@@ -20,8 +20,13 @@ from dashboard.charts.data import (
 )
 from engine import exploration
 from engine.datasets import list_datasets
+from engine.datasets.network import forget_failure, remembered_failure
+from engine.datasets.uploads import register_upload
+from engine.errors import DigitLabError, InvalidDataFile
+from engine.limits import input_limits
 
 SEED_KEY, PER_CLASS_KEY, SPLIT_KEY = "data_seed", "data_per_class", "data_split"
+UPLOAD_KEY, UPLOAD_RESULT_KEY = "data_upload_files", "_data_upload_result"
 MAX_SELECTED = 60  # images shown for a box/lasso selection on the 2-D map
 
 
@@ -54,6 +59,41 @@ def _remembered(key: str, default):
     st.session_state[shadow] = st.session_state[key]
 
 
+def _add_upload() -> None:
+    """Button callback (it runs before the sidebar's widgets exist, so it may select the new dataset)."""
+    files = st.session_state.get(UPLOAD_KEY) or []
+    try:
+        cap = input_limits().max_upload_bytes
+        if sum(f.size for f in files) > cap:  # before copying the bytes out of the uploader
+            raise InvalidDataFile(f"The upload is over this server's {cap:,}-byte limit.")
+        name = register_upload([(f.name, f.getvalue()) for f in files])
+    except DigitLabError as error:
+        st.session_state[UPLOAD_RESULT_KEY] = ("error", str(error))
+        return
+    st.session_state[state.DATASET_KEY] = name
+    st.session_state[UPLOAD_RESULT_KEY] = ("ok", f"Added as {name} and selected in the sidebar.")
+
+
+def _upload_section() -> None:
+    """Upload IDX (raw or .gz) or npz files: checked by the engine exactly like a --data-path folder, kept in
+    this server's cache under their fingerprint, so a link naming the upload reopens here."""
+    cap_mb = input_limits().max_upload_bytes / 2**20
+    outcome = st.session_state.pop(UPLOAD_RESULT_KEY, None)  # what the last "Check and add" said, shown once
+    with st.expander("Upload your own data (IDX files or an npz)", icon=":material/upload:", expanded=bool(outcome)):
+        st.caption(
+            f"The four IDX files under their usual names (raw or .gz) or one .npz with x_train, y_train, x_test, "
+            f"y_test; labels 0-9; up to {cap_mb:.0f} MB in all. They are checked like a local folder on the command "
+            "line and kept in this server's cache."
+        )
+        st.file_uploader("Files", accept_multiple_files=True, key=UPLOAD_KEY)
+        st.button(
+            "Check and add", key="data_upload_add", on_click=_add_upload, disabled=not st.session_state.get(UPLOAD_KEY)
+        )
+        if outcome is not None:
+            (st.success if outcome[0] == "ok" else st.error)("Added." if outcome[0] == "ok" else "Not added:")
+            st.text(outcome[1])  # file names and messages are untrusted: plain text
+
+
 st.title("Data")
 components.link_problems()
 selection = state.selection()
@@ -61,7 +101,16 @@ info = {i.name: i for i in list_datasets()}.get(selection.dataset_name)
 if selection.dataset is None:
     # The engine's message already says what was tried and how to get the data: shown once, not repeated.
     st.warning(components.plain(selection.error), icon=":material/inventory_2:")
+    if remembered_failure(selection.dataset_name):  # its download failed in this process and is not retried alone
+        st.button(
+            "Retry download",
+            key="data_retry_download",
+            on_click=forget_failure,
+            args=(selection.dataset_name,),
+            help="Downloads that failed are not retried on every page view; this tries once more.",
+        )
     st.caption("Pick another dataset in the sidebar; `digits` is bundled and always works.")
+    _upload_section()
     st.stop()
 ds = selection.dataset
 names = list(ds.class_names)
@@ -89,6 +138,9 @@ card_col.dataframe(
 )
 prov_col.markdown("**Provenance**")
 prov_col.caption(components.plain(ds.provenance))
+for warning in ds.warnings:  # e.g. files offered as one dataset that are another (plain text: they name paths)
+    st.text(f"Warning: {warning}")
+_upload_section()
 
 # --- class balance ---------------------------------------------------------------------------------------
 st.subheader("Class distribution")

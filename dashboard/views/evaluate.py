@@ -16,6 +16,7 @@ from dashboard.charts import evaluation as charts
 from dashboard.charts.training import training_curves
 from engine.architectures import PRESETS
 from engine.architectures.presets import run_model_label
+from engine.compare import reported_test_accuracy
 from engine.errors import DigitLabError
 from engine.evaluation import one_vs_rest_matrix
 from engine.evaluation.predictions import predictions_table, sample_predictions
@@ -106,12 +107,17 @@ st.markdown(
     f"{meta['parameters']['total']:,} parameters · {plain(meta.get('epochs_run', '?'), 10)} epochs in "
     f"{meta.get('train_seconds', 0):.1f} s · created {plain(meta.get('created', '?'), 40)}"
 )
-reported = PRESETS[preset_name].reported if preset_name in PRESETS else {}
-if "test_accuracy" in reported:
+reported_accuracy = reported_test_accuracy(preset_name, meta["dataset"]["name"])  # NaN on another dataset
+if reported_accuracy == reported_accuracy:
     st.caption(
-        f"Test accuracy — report: {reported['test_accuracy']:.2%} (on {PRESETS[preset_name].dataset}) · "
+        f"Test accuracy — report: {reported_accuracy:.2%} (on {PRESETS[preset_name].dataset}) · "
         f"ours: {evaluation.accuracy:.2%} (on {plain(meta['dataset']['name'], 60)})"
     )
+if meta.get("warnings"):
+    with st.container(border=True, key="evaluate_run_warnings"):
+        st.caption(":material/warning: Stored with this run — read its scores with these in mind:")
+        for warning in meta["warnings"]:
+            st.text(warning)  # stored meta is untrusted: plain text, never Markdown
 for note in evaluation.notes:
     st.info(plain(note), icon=":material/info:")
 components.share_box()

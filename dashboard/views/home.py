@@ -79,7 +79,12 @@ if st.session_state.pop("_train_default", False):
         st.page_link("views/evaluate.py", label="Open it in Evaluate", icon=":material/analytics:")
 
 st.subheader("Stored runs")
-runs = services.store().list()
+scan = services.store().scan()
+runs = scan.runs
+if scan.problems:  # one bad run never hides the others: it is named here, with why (plain text: it is stored data)
+    with st.expander(f"{len(scan.problems)} stored entr{'y is' if len(scan.problems) == 1 else 'ies are'} not listed"):
+        for problem in scan.problems:
+            st.text(f"{problem.run_id}: {problem.reason}")
 if not runs:
     st.info("No runs yet. Train one above or on the Train page.")
     st.stop()

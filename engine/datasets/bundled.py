@@ -8,6 +8,7 @@ import numpy as np
 
 from engine.datasets.catalog import DIGIT_CLASS_NAMES, make_dataset
 from engine.datasets.dataset import Dataset
+from engine.datasets.identity import content_checksum, identify
 from engine.errors import DatasetUnavailable
 
 
@@ -31,6 +32,8 @@ def load_digits(local_path: Path | None) -> Dataset:
     x = bunch.images.astype(np.uint8)  # the float64 values are whole counts 0..16
     y = bunch.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=42)
+    # A changed scikit-learn copy (or split) would silently change every digits run; the checksum says so.
+    identity = identify("digits", content_checksum(x_train, y_train, x_test, y_test))
     return make_dataset(
         "digits",
         (x_train, y_train),
@@ -38,4 +41,5 @@ def load_digits(local_path: Path | None) -> Dataset:
         DIGIT_CLASS_NAMES,
         16,
         "scikit-learn bundled data (sklearn.datasets.load_digits)",
+        identity=identity.status,
     )

@@ -66,6 +66,9 @@ def make_dataset(
     class_names: tuple[str, ...],
     value_max: float,
     source: str,
+    identity: str = "",
+    warnings: tuple[str, ...] = (),
+    provenance: str | None = None,
 ) -> Dataset:
     """Add the channel axis, fix dtypes (uint8 images, int64 labels) and make every array read-only.
 
@@ -91,5 +94,15 @@ def make_dataset(
         class_names=class_names,
         value_max=value_max,
         source=source,
-        provenance=PROVENANCE[name],
+        provenance=provenance if provenance is not None else _provenance(name, identity),
+        identity=identity,
+        warnings=tuple(warnings),
     )
+
+
+def _provenance(name: str, identity: str) -> str:
+    """The published set's paragraph, said to describe the published set only when the checksums do not match."""
+    paragraph = PROVENANCE.get(name, "")
+    if identity and not identity.startswith("the published") and paragraph:
+        return f"These arrays are {identity}. The published {name} set is described here: {paragraph}"
+    return paragraph

@@ -27,6 +27,8 @@ class Dataset:
     source: str  # where the arrays came from this time: "keras download", "cache/datasets/...", a local path
     provenance: str  # one paragraph: who made the data, how it was split, licence/citation pointers
     transforms: tuple[str, ...] = field(default=())  # what was applied after loading, in order, for display
+    identity: str = ""  # what the checksums say the arrays are: "the published files", "custom (...)", ...
+    warnings: tuple[str, ...] = field(default=())  # said wherever the dataset is used, and stored with its runs
 
     def __post_init__(self) -> None:
         for part in ("x_train", "x_test"):
@@ -79,5 +81,7 @@ class Dataset:
             "source": self.source,
             "provenance": self.provenance,
             "transforms": list(self.transforms),
+            "identity": self.identity,
+            "warnings": list(self.warnings),
             "fingerprint": self.fingerprint,
         }

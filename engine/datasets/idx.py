@@ -9,6 +9,7 @@ do, because these files are copied around by hand and the person at the keyboard
 from __future__ import annotations
 
 import gzip
+import io
 import zipfile
 import zlib
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InvalidDataFile
+from engine.limits import input_limits
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -51,21 +53,35 @@ def idx_file_names(part: str) -> tuple[str, ...]:
 
 def _read_bytes(path: Path) -> bytes:
     """The file's content, un-gzipped when it starts with the gzip magic bytes (whatever its suffix)."""
+    cap = input_limits().max_decoded_bytes
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        if path.is_dir():
+            raise InvalidDataFile(f"{path}: is a folder, not an IDX file.")
+        if size > cap:
+            raise InvalidDataFile(f"{path}: is {size:,} bytes, over the {cap:,}-byte limit for one data file.")
+        with open(path, "rb") as handle:
+            raw = handle.read(cap + 1)  # never more than the cap, even if the file grew since the stat
     except FileNotFoundError:
         raise InvalidDataFile(f"{path}: file not found. Check the path, or copy the file there.") from None
     except OSError as error:
         raise InvalidDataFile(f"{path}: cannot be read ({error.strerror or error}). Check its permissions.") from None
     if raw[:2] != GZIP_MAGIC:
+        if len(raw) > cap:
+            raise InvalidDataFile(f"{path}: is over the {cap:,}-byte limit for one data file.")
         return raw
     try:
-        return gzip.decompress(raw)
+        # Read at most cap + 1 decompressed bytes: a small gzip can expand to gigabytes (a "gzip bomb").
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unpacked:
+            data = unpacked.read(cap + 1)
     except (OSError, EOFError, zlib.error) as error:
         raise InvalidDataFile(
             f"{path}: starts like a gzip file but cannot be decompressed ({error}); it is probably truncated "
             "or damaged. Download or copy it again."
         ) from None
+    if len(data) > cap:
+        raise InvalidDataFile(f"{path}: decompresses to over {cap:,} bytes, the limit for one data file.")
+    return data
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -245,7 +261,16 @@ def load_npz(
                 f"(found: {', '.join(archive.files) or 'none'}). Save all four with numpy.savez."
             )
         arrays = {}
+        cap = input_limits().max_decoded_bytes
         for key in NPZ_KEYS:
+            # The zip directory states each member's unpacked size, and zipfile never reads past it: checking
+            # it first refuses a "zip bomb" before a byte is inflated.
+            try:
+                unpacked = archive.zip.getinfo(f"{key}.npy").file_size
+            except KeyError:
+                unpacked = 0
+            if unpacked > cap:
+                raise InvalidDataFile(f"{path}: '{key}' unpacks to {unpacked:,} bytes, over the {cap:,}-byte limit.")
             try:
                 arrays[key] = archive[key]
             except ValueError as error:

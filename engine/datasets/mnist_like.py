@@ -15,8 +15,9 @@ import numpy as np
 
 from engine.datasets.catalog import DIGIT_CLASS_NAMES, FASHION_CLASS_NAMES, make_dataset
 from engine.datasets.dataset import Dataset
+from engine.datasets.identity import CUSTOM, KNOWN, PUBLISHED, content_checksum, identify, other_dataset_warning
 from engine.datasets.idx import IDX_PARTS, find_idx_files, idx_file_names, load_idx_pair, load_npz
-from engine.datasets.network import FETCHERS, network_timeout, short_reason
+from engine.datasets.network import DownloadFailed, fetch, remembered_failure
 from engine.errors import DatasetUnavailable, InvalidDataFile
 
 MNIST_ENV = "DIGIT_LAB_MNIST_DIR"
@@ -89,65 +90,103 @@ def _describe(found: tuple[str, Path | dict[str, Path]]) -> str:
     return f"{where} (npz)" if kind == "npz" else f"{where['train_images'].parent} (IDX files)"
 
 
-def _candidates(family: MnistLike, local_path: Path | None) -> list[tuple[str, Path | None, bool]]:
-    """(label, location, lenient) in the order tried; a None location means 'not configured'.
+@dataclass(frozen=True)
+class _Place:
+    """One place the loader looks, in order. `named`: the user named it (local path, environment variable), so
+    if it cannot be used that is an error naming it, never a silent fall-back to another copy. `lenient`: damaged
+    files there are noted and skipped (Keras re-downloads a damaged cache of its own)."""
 
-    A lenient location that holds malformed files is noted and skipped (Keras re-downloads a damaged cache);
-    elsewhere a malformed file is an error the user must fix.
-    """
+    label: str
+    location: Path | None  # None: not configured
+    named: bool = False
+    lenient: bool = False
+
+
+def _candidates(family: MnistLike, local_path: Path | None) -> list[_Place]:
     if local_path is not None:
-        return [("local path", local_path, False)]
+        return [_Place("--data-path", local_path, named=True)]
     env = os.environ.get(family.env_var)
-    found = [(f"${family.env_var}", Path(env).expanduser() if env else None, False)]
-    found += [(label, folder, False) for label, folder in family.system_dirs()]
-    found.append(("Keras cache", _keras_datasets_dir() / family.keras_cache, True))
+    found = [_Place(f"${family.env_var}", Path(env).expanduser() if env else None, named=True)]
+    found += [_Place(label, folder) for label, folder in family.system_dirs()]
+    found.append(_Place("Keras cache", _keras_datasets_dir() / family.keras_cache, lenient=True))
     return found
+
+
+def _unusable_named(family: MnistLike, place: _Place, reason: str) -> DatasetUnavailable:
+    return DatasetUnavailable(
+        f"{family.name}: the folder named by {place.label} cannot be used: {reason}. Put the four IDX files "
+        f"({IDX_NAMES}, each optionally .gz) or {family.npz_name} there, or point {place.label} to the right "
+        "folder (or the npz file itself); no other copy is used instead of one you named."
+    )
+
+
+def _used_files(found: tuple[str, Path | dict[str, Path]]) -> list[Path]:
+    kind, where = found
+    return [where] if kind == "npz" else list(where.values())
+
+
+def _identified(family: MnistLike, train, test, source: str, files: list[Path]) -> Dataset:
+    """The dataset as its checksums say it is: named as another known dataset (with a warning) when it is one."""
+    checksum = content_checksum(train[0], train[1], test[0], test[1])
+    identity = identify(family.name, checksum, files)
+    if identity.is_other_dataset:
+        other = KNOWN[identity.same_as]
+        return make_dataset(
+            other.name,
+            train,
+            test,
+            other.class_names,
+            255,
+            source,
+            identity=PUBLISHED,
+            warnings=(other_dataset_warning(family.name, other.name, source),),
+        )
+    return make_dataset(family.name, train, test, family.class_names, 255, source, identity=identity.status)
 
 
 def status_mnist_like(family: MnistLike, local_path: Path | None) -> tuple[bool, str]:
     reasons = []
-    for label, location, _ in _candidates(family, local_path):
-        if location is None:
-            reasons.append(f"{label} not set")
+    for place in _candidates(family, local_path):
+        if place.location is None:
+            reasons.append(f"{place.label} not set")
             continue
-        found = _find_in(location, family)
+        found = _find_in(place.location, family)
         if isinstance(found, tuple):
-            return True, f"{label}: {_describe(found)}"
-        reasons.append(f"{label}: {found}")
-    if local_path is not None:
-        return False, reasons[0]
+            return True, f"{place.label}: {_describe(found)}"
+        if place.named:
+            return False, f"{place.label}: {found}"  # loading would stop here too, with this reason
+        reasons.append(f"{place.label}: {found}")
+    earlier = remembered_failure(family.name)
+    if earlier is not None:
+        reasons.append(f"Keras download: {earlier}")
+        return False, "not found offline (" + "; ".join(reasons) + ")"
     return False, "not found offline (" + "; ".join(reasons) + "); needs a download through Keras"
 
 
 def load_mnist_like(family: MnistLike, local_path: Path | None) -> Dataset:
     tried = []
-    for label, location, lenient in _candidates(family, local_path):
-        if location is None:
-            tried.append(f"{label}: not set")
+    for place in _candidates(family, local_path):
+        if place.location is None:
+            tried.append(f"{place.label}: not set")
             continue
-        found = _find_in(location, family)
+        found = _find_in(place.location, family)
         if not isinstance(found, tuple):
-            if local_path is not None:
-                raise DatasetUnavailable(
-                    f"{family.name}: nothing to load at the data path: {found}. Point it to a folder holding "
-                    f"the four IDX files ({IDX_NAMES}, each optionally .gz) or {family.npz_name}, or to the npz "
-                    "file itself."
-                )
-            tried.append(f"{label}: {found}")
+            if place.named:
+                raise _unusable_named(family, place, found)
+            tried.append(f"{place.label}: {found}")
             continue
         try:
             train, test = _read_found(found, family)
         except InvalidDataFile as error:
-            if not lenient:
-                raise
-            tried.append(f"{label}: {error}")
+            if not place.lenient:
+                raise  # it names the broken file and what is wrong with it: never skipped for another copy
+            tried.append(f"{place.label}: {error}")
             continue
-        return make_dataset(family.name, train, test, family.class_names, 255, f"{label}: {_describe(found)}")
+        return _identified(family, train, test, f"{place.label}: {_describe(found)}", _used_files(found))
     try:
-        with network_timeout():
-            train, test = FETCHERS[family.name]()
-    except Exception as error:
-        tried.append(f"Keras download: {short_reason(error)}")
+        train, test = fetch(family.name)
+    except DownloadFailed as error:
+        tried.append(f"Keras download: {error}")
         steps = "; ".join(f"({i}) {t}" for i, t in enumerate(tried, start=1))
         raise DatasetUnavailable(
             f"{family.name} is not available offline. Tried: {steps}. To use it: connect to the internet once "
@@ -164,7 +203,46 @@ def load_mnist_like(family: MnistLike, local_path: Path | None) -> Dataset:
             f"{x_test.shape}/{y_test.shape}; delete the files in {_keras_datasets_dir()} and try again."
         )
     source = f"Keras download (keras.datasets.{family.keras_module}.load_data)"
-    return make_dataset(family.name, (x_train, y_train), (x_test, y_test), family.class_names, 255, source)
+    return _identified(family, (x_train, y_train), (x_test, y_test), source, [])
+
+
+def read_local(folder: Path, name: str, source: str) -> Dataset:
+    """A folder of IDX files or one npz read exactly as `--dataset mnist --data-path folder` reads it (10 digit
+    classes), named `name`; files that are a known dataset take its class names, with a warning."""
+    found = _find_in(folder, MNIST)
+    if not isinstance(found, tuple):
+        npz = sorted(folder.glob("*.npz"))
+        if len(npz) != 1:
+            raise InvalidDataFile(
+                f"{found}. Upload the four IDX files ({IDX_NAMES}, each optionally .gz) or one .npz file."
+            )
+        found = ("npz", npz[0])
+    train, test = _read_found(found, MNIST)
+    checksum = content_checksum(train[0], train[1], test[0], test[1])
+    identity = identify("", checksum, _used_files(found))
+    if identity.is_other_dataset:
+        other = KNOWN[identity.same_as]
+        return make_dataset(
+            name,
+            train,
+            test,
+            other.class_names,
+            255,
+            source,
+            identity=f"the published {other.title} files (checksum verified)",
+            warnings=(f"These are {other.title} files (their checksum is the published {other.title}'s).",),
+            provenance=f"Uploaded files; their checksum is the published {other.title}'s.",
+        )
+    return make_dataset(
+        name,
+        train,
+        test,
+        DIGIT_CLASS_NAMES,
+        255,
+        source,
+        identity=CUSTOM,
+        provenance="Uploaded files: custom data (no published checksum matches them); classes are taken as digits 0-9.",
+    )
 
 
 def _debian_fashion_dirs() -> tuple[tuple[str, Path], ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 
@@ -72,3 +73,53 @@ def short_reason(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
     return reason if len(reason) <= 200 else reason[:197] + "..."
+
+
+# Downloads that failed in this process: dataset name -> (when, why). A failed download is not retried on every
+# dashboard rerun (each try costs the full timeout); it is retried only when the user asks (`forget_failure`).
+_FAILED: dict[str, tuple[float, str]] = {}
+
+
+def remembered_failure(name: str) -> str | None:
+    """Why the last download of `name` failed in this process, with when; None if none failed (or it was forgotten)."""
+    found = _FAILED.get(name)
+    if found is None:
+        return None
+    when, reason = found
+    at = time.strftime("%H:%M:%S", time.localtime(when))
+    return f"failed at {at} ({reason}); not retried in this process until asked (Retry download)"
+
+
+def remember_failure(name: str, reason: str) -> None:
+    _FAILED[name] = (time.time(), reason)
+
+
+def forget_failure(name: str) -> None:
+    """Let the next load of `name` try the download again (the dashboard's "Retry download")."""
+    _FAILED.pop(name, None)
+
+
+def fetch(name: str):
+    """Download `name` through `FETCHERS` under the network timeout, unless it already failed in this process.
+
+    Raises `DownloadFailed` with a one-line reason either way, so the loaders build the same message.
+    """
+    earlier = remembered_failure(name)
+    if earlier is not None:
+        raise DownloadFailed(earlier)
+    try:
+        with network_timeout():
+            return FETCHERS[name]()
+    except Exception as error:
+        reason = short_reason(error)
+        remember_failure(name, reason)
+        raise DownloadFailed(reason) from None
+
+
+def forget_failures() -> None:
+    """Forget every remembered failure (tests; a server operator who restored the network)."""
+    _FAILED.clear()
+
+
+class DownloadFailed(Exception):
+    """A download failed (now, or earlier in this process); its text is the one-line reason."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import engine.datasets.memo as memo
+import engine.datasets.uploads as uploads
 from engine.datasets.bundled import load_digits, status_digits
 from engine.datasets.dataset import Dataset
 from engine.datasets.mnist_like import (
@@ -123,10 +124,32 @@ _SOURCES: dict[str, _Source] = {
 
 
 def _source(name: str) -> _Source:
-    try:
+    if name in _SOURCES:
         return _SOURCES[name]
-    except KeyError:
-        raise DatasetUnavailable(f"unknown dataset {name!r}; choose one of: {', '.join(_SOURCES)}.") from None
+    if uploads.is_upload_name(name):
+        return _upload_source(name)
+    raise DatasetUnavailable(f"unknown dataset {str(name)[:80]!r}; choose one of: {', '.join(_SOURCES)}.")
+
+
+def _upload_info(name: str, image_shape=(0, 0, 1), num_classes: int = 10, files=()) -> DatasetInfo:
+    return DatasetInfo(
+        name=name,
+        title=f"Uploaded data {name.removeprefix(uploads.UPLOAD_PREFIX)[:8]}",
+        image_shape=tuple(image_shape),
+        num_classes=num_classes,
+        description=f"Uploaded on the Data page ({', '.join(files) or 'IDX or npz'}); kept in this server's cache.",
+        how_to_get="Upload the files again on the Data page; uploads are kept in the cache of the server they were "
+        "uploaded to.",
+    )
+
+
+def _upload_source(name: str) -> _Source:
+    def load(local_path: Path | None) -> Dataset:
+        if local_path is not None:
+            raise DatasetUnavailable(f"{name} is an uploaded dataset and takes no local path.")
+        return uploads.load_upload(name)
+
+    return _Source(_upload_info(name), lambda local_path: uploads.upload_status(name), load)
 
 
 def _as_path(local_path: str | Path | None) -> Path | None:
@@ -136,8 +159,9 @@ def _as_path(local_path: str | Path | None) -> Path | None:
 
 
 def list_datasets() -> list[DatasetInfo]:
-    """Every registered source, default first; loads nothing."""
-    return [source.info for source in _SOURCES.values()]
+    """Every registered source, default first, then the uploads kept in the cache; loads nothing."""
+    found = [source.info for source in _SOURCES.values()]
+    return found + [_upload_info(u.name, u.image_shape, u.num_classes, u.files) for u in uploads.list_uploads()]
 
 
 def dataset_status(name: str, local_path: str | Path | None = None) -> tuple[bool, str]:

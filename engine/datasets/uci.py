@@ -15,7 +15,8 @@ import numpy as np
 from engine import settings
 from engine.datasets.catalog import DIGIT_CLASS_NAMES, make_dataset
 from engine.datasets.dataset import Dataset
-from engine.datasets.network import FETCHERS, network_timeout, short_reason
+from engine.datasets.identity import KNOWN, content_checksum, identify
+from engine.datasets.network import DownloadFailed, fetch, short_reason
 from engine.errors import DatasetUnavailable, InvalidDataFile
 
 OPTDIGITS_CACHE_NAME = "uci-optdigits.npz"
@@ -115,13 +116,12 @@ def load_uci_optdigits(local_path: Path | None) -> Dataset:
             source = f"cache file {cache}"
         else:
             try:
-                with network_timeout():
-                    fetched = FETCHERS["uci-optdigits"]()
-            except Exception as error:
+                fetched = fetch("uci-optdigits")
+            except DownloadFailed as error:
                 raise DatasetUnavailable(
                     "uci-optdigits is not available offline. Tried: "
                     f"(1) cache file {cache}: not present; "
-                    f"(2) download from the UCI ML Repository (ucimlrepo id=80): {short_reason(error)}. "
+                    f"(2) download from the UCI ML Repository (ucimlrepo id=80): {error}. "
                     "To use it: connect to the internet once and load it again (it is then kept in that cache "
                     f"file); or copy an existing {OPTDIGITS_CACHE_NAME} into {cache.parent}; or use 'digits', "
                     "scikit-learn's bundled copy of part of the same UCI set (1,797 images), which needs no network."
@@ -140,4 +140,20 @@ def load_uci_optdigits(local_path: Path | None) -> Dataset:
 
     # Not stratified, exactly as seed document 002 split it (4,496 / 1,124 for the full 5,620).
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
-    return make_dataset("uci-optdigits", (x_train, y_train), (x_test, y_test), DIGIT_CLASS_NAMES, 16, source)
+    # No checksum of the full optdigits arrays is carried: the set could not be fetched where this version was made.
+    identity = "unverified (no checksum of the UCI optdigits arrays is carried)"
+    checksum = content_checksum(x_train, y_train, x_test, y_test)
+    found = identify("uci-optdigits", checksum)
+    warnings = ()
+    if found.is_other_dataset:  # e.g. the 1,797 bundled digits saved under the optdigits name
+        warnings = (f"These arrays are {KNOWN[found.same_as].title}, not the full UCI optdigits set ({source}).",)
+    return make_dataset(
+        "uci-optdigits",
+        (x_train, y_train),
+        (x_test, y_test),
+        DIGIT_CLASS_NAMES,
+        16,
+        source,
+        identity=identity,
+        warnings=warnings,
+    )

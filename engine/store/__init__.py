@@ -6,7 +6,17 @@ exactly once across processes; `StoredRun` reads its files without ever unpickli
 
 from engine.store.keys import canonical_json, is_run_id, run_key
 from engine.store.manifest import MANIFEST_FORMAT
-from engine.store.run_store import RunStore
+from engine.store.run_store import RunProblem, RunStore, RunUsage, StoreScan
 from engine.store.stored_run import StoredRun
 
-__all__ = ["MANIFEST_FORMAT", "RunStore", "StoredRun", "canonical_json", "is_run_id", "run_key"]
+__all__ = [
+    "MANIFEST_FORMAT",
+    "RunProblem",
+    "RunStore",
+    "RunUsage",
+    "StoreScan",
+    "StoredRun",
+    "canonical_json",
+    "is_run_id",
+    "run_key",
+]

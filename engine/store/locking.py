@@ -78,20 +78,54 @@ class RunLock:
 
     def _busy_message(self, waited: float) -> str:
         holder, held_for = "Another process", f"at least {waited:.1f} s"
+        owner = lock_owner_pid(self.path)  # the kernel's answer, when it can give one
         try:
             pid_text, since_text = self.note_path.read_text().split()
             pid, since = int(pid_text), float(since_text)
         except (OSError, ValueError):
-            pass  # no readable note: say what we know
-        else:
-            if _process_alive(pid):
-                holder = f"Another process, pid {pid} (from its note),"
+            pid, since = None, None  # no readable note: say what we know
+        if owner is not None:
+            holder = f"Another process, pid {owner},"
+            if pid == owner:  # the note is this holder's, so its start time is too
                 held_for = f"{max(waited, time.time() - since):.0f} s"
+        elif pid is not None and owner is None and not _LOCKS_TABLE.exists() and _process_alive(pid):
+            # No kernel lock table to ask (not Linux): the note is all there is, and it says so.
+            holder = f"Another process, pid {pid} (from its note),"
+            held_for = f"{max(waited, time.time() - since):.0f} s"
         return (
             f"{holder} has been training run {self.run_id} for {held_for} and still holds its lock "
             f"({self.path}). Wait for it to finish and try again (the result will then be reused), or stop "
             f"that process if it is stuck: the lock is released as soon as it exits."
         )
+
+
+_LOCKS_TABLE = Path("/proc/locks")
+
+
+def lock_owner_pid(path: Path) -> int | None:
+    """The pid holding the flock on `path`, read from Linux's /proc/locks; None when unknown or unlocked.
+
+    The note beside a lock can be stale (its writer was killed, or its pid reused); the kernel's lock table
+    cannot, so a busy message names the real holder.
+    """
+    try:
+        st = os.stat(path)
+        table = _LOCKS_TABLE.read_text()
+    except OSError:
+        return None
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; waiters have "->" after the number: skip them.
+        if len(fields) < 6 or fields[1] == "->":
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            pid, device = int(fields[4]), (int(major, 16), int(minor, 16))
+        except ValueError:
+            continue
+        if int(inode) == st.st_ino and device == (os.major(st.st_dev), os.minor(st.st_dev)):
+            return pid
+    return None
 
 
 def _process_alive(pid: int) -> bool:

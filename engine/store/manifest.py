@@ -11,11 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from engine.errors import InvalidRunMeta
+from engine.store.keys import is_run_id
+from engine.validation import validate_run_meta
 
 MANIFEST_NAME = "manifest.json"
 META_NAME = "meta.json"
@@ -107,6 +112,8 @@ def build_manifest(folder: Path) -> dict[str, Any]:
     files = {}
     for rel in list_files(folder):
         path = folder / rel
+        if rel.endswith(".npy"):
+            _check_npy_header(path, rel)  # a pickled array is never stored
         with open(path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
             # Data must be on disk before the rename publishes the folder, or a power cut could
@@ -133,6 +140,7 @@ def verify(folder: Path, *, full: bool) -> Verified:
     `full=False` checks presence and sizes only (for listing many runs cheaply); `full=True` also checks
     every SHA-256 (from the stat-keyed cache when possible).
     """
+    check_run_folder(folder)
     manifest = _read_json(folder / MANIFEST_NAME, MANIFEST_NAME)
     if not isinstance(manifest, dict):
         raise ManifestProblem(f"{MANIFEST_NAME} is not a JSON object")
@@ -168,8 +176,49 @@ def verify(folder: Path, *, full: bool) -> Verified:
         for name in sorted(files):
             if cached_digest(folder / name, stats[name]) != files[name]["sha256"]:
                 raise ManifestProblem(f"{name} does not match its SHA-256 in the manifest")
+            if name.endswith(".npy"):
+                _check_npy_header(folder / name, name)
 
     meta = _read_json(folder / META_NAME, META_NAME)
-    if not isinstance(meta, dict):
-        raise ManifestProblem(f"{META_NAME} is not a JSON object")
+    try:
+        validate_run_meta(meta, run_id=folder.name)
+    except InvalidRunMeta as problem:
+        raise ManifestProblem(str(problem)) from None
     return Verified(meta=meta, files=files)
+
+
+def _check_npy_header(path: Path, name: str) -> None:
+    """Refuse a .npy whose header declares an object (pickled) array, reading the header only: such a run is
+    never handed out, even with a manifest made to match it (its readers would refuse the file anyway)."""
+    import numpy as np
+
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            dtype = read_header(handle)[2]  # (shape, fortran_order, dtype): the header only, no data
+    except (OSError, ValueError) as error:
+        raise ManifestProblem(f"{name} is not a readable .npy array ({error})") from None
+    if dtype.hasobject:
+        raise ManifestProblem(f"{name} holds a pickled (object) array, which Digit Lab never loads")
+
+
+def check_run_folder(folder: Path) -> None:
+    """The one rule for what a run folder may be: a real directory named by a run id, never a symbolic link.
+
+    A linked folder could point anywhere on the machine (another user's files, a folder that changes under us),
+    and the cache must only ever hand out bytes that live inside it; symlinked files inside are refused by
+    `list_files`.
+    """
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        raise ManifestProblem("the run folder is missing") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ManifestProblem("the run folder is a symbolic link")
+    if not stat.S_ISDIR(st.st_mode):
+        raise ManifestProblem("the run entry is not a folder")
+    if not is_run_id(folder.name):
+        raise ManifestProblem(f"{folder.name!r} is not a run id")

@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from engine.store.manifest import (
     verify,
 )
 from engine.store.stored_run import StoredRun
+from engine.validation import validate_run_meta
 
 log = logging.getLogger("digitlab.store")
 
@@ -48,6 +50,8 @@ LOCKS_DIR = ".locks"
 # A temp folder this old whose run lock is free was left by a killed process. Age alone is not enough:
 # a long training can leave its temp folder untouched for hours while its lock proves it is alive.
 STALE_AFTER_S = 3600.0
+# A run's last use is recorded at most once a minute: a dashboard rerun reads the same run many times.
+USE_RESOLUTION_S = 60.0
 
 
 def _fsync_dir(path: Path) -> None:
@@ -83,6 +87,27 @@ def _created_ts(run: StoredRun) -> float:
         return 0.0
 
 
+@dataclass(frozen=True)
+class RunProblem:
+    """An entry in the store that is not a servable run, and why (shown beside listings, never served)."""
+
+    run_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoreScan:
+    runs: list[StoredRun]  # newest first
+    problems: list[RunProblem]
+
+
+@dataclass(frozen=True)
+class RunUsage:
+    run_id: str
+    size_bytes: int
+    last_used: float  # epoch seconds: the last time the store handed the run out (or wrote it)
+
+
 class RunStore:
     """Get-or-create access to trained runs, safe across threads and processes sharing one cache folder."""
 
@@ -102,27 +127,51 @@ class RunStore:
 
     def list(self) -> list[StoredRun]:
         """Every complete run, newest first. Checks sizes only; `get` does the full hash check."""
-        runs = []
-        for path in self._run_dirs():
+        return self.scan().runs
+
+    def scan(self) -> StoreScan:
+        """Every complete run (newest first) and every entry that is not one, with the reason, so one bad run
+        never hides the others: listings show the good runs and flag the rest."""
+        runs, problems = [], []
+        for path in self._run_dirs(include_links=True):
             try:
                 checked = verify(path, full=False)
             except (ManifestProblem, OSError) as exc:
                 # Not a warning: listing happens on every dashboard rerun, `get` reports and repairs it.
                 log.debug("skipping run %s in listing: %s", path.name, exc)
+                problems.append(RunProblem(path.name, str(exc)))
                 continue
             runs.append(StoredRun(path.name, path, checked.meta))
         runs.sort(key=lambda run: (_created_ts(run), run.run_id), reverse=True)
-        return runs
+        return StoreScan(runs, sorted(problems, key=lambda problem: problem.run_id))
 
-    def size_bytes(self) -> int:
-        """Bytes used by run folders (complete or not), i.e. what deleting them all would free."""
-        total = 0
+    def usage(self) -> list[RunUsage]:
+        """Each run folder's size and last use, from one walk of the store (what eviction needs, and no more)."""
+        found = []
         for path in self._run_dirs():
+            total = 0
             for dirpath, _dirnames, filenames in os.walk(path):
                 for name in filenames:
                     with contextlib.suppress(OSError):  # removed while we counted
                         total += os.lstat(os.path.join(dirpath, name)).st_size
-        return total
+            try:
+                last_used = os.lstat(path).st_mtime
+            except OSError:
+                continue  # removed while we counted
+            found.append(RunUsage(path.name, total, last_used))
+        return found
+
+    def size_bytes(self) -> int:
+        """Bytes used by run folders (complete or not), i.e. what deleting them all would free."""
+        return sum(entry.size_bytes for entry in self.usage())
+
+    def _mark_used(self, path: Path) -> None:
+        """Record a run's last use as its folder's modification time (its files, and so its manifest, are
+        untouched). Skipped within `USE_RESOLUTION_S` of the last mark, and on a read-only cache."""
+        with contextlib.suppress(OSError):
+            now = time.time()
+            if now - os.lstat(path).st_mtime > USE_RESOLUTION_S:
+                os.utime(path, (now, now), follow_symlinks=False)
 
     # ------------------------------------------------------------------ writing
 
@@ -209,13 +258,16 @@ class RunStore:
         if not is_run_id(run_id):
             raise StoreError(f"Refusing to store a run under {run_id!r}: run ids are 20 lowercase hex characters")
 
-    def _run_dirs(self) -> Iterator[Path]:
+    def _run_dirs(self, include_links: bool = False) -> Iterator[Path]:
+        """Run folders by name; symbolic links named like runs too when `include_links` (so they can be flagged)."""
         try:
             entries = list(os.scandir(self.root))
-        except (FileNotFoundError, NotADirectoryError):
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
             return
         for entry in entries:
-            if is_run_id(entry.name) and entry.is_dir(follow_symlinks=False):
+            if is_run_id(entry.name) and (
+                entry.is_dir(follow_symlinks=False) or (include_links and entry.is_symlink())
+            ):
                 yield Path(entry.path)
 
     def _get(self, run_id: str, *, locked: bool) -> StoredRun | None:
@@ -223,9 +275,12 @@ class RunStore:
         if not os.path.lexists(path):
             return None
         try:
-            return StoredRun(run_id, path, verify(path, full=True).meta)
+            run = StoredRun(run_id, path, verify(path, full=True).meta)
         except (ManifestProblem, OSError) as exc:
             problem = exc
+        else:
+            self._mark_used(path)
+            return run
         if locked:
             log.warning("run %s is corrupt (%s); removing it so it is retrained", run_id, problem)
             self._quarantine(path)
@@ -304,6 +359,8 @@ class RunStore:
         meta.setdefault("run_id", run_id)
         meta.setdefault("created", datetime.now(UTC).isoformat(timespec="microseconds"))
         meta_bytes = json.dumps(meta, sort_keys=True, indent=2).encode("utf-8")  # TypeError if not JSON-able
+        # A meta the readers would refuse is never published: it would be a run nobody can list or open.
+        validate_run_meta(json.loads(meta_bytes), run_id=run_id)
         final = self.root / run_id
         try:
             _write_durable(tmp / META_NAME, meta_bytes)

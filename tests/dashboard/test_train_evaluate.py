@@ -222,3 +222,25 @@ def test_unavailable_dataset_is_explained_once_with_what_to_do(empty_cache, tmp_
     assert "restart the dashboard" in explained[0] and "--data-path" in explained[0]
     assert "local path" not in explained[0]  # the dashboard has no such field
     assert any("the page says how to get it" in c.value for c in app.sidebar.caption)
+
+
+def test_home_lists_the_good_runs_and_names_a_bad_one(with_trained_run, tmp_path, monkeypatch):
+    import json
+    import os
+    import shutil
+
+    from engine.store import RunStore
+
+    # A copy of the session's cache, so the shared run is left alone; one run whose meta lost its metrics.
+    cache = tmp_path / "cache"
+    shutil.copytree(os.environ["DIGIT_LAB_CACHE"], cache)
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(cache))
+    good = RunStore().get(with_trained_run)
+    bad_id = "f" * 20
+    shutil.copytree(good.path, cache / "runs" / bad_id)
+    (cache / "runs" / bad_id / "meta.json").write_text(json.dumps({"run_id": bad_id}))
+    app = open_app()
+    assert not app.exception
+    assert with_trained_run in app.dataframe[0].value["run_id"].tolist()
+    assert bad_id not in app.dataframe[0].value["run_id"].tolist()
+    assert any(text.value.startswith(f"{bad_id}: ") for text in app.text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.datasets import memo, mnist_like
+from engine.datasets import memo, mnist_like, network
 
 
 @pytest.fixture(autouse=True)
@@ -15,8 +15,10 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.delenv(mnist_like.MNIST_ENV, raising=False)
     monkeypatch.delenv(mnist_like.FASHION_MNIST_ENV, raising=False)
     memo.clear_dataset_cache()
+    network.forget_failures()
     yield cache
     memo.clear_dataset_cache()
+    network.forget_failures()
 
 
 @pytest.fixture

@@ -217,9 +217,17 @@ def test_uci_optdigits_offline_error_is_readable(isolated_cache, monkeypatch):
     assert str(cache_file) in message and "URLError" in message
     assert "connect" in message and "'digits'" in message and "copy" in message
     assert _files_under(isolated_cache) == []
-    monkeypatch.setitem(network.FETCHERS, "uci-optdigits", _offline)
+    # The failure is remembered: the next load answers at once without trying the network again...
+    calls = []
+    monkeypatch.setitem(network.FETCHERS, "uci-optdigits", lambda: calls.append(1) or _offline())
+    with pytest.raises(DatasetUnavailable, match="URLError.*not retried in this process until asked"):
+        load_dataset("uci-optdigits")
+    assert calls == []
+    # ...until the user asks for a retry.
+    network.forget_failure("uci-optdigits")
     with pytest.raises(DatasetUnavailable, match="gaierror"):
         load_dataset("uci-optdigits")
+    assert calls == [1]
     assert dataset_status("uci-optdigits")[0] is False
 
 

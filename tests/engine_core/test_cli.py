@@ -118,3 +118,49 @@ def test_errors_are_one_line_on_stderr_with_non_zero_exit(args, fragment, tmp_pa
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and fragment in lines[0]
     assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------- error paths, in process (no training)
+
+
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    from engine.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_spec_naming_a_folder_a_device_or_a_huge_file_is_one_line_before_reading(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path / "cache"))
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(2 << 20)  # sparse: 2 MB that are never read
+    for argument, expected in (
+        (str(tmp_path), "is a folder"),
+        ("/dev/zero", "is not a regular file"),
+        (str(huge), "over the 1,048,576-byte limit"),
+        ("x" * (2 << 20), "over 1,048,576 bytes"),
+    ):
+        code, out, err = run_main(capsys, "train", "--dataset", "digits", "--spec", argument, "--json")
+        assert code == 2 and out == "" and expected in err and err.count("\n") == 1, err[:300]
+    assert not (tmp_path / "cache" / "runs").exists()  # nothing ran, nothing stored
+
+
+def test_runs_lists_the_good_runs_and_flags_a_bad_one(tmp_path, capsys, monkeypatch):
+    import json
+
+    from engine.store import RunStore, run_key
+    from tests.store.run_meta import run_meta
+
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    store = RunStore()
+    good, bad = run_key({"cli": 1}), run_key({"cli": 2})
+    for key in (good, bad):
+        store.create(key, lambda folder: run_meta())
+    (store.root / bad / "meta.json").write_text("{}")  # manifest no longer matches: flagged, not listed
+    code, out, err = run_main(capsys, "runs", "--json")
+    assert code == 0 and [row["run_id"] for row in json.loads(out)] == [good]
+    assert f"warning: run {bad} is not listed: meta.json is " in err
+    code, out, err = run_main(capsys, "compare", good, bad, "--json")
+    assert code == 2 and f"No stored run '{bad}'" in err and "Traceback" not in err

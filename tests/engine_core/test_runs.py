@@ -207,13 +207,37 @@ def test_the_comparison_puts_each_presets_reported_accuracy_beside_ours():
     from engine.compare import comparison_with_reports
 
     runs = [
-        hand_built_run("a" * 20, "seed002-uci8x8", 0.97),
+        hand_built_run("a" * 20, "seed002-uci8x8", 0.97, dataset={"name": "uci-optdigits"}),
         hand_built_run("b" * 20, "digitlab-small8", 0.95),
         hand_built_run("c" * 20, "", 0.9),
+        hand_built_run("d" * 20, "seed002-uci8x8", 0.96),  # on the 1,797 bundled digits, not the report's set
+        hand_built_run("e" * 20, "seed001-cnn3", 0.91, dataset={"name": "fashion-mnist"}),  # an MNIST report
     ]
     table = comparison_with_reports(runs)
-    # Seed 002's document reports 99.11 %; digitlab-small8 is this project's own preset (no source figure).
+    # Seed 002's document reports 99.11 % on uci-optdigits; digitlab-small8 is this project's own preset (no
+    # source figure); a report's figure is never put beside a run on another dataset than the report's.
     assert table["reported_accuracy"].iloc[0] == pytest.approx(0.9911)
     assert table["reported_accuracy"].iloc[1:].isna().all()
-    assert table["test_accuracy"].tolist() == [0.97, 0.95, 0.9]
-    assert table["preset"].tolist() == ["seed002-uci8x8", "digitlab-small8", "custom"]
+    assert table["test_accuracy"].tolist() == [0.97, 0.95, 0.9, 0.96, 0.91]
+    assert table["preset"].tolist()[:3] == ["seed002-uci8x8", "digitlab-small8", "custom"]
+
+
+def test_label_sanity_warnings_are_stored_with_the_run_and_listed(digits):
+    from engine.datasets.catalog import make_dataset
+
+    # Every training label 0 and no test image of class 9: it trains (on purpose, sometimes), with warnings.
+    x_test, y_test = digits.x_test[digits.y_test != 9], digits.y_test[digits.y_test != 9]
+    skewed = make_dataset(
+        "digits",
+        (digits.x_train[:200, ..., 0], np.zeros(200, dtype=np.int64)),
+        (x_test[..., 0], y_test),
+        digits.class_names,
+        16,
+        "hand-built",
+    )
+    result = get_or_train(skewed, SPEC, TrainConfig(epochs=1, batch_size=64))
+    warnings = result.run.meta["warnings"]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("The training set has 1 of the model's 10 classes: 1, 2, 3, 4, 5, 6, 7, 8, 9")
+    assert warnings[1].startswith("The test set has no image of 9")
+    assert RunStore().get(result.run.run_id).meta["warnings"] == warnings  # stored, not only returned

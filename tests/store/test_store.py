@@ -21,6 +21,7 @@ from engine.store import MANIFEST_FORMAT, RunStore, is_run_id, run_key
 from engine.store import manifest as manifest_module
 from engine.store import run_store as run_store_module
 from engine.store.locking import RunLock
+from tests.store.run_meta import run_meta
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = run_key({"dataset": "digits", "architecture": "tiny", "epochs": 1})
@@ -38,7 +39,7 @@ def make_builder(calls: list, **meta):
         # Same shape and dtype as the test probabilities, so swapping the two keeps every size intact.
         np.save(folder / "val_probabilities.npy", rng.random((4, 3), dtype=np.float32))
         np.save(folder / "test_labels.npy", np.array([0, 2, 1, 1], dtype=np.int64))
-        return {"dataset": "digits", **meta}
+        return run_meta(**meta)
 
     return build
 
@@ -301,7 +302,7 @@ def test_lock_timeout_raises_store_error_naming_the_holder(store: RunStore):
     finally:
         holder.release()
     message = str(caught.value)
-    assert f"pid {os.getpid()} (from its note)" in message and KEY in message and "training run" in message
+    assert f"pid {os.getpid()}," in message and KEY in message and "training run" in message
     assert calls == []
     assert store.create(KEY, make_builder(calls), lock_timeout=1)[1] is False  # free again
 
@@ -319,25 +320,34 @@ def test_lock_note_names_the_holder_only_while_it_holds(tmp_path: Path):
     other.release()
 
 
-def test_lock_timeout_does_not_name_a_dead_process_from_an_old_note(tmp_path: Path):
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="the kernel lock table is Linux's /proc/locks")
+def test_lock_timeout_names_the_real_holder_not_a_stale_note(tmp_path: Path):
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait(timeout=60)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     path = tmp_path / "run.lock"
     holder = RunLock(path, KEY)
     assert holder.try_acquire()
+    messages = []
     try:
-        # As if a killed trainer's note were still there while someone else holds the lock now.
-        holder.note_path.write_text(f"{finished.pid} {time.time() - 3600:.3f}\n")
-        with pytest.raises(StoreError) as caught:
-            RunLock(path, KEY).acquire(timeout=0.2)
-        holder.note_path.unlink()
-        with pytest.raises(StoreError) as without_note:
-            RunLock(path, KEY).acquire(timeout=0.2)
+        # As if an old trainer's note were still there (its process dead, or alive and doing something else)
+        # while this process holds the lock now, and with no note at all.
+        for note in (f"{finished.pid} {time.time() - 3600:.3f}\n", f"{alive.pid} {time.time() - 3600:.3f}\n", None):
+            if note is None:
+                holder.note_path.unlink()
+            else:
+                holder.note_path.write_text(note)
+            with pytest.raises(StoreError) as caught:
+                RunLock(path, KEY).acquire(timeout=0.2)
+            messages.append(str(caught.value))
     finally:
         holder.release()
-    for message in (str(caught.value), str(without_note.value)):
-        assert message.startswith(f"Another process has been training run {KEY} for at least ")
-        assert "pid" not in message
+        alive.kill()
+        alive.wait(timeout=60)
+    for message in messages:
+        # The kernel's lock table names the holder; the stale note's pid and its hour-old start never appear.
+        assert message.startswith(f"Another process, pid {os.getpid()}, has been training run {KEY} for at least ")
+        assert str(finished.pid) not in message and str(alive.pid) not in message
 
 
 # ---------------------------------------------------------------- processes
@@ -347,6 +357,7 @@ RACE_SCRIPT = textwrap.dedent(
     import json, os, sys, time
     from pathlib import Path
     from engine.store import RunStore
+    from tests.store.run_meta import run_meta
 
     root, key, marker, go = sys.argv[1:5]
 
@@ -355,7 +366,7 @@ RACE_SCRIPT = textwrap.dedent(
             handle.write(f"{os.getpid()}\\n")
         time.sleep(1.0)
         (folder / "history.json").write_text("{}")
-        return {"built_by": os.getpid()}
+        return run_meta(built_by=os.getpid())
 
     while not Path(go).exists():
         time.sleep(0.01)
@@ -466,11 +477,11 @@ def test_put_copies_a_folder_and_keeps_an_existing_run(store: RunStore, tmp_path
     source.mkdir()
     make_builder([])(source)
     (source / "meta.json").write_text('{"ignored": true}')
-    run = store.put(KEY, source, {"worker": 1})
+    run = store.put(KEY, source, run_meta(worker=1))
     assert run == store.get(KEY) and run.meta["worker"] == 1 and "ignored" not in run.meta
     assert (source / "test_labels.npy").exists()  # source left alone
     assert np.array_equal(run.test_labels(), np.load(source / "test_labels.npy"))
-    again = store.put(KEY, source, {"worker": 2})
+    again = store.put(KEY, source, run_meta(worker=2))
     assert again.meta["worker"] == 1
     assert temp_entries(store) == []
 
@@ -513,12 +524,28 @@ def test_list_delete_and_size(store: RunStore):
 def test_pickled_npy_is_refused(store: RunStore):
     def build(folder: Path) -> dict:
         np.save(folder / "test_probabilities.npy", np.array([{"evil": 1}, None], dtype=object), allow_pickle=True)
-        return {}
+        return run_meta()
 
-    run, _ = store.create(KEY, build)
-    assert store.get(KEY) == run  # the manifest is valid: only the loader can stop it
+    with pytest.raises(StoreError, match="pickled"):  # never stored...
+        store.create(KEY, build)
+    assert store.scan().runs == [] and temp_entries(store) == []
+    run, _ = store.create(KEY, make_builder([]))
+    path = run.path / "test_probabilities.npy"
+    np.save(path, np.array([{"evil": 1}, None], dtype=object), allow_pickle=True)
+    # ...never served, even planted with a manifest made to match it...
+    entries = json.loads((run.path / "manifest.json").read_text())
+    entries["files"]["test_probabilities.npy"] = {
+        "size": path.stat().st_size,
+        "sha256": manifest_module.sha256_file(path),
+    }
+    (run.path / "manifest.json").write_text(json.dumps(entries))
+    assert store.get(KEY) is None
+    # ...and never unpickled by the reader either (defence in depth, for a run handed out before the edit).
+    planted = run.path.parent / "planted"
+    planted.mkdir()
+    np.save(planted / "test_probabilities.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(StoreError, match="never unpickles") as caught:
-        run.test_probabilities()
+        type(run)(KEY, planted, run.meta).test_probabilities()
     assert isinstance(caught.value.__cause__, ValueError)
 
 
@@ -543,12 +570,75 @@ def test_load_model_loads_plain_layers_and_refuses_a_lambda(store: RunStore, tmp
     keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(plain_dir / "model.keras")
     keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2.0)]).save(lambda_dir / "model.keras")
 
-    plain = store.put(KEY, plain_dir, {})
+    plain = store.put(KEY, plain_dir, run_meta())
     model = plain.load_model()
     assert model.output_shape == (None, 2)
 
-    planted = store.put(OTHER_KEY, lambda_dir, {})
+    planted = store.put(OTHER_KEY, lambda_dir, run_meta())
     assert store.get(OTHER_KEY) == planted  # a correct manifest does not make code safe to run
     with pytest.raises(StoreError, match="Lambda") as caught:
         planted.load_model()
     assert caught.value.__cause__ is not None
+
+
+# ---------------------------------------------------------------- what a run folder may be
+
+
+def test_a_run_folder_that_is_a_symlink_is_never_served_and_is_flagged(store: RunStore, tmp_path: Path):
+    run, _ = store.create(OTHER_KEY, make_builder([]))
+    elsewhere = tmp_path / "elsewhere"
+    os.rename(run.path, elsewhere)  # a complete, self-consistent run folder, but outside the store...
+    os.symlink(elsewhere, store.root / OTHER_KEY)  # ...reached through a link named like a run
+    scan = store.scan()
+    assert scan.runs == [] and [(p.run_id, p.reason) for p in scan.problems] == [
+        (OTHER_KEY, "the run folder is a symbolic link")
+    ]
+    assert store.get(OTHER_KEY) is None
+    assert elsewhere.is_dir() and (elsewhere / "meta.json").exists()  # only the link was removed, not its target
+
+
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda meta: meta.pop("metrics"), "meta.json lacks metrics"),
+        (lambda meta: meta["metrics"].pop("test_accuracy"), "meta.json lacks metrics.test_accuracy"),
+        (lambda meta: meta["metrics"].update(test_accuracy="high"), "metrics.test_accuracy of type str"),
+        (lambda meta: meta["parameters"].update(total=True), "parameters.total of type bool"),
+        (lambda meta: meta["spec"]["conv_blocks"].append({"filters": "x"}), "malformed conv block 2"),
+        (lambda meta: meta.update(run_id=KEY), "meta.json names run"),
+        (lambda meta: meta.update(warnings=[1]), "warnings that are not a list of text"),
+    ],
+)
+def test_a_run_whose_meta_lacks_what_readers_need_is_flagged_and_the_rest_listed(store: RunStore, edit, reason):
+    good, _ = store.create(KEY, make_builder([]))
+    bad, _ = store.create(OTHER_KEY, make_builder([]))
+    meta = json.loads((bad.path / "meta.json").read_text())
+    edit(meta)
+    (bad.path / "meta.json").write_text(json.dumps(meta))
+    # Re-write the manifest so the files are consistent with it: only the meta's content is wrong.
+    manifest_module.clear_digest_cache()
+    (bad.path / "manifest.json").unlink()
+    manifest = manifest_module.build_manifest(bad.path)
+    (bad.path / "manifest.json").write_text(json.dumps(manifest))
+    scan = store.scan()
+    assert [run.run_id for run in scan.runs] == [KEY]
+    assert len(scan.problems) == 1 and scan.problems[0].run_id == OTHER_KEY and reason in scan.problems[0].reason
+    assert store.get(OTHER_KEY) is None and store.get(KEY) == good
+
+
+def test_a_meta_readers_would_refuse_is_never_published(store: RunStore):
+    with pytest.raises(StoreError, match="meta.json lacks metrics"):
+        store.create(KEY, lambda folder: {k: v for k, v in run_meta().items() if k != "metrics"})
+    assert store.scan().runs == [] and store.scan().problems == [] and temp_entries(store) == []
+
+
+def test_opening_a_run_records_its_last_use_without_touching_its_files(store: RunStore):
+    run, _ = store.create(KEY, make_builder([]))
+    long_ago = time.time() - 86_400
+    os.utime(run.path, (long_ago, long_ago))
+    before = {name: os.stat(run.path / name).st_mtime_ns for name in run.files()}
+    assert store.get(KEY) is not None
+    (usage,) = store.usage()
+    assert usage.run_id == KEY and usage.last_used > long_ago + 3600
+    assert {name: os.stat(run.path / name).st_mtime_ns for name in run.files()} == before
+    assert store.get(KEY) is not None  # still verifies: the folder's time is not part of the manifest

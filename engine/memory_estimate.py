@@ -1,0 +1,103 @@
+"""How much memory one training adds to its process, estimated from sizes alone (no TensorFlow import).
+
+The training queue (`engine.training_queue`) admits a training only while the estimates of the trainings
+running on this machine plus its own fit the memory budget (`engine.limits.memory_budget_mb`). The formula and
+its coefficients come from `python -m bench.memory_model`, which trains in fresh processes and reads their
+peak resident memory (VmHWM); `bench/README.md` has the measured points and the fit's worst error.
+
+    added peak MB = RUNTIME_MB                                  (once per process: TensorFlow, Keras, the graph)
+                  + DATA_FACTOR       x data MB                 (training + test images as float32)
+                  + PARAMETER_FACTOR  x parameter MB            (float32 weights)
+                  + ACTIVATION_FACTOR x activation MB           (float32 layer outputs of one batch)
+
+then multiplied by 1 + SAFETY_MARGIN. The data MB count the training images actually used (after the subset,
+the validation part included) and the test set; the dataset as loaded is the server's and not counted here.
+MB are 10^6 bytes throughout, as in `DIGIT_LAB_MEMORY_MB`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from engine.architectures.shapes import layer_table
+from engine.architectures.spec import ModelSpec
+from engine.training.config import TrainConfig
+
+MB = 1e6
+FLOAT_BYTES = 4  # the estimate assumes float32 throughout; bfloat16 machines use less
+
+# Fitted by bench/memory_model.py (bench/README.md, "Memory of one training"); rounded up.
+RUNTIME_MB = 640.0  # TensorFlow's runtime, kernels and the first graph: paid once by a process that trains
+DATA_FACTOR = 3.0  # the float32 arrays, the tensor copy the pipeline gathers from, validation and test copies
+PARAMETER_FACTOR = 12.0  # weights, gradients, Adam's two moments, the saved model and its reload
+ACTIVATION_FACTOR = 6.0  # forward outputs kept for the backward pass, their gradients, the prefetched batches
+SAFETY_MARGIN = 0.25  # above the fit's worst under-estimate on the measured points
+
+
+@dataclass(frozen=True)
+class TrainingSize:
+    """What the estimate reads from a training request: counts and shapes only."""
+
+    train_images: int  # training images used (after the subset), validation part included
+    test_images: int
+    pixels: int  # height x width x channels of one image
+    parameters: int
+    activations_per_image: int  # floats output by the input and every layer for one image
+    batch_size: int
+
+    @property
+    def data_mb(self) -> float:
+        return (self.train_images + self.test_images) * self.pixels * FLOAT_BYTES / MB
+
+    @property
+    def parameter_mb(self) -> float:
+        return self.parameters * FLOAT_BYTES / MB
+
+    @property
+    def activation_mb(self) -> float:
+        return self.batch_size * self.activations_per_image * FLOAT_BYTES / MB
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """One training's estimated memory, split into the per-process runtime and the training's own share."""
+
+    runtime_mb: float  # charged once per process (kept while the process lives: TensorFlow stays loaded)
+    training_mb: float  # charged while this training runs
+
+    @property
+    def total_mb(self) -> float:
+        return self.runtime_mb + self.training_mb
+
+
+def training_size(spec: ModelSpec, config: TrainConfig, n_train: int, n_test: int) -> TrainingSize:
+    """The sizes of a (validated) request; `n_train`/`n_test` are the dataset's split sizes before any subset."""
+    rows = layer_table(spec)
+    used = min(config.limit_train, n_train) if config.limit_train else n_train
+    return TrainingSize(
+        train_images=used,
+        test_images=n_test,
+        pixels=math.prod(spec.input_shape),
+        parameters=sum(row.parameters for row in rows),
+        activations_per_image=math.prod(spec.input_shape) + sum(math.prod(row.output_shape) for row in rows),
+        batch_size=min(config.batch_size, used) if used else config.batch_size,
+    )
+
+
+def fitted_mb(size: TrainingSize) -> tuple[float, float]:
+    """(runtime MB, training MB) of the fitted formula, without the safety margin (bench/ compares these)."""
+    training = (
+        DATA_FACTOR * size.data_mb + PARAMETER_FACTOR * size.parameter_mb + ACTIVATION_FACTOR * size.activation_mb
+    )
+    return RUNTIME_MB, training
+
+
+def estimate(size: TrainingSize) -> MemoryEstimate:
+    """The fitted figures with the safety margin: what the training queue charges."""
+    runtime, training = fitted_mb(size)
+    return MemoryEstimate(round(runtime * (1 + SAFETY_MARGIN), 1), round(training * (1 + SAFETY_MARGIN), 1))
+
+
+def estimate_training(spec: ModelSpec, config: TrainConfig, n_train: int, n_test: int) -> MemoryEstimate:
+    return estimate(training_size(spec, config, n_train, n_test))

@@ -43,3 +43,7 @@ class RunNotFound(DigitLabError):
 
 class StoreError(DigitLabError):
     """The run store could not be read or written (busy lock, full disk, read-only folder)."""
+
+
+class TrainingTooLarge(DigitLabError):
+    """A training's memory estimate alone exceeds this server's budget for trainings; refused before it queues."""

@@ -299,3 +299,15 @@ def test_training_with_an_unwritable_cache_still_returns_the_result(monkeypatch,
     result = get_or_train(digits, spec, TrainConfig(epochs=1, limit_train=100, seed=5))
     assert result.stored is False and "Could not write" in result.store_problem
     assert result.run.test_probabilities().shape == (len(digits.x_test), 10)
+
+
+def test_cli_memory_reports_estimate_budget_and_use(monkeypatch, capsys):
+    from engine.cli import main
+
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    monkeypatch.setenv("DIGIT_LAB_MEMORY_MB", "700")
+    assert main(["memory", "--dataset", "digits", "--preset", "digitlab-small8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["budget_mb"] == 700 and out["in_use_mb"] == 0 and out["trainings_running"] == 0
+    assert out["estimate_mb"] == pytest.approx(out["runtime_mb"] + out["training_mb"])
+    assert out["fits_alone"] is (out["estimate_mb"] <= 700)

@@ -60,8 +60,8 @@ def memory_note(selection) -> str:
     admission = queue.admission(need)
     st.caption(
         f"Memory: this training needs an estimated {admission.adds_mb:,.0f} MB of this server's "
-        f"{admission.budget_mb:,.0f} MB budget for trainings; {admission.in_use_mb:,.0f} MB in use by "
-        f"{admission.running} training(s) now."
+        f"{admission.budget_mb:,.0f} MB budget for trainings; {admission.in_use_mb:,.0f} MB in use now "
+        f"({admission.running} training{'' if admission.running == 1 else 's'} running)."
         + (
             ""
             if admission.fits_now or not admission.fits_alone

@@ -56,9 +56,9 @@ class TrainLimits:
 
 
 # A hosted server's memory: Streamlit Community Cloud gives an app up to about 2.7 GB. The server itself (Streamlit,
-# the engine, Fashion-MNIST loaded, a few sessions open; no TensorFlow yet) holds SERVER_BASELINE_MB of it,
-# measured by bench/hosted_soak.py as the server's RSS before the first training (bench/README.md); the rest is
-# the default budget for trainings, each charged its estimate (engine/memory_estimate.py).
+# the engine, digits and Fashion-MNIST loaded, ten sessions open; no TensorFlow yet) measured 315 MB of RSS before
+# the first training in bench/hosted_soak.py (bench/README.md); SERVER_BASELINE_MB rounds that up. The rest is the
+# default budget for trainings, each charged its estimate (engine/memory_estimate.py).
 HOST_MEMORY_MB = 2700
 SERVER_BASELINE_MB = 400
 

@@ -137,7 +137,8 @@ if clicked and stored is None and not over_budget:
     just_trained = not result.cached
 
 if result_run is None:
-    st.info("This model has not been trained yet. Press **Train**; curves appear as each epoch finishes.")
+    if not over_budget:  # else the refusal above says what to change
+        st.info("This model has not been trained yet. Press **Train**; curves appear as each epoch finishes.")
     st.stop()
 
 # --- results ---------------------------------------------------------------------------------------------

@@ -101,6 +101,40 @@ def share_box() -> None:
         st.code(links.share_url(), language=None)
 
 
+def memory_note(selection) -> str:
+    """Where the selection's training stands against the server's memory budget, when there is one.
+
+    Shows the estimate, the budget and what is in use; returns the refusal message (and shows it) when the
+    training alone exceeds the budget, else "".
+    """
+    from engine.errors import TrainingTooLarge
+    from engine.memory_estimate import estimate_training
+    from engine.training_queue import training_queue
+
+    queue = training_queue()
+    if not queue.memory_budget_mb:
+        return ""
+    dataset = selection.dataset
+    need = estimate_training(selection.spec, selection.config, len(dataset.x_train), len(dataset.x_test))
+    admission = queue.admission(need)
+    st.caption(
+        f"Memory: this training needs an estimated {admission.adds_mb:,.0f} MB of this server's "
+        f"{admission.budget_mb:,.0f} MB budget for trainings; {admission.in_use_mb:,.0f} MB in use now "
+        f"({admission.running} training{'' if admission.running == 1 else 's'} running)."
+        + (
+            ""
+            if admission.fits_now or not admission.fits_alone
+            else " It would wait in the queue until enough is free."
+        )
+    )
+    try:
+        queue.check_fits_alone(need)
+    except TrainingTooLarge as refusal:
+        st.error(str(refusal), icon=":material/memory:")
+        return str(refusal)
+    return ""
+
+
 def train_with_progress(selection, label: str = "Training"):
     """Train (or fetch) the selection's run with a progress bar and curves that grow each epoch.
 

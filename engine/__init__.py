@@ -24,9 +24,11 @@ _EXPORTS = {
         "TrainingCancelled",
         "RunNotFound",
         "StoreError",
+        "TrainingTooLarge",
     ),
     "engine.validation": ("validate_request",),
     "engine.limits": ("SpecLimits", "TrainLimits", "ServerLimits"),
+    "engine.memory_estimate": ("MemoryEstimate", "estimate_training"),
     "engine.datasets": (
         "Dataset",
         "load_dataset",

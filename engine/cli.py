@@ -61,6 +61,10 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     _training_arguments(train)
     train.set_defaults(handler=_train)
 
+    memory = commands.add_parser("memory", help="a training's memory estimate against this machine's budget")
+    _training_arguments(memory)
+    memory.set_defaults(handler=_memory)
+
     cv = commands.add_parser("cv", help="stratified k-fold cross-validation, each fold a cached run")
     _training_arguments(cv)
     cv.add_argument("--folds", type=int, default=5)
@@ -257,6 +261,39 @@ def _train(args) -> None:
         print(
             f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, macro F1 {out['macro_f1']:.4f}"
         )
+
+
+def _memory(args) -> None:
+    from engine.memory_estimate import estimate_training
+    from engine.training_queue import training_queue
+
+    dataset, spec, config, _preset = _request(args)
+    queue = training_queue()
+    admission = queue.admission(estimate_training(spec, config, len(dataset.x_train), len(dataset.x_test)))
+    out = {
+        "estimate_mb": admission.need.total_mb,
+        "runtime_mb": admission.need.runtime_mb,
+        "training_mb": admission.need.training_mb,
+        "adds_mb": admission.adds_mb,
+        "budget_mb": admission.budget_mb,
+        "in_use_mb": admission.in_use_mb,
+        "trainings_running": admission.running,
+        "max_trainings": admission.max_trainings,
+        "fits_alone": admission.fits_alone,
+        "fits_now": admission.fits_now,
+        "ledger": str(queue.folder) if queue.folder else None,
+        "notice": queue.notice,
+    }
+    if args.json:
+        print(json.dumps(out))
+        return
+    budget = f"{admission.budget_mb:,.0f} MB" if admission.budget_mb else "no memory budget (DIGIT_LAB_MEMORY_MB)"
+    print(
+        f"estimate {admission.need.total_mb:,.0f} MB (runtime {admission.need.runtime_mb:,.0f} + training "
+        f"{admission.need.training_mb:,.0f}); would add {admission.adds_mb:,.0f} MB now; budget {budget}; in use "
+        f"{admission.in_use_mb:,.0f} MB by {admission.running} training(s); "
+        + ("fits now" if admission.fits_now else "would wait" if admission.fits_alone else "refused: over the budget")
+    )
 
 
 def _run_json(run, cached: bool, seconds: float) -> dict:

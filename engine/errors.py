@@ -47,3 +47,7 @@ class StoreError(DigitLabError):
 
 class InvalidRunMeta(StoreError):
     """A stored run's meta.json lacks a field readers rely on, or holds a wrong type: flagged, never served."""
+
+
+class TrainingTooLarge(DigitLabError):
+    """A training's memory estimate alone exceeds this server's budget for trainings; refused before it queues."""

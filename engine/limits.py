@@ -1,7 +1,7 @@
 """Every cap in force, in one module: generous on a laptop, tight in hosted mode (`DIGIT_LAB_HOSTED=1`).
 
 A hosted Digit Lab link is opened by a whole class on one small shared machine, so hosted mode caps what one
-request may cost: epochs, training-set size, parameters, concurrent trainings and the cache's total size,
+request may cost: epochs, training-set size, parameters, the memory of concurrent trainings and the cache's total size,
 and the dashboard hides delete buttons. Every hosted cap can be tuned with its own environment variable.
 
 The validator (`engine.validation`), the layer table (`engine.architectures.shapes`), the training queue and the
@@ -55,16 +55,37 @@ class TrainLimits:
     max_augment_rotation: float = 180.0  # degrees; beyond it a rotation repeats one of the other direction
 
 
+# A hosted server's memory: Streamlit Community Cloud gives an app up to about 2.7 GB. The server itself (Streamlit,
+# the engine, digits and Fashion-MNIST loaded, ten sessions open; no TensorFlow yet) measured 315 MB of RSS before
+# the first training in bench/hosted_soak.py (bench/README.md); SERVER_BASELINE_MB rounds that up. The rest is the
+# default budget for trainings, each charged its estimate (engine/memory_estimate.py).
+HOST_MEMORY_MB = 2700
+SERVER_BASELINE_MB = 400
+
+
 @dataclass(frozen=True)
 class ServerLimits:
-    max_concurrent_trainings: int  # more requests wait in a queue and see their position
+    max_concurrent_trainings: int  # 0 = no count cap; more requests wait in a queue and see their position
     max_cache_bytes: int  # 0 = unlimited; above it the least recently used runs are evicted
+    memory_budget_mb: int = 0  # 0 = no memory rule; else running trainings' estimates must fit (MB = 10^6 bytes)
 
 
 def server_limits() -> ServerLimits:
+    """Hosted: admission by memory (`DIGIT_LAB_MEMORY_MB`), no count cap unless `DIGIT_LAB_MAX_TRAININGS` is set.
+
+    Elsewhere: two trainings at once (one already uses every core of a laptop), no memory rule unless set.
+    """
     if hosted_mode():
-        return ServerLimits(_env_int("DIGIT_LAB_MAX_TRAININGS", 2), _env_int("DIGIT_LAB_MAX_CACHE_MB", 2048) * 2**20)
-    return ServerLimits(_env_int("DIGIT_LAB_MAX_TRAININGS", 2), _env_int("DIGIT_LAB_MAX_CACHE_MB", 0) * 2**20)
+        return ServerLimits(
+            _env_int("DIGIT_LAB_MAX_TRAININGS", 0),
+            _env_int("DIGIT_LAB_MAX_CACHE_MB", 2048) * 2**20,
+            _env_int("DIGIT_LAB_MEMORY_MB", HOST_MEMORY_MB - SERVER_BASELINE_MB),
+        )
+    return ServerLimits(
+        _env_int("DIGIT_LAB_MAX_TRAININGS", 2),
+        _env_int("DIGIT_LAB_MAX_CACHE_MB", 0) * 2**20,
+        _env_int("DIGIT_LAB_MEMORY_MB", 0),
+    )
 
 
 def spec_limits() -> SpecLimits:

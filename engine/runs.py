@@ -23,6 +23,7 @@ from engine import telemetry
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.errors import DigitLabError, StoreError
+from engine.memory_estimate import estimate_training
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
 from engine.training.fit import train
@@ -104,7 +105,8 @@ def get_or_train(
                 )
             return None
 
-        with training_queue().slot(on_wait=waiting):
+        need = estimate_training(spec, config, len(dataset.x_train), len(dataset.x_test))
+        with training_queue().slot(on_wait=waiting, need=need):
             telemetry.count("trainings")
             trained["result"] = result = train(dataset, spec, config, progress)
         return write_run(folder, run_id, dataset, spec, config, preset, result)

@@ -114,12 +114,15 @@ if selection.config is not None and selection.ready:
         f"batch {config.batch_size} · validation {config.validation_split:.0%} · seed {config.seed}"
         + (f" · classes merged: {components.plain(config.label_mapping, 60)}" if config.label_mapping else "")
     )
+over_budget = ""
+if selection.ready and stored is None:
+    over_budget = components.memory_note(selection)
 train_col, cancel_col = st.columns([1, 6])
 clicked = train_col.button(
     "Train",
     type="primary",
     key="train_button",
-    disabled=not selection.ready or stored is not None,
+    disabled=not selection.ready or stored is not None or bool(over_budget),
     help="Already trained: change a setting in the sidebar to train another model."
     if stored is not None
     else "Train the sidebar's model on the sidebar's dataset.",
@@ -128,7 +131,7 @@ if not selection.ready:
     st.info("Fix the problem shown above to enable training.")
 
 result_run, just_trained = stored, False
-if clicked and stored is None:
+if clicked and stored is None and not over_budget:
     cancel_slot = cancel_col.empty()
     cancel_slot.button("Cancel", key="train_cancel", help="Stops training; nothing is stored.")
     st.session_state[TRAINING_FLAG] = True
@@ -148,7 +151,8 @@ if clicked and stored is None:
     just_trained = not result.cached
 
 if result_run is None:
-    st.info("This model has not been trained yet. Press **Train**; curves appear as each epoch finishes.")
+    if not over_budget:  # else the refusal above says what to change
+        st.info("This model has not been trained yet. Press **Train**; curves appear as each epoch finishes.")
     st.stop()
 
 # --- results ---------------------------------------------------------------------------------------------

@@ -220,7 +220,7 @@ class RayExecutor:
                         pump(0)
 
                     stack = contextlib.ExitStack()
-                    stack.enter_context(training_queue().slot(on_wait=waiting))
+                    stack.enter_context(training_queue().slot(on_wait=waiting, need=_memory_need(tasks[index])))
                     slots[index] = stack
                 ref = (remote.options(**options) if options else remote).remote(
                     tasks[index].portable(), self.shared_store, queue, index
@@ -293,3 +293,16 @@ def _unwrap(error: BaseException) -> BaseException:
     """The worker's own exception from Ray's wrapper (RayTaskError.cause), when there is one."""
     cause = getattr(error, "cause", None)
     return cause if isinstance(cause, BaseException) else error
+
+
+def _memory_need(task: RunTask):
+    """The task's memory estimate for the server's admission rule; None (charged as the largest hosted training)
+    when the driver does not hold the dataset's sizes."""
+    if task.data is None:
+        return None
+    from engine.architectures.spec import ModelSpec
+    from engine.memory_estimate import estimate_training
+    from engine.training.config import TrainConfig
+
+    spec, config = ModelSpec.from_dict(task.spec), TrainConfig.from_dict(task.config)
+    return estimate_training(spec, config, len(task.data.x_train), len(task.data.x_test))

@@ -1,7 +1,7 @@
 """Smoke runs of every benchmark in bench/: each `--quick` mode exits 0 and prints its table.
 
 The numbers are not checked (a shared CI machine makes them meaningless); what is checked is that each
-script still runs end to end against the current engine and dashboard. The five scripts run side by side in
+script still runs end to end against the current engine and dashboard. The scripts run side by side in
 subprocesses, so the whole file takes about as long as the slowest of them. The browser benchmarks say so
 and skip their browser part when Chromium is absent.
 """
@@ -27,6 +27,7 @@ EXPECTED = {
     "dashboard_start.py": "| page (one AppTest session, cached run) |",
     "memory.py": "| stage | server RSS MiB |",
     "repeated_training.py": "| process | RSS before MiB |",
+    "memory_model.py": "| point | train images |",
 }
 
 

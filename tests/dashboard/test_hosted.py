@@ -40,3 +40,17 @@ def test_hosted_mode_switches_on_from_streamlit_secrets(monkeypatch):
         assert app.number_input(key="cfg_epochs").max == 30
     finally:
         os.environ.pop("DIGIT_LAB_HOSTED", None)
+
+
+def test_train_page_shows_the_memory_estimate_and_refuses_one_over_the_budget(monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    monkeypatch.setenv("DIGIT_LAB_MEMORY_MB", "5000")
+    app = open_app("views/train.py")
+    assert not app.exception
+    assert any("of this server's 5,000 MB budget for trainings" in c.value for c in app.caption)
+    assert not app.button(key="train_button").disabled
+    monkeypatch.setenv("DIGIT_LAB_MEMORY_MB", "100")  # below TensorFlow's runtime alone
+    app.run()
+    refusal = [e.value for e in app.error if "above this server's budget of 100 MB" in e.value]
+    assert refusal and "needs an estimated" in refusal[0]
+    assert app.button(key="train_button").disabled

@@ -224,6 +224,11 @@ if rows and st.button(f"Open {components.plain(table.iloc[rows[0]]['label'], 80)
     st.switch_page("views/evaluate.py")
 st.caption("Select a row to open that run in Evaluate. Click a column header to sort.")
 
+
+def chart_text(text) -> str:
+    return components.plain(text, 60, chart=True)
+
+
 st.subheader("Training curves")
 curves, unreadable = _curves(tuple(chosen_ids), chosen)
 for run_id, reason in unreadable:  # a refused file costs that run its curve, not the page
@@ -241,7 +246,10 @@ if metrics:
             "loss": "training loss",
         }[m],
     )
-    st.plotly_chart(aligned_curves(curves, metric, list(table["label"])), key="compare_curves")
+    # Run labels carry preset and dataset names from stored meta; Plotly reads HTML in legends and hovers.
+    shown_curves = curves.assign(label=curves["label"].map(chart_text))
+    labels = [chart_text(label) for label in table["label"]]
+    st.plotly_chart(aligned_curves(shown_curves, metric, labels), key="compare_curves")
     absent = [
         label for label in table["label"] if not ((curves["label"] == label) & (curves["metric"] == metric)).any()
     ]
@@ -254,14 +262,17 @@ else:
     st.info("These runs stored no per-epoch history.")
 
 st.subheader("Accuracy against size")
-st.plotly_chart(accuracy_vs_parameters(accuracy_points(chosen)), key="compare_scatter")
+points = accuracy_points(chosen)
+points = points.assign(label=points["label"].map(chart_text), dataset=points["dataset"].map(chart_text))
+st.plotly_chart(accuracy_vs_parameters(points), key="compare_scatter")
 
 st.subheader("Confusion matrices")
 matrices = []
 for run in chosen[:MAX_CONFUSIONS]:
     scores = services.evaluation(run.run_id)
     if scores is not None:
-        matrices.append((run_label(run), scores.confusion_normalised, list(scores.class_names)))
+        names = [chart_text(name) for name in scores.class_names]
+        matrices.append((chart_text(run_label(run)), scores.confusion_normalised, names))
 if len(chosen) > MAX_CONFUSIONS:
     st.caption(f"Showing the first {MAX_CONFUSIONS} of {len(chosen)} selected runs.")
 if matrices:

@@ -106,3 +106,18 @@ def test_class_names_from_stored_meta_are_escaped_for_charts(planted_run, monkey
     specs = " ".join(json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in app.get("plotly_chart"))
     assert "<img src=http://evil.example" not in specs and "](http://evil.example" in specs
     assert "&lt;img src=" in specs  # escaped (and shortened to 40 characters)
+
+
+def test_run_labels_and_class_names_are_escaped_in_compare_charts(planted_run, monkeypatch):
+    """Compare's legends, hovers and confusion titles carry preset, dataset and class names from stored meta."""
+    import json
+
+    folder, run_id = planted_run
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(folder))
+    app = open_page("views/compare.py", query={"runs": run_id})
+    assert not app.exception
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 2  # the curves, the scatter and the confusion grid are drawn for one run too
+    specs = " ".join(json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in charts)
+    assert "<img" not in specs and "<a " not in specs
+    assert "&lt;img" in specs

@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, compare, runs, job,
-app.
+calibration, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -98,6 +98,12 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     job.add_argument("job_id")
     job.add_argument("--json", action="store_true")
     job.set_defaults(handler=_job)
+
+    calibration = commands.add_parser("calibration", help="reliability bins, ECE and temperature scaling of a run")
+    calibration.add_argument("run_id")
+    calibration.add_argument("--bins", type=int, default=10, help="equal-width bins of top-label confidence")
+    calibration.add_argument("--json", action="store_true")
+    calibration.set_defaults(handler=_calibration)
 
     # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
     commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
@@ -420,6 +426,30 @@ def _compare(args) -> None:
         print(table.to_json(orient="records"))
     else:
         print(table.drop(columns=["label", "created"]).to_string(index=False))
+
+
+def _stored_run(run_id: str):
+    from engine.errors import RunNotFound
+    from engine.store import RunStore, is_run_id
+
+    run = RunStore().get(run_id) if is_run_id(run_id) else None
+    if run is None:
+        raise RunNotFound(f"No stored run {run_id[:40]!r}. List them with `digit-lab runs`.")
+    return run
+
+
+def _calibration(args) -> None:
+    from engine.probes.calibration import run_calibration
+
+    result = run_calibration(_stored_run(args.run_id), args.bins)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return
+    print(f"ECE ({args.bins} bins): {result.ece:.4f}")
+    if result.temperature is None:
+        print(result.note)
+    else:
+        print(f"temperature {result.temperature:.3f} (fitted on validation): ECE after {result.ece_after:.4f}")
 
 
 def _runs(args) -> None:

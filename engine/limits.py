@@ -119,3 +119,13 @@ def input_limits() -> InputLimits:
             max_decoded_bytes=_env_int("DIGIT_LAB_MAX_DECODED_MB", 256) << 20,
         )
     return InputLimits(max_upload_bytes=_env_int("DIGIT_LAB_MAX_UPLOAD_MB", 200) << 20)
+
+
+@dataclass(frozen=True)
+class ProbeLimits:
+    """Bounds on the probes of a stored run (calibration, robustness, explanations)."""
+
+    max_calibration_bins: int = 100  # more equal-width bins leaves most of them empty on a 10 000-image test set
+    max_levels: int = 20  # severity levels in one robustness curve; each level scores the whole test set
+    max_explain_images: int = 64  # images in one `explain` call; SmoothGrad and occlusion cost ~50 passes each
+    max_explain_file_bytes: int = 64 << 20  # an --image .npy of 64 images of 28x28 float64 is 0.4 MB

@@ -1,0 +1,47 @@
+"""The exact arrays a stored run was trained, validated and tested on, rebuilt from its meta.
+
+A run's meta names its dataset, the dataset's fingerprint and the training config; `engine.training.data`
+rebuilds the same label merging and validation split from those. The fingerprint check refuses to pair a run
+with different data of the same name (the stored test predictions would not line up with the images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import DatasetUnavailable
+from engine.store import StoredRun
+from engine.training.data import PreparedData
+
+
+@dataclass(frozen=True)
+class RunData:
+    """One stored run with its rebuilt data split (images 0..1 floats) and the dataset's raw value range."""
+
+    run: StoredRun
+    data: PreparedData
+    value_max: float  # the dataset's raw maximum (16 for UCI digits, 255 for MNIST-like data)
+
+
+def run_data(run: StoredRun) -> RunData:
+    from engine.datasets import load_dataset
+    from engine.training.config import TrainConfig
+    from engine.training.data import prepare_data
+
+    meta = run.meta
+    dataset = load_dataset(meta["dataset"]["name"])
+    if dataset.fingerprint != meta["dataset"]["fingerprint"]:
+        raise DatasetUnavailable(
+            f"The {dataset.name} data on this machine (fingerprint {dataset.fingerprint[:12]}) differ from the data "
+            f"run {run.run_id} was trained on ({str(meta['dataset']['fingerprint'])[:12]}), so its test images cannot "
+            "be matched with its stored predictions. Retrain the model here."
+        )
+    data = prepare_data(dataset, TrainConfig.from_dict(meta["config"]))
+    labels = run.test_labels()
+    if len(labels) != len(data.y_test) or not np.array_equal(labels, data.y_test):
+        raise DatasetUnavailable(
+            f"The rebuilt test labels of run {run.run_id} differ from its stored ones; retrain the model here."
+        )
+    return RunData(run, data, float(dataset.value_max))

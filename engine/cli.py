@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, compare, runs, job,
-calibration, app.
+calibration, robustness, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -104,6 +104,15 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     calibration.add_argument("--bins", type=int, default=10, help="equal-width bins of top-label confidence")
     calibration.add_argument("--json", action="store_true")
     calibration.set_defaults(handler=_calibration)
+
+    robustness = commands.add_parser("robustness", help="test accuracy of a run under a growing perturbation")
+    robustness.add_argument("run_id")
+    robustness.add_argument(
+        "--perturbation", required=True, choices=["rotation", "shift", "noise", "blur", "thickness", "contrast"]
+    )
+    robustness.add_argument("--levels", type=float, nargs="+", help="severities (default: six from 0)")
+    robustness.add_argument("--json", action="store_true")
+    robustness.set_defaults(handler=_robustness)
 
     # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
     commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
@@ -450,6 +459,18 @@ def _calibration(args) -> None:
         print(result.note)
     else:
         print(f"temperature {result.temperature:.3f} (fitted on validation): ECE after {result.ece_after:.4f}")
+
+
+def _robustness(args) -> None:
+    from engine.probes.robustness import robustness_curve
+
+    curve = robustness_curve(_stored_run(args.run_id), args.perturbation, args.levels)
+    if args.json:
+        print(json.dumps(curve.to_dict()))
+        return
+    print(f"{curve.perturbation} ({curve.unit})")
+    for level, accuracy in zip(curve.levels, curve.accuracy, strict=True):
+        print(f"  {level:>8g}  {accuracy:.2%}")
 
 
 def _runs(args) -> None:

@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, compare, runs, job,
-calibration, robustness, app.
+calibration, robustness, explain, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -113,6 +113,20 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     robustness.add_argument("--levels", type=float, nargs="+", help="severities (default: six from 0)")
     robustness.add_argument("--json", action="store_true")
     robustness.set_defaults(handler=_robustness)
+
+    explain = commands.add_parser("explain", help="heatmaps of why a run's model answers as it does on an image")
+    explain.add_argument("run_id")
+    methods = ["gradcam", "saliency", "integrated-gradients", "occlusion"]
+    explain.add_argument("--method", required=True, choices=methods)
+    source = explain.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", help=".npy file: one raw H x W image or N x H x W, in the dataset's value range")
+    source.add_argument("--index", type=int, help="position in the run's test set")
+    explain.add_argument("--target", type=int, help="class to explain (default: each image's predicted class)")
+    explain.add_argument("--layer", help="Grad-CAM's convolution layer (default: the last)")
+    explain.add_argument("--smooth-samples", type=int, default=0, help="saliency: SmoothGrad over N noisy copies")
+    explain.add_argument("--patch", type=int, default=2, help="occlusion: patch side in pixels")
+    explain.add_argument("--json", action="store_true")
+    explain.set_defaults(handler=_explain)
 
     # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
     commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
@@ -471,6 +485,25 @@ def _robustness(args) -> None:
     print(f"{curve.perturbation} ({curve.unit})")
     for level, accuracy in zip(curve.levels, curve.accuracy, strict=True):
         print(f"  {level:>8g}  {accuracy:.2%}")
+
+
+def _explain(args) -> None:
+    from engine.probes.explain import ExplainSettings, explain_run
+
+    settings = ExplainSettings(args.method, layer=args.layer, smooth_samples=args.smooth_samples, patch=args.patch)
+    result = explain_run(
+        _stored_run(args.run_id), settings, index=args.index, image_file=args.image, target=args.target
+    )
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return
+    for number, (target, predicted, heatmap) in enumerate(
+        zip(result.targets, result.predicted, result.heatmaps, strict=True)
+    ):
+        print(f"image {number}: predicted {predicted}, explaining class {target} ({result.method})")
+        peak = heatmap.max() or 1.0
+        for row in heatmap:
+            print("  " + "".join(" .:-=+*#%@"[int(max(v, 0) / peak * 9)] for v in row))
 
 
 def _runs(args) -> None:

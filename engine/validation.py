@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from engine.architectures.shapes import check_values as check_spec_values
 from engine.architectures.shapes import validate as validate_spec_shapes
 from engine.architectures.spec import ModelSpec
@@ -235,3 +237,34 @@ def spec_text(argument: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidSpec(f"--spec {argument} is not UTF-8 text; give a JSON file.") from None
+
+
+def validate_probe_images(images: object, image_hw: tuple[int, int], value_max: float) -> np.ndarray:
+    """An image handed to a probe (an --image .npy, a drawn or uploaded array), as float64 (N, H, W).
+
+    It must be one raw image (H, W) or a stack (N, H, W) of the run's image size, finite, numeric and within the
+    dataset's own value range 0..value_max (as the dataset stores it, not rescaled to 0..1).
+    """
+    from engine.errors import InvalidDataFile
+    from engine.limits import ProbeLimits
+
+    array = np.asarray(images)
+    if array.dtype.kind not in "biuf":
+        raise InvalidDataFile(f"the image array holds {array.dtype} values; it needs plain numbers")
+    if array.ndim == 2:
+        array = array[None]
+    h, w = image_hw
+    if array.ndim != 3 or array.shape[1:] != (h, w):
+        raise InvalidDataFile(f"the model takes images of {h}x{w} (an H x W or N x H x W array), got {array.shape}")
+    most = ProbeLimits().max_explain_images
+    if not 1 <= len(array) <= most:
+        raise InvalidDataFile(f"give 1 to {most} images at once, got {len(array)}")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise InvalidDataFile("the image array holds NaN or infinite values")
+    if array.min() < 0 or array.max() > value_max:
+        raise InvalidDataFile(
+            f"pixel values must lie in this dataset's range 0..{value_max:g} (as it stores them), got "
+            f"{array.min():g}..{array.max():g}"
+        )
+    return array

@@ -73,6 +73,9 @@ _EXPORTS = {
         "STUDIES",
     ),
     "engine.telemetry": ("counters",),
+    "engine.probes.calibration": ("Calibration", "run_calibration"),
+    "engine.probes.robustness": ("RobustnessCurve", "robustness_curve", "PERTURBATIONS"),
+    "engine.probes.explain": ("Explanation", "ExplainSettings", "explain_run", "explain_images", "deletion_test"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

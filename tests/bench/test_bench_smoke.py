@@ -28,6 +28,7 @@ EXPECTED = {
     "memory.py": "| stage | server RSS MiB |",
     "repeated_training.py": "| process | RSS before MiB |",
     "memory_model.py": "| point | train images |",
+    "explain_probes.py": "| run | test acc | method | k |",
 }
 
 

@@ -170,7 +170,8 @@ def occlusion(model, images01: np.ndarray, targets: np.ndarray, patch: int = 2) 
     """Drop in the explained class's probability when a patch x patch square is blanked, averaged per pixel over
     every patch position covering it (stride 1)."""
     n, h, w = images01.shape[:3]
-    patch = min(patch, h, w)
+    if patch > min(h, w):
+        raise InvalidConfig(f"the occlusion patch ({patch} pixels) must fit in the {h}x{w} image")
     heat = np.zeros((n, h, w))
     for i in range(n):
         image = images01[i]
@@ -258,9 +259,9 @@ def explain_run(
     if image_file is not None:
         images01 = load_image_file(image_file, (h, w), value_max) / value_max
     else:
-        from engine.probes.run_data import run_data
+        from engine.probes.run_data import test_images
 
-        x_test = run_data(run).data.x_test
+        x_test, _ = test_images(run)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(x_test):
             raise InvalidConfig(f"the test-set index must be 0..{len(x_test) - 1}, got {index!r}")
         images01 = x_test[index : index + 1]

@@ -157,18 +157,18 @@ def accuracy_at(model, images01: np.ndarray, labels: np.ndarray, name: str, leve
 
 def robustness_curve(run, name: str, levels: tuple[float, ...] | list[float] | None = None) -> RobustnessCurve:
     """Accuracy of a stored run's model on its test set at each level; level 0 from the stored predictions."""
-    from engine.probes.run_data import run_data
+    from engine.probes.run_data import test_images
 
     levels = validate_levels(name, levels)
     labels = run.test_labels()
     stored = run.test_probabilities().argmax(axis=1)
     needs_model = any(level != 0 for level in levels)
-    rebuilt = run_data(run) if needs_model else None
+    images01, value_max = test_images(run) if needs_model else (None, 0.0)
     model = run.load_model() if needs_model else None
     scores = []
     for level in levels:
         if level == 0:
             scores.append(float(np.count_nonzero(stored == labels) / len(labels)))
         else:
-            scores.append(accuracy_at(model, rebuilt.data.x_test, labels, name, level, rebuilt.value_max))
+            scores.append(accuracy_at(model, images01, labels, name, level, value_max))
     return RobustnessCurve(run.run_id, name, PERTURBATIONS[name].unit, levels, tuple(scores))

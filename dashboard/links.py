@@ -32,6 +32,7 @@ from dashboard import state
 from engine.architectures import PRESETS, ModelSpec
 from engine.errors import DigitLabError
 from engine.limits import train_limits
+from engine.probes.robustness import PERTURBATIONS
 from engine.store import is_run_id
 from engine.training.config import LR_SCHEDULES, TrainConfig
 from engine.validation import validate_config_values, validate_spec_values
@@ -181,6 +182,8 @@ EVALUATE_TABS = (
 )
 INSPECT_TABS = ("A test image", "Draw a digit", "First-layer kernels")
 INSPECT_SCALES = ("each map (seed 002)", "raw activations")
+EXPLAIN_TABS = ("Explain a prediction", "Robustness", "Calibration")
+EXPLAIN_METHODS = ("Grad-CAM", "Saliency", "SmoothGrad", "Integrated gradients", "Occlusion")
 DATA_SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
 MAX_INDEX = 10_000_000  # above any test set; the page checks the run's own size and says so
@@ -199,6 +202,12 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("tab", ("inspect_tab",), _one(choice(INSPECT_TABS)), ("A test image",)),
         ViewParam("image", ("inspect_index",), _one(whole_number, 0, MAX_INDEX), (0,)),
         ViewParam("scale", ("inspect_scaling",), _one(choice(INSPECT_SCALES)), (INSPECT_SCALES[0],)),
+    ),
+    "explain": (
+        ViewParam("tab", ("explain_tab",), _one(choice(EXPLAIN_TABS)), (EXPLAIN_TABS[0],)),
+        ViewParam("image", ("explain_index",), _one(whole_number, 0, MAX_INDEX), (0,)),
+        ViewParam("method", ("explain_method",), _one(choice(EXPLAIN_METHODS)), (EXPLAIN_METHODS[0],)),
+        ViewParam("perturbation", ("robust_perturbation",), _one(choice(PERTURBATIONS)), ("rotation",)),
     ),
     "data": (
         ViewParam("split", ("data_split",), _one(choice(DATA_SPLITS)), ("train",)),

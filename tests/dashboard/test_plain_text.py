@@ -86,7 +86,9 @@ def planted_run(tmp_path_factory):
     return folder, result.run.run_id
 
 
-@pytest.mark.parametrize("page", ["views/evaluate.py", "views/inspect.py", "views/compare.py", "views/home.py"])
+@pytest.mark.parametrize(
+    "page", ["views/evaluate.py", "views/inspect.py", "views/explain.py", "views/compare.py", "views/home.py"]
+)
 def test_markup_in_stored_run_meta_stays_text(planted_run, monkeypatch, page):
     folder, run_id = planted_run
     monkeypatch.setenv("DIGIT_LAB_CACHE", str(folder))

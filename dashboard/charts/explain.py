@@ -99,7 +99,8 @@ def reliability_diagram(bins_before, bins_after, ece: float, ece_after: float | 
     figure.update_layout(
         title="Reliability diagram (marker size: images in the bin)",
         xaxis={"title": "mean top-class confidence", "range": [0, 1.02]},
-        yaxis={"title": "accuracy", "range": [0, 1.02], "scaleanchor": "x"},
+        # Fixed ranges and no scale anchor: anchoring widened the x axis to -1..2 on a wide page.
+        yaxis={"title": "accuracy", "range": [0, 1.02]},
         height=450,
         legend={"orientation": "h", "y": -0.2},
     )

@@ -1,7 +1,7 @@
 """Ready to host: with the whole file system read-only except the cache folder and the temporary folder, the real
 app starts, trains and shows a run. Runs `streamlit run` in a private mount namespace (`unshare -m`, needs root)
-where `/` is remounted read-only, `/tmp` is a fresh tmpfs and the cache is the one writable bind mount; a write
-anywhere else fails there and shows in the server log or the browser."""
+where `/` is remounted read-only, the temporary folder (TMPDIR) is a fresh tmpfs and the cache is the one
+writable bind mount; a write anywhere else fails there and shows in the server log or the browser."""
 
 from __future__ import annotations
 
@@ -24,13 +24,15 @@ pytestmark = [
 ]
 
 # Inside the namespace: the cache gets a mount of its own at /mnt (so it stays writable), then / turns read-only,
-# then /tmp becomes an empty writable tmpfs (Keras and Python's tempfile write there), then the app starts.
+# then the temporary folder becomes an empty writable tmpfs (Keras and Python's tempfile write there), then the
+# app starts. The tmpfs goes on /var/tmp, named by TMPDIR, rather than over /tmp: a checkout cloned under /tmp
+# (as CI may clone it) must stay visible, and /tmp itself then stays read-only like the rest.
 NAMESPACE_SCRIPT = """
 set -e
 mount --make-rprivate /
 mount --bind "$WRITABLE_CACHE" /mnt
 mount -o remount,bind,ro /
-mount -t tmpfs -o size=1g tmpfs /tmp
+mount -t tmpfs -o size=1g tmpfs "$TMPDIR"
 cd "$CHECKOUT"
 exec "$PYTHON" -m streamlit run dashboard/Home.py --server.port "$PORT" --server.address 127.0.0.1
 """
@@ -50,7 +52,7 @@ def test_the_app_runs_with_a_read_only_checkout(tmp_path):
         "PORT": str(port),
         "DIGIT_LAB_CACHE": "/mnt",
         "DIGIT_LAB_HOSTED": "1",
-        "TMPDIR": "/tmp",
+        "TMPDIR": "/var/tmp",
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # let Python try to write __pycache__: the read-only checkout refuses
     log = open(log_path, "w")  # noqa: SIM115 - closed by stop_server

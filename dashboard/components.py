@@ -284,3 +284,46 @@ def executor_choice(key: str) -> str:
         help="Ray runs folds or models as parallel tasks on a cluster, from a driver process of its own (the "
         "page follows it and survives a reload); results land in the same store.",
     )
+
+
+def run_with_test_data(page: str, selection):
+    """The run a model page (Inspect, Explain) shows, with the data and model to look at it: the open run, else
+    the sidebar's model's stored run. Stops the page with a notice when there is none, when a file is refused,
+    or when this machine's test images are not the ones the run was scored on (they could not be matched).
+
+    Returns (run, dataset, test labels, model).
+    """
+    run_id = state.current_run_id()
+    run = services.run(run_id) if run_id else None
+    if run_id and run is None:
+        st.warning(
+            f"Run `{run_id}` is not in the store (deleted, or trained on another machine); "
+            "looking for the sidebar's model instead.",
+            icon=":material/search:",
+        )
+    if run is None:
+        run = services.find_current_run(selection)
+    if run is None:
+        st.info(
+            f"{page} needs a trained model. Train the sidebar's model on the Train page, or open a stored run from "
+            "Home, then come back here.",
+            icon=":material/model_training:",
+        )
+        st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    state.set_page_param("run", run.run_id)
+    try:
+        dataset = services.dataset(run.meta["dataset"]["name"])
+        labels = run.test_labels()
+        model = services.model(run.run_id)
+    except DigitLabError as error:
+        show_error(error)
+        st.stop()
+    if dataset.fingerprint != run.meta["dataset"]["fingerprint"] or len(labels) != len(dataset.x_test):
+        st.error(
+            f"The {plain(dataset.name)} data on this machine differ from the data run `{run.run_id}` was "
+            "trained on, so its test images cannot be matched. Retrain the model here.",
+            icon=":material/warning:",
+        )
+        st.stop()
+    return run, dataset, labels, model

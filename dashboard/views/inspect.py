@@ -44,41 +44,12 @@ st.title("Inspect")
 components.link_problems()
 selection = state.selection()
 
-run_id = state.current_run_id()
-run = services.run(run_id) if run_id else None
-if run_id and run is None:
-    st.warning(
-        f"Run `{run_id}` is not in the store (deleted, or trained on another machine); "
-        "looking for the sidebar's model instead.",
-        icon=":material/search:",
-    )
-if run is None:
-    run = services.find_current_run(selection)
-if run is None:
-    st.info(
-        "Inspect needs a trained model. Train the sidebar's model on the Train page, or open a stored run from "
-        "Home, then come back here.",
-        icon=":material/model_training:",
-    )
-    st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
-state.set_page_param("run", run.run_id)
+run, dataset, labels, model = components.run_with_test_data("Inspect", selection)
 meta = run.meta
-
 try:
-    dataset = services.dataset(meta["dataset"]["name"])
-    labels = run.test_labels()
-    model = services.model(run.run_id)
     extractor = _extractor(run.run_id)
 except DigitLabError as error:
     components.show_error(error)
-    st.stop()
-if dataset.fingerprint != meta["dataset"]["fingerprint"] or len(labels) != len(dataset.x_test):
-    st.error(
-        f"The {components.plain(dataset.name)} data on this machine differ from the data run `{run.run_id}` was "
-        "trained on, so its test images cannot be matched. Retrain the model here.",
-        icon=":material/warning:",
-    )
     st.stop()
 class_names = list(meta["class_names"])  # from stored meta: HTML-escaped for Plotly, which reads HTML
 chart_names = [components.plain(name, 40, chart=True) for name in class_names]

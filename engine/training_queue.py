@@ -40,6 +40,7 @@ from engine import settings
 from engine.errors import StoreError, TrainingTooLarge
 from engine.limits import server_limits
 from engine.memory_estimate import MemoryEstimate
+from engine.processes import process_exists, process_start
 
 POLL_SECONDS = 0.25  # how often a waiter re-checks the ledger, which other processes change too
 LEDGER_FILE = "ledger.json"
@@ -58,25 +59,9 @@ class Usage:
     trainings: int
 
 
-def _process_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot ('' where /proc is missing): tells a reused pid apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[-1].split()[19]  # field 22 of proc(5), counted after the command name
-
-
 def _alive(pid: int, started: str) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process: it exists
-    except OSError:
-        return False
-    return not started or _process_start(pid) in ("", started)
+    """The ledger entry's process still runs, and is the one that wrote it (not a later process given its pid)."""
+    return process_exists(pid) and (not started or process_start(pid) in ("", started))
 
 
 _HOST = socket.gethostname()
@@ -149,7 +134,7 @@ class Ledger:
                 return False
             if max_trainings and running >= max_trainings:
                 return False
-            mine = {"host": _HOST, "pid": pid, "started": _process_start(pid)}
+            mine = {"host": _HOST, "pid": pid, "started": process_start(pid)}
             if adds > need.training_mb:
                 live.append({**mine, "id": f"runtime-{pid}", "kind": "runtime", "mb": need.runtime_mb})
             live.append({**mine, "id": ticket, "kind": "training", "mb": need.training_mb})

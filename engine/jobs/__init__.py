@@ -46,6 +46,7 @@ from engine.jobs.records import (
     write_request,
     write_status,
 )
+from engine.processes import process_exists
 
 STARTING_GRACE_SECONDS = 60  # a driver that has not written "running" by then is taken for dead (import + start)
 # What Ray's core worker logs before it ends a driver whose GCS went away (Ray 2.x); seen in the driver's log.
@@ -107,13 +108,7 @@ def driver_alive(pid: int, job_id: str) -> bool:
             return job_id.encode() in (proc / "cmdline").read_bytes()
         except OSError:
             return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return sys.platform != "linux"  # no /proc entry on Linux: gone
+    return process_exists(pid) and sys.platform != "linux"  # no /proc entry on Linux: gone
 
 
 def job_status(job_id: str, store=None) -> JobStatus:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from engine.errors import StoreError
+from engine.processes import process_exists
 
 POLL_SECONDS = 0.05  # how often a waiter retries a lock held by someone else
 
@@ -88,7 +88,7 @@ class RunLock:
             holder = f"Another process, pid {owner},"
             if pid == owner:  # the note is this holder's, so its start time is too
                 held_for = f"{max(waited, time.time() - since):.0f} s"
-        elif pid is not None and owner is None and not _LOCKS_TABLE.exists() and _process_alive(pid):
+        elif pid is not None and owner is None and not _LOCKS_TABLE.exists() and process_exists(pid):
             # No kernel lock table to ask (not Linux): the note is all there is, and it says so.
             holder = f"Another process, pid {pid} (from its note),"
             held_for = f"{max(waited, time.time() - since):.0f} s"
@@ -126,18 +126,3 @@ def lock_owner_pid(path: Path) -> int | None:
         if int(inode) == st.st_ino and device == (os.major(st.st_dev), os.minor(st.st_dev)):
             return pid
     return None
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether process `pid` exists; False when that cannot be checked safely."""
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":
-        return False  # os.kill(pid, 0) would terminate the process on Windows, not probe it
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        return True  # it exists but belongs to another user
-    except OSError:
-        return False
-    return True

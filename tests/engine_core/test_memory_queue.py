@@ -210,7 +210,7 @@ def test_a_killed_holder_frees_its_share(tmp_path):
 def test_entries_of_dead_or_reused_pids_are_ignored(tmp_path):
     import socket
 
-    from engine.training_queue import _process_start
+    from engine.processes import process_start
 
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(finished.stdout)
@@ -225,7 +225,7 @@ def test_entries_of_dead_or_reused_pids_are_ignored(tmp_path):
         {"id": "d", "kind": "bogus"},
     ]
     (folder / "ledger.json").write_text(json.dumps(entries))
-    assert _process_start(os.getpid()) not in ("", "1")
+    assert process_start(os.getpid()) not in ("", "1")
     queue = TrainingQueue(folder, memory_budget_mb=1000)
     with queue.slot(need=NEED, timeout=1):
         assert queue.ledger.usage().memory_mb == 600

@@ -300,9 +300,7 @@ def _memory_need(task: RunTask):
     when the driver does not hold the dataset's sizes."""
     if task.data is None:
         return None
-    from engine.architectures.spec import ModelSpec
     from engine.memory_estimate import estimate_training
-    from engine.training.config import TrainConfig
 
-    spec, config = ModelSpec.from_dict(task.spec), TrainConfig.from_dict(task.config)
+    spec, config = task.request()
     return estimate_training(spec, config, len(task.data.x_train), len(task.data.x_test))

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from engine.errors import InvalidConfig
+from engine.evaluation.metrics import accuracy
 from engine.limits import ProbeLimits
 
 NOISE_SEED = 0  # the Gaussian noise is seeded, so one run's curve is reproducible
@@ -152,7 +153,7 @@ def accuracy_at(model, images01: np.ndarray, labels: np.ndarray, name: str, leve
     raw = np.asarray(images01, dtype=np.float64) * value_max
     perturbed = (perturb(raw, name, level, value_max) / value_max).astype(np.float32)
     predicted = np.asarray(model.predict(perturbed, batch_size=1024, verbose=0)).argmax(axis=1)
-    return float(np.count_nonzero(predicted == labels) / len(labels))
+    return accuracy(labels, predicted)
 
 
 def robustness_curve(run, name: str, levels: tuple[float, ...] | list[float] | None = None) -> RobustnessCurve:
@@ -168,7 +169,7 @@ def robustness_curve(run, name: str, levels: tuple[float, ...] | list[float] | N
     scores = []
     for level in levels:
         if level == 0:
-            scores.append(float(np.count_nonzero(stored == labels) / len(labels)))
+            scores.append(accuracy(labels, stored))
         else:
             scores.append(accuracy_at(model, images01, labels, name, level, value_max))
     return RobustnessCurve(run.run_id, name, PERTURBATIONS[name].unit, levels, tuple(scores))

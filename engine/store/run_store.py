@@ -360,7 +360,8 @@ class RunStore:
         meta.setdefault("created", datetime.now(UTC).isoformat(timespec="microseconds"))
         meta_bytes = json.dumps(meta, sort_keys=True, indent=2).encode("utf-8")  # TypeError if not JSON-able
         # A meta the readers would refuse is never published: it would be a run nobody can list or open.
-        validate_run_meta(json.loads(meta_bytes), run_id=run_id)
+        published = json.loads(meta_bytes)  # what readers will see: the JSON round trip, not the dict passed in
+        validate_run_meta(published, run_id=run_id)
         final = self.root / run_id
         try:
             _write_durable(tmp / META_NAME, meta_bytes)
@@ -381,7 +382,7 @@ class RunStore:
         for name, entry in manifest["files"].items():
             with contextlib.suppress(OSError):  # only a cache warm-up
                 remember_digest(final / name, entry["sha256"])
-        return StoredRun(run_id, final, json.loads(meta_bytes))
+        return StoredRun(run_id, final, published)
 
     def _write_error(self, run_id: str | None, exc: OSError) -> StoreError:
         what = f"run {run_id}" if run_id else "the run store"

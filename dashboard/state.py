@@ -27,6 +27,7 @@ PRESET_KEY = "preset"
 RUN_KEY = "run_id"
 FOLDS_KEY = "folds"
 COMPARE_KEY = "compare_runs"
+COMPARE_KEPT_KEY = "_compare_runs"  # widget state is dropped on other pages; this copy brings the selection back
 JOB_KEY = "_job_id"  # the job (engine.jobs) this session follows; in the link as ?job=
 LINK_PROBLEMS_KEY = "_link_problems"  # one-off notices (plain text) from the link, shown on the first page
 REFUSALS_KEY = "_link_refusals"  # Refusals still in force

@@ -11,7 +11,7 @@ from engine.compare import aligned_curves as curve_table
 from engine.errors import DigitLabError
 from engine.jobs import JobRequest
 
-KEPT = "_compare_runs"  # widget state is dropped on other pages; this copy brings the selection back
+KEPT = state.COMPARE_KEPT_KEY
 MAX_CONFUSIONS = 6
 STUDY = "seed003"
 

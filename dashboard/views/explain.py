@@ -148,7 +148,8 @@ with robust_tab:
     names = list(PERTURBATIONS)
     perturbation = st.selectbox("Perturbation", names, key="robust_perturbation")
     kind = PERTURBATIONS[perturbation]
-    wanted = list(dict.fromkeys(st.session_state.get("_compare_runs", st.session_state.get(state.COMPARE_KEY, []))))
+    ss = st.session_state
+    wanted = list(dict.fromkeys(ss.get(state.COMPARE_KEPT_KEY, ss.get(state.COMPARE_KEY, []))))
     curve_runs = [run] + [r for r in (services.run(rid) for rid in wanted if rid != run.run_id) if r is not None]
     curves = []
     for curve_run in curve_runs:

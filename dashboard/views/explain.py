@@ -185,33 +185,34 @@ with calib_tab:
         calibration = _calibration(run.run_id, n_bins)
     except DigitLabError as error:
         components.show_error(error)
-        st.stop()
-    cols = st.columns(3)
-    cols[0].metric("ECE as trained", f"{calibration.ece:.4f}")
-    if calibration.temperature is None:
-        cols[1].metric("ECE after temperature scaling", "—")
-        cols[2].metric("Fitted temperature", "—")
-        st.info(f"No temperature fitted: {components.plain(calibration.note, 300)}", icon=":material/info:")
-    else:
-        cols[1].metric(
-            "ECE after temperature scaling",
-            f"{calibration.ece_after:.4f}",
-            delta=f"{calibration.ece_after - calibration.ece:+.4f}",
-            delta_color="inverse",
+        calibration = None  # not st.stop(): the view below must still be published to the link
+    if calibration is not None:
+        cols = st.columns(3)
+        cols[0].metric("ECE as trained", f"{calibration.ece:.4f}")
+        if calibration.temperature is None:
+            cols[1].metric("ECE after temperature scaling", "—")
+            cols[2].metric("Fitted temperature", "—")
+            st.info(f"No temperature fitted: {components.plain(calibration.note, 300)}", icon=":material/info:")
+        else:
+            cols[1].metric(
+                "ECE after temperature scaling",
+                f"{calibration.ece_after:.4f}",
+                delta=f"{calibration.ece_after - calibration.ece:+.4f}",
+                delta_color="inverse",
+            )
+            cols[2].metric(
+                "Fitted temperature",
+                f"{calibration.temperature:.3f}",
+                help="Fitted on the validation split by minimising its negative log-likelihood: above 1 softens "
+                "overconfident probabilities, below 1 sharpens underconfident ones. Predictions do not change.",
+            )
+            st.caption(
+                f"Validation NLL {calibration.validation_nll_before:.4f} → {calibration.validation_nll_after:.4f}. "
+                "ECE (expected calibration error) is the image-weighted mean gap between confidence and accuracy."
+            )
+        st.plotly_chart(
+            reliability_diagram(calibration.bins, calibration.bins_after, calibration.ece, calibration.ece_after),
+            key="calib_diagram",
         )
-        cols[2].metric(
-            "Fitted temperature",
-            f"{calibration.temperature:.3f}",
-            help="Fitted on the validation split by minimising its negative log-likelihood: above 1 softens "
-            "overconfident probabilities, below 1 sharpens underconfident ones. Predictions do not change.",
-        )
-        st.caption(
-            f"Validation NLL {calibration.validation_nll_before:.4f} → {calibration.validation_nll_after:.4f}. "
-            "ECE (expected calibration error) is the image-weighted mean gap between confidence and accuracy."
-        )
-    st.plotly_chart(
-        reliability_diagram(calibration.bins, calibration.bins_after, calibration.ece, calibration.ece_after),
-        key="calib_diagram",
-    )
 
 links.publish_view("explain")

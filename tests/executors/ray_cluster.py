@@ -58,7 +58,23 @@ class RayNode:
         return found
 
 
-def _ports() -> list[str]:
+WORKER_PORTS = 30
+
+
+def _distinct_free_ports(count: int, taken: set[int]) -> list[int]:
+    """`count` free ports, none in `taken` and none twice: the kernel may hand the same free port out again."""
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = free_port()
+        if port not in taken:
+            taken.add(port)
+            chosen.append(port)
+    return chosen
+
+
+def _ports(gcs_port: int) -> list[str]:
+    """Ports for every component of one node, no two alike and none inside the worker range: `ray start` refuses
+    a node whose node-manager port falls among its worker ports (a CI run drew exactly that)."""
     names = (
         "--node-manager-port",
         "--object-manager-port",
@@ -66,12 +82,16 @@ def _ports() -> list[str]:
         "--dashboard-agent-grpc-port",
         "--metrics-export-port",
         "--runtime-env-agent-port",
+        "--ray-client-server-port",
     )
-    args = []
-    for name in names:
-        args += [name, str(free_port())]
     low = free_port()
-    return args + ["--min-worker-port", str(low), "--max-worker-port", str(low + 30)]
+    while gcs_port in range(low, low + WORKER_PORTS + 1) or low + WORKER_PORTS > 65535:
+        low = free_port()
+    taken = set(range(low, low + WORKER_PORTS + 1)) | {gcs_port}
+    args = []
+    for name, port in zip(names, _distinct_free_ports(len(names), taken), strict=True):
+        args += [name, str(port)]
+    return args + ["--min-worker-port", str(low), "--max-worker-port", str(low + WORKER_PORTS)]
 
 
 def start_node(num_cpus: int, head_address: str | None = None, reconnect_timeout_s: int = 60) -> RayNode:
@@ -82,12 +102,15 @@ def start_node(num_cpus: int, head_address: str | None = None, reconnect_timeout
     gcs_port = free_port() if head_address is None else int(head_address.rsplit(":", 1)[1])
     command = [ray_command(), "start", "--num-cpus", str(num_cpus), "--temp-dir", str(temp_dir)]
     command += ["--disable-usage-stats"]
+    port_args = _ports(gcs_port)
     if head_address is None:
-        command += ["--head", "--port", str(gcs_port), "--include-dashboard=false", "--ray-client-server-port"]
-        command += [str(free_port())]
+        command += ["--head", "--port", str(gcs_port), "--include-dashboard=false"]
     else:
         command += ["--address", head_address]
-    command += _ports()
+        # The client server runs on the head only.
+        at = port_args.index("--ray-client-server-port")
+        del port_args[at : at + 2]
+    command += port_args
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=180)
     return RayNode(temp_dir, head_address is None, gcs_port, env)
 

@@ -1,0 +1,100 @@
+"""What a report is about: one stored run, or a named set of stored runs with a best one (a study, a k-fold, the
+runs picked on Compare, later a sweep). The notebook and the HTML report take one `ReportSubject` and nothing else.
+
+The best run of a set is chosen by its final validation accuracy, never by the test set (which the report is there
+to show); runs without a validation score fall back to test accuracy, and the subject says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from engine.errors import InvalidConfig, RunNotFound
+from engine.store import RunStore, StoredRun, is_run_id
+
+SELECTION_METRIC = "val_accuracy"  # the metric the best run is chosen by; the test set is never used to choose
+
+
+@dataclass(frozen=True)
+class ReportSubject:
+    """One run (`runs` holds it alone) or a named set of runs, with the run the notebook reproduces."""
+
+    title: str  # written by the engine (a study's name, "Run <id>"), shown escaped all the same
+    kind: str  # "run" | "study" | "crossval" | "comparison" | "sweep"
+    runs: tuple[StoredRun, ...]
+    best_run_id: str
+    chosen_by: str  # how `best_run_id` was chosen, in words, for the report
+
+    @property
+    def best(self) -> StoredRun:
+        return next(run for run in self.runs if run.run_id == self.best_run_id)
+
+    @property
+    def is_set(self) -> bool:
+        return len(self.runs) > 1 or self.kind != "run"
+
+
+def _stored(run_id: str, store: RunStore) -> StoredRun:
+    run = store.get(run_id) if is_run_id(run_id) else None
+    if run is None:
+        raise RunNotFound(f"No stored run {str(run_id)[:40]!r}. List them with `digit-lab runs`.")
+    return run
+
+
+def run_subject(run_id: str, store: RunStore | None = None) -> ReportSubject:
+    run = _stored(run_id, store or RunStore())
+    return ReportSubject(f"Run {run.run_id}", "run", (run,), run.run_id, "the only run")
+
+
+def best_run(runs: list[StoredRun] | tuple[StoredRun, ...]) -> tuple[str, str]:
+    """(run id, how it was chosen): the highest final validation accuracy; test accuracy only when no run has a
+    validation score, and then the reason is part of the answer."""
+
+    def score(run: StoredRun, name: str) -> float:
+        value = run.meta["metrics"].get(name)
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else -math.inf
+
+    if any(score(run, SELECTION_METRIC) > -math.inf for run in runs):
+        chosen = max(runs, key=lambda run: score(run, SELECTION_METRIC))
+        return chosen.run_id, "the highest final validation accuracy (the test set is not used to choose)"
+    chosen = max(runs, key=lambda run: score(run, "test_accuracy"))
+    return chosen.run_id, "the highest test accuracy, because no run has a validation score"
+
+
+def set_subject(title: str, kind: str, runs: list[StoredRun]) -> ReportSubject:
+    """A named set of stored runs (a k-fold's folds, Compare's selection, a sweep's trials)."""
+    if not runs:
+        raise RunNotFound(f"{title}: no stored runs to report on.")
+    best, chosen_by = best_run(runs)
+    return ReportSubject(title, kind, tuple(runs), best, chosen_by)
+
+
+def runs_subject(run_ids: list[str], title: str = "", kind: str = "comparison", store=None) -> ReportSubject:
+    store = store or RunStore()
+    runs = [_stored(run_id, store) for run_id in run_ids]
+    if len(runs) == 1 and kind == "run":
+        return run_subject(runs[0].run_id, store)
+    return set_subject(title or f"Comparison of {len(runs)} runs", kind, runs)
+
+
+def study_subject(name: str, dataset, store: RunStore | None = None, **config_changes) -> ReportSubject:
+    """A named study (`engine.compare.STUDIES`) as trained on `dataset` with `config_changes` (what `digit-lab
+    study` was given): the run ids are derived from the request, so exactly that study's runs are reported. Models
+    not stored yet are an error naming them and the command that trains them, never silently left out."""
+    from engine.compare import STUDIES, study_tasks
+
+    if name not in STUDIES:
+        raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(STUDIES)}.")
+    store = store or RunStore()
+    tasks = study_tasks(name, dataset, **config_changes)
+    found = [(task, store.get(task.run_id)) for task in tasks]
+    missing = [task.label for task, run in found if run is None]
+    if missing:
+        options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in config_changes.items() if v is not None)
+        command = f"digit-lab study {name} --dataset {dataset.name}{options}"
+        raise RunNotFound(
+            f"Study {name} on {dataset.name}: {len(missing)} of {len(tasks)} models are not stored here "
+            f"({', '.join(missing)}). Train them first: {command}"
+        )
+    return set_subject(f"Study {name} on {dataset.name}", "study", [run for _task, run in found])

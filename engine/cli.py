@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, compare, runs, job,
-calibration, robustness, explain, app.
+calibration, robustness, explain, report, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -127,6 +127,20 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     explain.add_argument("--patch", type=int, default=2, help="occlusion: patch side in pixels")
     explain.add_argument("--json", action="store_true")
     explain.set_defaults(handler=_explain)
+
+    report = commands.add_parser("report", help="a standalone notebook or a self-contained HTML report")
+    report.add_argument("run_id", nargs="?", help="a stored run (or use --study / --sweep)")
+    report.add_argument("--study", help="a named study, as trained by `digit-lab study` with the options below")
+    report.add_argument("--sweep", help="a sweep id")
+    report.add_argument("--format", required=True, choices=["ipynb", "html"])
+    report.add_argument("--output", required=True, help="the file to write")
+    report.add_argument("--dataset", default="mnist", help="--study: the dataset it was trained on")
+    report.add_argument("--data-path", help="--study: local folder or file with the dataset")
+    report.add_argument("--epochs", type=int, help="--study: as given to `digit-lab study`")
+    report.add_argument("--limit-train", type=int, help="--study: as given to `digit-lab study`")
+    report.add_argument("--seed", type=int, help="--study: as given to `digit-lab study`")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(handler=_report)
 
     # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
     commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
@@ -449,6 +463,40 @@ def _compare(args) -> None:
         print(table.to_json(orient="records"))
     else:
         print(table.drop(columns=["label", "created"]).to_string(index=False))
+
+
+def _report(args) -> None:
+    from dataclasses import asdict
+
+    from engine.errors import InvalidConfig
+    from engine.reports import run_subject, study_subject
+    from engine.reports.writer import write_report
+
+    chosen = [
+        name for name, value in (("RUN_ID", args.run_id), ("--study", args.study), ("--sweep", args.sweep)) if value
+    ]
+    if len(chosen) != 1:
+        raise InvalidConfig(f"`report` needs exactly one of RUN_ID, --study NAME or --sweep ID (got {len(chosen)}).")
+    if args.sweep:
+        raise InvalidConfig("Reports of sweeps are not available in this version yet; report a run or a --study.")
+
+    def progress(step: str) -> None:
+        if not args.json:
+            print(f"report: {step}…", file=sys.stderr, flush=True)
+
+    if args.study:
+        from engine.datasets import load_dataset
+
+        progress(f"finding the stored runs of study {args.study[:40]}")
+        dataset = load_dataset(args.dataset, local_path=args.data_path)
+        subject = study_subject(args.study, dataset, epochs=args.epochs, limit_train=args.limit_train, seed=args.seed)
+    else:
+        subject = run_subject(args.run_id)
+    written = write_report(subject, args.format, args.output, progress)
+    if args.json:
+        print(json.dumps(asdict(written)))
+    else:
+        print(f"wrote {written.path} ({written.bytes:,} bytes): {', '.join(written.holds)}")
 
 
 def _stored_run(run_id: str):

@@ -1,0 +1,89 @@
+"""Writing a report to a file: which format holds what, and the write itself (whole or not at all)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import InvalidConfig
+from engine.reports.subject import ReportSubject
+
+FORMATS = ("ipynb", "html")
+_RUN_PARTS = ("run card", "metrics", "classification report", "confusion matrix", "training curves", "mistakes")
+CONTENTS = {
+    "ipynb": ("the data, split, model and training as plain Keras code (re-trained when run)", *_RUN_PARTS),
+    "html": _RUN_PARTS,
+}
+SET_CONTENTS = {
+    "ipynb": ("table of every run",),
+    "html": ("comparison table", "curves of every run", "accuracy vs size"),
+}
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """What `write_report` wrote: where, in which format, about which runs, and what the file holds."""
+
+    path: str
+    format: str
+    kind: str
+    title: str
+    run_ids: tuple[str, ...]
+    best_run_id: str
+    chosen_by: str
+    holds: tuple[str, ...]
+    bytes: int
+
+
+def report_text(subject: ReportSubject, fmt: str, progress: Callable[[str], None] | None = None) -> str:
+    """The report in `fmt` ("ipynb" or "html") as text."""
+    if fmt == "ipynb":
+        from engine.reports.notebook import notebook_text
+
+        if progress:
+            progress(f"writing the notebook for run {subject.best_run_id}")
+        return notebook_text(subject)
+    if fmt == "html":
+        from engine.reports.html import html_report
+
+        return html_report(subject, progress)
+    raise InvalidConfig(f"Unknown report format {str(fmt)[:20]!r}; choose one of: {', '.join(FORMATS)}.")
+
+
+def holds(subject: ReportSubject, fmt: str) -> tuple[str, ...]:
+    return (SET_CONTENTS[fmt] if subject.is_set else ()) + CONTENTS[fmt]
+
+
+def write_report(
+    subject: ReportSubject, fmt: str, output: str | os.PathLike, progress: Callable[[str], None] | None = None
+) -> WrittenReport:
+    """Write the report to `output` (replaced whole, never half-written: a temporary file beside it is renamed)."""
+    path = Path(output)
+    if path.is_dir():
+        raise InvalidConfig(f"--output {str(path)[:200]} is a folder; give a file name such as report.{fmt}.")
+    if not path.parent.is_dir():
+        raise InvalidConfig(f"--output {str(path)[:200]}: the folder {str(path.parent)[:200]} does not exist.")
+    text = report_text(subject, fmt, progress)
+    data = text.encode("utf-8")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return WrittenReport(
+        path=str(path.resolve()),
+        format=fmt,
+        kind=subject.kind,
+        title=subject.title,
+        run_ids=tuple(run.run_id for run in subject.runs),
+        best_run_id=subject.best_run_id,
+        chosen_by=subject.chosen_by,
+        holds=holds(subject, fmt),
+        bytes=len(data),
+    )

@@ -5,11 +5,14 @@ import streamlit as st
 
 from dashboard import components, job_panel, services, state
 from dashboard.charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
+from dashboard.report_buttons import report_buttons
 from engine.compare import STUDIES, comparison_with_reports, run_label, run_study, study_tasks
 from engine.compare import accuracy_vs_parameters as accuracy_points
 from engine.compare import aligned_curves as curve_table
 from engine.errors import DigitLabError
 from engine.jobs import JobRequest
+from engine.reports import runs_subject
+from engine.reports.subject import best_run
 
 KEPT = state.COMPARE_KEPT_KEY
 MAX_CONFUSIONS = 6
@@ -223,6 +226,13 @@ if rows and st.button(f"Open {components.plain(table.iloc[rows[0]]['label'], 80)
     state.open_run(table.iloc[rows[0]]["run_id"])
     st.switch_page("views/evaluate.py")
 st.caption("Select a row to open that run in Evaluate. Click a column header to sort.")
+best_id = best_run(chosen)[0]  # reads metas only; the files are built on a click
+report_buttons(
+    lambda: runs_subject(chosen_ids, kind="comparison"),
+    f"digit-lab-comparison-{len(chosen_ids)}-runs-{best_id}",
+    "compare_report",
+    by_id[best_id].meta["dataset"]["name"],
+)
 
 
 def chart_text(text) -> str:

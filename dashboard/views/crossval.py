@@ -5,11 +5,13 @@ import streamlit as st
 
 from dashboard import components, job_panel, services, state
 from dashboard.charts.crossval import cv_beside_test, fold_curves, fold_scores, train_label
+from dashboard.report_buttons import report_buttons
 from engine.architectures import PRESETS
 from engine.crossval import CrossValidation, FoldResult, cross_validate, fold_configs, fold_tasks
 from engine.errors import DigitLabError
 from engine.jobs import JobRequest
 from engine.limits import train_limits
+from engine.reports import set_subject
 from engine.runs import run_id_for
 
 KEPT = "_crossval_folds"  # widget state is dropped on other pages; this copy brings k back
@@ -133,6 +135,16 @@ line = (
     f"mean test accuracy {summary['mean_test_accuracy']:.4f} ± {summary['std_test_accuracy']:.4f}"
 )
 st.markdown(f"**{line}**")
+report_buttons(
+    lambda: set_subject(
+        f"{k}-fold cross-validation of {selection.preset or 'a custom model'} on {selection.dataset_name}",
+        "crossval",
+        [fold.run for fold in cv.folds],
+    ),
+    f"digit-lab-{k}-fold-{cv.folds[0].run.run_id}",
+    "cv_report",
+    selection.dataset_name,
+)
 chosen = ss.get(state.PRESET_KEY, "")
 reported = PRESETS[chosen].reported.get("cv_mean_accuracy") if chosen in PRESETS else None
 if reported is not None:

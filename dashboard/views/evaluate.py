@@ -14,12 +14,14 @@ import streamlit as st
 from dashboard import components, links, services, state
 from dashboard.charts import evaluation as charts
 from dashboard.charts.training import training_curves
+from dashboard.report_buttons import report_buttons
 from engine.architectures import PRESETS
 from engine.architectures.presets import run_model_label
 from engine.compare import reported_test_accuracy
 from engine.errors import DigitLabError
 from engine.evaluation import one_vs_rest_matrix
 from engine.evaluation.predictions import predictions_table, sample_predictions
+from engine.reports import run_subject
 
 MAX_CELL_IMAGES = 30
 PICK_KEYS = ("eval_true", "eval_pred")
@@ -441,6 +443,9 @@ with download_tab:
     )
     st.caption(
         "Predictions: one row per test image (same order as the dataset's test set) with every class's probability."
+    )
+    report_buttons(
+        lambda: run_subject(run.run_id), f"digit-lab-run-{run.run_id}", "eval_report", meta["dataset"]["name"]
     )
 
 links.publish_view("evaluate")

@@ -134,7 +134,7 @@ def _set_section(subject: ReportSubject) -> str:
     curves = curve_table(runs, problems)
     labels = [esc(label, 60) for label in table["label"]]
     parts = [
-        f"<h2>The {len(runs)} runs</h2>",
+        f"<h2>The runs ({len(runs)})</h2>",
         f'<p class="note">★ the best run, chosen by {esc(subject.chosen_by)}; it is reported in full below.</p>',
         _table(header, rows, classes),
     ]

@@ -50,6 +50,19 @@ def md_text(value: object, limit: int = 200) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=True))
 
 
+def notebook_reason(dataset_name: str) -> str:
+    """Why no notebook can be written for runs on `dataset_name` ("" when one can): the recipe loads only the
+    datasets public code can fetch, so an upload or other local data has none yet."""
+    from engine.architectures.build import _LOADERS  # the recipe's own table of loaders, not a copy
+
+    if dataset_name in _LOADERS:
+        return ""
+    return (
+        f"No notebook for runs on {str(dataset_name)[:60]}: a notebook can load only the public datasets "
+        f"({', '.join(_LOADERS)}). The HTML report works for every run."
+    )
+
+
 def checked_request(meta: dict):
     """(ModelSpec, TrainConfig) from a stored run's meta, through the engine's validator: code is generated from
     these values, so a tampered meta must fail here rather than reach the notebook."""

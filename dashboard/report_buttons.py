@@ -43,9 +43,9 @@ def report_buttons(make_subject: Callable[[], ReportSubject], file_stem: str, ke
     """Two download buttons for the subject `make_subject()` returns (called only on a click)."""
     from engine.reports.notebook import notebook_reason
 
-    left, right = st.columns(2)
+    row = st.container(horizontal=True)
     unavailable = notebook_reason(dataset_name)
-    left.download_button(
+    row.download_button(
         "Download notebook",
         data=_build(make_subject, "ipynb"),
         file_name=f"{file_stem}.ipynb",
@@ -58,7 +58,7 @@ def report_buttons(make_subject: Callable[[], ReportSubject], file_stem: str, ke
         or "A standalone Jupyter notebook (keras, numpy, scikit-learn, plotly; no Digit Lab) that loads the same "
         "data and split, builds the same model and trains it with the same settings and seed.",
     )
-    right.download_button(
+    row.download_button(
         "Download report",
         data=_build(make_subject, "html"),
         file_name=f"{file_stem}.html",

@@ -175,6 +175,52 @@ _LOADER_IMPORTS = {
 }
 
 
+# Uploaded data (`upload-<16 hex>`): no public source holds it, so the recipe reads the files from DATA_PATH as the
+# engine reads an upload (`datasets.mnist_like.read_local`): the four IDX files (raw or .gz) first, else one npz.
+_FILE_LOADER = [
+    "# This dataset was uploaded to Digit Lab: no public source holds it. DATA_PATH is the folder Digit Lab keeps",
+    "# the files in; elsewhere, copy them (the four IDX files, raw or .gz, or one .npz with x_train, y_train,",
+    "# x_test, y_test) and point DATA_PATH at their folder.",
+    "DATA_PATH = pathlib.Path({path!r})",
+    "",
+    "",
+    "def read_idx(*names):",
+    "    for path in [DATA_PATH / name for name in names] + [DATA_PATH / (name + '.gz') for name in names]:",
+    "        if path.is_file():",
+    "            raw = path.read_bytes()",
+    "            raw = gzip.decompress(raw) if raw[:2] == b'\\x1f\\x8b' else raw",
+    "            shape = struct.unpack('>' + 'I' * raw[3], raw[4 : 4 + 4 * raw[3]])",
+    "            return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(shape)",
+    "    return None",
+    "",
+    "",
+    "parts = [",
+    "    read_idx('train-images-idx3-ubyte', 'train-images.idx3-ubyte'),",
+    "    read_idx('train-labels-idx1-ubyte', 'train-labels.idx1-ubyte'),",
+    "    read_idx('t10k-images-idx3-ubyte', 't10k-images.idx3-ubyte'),",
+    "    read_idx('t10k-labels-idx1-ubyte', 't10k-labels.idx1-ubyte'),",
+    "]",
+    "if any(part is None for part in parts):",
+    "    with np.load(sorted(DATA_PATH.glob('*.npz'))[0], allow_pickle=False) as arrays:",
+    "        parts = [arrays[key] for key in ('x_train', 'y_train', 'x_test', 'y_test')]",
+    "x_train, y_train, x_test, y_test = parts  # the files' own train/test split",
+    "VALUE_MAX = 255",
+]
+
+
+def _loader(dataset: str) -> tuple[list[str], list[str]] | None:
+    """(loading lines, imports) for `dataset`, or None when the recipe cannot load it."""
+    from engine.datasets.uploads import UPLOAD_PREFIX, is_upload_name, uploads_dir
+
+    if dataset in _LOADERS:
+        return _LOADERS[dataset], _LOADER_IMPORTS.get(dataset, [])
+    if is_upload_name(dataset):
+        folder = str(uploads_dir() / dataset.removeprefix(UPLOAD_PREFIX))  # checked: 16 hex characters
+        lines = [line.format(path=folder) if "{path!r}" in line else line for line in _FILE_LOADER]
+        return lines, ["import gzip", "import pathlib", "import struct"]
+    return None
+
+
 def _recipe(spec: ModelSpec, config, dataset: str) -> str:
     import inspect
 
@@ -183,7 +229,8 @@ def _recipe(spec: ModelSpec, config, dataset: str) -> str:
     from engine.errors import InvalidConfig
     from engine.training.pipeline import PREFETCH_BATCHES, VALIDATION_BATCH
 
-    if dataset not in _LOADERS:
+    loader = _loader(dataset)
+    if loader is None:
         raise InvalidConfig(f"No Keras recipe for dataset {dataset!r}; choose one of: {', '.join(_LOADERS)}.")
     lines = [
         f'"""Train the Digit Lab model on {dataset} with plain Keras: the same data, split, model and schedule."""',
@@ -196,7 +243,7 @@ def _recipe(spec: ModelSpec, config, dataset: str) -> str:
         "from keras import layers",
         *(["from sklearn.model_selection import StratifiedKFold"] if config.cv_folds else []),
         "from sklearn.model_selection import train_test_split",
-        *_LOADER_IMPORTS.get(dataset, []),
+        *loader[1],
         "",
         f"SEED = {config.seed}",
         f"EPOCHS = {config.epochs}",
@@ -204,7 +251,7 @@ def _recipe(spec: ModelSpec, config, dataset: str) -> str:
         f"LEARNING_RATE = {spec.learning_rate!r}",
         "",
         "# --- data ------------------------------------------------------------------",
-        *_LOADERS[dataset],
+        *loader[0],
         "y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)",
     ]
     if config.label_mapping:

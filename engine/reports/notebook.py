@@ -51,15 +51,15 @@ def md_text(value: object, limit: int = 200) -> str:
 
 
 def notebook_reason(dataset_name: str) -> str:
-    """Why no notebook can be written for runs on `dataset_name` ("" when one can): the recipe loads only the
-    datasets public code can fetch, so an upload or other local data has none yet."""
-    from engine.architectures.build import _LOADERS  # the recipe's own table of loaders, not a copy
+    """Why no notebook can be written for runs on `dataset_name` ("" when one can): the recipe loads the public
+    datasets and uploads (from their files); anything else has no loader."""
+    from engine.architectures.build import _LOADERS, _loader  # the recipe's own loaders, not a copy
 
-    if dataset_name in _LOADERS:
+    if _loader(str(dataset_name)) is not None:
         return ""
     return (
-        f"No notebook for runs on {str(dataset_name)[:60]}: a notebook can load only the public datasets "
-        f"({', '.join(_LOADERS)}). The HTML report works for every run."
+        f"No notebook for runs on {str(dataset_name)[:60]}: a notebook can load the public datasets "
+        f"({', '.join(_LOADERS)}) and uploads. The HTML report works for every run."
     )
 
 
@@ -201,6 +201,13 @@ def _notices(meta: dict, config) -> list[str]:
         notices.append(
             "The run was trained on local files that match no published copy of this dataset; the notebook loads "
             "the published one, so its numbers can differ."
+        )
+    from engine.datasets.uploads import is_upload_name
+
+    if is_upload_name(meta["dataset"]["name"]):
+        notices.append(
+            "This run's data was uploaded to Digit Lab, and no public source holds it: the data cell reads the "
+            "files from `DATA_PATH`, the folder the server keeps them in. Elsewhere, copy the files and change it."
         )
     missing = unreproduced_settings(config)
     if missing:

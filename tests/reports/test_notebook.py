@@ -135,3 +135,47 @@ def test_the_executed_notebook_reproduces_the_stored_test_accuracy(tmp_path):
         if "application/vnd.plotly.v1+json" in output.get("data", {})
     ]
     assert len(figures) >= 2  # the confusion matrix and the curves (and the mistakes, when there are any)
+
+
+@pytest.mark.parametrize("kind", ["idx-gz", "idx-raw", "npz"])
+def test_an_uploads_notebook_reads_its_files_into_the_engines_exact_split(kind, tmp_path):
+    """The data cell of a notebook for an upload, run as is, holds the engine's own images and labels, part by part."""
+    import gzip
+    import io
+
+    import numpy as np
+
+    from engine.architectures import to_keras_code
+    from engine.datasets import load_dataset
+    from engine.datasets.uploads import register_upload
+    from engine.reports.notebook import notebook_reason
+    from engine.runs import preset_request
+    from engine.training.data import prepare_data
+    from tests.datasets.helpers import idx_bytes, make_images
+    from tests.datasets.test_uploads import IDX_NAMES
+
+    x_train, y_train = make_images(60, size=8, seed=3)
+    x_test, y_test = make_images(20, size=8, seed=4)
+    if kind == "npz":
+        buffer = io.BytesIO()
+        np.savez(buffer, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        files = [("data.npz", buffer.getvalue())]
+    else:
+        names = IDX_NAMES
+        arrays = (x_train, y_train, x_test, y_test)
+        files = [
+            (name + ".gz", gzip.compress(idx_bytes(array))) if kind == "idx-gz" else (name, idx_bytes(array))
+            for name, array in zip(names, arrays, strict=True)
+        ]
+    name = register_upload(files)
+    assert notebook_reason(name) == ""
+    dataset = load_dataset(name)
+    spec, config = preset_request("digitlab-small8", dataset, epochs=1, seed=5)
+    code = to_keras_code(spec, config, name)
+    namespace: dict = {"__name__": "recipe"}
+    exec(code.split("# --- model")[0], namespace)
+    prepared = prepare_data(dataset, config)
+    for ours, theirs in (("x_fit", prepared.x_train), ("x_val", prepared.x_val), ("x_test", prepared.x_test)):
+        np.testing.assert_array_equal(namespace[ours], theirs)
+    np.testing.assert_array_equal(namespace["t_test"].argmax(axis=1), prepared.y_test)
+    assert notebook_reason("not-a-dataset") and "HTML report" in notebook_reason("not-a-dataset")

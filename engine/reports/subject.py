@@ -62,12 +62,18 @@ def best_run(runs: list[StoredRun] | tuple[StoredRun, ...]) -> tuple[str, str]:
     return chosen.run_id, "the highest test accuracy, because no run has a validation score"
 
 
-def set_subject(title: str, kind: str, runs: list[StoredRun]) -> ReportSubject:
-    """A named set of stored runs (a k-fold's folds, Compare's selection, a sweep's trials)."""
+def set_subject(
+    title: str, kind: str, runs: list[StoredRun], best_run_id: str | None = None, chosen_by: str = ""
+) -> ReportSubject:
+    """A named set of stored runs (a k-fold's folds, Compare's selection, a sweep's trials). A caller that has its
+    own best run (a sweep, by its chosen validation metric) passes it with how it was chosen; else `best_run`."""
     if not runs:
         raise RunNotFound(f"{title}: no stored runs to report on.")
-    best, chosen_by = best_run(runs)
-    return ReportSubject(title, kind, tuple(runs), best, chosen_by)
+    if best_run_id is None:
+        best_run_id, chosen_by = best_run(runs)
+    elif best_run_id not in {run.run_id for run in runs}:
+        raise RunNotFound(f"{title}: the best run {str(best_run_id)[:40]!r} is not among its stored runs.")
+    return ReportSubject(title, kind, tuple(runs), best_run_id, chosen_by or "the caller's choice")
 
 
 def runs_subject(run_ids: list[str], title: str = "", kind: str = "comparison", store=None) -> ReportSubject:

@@ -11,10 +11,10 @@ import math
 import plotly.graph_objects as go
 
 
-def _dimension(name: str, values: list, log: bool) -> dict:
+def _dimension(name: str, values: list, log: bool, categorical: bool = False) -> dict:
     """One axis: numbers as they are (log10 for log ranges, labelled with the real values), text or true/false as
     evenly spaced categories."""
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if not categorical and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         if log and all(v > 0 for v in values):
             ticks = sorted(set(values))
             return {
@@ -33,15 +33,20 @@ def _dimension(name: str, values: list, log: bool) -> dict:
     }
 
 
-def parallel_coordinates(trials: list[dict], metric: str, log_params: set[str] = frozenset()) -> go.Figure:
-    """One line per complete trial across every varied setting, ending on the metric axis; colour is the metric."""
+def parallel_coordinates(
+    trials: list[dict], metric: str, log_params: set[str] = frozenset(), choice_params: set[str] = frozenset()
+) -> go.Figure:
+    """One line per complete trial across every varied setting, ending on the metric axis; colour is the metric.
+    Choice settings are categories (evenly spaced, in the order first seen), even when their values are numbers."""
     done = [t for t in trials if t["state"] == "complete" and t.get(metric) is not None]
     figure = go.Figure()
     if not done:
         figure.update_layout(title="No complete trials yet")
         return figure
     names = list(done[0]["params"])
-    dimensions = [_dimension(name, [t["params"][name] for t in done], name in log_params) for name in names]
+    dimensions = [
+        _dimension(name, [t["params"][name] for t in done], name in log_params, name in choice_params) for name in names
+    ]
     scores = [t[metric] for t in done]
     dimensions.append({"label": metric, "values": scores})
     figure.add_trace(
@@ -50,7 +55,11 @@ def parallel_coordinates(trials: list[dict], metric: str, log_params: set[str] =
             dimensions=dimensions,
         )
     )
-    figure.update_layout(title=f"{len(done)} complete trials: each line one trial, coloured by {metric}", height=420)
+    figure.update_layout(
+        title=f"{len(done)} complete trials: each line one trial, coloured by {metric}",
+        height=420,
+        margin={"l": 90, "r": 90, "t": 90},  # room for the outer axes' labels
+    )
     return figure
 
 
@@ -61,6 +70,7 @@ def importance_bars(importance: dict[str, float]) -> go.Figure:
     figure.update_layout(
         title="Parameter importance (Optuna, fANOVA): share of the metric's variance",
         xaxis_title="importance",
-        height=120 + 40 * len(ordered),
+        height=160 + 40 * len(ordered),
+        yaxis={"automargin": True},
     )
     return figure

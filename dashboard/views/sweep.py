@@ -91,7 +91,13 @@ if token and ss.get("_sweep_seeded") != token:
         linked = SearchSpace(())
     shown, left = [], []
     for param in linked.params:
-        if param.name in RANGES and param.kind != "choice":
+        lowest, highest = RANGES[param.name][2:] if param.name in RANGES else (0, 0)
+        if (
+            param.name in RANGES
+            and param.kind == RANGES[param.name][0]
+            and lowest <= param.low <= param.high <= highest
+            and 1 <= param.grid_points <= limits.max_grid_points
+        ):
             ss[f"sweep_low_{param.name}"], ss[f"sweep_high_{param.name}"] = param.low, param.high
             ss["sweep_grid_points"] = param.grid_points
             shown.append(param.name)
@@ -166,15 +172,18 @@ for name in vary:
         params.append(Param(name, "choice", choices=tuple(picked)))
 
 left, middle, right = st.columns(3)
+ss.setdefault("sweep_sampler", "tpe")  # set here, not as the widget's default: a link may have set it already
 sampler = left.selectbox(
     "Sampler",
     SAMPLERS,
-    index=SAMPLERS.index("tpe"),
     key="sweep_sampler",
     format_func={"grid": "grid (every combination)", "random": "random", "tpe": "Optuna TPE"}.get,
 )
+# Defaults go into session state, not the widgets: a link may have set these keys already.
+for key, value in (("sweep_grid_points", 3), ("sweep_trials", 10), ("sweep_repeats", 3), ("sweep_seed", 0)):
+    ss.setdefault(key, value)
 grid_points = middle.number_input(
-    "Grid points per range", 1, limits.max_grid_points, 3, key="sweep_grid_points", disabled=sampler != "grid"
+    "Grid points per range", 1, limits.max_grid_points, key="sweep_grid_points", disabled=sampler != "grid"
 )
 params = [Param(p.name, p.kind, p.low, p.high, p.log, p.choices, int(grid_points)) for p in params]
 space = SearchSpace(tuple(params))
@@ -186,7 +195,6 @@ trials = int(
         "Trials",
         1,
         limits.max_trials,
-        10,
         key="sweep_trials",
         disabled=sampler == "grid",
         help="The grid sampler runs every combination: its trial count is the grid's size.",
@@ -194,9 +202,9 @@ trials = int(
 )
 left, middle, right = st.columns(3)
 per_trial = left.radio("Per trial", links.SWEEP_PER_TRIAL, key="sweep_per_trial", horizontal=True)
-repeats = int(middle.number_input("Folds or seeds", 2, 10, 3, key="sweep_repeats", disabled=per_trial == "one run"))
+repeats = int(middle.number_input("Folds or seeds", 2, 10, key="sweep_repeats", disabled=per_trial == "one run"))
 metric = right.selectbox("Metric (validation)", list(METRICS), key="sweep_metric")
-seed = int(left.number_input("Sampler seed", 0, 2**31 - 1, 0, key="sweep_seed"))
+seed = int(left.number_input("Sampler seed", 0, 2**31 - 1, key="sweep_seed"))
 prune = middle.checkbox(
     "Prune hopeless trials",
     key="sweep_prune",
@@ -300,7 +308,8 @@ else:
         )
     )
 log_params = {p.name for p in space.params if p.log}
-st.plotly_chart(parallel_coordinates(rows, metric, log_params), key="sweep_parallel")
+choice_params = {p.name for p in space.params if p.kind == "choice"}
+st.plotly_chart(parallel_coordinates(rows, metric, log_params, choice_params), key="sweep_parallel")
 
 table = pd.DataFrame(
     [
@@ -317,6 +326,8 @@ table = pd.DataFrame(
         for row in rows
     ]
 )
+if request.runs_per_trial == 1:
+    table = table.drop(columns=["sd"])  # one run per trial: there is no spread to show
 st.caption("Click a column header to sort.")
 st.dataframe(
     table,

@@ -193,3 +193,20 @@ def test_cli_json_shape(capsys, tmp_path):
     assert main(args) == 0
     again = json.loads(capsys.readouterr().out)
     assert all(trial["cached"] for trial in again["trials"]) and again["trained"] == 0
+
+
+def test_planned_tasks_are_exactly_the_runs_the_sweep_asks_for(digits):
+    # The dashboard sends a grid or random sweep's planned runs to a job driver, then reads them through run_sweep:
+    # that read must train nothing.
+    from engine.executors import get_executor
+    from engine.sweeps import plan_sweep, planned_tasks
+
+    request = SweepRequest("digits", PRESET, space(LR, BATCH), sampler="random", seed=5, trials=2, **SMALL)
+    tasks = planned_tasks(plan_sweep(request, digits))
+    get_executor("local").run(tasks)
+    before = trainings()
+    result = run_sweep(request, digits)
+    assert trainings() == before
+    assert [r for t in result.trials for r in t.run_ids] == [task.run_id for task in tasks]
+    with pytest.raises(InvalidSweep, match="cannot be planned"):
+        planned_tasks(plan_sweep(SweepRequest("digits", PRESET, space(LR), sampler="tpe", trials=2, **SMALL), digits))

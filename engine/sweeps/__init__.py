@@ -8,7 +8,7 @@
 comparison of two configurations over the same folds or seeds.
 """
 
-from engine.sweeps.paired import PairedComparison, compare_trials, paired_comparison
+from engine.sweeps.paired import PairedComparison, compare_configurations, compare_trials, paired_comparison
 from engine.sweeps.runner import (
     METRICS,
     SAMPLERS,
@@ -36,6 +36,7 @@ __all__ = [
     "SweepResult",
     "SweepTrial",
     "apply_params",
+    "compare_configurations",
     "compare_trials",
     "default_space",
     "load_sweep",

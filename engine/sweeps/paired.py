@@ -75,3 +75,40 @@ def compare_trials(result, first: int, second: int, confidence: float = 0.95) ->
         if number not in found or found[number].state != "complete":
             raise InvalidSweep(f"Trial {number} is not a complete trial of this sweep.")
     return paired_comparison(found[first].values, found[second].values, confidence)
+
+
+def compare_configurations(
+    dataset,
+    first: tuple,
+    second: tuple,
+    *,
+    folds: int = 0,
+    seeds: int = 0,
+    metric: str = "val_accuracy",
+    confidence: float = 0.95,
+    executor=None,
+    store=None,
+    progress=None,
+) -> PairedComparison:
+    """Two (spec, config) configurations over the same k folds or the same seeds (config.seed + 0..K-1), each run got
+    or trained through the store; `first - second` in the validation `metric`, paired fold by fold or seed by seed."""
+    from engine.crossval import fold_configs
+    from engine.executors import RunTask, raise_for_failures, resolve
+    from engine.progress import batch_relay
+    from engine.sweeps.runner import METRICS
+
+    if metric not in METRICS:
+        raise InvalidSweep(f"Compare by a validation metric ({', '.join(METRICS)}), got {str(metric)[:30]!r}.")
+    if bool(folds) == bool(seeds):
+        raise InvalidSweep("A paired comparison needs folds or seeds (one of them, 2 or more).")
+    tasks = []
+    for name, (spec, config) in (("A", first), ("B", second)):
+        configs = fold_configs(config, folds) if folds else [config.replace(seed=config.seed + j) for j in range(seeds)]
+        for j, run_config in enumerate(configs, 1):
+            tasks.append(RunTask.for_request(dataset, spec, run_config, label=f"{name} run {j}/{len(configs)}"))
+    relay = batch_relay(progress, [t.label for t in tasks]) if progress is not None else None
+    outcomes = resolve(executor).run(tasks, relay, store=store)
+    raise_for_failures(outcomes, "run")
+    values = [float(o.run.meta["metrics"][metric]) for o in outcomes]
+    half = len(values) // 2
+    return paired_comparison(values[:half], values[half:], confidence)

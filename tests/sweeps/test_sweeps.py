@@ -22,9 +22,13 @@ from engine.sweeps import (
     Param,
     SearchSpace,
     SweepRequest,
+    apply_params,
+    compare_configurations,
+    compare_trials,
     load_sweep,
     paired_comparison,
     parameter_importance,
+    plan_sweep,
     run_sweep,
 )
 from engine.sweeps.runner import sweep_dir
@@ -82,6 +86,20 @@ def test_best_is_the_best_trial_by_the_stated_metric_read_from_the_stored_runs(d
         best_runs = {r: store.get(r).meta["metrics"][metric] for r in result.best.run_ids}
         assert result.best_run_id == pick(best_runs, key=best_runs.get)
         assert len({store.get(r).meta["config"]["seed"] for r in result.best.run_ids}) == 2
+    # Two of those configurations compared seed by seed: their stored runs, nothing trained, differences by hand.
+    plan = plan_sweep(request, digits)
+    one, two = result.trials[0], result.trials[1]
+    before = trainings()
+    first = apply_params(plan.spec, plan.config, one.params)
+    second = apply_params(plan.spec, plan.config, two.params)
+    paired = compare_configurations(digits, first, second, seeds=2, metric="val_loss")
+    assert trainings() == before
+    by_hand = [
+        store.get(a).meta["metrics"]["val_loss"] - store.get(b).meta["metrics"]["val_loss"]
+        for a, b in zip(one.run_ids, two.run_ids, strict=True)
+    ]
+    assert paired.differences == pytest.approx(by_hand)
+    assert paired.to_dict() == compare_trials(result, one.number, two.number).to_dict()
 
 
 def test_the_grid_covers_exactly_the_product(digits):

@@ -64,3 +64,11 @@ def test_a_link_space_the_widgets_cannot_show_is_named_and_a_bad_one_refused(emp
     bad = open_page(SWEEP, {"space": "not-a-token", "trials": "100000"})
     assert not bad.exception
     assert "space = not-a-token was not used" in texts(bad) and "trials = 100000 was not used" in texts(bad)
+
+
+def test_a_hosted_server_caps_the_trials_widget_and_the_link(empty_cache, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    app = open_page(SWEEP, {"trials": "50", "sampler": "random"})
+    assert not app.exception
+    assert app.number_input(key="sweep_trials").max == 12
+    assert "trials = 50 was not used" in texts(app) and "between 1 and 12" in texts(app)

@@ -20,6 +20,7 @@ PAGES = [
     st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("views/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
     st.Page("views/crossval.py", title="Cross-validation", icon=":material/repeat:", url_path="crossval"),
+    st.Page("views/sweep.py", title="Sweep", icon=":material/tune:", url_path="sweep"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("views/inspect.py", title="Inspect", icon=":material/biotech:", url_path="inspect"),
     st.Page("views/explain.py", title="Explain", icon=":material/psychology:", url_path="explain"),

@@ -188,6 +188,30 @@ DATA_SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
 MAX_INDEX = 10_000_000  # above any test set; the page checks the run's own size and says so
 
+SWEEP_PER_TRIAL = ("one run", "folds", "seeds")
+
+
+def _sweep_space(token: str) -> tuple:
+    """A sweep's search space token: decoded and parsed strictly (the page validates it against the model)."""
+    from engine.sweeps import InvalidSweep, SearchSpace
+    from engine.sweeps.space import is_param_name
+
+    try:
+        space = SearchSpace.from_dict(decode(token))
+    except (ValueError, InvalidSweep) as error:
+        raise Refused(f"not a search space ({error})") from None
+    unknown = [p.name for p in space.params if not is_param_name(p.name)]
+    if unknown:
+        raise Refused(f"{state.shorten(unknown[0], 30)} is not a setting a sweep can vary")
+    return (token,)
+
+
+def _sweep_trials(text: str) -> tuple:
+    from engine.limits import sweep_limits
+
+    return _one(whole_number, 1, sweep_limits().max_trials)(text)
+
+
 VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
     "evaluate": (
         ViewParam("tab", ("eval_tab",), _one(choice(EVALUATE_TABS)), ("Report",)),
@@ -216,6 +240,16 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("log", ("data_log_y",), _one(flag), (False,)),
         ViewParam("map", ("data_embed_method",), _one(choice(EMBEDDINGS)), ("pca",)),
         ViewParam("points", ("data_embed_n",), _one(whole_number, 0, 3000)),
+    ),
+    "sweep": (
+        ViewParam("space", ("sweep_space",), lambda text: _sweep_space(text)),
+        ViewParam("sampler", ("sweep_sampler",), _one(choice(("grid", "random", "tpe"))), ("tpe",)),
+        ViewParam("trials", ("sweep_trials",), lambda text: _sweep_trials(text)),
+        ViewParam("sampler_seed", ("sweep_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
+        ViewParam("per_trial", ("sweep_per_trial",), _one(choice(SWEEP_PER_TRIAL)), (SWEEP_PER_TRIAL[0],)),
+        ViewParam("repeats", ("sweep_repeats",), _one(whole_number, 2, 10), (3,)),
+        ViewParam("metric", ("sweep_metric",), _one(choice(("val_accuracy", "val_loss"))), ("val_accuracy",)),
+        ViewParam("trial", ("sweep_trial",), _one(whole_number, 0, 10_000)),
     ),
     "crossval": (),
     "compare": (),

@@ -73,6 +73,7 @@ _EXPORTS = {
         "STUDIES",
     ),
     "engine.telemetry": ("counters",),
+    "engine.sweeps": ("SweepRequest", "SweepResult", "SearchSpace", "run_sweep", "load_sweep", "paired_comparison"),
     "engine.probes.calibration": ("Calibration", "run_calibration"),
     "engine.probes.robustness": ("RobustnessCurve", "robustness_curve", "PERTURBATIONS"),
     "engine.probes.explain": ("Explanation", "ExplainSettings", "explain_run", "explain_images", "deletion_test"),

@@ -129,3 +129,23 @@ class ProbeLimits:
     max_levels: int = 20  # severity levels in one robustness curve; each level scores the whole test set
     max_explain_images: int = 64  # images in one `explain` call; SmoothGrad and occlusion cost ~50 passes each
     max_explain_file_bytes: int = 64 << 20  # an --image .npy of 64 images of 28x28 float64 is 0.4 MB
+
+
+@dataclass(frozen=True)
+class SweepLimits:
+    """Bounds on one sweep (a `--space` file is untrusted); hosted mode lowers the trials and the runs they train."""
+
+    max_trials: int = 100
+    max_runs: int = 200  # trials x folds (or seeds); a job file holds at most 200 runs too (engine/jobs/records.py)
+    max_params: int = 8  # varied settings in one space
+    max_choices: int = 20  # values of one choice parameter
+    max_grid_points: int = 10  # grid values of one range parameter
+    max_space_bytes: int = 64 << 10  # a --space file is a few hundred bytes of JSON
+
+
+def sweep_limits() -> SweepLimits:
+    if hosted_mode():
+        return SweepLimits(
+            max_trials=_env_int("DIGIT_LAB_MAX_SWEEP_TRIALS", 12), max_runs=_env_int("DIGIT_LAB_MAX_SWEEP_RUNS", 24)
+        )
+    return SweepLimits()

@@ -554,7 +554,7 @@ def _report(args) -> None:
     from dataclasses import asdict
 
     from engine.errors import InvalidConfig
-    from engine.reports import run_subject, study_subject
+    from engine.reports import run_subject, study_subject, sweep_subject
     from engine.reports.writer import write_report
 
     chosen = [
@@ -562,8 +562,6 @@ def _report(args) -> None:
     ]
     if len(chosen) != 1:
         raise InvalidConfig(f"`report` needs exactly one of RUN_ID, --study NAME or --sweep ID (got {len(chosen)}).")
-    if args.sweep:
-        raise InvalidConfig("Reports of sweeps are not available in this version yet; report a run or a --study.")
 
     def progress(step: str) -> None:
         if not args.json:
@@ -575,6 +573,9 @@ def _report(args) -> None:
         progress(f"finding the stored runs of study {args.study[:40]}")
         dataset = load_dataset(args.dataset, local_path=args.data_path)
         subject = study_subject(args.study, dataset, epochs=args.epochs, limit_train=args.limit_train, seed=args.seed)
+    elif args.sweep:
+        progress(f"reading sweep {args.sweep[:40]}")
+        subject = sweep_subject(args.sweep)
     else:
         subject = run_subject(args.run_id)
     written = write_report(subject, args.format, args.output, progress)

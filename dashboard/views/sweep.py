@@ -8,10 +8,12 @@ import streamlit as st
 
 from dashboard import components, job_panel, links, services, state
 from dashboard.charts.sweep import importance_bars, parallel_coordinates
+from dashboard.report_buttons import report_buttons
 from engine.architectures.spec import OPTIMIZERS
 from engine.errors import DigitLabError
 from engine.jobs import JobRequest
 from engine.limits import SpecLimits, sweep_limits
+from engine.reports import sweep_subject
 from engine.sweeps import (
     METRICS,
     SAMPLERS,
@@ -288,8 +290,14 @@ if not finished:
             panel.stopped("The sweep stopped", error)
         panel.finished(f"{trials} trials finished in {panel.elapsed:.1f} s")
 
-# Reports (issue 16, item 3) go here: "Download notebook" / "Download report" for this sweep, built when clicked,
-# from load_sweep(result.sweep_id) (title, trials with run ids, params and metric, best_run_id).
+if result.best_run_id is not None:
+    sweep_id = result.sweep_id
+    report_buttons(
+        lambda: sweep_subject(sweep_id, services.store()),
+        f"digit-lab-sweep-{sweep_id}",
+        "sweep_report",
+        selection.dataset_name,
+    )
 
 st.subheader("Results")
 summary = result.to_dict()

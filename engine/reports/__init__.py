@@ -2,6 +2,6 @@
 self-contained HTML file with the run's card, scores and figures. Both take a `ReportSubject`: one stored run, or a
 named set of runs with a best one (a study, a k-fold, Compare's selection, a sweep)."""
 
-from engine.reports.subject import ReportSubject, run_subject, runs_subject, set_subject, study_subject
+from engine.reports.subject import ReportSubject, run_subject, runs_subject, set_subject, study_subject, sweep_subject
 
-__all__ = ["ReportSubject", "run_subject", "runs_subject", "set_subject", "study_subject"]
+__all__ = ["ReportSubject", "run_subject", "runs_subject", "set_subject", "study_subject", "sweep_subject"]

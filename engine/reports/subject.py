@@ -104,3 +104,19 @@ def study_subject(name: str, dataset, store: RunStore | None = None, **config_ch
             f"({', '.join(missing)}). Train them first: {command}"
         )
     return set_subject(f"Study {name} on {dataset.name}", "study", [run for _task, run in found])
+
+
+def sweep_subject(sweep_id: str, store: RunStore | None = None) -> ReportSubject:
+    """A stored sweep: every run of its complete trials, the best trial's best run (by the sweep's own validation
+    metric, never the test set) as the one the notebook reproduces."""
+    from engine.sweeps import load_sweep
+
+    store = store or RunStore()
+    result = load_sweep(sweep_id, store=store)
+    best_run_id = result.best_run_id
+    if best_run_id is None:
+        raise RunNotFound(f"Sweep {sweep_id}: no trial has finished, so there is nothing to report yet.")
+    run_ids = [run_id for trial in result.complete for run_id in trial.run_ids]
+    runs = [_stored(run_id, store) for run_id in dict.fromkeys(run_ids)]
+    chosen_by = f"the best trial by the sweep's metric, {result.metric} (the test set is not used to choose)"
+    return set_subject(result.title, "sweep", runs, best_run_id, chosen_by)

@@ -1,5 +1,5 @@
 """`digit-lab report`: exactly one subject, the file written whole, --json says where and what it holds; sweeps
-answer "not yet" cleanly; a study with models missing names them and the command that trains them."""
+name what is wrong; a study with models missing names them and the command that trains them."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def test_report_of_a_run_in_both_formats(short_run, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--sweep", "abc"], "not available in this version yet"),
+        (["--sweep", "abc"], "is not a sweep id"),
+        (["--sweep", "0" * 20], "No stored sweep"),
         ([], "exactly one of RUN_ID, --study NAME or --sweep ID (got 0)"),
         (["0123456789abcdef0123", "--study", "seed003"], "(got 2)"),
         (["0123456789abcdef0123"], "No stored run"),

@@ -211,6 +211,12 @@ def test_cli_json_shape(capsys, tmp_path):
     assert main(args) == 0
     again = json.loads(capsys.readouterr().out)
     assert all(trial["cached"] for trial in again["trials"]) and again["trained"] == 0
+    # The sweep's report: every stored run of it, and the best trial's best run is the one reproduced.
+    report = tmp_path / "sweep.html"
+    assert main(["report", "--sweep", out["sweep_id"], "--format", "html", "--output", str(report), "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["kind"] == "sweep" and written["best_run_id"] == out["best"]["best_run_id"]
+    assert sorted(written["run_ids"]) == sorted(r for trial in out["trials"] for r in trial["run_ids"])
 
 
 def test_planned_tasks_are_exactly_the_runs_the_sweep_asks_for(digits):

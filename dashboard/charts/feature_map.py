@@ -32,30 +32,32 @@ def feature_map_chart(
     figure = go.Figure()
     for cls, name in enumerate(class_names):
         members = np.flatnonzero(true_labels == cls)
-        if len(members) == 0:
-            continue
         wrong = predicted_labels[members] != cls
-        figure.add_trace(
-            go.Scatter(
-                x=coords[members, 0],
-                y=coords[members, 1],
-                mode="markers",
-                name=str(name),
-                marker={
-                    "color": CLASS_COLOURS[cls % len(CLASS_COLOURS)],
-                    "symbol": np.where(wrong, WRONG_SYMBOL, RIGHT_SYMBOL).tolist(),
-                    "size": np.where(wrong, 11, 6).tolist(),
-                    "opacity": 0.85,
-                    "line": {"color": "black", "width": np.where(wrong, 1.5, 0).tolist()},
-                },
-                customdata=[
-                    [int(indices[i]), predicted_names[i], "wrong" if w else "right"]
-                    for i, w in zip(members, wrong, strict=True)
-                ],
-                hovertemplate=f"test image #%{{customdata[0]}}<br>true {name}, predicted %{{customdata[1]}} "
-                "(%{customdata[2]})<extra></extra>",
+        # Right and wrong answers in two traces of one legend group: the legend shows the class's circle, and
+        # clicking it hides both.
+        for points, is_wrong in ((members[~wrong], False), (members[wrong], True)):
+            if len(points) == 0:
+                continue
+            figure.add_trace(
+                go.Scatter(
+                    x=coords[points, 0],
+                    y=coords[points, 1],
+                    mode="markers",
+                    name=str(name),
+                    legendgroup=str(cls),
+                    showlegend=not is_wrong or not np.any(~wrong),
+                    marker={
+                        "color": CLASS_COLOURS[cls % len(CLASS_COLOURS)],
+                        "symbol": WRONG_SYMBOL if is_wrong else RIGHT_SYMBOL,
+                        "size": 11 if is_wrong else 6,
+                        "opacity": 0.85,
+                        "line": {"color": "black", "width": 1.5 if is_wrong else 0},
+                    },
+                    customdata=[[int(indices[i]), predicted_names[i], ("right", "wrong")[is_wrong]] for i in points],
+                    hovertemplate=f"test image #%{{customdata[0]}}<br>true {name}, predicted %{{customdata[1]}} "
+                    "(%{customdata[2]})<extra></extra>",
+                )
             )
-        )
     if method == "pca":
         x_title = "PC 1" + (f" ({explained[0]:.1%} of variance)" if explained else "")
         y_title = "PC 2" + (f" ({explained[1]:.1%} of variance)" if explained else "")

@@ -257,8 +257,8 @@ with feature_tab:
         name = "t-SNE" if map_method == "tsne" else "PCA"
         left, right = st.columns(2)
         for column, result, key, what in (
-            (left, learned, "featuremap_learned", f"learned features ({learned.dimensions} per image)"),
-            (right, pixels, "featuremap_pixels", f"raw pixels ({pixels.dimensions} per image)"),
+            (left, learned, "featuremap_learned", "Learned features"),
+            (right, pixels, "featuremap_pixels", "Raw pixels"),
         ):
             column.plotly_chart(
                 feature_map_chart(
@@ -269,7 +269,7 @@ with feature_tab:
                     chart_names,
                     map_method,
                     result.explained_variance,
-                    f"{name} of the {what}",
+                    f"{what}, {name}",  # short: the chart's toolbar sits over a long title
                 ),
                 key=key,
                 on_select=lambda key=key: _remember_point(key),

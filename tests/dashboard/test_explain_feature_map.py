@@ -63,8 +63,7 @@ def test_feature_map_tab_maps_learned_features_and_pixels_like_scikit_learn(with
     app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map"})
     assert not app.exception and not app.error
     figures = _figures(app)
-    learned = next(f for t, f in figures.items() if t.startswith("PCA of the learned features"))
-    pixels = figures["PCA of the raw pixels (64 per image)"]
+    learned, pixels = figures["Learned features, PCA"], figures["Raw pixels, PCA"]
 
     run = RunStore().get(with_trained_run)
     digits = load_dataset("digits")
@@ -101,8 +100,7 @@ def test_feature_map_link_carries_tab_and_method(with_trained_run):
     assert not app.exception and not app.error
     assert app.radio(key="featuremap_method").value == "tsne"
     titles = list(_figures(app))
-    assert "t-SNE of the raw pixels (64 per image)" in titles
-    assert any(t.startswith("t-SNE of the learned features") for t in titles)
+    assert "Learned features, t-SNE" in titles and "Raw pixels, t-SNE" in titles
     assert app.query_params.get("map") in ("tsne", ["tsne"])
     assert app.query_params.get("tab") in ("Feature map", ["Feature map"])
     app.radio(key="featuremap_method").set_value("pca").run()

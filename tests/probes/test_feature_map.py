@@ -73,6 +73,26 @@ def test_penultimate_activations_of_a_functional_model_with_batchnorm_equal_nump
     np.testing.assert_allclose(feature_map.penultimate_activations(model, images), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("preset", "shape", "classes"),
+    [("digitlab-small8", (8, 8, 1), 5), ("digitlab-fast28", (28, 28, 1), 10), ("seed001-cnn3", (28, 28, 1), 3)],
+)
+def test_builder_models_8x8_28x28_and_merged_classes_match_a_keras_sub_model(preset, shape, classes):
+    """Every spec the builder makes (BatchNorm, dropout, merged classes, 8x8 and 28x28): the layer walk agrees with
+    Keras' own sub-model from the input to the classifier's input."""
+    import keras
+
+    from engine.architectures.build import build_model
+    from engine.architectures.presets import PRESETS
+
+    model = build_model(PRESETS[preset].spec.for_data(shape, classes), compile=False)
+    images = np.random.default_rng(1).uniform(0, 1, size=(6, *shape)).astype(np.float32)
+    expected = np.asarray(keras.Model(model.inputs, model.layers[-1].input)(images, training=False))
+    got = feature_map.penultimate_activations(model, images)
+    assert got.shape == (6, model.layers[-1].input.shape[-1])
+    np.testing.assert_allclose(got, expected.reshape(6, -1), rtol=1e-5, atol=1e-5)
+
+
 def test_a_model_not_ending_in_dense_is_refused_with_a_message():
     import keras
 

@@ -281,7 +281,7 @@ with feature_tab:
         else:
             left, right = st.columns([1, 1.2])
             left.plotly_chart(
-                input_image(dataset.x_test[point], value_max, f"Test image #{point}"),
+                input_image(dataset.x_test[point], value_max, f"Test image #{point}, clicked on the map"),
                 key="featuremap_image",
                 config={"displayModeBar": False},
             )

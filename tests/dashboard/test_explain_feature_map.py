@@ -87,7 +87,7 @@ def test_feature_map_tab_maps_learned_features_and_pixels_like_scikit_learn(with
     app.run()
     assert not app.exception
     figures = _figures(app)
-    shown = figures["Test image #17"]
+    shown = figures["Test image #17, clicked on the map"]
     assert np.array_equal(_array(shown["data"][0]["z"]).reshape(8, 8), digits.x_test[17].reshape(8, 8))
     # The Feature map tab is the page's last: its bars come after the other tabs' (which show image 0).
     charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]

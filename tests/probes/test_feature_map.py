@@ -253,3 +253,29 @@ def test_cli_feature_map_json(digits_run, probe_cache, capsys):
     assert pixels["space"] == "pixels" and len(pixels["indices"]) == 50 and pixels["dimensions"] == 64
     assert main(["feature-map", digits_run.run_id, "--method", "tsne", "--limit", "5000", "--json"]) == 2
     assert "t-SNE map takes 10 to 3,000 images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("probe", "edit"),
+    [
+        ("robustness", lambda result: {**result, "accuracy": [1.5, 0.2]}),  # an accuracy above 1
+        ("robustness", lambda result: {**result, "levels": [0]}),  # levels and accuracies of different lengths
+        ("calibration", lambda result: {**result, "ece": -0.1}),
+        ("calibration", lambda result: {**result, "bins": [{**result["bins"][0], "count": 3, "accuracy": None}]}),
+        ("calibration", lambda result: {**result, "temperature": None}),  # an ECE after scaling without a T
+    ],
+)
+def test_damaged_robustness_and_calibration_records_are_recomputed(own_run, monkeypatch, probe, edit):
+    compute = (
+        (lambda: robustness.robustness_curve(own_run, "shift", [0, 1]))
+        if probe == "robustness"
+        else (lambda: calibration.run_calibration(own_run, 5))
+    )
+    good = compute()
+    (path,) = stored.probe_folder(own_run).glob(f"{probe}-*.json")
+    record = json.loads(path.read_text())
+    record["result"] = edit(record["result"])
+    path.write_text(json.dumps(record))
+    calls = _counting(monkeypatch, robustness if probe == "robustness" else calibration,
+                      "accuracy_at" if probe == "robustness" else "calibrate")  # fmt: skip
+    assert compute() == good and len(calls) == 1

@@ -8,6 +8,9 @@
 * Speed: one explanation of one image per method once the model is loaded (median of 5), and a 6-level
   robustness curve on the digits test set (`engine.probes.robustness.robustness_curve`, model loading included).
   Targets: 0.5 s and 5 s.
+* Feature map (`engine.probes.feature_map`) of the digits run's test set: PCA and t-SNE of the learned features
+  and of the pixels, first call (model load and projection) against the second (the record kept in the store);
+  and t-SNE on one OpenMP thread against two, the same points in the same run (the engine uses one).
 
     python -m bench.explain_probes            # a few minutes on 2 shared cores (trains two small runs)
     python -m bench.explain_probes --quick    # a smoke run
@@ -100,7 +103,51 @@ def main() -> int:
               f"{seconds:.2f}", verdict(seconds <= TARGET_CURVE_S)]],
         )
     )  # fmt: skip
+    print()
+    print(table(["feature map (digits test set)", "points", "first call s", "second call s", "first / second"],
+                feature_map_rows(digits_run, args.quick)))  # fmt: skip
+    print()
+    print(table(["t-SNE of the learned features", "points", "1 OpenMP thread s", "2 threads s", "2 / 1"],
+                [tsne_threads_row(digits_run, args.quick)]))  # fmt: skip
     return 0
+
+
+def feature_map_rows(run, quick: bool) -> list[list]:
+    """--quick maps 100 images with t-SNE (the smoke run shares its cores with the other benchmarks)."""
+    from engine.probes.feature_map import feature_map
+
+    rows = []
+    for method in ("pca", "tsne"):
+        for space in ("features", "pixels"):
+            times = []
+            for _ in range(2):  # the first computes and stores, the second reads the stored record
+                started = time.perf_counter()
+                result = feature_map(run, method, 100 if quick and method == "tsne" else None, space)
+                times.append(time.perf_counter() - started)
+            rows.append([f"{method} of {space}", len(result.indices), f"{times[0]:.2f}", f"{times[1]:.3f}",
+                         f"{times[0] / times[1]:.0f}x"])  # fmt: skip
+    return rows
+
+
+def tsne_threads_row(run, quick: bool) -> list:
+    from threadpoolctl import threadpool_limits
+
+    from engine.exploration import embedding
+    from engine.probes.feature_map import MAP_SEED, penultimate_activations
+    from engine.probes.run_data import test_images
+
+    images01, _ = test_images(run)
+    values = penultimate_activations(run.load_model(), images01)
+    labels = run.test_labels()
+    n = 100 if quick else len(labels)
+    seconds = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            started = time.perf_counter()
+            embedding(values, labels, 1.0, n=n, method="tsne", seed=MAP_SEED)
+            seconds.append(time.perf_counter() - started)
+    return [f"digits run, {os.cpu_count()} cores", n, f"{seconds[0]:.2f}", f"{seconds[1]:.2f}",
+            f"{seconds[1] / seconds[0]:.2f}"]  # fmt: skip
 
 
 if __name__ == "__main__":

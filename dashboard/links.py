@@ -182,7 +182,7 @@ EVALUATE_TABS = (
 )
 INSPECT_TABS = ("A test image", "Draw a digit", "First-layer kernels")
 INSPECT_SCALES = ("each map (seed 002)", "raw activations")
-EXPLAIN_TABS = ("Explain a prediction", "Robustness", "Calibration")
+EXPLAIN_TABS = ("Explain a prediction", "Robustness", "Calibration", "Feature map")
 EXPLAIN_METHODS = ("Grad-CAM", "Saliency", "SmoothGrad", "Integrated gradients", "Occlusion")
 DATA_SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
@@ -232,6 +232,7 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("image", ("explain_index",), _one(whole_number, 0, MAX_INDEX), (0,)),
         ViewParam("method", ("explain_method",), _one(choice(EXPLAIN_METHODS)), (EXPLAIN_METHODS[0],)),
         ViewParam("perturbation", ("robust_perturbation",), _one(choice(PERTURBATIONS)), ("rotation",)),
+        ViewParam("map", ("featuremap_method",), _one(choice(EMBEDDINGS)), ("pca",)),
     ),
     "data": (
         ViewParam("split", ("data_split",), _one(choice(DATA_SPLITS)), ("train",)),

@@ -77,6 +77,7 @@ _EXPORTS = {
     "engine.probes.calibration": ("Calibration", "run_calibration"),
     "engine.probes.robustness": ("RobustnessCurve", "robustness_curve", "PERTURBATIONS"),
     "engine.probes.explain": ("Explanation", "ExplainSettings", "explain_run", "explain_images", "deletion_test"),
+    "engine.probes.feature_map": ("FeatureMap", "feature_map", "pixel_map"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

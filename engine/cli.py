@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, report, app.
+job, calibration, robustness, explain, feature-map, report, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -163,6 +163,13 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, help="--study: as given to `digit-lab study`")
     report.add_argument("--json", action="store_true")
     report.set_defaults(handler=_report)
+    feature_map = commands.add_parser("feature-map", help="a run's test images in 2-D: learned features or pixels")
+    feature_map.add_argument("run_id")
+    feature_map.add_argument("--method", choices=["pca", "tsne"], default="pca")
+    feature_map.add_argument("--limit", type=int, help="images (stratified); default: all for PCA, 1000 for t-SNE")
+    feature_map.add_argument("--space", choices=["features", "pixels"], default="features")
+    feature_map.add_argument("--json", action="store_true")
+    feature_map.set_defaults(handler=_feature_map)
 
     # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
     commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
@@ -638,6 +645,19 @@ def _explain(args) -> None:
         peak = heatmap.max() or 1.0
         for row in heatmap:
             print("  " + "".join(" .:-=+*#%@"[int(max(v, 0) / peak * 9)] for v in row))
+
+
+def _feature_map(args) -> None:
+    from engine.probes.feature_map import feature_map
+
+    result = feature_map(_stored_run(args.run_id), args.method, args.limit, args.space)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return
+    print(result.note)
+    if result.explained_variance:
+        print(f"variance on the two axes: {result.explained_variance[0]:.1%}, {result.explained_variance[1]:.1%}")
+    print(f"{int(result.mistakes.sum())} of {len(result.indices)} mapped images are mistakes")
 
 
 def _runs(args) -> None:

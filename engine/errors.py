@@ -51,3 +51,7 @@ class InvalidRunMeta(StoreError):
 
 class TrainingTooLarge(DigitLabError):
     """A training's memory estimate alone exceeds this server's budget for trainings; refused before it queues."""
+
+
+class InvalidProbeRecord(StoreError):
+    """A stored probe result (feature map, robustness curve, calibration) that fails its checks: recomputed."""

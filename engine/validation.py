@@ -358,3 +358,60 @@ def space_text(argument: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidSweep(f"--space {argument} is not UTF-8 text; give a JSON file.") from None
+
+
+def validate_probe_record(record: object, *, probe: str, params: dict, run_digest: str, version: int) -> dict:
+    """The `result` of a stored probe record, after checking that the record is what was asked for.
+
+    Probe results kept beside a run (`engine.probes.stored`) are read back from a folder anyone with access to the
+    cache can edit, so the record must name the probe, its parameters, the exact run files it was computed from
+    (the run manifest's digest: a run retrained under the same key has other weights) and the current format.
+    Raises `InvalidProbeRecord`; each probe then checks its own fields with `probe_numbers`.
+    """
+    from engine.errors import InvalidProbeRecord
+
+    if not isinstance(record, dict):
+        raise InvalidProbeRecord(f"the record is not a JSON object (found {type(record).__name__})")
+    expected = {"version": version, "probe": probe, "params": params, "run_digest": run_digest}
+    for name, value in expected.items():
+        if record.get(name, _MISSING) != value:
+            raise InvalidProbeRecord(f"the record's {name} is not this probe's ({str(record.get(name))[:60]!r})")
+    result = record.get("result")
+    if not isinstance(result, dict):
+        raise InvalidProbeRecord("the record holds no result object")
+    return result
+
+
+def probe_numbers(
+    value: object,
+    what: str,
+    *,
+    shape: tuple[int | None, ...],
+    whole: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+) -> np.ndarray:
+    """A stored probe's list of numbers as an array of `shape` (None = any length), finite, whole when asked,
+    within low..high; raises `InvalidProbeRecord` naming `what`."""
+    from engine.errors import InvalidProbeRecord
+
+    def flat(item: object) -> bool:  # numbers only: no bools, strings, None or nested objects sneak in
+        if isinstance(item, list):
+            return all(flat(inner) for inner in item)
+        return isinstance(item, int | float) and not isinstance(item, bool)
+
+    if not isinstance(value, list) or not flat(value):
+        raise InvalidProbeRecord(f"{what} is not a list of numbers")
+    array = np.asarray(value, dtype=np.float64)
+    fits = array.ndim == len(shape) and all(
+        want is None or got == want for got, want in zip(array.shape, shape, strict=True)
+    )
+    if not fits:
+        raise InvalidProbeRecord(f"{what} has shape {array.shape}, expected {shape}")
+    if not np.isfinite(array).all():
+        raise InvalidProbeRecord(f"{what} holds NaN or infinite values")
+    if whole and not np.array_equal(array, np.round(array)):
+        raise InvalidProbeRecord(f"{what} holds fractions where whole numbers belong")
+    if array.size and ((low is not None and array.min() < low) or (high is not None and array.max() > high)):
+        raise InvalidProbeRecord(f"{what} lies outside {low}..{high}")
+    return array.astype(np.int64) if whole else array

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import components, links, services, state
 from dashboard.charts.explain import explanation_overlay, reliability_diagram, robustness_curves
+from dashboard.charts.feature_map import feature_map_chart
 from dashboard.charts.inspect import input_image, probability_bars
 from engine import inspection
 from engine.architectures.presets import run_model_label
@@ -70,7 +71,9 @@ st.caption(
     f"{components.plain(dataset.name)} · test accuracy {meta['metrics']['test_accuracy']:.2%}"
 )
 
-explain_tab, robust_tab, calib_tab = st.tabs(list(links.EXPLAIN_TABS), key="explain_tab", on_change="rerun")
+explain_tab, robust_tab, calib_tab, feature_tab = st.tabs(
+    list(links.EXPLAIN_TABS), key="explain_tab", on_change="rerun"
+)
 
 with explain_tab:
     components.link_view_check(
@@ -214,5 +217,77 @@ with calib_tab:
             reliability_diagram(calibration.bins, calibration.bins_after, calibration.ece, calibration.ece_after),
             key="calib_diagram",
         )
+
+with feature_tab:
+    from engine.probes.feature_map import FeatureMap, feature_map
+
+    @st.cache_data(show_spinner="Projecting the test set…", max_entries=32)
+    def _feature_map(run_id: str, method: str, space: str) -> FeatureMap:
+        # The server's shared model and dataset; the engine keeps the result with the run for other sessions.
+        found = services.run(run_id)
+        loaded = services.model(run_id) if space == "features" else None
+        dataset_used = services.dataset(found.meta["dataset"]["name"])
+        return feature_map(found, method, space=space, model=loaded, dataset=dataset_used)
+
+    def _remember_point(chart_key: str) -> None:
+        points = st.session_state[chart_key].selection.points
+        custom = points[0].get("customdata") if points else None
+        if custom:
+            st.session_state["featuremap_point"] = int(custom[0])
+
+    map_method = st.radio(
+        "Projection",
+        links.EMBEDDINGS,
+        horizontal=True,
+        key="featuremap_method",
+        format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+        help="PCA is instant and linear; t-SNE keeps neighbours together (a stratified subset, cached per run).",
+    )
+    try:
+        learned = _feature_map(run.run_id, map_method, "features")
+        pixels = _feature_map(run.run_id, map_method, "pixels")
+    except DigitLabError as error:  # e.g. a model that does not end in a Dense layer; the view is still published
+        components.show_error(error)
+        learned = pixels = None
+    if learned is not None and pixels is not None:
+        st.caption(
+            f"{components.plain(learned.note)} {int(learned.mistakes.sum()):,} of {len(learned.indices):,} are "
+            "mistakes (x). Beside it, the same images' raw pixels mapped the same way, as on the Data page."
+        )
+        name = "t-SNE" if map_method == "tsne" else "PCA"
+        left, right = st.columns(2)
+        for column, result, key, what in (
+            (left, learned, "featuremap_learned", "Learned features"),
+            (right, pixels, "featuremap_pixels", "Raw pixels"),
+        ):
+            column.plotly_chart(
+                feature_map_chart(
+                    result.coords,
+                    result.indices,
+                    result.true_labels,
+                    result.predicted_labels,
+                    chart_names,
+                    map_method,
+                    result.explained_variance,
+                    f"{what}, {name}",  # short: the chart's toolbar sits over a long title
+                ),
+                key=key,
+                on_select=lambda key=key: _remember_point(key),
+                selection_mode="points",
+            )
+        point = st.session_state.get("featuremap_point")
+        if point is None or not 0 <= point < n_test:
+            st.caption("Click a point on either map to see its image and the model's prediction.")
+        else:
+            left, right = st.columns([1, 1.2])
+            left.plotly_chart(
+                input_image(dataset.x_test[point], value_max, f"Test image #{point}, clicked on the map"),
+                key="featuremap_image",
+                config={"displayModeBar": False},
+            )
+            right.plotly_chart(
+                probability_bars(run.test_probabilities()[point], chart_names, int(labels[point])),
+                key="featuremap_probabilities",
+            )
 
 links.publish_view("explain")

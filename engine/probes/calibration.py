@@ -46,6 +46,56 @@ class Calibration:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibration:
+        """A stored calibration read back, every field checked (`InvalidProbeRecord`, `KeyError`, `TypeError`)."""
+        from engine.errors import InvalidProbeRecord
+
+        def score(name: str, optional: bool = True, high: float | None = None) -> float | None:
+            from engine.validation import probe_numbers
+
+            value = data[name] if isinstance(data, dict) else None
+            if value is None and optional:
+                return None
+            return float(probe_numbers([value], name, shape=(1,), low=0, high=high)[0])
+
+        def bins(name: str) -> tuple[ReliabilityBin, ...]:
+            from engine.validation import probe_numbers
+
+            rows = data[name]
+            if not isinstance(rows, list):
+                raise InvalidProbeRecord(f"{name} is not a list")
+            out = []
+            for row in rows:
+                if not isinstance(row, dict):
+                    raise InvalidProbeRecord(f"{name} holds a bin that is not an object")
+                lower, upper = probe_numbers([row["lower"], row["upper"]], f"{name} edges", shape=(2,), low=0, high=1)
+                (count,) = probe_numbers([row["count"]], f"{name} count", shape=(1,), whole=True, low=0)
+                shares = [row["confidence"], row["accuracy"]]
+                if (count == 0) != (shares == [None, None]):
+                    raise InvalidProbeRecord(f"{name} has a bin whose count and means disagree")
+                if count:
+                    shares = probe_numbers(shares, f"{name} means", shape=(2,), low=0, high=1).tolist()
+                out.append(ReliabilityBin(float(lower), float(upper), int(count), *shares))
+            return tuple(out)
+
+        if not isinstance(data["note"], str):
+            raise InvalidProbeRecord("note is not text")
+        temperature = score("temperature")
+        after = (score("ece_after", high=1), bins("bins_after"))
+        if (temperature is None) != (after[0] is None):
+            raise InvalidProbeRecord("a temperature without an ECE after it, or the reverse")
+        return cls(
+            ece=score("ece", optional=False, high=1),
+            bins=bins("bins"),
+            temperature=temperature,
+            ece_after=after[0],
+            bins_after=after[1],
+            validation_nll_before=score("validation_nll_before"),
+            validation_nll_after=score("validation_nll_after"),
+            note=data["note"],
+        )
+
 
 def _check(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=np.float64)
@@ -162,15 +212,26 @@ def calibrate(
     )
 
 
-def run_calibration(run, n_bins: int = 10) -> Calibration:
+def run_calibration(run, n_bins: int = 10, *, model=None, dataset=None) -> Calibration:
     """Calibration of a stored run: its stored test probabilities, and its model's predictions on the rebuilt
-    validation split (the same rows it was validated on while training)."""
+    validation split (the same rows it was validated on while training).
+
+    Kept per run in the store (`engine.probes.stored`). `model` and `dataset` may be handed in when already loaded
+    (the dashboard's shared copies); the dataset's fingerprint is checked against the run's.
+    """
     from engine.probes.run_data import run_data
+    from engine.probes.stored import cached_probe
 
     _check_bins(n_bins)
-    rebuilt = run_data(run)
-    validation_probabilities = None
-    if rebuilt.data.has_validation:
-        model = run.load_model()
-        validation_probabilities = np.asarray(model.predict(rebuilt.data.x_val, batch_size=512, verbose=0))
-    return calibrate(run.test_labels(), run.test_probabilities(), rebuilt.data.y_val, validation_probabilities, n_bins)
+
+    def compute() -> Calibration:
+        rebuilt = run_data(run, dataset)
+        validation_probabilities = None
+        if rebuilt.data.has_validation:
+            loaded = model if model is not None else run.load_model()
+            validation_probabilities = np.asarray(loaded.predict(rebuilt.data.x_val, batch_size=512, verbose=0))
+        return calibrate(
+            run.test_labels(), run.test_probabilities(), rebuilt.data.y_val, validation_probabilities, n_bins
+        )
+
+    return cached_probe(run, "calibration", {"bins": n_bins}, compute, Calibration.to_dict, Calibration.from_dict)

@@ -58,6 +58,20 @@ class RobustnessCurve:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> RobustnessCurve:
+        """A stored curve read back, every field checked (`InvalidProbeRecord`, `KeyError`, `TypeError`)."""
+        from engine.errors import InvalidProbeRecord
+        from engine.validation import probe_numbers
+
+        levels = probe_numbers(data["levels"], "levels", shape=(None,))
+        scores = probe_numbers(data["accuracy"], "accuracy", shape=(len(levels),), low=0, high=1)
+        if data["perturbation"] not in PERTURBATIONS or not all(isinstance(data[k], str) for k in ("run_id", "unit")):
+            raise InvalidProbeRecord("unknown perturbation, or run_id/unit not text")
+        return cls(
+            data["run_id"], data["perturbation"], data["unit"], tuple(map(float, levels)), tuple(map(float, scores))
+        )
+
 
 def validate_levels(name: str, levels: tuple[float, ...] | list[float] | None) -> tuple[float, ...]:
     """The levels to probe: the perturbation's defaults, or the given ones checked against its range."""
@@ -156,20 +170,32 @@ def accuracy_at(model, images01: np.ndarray, labels: np.ndarray, name: str, leve
     return accuracy(labels, predicted)
 
 
-def robustness_curve(run, name: str, levels: tuple[float, ...] | list[float] | None = None) -> RobustnessCurve:
-    """Accuracy of a stored run's model on its test set at each level; level 0 from the stored predictions."""
+def robustness_curve(
+    run, name: str, levels: tuple[float, ...] | list[float] | None = None, *, model=None, dataset=None
+) -> RobustnessCurve:
+    """Accuracy of a stored run's model on its test set at each level; level 0 from the stored predictions.
+
+    Kept per run in the store (`engine.probes.stored`). `model` and `dataset` may be handed in when already loaded
+    (the dashboard's shared copies); the dataset's fingerprint is checked against the run's.
+    """
     from engine.probes.run_data import test_images
+    from engine.probes.stored import cached_probe
 
     levels = validate_levels(name, levels)
-    labels = run.test_labels()
-    stored = run.test_probabilities().argmax(axis=1)
-    needs_model = any(level != 0 for level in levels)
-    images01, value_max = test_images(run) if needs_model else (None, 0.0)
-    model = run.load_model() if needs_model else None
-    scores = []
-    for level in levels:
-        if level == 0:
-            scores.append(accuracy(labels, stored))
-        else:
-            scores.append(accuracy_at(model, images01, labels, name, level, value_max))
-    return RobustnessCurve(run.run_id, name, PERTURBATIONS[name].unit, levels, tuple(scores))
+
+    def compute() -> RobustnessCurve:
+        labels = run.test_labels()
+        stored = run.test_probabilities().argmax(axis=1)
+        needs_model = any(level != 0 for level in levels)
+        images01, value_max = test_images(run, dataset) if needs_model else (None, 0.0)
+        loaded = (model if model is not None else run.load_model()) if needs_model else None
+        scores = []
+        for level in levels:
+            if level == 0:
+                scores.append(accuracy(labels, stored))
+            else:
+                scores.append(accuracy_at(loaded, images01, labels, name, level, value_max))
+        return RobustnessCurve(run.run_id, name, PERTURBATIONS[name].unit, levels, tuple(scores))
+
+    params = {"perturbation": name, "levels": list(levels), "noise_seed": NOISE_SEED}
+    return cached_probe(run, "robustness", params, compute, RobustnessCurve.to_dict, RobustnessCurve.from_dict)

@@ -25,11 +25,14 @@ class RunData:
     value_max: float  # the dataset's raw maximum (16 for UCI digits, 255 for MNIST-like data)
 
 
-def _matching_dataset(run: StoredRun):
+def _matching_dataset(run: StoredRun, dataset=None):
+    """The run's dataset: `dataset` when the caller has it loaded already (the dashboard's shared copy), else
+    loaded here; either way checked against the run's fingerprint."""
     from engine.datasets import load_dataset
 
     meta = run.meta
-    dataset = load_dataset(meta["dataset"]["name"])
+    if dataset is None:
+        dataset = load_dataset(meta["dataset"]["name"])
     if dataset.fingerprint != meta["dataset"]["fingerprint"]:
         raise DatasetUnavailable(
             f"The {dataset.name} data on this machine (fingerprint {dataset.fingerprint[:12]}) differ from the data "
@@ -39,23 +42,23 @@ def _matching_dataset(run: StoredRun):
     return dataset
 
 
-def test_images(run: StoredRun) -> tuple[np.ndarray, float]:
+def test_images(run: StoredRun, dataset=None) -> tuple[np.ndarray, float]:
     """(the run's test images as 0..1 floats (N, H, W, 1), the dataset's value_max), without rebuilding the
     training split: label merging and training subsets never change the test images, only their labels."""
     from engine.datasets import normalised
 
-    dataset = _matching_dataset(run)
+    dataset = _matching_dataset(run, dataset)
     if len(dataset.x_test) != len(run.test_labels()):
         raise DatasetUnavailable(f"Run {run.run_id} stored predictions for a test set of another size; retrain it.")
     return normalised(dataset.x_test, dataset.value_max), float(dataset.value_max)
 
 
-def run_data(run: StoredRun) -> RunData:
+def run_data(run: StoredRun, dataset=None) -> RunData:
     from engine.training.config import TrainConfig
     from engine.training.data import prepare_data
 
     meta = run.meta
-    dataset = _matching_dataset(run)
+    dataset = _matching_dataset(run, dataset)
     data = prepare_data(dataset, TrainConfig.from_dict(meta["config"]))
     labels = run.test_labels()
     if len(labels) != len(data.y_test) or not np.array_equal(labels, data.y_test):

@@ -6,6 +6,7 @@ Layout under the root (`<cache>/runs` by default):
     .tmp/<run_id>.*   a run being written; renamed to <run_id>/ in one step once complete
     .trash/           corrupt or deleted runs on their way out (renamed first, then removed)
     .locks/<run_id>.lock
+    .probes/<run_id>/ probe results computed from a run (engine.probes.stored), removed with the run
 
 Everything sits on one filesystem so `os.rename` is atomic: readers see either no run or a complete one.
 Dot-names can never be run ids, so listing cannot mistake the helpers for runs.
@@ -47,6 +48,7 @@ log = logging.getLogger("digitlab.store")
 TMP_DIR = ".tmp"
 TRASH_DIR = ".trash"
 LOCKS_DIR = ".locks"
+PROBES_DIR = ".probes"
 # A temp folder this old whose run lock is free was left by a killed process. Age alone is not enough:
 # a long training can leave its temp folder untouched for hours while its lock proves it is alive.
 STALE_AFTER_S = 3600.0
@@ -246,6 +248,12 @@ class RunStore:
                 self._remove(path)
             except OSError as exc:
                 raise StoreError(f"Could not delete run {run_id} from {self.root}: {exc.strerror or exc}") from exc
+            # Its probe results (feature map, robustness, calibration) go with it; they are only a shortcut.
+            probes = self.root / PROBES_DIR / run_id
+            if probes.is_symlink():
+                probes.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(probes, ignore_errors=True)
 
     # ------------------------------------------------------------------ internals
 

@@ -1,0 +1,127 @@
+"""Probe results kept per run in the store, so a second CLI call or page render reads instead of recomputing.
+
+Layout, beside the run folders (a run folder's manifest lists every file in it, so nothing may be added inside):
+
+    <runs root>/.probes/<run_id>/<probe>-<digest of the parameters>.json
+
+Each file is one record: the probe's name, its parameters, the format version, the digest of the run's
+`manifest.json` (which names every byte of the run: a run retrained under the same key gets other weights and a
+new digest) and the result. Records are untrusted on the way back: `engine.validation.validate_probe_record`
+checks the envelope and each probe's `from_dict` its fields; a record that fails is logged and recomputed, never
+used. Writes go to a temporary file in the same folder, fsynced, then renamed, as the store's other writes. A cache
+that cannot be written (hosted read-only mode, a full disk) still answers: the result is computed and returned
+without being kept. `RunStore.delete` (hence eviction) removes a run's records with the run. Explanations of
+single images are cheap and are not kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from engine.errors import StoreError
+from engine.store.keys import canonical_json
+from engine.store.run_store import PROBES_DIR
+
+log = logging.getLogger("digitlab.probes")
+
+RECORD_VERSION = 1  # bump when a probe's result changes meaning: older records are then recomputed
+_MANIFEST = "manifest.json"
+
+T = TypeVar("T")
+
+
+def probe_folder(run) -> Path:
+    """Where the records of `run` live: beside its folder, under the store's `.probes`."""
+    return run.path.parent / PROBES_DIR / run.run_id
+
+
+def record_path(run, probe: str, params: dict) -> Path:
+    digest = hashlib.sha256(canonical_json({"probe": probe, "params": params}).encode()).hexdigest()[:20]
+    return probe_folder(run) / f"{probe}-{digest}.json"
+
+
+def run_digest(run) -> str:
+    """SHA-256 of the run's manifest: it changes whenever any file of the run does."""
+    with open(run.path / _MANIFEST, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _read(path: Path, *, probe: str, params: dict, digest: str) -> dict | None:
+    """The stored result dict, or None when there is none or it fails its checks (then it is logged)."""
+    from engine.limits import ProbeLimits
+    from engine.validation import validate_probe_record
+
+    cap = ProbeLimits().max_stored_probe_bytes
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(cap + 1)  # never read past the cap, whatever the file's size says
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("could not read the stored %s result %s (%s); computing it", probe, path, exc.strerror or exc)
+        return None
+    try:
+        if len(raw) > cap:
+            raise StoreError(f"the record is over {cap:,} bytes")
+        return validate_probe_record(
+            json.loads(raw.decode("utf-8")), probe=probe, params=params, run_digest=digest, version=RECORD_VERSION
+        )
+    except (ValueError, StoreError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        log.warning("the stored %s result %s is unusable (%s); computing it again", probe, path, exc)
+        return None
+
+
+def _write(path: Path, record: dict) -> None:
+    """Atomic: a temporary file in the same folder, fsynced, renamed over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(json.dumps(record, allow_nan=False).encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def cached_probe(
+    run,
+    probe: str,
+    params: dict,
+    compute: Callable[[], T],
+    to_dict: Callable[[T], dict],
+    from_dict: Callable[[dict], T],
+) -> T:
+    """The probe's result for `run` with `params` (plain JSON values): the stored record when it passes its checks,
+    else `compute()`, stored for next time when the cache can be written."""
+    params = json.loads(canonical_json(params))  # as it reads back: tuples become lists, keys sorted
+    path = record_path(run, probe, params)
+    try:
+        digest = run_digest(run)
+    except OSError as exc:  # the run was removed meanwhile: answer, keep nothing
+        log.warning("run %s has no readable manifest (%s); %s computed without storing", run.run_id, exc, probe)
+        return compute()
+    stored = _read(path, probe=probe, params=params, digest=digest)
+    if stored is not None:
+        try:
+            return from_dict(stored)
+        except (StoreError, ValueError, TypeError, KeyError) as exc:
+            log.warning("the stored %s result %s is unusable (%s); computing it again", probe, path, exc)
+    result = compute()
+    record = {"version": RECORD_VERSION, "probe": probe, "params": params, "run_digest": digest}
+    try:
+        _write(path, {**record, "result": to_dict(result)})
+    except OSError as exc:  # read-only or full cache: the answer stands, only the shortcut is lost
+        log.info("could not store the %s result of run %s (%s); it is recomputed next time", probe, run.run_id, exc)
+    return result

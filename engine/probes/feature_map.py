@@ -153,13 +153,8 @@ def compute_feature_map(
 ) -> FeatureMap:
     """Project `values` (one row per test image) with the Data page's `embedding`: same subset rule, same seed."""
     flat = np.asarray(values).reshape(len(values), -1)
-    from threadpoolctl import threadpool_limits
-
     # value_max 1: activations are projected as they are; raw pixels arrive already scaled to 0..1.
-    # One OpenMP thread: t-SNE of 360 points took 90 s with libgomp's 2 threads on 2 busy cores against 4.6 s with
-    # one (spinning threads starve each other); a server shares its cores, so one thread is the safe choice.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        projected = embedding(flat, labels, 1.0, n=n_points, method=method, seed=MAP_SEED)
+    projected = embedding(flat, labels, 1.0, n=n_points, method=method, seed=MAP_SEED)
     rows = projected.indices
     return FeatureMap(
         run_id=run_id,

@@ -207,7 +207,8 @@ with explain_tab:
                 f"a {h}x{w} image takes patches of 1 to {most} pixels",
             )
             settings_args["patch"] = option_cols[0].slider("Patch size (pixels)", 1, most, 2, key="explain_patch")
-        opacity = option_cols[1].slider("Heatmap opacity", 0.0, 1.0, 0.6, 0.05, key="explain_opacity")
+        opacity_col = option_cols[1] if settings_args else option_cols[0]  # no empty gap before it (saliency)
+        opacity = opacity_col.slider("Heatmap opacity", 0.0, 1.0, 0.6, 0.05, key="explain_opacity")
 
         # The two runs explained, each in a column of its own: (run, settings, note on what differs).
         settings = explaining.settings_for(method, **settings_args)

@@ -132,7 +132,7 @@ with draw_tab:
         f"Draw one {thing}, large, in the middle. It is turned into a {h}x{w} image by {recipe}, then shown "
         "to the model."
     )
-    canvas_col, input_col, explain_col, prob_col = st.columns([1.3, 1, 1.1, 1.6])
+    canvas_col, input_col, prob_col = st.columns([1.3, 1, 1.7])
     with canvas_col:
         brush = st.slider("Brush", 8, 40, 20, key="inspect_brush")
         draw_method = st.selectbox(
@@ -174,21 +174,21 @@ with draw_tab:
         try:
             explanation = _drawing_explanation(run.run_id, drawn01, draw_method)
         except DigitLabError as error:  # e.g. Grad-CAM on a model without conv layers
-            explain_col.error(components.plain(error), icon=":material/warning:")
-        else:
-            layer_note = f" ({explanation.layer})" if explanation.layer else ""
-            explain_col.plotly_chart(
+            input_col.error(components.plain(error), icon=":material/warning:")
+        else:  # under the input it explains, beside the probabilities
+            input_col.plotly_chart(
                 explanation_overlay(
                     drawn,
                     value_max,
                     explanation.heatmaps[0],
                     0.6,
-                    f"{draw_method}{components.plain(layer_note, chart=True)}: evidence for "
-                    f"{chart_names[explanation.targets[0]]}",
+                    f"{draw_method}: evidence for {chart_names[explanation.targets[0]]}",
                 ),
                 key="inspect_drawn_explanation",
                 config={"displayModeBar": False},
             )
+            if explanation.layer:
+                input_col.caption(f"Grad-CAM of layer {components.plain(explanation.layer)}.")
         prob_col.plotly_chart(
             probability_bars(inspection.predict(model, drawn01), chart_names), key="inspect_drawn_probabilities"
         )

@@ -338,7 +338,7 @@ def test_the_drawing_is_explained_beside_its_probabilities(runs, drawn_canvas):
     assert _param(app, "draw_method") == "Occlusion"
     app.selectbox(key="inspect_draw_method").set_value("Grad-CAM").run()
     assert not app.exception
-    assert any(t.startswith("Grad-CAM (") for t in _figures(app))  # recomputed on the rerun
+    assert any(t.startswith("Grad-CAM: evidence for") for t in _figures(app))  # recomputed on the rerun
 
 
 # --- Evaluate: heatmaps over the mistakes gallery --------------------------------------------------------------

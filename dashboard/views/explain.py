@@ -55,17 +55,19 @@ def _calibration(run_id: str, n_bins: int) -> Calibration:
 
 
 def _second_run_candidates(run) -> list:
-    """Other stored runs that can explain this run's images with the same classes: the same dataset name, image
-    size and class names (a run on another dataset is never offered). Runs kept on Compare come first."""
-    meta = run.meta
+    """Other stored runs that can explain this run's images with the same classes: the same dataset (name and
+    fingerprint: another copy of "mnist" is another dataset), image size and class names. A run on another dataset
+    is never offered. Runs kept on Compare come first."""
+    data = run.meta["dataset"]
     kept = st.session_state.get(state.COMPARE_KEPT_KEY, st.session_state.get(state.COMPARE_KEY, []))
     fits = [
         other
         for other in services.store().list()
         if other.run_id != run.run_id
-        and other.meta.get("dataset", {}).get("name") == meta["dataset"]["name"]
-        and list(other.meta.get("dataset", {}).get("image_shape", [])[:2]) == list(meta["dataset"]["image_shape"][:2])
-        and list(other.meta.get("class_names", [])) == list(meta["class_names"])
+        and other.meta["dataset"]["name"] == data["name"]
+        and other.meta["dataset"].get("fingerprint") == data.get("fingerprint")
+        and list(other.meta["dataset"]["image_shape"][:2]) == list(data["image_shape"][:2])
+        and list(other.meta["class_names"]) == list(run.meta["class_names"])
     ]
     return sorted(fits, key=lambda other: other.run_id not in kept)  # stable: newest first within each group
 

@@ -104,14 +104,38 @@ def _param(app, name):
 # --- two runs side by side --------------------------------------------------------------------------------------
 
 
-def test_a_second_run_is_explained_beside_the_first_on_the_same_image(runs):
+def test_a_second_run_is_explained_beside_the_first_on_the_same_image(runs, monkeypatch):
+    from dashboard import services
+    from engine.store import RunStore
+
     first, same, merged = runs
+    # A stored run on another dataset (same 8x8 size and classes, as a custom upload could be) is never offered.
+    elsewhere_meta = {**RunStore().get(same).meta}
+    elsewhere_meta["dataset"] = {**elsewhere_meta["dataset"], "name": "upload-0123456789abcdef"}
+    elsewhere = types.SimpleNamespace(run_id="0123456789abcdef0123", meta=elsewhere_meta)
+    other_copy_meta = {**RunStore().get(same).meta}  # the same name, other files: another dataset too
+    other_copy_meta["dataset"] = {**other_copy_meta["dataset"], "fingerprint": "f" * 64}
+    other_copy = types.SimpleNamespace(run_id="abcdef0123456789abcd", meta=other_copy_meta)
+
+    class StoreWithAnotherDataset:
+        def __init__(self):
+            self.real = RunStore()
+
+        def list(self):
+            return [*self.real.list(), elsewhere, other_copy]
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    monkeypatch.setattr(services, "store", StoreWithAnotherDataset)
     query = {"run": first, "second": same, "method": "Occlusion", "patch": "1", "class": "3", "image": "5"}
     app = open_page(EXPLAIN, query=query)
     assert not app.exception and not app.error
     offered = app.selectbox(key="explain_second").options
     assert any(same[:10] in option for option in offered)
     assert not any(merged[:10] in option for option in offered)  # other classes: never offered as comparable
+    assert not any(elsewhere.run_id[:10] in option or other_copy.run_id[:10] in option for option in offered)
+    assert len(offered) == 2  # none, and the one run that fits
     dataset = _digits()
     image01 = dataset.x_test[5].astype(np.float32) / dataset.value_max
     figures = _figures(app)

@@ -296,7 +296,8 @@ with mistakes_tab:
             key="eval_overlay",
             disabled=images is None,
             help="Why the model answered as it did, drawn over each image (the Explain page has every method and "
-            "its options). Computed for the mistakes shown, in one batch.",
+            "its options). Computed for the mistakes shown, in one batch, and kept; integrated gradients is the "
+            "slowest (32 gradient passes per image: about 10 s for 100 Fashion-MNIST mistakes on 2 cores).",
         )
         explained = target_col.radio(
             "Explaining",

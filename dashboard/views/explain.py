@@ -318,7 +318,7 @@ with robust_tab:
             config={"displayModeBar": False},
         )
         right.plotly_chart(probability_bars(probabilities, chart_names, int(labels[index])), key="robust_probabilities")
-        st.caption("The image is the one chosen on the first tab.")
+        st.caption(f"Test image #{index}, the one chosen on the first tab (an uploaded array is not perturbed here).")
 
 with calib_tab:
     if calib_tab.open:

@@ -88,6 +88,12 @@ def choice(options) -> Callable[[str], str]:
     return parse
 
 
+def run_id_text(text: str) -> str:
+    if not is_run_id(text):
+        raise Refused("not a run id (20 hexadecimal characters)")
+    return text
+
+
 def encode(data: dict) -> str:
     packed = zlib.compress(json.dumps(data, separators=(",", ":"), sort_keys=True).encode(), 9)
     return base64.urlsafe_b64encode(packed).decode().rstrip("=")
@@ -184,6 +190,10 @@ INSPECT_TABS = ("A test image", "Draw a digit", "First-layer kernels")
 INSPECT_SCALES = ("each map (seed 002)", "raw activations")
 EXPLAIN_TABS = ("Explain a prediction", "Robustness", "Calibration", "Feature map")
 EXPLAIN_METHODS = ("Grad-CAM", "Saliency", "SmoothGrad", "Integrated gradients", "Occlusion")
+EXPLAIN_PREDICTED = -1  # the class picker's "explain the predicted class"
+# The mistakes gallery's overlays: the batched gradient methods only (occlusion costs ~50 passes per image).
+GALLERY_OVERLAYS = ("off", "Grad-CAM", "Saliency", "Integrated gradients")
+GALLERY_TARGETS = ("predicted", "true")
 DATA_SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
 MAX_INDEX = 10_000_000  # above any test set; the page checks the run's own size and says so
@@ -221,11 +231,14 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("mistake", ("eval_inspect",), _one(whole_number, 0, MAX_INDEX)),
         ViewParam("shown", ("eval_gallery_n",), _one(whole_number, 1, 100), (20,)),
         ViewParam("sample", ("eval_sample_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
+        ViewParam("overlay", ("eval_overlay",), _one(choice(GALLERY_OVERLAYS)), (GALLERY_OVERLAYS[0],)),
+        ViewParam("overlay_class", ("eval_overlay_class",), _one(choice(GALLERY_TARGETS)), (GALLERY_TARGETS[0],)),
     ),
     "inspect": (
         ViewParam("tab", ("inspect_tab",), _one(choice(INSPECT_TABS)), ("A test image",)),
         ViewParam("image", ("inspect_index",), _one(whole_number, 0, MAX_INDEX), (0,)),
         ViewParam("scale", ("inspect_scaling",), _one(choice(INSPECT_SCALES)), (INSPECT_SCALES[0],)),
+        ViewParam("draw_method", ("inspect_draw_method",), _one(choice(EXPLAIN_METHODS)), (EXPLAIN_METHODS[0],)),
     ),
     "explain": (
         ViewParam("tab", ("explain_tab",), _one(choice(EXPLAIN_TABS)), (EXPLAIN_TABS[0],)),
@@ -233,6 +246,16 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("method", ("explain_method",), _one(choice(EXPLAIN_METHODS)), (EXPLAIN_METHODS[0],)),
         ViewParam("perturbation", ("robust_perturbation",), _one(choice(PERTURBATIONS)), ("rotation",)),
         ViewParam("map", ("featuremap_method",), _one(choice(EMBEDDINGS)), ("pca",)),
+        # The page checks what depends on the run (class count, conv layer names, patch size, the second run).
+        ViewParam("class", ("explain_class",), _one(whole_number, EXPLAIN_PREDICTED, MAX_INDEX), (EXPLAIN_PREDICTED,)),
+        ViewParam("layer", ("explain_layer",), _one(lambda text: _bounded(text, 100))),
+        ViewParam("patch", ("explain_patch",), _one(whole_number, 1, 14), (2,)),
+        ViewParam("opacity", ("explain_opacity",), _one(decimal, 0.0, 1.0), (0.6,)),
+        ViewParam("smooth", ("explain_smooth",), _one(whole_number, 5, 100), (25,)),
+        ViewParam("ig_steps", ("explain_ig_steps",), _one(whole_number, 8, 128), (32,)),
+        ViewParam("level", ("robust_level",), _one(decimal, 0.0, 1000.0)),
+        ViewParam("bins", ("calib_bins",), _one(whole_number, 5, 30), (10,)),
+        ViewParam("second", ("explain_second",), _one(run_id_text), ("",)),
     ),
     "data": (
         ViewParam("split", ("data_split",), _one(choice(DATA_SPLITS)), ("train",)),
@@ -468,6 +491,17 @@ def publish_view(page: str) -> None:
     """Write `page`'s view parameters (tab, chosen cell, image, toggles) from its widgets; call after drawing them."""
     for param in VIEW_PARAMS.get(page, ()):
         state.set_page_param(param.name, param.write(st.session_state))
+
+
+def keep_view_state(page: str) -> None:
+    """Keep the view widgets of `page` that this run does not draw (those in a closed tab): Streamlit drops a
+    widget's value when the widget is not drawn in a run, which would drop it from the link and reset it when
+    its tab opens again. Written back through session state, a value outlives the run; call before any widget."""
+    ss = st.session_state
+    for param in VIEW_PARAMS.get(page, ()):
+        for key in param.keys:
+            if key in ss:
+                ss[key] = ss[key]
 
 
 def share_url() -> str:

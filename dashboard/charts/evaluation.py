@@ -184,25 +184,51 @@ def image_grid(
     title: str = "Test images",
     title_colours: Sequence[str] | None = None,
     panel_px: int | None = None,
+    heatmaps: np.ndarray | None = None,
+    heat_opacity: float = 0.6,
 ) -> go.Figure:
     """A grid of grayscale images `(n, h, w[, 1])` with a short title above each; hover shows the title and value.
 
     Drawn like every image in the dashboard (`charts.data.image_mosaic`): pixel value 0 black, no axes or ticks.
     `panel_px` caps each image's size (default: as large as `columns` images across a wide page allow).
+    `heatmaps` `(n, h, w)`, when given, are drawn over the images like the Explain page's overlay, each scaled so
+    its own strongest pixel is full colour (red for the explained class, blue against).
     """
     images = np.asarray(images)
     if images.ndim == 4:
         images = images[..., 0]
-    return image_mosaic(
+    captions = [str(t) for t in titles]
+    figure = image_mosaic(
         list(images),
         max(1, columns),
         title,
-        captions=[str(t) for t in titles],
-        hover=[str(t) for t in titles],
+        captions=captions,
+        hover=captions,
         zmax=value_max,
         tile_px=panel_px or 180,
         caption_colours=title_colours,
     )
+    if heatmaps is not None:
+        from dashboard.charts.explain import HEAT
+
+        heat = np.asarray(heatmaps, dtype=np.float64)
+        peaks = np.abs(heat).reshape(len(heat), -1).max(axis=1) if heat.size else np.zeros(0)
+        scaled = [h / p if p > 0 else np.zeros_like(h) for h, p in zip(heat, peaks, strict=True)]
+        # The same mosaic layout (same tiles, columns and captions), so each heatmap lands on its own image.
+        layer = image_mosaic(
+            scaled,
+            max(1, columns),
+            title,
+            captions=captions,
+            hover=captions,
+            zmin=-1.0,
+            zmax=1.0,
+            colorscale=HEAT,
+            colorbar_title="evidence (/ peak)",
+        ).data[0]
+        layer.opacity = heat_opacity
+        figure.add_trace(layer)
+    return figure
 
 
 def probability_bars(

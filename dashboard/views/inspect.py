@@ -8,12 +8,14 @@ The run is the one opened elsewhere (or in the link), else the stored run of the
 import numpy as np
 import streamlit as st
 
-from dashboard import components, links, services, state
+from dashboard import components, explaining, links, services, state
+from dashboard.charts.explain import explanation_overlay
 from dashboard.charts.inspect import feature_map_grid, input_image, kernel_grid, probability_bars
 from engine import inspection
 from engine.architectures.presets import run_model_label
 from engine.datasets import normalised
 from engine.errors import DigitLabError
+from engine.probes.explain import Explanation, explain_images
 from engine.runs import spec_summary
 
 INDEX_KEY, PICKS_KEY = "inspect_index", "_inspect_picks"
@@ -29,6 +31,11 @@ def _extractor(run_id: str) -> inspection.FeatureExtractor:
 def _mistakes(run_id: str) -> np.ndarray:
     run = services.run(run_id)
     return inspection.mistake_indices(run.test_labels(), run.test_probabilities())
+
+
+def _drawing_explanation(run_id: str, drawn01: np.ndarray, method: str) -> Explanation:
+    # Not cached: every stroke is a new image, and one explanation takes 0.015-0.23 s (bench/explain_probes.py).
+    return explain_images(services.model(run_id), drawn01[None], explaining.settings_for(method))
 
 
 def _pick(pool_name: str, pool_size: int, pool: np.ndarray | None = None) -> None:
@@ -128,6 +135,12 @@ with draw_tab:
     canvas_col, input_col, prob_col = st.columns([1.3, 1, 1.7])
     with canvas_col:
         brush = st.slider("Brush", 8, 40, 20, key="inspect_brush")
+        draw_method = st.selectbox(
+            "Explain the drawing with",
+            links.EXPLAIN_METHODS,
+            key="inspect_draw_method",
+            help="The heatmap of the predicted class, recomputed on every stroke (the Explain page has the options).",
+        )
         try:
             from streamlit_drawable_canvas import st_canvas
 
@@ -158,6 +171,24 @@ with draw_tab:
             config={"displayModeBar": False},
         )
         drawn01 = normalised(drawn, value_max)
+        try:
+            explanation = _drawing_explanation(run.run_id, drawn01, draw_method)
+        except DigitLabError as error:  # e.g. Grad-CAM on a model without conv layers
+            input_col.error(components.plain(error), icon=":material/warning:")
+        else:  # under the input it explains, beside the probabilities
+            input_col.plotly_chart(
+                explanation_overlay(
+                    drawn,
+                    value_max,
+                    explanation.heatmaps[0],
+                    0.6,
+                    f"{draw_method}: evidence for {chart_names[explanation.targets[0]]}",
+                ),
+                key="inspect_drawn_explanation",
+                config={"displayModeBar": False},
+            )
+            if explanation.layer:
+                input_col.caption(f"Grad-CAM of layer {components.plain(explanation.layer)}.")
         prob_col.plotly_chart(
             probability_bars(inspection.predict(model, drawn01), chart_names), key="inspect_drawn_probabilities"
         )

@@ -10,6 +10,7 @@ saturate the way a softmax probability does. Images are 0..1 floats shaped (N, H
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,17 +190,34 @@ def occlusion(model, images01: np.ndarray, targets: np.ndarray, patch: int = 2) 
     return heat
 
 
-def explain_images(model, images01: np.ndarray, settings: ExplainSettings, target: int | None = None) -> Explanation:
-    """Explain the model's answer on 0..1 images (N, H, W, 1): for `target`, or each image's predicted class."""
+def explain_images(
+    model,
+    images01: np.ndarray,
+    settings: ExplainSettings,
+    target: int | None = None,
+    *,
+    targets: Sequence[int] | None = None,
+) -> Explanation:
+    """Explain the model's answer on 0..1 images (N, H, W, 1): for `target`, for `targets` (one class per image,
+    such as each test image's true class), or else each image's predicted class."""
     images01 = np.asarray(images01, dtype=np.float32)
     if images01.ndim == 3:
         images01 = images01[..., None]
     probabilities = _probabilities(model, images01)
     predicted = probabilities.argmax(axis=1)
     num_classes = probabilities.shape[1]
-    if target is not None and not (isinstance(target, int) and 0 <= target < num_classes):
-        raise InvalidConfig(f"the class to explain must be 0..{num_classes - 1} for this model, got {target!r}")
-    targets = predicted if target is None else np.full(len(images01), target)
+    if target is not None and targets is not None:
+        raise InvalidConfig("give one class to explain for all images, or one per image, not both")
+    asked = [target] if targets is None else list(targets)
+    if targets is not None and len(asked) != len(images01):
+        raise InvalidConfig(f"{len(asked)} classes to explain for {len(images01)} images; give one per image")
+    for wanted in asked:
+        if wanted is not None and not (isinstance(wanted, int | np.integer) and 0 <= wanted < num_classes):
+            raise InvalidConfig(f"the class to explain must be 0..{num_classes - 1} for this model, got {wanted!r}")
+    if targets is not None:
+        targets = np.asarray(asked, dtype=np.int64)
+    else:
+        targets = predicted if target is None else np.full(len(images01), target)
     layer = None
     if settings.method == "gradcam":
         heatmaps, layer = gradcam(model, images01, targets, settings.layer)
@@ -226,20 +244,33 @@ def explain_images(model, images01: np.ndarray, settings: ExplainSettings, targe
 def load_image_file(path: str | Path, image_hw: tuple[int, int], value_max: float) -> np.ndarray:
     """A raw (H, W) or (N, H, W) .npy image file, size-checked, loaded without pickle, and validated."""
     from engine.limits import ProbeLimits
-    from engine.validation import validate_probe_images
 
     path = Path(path)
     if not path.is_file():
         raise InvalidDataFile(f"no image file {str(path)[:200]!r}")
     most = ProbeLimits().max_explain_file_bytes
-    if path.stat().st_size > most:
+    if path.stat().st_size > most:  # checked before reading: the file is untrusted
         raise InvalidDataFile(f"{path.name[:80]!r} is {path.stat().st_size:,} bytes; an image file may hold {most:,}")
+    return read_image_array(path.read_bytes(), path.name, image_hw, value_max)
+
+
+def read_image_array(data: bytes, name: str, image_hw: tuple[int, int], value_max: float) -> np.ndarray:
+    """The bytes of a raw (H, W) or (N, H, W) .npy image array (a file, or an upload on the Explain page):
+    size-checked, loaded without pickle, and validated by `validate_probe_images`, as `--image` is."""
+    import io
+
+    from engine.limits import ProbeLimits
+    from engine.validation import validate_probe_images
+
+    most = ProbeLimits().max_explain_file_bytes
+    if len(data) > most:
+        raise InvalidDataFile(f"{name[:80]!r} is {len(data):,} bytes; an image file may hold {most:,}")
     try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise InvalidDataFile(f"{path.name[:80]!r} is not a plain numeric .npy array ({exc})") from exc
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InvalidDataFile(f"{name[:80]!r} is not a plain numeric .npy array ({str(exc)[:200]})") from exc
     if not isinstance(array, np.ndarray):
-        raise InvalidDataFile(f"{path.name[:80]!r} is an .npz archive; give one .npy array")
+        raise InvalidDataFile(f"{name[:80]!r} is an .npz archive; give one .npy array")
     return validate_probe_images(array, image_hw, value_max)
 
 

@@ -18,6 +18,7 @@ from engine.probes.explain import (
     explain_images,
     explain_run,
     load_image_file,
+    read_image_array,
 )
 
 ROW, COL, WEIGHT = 3, 4, 2.0  # the one pixel the hand-built model reads, and its logit weight
@@ -110,6 +111,45 @@ def test_image_files_are_validated(tmp_path):
         np.save(path, array, allow_pickle=True)
         with pytest.raises(InvalidDataFile):
             load_image_file(path, (8, 8), 16.0)
+
+
+def test_uploaded_bytes_pass_the_same_checks_as_a_file(tmp_path):
+    import io
+
+    def npy(array) -> bytes:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=True)
+        return buffer.getvalue()
+
+    stack = np.arange(3 * 64, dtype=np.float64).reshape(3, 8, 8) % 17
+    np.testing.assert_array_equal(read_image_array(npy(stack), "stack.npy", (8, 8), 16.0), stack)
+    for data, message in [
+        (npy(np.full((8, 8), 17.0)), "range 0..16"),
+        (npy(np.zeros((7, 8))), "images of 8x8"),
+        (npy(np.array([{"a": 1}], dtype=object)), "plain numeric"),
+        (b"not an array at all", "plain numeric"),
+        (b"", "plain numeric"),
+    ]:
+        with pytest.raises(InvalidDataFile, match=message):
+            read_image_array(data, "upload.npy", (8, 8), 16.0)
+    archive = io.BytesIO()
+    np.savez(archive, x=np.zeros((8, 8)))
+    with pytest.raises(InvalidDataFile, match="npz"):
+        read_image_array(archive.getvalue(), "upload.npy", (8, 8), 16.0)
+
+
+def test_one_class_per_image_is_explained_for_each(one_pixel_model):
+    images = np.concatenate([_image(0.5), _image(0.9)])
+    both = explain_images(one_pixel_model, images, ExplainSettings("saliency"), targets=[0, 1])
+    assert both.targets == (0, 1)
+    # On the linear model the saliency of either class is |weight| at the pixel it reads.
+    np.testing.assert_allclose(both.heatmaps[:, ROW, COL], [WEIGHT, WEIGHT], atol=1e-6)
+    ig = explain_images(one_pixel_model, images, ExplainSettings("integrated-gradients"), targets=[0, 1])
+    np.testing.assert_allclose(ig.heatmaps[:, ROW, COL], [-WEIGHT * 0.5, WEIGHT * 0.9], atol=1e-6)
+    with pytest.raises(InvalidConfig, match="one per image"):
+        explain_images(one_pixel_model, images, ExplainSettings("saliency"), targets=[1])
+    with pytest.raises(InvalidConfig, match="class to explain"):
+        explain_images(one_pixel_model, images, ExplainSettings("saliency"), targets=[0, 2])
 
 
 @pytest.mark.parametrize("method", METHODS)

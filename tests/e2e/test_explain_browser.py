@@ -1,0 +1,81 @@
+"""The Explain page in a real browser: a link with method, class and opacity opens on a trained digits run and
+draws its overlay, with no exception box. The screenshot goes to test-artifacts/browser/explain-link.png."""
+
+from __future__ import annotations
+
+import os
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.live_app import CHROMIUM, DRIVER, ROOT, browser, start_server, stop_server, wait_healthy, wait_text
+
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def trained_server(tmp_path_factory):
+    """A server whose cache holds one digits run, trained here first (2 epochs); yields (url, run id)."""
+    cache = tmp_path_factory.mktemp("explain-browser-cache")
+    old = os.environ.get("DIGIT_LAB_CACHE")
+    os.environ["DIGIT_LAB_CACHE"] = str(cache)
+    try:
+        from engine.datasets import load_dataset
+        from engine.runs import get_or_train, preset_request
+
+        dataset = load_dataset("digits")
+        spec, config = preset_request("digitlab-small8", dataset, epochs=2)
+        run_id = get_or_train(dataset, spec, config, preset="digitlab-small8").run.run_id
+    finally:
+        if old is None:
+            os.environ.pop("DIGIT_LAB_CACHE", None)
+        else:
+            os.environ["DIGIT_LAB_CACHE"] = old
+    log_path = tmp_path_factory.mktemp("log") / "streamlit.log"
+    process, url = start_server(str(cache), str(log_path))
+    try:
+        wait_healthy(url, process, timeout=60, poll=0.5)
+    except RuntimeError as error:
+        stop_server(process)
+        pytest.fail(f"{error}; see {log_path}")
+    yield url, run_id
+    stop_server(process)
+    server_log = log_path.read_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "streamlit-explain.log").write_text(server_log)
+    assert "Traceback" not in server_log, "the server logged a traceback; see test-artifacts/browser/"
+
+
+def test_an_explain_link_opens_with_its_method_class_and_opacity(trained_server):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, run_id = trained_server
+    driver = browser()
+    try:
+        driver.get(f"{url}/explain?run={run_id}&method=Saliency&class=3&opacity=0.4")
+        wait_text(driver, run_id, timeout=180)
+        wait_text(driver, "Saliency: evidence for class 3", timeout=180)  # the overlay's title, drawn by Plotly
+        WebDriverWait(driver, 120, poll_frequency=0.5).until(
+            lambda d: len(d.find_elements("css selector", ".js-plotly-plot .heatmaplayer")) >= 1
+        )
+        time.sleep(1.0)
+        assert not driver.find_elements("css selector", '[data-testid="stException"]')
+        body = driver.find_element("tag name", "body").text
+        assert "Class probabilities" in body
+        query = parse_qs(urlparse(driver.current_url).query)
+        assert query.get("opacity") == ["0.4"] and query.get("class") == ["3"] and query.get("method") == ["Saliency"]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.set_window_size(1400, 2200)
+        time.sleep(1.0)
+        driver.save_screenshot(str(ARTIFACTS / "explain-link.png"))
+    finally:
+        driver.quit()

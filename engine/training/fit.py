@@ -19,6 +19,7 @@ import numpy as np
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
+from engine.datasets.label_checks import label_warnings
 from engine.errors import InvalidSpec, TrainingCancelled, TrainingDiverged
 from engine.training.config import TrainConfig
 from engine.training.data import PreparedData, prepare_data
@@ -46,6 +47,7 @@ class TrainingResult:
     parameters: dict
     data: dict  # sizes of the train/validation/test parts and the transforms applied
     prepare_seconds: float = 0.0  # before the first step: data preparation, TensorFlow import, model build
+    label_warnings: tuple[str, ...] = ()  # classes the training or test labels never show (`label_checks`)
 
 
 def train(
@@ -163,4 +165,8 @@ def _fit(
         parameters=parameter_counts(spec),
         data=data.summary(),
         prepare_seconds=started - called,
+        # From the arrays trained on (training + validation rows are the transformed training set).
+        label_warnings=label_warnings(
+            np.concatenate([data.y_train, data.y_val]), data.y_test, data.class_names, spec.num_classes
+        ),
     )

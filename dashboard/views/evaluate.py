@@ -368,13 +368,13 @@ with ovr_tab:
 
 
 @st.cache_resource(show_spinner="Computing ROC curves…", max_entries=16)
-def roc_for(run_id: str):
+def roc_for(run_id: str, copy: str):
     return services.evaluation(run_id).roc_curves()
 
 
 with roc_tab:
     try:
-        roc = roc_for(run.run_id)
+        roc = roc_for(run.run_id, services.stored_copy(run))
     except DigitLabError as error:
         components.show_error(error)
     else:

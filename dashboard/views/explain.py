@@ -33,12 +33,12 @@ assert tuple(METHOD_SETTINGS) == links.EXPLAIN_METHODS
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _conv_layers(run_id: str) -> list[str]:
+def _conv_layers(run_id: str, copy: str) -> list[str]:
     return conv_layer_names(services.model(run_id))
 
 
 @st.cache_data(show_spinner="Computing the explanation…", max_entries=64)
-def _explanation(run_id: str, index: int, settings: ExplainSettings, target: int | None) -> Explanation:
+def _explanation(run_id: str, copy: str, index: int, settings: ExplainSettings, target: int | None) -> Explanation:
     run = services.run(run_id)
     dataset = services.dataset(run.meta["dataset"]["name"])
     image01 = normalised(dataset.x_test[index : index + 1], float(dataset.value_max))
@@ -46,12 +46,12 @@ def _explanation(run_id: str, index: int, settings: ExplainSettings, target: int
 
 
 @st.cache_data(show_spinner="Scoring the damaged test set…", max_entries=64)
-def _curve(run_id: str, perturbation: str) -> RobustnessCurve:
+def _curve(run_id: str, copy: str, perturbation: str) -> RobustnessCurve:
     return robustness_curve(services.run(run_id), perturbation)
 
 
 @st.cache_data(show_spinner="Fitting the temperature on the validation split…", max_entries=32)
-def _calibration(run_id: str, n_bins: int) -> Calibration:
+def _calibration(run_id: str, copy: str, n_bins: int) -> Calibration:
     return run_calibration(services.run(run_id), n_bins)
 
 
@@ -100,7 +100,7 @@ with explain_tab:
     settings_args: dict = {"method": METHOD_SETTINGS[method]}
     option_cols = st.columns([1.4, 1.4, 1.2])
     if method == "Grad-CAM":
-        layers = _conv_layers(run.run_id)
+        layers = _conv_layers(run.run_id, services.stored_copy(run))
         if layers:
             settings_args["layer"] = option_cols[0].selectbox(
                 "Conv layer", layers, index=len(layers) - 1, key="explain_layer", help="The last one by default."
@@ -116,7 +116,11 @@ with explain_tab:
 
     try:
         explanation = _explanation(
-            run.run_id, index, ExplainSettings(**settings_args), None if target == PREDICTED else int(target)
+            run.run_id,
+            services.stored_copy(run),
+            index,
+            ExplainSettings(**settings_args),
+            None if target == PREDICTED else int(target),
         )
     except DigitLabError as error:  # e.g. Grad-CAM on a model without conv layers; the other tabs still draw
         components.show_error(error)
@@ -154,7 +158,7 @@ with robust_tab:
     curves = []
     for curve_run in curve_runs:
         try:
-            curve = _curve(curve_run.run_id, perturbation)
+            curve = _curve(curve_run.run_id, services.stored_copy(curve_run), perturbation)
         except DigitLabError as error:
             st.warning(f"Run `{curve_run.run_id}` left out of the curve: {components.plain(error, 200)}")
             continue
@@ -182,7 +186,7 @@ with robust_tab:
 with calib_tab:
     n_bins = st.slider("Confidence bins", 5, 30, 10, key="calib_bins")
     try:
-        calibration = _calibration(run.run_id, n_bins)
+        calibration = _calibration(run.run_id, services.stored_copy(run), n_bins)
     except DigitLabError as error:
         components.show_error(error)
         calibration = None  # not st.stop(): the view below must still be published to the link

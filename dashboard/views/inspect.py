@@ -20,13 +20,13 @@ INDEX_KEY, PICKS_KEY = "inspect_index", "_inspect_picks"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _extractor(run_id: str) -> inspection.FeatureExtractor:
+def _extractor(run_id: str, copy: str) -> inspection.FeatureExtractor:
     # One activation model per run for the whole server; rebuilding it on every rerun costs a Keras graph.
     return inspection.feature_extractor(services.model(run_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _mistakes(run_id: str) -> np.ndarray:
+def _mistakes(run_id: str, copy: str) -> np.ndarray:
     run = services.run(run_id)
     return inspection.mistake_indices(run.test_labels(), run.test_probabilities())
 
@@ -47,7 +47,7 @@ selection = state.selection()
 run, dataset, labels, model = components.run_with_test_data("Inspect", selection)
 meta = run.meta
 try:
-    extractor = _extractor(run.run_id)
+    extractor = _extractor(run.run_id, services.stored_copy(run))
 except DigitLabError as error:
     components.show_error(error)
     st.stop()
@@ -72,7 +72,7 @@ with test_tab:
         f"this run's test set has {n_test:,} images, numbered 0 to {n_test - 1:,}",
     )
     st.session_state[INDEX_KEY] = min(int(st.session_state.get(INDEX_KEY, 0)), n_test - 1)
-    mistakes = _mistakes(run.run_id)
+    mistakes = _mistakes(run.run_id, services.stored_copy(run))
     pick_cols = st.columns([2, 1, 1.5, 2.5], vertical_alignment="bottom")
     pick_cols[0].number_input(f"Test image (0..{n_test - 1})", 0, n_test - 1, key=INDEX_KEY)
     pick_cols[1].button("Random", key="inspect_random", on_click=_pick, args=("Random", n_test))

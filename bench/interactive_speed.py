@@ -91,11 +91,17 @@ def home_starts(repeats: int) -> tuple[list[float], list[bool]]:
     return times, loaded
 
 
+# One script call per poll (elements found by Selenium go stale while Streamlit replaces the page).
+RENDERED = """
+const app = document.querySelector('[data-testid="stApp"]');
+if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+return Array.from(document.querySelectorAll('h1')).some(h => h.innerText.trim() === arguments[0]);
+"""
+
+
 def _rendered(driver, title: str) -> bool:
-    app = driver.find_elements("css selector", '[data-testid="stApp"]')
-    if not app or app[0].get_attribute("data-test-script-state") != "notRunning":
-        return False
-    return any(h.text.strip() == title for h in driver.find_elements("css selector", "h1"))
+    """The page titled `title` is shown and Streamlit reports its script as finished."""
+    return bool(driver.execute_script(RENDERED, title))
 
 
 def page_switches(rounds: int) -> tuple[list[list], str]:
@@ -154,7 +160,8 @@ def main() -> int:
     runs = [train_default(seed) for seed in seeds]
     reference = train_default(0, "digitlab-small8")
     rows = []
-    for label, run in [*((f"{DEFAULT_PRESET} seed {r['seed']}", r) for r in runs), ("digitlab-small8 seed 0", reference)]:
+    labelled = [*((f"{DEFAULT_PRESET} seed {r['seed']}", r) for r in runs), ("digitlab-small8 seed 0", reference)]
+    for label, run in labelled:
         beyond = run["wall"] - imp
         rows.append(
             [
@@ -200,7 +207,8 @@ def main() -> int:
         f"ratio to the import {home / imp:.2f}"
     )
     print(f"- first Home render <= 0.6x the import: {home / imp:.2f}: {verdict(home / imp <= 0.6)}")
-    print(f"- TensorFlow loaded in the server when Home first rendered: {', '.join('yes' if x else 'no' for x in loaded)}")
+    answers = ", ".join("yes" if x else "no" for x in loaded)
+    print(f"- TensorFlow loaded in the server when Home first rendered: {answers}")
     print()
 
     switches, log_note = page_switches(1 if args.quick else 2)

@@ -159,7 +159,8 @@ def show_images(indices, title: str, key: str, columns: int = 6, panel_px: int |
         )
         colours.append("#d62728" if truth != guess else "#222222")
     st.plotly_chart(
-        charts.image_grid(
+        components.cached_figure(
+            charts.image_grid,
             images[np.asarray(indices)],
             titles,
             value_max,
@@ -192,7 +193,7 @@ with confusion_tab:
     normalised = st.toggle("Show shares of each true class (normalised rows)", key="eval_normalised")
     title = f"Confusion matrix · {evaluation.num_samples:,} test images" + (" · row shares" if normalised else "")
     chart_event = st.plotly_chart(
-        charts.confusion_heatmap(evaluation.confusion, chart_names, normalised, title=title),
+        components.cached_figure(charts.confusion_heatmap, evaluation.confusion, chart_names, normalised, title=title),
         key=f"eval_confusion_{run.run_id}",
         on_select="rerun",
         selection_mode="points",
@@ -334,7 +335,8 @@ with samples_tab:
         ]
         colours = ["#d62728" if truth != guess else "#222222" for truth, guess in pairs]
         st.plotly_chart(
-            charts.image_grid(
+            components.cached_figure(
+                charts.image_grid,
                 images[table["index"].to_numpy()],
                 titles,
                 value_max,
@@ -410,7 +412,10 @@ with roc_tab:
 
 with curves_tab:
     if history and history.get("epochs"):
-        st.plotly_chart(training_curves(history, title=f"Training curves · run {run.run_id}"), key="eval_curves")
+        st.plotly_chart(
+            components.cached_figure(training_curves, history, title=f"Training curves · run {run.run_id}"),
+            key="eval_curves",
+        )
         st.caption(
             "Epoch 0 is the validation score before any training (seed 004); without a validation split only "
             "training curves exist."

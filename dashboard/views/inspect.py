@@ -94,7 +94,9 @@ with test_tab:
     left, right = st.columns([1, 2])
     caption = f"Test image #{index} (class {chart_names[true_class]})"
     left.plotly_chart(
-        input_image(dataset.x_test[index], value_max, caption), key="inspect_image", config={"displayModeBar": False}
+        components.cached_figure(input_image, dataset.x_test[index], value_max, caption),
+        key="inspect_image",
+        config={"displayModeBar": False},
     )
     right.plotly_chart(probability_bars(probabilities, chart_names, true_class), key="inspect_probabilities")
 
@@ -110,7 +112,8 @@ with test_tab:
     per_map = scaling.startswith("each")
     for name, kind, fmap in extractor(image01):
         st.plotly_chart(
-            feature_map_grid(name, kind, inspection.layer_display(fmap, per_map), per_map), key=f"inspect_fmap_{name}"
+            components.cached_figure(feature_map_grid, name, kind, inspection.layer_display(fmap, per_map), per_map),
+            key=f"inspect_fmap_{name}",
         )
 
 with draw_tab:
@@ -153,7 +156,7 @@ with draw_tab:
         input_col.info(components.plain(empty), icon=":material/info:")
     else:
         input_col.plotly_chart(
-            input_image(drawn, value_max, f"What the model sees ({h}x{w})"),
+            components.cached_figure(input_image, drawn, value_max, f"What the model sees ({h}x{w})"),
             key="inspect_drawn",
             config={"displayModeBar": False},
         )
@@ -164,7 +167,8 @@ with draw_tab:
         with st.expander("Feature maps of your drawing (each map scaled like seed 002)"):
             for name, kind, fmap in extractor(drawn01):
                 st.plotly_chart(
-                    feature_map_grid(name, kind, inspection.layer_display(fmap), True), key=f"inspect_drawn_fmap_{name}"
+                    components.cached_figure(feature_map_grid, name, kind, inspection.layer_display(fmap), True),
+                    key=f"inspect_drawn_fmap_{name}",
                 )
 
 with kernel_tab:
@@ -173,7 +177,7 @@ with kernel_tab:
     except DigitLabError as error:
         components.show_error(error)
     else:
-        st.plotly_chart(kernel_grid(kernels), key="inspect_kernels")
+        st.plotly_chart(components.cached_figure(kernel_grid, kernels), key="inspect_kernels")
         st.caption(
             "The weights each first-layer filter slides over the image: red pixels add, blue pixels subtract. "
             "Edge and stroke detectors show as red next to blue."

@@ -7,6 +7,7 @@ class of students opening the same link shares them instead of copying them per 
 from __future__ import annotations
 
 import logging
+import os
 
 import streamlit as st
 
@@ -46,31 +47,54 @@ def run(run_id: str | None) -> StoredRun | None:
     return store().get(run_id) or unstored_run(run_id)
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def stored_copy(found: StoredRun) -> str:
+    """Which stored copy of a run this is, for the caches below: a run deleted and trained again under the same id
+    is a new folder (the store publishes by renaming a finished one into place), so a new inode."""
+    try:
+        inode = os.stat(found.path).st_ino
+    except OSError:
+        inode = 0
+    return f"{inode}:{found.meta.get('created', '')}"
+
+
+# The per-run caches below are keyed by the run id and its stored copy, and are reached only through a store
+# lookup: a deleted run is never served from them, and a run trained again is loaded again. Pages' own per-run
+# caches take the same `copy` argument.
+
+
 def model(run_id: str):
-    telemetry.count("model_loads")
     found = run(run_id)
-    if found is None:
-        return None
-    return found.load_model()
+    return None if found is None else _model(run_id, stored_copy(found), found)
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def _model(run_id: str, copy: str, _found: StoredRun):
+    telemetry.count("model_loads")
+    return _found.load_model()
+
+
+def evaluation(run_id: str):
+    """Metrics from the run's stored test probabilities (no retraining, no model load)."""
+    found = run(run_id)
+    return None if found is None else _evaluation(run_id, stored_copy(found), found)
 
 
 @st.cache_resource(show_spinner="Scoring the test set…", max_entries=32)
-def evaluation(run_id: str):
-    """Metrics from the run's stored test probabilities (no retraining, no model load)."""
+def _evaluation(run_id: str, copy: str, _found: StoredRun):
     from engine.evaluation import evaluate
 
-    found = run(run_id)
-    if found is None:
-        return None
     telemetry.count("evaluations")
-    return evaluate(found.test_labels(), found.test_probabilities(), found.meta["class_names"])
+    return evaluate(_found.test_labels(), _found.test_probabilities(), _found.meta["class_names"])
+
+
+def history(run_id: str) -> dict | None:
+    found = run(run_id)
+    return None if found is None else _history(run_id, stored_copy(found), found)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def history(run_id: str) -> dict | None:
-    found = run(run_id)
-    return found.history() if found else None
+def _history(run_id: str, copy: str, _found: StoredRun) -> dict:
+    return _found.history()
 
 
 def find_current_run(selection) -> StoredRun | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 import streamlit as st
 
 from dashboard import services
+from engine.architectures import DEFAULT_PRESET as ENGINE_DEFAULT_PRESET
 from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec
 from engine.architectures.presets import Override, model_label, recipe_overrides
 from engine.datasets import DEFAULT_DATASET, Dataset
@@ -33,7 +34,7 @@ LINK_PROBLEMS_KEY = "_link_problems"  # one-off notices (plain text) from the li
 REFUSALS_KEY = "_link_refusals"  # Refusals still in force
 PAGE_PARAMS_KEY = "_page_params"
 CUSTOM = "(custom)"
-DEFAULT_PRESET = "digitlab-small8"
+DEFAULT_PRESET = ENGINE_DEFAULT_PRESET  # one default for the CLI and the dashboard
 
 # Sidebar widget keys for the training settings, one per TrainConfig field the user may change.
 CONFIG_WIDGETS = {

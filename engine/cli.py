@@ -314,6 +314,9 @@ def _presets(args) -> None:
 
 def _train(args) -> None:
     from engine.runs import get_or_train
+    from engine.training.tf_session import one_training_process
+
+    one_training_process()  # the process ends after this run: nothing to release for a next one
 
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)

@@ -240,7 +240,7 @@ def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, p
 
     scores = evaluate(result.test_labels, result.test_probabilities, result.class_names)
     last = result.history["epochs"][-1] if result.history["epochs"] else {}
-    warnings = run_warnings(dataset, spec, config)
+    warnings = run_warnings(dataset, spec, config, getattr(result, "label_warnings", None))
     return {
         "warnings": list(warnings),
         "run_id": run_id,
@@ -272,18 +272,27 @@ def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, p
     }
 
 
-def run_warnings(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> tuple[str, ...]:
+def run_warnings(
+    dataset: Dataset, spec: ModelSpec, config: TrainConfig, labels_checked: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
     """What a run on this request should be read with: the dataset's own warnings (files that are another
-    dataset's), a digit class merge on non-digit data, and classes missing from the training or test labels."""
+    dataset's), a digit class merge on non-digit data, and classes missing from the training or test labels.
+
+    `labels_checked`: the last part as the training already found it (`TrainingResult.label_warnings`), so a
+    finished run does not merge and subset the dataset a second time to learn it.
+    """
     from engine.datasets.label_checks import label_warnings, mapping_warning
-    from engine.training.data import transformed_dataset
 
     found = list(dataset.warnings)
     merge = mapping_warning(dataset.class_names, config.label_mapping)
     if merge:
         found.append(merge)
-    learned = transformed_dataset(dataset, config)
-    found += label_warnings(learned.y_train, learned.y_test, learned.class_names, spec.num_classes)
+    if labels_checked is None:
+        from engine.training.data import transformed_dataset
+
+        learned = transformed_dataset(dataset, config)
+        labels_checked = label_warnings(learned.y_train, learned.y_test, learned.class_names, spec.num_classes)
+    found += labels_checked
     return tuple(found)
 
 

@@ -182,11 +182,13 @@ controls[3].button("Reshuffle", key="data_reshuffle", on_click=_reshuffle)
 seed = int(st.session_state[SEED_KEY])
 images, labels = exploration.split_arrays(ds, split)
 picks = exploration.sample_indices(labels, ds.num_classes, per_class, seed)
-st.plotly_chart(sample_grid(images, picks, chart_names, ds.value_max, split, seed), key="data_samples")
+st.plotly_chart(
+    components.cached_figure(sample_grid, images, picks, chart_names, ds.value_max, split, seed), key="data_samples"
+)
 st.caption(f"Seed **{seed}** · type it back in to draw the same images again.")
 
 means, histogram = _statistics(ds, ds.fingerprint, split)
-st.plotly_chart(mean_image_grid(means, chart_names, ds.value_max, split), key="data_means")
+st.plotly_chart(components.cached_figure(mean_image_grid, means, chart_names, ds.value_max, split), key="data_means")
 log_y = st.toggle("Log scale", key="data_log_y", help="Most pixels are background (0); a log axis shows the rest.")
 st.plotly_chart(pixel_histogram_chart(histogram, ds.value_max, split, log_y), key="data_histogram")
 
@@ -220,8 +222,16 @@ with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", e
         state="complete",
     )
 event = st.plotly_chart(
-    embedding_chart(
-        result.coords, result.labels, result.indices, chart_names, method, thumbs, result.explained_variance, split
+    components.cached_figure(
+        embedding_chart,
+        result.coords,
+        result.labels,
+        result.indices,
+        chart_names,
+        method,
+        thumbs,
+        result.explained_variance,
+        split,
     ),
     key="data_embedding",
     on_select="rerun",

@@ -151,9 +151,12 @@ if images is None:
 
 
 @st.cache_data(show_spinner="Explaining the mistakes shown…", max_entries=32)
-def gallery_heatmaps(run_id: str, indices: tuple[int, ...], method: str, explained: str, _images01, _targets):
-    """Heatmaps of the shown mistakes in one batched engine call, cached by run id, indices, method and the class
-    explained: those fix the images (the run's test images at `indices`) and the classes, so they are not hashed."""
+def gallery_heatmaps(
+    run_id: str, copy: str, indices: tuple[int, ...], method: str, explained: str, _images01, _targets
+):
+    """Heatmaps of the shown mistakes in one batched engine call, cached by run id (and stored copy), indices,
+    method and the class explained: those fix the images (the run's test images at `indices`) and the classes, so
+    they are not hashed."""
     return explain_images(services.model(run_id), _images01, explaining.settings_for(method), targets=_targets).heatmaps
 
 
@@ -172,7 +175,8 @@ def show_images(
         )
         colours.append("#d62728" if truth != guess else "#222222")
     st.plotly_chart(
-        charts.image_grid(
+        components.cached_figure(
+            charts.image_grid,
             images[np.asarray(indices)],
             titles,
             value_max,
@@ -207,7 +211,7 @@ with confusion_tab:
     normalised = st.toggle("Show shares of each true class (normalised rows)", key="eval_normalised")
     title = f"Confusion matrix · {evaluation.num_samples:,} test images" + (" · row shares" if normalised else "")
     chart_event = st.plotly_chart(
-        charts.confusion_heatmap(evaluation.confusion, chart_names, normalised, title=title),
+        components.cached_figure(charts.confusion_heatmap, evaluation.confusion, chart_names, normalised, title=title),
         key=f"eval_confusion_{run.run_id}",
         on_select="rerun",
         selection_mode="points",
@@ -316,6 +320,7 @@ with mistakes_tab:
             try:
                 heatmaps = gallery_heatmaps(
                     run.run_id,
+                    services.stored_copy(run),
                     tuple(int(i) for i in shown),
                     overlay,
                     explained,
@@ -383,7 +388,8 @@ with samples_tab:
         ]
         colours = ["#d62728" if truth != guess else "#222222" for truth, guess in pairs]
         st.plotly_chart(
-            charts.image_grid(
+            components.cached_figure(
+                charts.image_grid,
                 images[table["index"].to_numpy()],
                 titles,
                 value_max,
@@ -417,13 +423,13 @@ with ovr_tab:
 
 
 @st.cache_resource(show_spinner="Computing ROC curves…", max_entries=16)
-def roc_for(run_id: str):
+def roc_for(run_id: str, copy: str):
     return services.evaluation(run_id).roc_curves()
 
 
 with roc_tab:
     try:
-        roc = roc_for(run.run_id)
+        roc = roc_for(run.run_id, services.stored_copy(run))
     except DigitLabError as error:
         components.show_error(error)
     else:
@@ -459,7 +465,10 @@ with roc_tab:
 
 with curves_tab:
     if history and history.get("epochs"):
-        st.plotly_chart(training_curves(history, title=f"Training curves · run {run.run_id}"), key="eval_curves")
+        st.plotly_chart(
+            components.cached_figure(training_curves, history, title=f"Training curves · run {run.run_id}"),
+            key="eval_curves",
+        )
         st.caption(
             "Epoch 0 is the validation score before any training (seed 004); without a validation split only "
             "training curves exist."

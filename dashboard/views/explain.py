@@ -31,12 +31,14 @@ SOURCES = ("A test image", "An uploaded .npy array")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _conv_layers(run_id: str) -> list[str]:
+def _conv_layers(run_id: str, copy: str) -> list[str]:
     return conv_layer_names(services.model(run_id))
 
 
 @st.cache_data(show_spinner="Computing the explanation…", max_entries=64)
-def _explanation(run_id: str, image: np.ndarray, value_max: float, settings: ExplainSettings, target: int | None):
+def _explanation(
+    run_id: str, copy: str, image: np.ndarray, value_max: float, settings: ExplainSettings, target: int | None
+):
     """One raw image (H, W), as the dataset stores it, explained by the run's model (cached by its pixels)."""
     return explain_images(services.model(run_id), normalised(image[None], value_max), settings, target)
 
@@ -47,7 +49,7 @@ def _uploaded(data: bytes, name: str, image_hw: tuple[int, int], value_max: floa
 
 
 @st.cache_data(show_spinner="Scoring the damaged test set…", max_entries=64)
-def _curve(run_id: str, perturbation: str) -> RobustnessCurve:
+def _curve(run_id: str, copy: str, perturbation: str) -> RobustnessCurve:
     # The server's shared model and dataset; the engine keeps the curve with the run for other sessions.
     found = services.run(run_id)
     dataset_used = services.dataset(found.meta["dataset"]["name"])
@@ -55,7 +57,7 @@ def _curve(run_id: str, perturbation: str) -> RobustnessCurve:
 
 
 @st.cache_data(show_spinner="Fitting the temperature on the validation split…", max_entries=32)
-def _calibration(run_id: str, n_bins: int) -> Calibration:
+def _calibration(run_id: str, copy: str, n_bins: int) -> Calibration:
     found = services.run(run_id)
     dataset_used = services.dataset(found.meta["dataset"]["name"])
     return run_calibration(found, n_bins, model=services.model(run_id), dataset=dataset_used)
@@ -87,7 +89,7 @@ def _run_option(run) -> str:
 
 
 @st.cache_data(show_spinner="Projecting the test set…", max_entries=32)
-def _feature_map(run_id: str, method: str, space: str) -> FeatureMap:
+def _feature_map(run_id: str, copy: str, method: str, space: str) -> FeatureMap:
     # The server's shared model and dataset; the engine keeps the result with the run for other sessions.
     found = services.run(run_id)
     loaded = services.model(run_id) if space == "features" else None
@@ -208,7 +210,7 @@ with explain_tab:
         )
         settings_args: dict = {}
         option_cols = st.columns([1.4, 1.4, 1.2])
-        layers = _conv_layers(run.run_id) if method == "Grad-CAM" else []
+        layers = _conv_layers(run.run_id, services.stored_copy(run)) if method == "Grad-CAM" else []
         if layers:
             components.link_view_check(
                 "layer",
@@ -241,7 +243,9 @@ with explain_tab:
         second = candidates.get(second_id)
         if second is not None:
             second_settings, note = settings, ""
-            if settings.layer is not None and settings.layer not in _conv_layers(second.run_id):
+            if settings.layer is not None and settings.layer not in _conv_layers(
+                second.run_id, services.stored_copy(second)
+            ):
                 second_settings = replace(settings, layer=None)
                 note = (
                     f"Grad-CAM uses its own last conv layer: it has no layer named "
@@ -262,6 +266,7 @@ with explain_tab:
                 try:
                     explanation = _explanation(
                         shown_run.run_id,
+                        services.stored_copy(shown_run),
                         np.asarray(image),
                         value_max,
                         shown_settings,
@@ -309,7 +314,7 @@ with robust_tab:
         curves = []
         for curve_run in curve_runs:
             try:
-                curve = _curve(curve_run.run_id, perturbation)
+                curve = _curve(curve_run.run_id, services.stored_copy(curve_run), perturbation)
             except DigitLabError as error:
                 st.warning(f"Run `{curve_run.run_id}` left out of the curve: {components.plain(error, 200)}")
                 continue
@@ -347,7 +352,7 @@ with calib_tab:
     if calib_tab.open:
         n_bins = st.slider("Confidence bins", 5, 30, 10, key="calib_bins")
         try:
-            calibration = _calibration(run.run_id, n_bins)
+            calibration = _calibration(run.run_id, services.stored_copy(run), n_bins)
         except DigitLabError as error:
             components.show_error(error)
             calibration = None  # not st.stop(): the view below must still be published to the link
@@ -391,8 +396,8 @@ with feature_tab:
             help="PCA is instant and linear; t-SNE keeps neighbours together (a stratified subset, cached per run).",
         )
         try:
-            learned = _feature_map(run.run_id, map_method, "features")
-            pixels = _feature_map(run.run_id, map_method, "pixels")
+            learned = _feature_map(run.run_id, services.stored_copy(run), map_method, "features")
+            pixels = _feature_map(run.run_id, services.stored_copy(run), map_method, "pixels")
         except DigitLabError as error:  # e.g. a model that does not end in a Dense layer; the view is still published
             components.show_error(error)
             learned = pixels = None

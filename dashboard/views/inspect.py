@@ -22,13 +22,13 @@ INDEX_KEY, PICKS_KEY = "inspect_index", "_inspect_picks"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _extractor(run_id: str) -> inspection.FeatureExtractor:
+def _extractor(run_id: str, copy: str) -> inspection.FeatureExtractor:
     # One activation model per run for the whole server; rebuilding it on every rerun costs a Keras graph.
     return inspection.feature_extractor(services.model(run_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _mistakes(run_id: str) -> np.ndarray:
+def _mistakes(run_id: str, copy: str) -> np.ndarray:
     run = services.run(run_id)
     return inspection.mistake_indices(run.test_labels(), run.test_probabilities())
 
@@ -54,7 +54,7 @@ selection = state.selection()
 run, dataset, labels, model = components.run_with_test_data("Inspect", selection)
 meta = run.meta
 try:
-    extractor = _extractor(run.run_id)
+    extractor = _extractor(run.run_id, services.stored_copy(run))
 except DigitLabError as error:
     components.show_error(error)
     st.stop()
@@ -79,7 +79,7 @@ with test_tab:
         f"this run's test set has {n_test:,} images, numbered 0 to {n_test - 1:,}",
     )
     st.session_state[INDEX_KEY] = min(int(st.session_state.get(INDEX_KEY, 0)), n_test - 1)
-    mistakes = _mistakes(run.run_id)
+    mistakes = _mistakes(run.run_id, services.stored_copy(run))
     pick_cols = st.columns([2, 1, 1.5, 2.5], vertical_alignment="bottom")
     pick_cols[0].number_input(f"Test image (0..{n_test - 1})", 0, n_test - 1, key=INDEX_KEY)
     pick_cols[1].button("Random", key="inspect_random", on_click=_pick, args=("Random", n_test))
@@ -101,7 +101,9 @@ with test_tab:
     left, right = st.columns([1, 2])
     caption = f"Test image #{index} (class {chart_names[true_class]})"
     left.plotly_chart(
-        input_image(dataset.x_test[index], value_max, caption), key="inspect_image", config={"displayModeBar": False}
+        components.cached_figure(input_image, dataset.x_test[index], value_max, caption),
+        key="inspect_image",
+        config={"displayModeBar": False},
     )
     right.plotly_chart(probability_bars(probabilities, chart_names, true_class), key="inspect_probabilities")
 
@@ -117,7 +119,8 @@ with test_tab:
     per_map = scaling.startswith("each")
     for name, kind, fmap in extractor(image01):
         st.plotly_chart(
-            feature_map_grid(name, kind, inspection.layer_display(fmap, per_map), per_map), key=f"inspect_fmap_{name}"
+            components.cached_figure(feature_map_grid, name, kind, inspection.layer_display(fmap, per_map), per_map),
+            key=f"inspect_fmap_{name}",
         )
 
 with draw_tab:
@@ -166,7 +169,7 @@ with draw_tab:
         input_col.info(components.plain(empty), icon=":material/info:")
     else:
         input_col.plotly_chart(
-            input_image(drawn, value_max, f"What the model sees ({h}x{w})"),
+            components.cached_figure(input_image, drawn, value_max, f"What the model sees ({h}x{w})"),
             key="inspect_drawn",
             config={"displayModeBar": False},
         )
@@ -195,7 +198,8 @@ with draw_tab:
         with st.expander("Feature maps of your drawing (each map scaled like seed 002)"):
             for name, kind, fmap in extractor(drawn01):
                 st.plotly_chart(
-                    feature_map_grid(name, kind, inspection.layer_display(fmap), True), key=f"inspect_drawn_fmap_{name}"
+                    components.cached_figure(feature_map_grid, name, kind, inspection.layer_display(fmap), True),
+                    key=f"inspect_drawn_fmap_{name}",
                 )
 
 with kernel_tab:
@@ -204,7 +208,7 @@ with kernel_tab:
     except DigitLabError as error:
         components.show_error(error)
     else:
-        st.plotly_chart(kernel_grid(kernels), key="inspect_kernels")
+        st.plotly_chart(components.cached_figure(kernel_grid, kernels), key="inspect_kernels")
         st.caption(
             "The weights each first-layer filter slides over the image: red pixels add, blue pixels subtract. "
             "Edge and stroke detectors show as red next to blue."

@@ -195,7 +195,10 @@ if preset is not None and "test_accuracy" in preset.reported:
 
 history = services.history(result_run.run_id)
 if history:
-    st.plotly_chart(training_curves(history, title=f"Training curves · run {result_run.run_id}"), key="train_curves")
+    st.plotly_chart(
+        components.cached_figure(training_curves, history, title=f"Training curves · run {result_run.run_id}"),
+        key="train_curves",
+    )
     if history.get("stopped_early"):
         st.caption("Early stopping ended training before the last epoch.")
 

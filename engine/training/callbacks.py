@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextlib import suppress
 
 import keras
@@ -35,6 +36,9 @@ class EpochWatcher(keras.callbacks.Callback):
         self.started = time.perf_counter()
         self._epoch_started = self.started
         self._last_batch_event = self.started
+        # Scores the validation set after each epoch ({"val_loss": ..., "val_accuracy": ...}); its numbers are
+        # added to the epoch's logs, so callbacks after this one (early stopping) read them as Keras' own.
+        self.validate: Callable[[], dict[str, float]] | None = None
 
     def emit(self, event: ProgressEvent) -> None:
         if self.progress is not None and self.progress(event) is False:
@@ -68,6 +72,8 @@ class EpochWatcher(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.diverged:
             return
+        if self.validate is not None and logs is not None:
+            logs.update(self.validate())
         now = time.perf_counter()
         metrics = {key: float(value) for key, value in (logs or {}).items() if key in KEPT_METRICS}
         if any(not math.isfinite(value) for value in metrics.values()):

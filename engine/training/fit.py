@@ -19,10 +19,11 @@ import numpy as np
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
+from engine.datasets.label_checks import label_warnings
 from engine.errors import InvalidSpec, TrainingCancelled, TrainingDiverged
 from engine.training.config import TrainConfig
 from engine.training.data import PreparedData, prepare_data
-from engine.training.pipeline import VALIDATION_BATCH, targets, training_pipeline
+from engine.training.pipeline import Scorer, training_pipeline
 from engine.training.precision import choose_precision, set_hidden_policy
 from engine.training.progress import ProgressCallback, ProgressEvent
 from engine.training.schedules import learning_rate
@@ -46,6 +47,7 @@ class TrainingResult:
     parameters: dict
     data: dict  # sizes of the train/validation/test parts and the transforms applied
     prepare_seconds: float = 0.0  # before the first step: data preparation, TensorFlow import, model build
+    label_warnings: tuple[str, ...] = ()  # classes the training or test labels never show (`label_checks`)
 
 
 def train(
@@ -97,11 +99,11 @@ def _fit(
     started = time.perf_counter()
     watcher.started = started
 
-    initial = None
-    if data.has_validation:
-        loss, accuracy = model.evaluate(data.x_val, targets(spec, data.y_val), batch_size=VALIDATION_BATCH, verbose=0)
-        initial = {"val_loss": float(loss), "val_accuracy": float(accuracy)}
+    score = Scorer(model, spec)
+    initial = score(data.x_val, data.y_val).metrics("val_") if data.has_validation else None
     watcher.emit(ProgressEvent("start", 0, config.epochs, 0.0, dict(initial or {})))
+    if data.has_validation:
+        watcher.validate = lambda: score(data.x_val, data.y_val).metrics("val_")
 
     callbacks: list = [watcher]
     if config.early_stopping_patience:
@@ -114,9 +116,7 @@ def _fit(
     model.fit(
         training_pipeline(data, spec, config),
         epochs=config.epochs,
-        validation_data=(data.x_val, targets(spec, data.y_val)) if data.has_validation else None,
-        validation_batch_size=VALIDATION_BATCH,
-        callbacks=callbacks,
+        callbacks=callbacks,  # the watcher scores the validation set (`Scorer`), not Keras' validation_data
         shuffle=False,  # the pipeline already shuffles, with the run's seed
         verbose=0,
     )
@@ -134,17 +134,16 @@ def _fit(
             f"Training was cancelled after {len(watcher.epochs)} of {config.epochs} epochs; nothing was stored."
         )
     train_seconds = time.perf_counter() - started
-    final_validation = None
-    if data.has_validation:
-        # Scored after fit, so early stopping's restored best weights are what gets reported.
-        loss, accuracy = model.evaluate(data.x_val, targets(spec, data.y_val), batch_size=VALIDATION_BATCH, verbose=0)
-        final_validation = {"val_loss": float(loss), "val_accuracy": float(accuracy)}
+    if precision != "float32":
+        score = Scorer(model, spec)  # traced anew: the hidden layers switched to float32
+    # Scored after fit, so early stopping's restored best weights are what gets reported.
+    final_validation = score(data.x_val, data.y_val).metrics("val_") if data.has_validation else None
     # The training set scored like validation and test (inference mode: dropout off, batch norm's moving
     # statistics). Keras' epoch `accuracy` is a running average over the epoch's batches with dropout active,
     # which sits below the validation score and misleads when read beside it.
-    loss, accuracy = model.evaluate(data.x_train, targets(spec, data.y_train), batch_size=VALIDATION_BATCH, verbose=0)
-    final_train = {"train_loss_inference": float(loss), "train_accuracy_inference": float(accuracy)}
-    probabilities = model.predict(data.x_test, batch_size=VALIDATION_BATCH, verbose=0).astype(np.float32)
+    on_train = score(data.x_train, data.y_train)
+    final_train = {"train_loss_inference": on_train.loss, "train_accuracy_inference": on_train.accuracy}
+    probabilities = score(data.x_test, data.y_test).outputs
     if not np.all(np.isfinite(probabilities)):
         raise TrainingDiverged(
             "The trained model predicts NaN on the test set. Lower the learning rate; nothing was stored."
@@ -166,4 +165,8 @@ def _fit(
         parameters=parameter_counts(spec),
         data=data.summary(),
         prepare_seconds=started - called,
+        # From the arrays trained on (training + validation rows are the transformed training set).
+        label_warnings=label_warnings(
+            np.concatenate([data.y_train, data.y_val]), data.y_test, data.class_names, spec.num_classes
+        ),
     )

@@ -29,6 +29,7 @@ EXPECTED = {
     "repeated_training.py": "| process | RSS before MiB |",
     "memory_model.py": "| point | train images |",
     "explain_probes.py": "| run | test acc | method | k |",
+    "interactive_speed.py": "| train --dataset digits (fresh cache) |",
 }
 
 

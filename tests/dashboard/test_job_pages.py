@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from engine.architectures import DEFAULT_PRESET
 from engine.crossval import fold_tasks
 from engine.datasets import load_dataset
 from engine.jobs import JobRequest, RunState
@@ -29,8 +30,8 @@ def digits():
 
 def default_fold_tasks(digits, k=3):
     # The sidebar's default model: the default preset with its own recipe, sized for digits.
-    spec, config = preset_request("digitlab-small8", digits)
-    return fold_tasks(digits, spec, config, k, "digitlab-small8")
+    spec, config = preset_request(DEFAULT_PRESET, digits)
+    return fold_tasks(digits, spec, config, k, DEFAULT_PRESET)
 
 
 def write_job(job_id, tasks, state, statuses, message="", pid=0, kind="cv", noun="fold"):
@@ -61,7 +62,7 @@ def test_a_link_to_a_job_whose_cluster_went_away_says_so_and_offers_resume(digit
 def test_a_live_job_is_followed_with_its_progress_and_a_stop_button(digits):
     tasks = default_fold_tasks(digits)
     spec, config = tasks[0].request()
-    get_or_train(digits, spec, config, preset="digitlab-small8")  # fold 1 is stored already
+    get_or_train(digits, spec, config, preset=DEFAULT_PRESET)  # fold 1 is stored already
     job_id = "2" * 16
     # A stand-in for the driver: a live process whose command line names the job, as the real driver's does.
     stand_in = subprocess.Popen(["sh", "-c", "sleep 60", job_id])

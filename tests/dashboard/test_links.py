@@ -3,7 +3,7 @@ is one notice (parameter, value shortened, reason), keeps Train off and presents
 
 import pytest
 
-from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec
+from engine.architectures import DEFAULT_PRESET, PRESETS, ConvBlock, DenseLayer, ModelSpec
 from tests.dashboard.conftest import literal, open_app, open_page
 
 TRAIN = "views/train.py"
@@ -26,7 +26,7 @@ def test_a_plain_visit_publishes_a_link_for_the_default_view():
     app = open_app()
     assert not app.exception
     assert param(app, "dataset") == "digits"
-    assert param(app, "preset") == "digitlab-small8"
+    assert param(app, "preset") == DEFAULT_PRESET == "digitlab-small8-v2"
     assert not notices(app)
 
 

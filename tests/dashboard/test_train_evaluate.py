@@ -41,13 +41,13 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 def test_train_page_layer_table_matches_engine(empty_cache):
-    from engine.architectures import parameter_counts
+    from engine.architectures import DEFAULT_PRESET, PRESETS, parameter_counts
     from engine.datasets import load_dataset
     from engine.runs import preset_request
 
     app = open_app(page=TRAIN)
     assert not app.exception
-    spec, _ = preset_request("digitlab-small8", load_dataset("digits"))
+    spec, _ = preset_request(DEFAULT_PRESET, load_dataset("digits"))  # the sidebar's default model
     layers = app.dataframe[0].value
     total = layers[layers["layer"] == "total"].iloc[0]
     counts = parameter_counts(spec)
@@ -58,9 +58,7 @@ def test_train_page_layer_table_matches_engine(empty_cache):
     assert any("keras.Sequential" in code.value for code in app.code)
     # The exported code is the whole recipe (issue 14): data, the run's batch size and epochs, the fit call.
     recipe = next(code.value for code in app.code if "keras.Sequential" in code.value)
-    from engine.architectures import PRESETS
-
-    recipe_config = PRESETS["digitlab-small8"].config
+    recipe_config = PRESETS[DEFAULT_PRESET].config
     for fragment in ("load_digits()", f"BATCH_SIZE = {recipe_config.batch_size}", "model.fit(", "validation_data="):
         assert fragment in recipe, fragment
     assert f"EPOCHS = {recipe_config.epochs}" in recipe

@@ -135,7 +135,13 @@ def test_a_second_run_is_explained_beside_the_first_on_the_same_image(runs, monk
     assert any(same[:10] in option for option in offered)
     assert not any(merged[:10] in option for option in offered)  # other classes: never offered as comparable
     assert not any(elsewhere.run_id[:10] in option or other_copy.run_id[:10] in option for option in offered)
-    assert len(offered) == 2  # none, and the one run that fits
+    # Every run offered (other tests may have stored more) fits: the same dataset copy, image size and classes.
+    first_meta = RunStore().get(first).meta
+    for option in offered[1:]:
+        fits = [r for r in RunStore().list() if option.startswith(r.run_id[:10])]
+        assert len(fits) == 1 and fits[0].run_id != first
+        assert fits[0].meta["dataset"]["fingerprint"] == first_meta["dataset"]["fingerprint"]
+        assert fits[0].meta["class_names"] == first_meta["class_names"]
     dataset = _digits()
     image01 = dataset.x_test[5].astype(np.float32) / dataset.value_max
     figures = _figures(app)

@@ -54,23 +54,30 @@ def import_tensorflow_seconds() -> float:
     return time.perf_counter() - started
 
 
+def home_start(driver) -> tuple[float, bool]:
+    """Seconds from launching a server on an empty cache until its Home page shows in `driver`, and whether the
+    server process had TensorFlow loaded by then."""
+    cache = temp_cache("digitlab-bench-start-")
+    started = time.perf_counter()
+    process, url = start_server(cache, os.path.join(cache, "streamlit.log"))
+    try:
+        wait_healthy(url, process)
+        driver.get(url)
+        wait_text(driver, "Stored runs", poll=0.05)  # polled often: this is the clock
+        return time.perf_counter() - started, tensorflow_loaded(process.pid)
+    finally:
+        stop_server(process)
+
+
 def measure_start(repeats: int) -> tuple[list[float], list[float], list[bool]]:
     import_times, start_times, tf_loaded = [], [], []
     driver = browser()
     try:
         for _ in range(repeats):
             import_times.append(import_tensorflow_seconds())
-            cache = temp_cache("digitlab-bench-start-")
-            started = time.perf_counter()
-            process, url = start_server(cache, os.path.join(cache, "streamlit.log"))
-            try:
-                wait_healthy(url, process)
-                driver.get(url)
-                wait_text(driver, "Stored runs", poll=0.05)  # polled often: this is the clock
-                start_times.append(time.perf_counter() - started)
-                tf_loaded.append(tensorflow_loaded(process.pid))
-            finally:
-                stop_server(process)
+            seconds, loaded = home_start(driver)
+            start_times.append(seconds)
+            tf_loaded.append(loaded)
     finally:
         driver.quit()
     return import_times, start_times, tf_loaded

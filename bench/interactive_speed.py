@@ -32,7 +32,8 @@ import time
 
 import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
 from bench._common import ROOT, header, table, temp_cache, verdict
-from tests.live_app import CHROMIUM, DRIVER, browser, start_server, stop_server, wait_healthy, wait_text
+from bench.dashboard_start import home_start
+from tests.live_app import CHROMIUM, DRIVER, browser, start_server, stop_server, wait_healthy
 
 PAGES = ("Evaluate", "Inspect", "Explain", "Compare", "Data", "Train", "Home")
 TITLES = {"Home": "Digit Lab"}  # each page's st.title, where it is not the page's name
@@ -65,27 +66,14 @@ def train_default(seed: int, preset: str | None = None) -> dict:
     return {"wall": wall, "cpu": cpu, "seed": seed, **run}
 
 
-def tensorflow_loaded(pid: int) -> bool:
-    with open(f"/proc/{pid}/maps", encoding="ascii", errors="replace") as maps:
-        return any("libtensorflow" in line or "_pywrap_tensorflow" in line for line in maps)
-
-
 def home_starts(repeats: int) -> tuple[list[float], list[bool]]:
     times, loaded = [], []
     driver = browser()
     try:
         for _ in range(repeats):
-            cache = temp_cache("digitlab-bench-home-")
-            started = time.perf_counter()
-            process, url = start_server(cache, os.path.join(cache, "streamlit.log"))
-            try:
-                wait_healthy(url, process)
-                driver.get(url)
-                wait_text(driver, "Stored runs", poll=0.05)  # polled often: this is the clock
-                times.append(time.perf_counter() - started)
-                loaded.append(tensorflow_loaded(process.pid))
-            finally:
-                stop_server(process)
+            seconds, had_tensorflow = home_start(driver)
+            times.append(seconds)
+            loaded.append(had_tensorflow)
     finally:
         driver.quit()
     return times, loaded

@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
+ARTIFACTS = ROOT / "test-artifacts" / "browser"  # browser tests' screenshots and server logs
 BROWSER_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -107,3 +108,22 @@ def wait_text(driver, text: str, timeout: float = 120, poll: float = 0.5) -> Non
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, timeout, poll_frequency=poll).until(lambda d: text in d.find_element("tag name", "body").text)
+
+
+def train_digits_run(cache: str, epochs: int = 2, preset: str = "digitlab-small8") -> str:
+    """Train (or find) one digits run in `cache` for a server to show; its run id. The process's own cache setting
+    is restored afterwards."""
+    previous = os.environ.get("DIGIT_LAB_CACHE")
+    os.environ["DIGIT_LAB_CACHE"] = str(cache)
+    try:
+        from engine.datasets import load_dataset
+        from engine.runs import get_or_train, preset_request
+
+        dataset = load_dataset("digits")
+        spec, config = preset_request(preset, dataset, epochs=epochs)
+        return get_or_train(dataset, spec, config, preset=preset).run.run_id
+    finally:
+        if previous is None:
+            os.environ.pop("DIGIT_LAB_CACHE", None)
+        else:
+            os.environ["DIGIT_LAB_CACHE"] = previous

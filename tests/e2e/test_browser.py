@@ -11,25 +11,13 @@ import time
 import pytest
 
 from tests.live_app import (
-    CHROMIUM,
-    DRIVER,
-    ROOT,
+    ARTIFACTS,
     browser,
     start_server,
     stop_server,
     wait_healthy,
     wait_text,
 )
-
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
-    ),
-]
 
 
 @pytest.fixture(scope="module")

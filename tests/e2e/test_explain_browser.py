@@ -3,43 +3,19 @@ draws its overlay, with no exception box. The screenshot goes to test-artifacts/
 
 from __future__ import annotations
 
-import os
 import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.live_app import CHROMIUM, DRIVER, ROOT, browser, start_server, stop_server, wait_healthy, wait_text
-
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
-    ),
-]
+from tests.live_app import ARTIFACTS, browser, start_server, stop_server, train_digits_run, wait_healthy, wait_text
 
 
 @pytest.fixture(scope="module")
 def trained_server(tmp_path_factory):
     """A server whose cache holds one digits run, trained here first (2 epochs); yields (url, run id)."""
     cache = tmp_path_factory.mktemp("explain-browser-cache")
-    old = os.environ.get("DIGIT_LAB_CACHE")
-    os.environ["DIGIT_LAB_CACHE"] = str(cache)
-    try:
-        from engine.datasets import load_dataset
-        from engine.runs import get_or_train, preset_request
-
-        dataset = load_dataset("digits")
-        spec, config = preset_request("digitlab-small8", dataset, epochs=2)
-        run_id = get_or_train(dataset, spec, config, preset="digitlab-small8").run.run_id
-    finally:
-        if old is None:
-            os.environ.pop("DIGIT_LAB_CACHE", None)
-        else:
-            os.environ["DIGIT_LAB_CACHE"] = old
+    run_id = train_digits_run(str(cache))
     log_path = tmp_path_factory.mktemp("log") / "streamlit.log"
     process, url = start_server(str(cache), str(log_path))
     try:

@@ -6,32 +6,14 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
-from tests.live_app import CHROMIUM, DRIVER, ROOT, browser, start_server, stop_server, wait_healthy, wait_text
-
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
-    ),
-]
+from tests.live_app import ARTIFACTS, browser, start_server, stop_server, train_digits_run, wait_healthy, wait_text
 
 
 def test_clicking_a_point_shows_that_image(tmp_path, monkeypatch):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.support.ui import WebDriverWait
 
-    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
-    from engine.datasets import load_dataset
-    from engine.runs import get_or_train, preset_request
-
-    digits = load_dataset("digits")
-    spec, config = preset_request("digitlab-small8", digits, epochs=2)
-    run_id = get_or_train(digits, spec, config, preset="digitlab-small8").run.run_id
+    run_id = train_digits_run(str(tmp_path))
 
     process, url = start_server(str(tmp_path), str(tmp_path / "streamlit.log"))
     driver = None

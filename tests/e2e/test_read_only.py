@@ -12,16 +12,12 @@ import sys
 
 import pytest
 
-from tests.live_app import CHROMIUM, DRIVER, ROOT, browser, free_port, stop_server, wait_healthy, wait_text
+from tests.live_app import ROOT, browser, free_port, stop_server, wait_healthy, wait_text
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver"),
-    pytest.mark.skipif(
-        not shutil.which("unshare") or os.geteuid() != 0, reason="needs root and unshare for a mount namespace"
-    ),
-]
+# The browser marks come from tests/e2e/conftest.py; this one needs root for its mount namespace too.
+pytestmark = pytest.mark.skipif(
+    not shutil.which("unshare") or os.geteuid() != 0, reason="needs root and unshare for a mount namespace"
+)
 
 # Inside the namespace: the cache gets a mount of its own at /mnt (so it stays writable), then / turns read-only,
 # then the temporary folder becomes an empty writable tmpfs (Keras and Python's tempfile write there), then the

@@ -245,6 +245,12 @@ def main() -> int:
         "--fast-epochs epochs (its per-epoch cost), the sprint and the successor (about 15 min on 2 quiet cores)",
     )
     parser.add_argument("--fast-epochs", type=int, default=3, help="--fast-preset's epochs with --new-presets-only")
+    parser.add_argument(
+        "--only",
+        help="with --new-presets-only: 'sprint' (the baseline's first epoch and the sprint, ~5 min) or 'successor' "
+        "(fast28's epochs and the successor)",
+        choices=["sprint", "successor"],
+    )
     args = parser.parse_args()
 
     from engine.datasets import load_dataset
@@ -323,9 +329,15 @@ def main() -> int:
         "baseline": f"baseline: seed 001 recipe (float64 NumPy, batch 64, split 0.2, {epochs}-{max_epochs} ep)",
         "same": "same" in info
         and f"engine, same architecture (seed001-cnn3, batch 64, split 0.2, {epochs} ep, {info['same']['precision']})",
-        "fast": engine_label("fast", args.fast_preset),
-        "sprint": engine_label("sprint", args.sprint_preset),
-        "successor": engine_label("successor", args.successor_preset),
+        **{
+            name: engine_label(name, preset)
+            for name, preset in (
+                ("fast", args.fast_preset),
+                ("sprint", args.sprint_preset),
+                ("successor", args.successor_preset),
+            )
+            if name in info
+        },
     }
     headers = [
         "training",
@@ -390,7 +402,7 @@ def main() -> int:
             f"The baseline did not reach {threshold:.2f} in every seed within {max_epochs} epochs; such a seed counts "
             "with its whole run, so the time-to ratios are lower bounds (≥)."
         )
-    fast = ratios["fast"]
+    fast = ratios.get("fast")
     if "same" in results:
         same = ratios["same"]
         same_acc = fmt([r["at_epoch"] for r in results["same"]], 4)
@@ -417,8 +429,10 @@ def main() -> int:
             f"({info['fast']['epochs']} run): {fast_final:.4f}: "
             f"{verdict(fast_final >= TARGET_FINAL and info['fast']['epochs'] <= 10)}"
         )
-    _sprint_verdict(results, args.sprint_preset, threshold)
-    _successor_verdict(results, info, args.successor_preset, args.fast_preset)
+    if "sprint" in results:
+        _sprint_verdict(results, args.sprint_preset, threshold)
+    if "successor" in results:
+        _successor_verdict(results, info, args.successor_preset, args.fast_preset)
     return 0
 
 

@@ -274,6 +274,8 @@ def main() -> int:
     names = (
         ["baseline", "fast", "sprint", "successor"] if new_only else ["baseline", "same", "fast", "sprint", "successor"]
     )
+    if new_only and args.only:
+        names = ["baseline", "sprint"] if args.only == "sprint" else ["baseline", "fast", "successor"]
     results: dict[str, list[dict]] = {name: [] for name in names}
     info: dict[str, dict] = {}
     for seed in range(seeds):

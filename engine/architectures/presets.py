@@ -252,39 +252,6 @@ def _all_presets() -> list[Preset]:
             "Fashion-MNIST after 2-3 epochs and 93 % after 10 (see bench/).",
         ),
         Preset(
-            name="digitlab-fast28-v2",
-            title="Digit Lab fast 28x28, version 2 (label smoothing, warm-up, light shifts)",
-            # fast28's network and cost per epoch, a recipe tuned for its 10th epoch instead of its 2nd (issue 17;
-            # bench/README.md has what was tried): smoothed targets and small random shifts keep the last
-            # epochs learning instead of memorising, and a short warm-up lets the full rate start safely.
-            spec=ModelSpec(
-                conv_blocks=(
-                    _conv(32, padding="same", batch_norm="after_pool"),
-                    _conv(48, padding="same", batch_norm="after_pool", dropout=0.25),
-                ),
-                dense_layers=(DenseLayer(128, dropout=0.3),),
-                learning_rate=0.003,
-                batch_norm_momentum=0.9,
-                input_shape=MNIST,
-            ),
-            config=TrainConfig(
-                epochs=10,
-                batch_size=128,
-                validation_split=0.1,
-                lr_schedule="cosine",
-                warmup_fraction=0.05,
-                label_smoothing=0.1,
-                augmentation=True,
-                augment_shift=0.07,
-                augment_rotation=0.0,
-                augment_zoom=0.0,
-            ),
-            source="digit-lab",
-            dataset="fashion-mnist",
-            description="digitlab-fast28's successor: the same network with label smoothing, a short warm-up and "
-            "random shifts of up to 2 pixels, for accuracy after 10 epochs (see bench/).",
-        ),
-        Preset(
             name="digitlab-sprint28",
             title="Digit Lab sprint 28x28 (one epoch to about 90 % on Fashion-MNIST)",
             # Designed for time to accuracy on a CPU (issue 17; bench/README.md has every variant tried, tuned on a

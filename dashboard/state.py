@@ -239,7 +239,10 @@ def config_from_widgets() -> TrainConfig:
     ss = st.session_state
     values = {name: ss[key] for name, key in CONFIG_WIDGETS.items() if key in ss}
     values["label_mapping"] = (values.get("label_mapping") or "").strip()
-    return TrainConfig().replace(**values)
+    # Settings without a widget (label smoothing, warm-up, augmentation strengths) keep the selected preset's
+    # values: starting from TrainConfig() would silently train another recipe than the preset names.
+    preset = PRESETS.get(ss.get(PRESET_KEY, CUSTOM))
+    return (preset.config if preset else TrainConfig()).replace(**values)
 
 
 def selection() -> Selection:

@@ -53,6 +53,8 @@ class TrainLimits:
     max_seed: int = 2**32 - 1  # NumPy's and Keras' seeding accept 32-bit unsigned seeds only
     max_cv_folds: int = 10  # more folds cost more trainings for little change in the estimate
     max_augment_rotation: float = 180.0  # degrees; beyond it a rotation repeats one of the other direction
+    max_label_smoothing: float = 0.5  # half the target's mass spread over all classes; recipes use 0.1-0.2
+    max_warmup_fraction: float = 0.5  # of all steps; a longer warm-up leaves too few steps to anneal
 
 
 # A hosted server's memory: Streamlit Community Cloud gives an app up to about 2.7 GB. The server itself (Streamlit,

@@ -57,7 +57,7 @@ def run_id_for(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> str:
     payload = {
         "dataset": dataset.fingerprint,
         "spec": spec.to_dict(),
-        "config": config.to_dict(),
+        "config": config.key_dict(),
         "versions": versions(),
     }
     precision = choose_precision(spec)

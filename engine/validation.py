@@ -41,6 +41,11 @@ def validate_request(
     """
     validate_spec(spec, spec_limits)
     validate_config(config, n_train=n_train, num_classes=num_classes, limits=train_limits)
+    if config.label_smoothing and spec.loss != "categorical_crossentropy":
+        raise InvalidConfig(
+            f"Label smoothing ({config.label_smoothing:g}) smooths one-hot targets: it needs the loss "
+            f"categorical_crossentropy, and this model uses {spec.loss}. Change the loss or set smoothing to 0."
+        )
 
 
 def validate_spec(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
@@ -71,6 +76,22 @@ def validate_config_values(config: TrainConfig, limits: TrainLimits | None = Non
         raise InvalidConfig("Early stopping watches the validation loss: set a validation split above 0.")
     if config.lr_schedule not in LR_SCHEDULES:
         raise InvalidConfig(f"Unknown learning-rate schedule {config.lr_schedule!r}; choose {', '.join(LR_SCHEDULES)}.")
+    if not 0 <= config.label_smoothing <= limits.max_label_smoothing:
+        raise InvalidConfig(
+            f"Label smoothing must be in [0, {limits.max_label_smoothing:g}], got {config.label_smoothing}. "
+            "0.1 is typical; 0 = off."
+        )
+    if not 0 <= config.warmup_fraction <= limits.max_warmup_fraction:
+        raise InvalidConfig(
+            f"The warm-up fraction must be in [0, {limits.max_warmup_fraction:g}] of all steps, "
+            f"got {config.warmup_fraction}."
+        )
+    if config.warmup_fraction and config.lr_schedule != "cosine":
+        own = "warms up over its own first 30 %" if config.lr_schedule == "one_cycle" else "has none"
+        raise InvalidConfig(
+            f"A warm-up fraction ({config.warmup_fraction:g}) applies to the cosine schedule only; the "
+            f"{config.lr_schedule} schedule {own}. Set it to 0 or choose cosine."
+        )
     if config.limit_train < 0:
         raise InvalidConfig(f"The training-subset size must be 0 (all) or positive, got {config.limit_train}.")
     # Checked with augmentation off too: these values are part of the run key, whose JSON refuses NaN.

@@ -113,6 +113,9 @@ if selection.config is not None and selection.ready:
         f"{components.plain(selection.label)} on {components.plain(selection.dataset_name)} · {config.epochs} epochs · "
         f"batch {config.batch_size} · validation {config.validation_split:.0%} · seed {config.seed}"
         + (f" · classes merged: {components.plain(config.label_mapping, 60)}" if config.label_mapping else "")
+        + f" · {config.lr_schedule} schedule"
+        + (f" after a {config.warmup_fraction:.0%} warm-up" if config.warmup_fraction else "")
+        + (f" · label smoothing {config.label_smoothing:g}" if config.label_smoothing else "")
     )
 over_budget = ""
 if selection.ready and stored is None:

@@ -20,10 +20,12 @@ def build_model(
     limits: SpecLimits | None = None,
     compile: bool = True,
     steps_per_execution: int = 1,
+    label_smoothing: float = 0.0,
 ):
     """A compiled model for `spec`; `learning_rate` may be a Keras schedule that overrides the spec's rate.
 
     `steps_per_execution` > 1 runs that many batches per call into TensorFlow (the same updates, in order).
+    `label_smoothing` > 0 trains against smoothed one-hot targets (categorical cross-entropy only).
     """
     import keras
     from keras import layers
@@ -43,11 +45,20 @@ def build_model(
     if compile:
         model.compile(
             optimizer=make_optimizer(spec.optimizer, spec.learning_rate if learning_rate is None else learning_rate),
-            loss=spec.loss,
+            loss=make_loss(spec.loss, label_smoothing),
             metrics=["accuracy"],
             steps_per_execution=steps_per_execution,
         )
     return model
+
+
+def make_loss(name: str, label_smoothing: float = 0.0):
+    """The loss by name, or Keras' categorical cross-entropy object when targets are smoothed."""
+    if not label_smoothing:
+        return name
+    import keras
+
+    return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
 
 
 def make_optimizer(name: str, learning_rate: Any):
@@ -80,23 +91,31 @@ def _block_layers(layers, index: int, block: ConvBlock, batch_norm_momentum: flo
     return built
 
 
-def to_keras_code(spec: ModelSpec, config=None, dataset: str | None = None) -> str:
+def to_keras_code(spec: ModelSpec, config=None, dataset: str | None = None, precision: str | None = None) -> str:
     """Self-contained Python for plain Keras (for copy and paste).
 
     With only `spec`: the code that builds and compiles the same model. With a `TrainConfig` and a dataset name:
     the whole recipe a run follows — loading that dataset, class merging, the training subset, scaling to 0..1,
     the stratified validation split (or k-fold fold), the model, the learning-rate schedule, augmentation, early
     stopping, `fit` with the run's batch size and epochs, and the test score — as `engine.training` does it.
+    Label smoothing goes into the loss; `precision` is the one the run trained its hidden layers in (a stored
+    run's history says which); None means the one `choose_precision` picks on this machine.
     """
     layer_table(spec)
     if config is None or dataset is None:
         return (
             "\n".join(["import keras", "from keras import layers", "", *_model_lines(spec), "model.summary()"]) + "\n"
         )
-    return _recipe(spec, config, dataset)
+    if precision is None:
+        from engine.training.precision import choose_precision
+
+        precision = choose_precision(spec)
+    return _recipe(spec, config, dataset, precision)
 
 
-def _model_lines(spec: ModelSpec, learning_rate: str | None = None) -> list[str]:
+def _model_lines(
+    spec: ModelSpec, learning_rate: str | None = None, label_smoothing: float = 0.0, precision: str = "float32"
+) -> list[str]:
     lines = [
         'model = keras.Sequential(name="digitlab_cnn")',
         f"model.add(keras.Input(shape={tuple(spec.input_shape)!r}))",
@@ -128,11 +147,22 @@ def _model_lines(spec: ModelSpec, learning_rate: str | None = None) -> list[str]
         if dense.dropout > 0:
             lines.append(f'model.add(layers.Dropout({dense.dropout}, name="dense{index}_dropout"))')
     optimizer = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[spec.optimizer]
+    lines.append(f'model.add(layers.Dense({spec.num_classes}, activation="{spec.output_activation}", name="output"))')
+    if precision != "float32":
+        lines += [
+            f"# Hidden layers compute in {precision} (weights stay float32); the softmax output stays float32.",
+            "for layer in model.layers[:-1]:",
+            f'    layer.dtype_policy = "{precision}"',
+        ]
+    loss = (
+        f"keras.losses.CategoricalCrossentropy(label_smoothing={label_smoothing!r})"
+        if label_smoothing
+        else f'"{spec.loss}"'
+    )
     lines += [
-        f'model.add(layers.Dense({spec.num_classes}, activation="{spec.output_activation}", name="output"))',
         "model.compile(",
         f"    optimizer=keras.optimizers.{optimizer}(learning_rate={learning_rate or repr(spec.learning_rate)}),",
-        f'    loss="{spec.loss}",',
+        f"    loss={loss},",
         '    metrics=["accuracy"],',
         ")",
     ]
@@ -221,7 +251,7 @@ def _loader(dataset: str) -> tuple[list[str], list[str]] | None:
     return None
 
 
-def _recipe(spec: ModelSpec, config, dataset: str) -> str:
+def _recipe(spec: ModelSpec, config, dataset: str, precision: str = "float32") -> str:
     import inspect
 
     from engine.datasets import parse_label_mapping
@@ -333,6 +363,19 @@ def _recipe(spec: ModelSpec, config, dataset: str) -> str:
             "    warmup_steps=warmup_steps,",
             ")",
         ]
+    elif config.lr_schedule == "cosine" and config.warmup_fraction:
+        lines += [
+            f"# Linear warm-up from LEARNING_RATE / 25 over the first {config.warmup_fraction:g} of steps, then cosine "
+            "decay to 0.",
+            f"warmup_steps = int({config.warmup_fraction!r} * total_steps)",
+            "learning_rate = keras.optimizers.schedules.CosineDecay(",
+            "    LEARNING_RATE / 25,",
+            "    decay_steps=max(1, total_steps - warmup_steps),",
+            "    alpha=0.0,",
+            "    warmup_target=LEARNING_RATE,",
+            "    warmup_steps=warmup_steps,",
+            ")",
+        ]
     elif config.lr_schedule == "cosine":
         lines += [
             "# Cosine decay from LEARNING_RATE to 0 over all steps.",
@@ -340,7 +383,16 @@ def _recipe(spec: ModelSpec, config, dataset: str) -> str:
         ]
     else:
         lines += ["learning_rate = LEARNING_RATE  # constant"]
-    lines += [*_model_lines(spec, learning_rate="learning_rate"), "model.summary()", ""]
+    lines += [
+        *_model_lines(
+            spec,
+            learning_rate="learning_rate",
+            label_smoothing=config.label_smoothing,
+            precision=precision or "float32",
+        ),
+        "model.summary()",
+        "",
+    ]
     lines += [
         "# --- training --------------------------------------------------------------",
         "# Shuffled every epoch with the seed. (Digit Lab shuffles row numbers and gathers each batch, which saves",

@@ -33,9 +33,17 @@ class TrainConfig:
     label_mapping: str = ""  # merge classes before training: a preset name or "0,6|1,7|..."; "" = none
     cv_folds: int = 0  # set by cross-validation: validate on fold `cv_fold` of a stratified k-fold instead
     cv_fold: int = 0
+    # Added after runs were stored (see KEY_OPTIONAL): at their defaults they leave a run's key unchanged.
+    label_smoothing: float = 0.0  # one-hot targets become (1 - s) * onehot + s / classes; categorical loss only
+    warmup_fraction: float = 0.0  # cosine only: share of all steps warming up linearly from lr / 25 to lr
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def key_dict(self) -> dict[str, Any]:
+        """The settings as the run key hashes them: a later-added field at its default is left out, so runs stored
+        before it existed keep their ids."""
+        return {k: v for k, v in asdict(self).items() if not (k in KEY_OPTIONAL and v == KEY_OPTIONAL[k])}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -54,6 +62,9 @@ class TrainConfig:
         return replace(self, **changes)
 
 
+# Fields added after runs were stored, with the default that the older runs trained with.
+KEY_OPTIONAL: dict[str, Any] = {"label_smoothing": 0.0, "warmup_fraction": 0.0}
+
 _TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
 
 
@@ -65,4 +76,4 @@ def check_types(config: TrainConfig) -> None:
             raise InvalidConfig(f"Training setting {f.name} has the wrong type: {value!r}.")
 
 
-__all__ = ["LR_SCHEDULES", "TrainConfig", "TrainLimits", "check_types"]
+__all__ = ["KEY_OPTIONAL", "LR_SCHEDULES", "TrainConfig", "TrainLimits", "check_types"]

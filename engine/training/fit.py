@@ -91,7 +91,10 @@ def _fit(
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
     model = build_model(
-        spec, learning_rate=learning_rate(spec, config, steps_per_epoch), steps_per_execution=STEPS_PER_EXECUTION
+        spec,
+        learning_rate=learning_rate(spec, config, steps_per_epoch),
+        steps_per_execution=STEPS_PER_EXECUTION,
+        label_smoothing=config.label_smoothing,
     )
     precision = choose_precision(spec)
     set_hidden_policy(model, precision)

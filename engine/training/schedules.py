@@ -1,4 +1,5 @@
-"""The learning rate a run's optimizer follows: constant, cosine decay, or one-cycle."""
+"""The learning rate a run's optimizer follows: constant, cosine decay (optionally after a linear warm-up), or
+one-cycle. Built from Keras' own `CosineDecay`, so a saved model's optimizer reloads without engine code."""
 
 from __future__ import annotations
 
@@ -22,5 +23,21 @@ def learning_rate(spec: ModelSpec, config: TrainConfig, steps_per_epoch: int):
             warmup_steps=warmup,
         )
     if config.lr_schedule == "cosine":
+        warmup = warmup_steps(config, total)
+        if warmup:
+            # Large batches start from the full rate badly (BatchNorm statistics and Adam's moments are still
+            # settling): warm up linearly from lr/25, as one-cycle does, then decay to 0 over the remaining steps.
+            return keras.optimizers.schedules.CosineDecay(
+                spec.learning_rate / 25,
+                decay_steps=max(1, total - warmup),
+                alpha=0.0,
+                warmup_target=spec.learning_rate,
+                warmup_steps=warmup,
+            )
         return keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=total, alpha=0.0)
     return spec.learning_rate
+
+
+def warmup_steps(config: TrainConfig, total_steps: int) -> int:
+    """Steps of the cosine schedule's linear warm-up: `warmup_fraction` of all steps, rounded down; 0 = none."""
+    return int(config.warmup_fraction * total_steps) if config.warmup_fraction else 0

@@ -7,12 +7,12 @@ class of students opening the same link shares them instead of copying them per 
 from __future__ import annotations
 
 import logging
-import os
 
 import streamlit as st
 
 from engine import telemetry
 from engine.datasets import Dataset, load_dataset
+from engine.errors import StoreError
 from engine.store import RunStore, StoredRun, is_run_id
 
 log = logging.getLogger("digitlab.dashboard")
@@ -48,13 +48,13 @@ def run(run_id: str | None) -> StoredRun | None:
 
 
 def stored_copy(found: StoredRun) -> str:
-    """Which stored copy of a run this is, for the caches below: a run deleted and trained again under the same id
-    is a new folder (the store publishes by renaming a finished one into place), so a new inode."""
+    """Which stored copy of a run this is, for the caches below: its manifest's digest. A run deleted and trained
+    again under the same id has other files and so another digest (a folder's inode is no such mark: the file
+    system hands a freed inode to the next folder, which a test run showed)."""
     try:
-        inode = os.stat(found.path).st_ino
-    except OSError:
-        inode = 0
-    return f"{inode}:{found.meta.get('created', '')}"
+        return found.digest()
+    except (OSError, StoreError):
+        return ""
 
 
 # The per-run caches below are keyed by the run id and its stored copy, and are reached only through a store

@@ -33,7 +33,6 @@ from engine.store.run_store import PROBES_DIR
 log = logging.getLogger("digitlab.probes")
 
 RECORD_VERSION = 1  # bump when a probe's result changes meaning: older records are then recomputed
-_MANIFEST = "manifest.json"
 
 T = TypeVar("T")
 
@@ -46,12 +45,6 @@ def probe_folder(run) -> Path:
 def record_path(run, probe: str, params: dict) -> Path:
     digest = hashlib.sha256(canonical_json({"probe": probe, "params": params}).encode()).hexdigest()[:20]
     return probe_folder(run) / f"{probe}-{digest}.json"
-
-
-def run_digest(run) -> str:
-    """SHA-256 of the run's manifest: it changes whenever any file of the run does."""
-    with open(run.path / _MANIFEST, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _read(path: Path, *, probe: str, params: dict, digest: str) -> dict | None:
@@ -108,7 +101,7 @@ def cached_probe(
     params = json.loads(canonical_json(params))  # as it reads back: tuples become lists, keys sorted
     path = record_path(run, probe, params)
     try:
-        digest = run_digest(run)
+        digest = run.digest()
     except OSError as exc:  # the run was removed meanwhile: answer, keep nothing
         log.warning("run %s has no readable manifest (%s); %s computed without storing", run.run_id, exc, probe)
         return compute()

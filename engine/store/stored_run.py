@@ -46,6 +46,14 @@ class StoredRun:
             names += [(Path(dirpath) / n).relative_to(self.path).as_posix() for n in filenames]
         return sorted(names)
 
+    def digest(self) -> str:
+        """SHA-256 of the run's manifest, which names every byte of the run: it tells one stored copy of a run id
+        from another (a run deleted and trained again gets other weights, another history and a new digest)."""
+        import hashlib
+
+        with open(self.file("manifest.json"), "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+
     def size_bytes(self) -> int:
         return sum(self.file(name).stat().st_size for name in self.files())
 

@@ -37,6 +37,8 @@ RECIPE_FIELDS = frozenset(
         "label_mapping",
         "cv_folds",
         "cv_fold",
+        "label_smoothing",
+        "warmup_fraction",
     }
 )
 SECTION_MARK = re.compile(r"^# --- (.*?) -+$", re.MULTILINE)
@@ -99,7 +101,12 @@ def notebook_for(subject: ReportSubject):
     meta = run.meta
     spec, config = checked_request(meta)
     dataset = str(meta["dataset"]["name"])
-    recipe = to_keras_code(spec, config, dataset)  # InvalidConfig for a dataset with no public loader
+    history = _stored_history(run)
+    # The precision the run trained in, from its stored history (untrusted: only a known name reaches the code).
+    precision = history.get("precision")
+    precision = precision if precision in ("float32", "mixed_bfloat16") else "float32"
+    # InvalidConfig for a dataset with no public loader.
+    recipe = to_keras_code(spec, config, dataset, precision=precision)
     metrics = meta["metrics"]
     cells = [v4.new_markdown_cell(_title(subject, run_model_label(meta)))]
     if subject.is_set:
@@ -107,8 +114,7 @@ def notebook_for(subject: ReportSubject):
     notices = _notices(meta, config)
     if notices:
         cells.append(v4.new_markdown_cell("**Read this first.**\n\n" + "\n".join(f"- {n}" for n in notices)))
-    history = _stored_history(run)
-    cells += [v4.new_code_cell(source) for source in _recipe_cells(recipe, history.get("precision"))]
+    cells += [v4.new_code_cell(source) for source in _recipe_cells(recipe)]
     cells += [v4.new_markdown_cell("## What Evaluate shows")]
     cells += [v4.new_code_cell(source) for source in _evaluation_cells(meta, metrics, history)]
     notebook = v4.new_notebook(cells=cells)
@@ -219,23 +225,12 @@ def _notices(meta: dict, config) -> list[str]:
     return notices
 
 
-def _recipe_cells(recipe: str, precision: object) -> list[str]:
-    """The recipe cut at its `# --- section ---` markers (imports and settings first), with the run's hidden-layer
-    precision set before training when it was not float32."""
+def _recipe_cells(recipe: str) -> list[str]:
+    """The recipe cut at its `# --- section ---` markers (imports and settings first)."""
     marks = list(SECTION_MARK.finditer(recipe))
     bounds = [0] + [mark.start() for mark in marks] + [len(recipe)]
     cells = [recipe[start:end].strip("\n") for start, end in zip(bounds, bounds[1:], strict=False)]
-    cells = [cell for cell in cells if cell.strip()]
-    if precision == "mixed_bfloat16":
-        position = next((i for i, cell in enumerate(cells) if cell.startswith("# --- training")), len(cells))
-        cells.insert(
-            position,
-            "# The run trained its hidden layers in mixed bfloat16 (the output layer and all weights stay float32),\n"
-            "# as Digit Lab does on CPUs with native bfloat16 kernels.\n"
-            "for layer in model.layers[:-1]:\n"
-            '    layer.dtype_policy = "mixed_bfloat16"',
-        )
-    return cells
+    return [cell for cell in cells if cell.strip()]
 
 
 def _evaluation_cells(meta: dict, metrics: dict, history: dict) -> list[str]:

@@ -95,6 +95,18 @@ def link_view_check(name: str, keys: tuple[str, ...], fits: bool, reason: str) -
         )
 
 
+def checked_test_index(key: str, n_test: int) -> None:
+    """Check a test-image number (from the link or a previous run with a larger test set) against this run's
+    `n_test` images: a number out of range is named and dropped, and the kept one is clamped into range."""
+    link_view_check(
+        "image",
+        (key,),
+        int(st.session_state.get(key, 0)) < n_test,
+        f"this run's test set has {n_test:,} images, numbered 0 to {n_test - 1:,}",
+    )
+    st.session_state[key] = min(int(st.session_state.get(key, 0)), n_test - 1)
+
+
 def share_box() -> None:
     with st.popover("Copy link", icon=":material/link:"):
         st.caption("This link reopens the current view (dataset, model, settings and run) in any browser.")

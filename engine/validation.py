@@ -220,6 +220,37 @@ def _whole_number(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def small_json_file_text(
+    argument: str, flag: str, cap: int, error: type[Exception], wanted: str = "a JSON file"
+) -> str:
+    """The UTF-8 text of the file a command-line `flag` names: a regular file within `cap` bytes, checked before it
+    is read (a folder, a device or a huge file is a one-line `error`, not a hang or a traceback)."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(argument)
+    except OSError as problem:
+        raise error(f"{flag} {argument}: cannot be read ({problem.strerror or problem}).") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{flag} {argument} is a folder; give {wanted}.")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{flag} {argument} is not a regular file; give {wanted}.")
+    if st.st_size > cap:
+        raise error(f"{flag} {argument} is {st.st_size:,} bytes, over the {cap:,}-byte limit.")
+    try:
+        with open(argument, "rb") as handle:
+            raw = handle.read(cap + 1)  # the size can change after the stat: never read past the cap
+    except OSError as problem:
+        raise error(f"{flag} {argument}: cannot be read ({problem.strerror or problem}).") from None
+    if len(raw) > cap:
+        raise error(f"{flag} {argument} is over the {cap:,}-byte limit.")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{flag} {argument} is not UTF-8 text; give a JSON file.") from None
+
+
 def spec_text(argument: str) -> str:
     """The JSON text of a `--spec` argument: the file it names, or the argument itself when no such path exists.
 
@@ -227,7 +258,6 @@ def spec_text(argument: str) -> str:
     folder, a device or a huge file is a one-line error, not a hang or a traceback) holding UTF-8 text.
     """
     import os
-    import stat
 
     from engine.errors import InvalidSpec
     from engine.limits import input_limits
@@ -237,27 +267,7 @@ def spec_text(argument: str) -> str:
         if len(argument.encode("utf-8", "replace")) > cap:
             raise InvalidSpec(f"The model spec text is over {cap:,} bytes; a spec is a few kB of JSON.")
         return argument
-    try:
-        st = os.stat(argument)
-    except OSError as error:
-        raise InvalidSpec(f"--spec {argument}: cannot be read ({error.strerror or error}).") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InvalidSpec(f"--spec {argument} is a folder; give a JSON file (or JSON text).")
-    if not stat.S_ISREG(st.st_mode):
-        raise InvalidSpec(f"--spec {argument} is not a regular file; give a JSON file (or JSON text).")
-    if st.st_size > cap:
-        raise InvalidSpec(f"--spec {argument} is {st.st_size:,} bytes, over the {cap:,}-byte limit for a model spec.")
-    try:
-        with open(argument, "rb") as handle:
-            raw = handle.read(cap + 1)  # the size can change after the stat: never read past the cap
-    except OSError as error:
-        raise InvalidSpec(f"--spec {argument}: cannot be read ({error.strerror or error}).") from None
-    if len(raw) > cap:
-        raise InvalidSpec(f"--spec {argument} is over the {cap:,}-byte limit for a model spec.")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidSpec(f"--spec {argument} is not UTF-8 text; give a JSON file.") from None
+    return small_json_file_text(argument, "--spec", cap, InvalidSpec, "a JSON file (or JSON text)")
 
 
 def validate_probe_images(images: object, image_hw: tuple[int, int], value_max: float) -> np.ndarray:
@@ -353,32 +363,11 @@ def validate_sweep_size(trials: int, runs_per_trial: int, limits=None) -> None:
 def space_text(argument: str) -> str:
     """The text of a `--space` JSON file: a regular UTF-8 file within `SweepLimits.max_space_bytes`, checked before
     it is read (a folder, a device or a huge file is a one-line error)."""
-    import os
-    import stat
-
     from engine.limits import sweep_limits
     from engine.sweeps.space import InvalidSweep
 
     cap = sweep_limits().max_space_bytes
-    try:
-        st = os.stat(argument)
-    except OSError as error:
-        raise InvalidSweep(f"--space {argument}: cannot be read ({error.strerror or error}).") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise InvalidSweep(f"--space {argument} is not a regular file; give a JSON file.")
-    if st.st_size > cap:
-        raise InvalidSweep(f"--space {argument} is {st.st_size:,} bytes, over the {cap:,}-byte limit.")
-    try:
-        with open(argument, "rb") as handle:
-            raw = handle.read(cap + 1)
-    except OSError as error:
-        raise InvalidSweep(f"--space {argument}: cannot be read ({error.strerror or error}).") from None
-    if len(raw) > cap:
-        raise InvalidSweep(f"--space {argument} is over the {cap:,}-byte limit.")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidSweep(f"--space {argument} is not UTF-8 text; give a JSON file.") from None
+    return small_json_file_text(argument, "--space", cap, InvalidSweep)
 
 
 def validate_probe_record(record: object, *, probe: str, params: dict, run_digest: str, version: int) -> dict:

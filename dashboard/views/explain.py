@@ -125,13 +125,7 @@ tabs = st.tabs(list(links.EXPLAIN_TABS), key="explain_tab", on_change="rerun")
 explain_tab, robust_tab, calib_tab, feature_tab = tabs
 
 # The test image is shared by the first two tabs, so it is checked whichever is open.
-components.link_view_check(
-    "image",
-    (INDEX_KEY,),
-    int(st.session_state.get(INDEX_KEY, 0)) < n_test,
-    f"this run's test set has {n_test:,} images, numbered 0 to {n_test - 1:,}",
-)
-st.session_state[INDEX_KEY] = min(int(st.session_state.get(INDEX_KEY, 0)), n_test - 1)
+components.checked_test_index(INDEX_KEY, n_test)
 
 with explain_tab:
     if explain_tab.open:

@@ -76,6 +76,8 @@ if st.session_state.pop("_train_default", False):
             + (" (from the store)" if result.cached else f", trained in {result.run.meta['train_seconds']:.1f} s")
         )
         st.page_link("views/evaluate.py", label="Open it in Evaluate", icon=":material/analytics:")
+        if not result.cached:
+            scan = services.store().scan()  # the run just stored belongs in the table below
 
 st.subheader("Stored runs")
 runs = scan.runs

@@ -72,13 +72,7 @@ test_tab, draw_tab, kernel_tab = st.tabs(list(links.INSPECT_TABS), key="inspect_
 
 with test_tab:
     n_test = len(dataset.x_test)
-    components.link_view_check(
-        "image",
-        (INDEX_KEY,),
-        int(st.session_state.get(INDEX_KEY, 0)) < n_test,
-        f"this run's test set has {n_test:,} images, numbered 0 to {n_test - 1:,}",
-    )
-    st.session_state[INDEX_KEY] = min(int(st.session_state.get(INDEX_KEY, 0)), n_test - 1)
+    components.checked_test_index(INDEX_KEY, n_test)
     mistakes = _mistakes(run.run_id, services.stored_copy(run))
     pick_cols = st.columns([2, 1, 1.5, 2.5], vertical_alignment="bottom")
     pick_cols[0].number_input(f"Test image (0..{n_test - 1})", 0, n_test - 1, key=INDEX_KEY)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from engine.architectures.presets import DEFAULT_PRESET  # what Home's "Train the default model" trains
 from tests.live_app import (
     ARTIFACTS,
     browser,
@@ -79,7 +80,7 @@ def test_train_evaluate_and_share_a_link(server):
         _wait_idle(driver)
         _shot(driver, "01-home-trained")
 
-        driver.get(f"{server}/evaluate?dataset=digits&preset=digitlab-small8")
+        driver.get(f"{server}/evaluate?dataset=digits&preset={DEFAULT_PRESET}")
         wait_text(driver, "Classification report")
         _wait_idle(driver)
         _shot(driver, "02-evaluate")
@@ -100,7 +101,7 @@ def test_train_evaluate_and_share_a_link(server):
             ("compare", "Side by side", "06-compare"),
             ("inspect", "Feature maps", "07-inspect"),
         ):
-            driver.get(f"{server}/{path}?dataset=digits&preset=digitlab-small8&run={shared_run}&runs={shared_run}")
+            driver.get(f"{server}/{path}?dataset=digits&preset={DEFAULT_PRESET}&run={shared_run}&runs={shared_run}")
             wait_text(driver, marker)
             _wait_idle(driver)
             assert "Traceback" not in driver.find_element("tag name", "body").text
@@ -164,11 +165,23 @@ def _choose(driver, label: str, option: str) -> None:
 
 def _evaluate_screen(driver) -> dict:
     """What a reader of Evaluate's confusion tab sees: the open tab, the cell's line, the toggle."""
-    tab = driver.find_element("xpath", "//*[@role='tab'][@aria-selected='true']").text
-    body = driver.find_element("tag name", "body").text
-    cell_line = next(line for line in body.splitlines() if "test images of class" in line)
-    toggle = driver.find_element("xpath", "//label[.//*[contains(text(), 'Show shares')]]//input")
-    return {"tab": tab, "cell": cell_line, "normalised": toggle.is_selected()}
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def read(d) -> dict | None:
+        # Streamlit replaces elements while a rerun draws, so read everything in one go and retry until it holds.
+        try:
+            tab = d.find_element("xpath", "//*[@role='tab'][@aria-selected='true']").text
+            body = d.find_element("tag name", "body").text
+            cell_line = next((line for line in body.splitlines() if "test images of class" in line), None)
+            toggle = d.find_element("xpath", "//label[.//*[contains(text(), 'Show shares')]]//input")
+            if cell_line is None:
+                return None
+            return {"tab": tab, "cell": cell_line, "normalised": toggle.is_selected()}
+        except (NoSuchElementException, StaleElementReferenceException):
+            return None
+
+    return WebDriverWait(driver, 60, poll_frequency=0.5).until(read)
 
 
 def test_evaluate_cell_and_inspect_image_reopen_identically_in_a_fresh_browser(server):
@@ -181,7 +194,7 @@ def test_evaluate_cell_and_inspect_image_reopen_identically_in_a_fresh_browser(s
         wait_text(driver, "Stored runs")
         _click_button(driver, "Train the default model")  # from the store after the first test
         wait_text(driver, "test accuracy", timeout=240)
-        driver.get(f"{server}/evaluate?dataset=digits&preset=digitlab-small8")
+        driver.get(f"{server}/evaluate?dataset=digits&preset={DEFAULT_PRESET}")
         wait_text(driver, "Classification report")
         _wait_idle(driver)
         driver.find_element("xpath", "//*[@role='tab'][contains(., 'Confusion matrix')]").click()
@@ -196,7 +209,7 @@ def test_evaluate_cell_and_inspect_image_reopen_identically_in_a_fresh_browser(s
         sent = _evaluate_screen(driver)
         _shot(driver, "09-evaluate-cell-sent")
 
-        driver.get(f"{server}/inspect?dataset=digits&preset=digitlab-small8")
+        driver.get(f"{server}/inspect?dataset=digits&preset={DEFAULT_PRESET}")
         wait_text(driver, "Feature maps")
         _wait_idle(driver)
         test_image = "//div[@data-testid='stNumberInput'][.//*[contains(text(), 'Test image')]]//input"

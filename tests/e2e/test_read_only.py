@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from engine.architectures.presets import DEFAULT_PRESET  # what Home's "Train the default model" trains
 from tests.live_app import ROOT, browser, free_port, stop_server, wait_healthy, wait_text
 
 # The browser marks come from tests/e2e/conftest.py; this one needs root for its mount namespace too.
@@ -68,7 +69,7 @@ def test_the_app_runs_with_a_read_only_checkout(tmp_path):
         xpath = "//button[.//*[contains(text(), 'Train the default model')]]"
         WebDriverWait(driver, 60).until(lambda d: d.find_element("xpath", xpath)).click()
         wait_text(driver, "test accuracy", timeout=300)
-        driver.get(f"{url}/evaluate?dataset=digits&preset=digitlab-small8")
+        driver.get(f"{url}/evaluate?dataset=digits&preset={DEFAULT_PRESET}")
         wait_text(driver, "Classification report")
         body = driver.find_element("tag name", "body").text
         assert "Read-only file system" not in body and "Something went wrong" not in body, body[:2000]

@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from engine.architectures.presets import DEFAULT_PRESET
 from engine.crossval import fold_tasks
 from engine.datasets import load_dataset
 from engine.jobs import JobRequest, driver_alive, job_status, resume_job, start_job, wait_for_job
@@ -32,8 +33,8 @@ pytest.importorskip("ray", reason="Ray is optional (pip install -r requirements-
 def test_killing_the_ray_head_mid_job_is_reported_and_the_server_keeps_answering(isolated_cache, monkeypatch, tmp_path):
     digits = load_dataset("digits")
     # The sidebar's default model with 3 folds: the page opened below shows this very job.
-    spec, config = preset_request("digitlab-small8", digits)
-    tasks = fold_tasks(digits, spec, config, 3, "digitlab-small8")
+    spec, config = preset_request(DEFAULT_PRESET, digits)
+    tasks = fold_tasks(digits, spec, config, 3, DEFAULT_PRESET)
     request = JobRequest("cv", "fold", "3-fold test", "ray", tuple(task.portable() for task in tasks))
 
     server, url = start_server(str(isolated_cache), str(tmp_path / "streamlit.log"))

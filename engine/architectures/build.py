@@ -251,6 +251,19 @@ def _loader(dataset: str) -> tuple[list[str], list[str]] | None:
     return None
 
 
+# Keras' cosine decay with a linear warm-up from LEARNING_RATE / 25 over `warmup_steps`: one-cycle and the cosine
+# schedule's warm-up differ only in how many steps warm up.
+_WARMUP_THEN_COSINE = [
+    "learning_rate = keras.optimizers.schedules.CosineDecay(",
+    "    LEARNING_RATE / 25,",
+    "    decay_steps=max(1, total_steps - warmup_steps),",
+    "    alpha=0.0,",
+    "    warmup_target=LEARNING_RATE,",
+    "    warmup_steps=warmup_steps,",
+    ")",
+]
+
+
 def _recipe(spec: ModelSpec, config, dataset: str, precision: str = "float32") -> str:
     import inspect
 
@@ -355,26 +368,14 @@ def _recipe(spec: ModelSpec, config, dataset: str, precision: str = "float32") -
         lines += [
             "# One-cycle: warm up from LEARNING_RATE / 25 over the first 30 % of steps, then cosine-anneal to 0.",
             "warmup_steps = max(1, int(0.3 * total_steps))",
-            "learning_rate = keras.optimizers.schedules.CosineDecay(",
-            "    LEARNING_RATE / 25,",
-            "    decay_steps=max(1, total_steps - warmup_steps),",
-            "    alpha=0.0,",
-            "    warmup_target=LEARNING_RATE,",
-            "    warmup_steps=warmup_steps,",
-            ")",
+            *_WARMUP_THEN_COSINE,
         ]
     elif config.lr_schedule == "cosine" and config.warmup_fraction:
         lines += [
             f"# Linear warm-up from LEARNING_RATE / 25 over the first {config.warmup_fraction:g} of steps, then cosine "
             "decay to 0.",
             f"warmup_steps = int({config.warmup_fraction!r} * total_steps)",
-            "learning_rate = keras.optimizers.schedules.CosineDecay(",
-            "    LEARNING_RATE / 25,",
-            "    decay_steps=max(1, total_steps - warmup_steps),",
-            "    alpha=0.0,",
-            "    warmup_target=LEARNING_RATE,",
-            "    warmup_steps=warmup_steps,",
-            ")",
+            *_WARMUP_THEN_COSINE,
         ]
     elif config.lr_schedule == "cosine":
         lines += [

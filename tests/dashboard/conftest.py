@@ -84,3 +84,28 @@ def chart_titles(app) -> list[str]:
         title = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
         titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
     return titles
+
+
+def figures_by_title(app) -> dict[str, dict]:
+    """Every plotly figure an AppTest page drew, as plotly JSON, by its title text."""
+    import json
+
+    figures = {}
+    for chart in app.get("plotly_chart"):
+        figure = json.loads(chart.proto.spec)
+        figures[(figure["layout"].get("title") or {}).get("text", "")] = figure
+    return figures
+
+
+def plotly_array(data):
+    """A plotly array as numpy: a plain list, or {"dtype", "bdata" (base64)[, "shape"]} as plotly sends larger ones."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(data, dict):
+        flat = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+        if "shape" not in data:
+            return flat
+        return flat.reshape(tuple(int(n) for n in str(data["shape"]).split(",")))
+    return np.asarray(data, dtype=np.float64)

@@ -9,26 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.dashboard.conftest import open_page
+from tests.dashboard.conftest import figures_by_title, open_page, plotly_array
 
 EXPLAIN = "views/explain.py"
-
-
-def _figures(app) -> dict[str, dict]:
-    figures = {}
-    for chart in app.get("plotly_chart"):
-        figure = json.loads(chart.proto.spec)
-        figures[(figure["layout"].get("title") or {}).get("text", "")] = figure
-    return figures
-
-
-def _array(data) -> np.ndarray:
-    if isinstance(data, dict):  # plotly's packed arrays: {"dtype", "bdata" (base64)[, "shape"]}
-        import base64
-
-        flat = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
-        return flat if "shape" not in data else flat.reshape(tuple(int(n) for n in str(data["shape"]).split(",")))
-    return np.asarray(data, dtype=np.float64)
 
 
 def _points(figure: dict) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -38,7 +21,7 @@ def _points(figure: dict) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]
         if not trace.get("customdata"):
             continue  # the legend-only mistake marker
         indices += [int(row[0]) for row in trace["customdata"]]
-        coords.append(np.stack([_array(trace["x"]), _array(trace["y"])], axis=1))
+        coords.append(np.stack([plotly_array(trace["x"]), plotly_array(trace["y"])], axis=1))
         names += [trace["name"]] * len(trace["customdata"])
         symbol = trace["marker"]["symbol"]
         symbols += symbol if isinstance(symbol, list) else [symbol] * len(trace["customdata"])
@@ -62,7 +45,7 @@ def test_feature_map_tab_maps_learned_features_and_pixels_like_scikit_learn(with
 
     app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map"})
     assert not app.exception and not app.error
-    figures = _figures(app)
+    figures = figures_by_title(app)
     learned, pixels = figures["Learned features, PCA"], figures["Raw pixels, PCA"]
 
     run = RunStore().get(with_trained_run)
@@ -86,20 +69,20 @@ def test_feature_map_tab_maps_learned_features_and_pixels_like_scikit_learn(with
     app.session_state["featuremap_point"] = 17
     app.run()
     assert not app.exception
-    figures = _figures(app)
+    figures = figures_by_title(app)
     shown = figures["Test image #17, clicked on the map"]
-    assert np.array_equal(_array(shown["data"][0]["z"]).reshape(8, 8), digits.x_test[17].reshape(8, 8))
+    assert np.array_equal(plotly_array(shown["data"][0]["z"]).reshape(8, 8), digits.x_test[17].reshape(8, 8))
     # The Feature map tab is the page's last: its bars come after the other tabs' (which show image 0).
     charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
     bars = [f for f in charts if (f["layout"].get("title") or {}).get("text", "").startswith("Class probabilities")][-1]
-    np.testing.assert_allclose(_array(bars["data"][0]["y"]), run.test_probabilities()[17], atol=1e-6)
+    np.testing.assert_allclose(plotly_array(bars["data"][0]["y"]), run.test_probabilities()[17], atol=1e-6)
 
 
 def test_feature_map_link_carries_tab_and_method(with_trained_run):
     app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map", "map": "tsne"})
     assert not app.exception and not app.error
     assert app.radio(key="featuremap_method").value == "tsne"
-    titles = list(_figures(app))
+    titles = list(figures_by_title(app))
     assert "Learned features, t-SNE" in titles and "Raw pixels, t-SNE" in titles
     assert app.query_params.get("map") in ("tsne", ["tsne"])
     assert app.query_params.get("tab") in ("Feature map", ["Feature map"])

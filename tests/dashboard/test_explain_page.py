@@ -3,34 +3,12 @@ tab, each against an independent computation on the same stored run."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from tests.dashboard.conftest import open_app, open_page
+from tests.dashboard.conftest import figures_by_title, open_app, open_page, plotly_array
 
 EXPLAIN = "views/explain.py"
-
-
-def _figures(app) -> dict[str, dict]:
-    figures = {}
-    for chart in app.get("plotly_chart"):
-        figure = json.loads(chart.proto.spec)
-        figures[(figure["layout"].get("title") or {}).get("text", "")] = figure
-    return figures
-
-
-def _array(data) -> np.ndarray:
-    """A plotly array: a plain list, or {"dtype", "bdata" (base64), "shape"} as plotly sends larger ones."""
-    if isinstance(data, dict):
-        import base64
-
-        flat = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
-        if "shape" not in data:
-            return flat
-        return flat.reshape(tuple(int(n) for n in str(data["shape"]).split(",")))
-    return np.asarray(data, dtype=np.float64)
 
 
 def _stored(run_id):
@@ -55,18 +33,18 @@ def test_explain_occlusion_overlay_matches_a_hand_computed_occlusion(with_traine
     for k in range(64):
         batch[k, k // 8, k % 8] = 0.0
     hand = probabilities[predicted] - np.asarray(model.predict(batch[..., None], verbose=0))[:, predicted]
-    figures = _figures(app)
+    figures = figures_by_title(app)
     overlay = next(f for t, f in figures.items() if t.startswith("Occlusion"))
     image_trace, heat_trace = overlay["data"]
-    assert np.array_equal(_array(image_trace["z"]), dataset.x_test[7].reshape(8, 8))
+    assert np.array_equal(plotly_array(image_trace["z"]), dataset.x_test[7].reshape(8, 8))
     assert image_trace["colorscale"][0][1] == "black"  # pixel 0 drawn black
     assert overlay["layout"]["xaxis"]["visible"] is False
-    np.testing.assert_allclose(_array(heat_trace["z"]), hand.reshape(8, 8) / np.abs(hand).max(), atol=1e-3)
+    np.testing.assert_allclose(plotly_array(heat_trace["z"]), hand.reshape(8, 8) / np.abs(hand).max(), atol=1e-3)
     bars = next(f for t, f in figures.items() if t.startswith("Class probabilities"))
-    np.testing.assert_allclose(_array(bars["data"][0]["y"]), probabilities, atol=1e-5)
+    np.testing.assert_allclose(plotly_array(bars["data"][0]["y"]), probabilities, atol=1e-5)
     # Opacity slider reaches the figure; the link carries the view.
     app.slider(key="explain_opacity").set_value(0.3).run()
-    overlay = next(f for t, f in _figures(app).items() if t.startswith("Occlusion"))
+    overlay = next(f for t, f in figures_by_title(app).items() if t.startswith("Occlusion"))
     assert overlay["data"][1]["opacity"] == pytest.approx(0.3)
     assert app.query_params.get("method") in ("Occlusion", ["Occlusion"])
 
@@ -77,7 +55,7 @@ def test_explain_every_method_draws_an_overlay_for_any_class(with_trained_run, m
     assert not app.exception and not app.error
     app.selectbox(key="explain_class").set_value(3).run()
     assert not app.exception and not app.error
-    titles = list(_figures(app))
+    titles = list(figures_by_title(app))
     assert any(t.startswith(method) and t.endswith("evidence for class 3") for t in titles), titles
 
 
@@ -94,19 +72,19 @@ def test_robustness_curve_starts_at_the_stored_accuracy(with_trained_run):
     app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Robustness", "perturbation": "rotation"})
     assert not app.exception and not app.error
     run, dataset, model = _stored(with_trained_run)
-    curve = _figures(app)["Test accuracy under rotation"]
+    curve = figures_by_title(app)["Test accuracy under rotation"]
     (trace,) = curve["data"]
-    assert list(_array(trace["x"])) == [0, 10, 20, 30, 45, 60]
-    y = _array(trace["y"])
+    assert list(plotly_array(trace["x"])) == [0, 10, 20, 30, 45, 60]
+    y = plotly_array(trace["y"])
     assert y[0] == pytest.approx(accuracy_score(run.test_labels(), run.test_probabilities().argmax(axis=1)))
     # Rotating digits by 60 degrees costs a small CNN accuracy: the curve is not flat.
     assert y[-1] < y[0]
     # Level 0 shows the image unchanged.
-    shown = next(f for t, f in _figures(app).items() if t.startswith("Test image #0, rotation 0"))
-    assert np.array_equal(_array(shown["data"][0]["z"]), dataset.x_test[0].reshape(8, 8))
+    shown = next(f for t, f in figures_by_title(app).items() if t.startswith("Test image #0, rotation 0"))
+    assert np.array_equal(plotly_array(shown["data"][0]["z"]), dataset.x_test[0].reshape(8, 8))
     app.select_slider(key="robust_level").set_value(45).run()
     assert not app.exception
-    assert any(t.startswith("Test image #0, rotation 45") for t in _figures(app))
+    assert any(t.startswith("Test image #0, rotation 45") for t in figures_by_title(app))
 
 
 def test_calibration_tab_ece_matches_a_hand_computed_ece(with_trained_run):
@@ -126,7 +104,7 @@ def test_calibration_tab_ece_matches_a_hand_computed_ece(with_trained_run):
     metrics = {m.label: m.value for m in app.metric}
     assert float(metrics["ECE as trained"]) == pytest.approx(ece, abs=1e-4)
     assert float(metrics["Fitted temperature"]) > 0
-    assert "Reliability diagram (marker size: images in the bin)" in _figures(app)
+    assert "Reliability diagram (marker size: images in the bin)" in figures_by_title(app)
 
 
 def test_explain_without_a_run_explains_what_to_do(tmp_path, monkeypatch):

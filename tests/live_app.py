@@ -127,3 +127,22 @@ def train_digits_run(cache: str, epochs: int = 2, preset: str = "digitlab-small8
             os.environ.pop("DIGIT_LAB_CACHE", None)
         else:
             os.environ["DIGIT_LAB_CACHE"] = previous
+
+
+def serve_app(cache: str, log_path, saved_log_name: str):
+    """A generator for a module fixture: the real app on `cache`, its url yielded; afterwards the server log is kept
+    in test-artifacts/browser/`saved_log_name` and must hold no traceback."""
+    process, url = start_server(str(cache), str(log_path))
+    try:
+        wait_healthy(url, process, timeout=60, poll=0.5)
+    except RuntimeError as error:
+        stop_server(process)
+        import pytest
+
+        pytest.fail(f"{error}; see {log_path}")
+    yield url
+    stop_server(process)
+    server_log = log_path.read_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / saved_log_name).write_text(server_log)
+    assert "Traceback" not in server_log, f"the server logged a traceback; see test-artifacts/browser/{saved_log_name}"

@@ -11,32 +11,14 @@ import time
 import pytest
 
 from engine.architectures.presets import DEFAULT_PRESET  # what Home's "Train the default model" trains
-from tests.live_app import (
-    ARTIFACTS,
-    browser,
-    start_server,
-    stop_server,
-    wait_healthy,
-    wait_text,
-)
+from tests.live_app import ARTIFACTS, browser, serve_app, wait_text
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     cache = tmp_path_factory.mktemp("browser-cache")
     log_path = tmp_path_factory.mktemp("log") / "streamlit.log"
-    process, url = start_server(str(cache), str(log_path))
-    try:
-        wait_healthy(url, process, timeout=60, poll=0.5)
-    except RuntimeError as error:
-        stop_server(process)
-        pytest.fail(f"{error}; see {log_path}")
-    yield url
-    stop_server(process)
-    server_log = log_path.read_text()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "streamlit.log").write_text(server_log)
-    assert "Traceback" not in server_log, "the server logged a traceback; see test-artifacts/browser/streamlit.log"
+    yield from serve_app(cache, log_path, "streamlit.log")
 
 
 def _wait_idle(driver, timeout: float = 120) -> None:

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.live_app import ARTIFACTS, browser, start_server, stop_server, train_digits_run, wait_healthy, wait_text
+from tests.live_app import ARTIFACTS, browser, serve_app, train_digits_run, wait_text
 
 
 @pytest.fixture(scope="module")
@@ -17,18 +17,8 @@ def trained_server(tmp_path_factory):
     cache = tmp_path_factory.mktemp("explain-browser-cache")
     run_id = train_digits_run(str(cache))
     log_path = tmp_path_factory.mktemp("log") / "streamlit.log"
-    process, url = start_server(str(cache), str(log_path))
-    try:
-        wait_healthy(url, process, timeout=60, poll=0.5)
-    except RuntimeError as error:
-        stop_server(process)
-        pytest.fail(f"{error}; see {log_path}")
-    yield url, run_id
-    stop_server(process)
-    server_log = log_path.read_text()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "streamlit-explain.log").write_text(server_log)
-    assert "Traceback" not in server_log, "the server logged a traceback; see test-artifacts/browser/"
+    for url in serve_app(cache, log_path, "streamlit-explain.log"):
+        yield url, run_id
 
 
 def test_an_explain_link_opens_with_its_method_class_and_opacity(trained_server):

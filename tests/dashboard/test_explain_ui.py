@@ -18,8 +18,7 @@ import types
 import numpy as np
 import pytest
 
-from tests.dashboard.conftest import literal, open_page
-from tests.dashboard.test_explain_page import _array, _figures
+from tests.dashboard.conftest import figures_by_title, literal, open_page, plotly_array
 
 EXPLAIN = "views/explain.py"
 
@@ -144,16 +143,16 @@ def test_a_second_run_is_explained_beside_the_first_on_the_same_image(runs, monk
         assert fits[0].meta["class_names"] == first_meta["class_names"]
     dataset = _digits()
     image01 = dataset.x_test[5].astype(np.float32) / dataset.value_max
-    figures = _figures(app)
+    figures = figures_by_title(app)
     for run_id in (first, same):
         model = _model(run_id)
         title = next(t for t in figures if t.startswith("Occlusion") and t.endswith(f"class 3 ({run_id[:6]})"))
-        heat = _array(figures[title]["data"][1]["z"])
+        heat = plotly_array(figures[title]["data"][1]["z"])
         np.testing.assert_allclose(heat, _scaled(_hand_occlusion(model, image01, 3, 1)), atol=1e-3)
-        assert np.array_equal(_array(figures[title]["data"][0]["z"]), dataset.x_test[5].reshape(8, 8))
+        assert np.array_equal(plotly_array(figures[title]["data"][0]["z"]), dataset.x_test[5].reshape(8, 8))
     bars = [f for t, f in figures.items() if t.startswith("Class probabilities")]
     assert len(bars) == 2
-    shown = sorted(tuple(np.round(_array(b["data"][0]["y"]), 4)) for b in bars)
+    shown = sorted(tuple(np.round(plotly_array(b["data"][0]["y"]), 4)) for b in bars)
     expected = sorted(tuple(np.round(_predict(_model(r), image01)[0], 4)) for r in (first, same))
     np.testing.assert_allclose(np.array(shown), np.array(expected), atol=2e-4)
     assert any(first in m.value for m in app.markdown) and any(same in m.value for m in app.markdown)
@@ -166,7 +165,7 @@ def test_a_linked_second_run_with_other_classes_is_refused_and_says_why(runs):
     assert not app.exception
     assert any("second" in w.value and "same image size and classes" in w.value for w in app.warning)
     assert app.session_state["explain_second"] == ""
-    assert len([t for t in _figures(app) if "evidence for" in t]) == 1
+    assert len([t for t in figures_by_title(app) if "evidence for" in t]) == 1
     app = open_page(EXPLAIN, query={"run": first, "second": "../../etc"})
     assert not app.exception
     problems = " ".join(str(m.value) for m in [*app.warning, *app.info, *app.markdown, *app.caption])
@@ -200,13 +199,13 @@ def test_an_uploaded_stack_is_explained_image_by_image(runs):
         image01 = stack[pick] / dataset.value_max
         probabilities = _predict(model, image01)[0]
         predicted = int(probabilities.argmax())
-        overlay = next(f for t, f in _figures(app).items() if t.startswith("Occlusion"))
-        assert np.array_equal(_array(overlay["data"][0]["z"]), stack[pick])
+        overlay = next(f for t, f in figures_by_title(app).items() if t.startswith("Occlusion"))
+        assert np.array_equal(plotly_array(overlay["data"][0]["z"]), stack[pick])
         np.testing.assert_allclose(
-            _array(overlay["data"][1]["z"]), _scaled(_hand_occlusion(model, image01, predicted, 1)), atol=1e-3
+            plotly_array(overlay["data"][1]["z"]), _scaled(_hand_occlusion(model, image01, predicted, 1)), atol=1e-3
         )
-        bars = next(f for t, f in _figures(app).items() if t.startswith("Class probabilities"))
-        np.testing.assert_allclose(_array(bars["data"][0]["y"]), probabilities, atol=1e-5)
+        bars = next(f for t, f in figures_by_title(app).items() if t.startswith("Class probabilities"))
+        np.testing.assert_allclose(plotly_array(bars["data"][0]["y"]), probabilities, atol=1e-5)
         assert any(f"two.npy [{pick}] of 2" in literal(c.value) for c in app.caption)
 
 
@@ -228,7 +227,7 @@ def test_a_bad_upload_shows_the_validators_message(runs, data, message):
     assert not app.exception
     errors = [e.value.replace("\\", "") for e in app.error]
     assert any(message in e for e in errors), errors
-    assert not any("evidence for" in t for t in _figures(app))
+    assert not any("evidence for" in t for t in figures_by_title(app))
     assert not any("](http" in e.value for e in app.error)  # the file name is escaped, never a link
 
 
@@ -257,7 +256,7 @@ def test_only_the_open_tab_computes_and_closed_tabs_keep_their_values(runs, monk
     app = open_page(EXPLAIN, query=query)
     assert not app.exception and not app.error
     assert calls["explain"] == 0 and calls["robustness"] == 0
-    assert not any("evidence for" in t or t.startswith("Test accuracy under") for t in _figures(app))
+    assert not any("evidence for" in t or t.startswith("Test accuracy under") for t in figures_by_title(app))
     assert app.slider(key="calib_bins").value == 13
     # The explain tab's values were set by the link but its widgets were not drawn: still in the link.
     assert _param(app, "method") == "Saliency" and _param(app, "opacity") == "0.35"
@@ -268,8 +267,8 @@ def test_only_the_open_tab_computes_and_closed_tabs_keep_their_values(runs, monk
     app.run()
     assert not app.exception
     assert app.slider(key="explain_opacity").value == pytest.approx(0.35)
-    assert any(t.startswith("Saliency") for t in _figures(app))
-    assert not any(t.startswith("Reliability") for t in _figures(app))
+    assert any(t.startswith("Saliency") for t in figures_by_title(app))
+    assert not any(t.startswith("Reliability") for t in figures_by_title(app))
     assert _param(app, "bins") == "12"  # the closed calibration tab's slider kept its value
 
 
@@ -308,7 +307,7 @@ def test_the_link_carries_every_explain_option_both_ways(runs):
     assert app.number_input(key="explain_index").value == 4
     app.selectbox(key="explain_method").set_value("Grad-CAM").run()
     assert app.selectbox(key="explain_layer").value == first_layer
-    assert any(t.startswith(f"Grad-CAM of layer {first_layer}") for t in _figures(app))
+    assert any(t.startswith(f"Grad-CAM of layer {first_layer}") for t in figures_by_title(app))
     app.selectbox(key="explain_method").set_value("Occlusion").run()
     assert app.slider(key="explain_patch").value == 3
     for name, value in query.items():
@@ -359,16 +358,16 @@ def test_the_drawing_is_explained_beside_its_probabilities(runs, drawn_canvas):
     image01 = drawn[..., 0] / dataset.value_max
     model = _model(first)
     predicted = int(_predict(model, image01)[0].argmax())
-    figures = _figures(app)
+    figures = figures_by_title(app)
     overlay = next(f for t, f in figures.items() if t.startswith("Occlusion") and "evidence for" in t)
     np.testing.assert_allclose(
-        _array(overlay["data"][1]["z"]), _scaled(_hand_occlusion(model, image01, predicted, 2)), atol=1e-3
+        plotly_array(overlay["data"][1]["z"]), _scaled(_hand_occlusion(model, image01, predicted, 2)), atol=1e-3
     )
-    assert np.array_equal(_array(overlay["data"][0]["z"]), drawn[..., 0])
+    assert np.array_equal(plotly_array(overlay["data"][0]["z"]), drawn[..., 0])
     assert _param(app, "draw_method") == "Occlusion"
     app.selectbox(key="inspect_draw_method").set_value("Grad-CAM").run()
     assert not app.exception
-    assert any(t.startswith("Grad-CAM: evidence for") for t in _figures(app))  # recomputed on the rerun
+    assert any(t.startswith("Grad-CAM: evidence for") for t in figures_by_title(app))  # recomputed on the rerun
 
 
 # --- Evaluate: heatmaps over the mistakes gallery --------------------------------------------------------------
@@ -410,7 +409,7 @@ def test_the_mistakes_gallery_draws_each_mistakes_heatmap_on_its_own_image(runs,
     dataset = _digits()
     model = _model(first)
     for i, (image_tile, heat_tile) in enumerate(
-        zip(_tiles(_array(image_trace["z"]), 4), _tiles(_array(heat_trace["z"]), 4), strict=True)
+        zip(_tiles(plotly_array(image_trace["z"]), 4), _tiles(plotly_array(heat_trace["z"]), 4), strict=True)
     ):
         index = int(wrong[i])
         assert np.array_equal(image_tile, dataset.x_test[index, ..., 0])

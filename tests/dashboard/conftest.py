@@ -67,6 +67,12 @@ def open_page(page: str, query: dict | None = None, timeout: float = 180):
     return app.run()
 
 
+def open_tab(app, key: str, label: str):
+    """Open the tab `label` of the tabs keyed `key` (as a click does: pages draw only the open tab) and rerun."""
+    app.session_state[key] = label
+    return app.run()
+
+
 def literal(markdown: str) -> str:
     """What a reader sees of text the pages pass through `components.plain`: escapes resolved, the invisible word
     joiners that stop autolinks removed."""

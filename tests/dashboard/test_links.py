@@ -293,11 +293,12 @@ def test_inspect_reopens_on_the_links_image_tab_and_scale(with_trained_run):
     query = {"run": with_trained_run, "image": "7", "scale": "raw activations", "tab": "First-layer kernels"}
     app = open_page("views/inspect.py", query=query)
     assert not app.exception and not notices(app)
-    assert app.number_input(key="inspect_index").value == 7
-    assert app.radio(key="inspect_scaling").value == "raw activations"
     assert app.session_state["inspect_tab"] == "First-layer kernels"
     for name, value in query.items():
-        assert param(app, name) == value, name
+        assert param(app, name) == value, name  # the closed test-image tab's values kept, and in the link
+    open_tab(app, "inspect_tab", "A test image")
+    assert app.number_input(key="inspect_index").value == 7
+    assert app.radio(key="inspect_scaling").value == "raw activations"
     too_far = open_page("views/inspect.py", query={"run": with_trained_run, "image": "99999"})
     assert any("The link's image = 99999 was not used" in n for n in notices(too_far))
 

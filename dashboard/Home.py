@@ -9,9 +9,11 @@ This file runs on every page: it restores state from a shared link once per sess
 import streamlit as st
 
 from dashboard import links, sidebar
+from dashboard.heap import freeze_long_lived
 from dashboard.hosting import apply_hosting_secrets
 
 apply_hosting_secrets()  # before any engine limit is read
+freeze_long_lived()  # once a page has imported TensorFlow: the collections after each run skip its objects
 st.set_page_config(page_title="Digit Lab", page_icon=":material/pin:", layout="wide")
 
 PAGES = [

@@ -489,19 +489,34 @@ def publish() -> None:
 
 def publish_view(page: str) -> None:
     """Write `page`'s view parameters (tab, chosen cell, image, toggles) from its widgets; call after drawing them."""
+    ss = st.session_state
     for param in VIEW_PARAMS.get(page, ()):
-        state.set_page_param(param.name, param.write(st.session_state))
+        state.set_page_param(param.name, param.write(ss))
+        for key in param.keys:  # the copy `keep_view_state` brings back after a visit to another page
+            if key in ss:
+                ss[_kept(key)] = ss[key]
+            else:
+                ss.pop(_kept(key), None)
+
+
+def _kept(key: str) -> str:
+    return f"_kept_view_{key}"
 
 
 def keep_view_state(page: str) -> None:
     """Keep the view widgets of `page` that this run does not draw (those in a closed tab): Streamlit drops a
     widget's value when the widget is not drawn in a run, which would drop it from the link and reset it when
-    its tab opens again. Written back through session state, a value outlives the run; call before any widget."""
+    its tab opens again. Written back through session state, a value outlives the run; call before any widget.
+
+    A run of another page draws none of them, so Streamlit drops them all there: on coming back each takes the
+    copy the page's last `publish_view` kept under a key no widget owns."""
     ss = st.session_state
     for param in VIEW_PARAMS.get(page, ()):
         for key in param.keys:
             if key in ss:
                 ss[key] = ss[key]
+            elif _kept(key) in ss:
+                ss[key] = ss[_kept(key)]
 
 
 def share_url() -> str:

@@ -36,9 +36,13 @@ def _on_preset_change() -> None:
         state.add_refusals(state.load_model_choice(chosen))
 
 
+ARCHITECTURE_KEY, TRAINING_KEY = "sidebar_architecture", "sidebar_training"  # the expanders' open state
+
+
 def render() -> None:
     state.ensure_defaults()
     st.session_state[state.PAGE_PARAMS_KEY] = {}
+    _keep_model_state()
     with st.sidebar:
         st.header("Digit Lab")
         _dataset_picker()
@@ -49,10 +53,16 @@ def render() -> None:
             on_change=_on_preset_change,
             help="Start from a model in one of the source reports; editing the widgets makes it custom.",
         )
-        with st.expander("Architecture", expanded=False):
-            _architecture_widgets()
-        with st.expander("Training settings", expanded=False):
-            _training_widgets()
+        # Drawn only while open: some 35 widgets on every run of every page cost each page switch time in the
+        # browser. Their values live on through `_keep_model_state`.
+        architecture = st.expander("Architecture", key=ARCHITECTURE_KEY, on_change="rerun")
+        with architecture:
+            if architecture.open:
+                _architecture_widgets()
+        training = st.expander("Training settings", key=TRAINING_KEY, on_change="rerun")
+        with training:
+            if training.open:
+                _training_widgets()
         selection = state.selection()
         if selection.dataset is None:
             pass  # the dataset's own problem: the caption under the picker points to the page, which shows it once
@@ -64,6 +74,29 @@ def render() -> None:
             started = st.session_state.get(state.PRESET_KEY)
             origin = f", started from {components.plain(started)}" if started in PRESETS else ""
             st.caption(f"Custom model (the architecture differs from the preset{origin}).")
+
+
+def model_widget_keys() -> list[str]:
+    """The keys of the model and training widgets the expanders would draw now: those `state.selection()` reads."""
+    ss = st.session_state
+    blocks = range(1, int(ss.get("n_conv", 0)) + 1)
+    keys = ["n_conv", *(state.block_key(i, name) for i in blocks for name in state.BLOCK_FIELDS)]
+    keys += ["n_dense"]
+    keys += [state.dense_key(i, name) for i in range(1, int(ss.get("n_dense", 0)) + 1) for name in state.DENSE_FIELDS]
+    keys += ["spec_output_activation", "spec_optimizer", "spec_learning_rate"]
+    if any(ss.get(state.block_key(i, "batch_norm"), "none") != "none" for i in blocks):
+        keys.append("spec_batch_norm_momentum")  # drawn (and so kept) only with batch norm, as when it is open
+    return [*keys, *state.CONFIG_WIDGETS.values()]
+
+
+def _keep_model_state() -> None:
+    """Streamlit drops a widget's value when the widget is not drawn in a run: with an expander closed the model
+    would silently become the defaults. Written back through session state before the widgets, each value the
+    widgets would show outlives the run, whether its expander is open or not."""
+    ss = st.session_state
+    for key in model_widget_keys():
+        if key in ss:
+            ss[key] = ss[key]
 
 
 def _dataset_picker() -> None:

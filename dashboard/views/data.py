@@ -145,7 +145,7 @@ _upload_section()
 # --- class balance ---------------------------------------------------------------------------------------
 st.subheader("Class distribution")
 distribution = exploration.class_distribution(ds)
-st.plotly_chart(class_distribution_chart(distribution), key="data_distribution")
+st.plotly_chart(components.cached_figure(class_distribution_chart, distribution), key="data_distribution")
 with st.expander("Counts per class (table)"):
     st.dataframe(
         distribution,
@@ -190,7 +190,9 @@ st.caption(f"Seed **{seed}** · type it back in to draw the same images again.")
 means, histogram = _statistics(ds, ds.fingerprint, split)
 st.plotly_chart(components.cached_figure(mean_image_grid, means, chart_names, ds.value_max, split), key="data_means")
 log_y = st.toggle("Log scale", key="data_log_y", help="Most pixels are background (0); a log axis shows the rest.")
-st.plotly_chart(pixel_histogram_chart(histogram, ds.value_max, split, log_y), key="data_histogram")
+st.plotly_chart(
+    components.cached_figure(pixel_histogram_chart, histogram, ds.value_max, split, log_y), key="data_histogram"
+)
 
 # --- 2-D map ---------------------------------------------------------------------------------------------
 st.subheader("2-D map of the images")

@@ -272,7 +272,8 @@ with explain_tab:
                 explained = explanation.targets[0]
                 layer_note = f" of layer {explanation.layer}" if explanation.layer else ""
                 suffix = f" ({shown_run.run_id[:6]})" if len(shown) > 1 else ""
-                overlay = explanation_overlay(
+                overlay = components.cached_figure(
+                    explanation_overlay,
                     image,
                     value_max,
                     explanation.heatmaps[0],
@@ -280,7 +281,7 @@ with explain_tab:
                     f"{method}{components.plain(layer_note, chart=True)}: evidence for class "
                     f"{chart_names[explained]}{suffix}",
                 )
-                bars = probability_bars(explanation.probabilities[0], chart_names, true_class)
+                bars = components.cached_figure(probability_bars, explanation.probabilities[0], chart_names, true_class)
                 key = "" if shown_run is run else "_second"
                 if len(shown) > 1:  # two runs: each run's overlay above its own prediction
                     st.plotly_chart(overlay, key=f"explain_overlay{key}", config={"displayModeBar": False})

@@ -33,6 +33,23 @@ def _mistakes(run_id: str, copy: str) -> np.ndarray:
     return inspection.mistake_indices(run.test_labels(), run.test_probabilities())
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _probabilities(run_id: str, copy: str, index: int, _image01: np.ndarray) -> np.ndarray:
+    """Test image `index` (`_image01`, fixed by the run and index, so not hashed) through the run's model."""
+    return inspection.predict(services.model(run_id), _image01)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _feature_map_figures(run_id: str, copy: str, index: int, per_map: bool, _image01: np.ndarray) -> list:
+    """(layer name, figure) for every conv and pooling layer on one test image, built once per run, image and
+    scaling for the server: coming back to the page (or another session on that image) runs no model and builds
+    no figure. Streamlit sends a copy of a figure, so one object serves every session."""
+    return [
+        (name, feature_map_grid(name, kind, inspection.layer_display(fmap, per_map), per_map))
+        for name, kind, fmap in _extractor(run_id, copy)(_image01)
+    ]
+
+
 def _drawing_explanation(run_id: str, drawn01: np.ndarray, method: str) -> Explanation:
     # Not cached: every stroke is a new image, and one explanation takes 0.015-0.23 s (bench/explain_probes.py).
     return explain_images(services.model(run_id), drawn01[None], explaining.settings_for(method))
@@ -49,6 +66,7 @@ def _pick(pool_name: str, pool_size: int, pool: np.ndarray | None = None) -> Non
 
 st.title("Inspect")
 components.link_problems()
+links.keep_view_state("inspect")  # before any widget: a closed tab's widgets keep their values and their link
 selection = state.selection()
 
 run, dataset, labels, model = components.run_with_test_data("Inspect", selection)
@@ -67,55 +85,55 @@ st.caption(
     f"{components.plain(dataset.name)} · test accuracy {accuracy:.2%}"
 )
 
-# Keyed, and rerun on change, so the open tab is part of the link (`links.VIEW_PARAMS`).
+# Keyed, and rerun on change: the open tab is part of the link (`links.VIEW_PARAMS`). The test-image and kernel
+# tabs are computed and drawn only while open; the drawing tab always is, since its canvas keeps the drawing only
+# while it is drawn.
+n_test = len(dataset.x_test)
+components.checked_test_index(INDEX_KEY, n_test)  # whichever tab is open: a link's bad image is named at once
 test_tab, draw_tab, kernel_tab = st.tabs(list(links.INSPECT_TABS), key="inspect_tab", on_change="rerun")
 
 with test_tab:
-    n_test = len(dataset.x_test)
-    components.checked_test_index(INDEX_KEY, n_test)
-    mistakes = _mistakes(run.run_id, services.stored_copy(run))
-    pick_cols = st.columns([2, 1, 1.5, 2.5], vertical_alignment="bottom")
-    pick_cols[0].number_input(f"Test image (0..{n_test - 1})", 0, n_test - 1, key=INDEX_KEY)
-    pick_cols[1].button("Random", key="inspect_random", on_click=_pick, args=("Random", n_test))
-    pick_cols[2].button(
-        "Random mistake",
-        key="inspect_random_mistake",
-        disabled=len(mistakes) == 0,
-        on_click=_pick,
-        args=("Mistake", n_test, mistakes),
-        help=f"One of the {len(mistakes)} test images this model gets wrong.",
-    )
-    note = st.session_state.get("_inspect_pick_note")
-    if note:
-        pick_cols[3].caption(f"{note} (picks are seeded: the same sequence every session)")
-    index = int(st.session_state[INDEX_KEY])
-    image01 = normalised(dataset.x_test[index], value_max)
-    true_class = int(labels[index])
-    probabilities = inspection.predict(model, image01)
-    left, right = st.columns([1, 2])
-    caption = f"Test image #{index} (class {chart_names[true_class]})"
-    left.plotly_chart(
-        components.cached_figure(input_image, dataset.x_test[index], value_max, caption),
-        key="inspect_image",
-        config={"displayModeBar": False},
-    )
-    right.plotly_chart(probability_bars(probabilities, chart_names, true_class), key="inspect_probabilities")
-
-    st.markdown("#### Feature maps")
-    scaling = st.radio(
-        "Scale",
-        list(links.INSPECT_SCALES),
-        horizontal=True,
-        key="inspect_scaling",
-        help="Seed 002 scales every map on its own (mean 128, one std = 64 grey levels), which shows "
-        "patterns but hides strength; raw activations share one colour scale per layer.",
-    )
-    per_map = scaling.startswith("each")
-    for name, kind, fmap in extractor(image01):
-        st.plotly_chart(
-            components.cached_figure(feature_map_grid, name, kind, inspection.layer_display(fmap, per_map), per_map),
-            key=f"inspect_fmap_{name}",
+    if test_tab.open:
+        mistakes = _mistakes(run.run_id, services.stored_copy(run))
+        pick_cols = st.columns([2, 1, 1.5, 2.5], vertical_alignment="bottom")
+        pick_cols[0].number_input(f"Test image (0..{n_test - 1})", 0, n_test - 1, key=INDEX_KEY)
+        pick_cols[1].button("Random", key="inspect_random", on_click=_pick, args=("Random", n_test))
+        pick_cols[2].button(
+            "Random mistake",
+            key="inspect_random_mistake",
+            disabled=len(mistakes) == 0,
+            on_click=_pick,
+            args=("Mistake", n_test, mistakes),
+            help=f"One of the {len(mistakes)} test images this model gets wrong.",
         )
+        note = st.session_state.get("_inspect_pick_note")
+        if note:
+            pick_cols[3].caption(f"{note} (picks are seeded: the same sequence every session)")
+        index = int(st.session_state[INDEX_KEY])
+        image01 = normalised(dataset.x_test[index], value_max)
+        true_class = int(labels[index])
+        probabilities = _probabilities(run.run_id, services.stored_copy(run), index, image01)
+        left, right = st.columns([1, 2])
+        caption = f"Test image #{index} (class {chart_names[true_class]})"
+        left.plotly_chart(
+            components.cached_figure(input_image, dataset.x_test[index], value_max, caption),
+            key="inspect_image",
+            config={"displayModeBar": False},
+        )
+        right.plotly_chart(probability_bars(probabilities, chart_names, true_class), key="inspect_probabilities")
+
+        st.markdown("#### Feature maps")
+        scaling = st.radio(
+            "Scale",
+            list(links.INSPECT_SCALES),
+            horizontal=True,
+            key="inspect_scaling",
+            help="Seed 002 scales every map on its own (mean 128, one std = 64 grey levels), which shows "
+            "patterns but hides strength; raw activations share one colour scale per layer.",
+        )
+        per_map = scaling.startswith("each")
+        for name, figure in _feature_map_figures(run.run_id, services.stored_copy(run), index, per_map, image01):
+            st.plotly_chart(figure, key=f"inspect_fmap_{name}")
 
 with draw_tab:
     h, w = dataset.image_shape[:2]
@@ -197,15 +215,16 @@ with draw_tab:
                 )
 
 with kernel_tab:
-    try:
-        kernels = inspection.first_layer_kernels(model)
-    except DigitLabError as error:
-        components.show_error(error)
-    else:
-        st.plotly_chart(components.cached_figure(kernel_grid, kernels), key="inspect_kernels")
-        st.caption(
-            "The weights each first-layer filter slides over the image: red pixels add, blue pixels subtract. "
-            "Edge and stroke detectors show as red next to blue."
-        )
+    if kernel_tab.open:
+        try:
+            kernels = inspection.first_layer_kernels(model)
+        except DigitLabError as error:
+            components.show_error(error)
+        else:
+            st.plotly_chart(components.cached_figure(kernel_grid, kernels), key="inspect_kernels")
+            st.caption(
+                "The weights each first-layer filter slides over the image: red pixels add, blue pixels subtract. "
+                "Edge and stroke detectors show as red next to blue."
+            )
 
 links.publish_view("inspect")

@@ -41,13 +41,24 @@ def with_trained_run(trained_cache, monkeypatch):
     return run_id
 
 
-def open_app(page: str | None = None, query: dict | None = None, timeout: float = 120):
-    """An AppTest of the real entry point, optionally on `page` (e.g. "views/evaluate.py") with a link's query."""
+def open_sidebar_expanders(app, is_open: bool = True):
+    """Open (or close) the sidebar's Architecture and Training settings expanders, as a user does to reach their
+    widgets: they are drawn only while open. Takes effect on the next run."""
+    from dashboard.sidebar import ARCHITECTURE_KEY, TRAINING_KEY
+
+    app.session_state[ARCHITECTURE_KEY] = app.session_state[TRAINING_KEY] = is_open
+    return app
+
+
+def open_app(page: str | None = None, query: dict | None = None, timeout: float = 120, expanders: bool = True):
+    """An AppTest of the real entry point, optionally on `page` (e.g. "views/evaluate.py") with a link's query;
+    the sidebar's expanders open unless `expanders` is False."""
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(HOME, default_timeout=timeout)
     for key, value in (query or {}).items():
         app.query_params[key] = value
+    open_sidebar_expanders(app, expanders)
     app.run()
     if page:
         app.switch_page(page)
@@ -55,15 +66,23 @@ def open_app(page: str | None = None, query: dict | None = None, timeout: float 
     return app
 
 
-def open_page(page: str, query: dict | None = None, timeout: float = 180):
+def open_page(page: str, query: dict | None = None, timeout: float = 180, expanders: bool = True):
     """Open `page` directly with a link's query, as a browser opening `/evaluate?run=...` would: the link is
-    restored on that page's first run, so its notices show there, not on Home."""
+    restored on that page's first run, so its notices show there, not on Home. The sidebar's expanders open unless
+    `expanders` is False."""
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(HOME, default_timeout=timeout)
     for key, value in (query or {}).items():
         app.query_params[key] = value
+    open_sidebar_expanders(app, expanders)
     app.switch_page(page)
+    return app.run()
+
+
+def open_tab(app, key: str, label: str):
+    """Open the tab `label` of the tabs keyed `key` (as a click does: pages draw only the open tab) and rerun."""
+    app.session_state[key] = label
     return app.run()
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.dashboard.conftest import open_app
+from tests.dashboard.conftest import open_app, open_page, open_tab, plotly_array
 
 
 def _figures(app) -> list[dict]:
@@ -93,8 +93,13 @@ def test_inspect_shows_feature_maps_for_every_conv_and_pool_layer(with_trained_r
         assert any(t.startswith(f"{name} (") for t in titles), f"no feature-map figure for {name}: {titles}"
     probabilities = next(f for f in _figures(app) if f["layout"]["title"]["text"].startswith("Class probabilities"))
     assert list(probabilities["data"][0]["x"]) == [str(d) for d in range(10)]
+    assert not any(t.startswith("First-layer kernels") for t in titles)  # only the open tab is drawn
+    assert any("draw a digit first" in i.value for i in app.info)  # but the canvas always is: it holds the drawing
+    open_tab(app, "inspect_tab", "First-layer kernels")
+    assert not app.exception
+    titles = _titles(app)
     assert any(t.startswith("First-layer kernels") for t in titles)
-    assert any("draw a digit first" in i.value for i in app.info)
+    assert not any(t.startswith("Class probabilities") for t in titles)
     assert app.query_params.get("run") in (with_trained_run, [with_trained_run])
 
 
@@ -141,3 +146,37 @@ def test_data_page_explains_an_unavailable_dataset(tmp_path, monkeypatch):
     warnings = [w.value for w in app.warning]
     assert len(warnings) == 1 and "not available offline" in warnings[0] and "To use it" in warnings[0]
     assert not app.get("plotly_chart")
+
+
+def test_inspect_answers_a_revisit_from_its_caches_with_the_same_numbers(with_trained_run, monkeypatch):
+    """Coming back to Inspect runs no model: the probabilities and feature maps of that image are kept for the
+    server. The kept numbers are the run's own: its stored test-set probabilities (scored at training time)."""
+    import numpy as np
+
+    from engine import inspection
+    from engine.store import RunStore
+
+    calls = {"model": 0}
+    predict, extract = inspection.predict, inspection.FeatureExtractor.__call__
+
+    def counted(function):
+        def wrapper(*args, **kwargs):
+            calls["model"] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(inspection, "predict", counted(predict))
+    monkeypatch.setattr(inspection.FeatureExtractor, "__call__", counted(extract))
+    app = open_page("views/inspect.py", query={"run": with_trained_run, "image": "17"})
+    assert not app.exception
+    first = [f for f in _figures(app) if "maps" in f["layout"]["title"]["text"]]
+    seen = calls["model"]
+    app.switch_page("views/data.py").run()
+    app.switch_page("views/inspect.py").run()
+    assert not app.exception and app.number_input(key="inspect_index").value == 17
+    assert calls["model"] == seen  # nothing recomputed
+    assert [f for f in _figures(app) if "maps" in f["layout"]["title"]["text"]] == first
+    bars = next(f for f in _figures(app) if f["layout"]["title"]["text"].startswith("Class probabilities"))
+    stored = RunStore().get(with_trained_run).test_probabilities()[17]
+    np.testing.assert_allclose(plotly_array(bars["data"][0]["y"]), stored, atol=1e-5)

@@ -29,10 +29,10 @@ def test_hosted_mode_switches_on_from_streamlit_secrets(monkeypatch):
 
     from streamlit.testing.v1 import AppTest
 
-    from tests.dashboard.conftest import HOME
+    from tests.dashboard.conftest import HOME, open_sidebar_expanders
 
     monkeypatch.delenv("DIGIT_LAB_HOSTED", raising=False)
-    app = AppTest.from_file(HOME, default_timeout=120)
+    app = open_sidebar_expanders(AppTest.from_file(HOME, default_timeout=120))
     app.secrets["DIGIT_LAB_HOSTED"] = True
     try:
         app.run()

@@ -4,7 +4,7 @@ is one notice (parameter, value shortened, reason), keeps Train off and presents
 import pytest
 
 from engine.architectures import DEFAULT_PRESET, PRESETS, ConvBlock, DenseLayer, ModelSpec
-from tests.dashboard.conftest import literal, open_app, open_page
+from tests.dashboard.conftest import literal, open_app, open_page, open_tab
 
 TRAIN = "views/train.py"
 
@@ -232,9 +232,53 @@ def test_evaluate_reopens_on_the_links_tab_cell_and_toggle(with_trained_run):
     assert app.session_state["eval_tab"] == "Confusion matrix"
     assert (app.session_state["eval_true"], app.session_state["eval_pred"]) == (3, 5)
     assert app.toggle(key="eval_normalised").value is True
-    assert app.selectbox(key="eval_ovr_class").value == 2
     for name, value in query.items():
         assert param(app, name) == value, name  # written back: the address bar reopens this view
+    # Only the open tab is drawn: the closed One vs rest tab's class waits in the session, and shows when it opens.
+    assert app.session_state["eval_ovr_class"] == 2
+    app.session_state["eval_tab"] = "One vs rest"
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="eval_ovr_class").value == 2
+
+
+def test_evaluate_closed_tabs_keep_their_values_across_tabs_and_pages(with_trained_run):
+    """Evaluate draws only the open tab; every other tab's view value must outlive the runs that do not draw it."""
+    query = {
+        "run": with_trained_run,
+        "tab": "Sample predictions",
+        "sample": "7",
+        "cell": "2,8",
+        "norm": "1",
+        "ovr": "4",
+        "shown": "3",
+        "overlay_class": "true",
+    }
+    app = open_page("views/evaluate.py", query=query)
+    assert not app.exception and not notices(app)
+    assert app.number_input(key="eval_sample_seed").value == 7
+    app.number_input(key="eval_sample_seed").set_value(9).run()  # a value chosen here, not by the link
+    open_tab(app, "eval_tab", "Report")
+    app.switch_page("views/data.py").run()
+    app.switch_page("views/evaluate.py").run()
+    assert not app.exception
+    assert app.session_state["eval_tab"] == "Report"
+    expected = {**query, "tab": "Report", "sample": "9"}
+    del expected["tab"]  # the default tab is left out of the link
+    for name, value in expected.items():
+        assert param(app, name) == value, name  # kept while no widget of theirs was drawn, and still in the link
+    assert param(app, "tab") is None
+    open_tab(app, "eval_tab", "Sample predictions")
+    assert app.number_input(key="eval_sample_seed").value == 9
+    open_tab(app, "eval_tab", "Confusion matrix")
+    assert (app.selectbox(key="eval_true").value, app.selectbox(key="eval_pred").value) == (2, 8)
+    assert app.toggle(key="eval_normalised").value is True
+    open_tab(app, "eval_tab", "Mistakes")
+    assert app.slider(key="eval_gallery_n").value == 3
+    assert app.radio(key="eval_overlay_class").value == "true"
+    open_tab(app, "eval_tab", "One vs rest")
+    assert app.selectbox(key="eval_ovr_class").value == 4
+    assert not app.exception
 
 
 def test_a_view_value_that_does_not_fit_the_run_is_a_notice(with_trained_run):
@@ -249,11 +293,12 @@ def test_inspect_reopens_on_the_links_image_tab_and_scale(with_trained_run):
     query = {"run": with_trained_run, "image": "7", "scale": "raw activations", "tab": "First-layer kernels"}
     app = open_page("views/inspect.py", query=query)
     assert not app.exception and not notices(app)
-    assert app.number_input(key="inspect_index").value == 7
-    assert app.radio(key="inspect_scaling").value == "raw activations"
     assert app.session_state["inspect_tab"] == "First-layer kernels"
     for name, value in query.items():
-        assert param(app, name) == value, name
+        assert param(app, name) == value, name  # the closed test-image tab's values kept, and in the link
+    open_tab(app, "inspect_tab", "A test image")
+    assert app.number_input(key="inspect_index").value == 7
+    assert app.radio(key="inspect_scaling").value == "raw activations"
     too_far = open_page("views/inspect.py", query={"run": with_trained_run, "image": "99999"})
     assert any("The link's image = 99999 was not used" in n for n in notices(too_far))
 

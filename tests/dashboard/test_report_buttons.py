@@ -50,7 +50,7 @@ def _click_both(app, key: str, recorded) -> tuple[bytes, bytes]:
 
 
 def test_evaluate_builds_the_notebook_and_report_only_when_clicked(with_trained_run, recorded):
-    app = open_page("views/evaluate.py", {"run": with_trained_run})
+    app = open_page("views/evaluate.py", {"run": with_trained_run, "tab": "Downloads"})
     assert not app.exception
     notebook, page = _click_both(app, "eval_report", recorded)
     parsed = nbformat.reads(notebook.decode("utf-8"), as_version=4)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import HOME, chart_titles, literal, open_app, open_page
+from tests.dashboard.conftest import HOME, chart_titles, literal, open_app, open_page, open_tab
 
 EVALUATE = "views/evaluate.py"
 TRAIN = "views/train.py"
@@ -107,13 +107,15 @@ def test_train_one_epoch_then_evaluate(empty_cache):
     app.run()
     assert not app.exception
     assert run_id in texts(app.markdown)
-    assert any(title.startswith("Confusion matrix") for title in chart_titles(app))
     report = report_table(app)
     assert [str(name) for name in report.index[:10]] == [str(d) for d in range(10)]
     assert {"accuracy", "macro avg", "weighted avg"} <= set(report.index)
     # Blank where scikit-learn's report is blank (the grid would print a NaN as "None").
     assert report.loc["accuracy", "precision"] == report.loc["accuracy", "recall"] == ""
     assert float(report.loc["macro avg", "precision"]) > 0
+    open_tab(app, "eval_tab", "Confusion matrix")
+    assert not app.exception
+    assert any(title.startswith("Confusion matrix") for title in chart_titles(app))
 
     # Back on Train the same settings are answered from the store at once.
     app.switch_page(TRAIN)
@@ -127,17 +129,21 @@ def test_evaluate_restores_run_from_link(with_trained_run):
     assert not app.exception
     assert app.session_state["run_id"] == with_trained_run
     assert f"Run `{with_trained_run}`" in texts(app.markdown)
-    titles = chart_titles(app)
-    for expected in (
-        "Confusion matrix",
-        "ROC curves",
-        "Training curves",
-        "10 random test images",
-        "Class 0 vs the rest",
-    ):
-        assert any(title.startswith(expected) for title in titles), (expected, titles)
     assert len(report_table(app)) == 13
+    assert chart_titles(app) == []  # only the open tab (the report) is drawn
     assert app.query_params["run"] == with_trained_run
+    for tab, expected in (
+        ("Training curves", "Training curves"),
+        ("Sample predictions", "10 random test images"),
+        ("One vs rest", "Class 0 vs the rest"),
+        ("ROC", "ROC curves"),
+        ("Confusion matrix", "Confusion matrix"),
+    ):
+        titles = chart_titles(open_tab(app, "eval_tab", tab))
+        assert not app.exception
+        assert any(title.startswith(expected) for title in titles), (expected, titles)
+        if tab != "ROC":
+            assert not any(title.startswith("ROC curves") for title in titles), titles  # a closed tab draws nothing
 
     # Choosing another cell with the fallback select boxes shows that cell's images.
     app.selectbox(key="eval_true").set_value(3)
@@ -156,6 +162,7 @@ def test_evaluate_restores_run_from_link(with_trained_run):
     assert width <= 6 * 9  # six 8x8 images and their one-pixel gaps
 
     # ROC (issue 14): every class's AUC in the legend; a log-scaled or zoomed false-positive axis on request.
+    open_tab(app, "eval_tab", "ROC")
     roc = figure(app, "ROC curves")
     class_traces = [t["name"] for t in roc["data"] if t["name"].startswith("class ")]
     assert len(class_traces) == 10 and all("(AUC 0." in name or "(AUC 1." in name for name in class_traces)
@@ -192,7 +199,7 @@ def test_evaluate_label_merged_run_shows_merged_classes_and_images(empty_cache):
     assert not app.exception
     report = report_table(app)
     assert list(report.index[:4]) == ["0/6", "1/7", "2/3/5/8", "4/9"]
-    titles = chart_titles(app)
+    titles = chart_titles(open_tab(app, "eval_tab", "Sample predictions"))
     assert any(title.startswith("10 random test images") for title in titles)  # merged labels, same test images
     assert "Metrics only" not in texts(app.warning)
 

@@ -69,8 +69,13 @@ def test_train_evaluate_and_share_a_link(server):
         tab = driver.find_element("xpath", "//*[@role='tab'][contains(., 'Confusion matrix')]")
         tab.click()
         wait_text(driver, "Most confused pairs")
-        heatmaps = driver.find_elements("css selector", ".js-plotly-plot .heatmaplayer")
-        assert heatmaps, "no confusion-matrix heatmap on Evaluate"
+        # Waited for: only the open tab is drawn, so the heatmap is made after the click, not before.
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(driver, 60, poll_frequency=0.25).until(
+            lambda d: d.find_elements("css selector", ".js-plotly-plot .heatmaplayer"),
+            "no confusion-matrix heatmap on Evaluate",
+        )
         _shot(driver, "02b-evaluate-confusion")
         shared = driver.current_url
         assert "run=" in shared, f"the Evaluate URL does not carry the run: {shared}"

@@ -194,6 +194,7 @@ EXPLAIN_PREDICTED = -1  # the class picker's "explain the predicted class"
 # The mistakes gallery's overlays: the batched gradient methods only (occlusion costs ~50 passes per image).
 GALLERY_OVERLAYS = ("off", "Grad-CAM", "Saliency", "Integrated gradients")
 GALLERY_TARGETS = ("predicted", "true")
+DATA_TABS = ("Classes", "Images", "2-D map")
 DATA_SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
 MAX_INDEX = 10_000_000  # above any test set; the page checks the run's own size and says so
@@ -258,6 +259,7 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("second", ("explain_second",), _one(run_id_text), ("",)),
     ),
     "data": (
+        ViewParam("tab", ("data_tab",), _one(choice(DATA_TABS)), (DATA_TABS[0],)),
         ViewParam("split", ("data_split",), _one(choice(DATA_SPLITS)), ("train",)),
         ViewParam("per_class", ("data_per_class",), _one(whole_number, 1, 10), (1,)),
         ViewParam("draw", ("data_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),

@@ -194,6 +194,7 @@ EXPLAIN_PREDICTED = -1  # the class picker's "explain the predicted class"
 # The mistakes gallery's overlays: the batched gradient methods only (occlusion costs ~50 passes per image).
 GALLERY_OVERLAYS = ("off", "Grad-CAM", "Saliency", "Integrated gradients")
 GALLERY_TARGETS = ("predicted", "true")
+DATA_TABS = ("Classes", "Images", "2-D map")
 DATA_SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
 MAX_INDEX = 10_000_000  # above any test set; the page checks the run's own size and says so
@@ -258,6 +259,7 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("second", ("explain_second",), _one(run_id_text), ("",)),
     ),
     "data": (
+        ViewParam("tab", ("data_tab",), _one(choice(DATA_TABS)), (DATA_TABS[0],)),
         ViewParam("split", ("data_split",), _one(choice(DATA_SPLITS)), ("train",)),
         ViewParam("per_class", ("data_per_class",), _one(whole_number, 1, 10), (1,)),
         ViewParam("draw", ("data_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
@@ -287,6 +289,9 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
 
 def restore_once(page: str = "") -> None:
     """Seed session state from the URL on the first run of a session; later runs leave the widgets alone."""
+    # Which page the previous run drew: `keep_view_state` must know whether this run comes from another page.
+    st.session_state[_PREVIOUS_PAGE] = st.session_state.get(_CURRENT_PAGE)
+    st.session_state[_CURRENT_PAGE] = page
     if st.session_state.get("_link_restored"):
         return
     st.session_state["_link_restored"] = True
@@ -499,6 +504,9 @@ def publish_view(page: str) -> None:
                 ss.pop(_kept(key), None)
 
 
+_PREVIOUS_PAGE, _CURRENT_PAGE = "_view_previous_page", "_view_current_page"
+
+
 def _kept(key: str) -> str:
     return f"_kept_view_{key}"
 
@@ -509,14 +517,17 @@ def keep_view_state(page: str) -> None:
     its tab opens again. Written back through session state, a value outlives the run; call before any widget.
 
     A run of another page draws none of them, so Streamlit drops them all there: on coming back each takes the
-    copy the page's last `publish_view` kept under a key no widget owns."""
+    copy the page's last `publish_view` kept under a key no widget owns. That copy wins over any value the key
+    still reads there: a value written under the key before its widget first existed (a link's, a page default)
+    can outlive the widget's own and read back stale after a visit elsewhere (Streamlit 1.67)."""
     ss = st.session_state
+    from_another_page = ss.get(_PREVIOUS_PAGE) != page
     for param in VIEW_PARAMS.get(page, ()):
         for key in param.keys:
-            if key in ss:
-                ss[key] = ss[key]
-            elif _kept(key) in ss:
+            if _kept(key) in ss and (from_another_page or key not in ss):
                 ss[key] = ss[_kept(key)]
+            elif key in ss:
+                ss[key] = ss[key]
 
 
 def share_url() -> str:

@@ -51,14 +51,6 @@ def _reshuffle() -> None:
     st.session_state[SEED_KEY] = int(st.session_state.get(SEED_KEY, 0)) + 1
 
 
-def _remembered(key: str, default):
-    """Streamlit forgets a widget's value when its page is not shown; a shadow key brings it back."""
-    shadow = f"_kept_{key}"
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(shadow, default)
-    st.session_state[shadow] = st.session_state[key]
-
-
 def _add_upload() -> None:
     """Button callback (it runs before the sidebar's widgets exist, so it may select the new dataset)."""
     files = st.session_state.get(UPLOAD_KEY) or []
@@ -96,6 +88,7 @@ def _upload_section() -> None:
 
 st.title("Data")
 components.link_problems()
+links.keep_view_state("data")  # before any widget: a closed tab's widgets keep their values and their link
 selection = state.selection()
 info = {i.name: i for i in list_datasets()}.get(selection.dataset_name)
 if selection.dataset is None:
@@ -142,126 +135,142 @@ for warning in ds.warnings:  # e.g. files offered as one dataset that are anothe
     st.text(f"Warning: {warning}")
 _upload_section()
 
-# --- class balance ---------------------------------------------------------------------------------------
-st.subheader("Class distribution")
-distribution = exploration.class_distribution(ds)
-st.plotly_chart(components.cached_figure(class_distribution_chart, distribution), key="data_distribution")
-with st.expander("Counts per class (table)"):
-    st.dataframe(
-        distribution,
-        hide_index=True,
-        key="data_distribution_table",
-        column_config={
-            "train %": st.column_config.NumberColumn(format="%.2f %%"),
-            "test %": st.column_config.NumberColumn(format="%.2f %%"),
-        },
-    )
-
-# --- images ----------------------------------------------------------------------------------------------
-st.subheader("Images")
-# Five per class: one image per class says little about how a class varies.
+# Only the open tab is computed and drawn: Chromium drawing all five charts (a 50-image grid with a hover label on
+# every pixel, a 1,000-point map with thumbnails in its hover) made each switch to this page cost over a second.
+# Defaults before the tabs: the map reads the split and seed whichever tab is open.
 for key, default in ((SEED_KEY, 0), (PER_CLASS_KEY, 5), (SPLIT_KEY, "train")):
-    _remembered(key, default)
-controls = st.columns([1.2, 2, 1.2, 1], vertical_alignment="bottom")
-split = controls[0].radio(
-    "Split",
-    exploration.SPLITS,
-    horizontal=True,
-    key=SPLIT_KEY,
-    help="Which part of the dataset the samples, means, histogram and map are drawn from.",
-)
-per_class = controls[1].slider("Images per class", 1, 10, key=PER_CLASS_KEY)
-controls[2].number_input(
-    "Sample seed",
-    0,
-    2**31 - 1,
-    key=SEED_KEY,
-    help="The same seed always draws the same images; Reshuffle moves to the next seed.",
-)
-controls[3].button("Reshuffle", key="data_reshuffle", on_click=_reshuffle)
-seed = int(st.session_state[SEED_KEY])
-images, labels = exploration.split_arrays(ds, split)
-picks = exploration.sample_indices(labels, ds.num_classes, per_class, seed)
-st.plotly_chart(
-    components.cached_figure(sample_grid, images, picks, chart_names, ds.value_max, split, seed), key="data_samples"
-)
-st.caption(f"Seed **{seed}** · type it back in to draw the same images again.")
-
-means, histogram = _statistics(ds, ds.fingerprint, split)
-st.plotly_chart(components.cached_figure(mean_image_grid, means, chart_names, ds.value_max, split), key="data_means")
-log_y = st.toggle("Log scale", key="data_log_y", help="Most pixels are background (0); a log axis shows the rest.")
-st.plotly_chart(
-    components.cached_figure(pixel_histogram_chart, histogram, ds.value_max, split, log_y), key="data_histogram"
-)
-
-# --- 2-D map ---------------------------------------------------------------------------------------------
-st.subheader("2-D map of the images")
-map_cols = st.columns([1, 2])
-method = map_cols[0].radio(
-    "Method",
-    exploration.EMBEDDINGS,
-    horizontal=True,
-    key="data_embed_method",
-    format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
-    help="PCA is instant; t-SNE separates classes better but takes seconds (cached).",
-)
+    st.session_state.setdefault(key, default)
+images, labels = exploration.split_arrays(ds, st.session_state[SPLIT_KEY])
 top = len(labels)
 low, high = min(100, top), min(3000, top)
-components.link_view_check(
+components.link_view_check(  # here, not in its tab: a link's bad value is refused when the page opens
     "points",
     ("data_embed_n",),
     low <= int(st.session_state.get("data_embed_n", low)) <= high,
     f"the map takes {low:,} to {high:,} images of this split",
 )
 st.session_state.setdefault("data_embed_n", min(1000, top))  # set here, not as the slider's value: a link may set it
-n = map_cols[1].slider("Images (stratified by class)", low, high, step=50, key="data_embed_n")
-started = time.perf_counter()
-with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", expanded=False) as status:
-    result, thumbs = _embedding(ds, ds.fingerprint, split, n, method, seed)
-    status.update(
-        label=f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} {split} images (seed {seed}) · "
-        f"{time.perf_counter() - started:.1f} s",
-        state="complete",
-    )
-event = st.plotly_chart(
-    components.cached_figure(
-        embedding_chart,
-        result.coords,
-        result.labels,
-        result.indices,
-        chart_names,
-        method,
-        thumbs,
-        result.explained_variance,
-        split,
-    ),
-    key="data_embedding",
-    on_select="rerun",
-    selection_mode=("points", "box", "lasso"),
-)
-st.caption("Hover a point to see its digit; drag a lasso or box (or click a point) to show the images below.")
-points = event.selection.points if event and event.selection else []
-chosen = []
-for point in points:
-    custom = point.get("customdata")
-    if custom is not None:
-        chosen.append(int(custom[0]))
-chosen = list(dict.fromkeys(chosen))
-if chosen:
-    shown = chosen[:MAX_SELECTED]
-    title = f"{len(chosen)} selected image(s)" + (f", first {MAX_SELECTED}" if len(chosen) > MAX_SELECTED else "")
-    st.plotly_chart(
-        image_mosaic(
-            [images[i] for i in shown],
-            10,
-            title,
-            captions=[f"#{i} · {chart_names[labels[i]]}" for i in shown],
-            hover=[f"{split} #{i}, class {chart_names[labels[i]]}" for i in shown],
-            zmax=ds.value_max,
-        ),
-        key="data_selected",
-    )
-    counts = pd.Series([names[labels[i]] for i in chosen]).value_counts().rename_axis("class").reset_index()
-    st.dataframe(counts, hide_index=True, key="data_selected_counts")
+classes_tab, images_tab, map_tab = st.tabs(list(links.DATA_TABS), key="data_tab", on_change="rerun")
+
+with classes_tab:
+    if classes_tab.open:
+        st.subheader("Class distribution")
+        distribution = exploration.class_distribution(ds)
+        st.plotly_chart(components.cached_figure(class_distribution_chart, distribution), key="data_distribution")
+        with st.expander("Counts per class (table)"):
+            st.dataframe(
+                distribution,
+                hide_index=True,
+                key="data_distribution_table",
+                column_config={
+                    "train %": st.column_config.NumberColumn(format="%.2f %%"),
+                    "test %": st.column_config.NumberColumn(format="%.2f %%"),
+                },
+            )
+
+with images_tab:
+    if images_tab.open:
+        st.subheader("Images")
+        # Five per class (the default above): one image per class says little about how a class varies.
+        controls = st.columns([1.2, 2, 1.2, 1], vertical_alignment="bottom")
+        split = controls[0].radio(
+            "Split",
+            exploration.SPLITS,
+            horizontal=True,
+            key=SPLIT_KEY,
+            help="Which part of the dataset the samples, means, histogram and map are drawn from.",
+        )
+        per_class = controls[1].slider("Images per class", 1, 10, key=PER_CLASS_KEY)
+        controls[2].number_input(
+            "Sample seed",
+            0,
+            2**31 - 1,
+            key=SEED_KEY,
+            help="The same seed always draws the same images; Reshuffle moves to the next seed.",
+        )
+        controls[3].button("Reshuffle", key="data_reshuffle", on_click=_reshuffle)
+        seed = int(st.session_state[SEED_KEY])
+        picks = exploration.sample_indices(labels, ds.num_classes, per_class, seed)
+        st.plotly_chart(
+            components.cached_figure(sample_grid, images, picks, chart_names, ds.value_max, split, seed),
+            key="data_samples",
+        )
+        st.caption(f"Seed **{seed}** · type it back in to draw the same images again.")
+
+        means, histogram = _statistics(ds, ds.fingerprint, split)
+        st.plotly_chart(
+            components.cached_figure(mean_image_grid, means, chart_names, ds.value_max, split), key="data_means"
+        )
+        log_y = st.toggle(
+            "Log scale", key="data_log_y", help="Most pixels are background (0); a log axis shows the rest."
+        )
+        st.plotly_chart(
+            components.cached_figure(pixel_histogram_chart, histogram, ds.value_max, split, log_y), key="data_histogram"
+        )
+
+with map_tab:
+    if map_tab.open:
+        st.subheader("2-D map of the images")
+        map_cols = st.columns([1, 2])
+        split, seed = st.session_state[SPLIT_KEY], int(st.session_state[SEED_KEY])  # set in Images, kept when closed
+        method = map_cols[0].radio(
+            "Method",
+            exploration.EMBEDDINGS,
+            horizontal=True,
+            key="data_embed_method",
+            format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+            help="PCA is instant; t-SNE separates classes better but takes seconds (cached).",
+        )
+        n = map_cols[1].slider("Images (stratified by class)", low, high, step=50, key="data_embed_n")
+        started = time.perf_counter()
+        with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", expanded=False) as status:
+            result, thumbs = _embedding(ds, ds.fingerprint, split, n, method, seed)
+            status.update(
+                label=f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} {split} images (seed {seed}) · "
+                f"{time.perf_counter() - started:.1f} s",
+                state="complete",
+            )
+        event = st.plotly_chart(
+            components.cached_figure(
+                embedding_chart,
+                result.coords,
+                result.labels,
+                result.indices,
+                chart_names,
+                method,
+                thumbs,
+                result.explained_variance,
+                split,
+            ),
+            key="data_embedding",
+            on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
+        )
+        st.caption("Hover a point to see its digit; drag a lasso or box (or click a point) to show the images below.")
+        points = event.selection.points if event and event.selection else []
+        chosen = []
+        for point in points:
+            custom = point.get("customdata")
+            if custom is not None:
+                chosen.append(int(custom[0]))
+        chosen = list(dict.fromkeys(chosen))
+        if chosen:
+            shown = chosen[:MAX_SELECTED]
+            title = f"{len(chosen)} selected image(s)" + (
+                f", first {MAX_SELECTED}" if len(chosen) > MAX_SELECTED else ""
+            )
+            st.plotly_chart(
+                image_mosaic(
+                    [images[i] for i in shown],
+                    10,
+                    title,
+                    captions=[f"#{i} · {chart_names[labels[i]]}" for i in shown],
+                    hover=[f"{split} #{i}, class {chart_names[labels[i]]}" for i in shown],
+                    zmax=ds.value_max,
+                ),
+                key="data_selected",
+            )
+            counts = pd.Series([names[labels[i]] for i in chosen]).value_counts().rename_axis("class").reset_index()
+            st.dataframe(counts, hide_index=True, key="data_selected_counts")
 
 links.publish_view("data")

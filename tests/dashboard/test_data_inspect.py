@@ -21,20 +21,31 @@ def test_data_page_shows_distribution_and_ten_classes():
     app = open_app("views/data.py")
     assert not app.exception
     figures = {(f["layout"].get("title") or {}).get("text", ""): f for f in _figures(app)}
+    assert list(figures) == ["Class distribution: train vs test"]  # only the open tab (Classes) is drawn
     distribution = figures["Class distribution: train vs test"]
     assert [trace["name"] for trace in distribution["data"]] == ["train", "test"]
     assert all(len(trace["x"]) == 10 for trace in distribution["data"])
     table = next(df.value for df in app.dataframe if "train %" in df.value.columns)
     assert len(table) == 10 and table["train"].sum() == 1437 and table["test"].sum() == 360
+    card_on_every_tab = next(df.value for df in app.dataframe if list(df.value.columns) == ["field", "value"])
+    open_tab(app, "data_tab", "Images")
+    assert not app.exception
+    figures = {(f["layout"].get("title") or {}).get("text", ""): f for f in _figures(app)}
     titles = list(figures)
+    assert "Class distribution: train vs test" not in titles
     samples = next(f for t, f in figures.items() if t.startswith("5 random samples per class"))  # five by default
     assert samples["data"][0]["colorscale"][0] == [0.0, "black"]  # value 0 black, as on Evaluate and Inspect
     assert samples["layout"]["xaxis"]["visible"] is False  # no axes, no stray ticks
     assert "Mean image per class (train set)" in titles
     assert any(t.startswith("Pixel intensities") for t in titles)
-    assert any(t.startswith("PCA of 1,000 train images") for t in titles)
+    assert not any(t.startswith("PCA of") for t in titles)
+    open_tab(app, "data_tab", "2-D map")
+    assert not app.exception
+    assert [t for t in _titles(app) if t.startswith("PCA of 1,000 train images")]
+    assert "Mean image per class (train set)" not in _titles(app)
     card_element = next(df for df in app.dataframe if list(df.value.columns) == ["field", "value"])
     card = card_element.value
+    assert card.equals(card_on_every_tab)  # the dataset card stays above the tabs
     assert dict(zip(card["field"], card["value"], strict=True))["image shape"] == "8 x 8 x 1"
     # The value column is wide, so the source is not cut off (issue 14).
     assert json.loads(card_element.proto.columns)["value"]["width"] == "large"
@@ -60,7 +71,7 @@ def test_sidebar_labels_have_room():
 
 
 def test_reshuffle_changes_the_seed_and_the_samples():
-    app = open_app("views/data.py")
+    app = open_tab(open_app("views/data.py"), "data_tab", "Images")
     before = app.session_state["data_seed"]
     grid_before = next(t for t in _titles(app) if "random sample" in t)
     app.button(key="data_reshuffle").click().run()
@@ -72,7 +83,7 @@ def test_reshuffle_changes_the_seed_and_the_samples():
 
 
 def test_data_page_with_several_samples_per_class():
-    app = open_app("views/data.py")
+    app = open_tab(open_app("views/data.py"), "data_tab", "Images")
     app.slider(key="data_per_class").set_value(3).run()
     app.radio(key="data_split").set_value("test").run()
     assert not app.exception
@@ -127,7 +138,7 @@ def test_inspect_without_a_run_explains_what_to_do(empty_cache):
 
 
 def test_data_page_tsne_map_of_a_small_subset():
-    app = open_app("views/data.py")
+    app = open_tab(open_app("views/data.py"), "data_tab", "2-D map")
     app.slider(key="data_embed_n").set_value(100).run()
     app.radio(key="data_embed_method").set_value("tsne").run()
     assert not app.exception

@@ -4,7 +4,7 @@ is one notice (parameter, value shortened, reason), keeps Train off and presents
 import pytest
 
 from engine.architectures import DEFAULT_PRESET, PRESETS, ConvBlock, DenseLayer, ModelSpec
-from tests.dashboard.conftest import literal, open_app, open_page, open_tab
+from tests.dashboard.conftest import chart_titles, literal, open_app, open_page, open_tab
 
 TRAIN = "views/train.py"
 
@@ -304,13 +304,58 @@ def test_inspect_reopens_on_the_links_image_tab_and_scale(with_trained_run):
 
 
 def test_data_page_options_travel_in_the_link():
-    query = {"dataset": "digits", "split": "test", "per_class": "3", "draw": "5", "log": "1", "points": "200"}
+    query = {
+        "dataset": "digits",
+        "tab": "Images",
+        "split": "test",
+        "per_class": "3",
+        "draw": "5",
+        "log": "1",
+        "map": "tsne",
+        "points": "200",
+    }
     app = open_page("views/data.py", query=query)
     assert not app.exception and not notices(app)
+    assert app.session_state["data_tab"] == "Images"
     assert app.radio(key="data_split").value == "test"
     assert app.slider(key="data_per_class").value == 3
     assert app.number_input(key="data_seed").value == 5
     assert app.toggle(key="data_log_y").value is True
-    assert app.slider(key="data_embed_n").value == 200
     for name, value in query.items():
         assert param(app, name) == value, name
+    open_tab(app, "data_tab", "2-D map")
+    assert app.radio(key="data_embed_method").value == "tsne"
+    assert app.slider(key="data_embed_n").value == 200
+
+
+def test_data_closed_tabs_keep_their_values_across_tabs_and_pages():
+    """Data draws only the open tab; the other tabs' values must outlive the runs that do not draw them."""
+    app = open_page("views/data.py", query={"dataset": "digits", "tab": "2-D map", "points": "300"})
+    assert not app.exception and not notices(app)
+    assert app.session_state["data_tab"] == "2-D map"  # the link's tab is the one drawn
+    assert app.slider(key="data_embed_n").value == 300
+    assert "data_split" not in {r.key for r in app.radio}  # Images is closed, so its widgets are not drawn
+    app.radio(key="data_embed_method").set_value("tsne").run()  # chosen here, not by the link
+    open_tab(app, "data_tab", "Images")
+    app.radio(key="data_split").set_value("test").run()
+    app.number_input(key="data_seed").set_value(11).run()
+    app.toggle(key="data_log_y").set_value(True).run()
+    open_tab(app, "data_tab", "Classes")
+    app.switch_page("views/evaluate.py").run()
+    app.switch_page("views/data.py").run()
+    assert not app.exception
+    assert app.session_state["data_tab"] == "Classes"
+    expected = {"split": "test", "draw": "11", "log": "1", "map": "tsne", "points": "300"}
+    for name, value in expected.items():
+        assert param(app, name) == value, name  # kept while no widget of theirs was drawn, and still in the link
+    assert param(app, "tab") is None  # the default tab is left out of the link
+    open_tab(app, "data_tab", "2-D map")
+    assert app.radio(key="data_embed_method").value == "tsne"
+    assert app.slider(key="data_embed_n").value == 300
+    # The map uses the split and seed chosen on the closed Images tab.
+    assert any(t.startswith("t-SNE of 300 test images") for t in chart_titles(app))
+    open_tab(app, "data_tab", "Images")
+    assert app.radio(key="data_split").value == "test"
+    assert app.number_input(key="data_seed").value == 11
+    assert app.toggle(key="data_log_y").value is True
+    assert not app.exception

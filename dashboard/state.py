@@ -25,6 +25,7 @@ from engine.validation import validate_config_values, validate_request
 
 DATASET_KEY = "dataset"
 PRESET_KEY = "preset"
+TRAIN_RECIPE_OPEN_KEY = "train_recipe_open"  # the Train page's Keras-code expander (drawn only while open)
 RUN_KEY = "run_id"
 FOLDS_KEY = "folds"
 COMPARE_KEY = "compare_runs"

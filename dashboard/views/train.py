@@ -84,16 +84,24 @@ if rows:
         f"**{trainable + frozen:,} parameters** ({trainable:,} trainable, {frozen:,} non-trainable) · "
         f"`{spec_summary(selection.spec.to_dict())}`"
     )
-    with st.expander("The whole recipe as Keras code: data, split, model, schedule and fit"):
-        if selection.ready:
-            st.code(to_keras_code(selection.spec, selection.config, selection.dataset_name), language="python")
-            st.caption(
-                "Runs on its own with keras, tensorflow, numpy and scikit-learn: the same data, split, model, "
-                "learning-rate schedule, augmentation and early stopping as this page's training."
-            )
-        else:
-            st.code(to_keras_code(selection.spec), language="python")
-            st.caption("The model alone: fix the problem above to see the whole training recipe.")
+    # Drawn only while open: the highlighted script (about 150 lines) cost every visit to Train time in the
+    # browser even with the expander closed.
+    recipe_expander = st.expander(
+        "The whole recipe as Keras code: data, split, model, schedule and fit",
+        key=state.TRAIN_RECIPE_OPEN_KEY,
+        on_change="rerun",
+    )
+    if recipe_expander.open:
+        with recipe_expander:
+            if selection.ready:
+                st.code(to_keras_code(selection.spec, selection.config, selection.dataset_name), language="python")
+                st.caption(
+                    "Runs on its own with keras, tensorflow, numpy and scikit-learn: the same data, split, model, "
+                    "learning-rate schedule, augmentation and early stopping as this page's training."
+                )
+            else:
+                st.code(to_keras_code(selection.spec), language="python")
+                st.caption("The model alone: fix the problem above to see the whole training recipe.")
 
 if preset is not None and preset.reported.get("parameters") and rows:
     ours = sum(r.parameters for r in rows)

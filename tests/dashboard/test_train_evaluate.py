@@ -55,6 +55,12 @@ def test_train_page_layer_table_matches_engine(empty_cache):
     assert int(total["non-trainable"]) == counts["non_trainable"]
     assert f"{counts['total']:,} parameters" in texts(app.markdown)
     assert "block1_conv" in set(layers["layer"])
+    # The recipe's expander is drawn closed and empty; opened, it holds the whole script.
+    assert app.expander and not any("keras.Sequential" in code.value for code in app.code)
+    from dashboard.state import TRAIN_RECIPE_OPEN_KEY
+
+    app.session_state[TRAIN_RECIPE_OPEN_KEY] = True
+    app.run()
     assert any("keras.Sequential" in code.value for code in app.code)
     # The exported code is the whole recipe (issue 14): data, the run's batch size and epochs, the fit call.
     recipe = next(code.value for code in app.code if "keras.Sequential" in code.value)

@@ -71,11 +71,15 @@ def image_mosaic(
     zmid: float | None = None,
     tile_px: int | None = None,
     caption_colours: Sequence[str] | None = None,
+    tile_hover: str | None = None,
 ) -> go.Figure:
     """Tile same-sized 2-D images (None leaves a blank tile) into one heatmap, `columns` per row.
 
     `captions` go above each tile (coloured by `caption_colours`), `hover` is shown when pointing at a tile,
-    `colorbar_title` turns the colour scale on.
+    `colorbar_title` turns the colour scale on. `tile_hover` replaces `hover` where the text is the same but for
+    the tile's number: a Plotly template with `%{customdata}` for it. Every pixel then carries a number instead of
+    a string, which halves a large grid's figure (Inspect's feature maps: 240 to about 120 kB) and the browser's
+    work on it.
     """
     tiles = [None if im is None else np.asarray(im, dtype=np.float64) for im in images]
     shape = next((t.shape for t in tiles if t is not None), (1, 1))
@@ -88,14 +92,16 @@ def image_mosaic(
     vgap = max(gap, math.ceil(0.3 * h)) if captions is not None else gap
     top = vgap if captions is not None else 0
     canvas = np.full((top + rows * (h + vgap) - vgap, columns * (w + gap) - gap), np.nan)
-    text = np.full(canvas.shape, "", dtype=object)
+    text = np.full(canvas.shape, "", dtype=object) if tile_hover is None else np.full(canvas.shape, -1)
     annotations = []
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
         y0, x0 = top + r * (h + vgap), c * (w + gap)
         if tile is not None:
             canvas[y0 : y0 + h, x0 : x0 + w] = tile.reshape(h, w)
-            if hover is not None:
+            if tile_hover is not None:
+                text[y0 : y0 + h, x0 : x0 + w] = i
+            elif hover is not None:
                 text[y0 : y0 + h, x0 : x0 + w] = hover[i]
         if captions is not None and captions[i]:
             annotations.append(
@@ -119,8 +125,11 @@ def image_mosaic(
         hoverongaps=False,
         showscale=colorbar_title is not None,
         colorbar={"title": {"text": colorbar_title or ""}, "thickness": 12},
-        customdata=text if hover is not None else None,
-        hovertemplate=("%{customdata}<br>" if hover is not None else "") + "value %{z:.3g}<extra></extra>",
+        customdata=text if hover is not None or tile_hover is not None else None,
+        hovertemplate=(
+            f"{tile_hover}<br>" if tile_hover is not None else "%{customdata}<br>" if hover is not None else ""
+        )
+        + "value %{z:.3g}<extra></extra>",
     )
     figure = go.Figure(heatmap)
     figure.update_xaxes(visible=False, constrain="domain")

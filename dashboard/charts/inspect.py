@@ -75,8 +75,11 @@ def feature_map_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> g
     """All filter outputs of one layer, `maps` shaped (channels, h, w), as a grid like seed 002's rows."""
     channels, h, w = maps.shape
     columns = min(channels, 16)
-    hover = [f"{name} · filter {i}" for i in range(channels)]
-    captions = [str(i) for i in range(channels)] if h >= 4 else None
+    # Filter numbers go in the hover (one number per pixel, not a string): drawn as captions above 32-64 tiles,
+    # they were most of what made Inspect's page switch slow; a layer of up to 16 maps keeps them.
+    # The layer's name is in the title, not the hover template, which would read it as template syntax.
+    hover, tile_hover = None, "filter %{customdata}"
+    captions = [str(i) for i in range(channels)] if h >= 4 and channels <= 16 else None
     title = f"{name} ({kind}) · {channels} maps of {h}x{w}"
     if per_map:
         return image_mosaic(
@@ -87,6 +90,7 @@ def feature_map_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> g
             hover,
             zmin=0,
             zmax=255,
+            tile_hover=tile_hover,
             tile_px=max(26, min(80, 1100 // columns)),
         )
     top = float(np.nanmax(maps)) if maps.size else 1.0
@@ -97,6 +101,7 @@ def feature_map_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> g
         title + " · raw activations",
         captions,
         hover,
+        tile_hover=tile_hover,
         zmin=min(0.0, low),
         zmax=top if top > low else low + 1,
         colorscale="Viridis",

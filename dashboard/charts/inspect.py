@@ -14,6 +14,9 @@ from dashboard.charts.data import image_mosaic
 
 TRUE_COLOUR, WRONG_COLOUR, OTHER_COLOUR = "#2ca02c", "#d62728", "#9fb6cd"
 PREDICTED_COLOUR = "#1f77b4"  # the top class when no true class is known (a drawing)
+# A feature-map pixel's hover: its filter's number. The layer's name is in the figure's title, not here, where
+# Plotly would read it as template syntax.
+FILTER_HOVER = "filter %{customdata}"
 
 
 def input_image(image: np.ndarray, value_max: float, title: str) -> go.Figure:
@@ -77,8 +80,6 @@ def feature_map_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> g
     columns = min(channels, 16)
     # Filter numbers go in the hover (one number per pixel, not a string): drawn as captions above 32-64 tiles,
     # they were most of what made Inspect's page switch slow; a layer of up to 16 maps keeps them.
-    # The layer's name is in the title, not the hover template, which would read it as template syntax.
-    hover, tile_hover = None, "filter %{customdata}"
     captions = [str(i) for i in range(channels)] if h >= 4 and channels <= 16 else None
     title = f"{name} ({kind}) · {channels} maps of {h}x{w}"
     if per_map:
@@ -87,10 +88,9 @@ def feature_map_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> g
             columns,
             title + " · each map scaled like seed 002",
             captions,
-            hover,
             zmin=0,
             zmax=255,
-            tile_hover=tile_hover,
+            tile_hover=FILTER_HOVER,
             tile_px=max(26, min(80, 1100 // columns)),
         )
     top = float(np.nanmax(maps)) if maps.size else 1.0
@@ -100,8 +100,7 @@ def feature_map_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> g
         columns,
         title + " · raw activations",
         captions,
-        hover,
-        tile_hover=tile_hover,
+        tile_hover=FILTER_HOVER,
         zmin=min(0.0, low),
         zmax=top if top > low else low + 1,
         colorscale="Viridis",

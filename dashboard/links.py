@@ -125,6 +125,7 @@ CONFIG_PARAMS = {
     "patience": ("early_stopping_patience", whole_number),
     "schedule": ("lr_schedule", choice(LR_SCHEDULES)),
     "augment": ("augmentation", flag),
+    "flip": ("augment_flip", flag),
     "limit": ("limit_train", whole_number),
     "classes": ("label_mapping", lambda text: _bounded(text, 200)),
 }

@@ -185,6 +185,12 @@ def _training_widgets() -> None:
         key=keys["augmentation"],
         help="Random shifts (10 %), rotations (10°) and zoom (10 %) while training.",
     )
+    st.checkbox(
+        "Random left-right flips",
+        key=keys["augment_flip"],
+        help="Mirror each training image left-right with probability 1/2, anew each epoch. For data whose "
+        "mirror image is the same class (clothing); not for digits, whose mirror images are no digits.",
+    )
     st.text_input(
         "Merge classes",
         key=keys["label_mapping"],

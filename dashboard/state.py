@@ -46,6 +46,7 @@ CONFIG_WIDGETS = {
     "early_stopping_patience": "cfg_early_stopping",
     "lr_schedule": "cfg_schedule",
     "augmentation": "cfg_augmentation",
+    "augment_flip": "cfg_augment_flip",
     "limit_train": "cfg_limit_train",
     "label_mapping": "cfg_label_mapping",
 }

@@ -232,6 +232,9 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", dest="lr_schedule", choices=["constant", "one_cycle", "cosine"])
     parser.add_argument("--early-stopping", dest="early_stopping_patience", type=int)
     parser.add_argument("--augment", dest="augmentation", action="store_true", default=None)
+    parser.add_argument(
+        "--flip", dest="augment_flip", action="store_true", default=None, help="random left-right flips while training"
+    )
     parser.add_argument("--label-smoothing", type=float, help="smooth one-hot targets by this much (0 = off)")
     parser.add_argument("--warmup", dest="warmup_fraction", type=float, help="cosine: warm-up share of all steps")
     parser.add_argument("--json", action="store_true")
@@ -266,6 +269,7 @@ def _unchecked_request(args):
             "lr_schedule",
             "early_stopping_patience",
             "augmentation",
+            "augment_flip",
             "label_smoothing",
             "warmup_fraction",
         )

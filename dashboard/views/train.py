@@ -124,6 +124,8 @@ if selection.config is not None and selection.ready:
         + f" · {config.lr_schedule} schedule"
         + (f" after a {config.warmup_fraction:.0%} warm-up" if config.warmup_fraction else "")
         + (f" · label smoothing {config.label_smoothing:g}" if config.label_smoothing else "")
+        + (" · shifts, rotations and zoom" if config.augmentation else "")
+        + (" · left-right flips" if config.augment_flip else "")
     )
 over_budget = ""
 if selection.ready and stored is None:

@@ -398,12 +398,38 @@ def _recipe(spec: ModelSpec, config, dataset: str, precision: str = "float32") -
         "# --- training --------------------------------------------------------------",
         "# Shuffled every epoch with the seed. (Digit Lab shuffles row numbers and gathers each batch, which saves",
         "# a copy of the images; the batches are the same kind.)",
-        "train_data = (",
-        "    tf.data.Dataset.from_tensor_slices((x_fit, t_fit))",
-        "    .shuffle(len(x_fit), seed=SEED, reshuffle_each_iteration=True)",
-        "    .batch(BATCH_SIZE)",
-        ")",
     ]
+    if config.augment_flip:
+        lines += [
+            "# Random left-right flips: a fair coin per image and epoch, from a seeded stream that re-draws each epoch",
+            "# (a stateful random op in a parallel map would draw in thread order, and the run would not repeat).",
+            "flip_coins = tf.data.Dataset.random(seed=SEED, rerandomize_each_iteration=True)",
+            "flip_coins = flip_coins.map(lambda draw: draw % 2 == 1)",
+            "",
+            "",
+            "def mirror_where(images, coins):",
+            "    return tf.where(coins[:, None, None, None], tf.reverse(images, axis=[2]), images)",
+            "",
+            "",
+            "train_data = (",
+            "    tf.data.Dataset.zip(",
+            "        tf.data.Dataset.from_tensor_slices((x_fit, t_fit)).shuffle(",
+            "            len(x_fit), seed=SEED, reshuffle_each_iteration=True",
+            "        ),",
+            "        flip_coins,",
+            "    )",
+            "    .batch(BATCH_SIZE)",
+            "    .map(lambda pair, coins: (mirror_where(pair[0], coins), pair[1]))",
+            ")",
+        ]
+    else:
+        lines += [
+            "train_data = (",
+            "    tf.data.Dataset.from_tensor_slices((x_fit, t_fit))",
+            "    .shuffle(len(x_fit), seed=SEED, reshuffle_each_iteration=True)",
+            "    .batch(BATCH_SIZE)",
+            ")",
+        ]
     if config.augmentation:
         parts = []
         if config.augment_shift:

@@ -393,6 +393,7 @@ OVERRIDE_NAMES = {
     "label_mapping": "classes",
     "label_smoothing": "smoothing",
     "warmup_fraction": "warm-up",
+    "augment_flip": "flips",
 }
 
 

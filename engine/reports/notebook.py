@@ -39,6 +39,7 @@ RECIPE_FIELDS = frozenset(
         "cv_fold",
         "label_smoothing",
         "warmup_fraction",
+        "augment_flip",
     }
 )
 SECTION_MARK = re.compile(r"^# --- (.*?) -+$", re.MULTILINE)

@@ -37,6 +37,7 @@ CONFIG_PARAMS = (
     "augment_shift",
     "augment_rotation",
     "augment_zoom",
+    "augment_flip",
 )
 SPEC_PARAMS = ("learning_rate", "optimizer", "batch_norm_momentum")
 GROUP_PARAMS = ("filters", "dropout", "units")

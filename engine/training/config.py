@@ -36,6 +36,7 @@ class TrainConfig:
     # Added after runs were stored (see KEY_OPTIONAL): at their defaults they leave a run's key unchanged.
     label_smoothing: float = 0.0  # one-hot targets become (1 - s) * onehot + s / classes; categorical loss only
     warmup_fraction: float = 0.0  # cosine only: share of all steps warming up linearly from lr / 25 to lr
+    augment_flip: bool = False  # mirror each training image left-right with probability 1/2 (clothing, not digits)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,7 +64,7 @@ class TrainConfig:
 
 
 # Fields added after runs were stored, with the default that the older runs trained with.
-KEY_OPTIONAL: dict[str, Any] = {"label_smoothing": 0.0, "warmup_fraction": 0.0}
+KEY_OPTIONAL: dict[str, Any] = {"label_smoothing": 0.0, "warmup_fraction": 0.0, "augment_flip": False}
 
 _TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
 

@@ -45,17 +45,40 @@ def training_pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
     options.autotune.enabled = False
-    rows = tf.data.Dataset.range(len(data.x_train))
-    pipeline = (
-        rows.shuffle(len(data.x_train), seed=config.seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size)
-        .map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
-        .with_options(options)
+    rows = tf.data.Dataset.range(len(data.x_train)).shuffle(
+        len(data.x_train), seed=config.seed, reshuffle_each_iteration=True
     )
+    if config.augment_flip:
+        pipeline = (
+            tf.data.Dataset.zip(rows, flip_coins(config.seed))
+            .batch(config.batch_size)
+            .map(lambda index, coin: (mirror_where(tf.gather(images, index), coin), tf.gather(labels, index)))
+        )
+    else:
+        pipeline = rows.batch(config.batch_size).map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
+    pipeline = pipeline.with_options(options)
     if config.augmentation:
         augment = augmenter(config)
         pipeline = pipeline.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return pipeline.prefetch(PREFETCH_BATCHES)
+
+
+def flip_coins(seed: int):
+    """One fair coin per training image and epoch, as a `tf.data` stream: the same coins for the same seed.
+
+    Drawn in the pipeline's own order from a seeded stream that re-draws each epoch, not by a stateful random op
+    inside a parallel map (whose draws follow thread timing), so a flipped run is repeatable from its seed.
+    """
+    import tensorflow as tf
+
+    return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(lambda draw: draw % 2 == 1)
+
+
+def mirror_where(images, coins):
+    """Each image of a (batch, height, width, channels) tensor mirrored left-right where its coin is True."""
+    import tensorflow as tf
+
+    return tf.where(coins[:, None, None, None], tf.reverse(images, axis=[2]), images)
 
 
 @dataclass(frozen=True)

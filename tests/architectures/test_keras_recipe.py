@@ -75,6 +75,38 @@ def test_recipe_data_split_and_schedule_equal_the_engines(changes):
     assert model.count_params() == sum(row.parameters for row in layer_table(spec))
 
 
+def test_recipe_flips_the_same_images_as_the_engine_in_every_epoch():
+    """Left-right flips: the exported pipeline yields the engine's batches, image for image, in two epochs. About
+    half the images are mirrored in each epoch, by new coins, each exactly (checked against the unflipped run's
+    image reversed by NumPy)."""
+    from engine.runs import preset_request
+    from engine.training.data import prepare_data
+    from engine.training.pipeline import training_pipeline
+
+    dataset = load_dataset("digits")
+    spec, config = preset_request("digitlab-small8", dataset, epochs=2, augment_flip=True, seed=3)
+    code = to_keras_code(spec, config, "digits")
+    namespace: dict = {"__name__": "recipe"}
+    exec(code.replace("model.summary()", "").split("callbacks = []")[0], namespace)
+    prepared = prepare_data(dataset, config)
+    ours = training_pipeline(prepared, spec, config)
+    plain = training_pipeline(prepared, spec, config.replace(augment_flip=False))
+    flipped_by_epoch = []
+    for _epoch in range(2):
+        flipped_share: list[bool] = []
+        flipped_by_epoch.append(flipped_share)
+        pairs = zip(ours, namespace["train_data"], plain, strict=True)
+        for (images, labels), (their_images, their_targets), (plain_images, _) in pairs:
+            np.testing.assert_array_equal(images.numpy(), their_images.numpy())
+            np.testing.assert_array_equal(labels.numpy(), their_targets.numpy())
+            for image, unflipped in zip(images.numpy(), plain_images.numpy(), strict=True):
+                mirrored = np.array_equal(image, unflipped[:, ::-1]) and not np.array_equal(image, unflipped)
+                assert mirrored or np.array_equal(image, unflipped)
+                flipped_share.append(mirrored)
+        assert 0.4 < np.mean(flipped_share) < 0.6
+    assert flipped_by_epoch[0] != flipped_by_epoch[1]  # new coins each epoch
+
+
 def test_recipe_without_a_config_is_the_model_alone():
     spec = PRESETS["digitlab-small8"].spec
     code = to_keras_code(spec)

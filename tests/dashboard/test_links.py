@@ -49,6 +49,16 @@ def test_an_older_link_with_a_cfg_token_still_opens():
     assert param(app, "epochs") == "7" and param(app, "cfg") is None
 
 
+def test_left_right_flips_travel_in_the_link_and_reach_the_training_recipe():
+    app = open_page(TRAIN, query={"dataset": "fashion-mnist", "preset": "digitlab-fast28", "flip": "1"})
+    assert not app.exception and not notices(app)
+    assert app.session_state["cfg_augment_flip"] is True
+    assert any("left-right flips" in literal(c.value) for c in app.caption)  # the recipe Train will run
+    app.checkbox(key="cfg_augment_flip").uncheck().run()
+    assert param(app, "flip") is None  # back to the preset's own setting, which the link does not repeat
+    assert not any("left-right flips" in literal(c.value) for c in app.caption)
+
+
 def test_a_custom_spec_travels_as_a_token():
     spec = ModelSpec(conv_blocks=(ConvBlock(12, 5, padding="same"),), dense_layers=(), input_shape=(8, 8, 1))
     app = open_app(query={"dataset": "digits", "spec": spec.to_token()})

@@ -78,7 +78,11 @@ def test_label_smoothing_loss_on_a_hand_built_case():
 
 
 def test_new_settings_at_their_defaults_leave_run_keys_as_before():
-    assert {f.name for f in fields(TrainConfig)} - FIELDS_BEFORE == {"label_smoothing", "warmup_fraction"}
+    assert {f.name for f in fields(TrainConfig)} - FIELDS_BEFORE == {
+        "label_smoothing",
+        "warmup_fraction",
+        "augment_flip",
+    }
     assert set(TrainConfig().key_dict()) == FIELDS_BEFORE
     assert TrainConfig().key_dict() == {k: v for k, v in TrainConfig().to_dict().items() if k in FIELDS_BEFORE}
     assert set(TrainConfig(label_smoothing=0.1).key_dict()) == FIELDS_BEFORE | {"label_smoothing"}
@@ -94,8 +98,9 @@ def test_new_settings_join_the_run_key():
         run_id_for(digits, spec, base),
         run_id_for(digits, spec, base.replace(label_smoothing=0.1)),
         run_id_for(digits, spec, base.replace(warmup_fraction=0.1)),
+        run_id_for(digits, spec, base.replace(augment_flip=True)),
     }
-    assert len(ids) == 3
+    assert len(ids) == 4
     # A stored run's meta from before the fields existed parses to the same key.
     old_meta = {k: v for k, v in base.to_dict().items() if k in FIELDS_BEFORE}
     assert run_id_for(digits, spec, TrainConfig.from_dict(old_meta)) == run_id_for(digits, spec, base)

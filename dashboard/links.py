@@ -198,6 +198,7 @@ GALLERY_TARGETS = ("predicted", "true")
 DATA_TABS = ("Classes", "Images", "2-D map")
 DATA_SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
+COMPARE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")  # the curves Compare can align
 MAX_INDEX = 10_000_000  # above any test set; the page checks the run's own size and says so
 
 SWEEP_PER_TRIAL = ("one run", "folds", "seeds")
@@ -268,6 +269,7 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("map", ("data_embed_method",), _one(choice(EMBEDDINGS)), ("pca",)),
         ViewParam("points", ("data_embed_n",), _one(whole_number, 0, 3000)),
     ),
+    "compare": (ViewParam("metric", ("compare_metric",), _one(choice(COMPARE_METRICS)), (COMPARE_METRICS[0],)),),
     "sweep": (
         ViewParam("space", ("sweep_space",), lambda text: _sweep_space(text)),
         ViewParam("sampler", ("sweep_sampler",), _one(choice(("grid", "random", "tpe"))), ("tpe",)),
@@ -279,7 +281,6 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
         ViewParam("trial", ("sweep_trial",), _one(whole_number, 0, 10_000)),
     ),
     "crossval": (),
-    "compare": (),
     "train": (),
     "": (),
 }

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, job_panel, services, state
+from dashboard import components, job_panel, links, services, state
 from dashboard.charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
 from dashboard.report_buttons import report_buttons
 from engine.compare import STUDIES, comparison_with_reports, run_label, run_study, study_tasks
@@ -33,6 +33,7 @@ def _curves(run_ids: tuple[str, ...], _runs) -> tuple[pd.DataFrame, list[tuple[s
 st.title("Compare")
 st.caption("Pick any stored runs, across datasets too, and read them side by side.")
 components.link_problems()
+links.keep_view_state("compare")  # before any widget: the curve metric keeps its value and link past a visit elsewhere
 ss = st.session_state
 selection = state.selection()
 
@@ -243,8 +244,15 @@ st.subheader("Training curves")
 curves, unreadable = _curves(tuple(chosen_ids), chosen)
 for run_id, reason in unreadable:  # a refused file costs that run its curve, not the page
     st.text(f"No curve for run {run_id}: {reason}")
-metrics = [m for m in ("val_accuracy", "accuracy", "val_loss", "loss") if m in set(curves["metric"])]
+metrics = [m for m in links.COMPARE_METRICS if m in set(curves["metric"])]
 if metrics:
+    asked = ss.get("compare_metric")
+    if asked is not None and asked not in metrics:  # e.g. a link's validation curve for runs trained without one
+        st.caption(
+            f"None of these runs recorded {asked.replace('_', ' ')}, the metric asked for; showing "
+            f"{metrics[0].replace('_', ' ')} instead."
+        )
+        ss["compare_metric"] = metrics[0]
     metric = st.selectbox(
         "Metric",
         metrics,
@@ -287,3 +295,5 @@ if len(chosen) > MAX_CONFUSIONS:
     st.caption(f"Showing the first {MAX_CONFUSIONS} of {len(chosen)} selected runs.")
 if matrices:
     st.plotly_chart(confusion_grid(matrices), key="compare_confusions")
+
+links.publish_view("compare")

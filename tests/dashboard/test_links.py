@@ -235,6 +235,26 @@ def test_a_stored_runs_label_names_its_preset_and_overrides(with_trained_run):
 # --- the whole view ------------------------------------------------------------------------------------------
 
 
+def test_compare_reopens_on_the_links_curve_metric_and_refuses_an_unknown_one(with_trained_run):
+    app = open_page("views/compare.py", query={"runs": with_trained_run, "metric": "loss"})
+    assert not app.exception and not [n for n in notices(app) if "metric" in n]
+    assert app.selectbox(key="compare_metric").value == "loss"
+    assert "Training loss by epoch" in chart_titles(app)
+    app.selectbox(key="compare_metric").set_value("val_loss").run()
+    assert param(app, "metric") == "val_loss"
+    app.switch_page("views/home.py").run()
+    app.switch_page("views/compare.py").run()
+    assert app.selectbox(key="compare_metric").value == "val_loss" and param(app, "metric") == "val_loss"
+    app.selectbox(key="compare_metric").set_value("val_accuracy").run()
+    assert param(app, "metric") is None  # the default is not repeated
+
+    refused = open_page("views/compare.py", query={"runs": with_trained_run, "metric": "<b>f1</b>"})
+    assert not refused.exception
+    [notice] = [n for n in notices(refused) if "metric" in n]
+    assert "<b>f1</b>" in notice
+    assert refused.selectbox(key="compare_metric").value == "val_accuracy"
+
+
 def test_evaluate_reopens_on_the_links_tab_cell_and_toggle(with_trained_run):
     query = {"run": with_trained_run, "tab": "Confusion matrix", "cell": "3,5", "norm": "1", "ovr": "2"}
     app = open_page("views/evaluate.py", query=query)

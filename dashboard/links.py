@@ -263,7 +263,7 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
     "data": (
         ViewParam("tab", ("data_tab",), _one(choice(DATA_TABS)), (DATA_TABS[0],)),
         ViewParam("split", ("data_split",), _one(choice(DATA_SPLITS)), ("train",)),
-        ViewParam("per_class", ("data_per_class",), _one(whole_number, 1, 10), (1,)),
+        ViewParam("per_class", ("data_per_class",), _one(whole_number, 1, 10), (5,)),
         ViewParam("draw", ("data_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
         ViewParam("log", ("data_log_y",), _one(flag), (False,)),
         ViewParam("map", ("data_embed_method",), _one(choice(EMBEDDINGS)), ("pca",)),
@@ -284,6 +284,15 @@ VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
     "train": (),
     "": (),
 }
+
+
+def view_default(page: str, key: str):
+    """The value `page`'s widget `key` starts with: the one its link parameter leaves out, so that a link without
+    the parameter reopens the widget where the user left it at that value."""
+    for param in VIEW_PARAMS[page]:
+        if key in param.keys and param.default is not None:
+            return param.default[param.keys.index(key)]
+    raise KeyError(f"{page} has no default for {key}")
 
 
 # --- reading a link -----------------------------------------------------------------------------------------

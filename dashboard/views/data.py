@@ -138,8 +138,8 @@ _upload_section()
 # Only the open tab is computed and drawn: Chromium drawing all five charts (a 50-image grid with a hover label on
 # every pixel, a 1,000-point map with thumbnails in its hover) made each switch to this page cost over a second.
 # Defaults before the tabs: the map reads the split and seed whichever tab is open.
-for key, default in ((SEED_KEY, 0), (PER_CLASS_KEY, 5), (SPLIT_KEY, "train")):
-    st.session_state.setdefault(key, default)
+for key in (SEED_KEY, PER_CLASS_KEY, SPLIT_KEY):  # the defaults the link leaves out, from one place
+    st.session_state.setdefault(key, links.view_default("data", key))
 images, labels = exploration.split_arrays(ds, st.session_state[SPLIT_KEY])
 top = len(labels)
 low, high = min(100, top), min(3000, top)

@@ -358,6 +358,16 @@ def test_data_page_options_travel_in_the_link():
     assert app.slider(key="data_embed_n").value == 200
 
 
+def test_a_data_view_at_one_image_per_class_reopens_at_one():
+    """The link leaves out only the page's own starting values (5 images per class): 1 must be written."""
+    app = open_page("views/data.py", query={"dataset": "digits", "tab": "Images"})
+    assert app.slider(key="data_per_class").value == 5 and param(app, "per_class") is None
+    app.slider(key="data_per_class").set_value(1).run()
+    assert param(app, "per_class") == "1"
+    reopened = open_page("views/data.py", query={"dataset": "digits", "tab": "Images", "per_class": "1"})
+    assert reopened.slider(key="data_per_class").value == 1
+
+
 def test_data_closed_tabs_keep_their_values_across_tabs_and_pages():
     """Data draws only the open tab; the other tabs' values must outlive the runs that do not draw them."""
     app = open_page("views/data.py", query={"dataset": "digits", "tab": "2-D map", "points": "300"})

@@ -58,6 +58,12 @@ def _draw_seven(driver) -> None:
         time.sleep(0.3)
 
 
+def _press(driver, label: str) -> None:
+    """One of the canvas's toolbar buttons, by its label; then the rerun it starts."""
+    driver.execute_script(CANVAS_JS + f".querySelector('[aria-label=\"{label}\"]').click()")
+    _settled(driver, 1.0)
+
+
 def _ink(driver) -> int:
     return driver.execute_script(INK_JS)
 
@@ -91,7 +97,7 @@ def test_a_drawing_survives_tab_and_page_switches_and_clears_for_good(trained_se
         _draw_seven(driver)
         wait_text(driver, SEES)
         assert _ink(driver) > 500
-        driver.execute_script(CANVAS_JS + ".querySelector('[aria-label=\"Reset canvas & history\"]').click()")
+        _press(driver, "Reset canvas & history")
         wait_text(driver, EMPTY)
         _open_tab(driver, "First-layer kernels", "Edge and stroke detectors")
         _open_tab(driver, "Draw a digit", "Brush")
@@ -102,6 +108,11 @@ def test_a_drawing_survives_tab_and_page_switches_and_clears_for_good(trained_se
         wait_text(driver, SEES)
         drawn = _ink(driver)
         assert drawn > 500
+        # The canvas was not reloaded by a stroke (its undo history would be gone): Undo takes back the diagonal.
+        _press(driver, "Undo")
+        assert 0 < _ink(driver) < drawn * 0.8, (_ink(driver), drawn)
+        _press(driver, "Redo")
+        assert abs(_ink(driver) - drawn) <= drawn * 0.02, (_ink(driver), drawn)
         _open_tab(driver, "A test image", "Feature maps")
         assert SEES not in _settled(driver)
         _open_tab(driver, "Draw a digit", SEES)

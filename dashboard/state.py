@@ -34,6 +34,12 @@ JOB_KEY = "_job_id"  # the job (engine.jobs) this session follows; in the link a
 LINK_PROBLEMS_KEY = "_link_problems"  # one-off notices (plain text) from the link, shown on the first page
 REFUSALS_KEY = "_link_refusals"  # Refusals still in force
 PAGE_PARAMS_KEY = "_page_params"
+# Inspect's "Draw a digit" tab is drawn only while open, and its canvas forgets a drawing once it is not drawn: the
+# last drawing is kept here (a KeptDrawing), the drawing the canvas was mounted with beside it, and a counter that
+# "Clear" bumps to mount a fresh, empty canvas.
+INSPECT_DRAWING_KEY = "_inspect_drawing"
+INSPECT_CANVAS_SEED_KEY = "_inspect_canvas_seed"
+INSPECT_CANVAS_CLEARS_KEY = "_inspect_canvas_clears"
 CUSTOM = "(custom)"
 DEFAULT_PRESET = ENGINE_DEFAULT_PRESET  # one default for the CLI and the dashboard
 
@@ -314,6 +320,15 @@ def set_page_param(name: str, value) -> None:
         st.query_params[name] = text
     elif name in st.query_params:
         del st.query_params[name]
+
+
+@dataclass(frozen=True)
+class KeptDrawing:
+    """What Inspect's canvas last sent: its fabric.js objects (fed back as `initial_drawing` when the canvas mounts
+    again) and its PNG (the pixels the model is shown), so the drawing and its results outlive the tab."""
+
+    objects: dict  # the canvas's `json_data`
+    png: bytes  # the canvas's `image_bytes`, 280x280 RGBA
 
 
 def current_run_id() -> str | None:

@@ -341,8 +341,14 @@ def drawn_canvas(monkeypatch):
     one is a browser component that AppTest cannot run."""
     rgba = np.zeros((280, 280, 4), dtype=np.uint8)
     rgba[40:240, 120:160] = 255
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.fromarray(rgba).save(png, format="PNG")
     stub = types.ModuleType("streamlit_drawable_canvas")
-    stub.st_canvas = lambda **_: types.SimpleNamespace(image_data=rgba)
+    stub.st_canvas = lambda **_: types.SimpleNamespace(
+        json_data={"objects": [{"type": "Path"}]}, image_bytes=png.getvalue()
+    )
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", stub)
     return rgba
 

@@ -164,3 +164,16 @@ def test_runs_lists_the_good_runs_and_flags_a_bad_one(tmp_path, capsys, monkeypa
     assert f"warning: run {bad} is not listed: meta.json is " in err
     code, out, err = run_main(capsys, "compare", good, bad, "--json")
     assert code == 2 and f"No stored run '{bad}'" in err and "Traceback" not in err
+
+
+def test_train_options_reach_the_config_and_a_flag_left_out_keeps_the_presets_value():
+    from engine.cli import _parser, _request
+
+    args = _parser().parse_args(["train", "--dataset", "digits", "--preset", "digitlab-small8", "--flip"])
+    _, _, config, _ = _request(args)
+    assert config.augment_flip is True and config.augmentation is False
+    args = _parser().parse_args(
+        ["train", "--dataset", "digits", "--preset", "digitlab-small8", "--label-smoothing", "0.1"]
+    )
+    _, _, config, _ = _request(args)
+    assert config.augment_flip is False and config.label_smoothing == 0.1

@@ -148,14 +148,20 @@ class RunStore:
         return StoreScan(runs, sorted(problems, key=lambda problem: problem.run_id))
 
     def usage(self) -> list[RunUsage]:
-        """Each run folder's size and last use, from one walk of the store (what eviction needs, and no more)."""
+        """Each run's size and last use, from one walk of the store (what eviction needs, and no more).
+
+        A run's size counts its probe records (`.probes/<run_id>/`) too: they are deleted with it, and a hosted
+        cache budget that left them out could be outgrown by feature maps and curves computed from kept runs."""
         found = []
         for path in self._run_dirs():
             total = 0
-            for dirpath, _dirnames, filenames in os.walk(path):
-                for name in filenames:
-                    with contextlib.suppress(OSError):  # removed while we counted
-                        total += os.lstat(os.path.join(dirpath, name)).st_size
+            for folder in (path, self.root / PROBES_DIR / path.name):
+                if folder.is_symlink():  # a planted link: deleting the run only unlinks it, so it frees nothing
+                    continue
+                for dirpath, _dirnames, filenames in os.walk(folder):  # none there: no files; links: not followed
+                    for name in filenames:
+                        with contextlib.suppress(OSError):  # removed while we counted
+                            total += os.lstat(os.path.join(dirpath, name)).st_size
             try:
                 last_used = os.lstat(path).st_mtime
             except OSError:

@@ -58,3 +58,25 @@ def test_opening_a_run_protects_it_from_the_next_eviction(tmp_path, monkeypatch)
         os.utime(store.root / key, (old, old))
     assert store.get(keys[2]) is not None  # the oldest-used run is opened now
     assert evict_over_budget(store, keep=set()) == [keys[1]]
+
+
+def test_a_runs_probe_records_count_toward_the_budget_and_go_with_it(tmp_path, monkeypatch):
+    """Two 0.4 MB runs fit a 1 MiB budget; 0.5 MB of probe records beside the older-used one do not."""
+    from engine.store.run_store import PROBES_DIR
+
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    monkeypatch.setenv("DIGIT_LAB_MAX_CACHE_MB", "1")
+    store = RunStore(tmp_path / "runs")
+    older, newer = _run(store, 0), _run(store, 1)
+    now = time.time()
+    os.utime(store.root / older, (now - 86_400, now - 86_400))
+    os.utime(store.root / newer, (now - 3_600, now - 3_600))
+    assert evict_over_budget(store) == []
+    records = store.root / PROBES_DIR / older
+    records.mkdir(parents=True)
+    (records / "feature_map-abc.json").write_bytes(b"x" * 500_000)
+    sizes = {entry.run_id: entry.size_bytes for entry in store.usage()}
+    run_bytes = sum(f.stat().st_size for f in (store.root / older).rglob("*") if f.is_file())
+    assert sizes[older] == run_bytes + 500_000
+    assert evict_over_budget(store) == [older]
+    assert not records.exists() and (store.root / newer).exists()

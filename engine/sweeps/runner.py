@@ -371,13 +371,46 @@ def run_sweep(
     executor=None,
     store=None,
 ) -> SweepResult:
-    """Run (or answer from the study and the store) every trial of `request`; see the module docstring."""
+    """Run (or answer from the study and the store) every trial of `request`; see the module docstring. Raises
+    `SweepBusy` if the same sweep is running in another process."""
+    started = time.perf_counter()
+    plan = plan_sweep(request, dataset)
+    with _sweep_lock(plan.sweep_id):
+        return _run_locked(plan, dataset, progress, executor, store, started)
+
+
+class SweepBusy(DigitLabError):
+    """The same sweep is running in another process."""
+
+
+SWEEP_LOCK = "sweep.lock"
+
+
+def _sweep_lock(sweep_id: str):
+    """Hold the sweep's lock for the whole run, or refuse at once. Two processes on one study would each take the
+    other's trials in progress for ones a killed process left (and mark them failed), and together ask for more
+    trials than the request; the run store already keeps them from training one run twice."""
+    from engine.store.locking import RunLock, lock_owner_pid
+
+    folder = sweep_dir(sweep_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(folder / SWEEP_LOCK, sweep_id)
+    if not lock.try_acquire():
+        owner = lock_owner_pid(lock.path)
+        holder = f"another process (pid {owner})" if owner else "another process"
+        raise SweepBusy(
+            f"Sweep {sweep_id} is already running in {holder}. Wait for it to finish, then run it again: its "
+            "finished trials are answered from the study and the run store, so nothing is trained twice."
+        )
+    return lock
+
+
+def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: float) -> SweepResult:
     from engine.executors import raise_for_failures, resolve
     from engine.executors.tasks import RunTask, TasksFailed
     from engine.store import RunStore
 
-    started = time.perf_counter()
-    plan = plan_sweep(request, dataset)
+    request = plan.request
     executor = resolve(executor)
     if request.prune and executor.name != "local":
         raise InvalidSweep("Pruning stops a training between epochs, which only the local executor can; drop --prune.")

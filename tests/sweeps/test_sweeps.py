@@ -21,6 +21,7 @@ from engine.sweeps import (
     InvalidSweep,
     Param,
     SearchSpace,
+    SweepBusy,
     SweepRequest,
     apply_params,
     compare_configurations,
@@ -68,6 +69,25 @@ def test_a_rerun_trains_nothing_even_with_the_study_deleted(digits):
     assert trainings() == before
     assert [t.params for t in replayed.trials] == [t.params for t in first.trials]
     assert load_sweep(first.sweep_id).best_run_id == first.best_run_id
+
+
+def test_the_same_sweep_running_elsewhere_is_refused_at_once_and_runs_once_it_ends(digits):
+    """A second process on one study would mark the first one's running trials failed; the lock refuses it before
+    the study is touched (a lock on the same file in this process excludes like one in another process)."""
+    from engine.store.locking import RunLock
+    from engine.sweeps.runner import SWEEP_LOCK
+
+    request = SweepRequest("digits", PRESET, space(LR), sampler="random", seed=11, trials=1, **SMALL)
+    folder = sweep_dir(plan_sweep(request, digits).sweep_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    before = trainings()
+    with RunLock(folder / SWEEP_LOCK, "other") as held:
+        assert held.try_acquire()
+        with pytest.raises(SweepBusy, match="already running in another process \\(pid [0-9]+\\)"):
+            run_sweep(request, digits)
+        assert trainings() == before and not (folder / "study.db").exists()
+    result = run_sweep(request, digits)
+    assert [t.state for t in result.trials] == ["complete"]
 
 
 def test_best_is_the_best_trial_by_the_stated_metric_read_from_the_stored_runs(digits):

@@ -270,6 +270,41 @@ def spec_text(argument: str) -> str:
     return small_json_file_text(argument, "--spec", cap, InvalidSpec, "a JSON file (or JSON text)")
 
 
+MAX_DRAWING_SIDE = 4 * 280  # the canvas is 280 px; a high-density screen sends it at up to 4x
+MAX_DRAWING_BYTES = 8 * 2**20  # a PNG of the largest canvas, uncompressed, fits
+
+
+def drawing_pixels(png: object) -> np.ndarray:
+    """A drawing canvas's PNG (sent by the visitor's browser) as an RGBA uint8 array, checked before it is decoded.
+
+    The bytes are the browser's to choose: a PNG that says it is 50,000 px square is a few kB yet decodes to
+    gigabytes, so its size in bytes and the width and height in its header are checked first."""
+    import io
+
+    from PIL import Image
+
+    from engine.errors import InvalidDataFile
+
+    if not isinstance(png, bytes | bytearray) or not 0 < len(png) <= MAX_DRAWING_BYTES:
+        raise InvalidDataFile(f"the drawing must be a PNG of at most {MAX_DRAWING_BYTES // 2**20} MB")
+    try:
+        image = Image.open(io.BytesIO(png))  # reads the header only
+        width, height = image.size
+        if image.format != "PNG":
+            raise InvalidDataFile(f"the drawing must be a PNG, got {image.format}")
+        if not (0 < width <= MAX_DRAWING_SIDE and 0 < height <= MAX_DRAWING_SIDE):
+            raise InvalidDataFile(
+                f"the drawing is {width}x{height} px; the canvas sends at most {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE}"
+            )
+        return np.asarray(image.convert("RGBA"))
+    except InvalidDataFile:
+        raise
+    except Image.DecompressionBombError:  # PIL's own guard, for headers far beyond ours
+        raise InvalidDataFile(f"the drawing claims to be far larger than {MAX_DRAWING_SIDE} px a side") from None
+    except Exception as error:  # PIL raises many kinds for a damaged file
+        raise InvalidDataFile(f"the drawing is not a readable PNG ({type(error).__name__})") from None
+
+
 def validate_probe_images(images: object, image_hw: tuple[int, int], value_max: float) -> np.ndarray:
     """An image handed to a probe (an --image .npy, a drawn or uploaded array), as float64 (N, H, W).
 

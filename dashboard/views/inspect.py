@@ -5,11 +5,8 @@ exactly as the training images were.
 The run is the one opened elsewhere (or in the link), else the stored run of the sidebar's model.
 """
 
-import io
-
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 from dashboard import components, explaining, links, services, state
 from dashboard.charts.explain import explanation_overlay
@@ -20,6 +17,7 @@ from engine.datasets import normalised
 from engine.errors import DigitLabError
 from engine.probes.explain import Explanation, explain_images
 from engine.runs import spec_summary
+from engine.validation import drawing_pixels
 
 INDEX_KEY, PICKS_KEY = "inspect_index", "_inspect_picks"
 BRUSH_KEY, KEPT_BRUSH_KEY = "inspect_brush", "_inspect_brush"
@@ -105,15 +103,20 @@ def _canvas_pixels(brush: int) -> np.ndarray | None:
         return None
     png = drawing.image_bytes
     if png is not None:  # sent by the canvas: a stroke, an undo, its bin
+        ss.pop(state.INSPECT_DRAWING_KEY, None)
+        kept = None
         if (drawing.json_data or {}).get("objects"):
+            try:  # the browser's bytes: checked before they are decoded, and kept only if they pass
+                pixels = drawing_pixels(png)
+            except DigitLabError as error:
+                components.show_error(error)
+                return None
             kept = state.KeptDrawing(drawing.json_data, png)
             ss[state.INSPECT_DRAWING_KEY] = kept
-        else:
-            kept = None
-            ss.pop(state.INSPECT_DRAWING_KEY, None)
+            return pixels
     if kept is None:
         return None
-    return np.asarray(Image.open(io.BytesIO(kept.png)))
+    return drawing_pixels(kept.png)  # passed when it was kept
 
 
 def _pick(pool_name: str, pool_size: int, pool: np.ndarray | None = None) -> None:

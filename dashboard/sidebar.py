@@ -13,6 +13,7 @@ from dashboard import components, state
 from engine.architectures import (
     ACTIVATIONS,
     BATCH_NORM_PLACES,
+    LOSSES,
     OPTIMIZERS,
     OUTPUT_ACTIVATIONS,
     PADDINGS,
@@ -83,7 +84,7 @@ def model_widget_keys() -> list[str]:
     keys = ["n_conv", *(state.block_key(i, name) for i in blocks for name in state.BLOCK_FIELDS)]
     keys += ["n_dense"]
     keys += [state.dense_key(i, name) for i in range(1, int(ss.get("n_dense", 0)) + 1) for name in state.DENSE_FIELDS]
-    keys += ["spec_output_activation", "spec_optimizer", "spec_learning_rate"]
+    keys += ["spec_output_activation", "spec_optimizer", "spec_learning_rate", "spec_loss"]
     if any(ss.get(state.block_key(i, "batch_norm"), "none") != "none" for i in blocks):
         keys.append("spec_batch_norm_momentum")  # drawn (and so kept) only with batch norm, as when it is open
     return [*keys, *state.CONFIG_WIDGETS.values()]
@@ -141,6 +142,13 @@ def _architecture_widgets() -> None:
         right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, format="%g", key=state.dense_key(i, "dropout"))
     st.selectbox("Output activation", OUTPUT_ACTIVATIONS, key="spec_output_activation")
     st.selectbox("Optimizer", OPTIMIZERS, key="spec_optimizer")
+    st.selectbox(
+        "Loss",
+        LOSSES,
+        key="spec_loss",
+        help="Both are cross-entropy: categorical takes one-hot labels (and label smoothing), sparse takes class "
+        "numbers. Seeds 001 and 002 use categorical.",
+    )
     # (0, max] like the validator: the smallest positive float is the inclusive minimum.
     st.number_input(
         "Learning rate", state.ABOVE_ZERO, limits.max_learning_rate, format="%g", step=1e-4, key="spec_learning_rate"

@@ -59,6 +59,17 @@ def test_left_right_flips_travel_in_the_link_and_reach_the_training_recipe():
     assert not any("left-right flips" in literal(c.value) for c in app.caption)
 
 
+def test_a_spec_tokens_loss_is_shown_and_can_be_changed():
+    spec = ModelSpec(
+        conv_blocks=(ConvBlock(8),), dense_layers=(), input_shape=(8, 8, 1), loss="sparse_categorical_crossentropy"
+    )
+    app = open_app(query={"dataset": "digits", "spec": spec.to_token()})
+    assert not app.exception
+    assert app.selectbox(key="spec_loss").value == "sparse_categorical_crossentropy"
+    app.selectbox(key="spec_loss").set_value("categorical_crossentropy").run()
+    assert ModelSpec.from_token(param(app, "spec")).loss == "categorical_crossentropy"
+
+
 def test_a_custom_spec_travels_as_a_token():
     spec = ModelSpec(conv_blocks=(ConvBlock(12, 5, padding="same"),), dense_layers=(), input_shape=(8, 8, 1))
     app = open_app(query={"dataset": "digits", "spec": spec.to_token()})

@@ -39,6 +39,7 @@ CONFIG_PARAMS = (
     "augment_zoom",
     "augment_flip",
 )
+_FLOAT_CONFIG = {f.name for f in fields(TrainConfig) if f.type == "float"}
 SPEC_PARAMS = ("learning_rate", "optimizer", "batch_norm_momentum")
 GROUP_PARAMS = ("filters", "dropout", "units")
 _LAYER = re.compile(r"^(conv|dense)([1-9])\.([a-z_]+)$")
@@ -171,7 +172,8 @@ def apply_params(spec: ModelSpec, config: TrainConfig, params: dict) -> tuple[Mo
     config_changes: dict = {}
     for name, value in params.items():
         if name in CONFIG_PARAMS:
-            config_changes[name] = float(value) if name.startswith("augment_") and type(value) is int else value
+            # A whole number for a float setting (a JSON space's 0) becomes a float; a bool setting keeps its value.
+            config_changes[name] = float(value) if name in _FLOAT_CONFIG and type(value) is int else value
         elif name in SPEC_PARAMS:
             spec = replace(spec, **{name: float(value) if type(value) is int and name != "optimizer" else value})
         elif name == "filters":

@@ -254,3 +254,12 @@ def test_planned_tasks_are_exactly_the_runs_the_sweep_asks_for(digits):
     assert [r for t in result.trials for r in t.run_ids] == [task.run_id for task in tasks]
     with pytest.raises(InvalidSweep, match="cannot be planned"):
         planned_tasks(plan_sweep(SweepRequest("digits", PRESET, space(LR), sampler="tpe", trials=2, **SMALL), digits))
+
+
+def test_a_trial_can_turn_flips_on_and_a_whole_number_for_a_float_setting_becomes_a_float():
+    from engine.architectures import PRESETS
+
+    base = PRESETS[PRESET]
+    _, config = apply_params(base.spec, base.config, {"augment_flip": True, "augment_shift": 0, "augment_zoom": 0})
+    assert config.augment_flip is True
+    assert type(config.augment_shift) is float and type(config.augment_zoom) is float

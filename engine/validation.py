@@ -305,6 +305,30 @@ def drawing_pixels(png: object) -> np.ndarray:
         raise InvalidDataFile(f"the drawing is not a readable PNG ({type(error).__name__})") from None
 
 
+MAX_DRAWING_OBJECTS_BYTES = 2 * 2**20  # a page of hand strokes is tens of kB
+
+
+def drawing_objects(objects: object) -> dict:
+    """A canvas's fabric.js objects (sent by the visitor's browser), to be kept for the session and sent back to
+    the canvas: a JSON object of bounded size, so one visitor cannot park hundreds of megabytes on the server."""
+    import json
+
+    from engine.errors import InvalidDataFile
+
+    if not isinstance(objects, dict):
+        raise InvalidDataFile("the drawing's strokes must be a JSON object")
+    try:
+        size = len(json.dumps(objects, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
+        raise InvalidDataFile("the drawing's strokes are not plain JSON") from None
+    if size > MAX_DRAWING_OBJECTS_BYTES:
+        raise InvalidDataFile(
+            f"the drawing's strokes take {size / 2**20:.1f} MB; "
+            f"at most {MAX_DRAWING_OBJECTS_BYTES // 2**20} MB are kept"
+        )
+    return objects
+
+
 def validate_probe_images(images: object, image_hw: tuple[int, int], value_max: float) -> np.ndarray:
     """An image handed to a probe (an --image .npy, a drawn or uploaded array), as float64 (N, H, W).
 

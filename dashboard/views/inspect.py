@@ -17,7 +17,7 @@ from engine.datasets import normalised
 from engine.errors import DigitLabError
 from engine.probes.explain import Explanation, explain_images
 from engine.runs import spec_summary
-from engine.validation import drawing_pixels
+from engine.validation import drawing_objects, drawing_pixels
 
 INDEX_KEY, PICKS_KEY = "inspect_index", "_inspect_picks"
 BRUSH_KEY, KEPT_BRUSH_KEY = "inspect_brush", "_inspect_brush"
@@ -106,12 +106,13 @@ def _canvas_pixels(brush: int) -> np.ndarray | None:
         ss.pop(state.INSPECT_DRAWING_KEY, None)
         kept = None
         if (drawing.json_data or {}).get("objects"):
-            try:  # the browser's bytes: checked before they are decoded, and kept only if they pass
+            try:  # the browser's data: checked before it is decoded, and kept only if it passes
                 pixels = drawing_pixels(png)
+                objects = drawing_objects(drawing.json_data)
             except DigitLabError as error:
                 components.show_error(error)
                 return None
-            kept = state.KeptDrawing(drawing.json_data, png)
+            kept = state.KeptDrawing(objects, png)
             ss[state.INSPECT_DRAWING_KEY] = kept
             return pixels
     if kept is None:

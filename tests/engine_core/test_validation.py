@@ -192,3 +192,20 @@ def test_a_drawings_png_is_checked_before_it_is_decoded():
     ):
         with pytest.raises(InvalidDataFile, match=message):
             drawing_pixels(bad)
+
+
+def test_a_drawings_strokes_are_kept_only_as_bounded_plain_json():
+    from engine.errors import InvalidDataFile
+    from engine.validation import MAX_DRAWING_OBJECTS_BYTES, drawing_objects
+
+    strokes = {"version": "6", "objects": [{"type": "path", "path": [["M", 1, 2], ["L", 3, 4]]}]}
+    assert drawing_objects(strokes) is strokes
+    too_big = {"objects": [{"type": "path", "path": "x" * MAX_DRAWING_OBJECTS_BYTES}]}
+    for bad, message in (
+        (too_big, "at most 2 MB are kept"),
+        ([1, 2], "must be a JSON object"),
+        ({"objects": [math.nan]}, "not plain JSON"),
+        ({"objects": {1, 2}}, "not plain JSON"),
+    ):
+        with pytest.raises(InvalidDataFile, match=message):
+            drawing_objects(bad)

@@ -104,17 +104,16 @@ def _canvas_pixels(brush: int) -> np.ndarray | None:
     png = drawing.image_bytes
     if png is not None:  # sent by the canvas: a stroke, an undo, its bin
         ss.pop(state.INSPECT_DRAWING_KEY, None)
-        kept = None
-        if (drawing.json_data or {}).get("objects"):
-            try:  # the browser's data: checked before it is decoded, and kept only if it passes
-                pixels = drawing_pixels(png)
-                objects = drawing_objects(drawing.json_data)
-            except DigitLabError as error:
-                components.show_error(error)
+        try:  # the browser's data: checked before it is read or decoded, and kept only if it passes
+            objects = drawing_objects(drawing.json_data or {})
+            if not objects.get("objects"):  # emptied (its bin, undo to the start)
                 return None
-            kept = state.KeptDrawing(objects, png)
-            ss[state.INSPECT_DRAWING_KEY] = kept
-            return pixels
+            pixels = drawing_pixels(png)
+        except DigitLabError as error:
+            components.show_error(error)
+            return None
+        ss[state.INSPECT_DRAWING_KEY] = state.KeptDrawing(objects, png)
+        return pixels
     if kept is None:
         return None
     return drawing_pixels(kept.png)  # passed when it was kept

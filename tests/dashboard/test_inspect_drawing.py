@@ -150,6 +150,11 @@ def test_a_drawing_the_browser_sends_oversized_is_refused_before_it_is_decoded(w
     assert not app.exception
     assert any("5000x5000" in str(e.value) for e in app.error)
     assert state.INSPECT_DRAWING_KEY not in app.session_state and _model_input(app) is None
+    canvas.sent = (["not", "an", "object"], _png(_one()))  # strokes that are no JSON object
+    app.run()
+    assert not app.exception
+    assert any("must be a JSON object" in str(e.value) for e in app.error)
+    assert state.INSPECT_DRAWING_KEY not in app.session_state and _model_input(app) is None
 
 
 def test_strokes_survive_a_tab_switch_and_clear_forgets_them(with_trained_run, canvas):

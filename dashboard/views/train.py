@@ -12,6 +12,7 @@ from dashboard.charts.training import training_curves
 from engine.architectures import PRESETS, layer_table, to_keras_code
 from engine.errors import DigitLabError
 from engine.runs import spec_summary
+from engine.training.augmentation import flip_notice
 
 TRAINING_FLAG = "_train_running"  # set just before training, cleared after; still set on the next run = stopped
 
@@ -127,6 +128,9 @@ if selection.config is not None and selection.ready:
         + (" · shifts, rotations and zoom" if config.augmentation else "")
         + (" · left-right flips" if config.augment_flip else "")
     )
+    flips_on_digits = flip_notice(config, selection.dataset.class_names)
+    if flips_on_digits:
+        st.warning(flips_on_digits, icon=":material/flip:")
 over_budget = ""
 if selection.ready and stored is None:
     over_budget = components.memory_note(selection)

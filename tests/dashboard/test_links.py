@@ -54,6 +54,7 @@ def test_left_right_flips_travel_in_the_link_and_reach_the_training_recipe():
     assert not app.exception and not notices(app)
     assert app.session_state["cfg_augment_flip"] is True
     assert any("left-right flips" in literal(c.value) for c in app.caption)  # the recipe Train will run
+    assert not [w for w in notices(app) if "mirrored" in w]  # clothing: no warning
     app.checkbox(key="cfg_augment_flip").uncheck().run()
     assert param(app, "flip") is None  # back to the preset's own setting, which the link does not repeat
     assert not any("left-right flips" in literal(c.value) for c in app.caption)
@@ -68,6 +69,14 @@ def test_a_spec_tokens_loss_is_shown_and_can_be_changed():
     assert app.selectbox(key="spec_loss").value == "sparse_categorical_crossentropy"
     app.selectbox(key="spec_loss").set_value("categorical_crossentropy").run()
     assert ModelSpec.from_token(param(app, "spec")).loss == "categorical_crossentropy"
+
+
+def test_flips_on_digits_are_allowed_with_a_warning():
+    app = open_page(TRAIN, query={"dataset": "digits", "flip": "1"})
+    assert not app.exception
+    [warning] = [w for w in notices(app) if "mirrored" in w]
+    assert "classes are digits" in warning
+    assert not train_button(app).disabled  # an experiment, not refused
 
 
 def test_a_custom_spec_travels_as_a_token():

@@ -122,3 +122,13 @@ def test_bad_recipe_settings_are_named(changes, loss, fragment):
     spec = ModelSpec(input_shape=(8, 8, 1), conv_blocks=(ConvBlock(4, padding="same"),), loss=loss)
     with pytest.raises(InvalidConfig, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         validate_request(spec, TrainConfig(**changes), n_train=1000, num_classes=10)
+
+
+def test_flips_warn_only_for_classes_that_are_digits():
+    from engine.training.augmentation import flip_notice
+
+    flipped = TrainConfig(augment_flip=True)
+    assert "classes are digits" in flip_notice(flipped, [str(d) for d in range(10)])
+    assert flip_notice(flipped, ["T-shirt/top", "Trouser", "Pullover"]) == ""
+    assert flip_notice(flipped, ["0/6", "1/7"]) == ""  # merged classes are not plain digits
+    assert flip_notice(TrainConfig(), [str(d) for d in range(10)]) == ""

@@ -130,7 +130,7 @@ if selection.config is not None and selection.ready:
     )
     flips_on_digits = flip_notice(config, selection.dataset.class_names)
     if flips_on_digits:
-        st.warning(flips_on_digits, icon=":material/flip:")
+        st.warning(flips_on_digits, icon=":material/warning:")
 over_budget = ""
 if selection.ready and stored is None:
     over_budget = components.memory_note(selection)

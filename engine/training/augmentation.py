@@ -25,13 +25,13 @@ def augmenter(config: TrainConfig):
 
 
 def flip_notice(config: TrainConfig, class_names: tuple[str, ...] | list[str]) -> str:
-    """A warning when left-right flips are on for a dataset whose classes are digits ("" otherwise): a mirrored 2,
-    3, 4, 5, 7 or 9 is no digit of its class, so the flips teach the model wrong labels. Not refused: seeing what
-    that costs is a fair experiment."""
+    """A warning when left-right flips are on for a dataset whose classes are digits ("" otherwise): most mirrored
+    digits are no digit of their class, so the flips teach the model wrong labels. Not refused: seeing what that
+    costs is a fair experiment."""
     if not config.augment_flip or not class_names or not all(str(name).isdigit() for name in class_names):
         return ""
     return (
-        "Left-right flips are on, and this dataset's classes are digits: a mirrored 2, 3, 4, 5, 7 or 9 is no digit "
-        "of its class, so about half of those training images would carry a wrong label. Flips suit clothing "
+        "Left-right flips are on, and this dataset's classes are digits: a mirrored 2, 3, 4, 5, 6, 7 or 9 is no "
+        "digit of its class, so every flipped one teaches the model a wrong label. Flips suit clothing "
         "(Fashion-MNIST); turn them off in Training settings unless that is the experiment."
     )

@@ -16,6 +16,7 @@ import types
 import numpy as np
 import pytest
 
+from tests.crafted_files import png_header_claiming
 from tests.dashboard.conftest import figures_by_title, open_page, open_tab, plotly_array
 
 INSPECT = "views/inspect.py"
@@ -129,23 +130,11 @@ def test_a_kept_drawing_gives_the_models_input_and_probabilities_when_the_tab_op
     np.testing.assert_allclose(_drawn_probabilities(app), keras_probabilities, atol=1e-5)
 
 
-def _png_header_claiming(width: int, height: int) -> bytes:
-    """A PNG of a few dozen bytes whose header says width x height RGBA: what a hostile browser could send."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
-
-
 def test_a_drawing_the_browser_sends_oversized_is_refused_before_it_is_decoded(with_trained_run, canvas):
     from dashboard import state
 
     app = open_page(INSPECT, query={"run": with_trained_run, "tab": DRAW_TAB})
-    canvas.sent = (_stroke("bomb"), _png_header_claiming(5_000, 5_000))  # 100 MB once decoded
+    canvas.sent = (_stroke("bomb"), png_header_claiming(5_000, 5_000))  # 100 MB once decoded
     app.run()
     assert not app.exception
     assert any("5000x5000" in str(e.value) for e in app.error)

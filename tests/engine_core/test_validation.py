@@ -157,13 +157,12 @@ def test_cli_refuses_an_out_of_range_seed_as_bad_input(capsys):
 
 def test_a_drawings_png_is_checked_before_it_is_decoded():
     import io
-    import struct
-    import zlib
 
     from PIL import Image
 
     from engine.errors import InvalidDataFile
     from engine.validation import MAX_DRAWING_SIDE, drawing_pixels
+    from tests.crafted_files import png_header_claiming
 
     rgba = np.zeros((280, 280, 4), dtype=np.uint8)
     rgba[40:240, 120:160] = 255
@@ -171,15 +170,8 @@ def test_a_drawings_png_is_checked_before_it_is_decoded():
     Image.fromarray(rgba).save(buffer, format="PNG")
     assert np.array_equal(drawing_pixels(buffer.getvalue()), rgba)
 
-    def png_claiming(width: int, height: int) -> bytes:  # a header only: decoding it would need width*height*4 bytes
-        def chunk(kind: bytes, data: bytes) -> bytes:
-            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-        header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
-
     with pytest.raises(InvalidDataFile, match=f"{MAX_DRAWING_SIDE + 1}x280 px"):
-        drawing_pixels(png_claiming(MAX_DRAWING_SIDE + 1, 280))
+        drawing_pixels(png_header_claiming(MAX_DRAWING_SIDE + 1, 280))
     jpeg = io.BytesIO()
     Image.fromarray(rgba[..., :3]).save(jpeg, format="JPEG")
     for bad, message in (
@@ -187,8 +179,8 @@ def test_a_drawings_png_is_checked_before_it_is_decoded():
         (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "not a readable PNG"),
         (b"", "at most"),
         ("text", "at most"),
-        (png_claiming(280, 280), "not a readable PNG"),  # a sane header, no pixel data
-        (png_claiming(50_000, 50_000), "far larger than"),  # PIL's own guard answers first
+        (png_header_claiming(280, 280), "not a readable PNG"),  # a sane header, no pixel data
+        (png_header_claiming(50_000, 50_000), "far larger than"),  # PIL's own guard answers first
     ):
         with pytest.raises(InvalidDataFile, match=message):
             drawing_pixels(bad)

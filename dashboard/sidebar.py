@@ -84,9 +84,9 @@ def model_widget_keys() -> list[str]:
     keys = ["n_conv", *(state.block_key(i, name) for i in blocks for name in state.BLOCK_FIELDS)]
     keys += ["n_dense"]
     keys += [state.dense_key(i, name) for i in range(1, int(ss.get("n_dense", 0)) + 1) for name in state.DENSE_FIELDS]
-    keys += ["spec_output_activation", "spec_optimizer", "spec_learning_rate", "spec_loss"]
-    if any(ss.get(state.block_key(i, "batch_norm"), "none") != "none" for i in blocks):
-        keys.append("spec_batch_norm_momentum")  # drawn (and so kept) only with batch norm, as when it is open
+    # Batch norm momentum is drawn (and so kept) only with batch norm, as when the expander is open.
+    with_batch_norm = any(ss.get(state.block_key(i, "batch_norm"), "none") != "none" for i in blocks)
+    keys += [f"spec_{name}" for name in state.SPEC_WIDGETS if name != "batch_norm_momentum" or with_batch_norm]
     return [*keys, *state.CONFIG_WIDGETS.values()]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.architectures.spec import ConvBlock, DenseLayer, ModelSpec
 from engine.errors import InvalidConfig
-from engine.training.config import TrainConfig
+from engine.training.config import FLOAT_FIELDS, TrainConfig
 
 
 class InvalidSweep(InvalidConfig):
@@ -39,7 +39,6 @@ CONFIG_PARAMS = (
     "augment_zoom",
     "augment_flip",
 )
-_FLOAT_CONFIG = {f.name for f in fields(TrainConfig) if f.type == "float"}
 SPEC_PARAMS = ("learning_rate", "optimizer", "batch_norm_momentum")
 GROUP_PARAMS = ("filters", "dropout", "units")
 _LAYER = re.compile(r"^(conv|dense)([1-9])\.([a-z_]+)$")
@@ -173,7 +172,7 @@ def apply_params(spec: ModelSpec, config: TrainConfig, params: dict) -> tuple[Mo
     for name, value in params.items():
         if name in CONFIG_PARAMS:
             # A whole number for a float setting (a JSON space's 0) becomes a float; a bool setting keeps its value.
-            config_changes[name] = float(value) if name in _FLOAT_CONFIG and type(value) is int else value
+            config_changes[name] = float(value) if name in FLOAT_FIELDS and type(value) is int else value
         elif name in SPEC_PARAMS:
             spec = replace(spec, **{name: float(value) if type(value) is int and name != "optimizer" else value})
         elif name == "filters":

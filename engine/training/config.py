@@ -52,16 +52,18 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidConfig(f"Unknown training setting(s): {', '.join(unknown)}.")
-        # A whole number in a float setting (a link's `"validation_split": 0`) becomes a float, so the run key,
-        # which hashes the config's JSON where 0 and 0.0 differ, is the same as for the widget's 0.0.
-        floats = {f.name for f in fields(cls) if f.type == "float"}
-        config = cls(**{k: float(v) if k in floats and type(v) is int else v for k, v in data.items()})
+        # A whole number in a float setting (a link's `"validation_split": 0`) becomes a float (`FLOAT_FIELDS`).
+        config = cls(**{k: float(v) if k in FLOAT_FIELDS and type(v) is int else v for k, v in data.items()})
         check_types(config)
         return config
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
 
+
+# The float settings: a whole number given for one (a link's or a JSON file's `0`) becomes a float, so the run key,
+# which hashes the config's JSON where 0 and 0.0 differ, is the same as for the widget's 0.0.
+FLOAT_FIELDS = frozenset(f.name for f in fields(TrainConfig) if f.type == "float")
 
 # Fields added after runs were stored, with the default that the older runs trained with.
 KEY_OPTIONAL: dict[str, Any] = {"label_smoothing": 0.0, "warmup_fraction": 0.0, "augment_flip": False}
@@ -77,4 +79,4 @@ def check_types(config: TrainConfig) -> None:
             raise InvalidConfig(f"Training setting {f.name} has the wrong type: {value!r}.")
 
 
-__all__ = ["KEY_OPTIONAL", "LR_SCHEDULES", "TrainConfig", "TrainLimits", "check_types"]
+__all__ = ["FLOAT_FIELDS", "KEY_OPTIONAL", "LR_SCHEDULES", "TrainConfig", "TrainLimits", "check_types"]

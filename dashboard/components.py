@@ -13,8 +13,8 @@ from typing import NoReturn
 
 import streamlit as st
 
+from charts.training import training_curves
 from dashboard import links, services, state
-from dashboard.charts.training import training_curves
 from engine.errors import DigitLabError
 from engine.progress import BatchProgress
 

@@ -3,6 +3,7 @@ verbs, nothing adjusts sys.path, the default cache is the working folder's, and 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -104,9 +105,36 @@ def test_app_runs_streamlit_on_the_packaged_home_page(monkeypatch):
 
 def test_packages_ship_the_dashboard_pages():
     setuptools = PYPROJECT["tool"]["setuptools"]
-    assert setuptools["packages"]["find"]["include"] == ["engine*", "dashboard*"]
+    assert setuptools["packages"]["find"]["include"] == ["engine*", "dashboard*", "charts*"]
     assert "views/*.py" in setuptools["package-data"]["dashboard"]
     assert list((ROOT / "dashboard" / "views").glob("*.py"))
+
+
+def test_packages_ship_every_project_package_the_shipped_code_imports():
+    """A wheel holds what setuptools finds with pyproject's settings; every top-level package of this checkout that
+    the shipped code imports (the chart builders that the report and the pages share, say) must be among them."""
+    from setuptools import find_namespace_packages
+
+    find = PYPROJECT["tool"]["setuptools"]["packages"]["find"]
+    assert find["namespaces"] is True
+    shipped = set(find_namespace_packages(where=str(ROOT), include=find["include"]))
+    assert {"engine", "dashboard", "charts"} <= shipped
+    own = {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    imported: dict[str, str] = {}
+    for package in sorted(shipped):
+        for source in (ROOT / package.replace(".", "/")).glob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text(), str(source))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    imported.setdefault(name.partition(".")[0], str(source.relative_to(ROOT)))
+    assert "charts" in imported  # the pages and the HTML report draw with it
+    missing = {top: where for top, where in imported.items() if top in own and top not in shipped}
+    assert not missing, f"imported but not shipped in the wheel: {missing}"
 
 
 def _text_files():

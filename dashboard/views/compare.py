@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
+from charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
 from dashboard import components, job_panel, links, services, state
-from dashboard.charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
 from dashboard.report_buttons import report_buttons
 from engine.compare import STUDIES, comparison_with_reports, run_label, run_study, study_tasks
 from engine.compare import accuracy_vs_parameters as accuracy_points

@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
+from charts.crossval import cv_beside_test, fold_curves, fold_scores, train_label
 from dashboard import components, job_panel, services, state
-from dashboard.charts.crossval import cv_beside_test, fold_curves, fold_scores, train_label
 from dashboard.report_buttons import report_buttons
 from engine.architectures import PRESETS
 from engine.crossval import CrossValidation, FoldResult, cross_validate, fold_configs, fold_tasks

@@ -9,8 +9,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, links, state
-from dashboard.charts.data import (
+from charts.data import (
     class_distribution_chart,
     embedding_chart,
     image_mosaic,
@@ -18,6 +17,7 @@ from dashboard.charts.data import (
     pixel_histogram_chart,
     sample_grid,
 )
+from dashboard import components, links, state
 from engine import exploration
 from engine.datasets import list_datasets
 from engine.datasets.network import forget_failure, remembered_failure

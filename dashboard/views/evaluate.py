@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from charts import evaluation as charts
+from charts.training import training_curves
 from dashboard import components, explaining, links, services, state
-from dashboard.charts import evaluation as charts
-from dashboard.charts.training import training_curves
 from dashboard.report_buttons import report_buttons
 from engine.architectures import PRESETS
 from engine.architectures.presets import run_model_label

@@ -11,10 +11,10 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
+from charts.explain import explanation_overlay, reliability_diagram, robustness_curves
+from charts.feature_map import feature_map_chart
+from charts.inspect import input_image, probability_bars
 from dashboard import components, explaining, links, services, state
-from dashboard.charts.explain import explanation_overlay, reliability_diagram, robustness_curves
-from dashboard.charts.feature_map import feature_map_chart
-from dashboard.charts.inspect import input_image, probability_bars
 from engine import inspection
 from engine.architectures.presets import run_model_label
 from engine.datasets import normalised

@@ -8,9 +8,9 @@ The run is the one opened elsewhere (or in the link), else the stored run of the
 import numpy as np
 import streamlit as st
 
+from charts.explain import explanation_overlay
+from charts.inspect import feature_map_grid, input_image, kernel_grid, probability_bars
 from dashboard import components, explaining, links, services, state
-from dashboard.charts.explain import explanation_overlay
-from dashboard.charts.inspect import feature_map_grid, input_image, kernel_grid, probability_bars
 from engine import inspection
 from engine.architectures.presets import run_model_label
 from engine.datasets import normalised

@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import streamlit as st
 
+from charts.sweep import importance_bars, parallel_coordinates
 from dashboard import components, job_panel, links, services, state
-from dashboard.charts.sweep import importance_bars, parallel_coordinates
 from dashboard.report_buttons import report_buttons
 from engine.architectures.spec import OPTIMIZERS
 from engine.errors import DigitLabError

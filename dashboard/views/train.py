@@ -7,8 +7,8 @@ script; the engine then discards the half-trained run, and the next rerun says s
 import pandas as pd
 import streamlit as st
 
+from charts.training import training_curves
 from dashboard import components, services, state
-from dashboard.charts.training import training_curves
 from engine.architectures import PRESETS, layer_table, to_keras_code
 from engine.errors import DigitLabError
 from engine.runs import spec_summary

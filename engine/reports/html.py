@@ -2,9 +2,10 @@
 and the most confident mistakes; for a set of runs also the comparison table and charts. It opens offline: Plotly's
 JavaScript is inlined once in the head, every figure is inline data, and nothing is fetched from anywhere.
 
-The figures are the dashboard's own chart builders (`dashboard.charts`, plain Plotly with no Streamlit), so the
-report looks like the pages it comes from. Every string from a stored run's meta (names, notes, class names,
-settings) is untrusted: `html.escape`d in the page and in the figures, whose labels Plotly reads as HTML.
+The figures come from the chart builders the dashboard draws with too (the top-level `charts` package, plain
+Plotly with no Streamlit), so the report looks like the pages it comes from. Every string from a stored run's meta
+(names, notes, class names, settings) is untrusted: `html.escape`d in the page and in the figures, whose labels
+Plotly reads as HTML.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from charts.compare import accuracy_vs_parameters, aligned_curves
+from charts.evaluation import confusion_heatmap, image_grid
+from charts.training import training_curves
 from engine.reports.subject import ReportSubject
 
 MISTAKES_SHOWN = 24
@@ -102,7 +106,6 @@ def _num(value: object, form: str = ".4f") -> str:
 
 
 def _set_section(subject: ReportSubject) -> str:
-    from dashboard.charts.compare import accuracy_vs_parameters, aligned_curves
     from engine.compare import accuracy_vs_parameters as accuracy_points
     from engine.compare import aligned_curves as curve_table
     from engine.compare import comparison_table
@@ -150,8 +153,6 @@ def _set_section(subject: ReportSubject) -> str:
 
 
 def _run_section(subject: ReportSubject, say: Callable[[str], None]) -> str:
-    from dashboard.charts.evaluation import confusion_heatmap
-    from dashboard.charts.training import training_curves
     from engine.architectures.presets import run_model_label
     from engine.errors import DigitLabError
     from engine.evaluation import evaluate
@@ -248,7 +249,6 @@ def _run_section(subject: ReportSubject, say: Callable[[str], None]) -> str:
 def _mistakes(run, scores, names: list[str]) -> str:
     """The most confident mistakes as an image grid; the images come from the dataset, loaded here and checked by
     fingerprint against the run's (a report never shows other images under this run's labels)."""
-    from dashboard.charts.evaluation import image_grid
     from engine.datasets import load_dataset
     from engine.errors import DigitLabError
 

@@ -139,17 +139,6 @@ def test_study_on_digits_explains_it_needs_28x28(empty_cache):
     assert counters().get("trainings", 0) == before
 
 
-def test_cv_beside_test_labels_old_runs_running_average():
-    from dashboard.charts.crossval import cv_beside_test
-
-    fold = {"fold": 1, "train_accuracy": 0.73, "val_accuracy": 0.87, "test_accuracy": 0.86}
-    summary = {"folds": [fold], "mean_train_accuracy": 0.73, "mean_val_accuracy": 0.87, "mean_test_accuracy": 0.86}
-    old = [trace.name for trace in cv_beside_test({**summary, "train_accuracy_kind": "running"}).data]
-    new = [trace.name for trace in cv_beside_test({**summary, "train_accuracy_kind": "inference"}).data]
-    assert old[0] == "train (last-epoch running average, dropout on)" and new[0] == "train"
-    assert old[1:] == new[1:] == ["CV (validation)", "test"]
-
-
 def test_compare_reported_column_is_blank_not_none(with_trained_run, tmp_path, monkeypatch):
     import os
     import shutil
@@ -191,29 +180,3 @@ def test_compare_hides_a_report_figure_beside_a_run_on_another_dataset(with_trai
     assert not app.exception
     table = next(df.value for df in app.dataframe if "test_accuracy" in df.value.columns)
     assert "reported_accuracy" not in table.columns or "0.9911" not in table["reported_accuracy"].tolist()
-
-
-def test_accuracy_scatter_separates_runs_of_one_size():
-    import pandas as pd
-
-    from dashboard.charts.compare import accuracy_vs_parameters
-
-    points = pd.DataFrame(
-        {
-            "run_id": ["aaaaaa1", "bbbbbb2", "cccccc3"],
-            "label": ["a", "b", "c"],
-            "parameters": [13706, 13706, 102794],
-            "test_accuracy": [0.9722, 0.9716, 0.95],
-            "train_seconds": [6.0, 7.0, 9.0],
-            "dataset": ["digits"] * 3,
-        }
-    )
-    chart = accuracy_vs_parameters(points)
-    trace = chart.data[0]
-    xs = list(trace.x)
-    assert xs[0] != xs[1] and abs(xs[0] / xs[1] - 1) < 0.2  # side by side, still near their size
-    assert xs[2] == pytest.approx(102794)  # alone at its size: not moved
-    assert [row[2] for row in trace.customdata] == [13706, 13706, 102794]  # the hover keeps the true size
-    assert list(trace.text) == ["aaaaaa", "bbbbbb", "cccccc"]
-    assert chart.layout.xaxis.tickfont.size >= 13 and chart.layout.yaxis.tickfont.size >= 13
-    assert all("," in label or len(label) <= 3 for label in chart.layout.xaxis.ticktext)  # "20,000", not "2"

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.charts.data import GRAY
+from charts.data import GRAY
 
 # Diverging: red = evidence for the explained class, blue = against it (occlusion and integrated gradients can
 # be negative); transparent white in the middle so weak evidence leaves the digit visible.

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.charts.data import image_mosaic
+from charts.data import image_mosaic
 
 # Plotly's qualitative palette has 10 colours; merged and 10-class runs both fit, more classes cycle.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -209,7 +209,7 @@ def image_grid(
         caption_colours=title_colours,
     )
     if heatmaps is not None:
-        from dashboard.charts.explain import HEAT
+        from charts.explain import HEAT
 
         heat = np.asarray(heatmaps, dtype=np.float64)
         peaks = np.abs(heat).reshape(len(heat), -1).max(axis=1) if heat.size else np.zeros(0)

@@ -3,7 +3,7 @@ checked against a grid built by hand."""
 
 import numpy as np
 
-from dashboard.charts.inspect import feature_map_grid
+from charts.inspect import feature_map_grid
 
 
 def test_each_pixel_carries_its_filter_number_and_gaps_carry_none():

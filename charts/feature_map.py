@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.charts.data import CLASS_COLOURS
+from charts.data import CLASS_COLOURS
 
 RIGHT_SYMBOL, WRONG_SYMBOL = "circle", "x"
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.charts.data import image_mosaic
+from charts.data import image_mosaic
 
 TRUE_COLOUR, WRONG_COLOUR, OTHER_COLOUR = "#2ca02c", "#d62728", "#9fb6cd"
 PREDICTED_COLOUR = "#1f77b4"  # the top class when no true class is known (a drawing)

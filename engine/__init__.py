@@ -51,7 +51,6 @@ _EXPORTS = {
         "layer_table",
         "parameter_counts",
         "build_model",
-        "to_keras_code",
         "validate",
     ),
     "engine.training.config": ("TrainConfig",),
@@ -78,6 +77,7 @@ _EXPORTS = {
     "engine.probes.robustness": ("RobustnessCurve", "robustness_curve", "PERTURBATIONS"),
     "engine.probes.explain": ("Explanation", "ExplainSettings", "explain_run", "explain_images", "deletion_test"),
     "engine.probes.feature_map": ("FeatureMap", "feature_map", "pixel_map"),
+    "engine.reports.recipe": ("to_keras_code",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

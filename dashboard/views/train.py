@@ -9,8 +9,9 @@ import streamlit as st
 
 from charts.training import training_curves
 from dashboard import components, services, state
-from engine.architectures import PRESETS, layer_table, to_keras_code
+from engine.architectures import PRESETS, layer_table
 from engine.errors import DigitLabError
+from engine.reports.recipe import to_keras_code
 from engine.runs import spec_summary
 from engine.training.augmentation import flip_notice
 

@@ -1,6 +1,7 @@
-"""Declarative CNN specs, their checks and layer tables, the Keras builder, and the seed presets."""
+"""Declarative CNN specs, their checks and layer tables, the Keras builder, and the seed presets. (The Keras code a
+user can copy is generated in `engine.reports.recipe`.)"""
 
-from engine.architectures.build import build_model, to_keras_code
+from engine.architectures.build import build_model
 from engine.architectures.presets import (
     DEFAULT_PRESET,
     PRESETS,
@@ -50,6 +51,5 @@ __all__ = [
     "parameter_counts",
     "recipe_overrides",
     "run_model_label",
-    "to_keras_code",
     "validate",
 ]

@@ -47,7 +47,7 @@ def stratified_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     classes, class_of_row = np.unique(labels, return_inverse=True)
     if n < len(classes):
         raise ValueError(f"a stratified sample of {n} rows cannot hold one of each of the {len(classes)} classes")
-    take = _class_quotas(np.bincount(class_of_row, minlength=len(classes)), n)
+    take = class_quotas(np.bincount(class_of_row, minlength=len(classes)), n)
     rng = np.random.default_rng(seed)
     chosen = [
         rng.choice(np.flatnonzero(class_of_row == index), size=int(count), replace=False)
@@ -56,7 +56,7 @@ def stratified_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def _class_quotas(counts: np.ndarray, n: int) -> np.ndarray:
+def class_quotas(counts: np.ndarray, n: int) -> np.ndarray:
     """How many of each class a stratified sample of n takes: proportional, largest remainders, >= 1 per class.
 
     The caller guarantees every count is positive and n >= number of classes.

@@ -2,7 +2,7 @@
 scikit-learn, plotly): the same data and split, the exact model, the same training settings and seed, then what
 Evaluate shows (metrics, classification report, confusion matrix, curves, the most confident mistakes).
 
-The data, model and training code is the exported Keras recipe (`engine.architectures.to_keras_code`), cut into
+The data, model and training code is the exported Keras recipe (`engine.reports.recipe.to_keras_code`), cut into
 cells at its section markers, so there is one code generator. For a set of runs (a study, a k-fold, Compare's
 selection) the notebook reproduces the best run and tabulates the others from their stored metrics.
 
@@ -17,6 +17,7 @@ import html
 import re
 from dataclasses import fields
 
+from engine.reports.recipe import PUBLIC_LOADERS, dataset_loader, to_keras_code
 from engine.reports.subject import ReportSubject
 
 # TrainConfig fields the exported recipe reproduces. A run that sets any other field to a non-default value (a
@@ -56,13 +57,11 @@ def md_text(value: object, limit: int = 200) -> str:
 def notebook_reason(dataset_name: str) -> str:
     """Why no notebook can be written for runs on `dataset_name` ("" when one can): the recipe loads the public
     datasets and uploads (from their files); anything else has no loader."""
-    from engine.architectures.build import _LOADERS, _loader  # the recipe's own loaders, not a copy
-
-    if _loader(str(dataset_name)) is not None:
+    if dataset_loader(str(dataset_name)) is not None:  # the recipe's own loaders, not a copy
         return ""
     return (
         f"No notebook for runs on {str(dataset_name)[:60]}: a notebook can load the public datasets "
-        f"({', '.join(_LOADERS)}) and uploads. The HTML report works for every run."
+        f"({', '.join(PUBLIC_LOADERS)}) and uploads. The HTML report works for every run."
     )
 
 
@@ -95,7 +94,6 @@ def notebook_for(subject: ReportSubject):
     import nbformat
     from nbformat import v4
 
-    from engine.architectures import to_keras_code
     from engine.architectures.presets import run_model_label
 
     run = subject.best

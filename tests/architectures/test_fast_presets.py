@@ -10,8 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from engine.architectures import PRESETS, layer_table, to_keras_code
+from engine.architectures import PRESETS, layer_table
 from engine.datasets import load_dataset
+from engine.reports.recipe import to_keras_code
 from engine.training.config import TrainConfig
 
 NEW_PRESETS = ("digitlab-sprint28", "digitlab-sprint28-v2", "digitlab-fast28-v2")

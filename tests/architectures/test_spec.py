@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec, layer_table, to_keras_code
+from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec, layer_table
 from engine.errors import InvalidSpec
+from engine.reports.recipe import to_keras_code
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -145,10 +145,10 @@ def test_an_uploads_notebook_reads_its_files_into_the_engines_exact_split(kind, 
 
     import numpy as np
 
-    from engine.architectures import to_keras_code
     from engine.datasets import load_dataset
     from engine.datasets.uploads import register_upload
     from engine.reports.notebook import notebook_reason
+    from engine.reports.recipe import to_keras_code
     from engine.runs import preset_request
     from engine.training.data import prepare_data
     from tests.datasets.helpers import idx_bytes, make_images

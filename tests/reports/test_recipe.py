@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.architectures import PRESETS, to_keras_code
+from engine.architectures import PRESETS
 from engine.datasets import load_dataset
+from engine.reports.recipe import to_keras_code
 from engine.training.config import TrainConfig
 
 TRAINING_MARK = "# --- training"

@@ -10,7 +10,6 @@ uses only public names of the datasets and training packages; layer names match 
 from __future__ import annotations
 
 import inspect
-import re
 
 from engine.architectures.shapes import layer_table
 from engine.architectures.spec import ModelSpec
@@ -179,16 +178,9 @@ def dataset_loader(dataset: str) -> tuple[list[str], list[str]] | None:
 
 
 def _subset_helpers() -> list[str]:
-    """The engine's own subset draw, copied into the recipe as source so the subset is the engine's row for row.
-
-    The quota helper keeps the name recipes have always shown (`_class_quotas`, a script's private helper), so
-    recipes exported before and after it became public in `engine.datasets.transforms` read the same.
-    """
+    """The engine's own subset draw, copied into the recipe as source so the subset is the engine's row for row."""
     quotas, draw = (inspect.getsource(function).rstrip() for function in (class_quotas, stratified_indices))
-    return [_QUOTAS_CALL.sub("_class_quotas", quotas), "", "", _QUOTAS_CALL.sub("_class_quotas", draw)]
-
-
-_QUOTAS_CALL = re.compile(r"\bclass_quotas\b")
+    return [quotas, "", "", draw]
 
 
 # Keras' cosine decay with a linear warm-up from LEARNING_RATE / 25 over `warmup_steps`: one-cycle and the cosine

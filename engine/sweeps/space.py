@@ -5,10 +5,10 @@ here checks shapes and types only; `engine.validation.validate_search_space` che
 `engine.limits` against the base spec and config, and every trial's request is validated again before its run key
 exists. `apply_params` turns one trial's values into the (spec, config) it trains.
 
-Names: a `TrainConfig` field the sidebar exposes (`batch_size`, `lr_schedule`, ...), a `ModelSpec` field
-(`learning_rate`, `optimizer`, `batch_norm_momentum`), one layer's field (`conv1.filters`, `dense1.dropout`), or a
-group: `filters` (the first conv block's filters; later blocks keep their ratio to it), `dropout` (every dense
-layer's dropout), `units` (the first dense layer's units).
+Names: a `TrainConfig` field whose metadata lets a sweep vary it (`SettingInfo.sweep`: `batch_size`, `lr_schedule`,
+the augmentation strengths, ...), a `ModelSpec` field (`learning_rate`, `optimizer`, `batch_norm_momentum`), one
+layer's field (`conv1.filters`, `dense1.dropout`), or a group: `filters` (the first conv block's filters; later
+blocks keep their ratio to it), `dropout` (every dense layer's dropout), `units` (the first dense layer's units).
 """
 
 from __future__ import annotations

@@ -166,8 +166,13 @@ def test_each_widget_setting_is_drawn_in_the_sidebar_as_its_declared_kind(tmp_pa
     assert not app.exception
     for name, info in widgets.items():
         assert state.CONFIG_WIDGETS[name] == info.widget
-        drawn = getattr(app.sidebar, ACCESSORS[info.widget_kind])
-        assert info.widget in {w.key for w in drawn}, f"{name}: no {info.widget_kind} widget {info.widget!r}"
+        drawn = {w.key: w for w in getattr(app.sidebar, ACCESSORS[info.widget_kind])}
+        assert info.widget in drawn, f"{name}: no {info.widget_kind} widget {info.widget!r}"
+        # What a link may carry the widget can hold, and the reverse.
+        if info.choices:
+            assert list(drawn[info.widget].options) == list(info.choices)
+        if info.max_length:
+            assert drawn[info.widget].max_chars == info.max_length
         assert app.session_state[info.widget] == getattr(PRESETS[DEFAULT_PRESET].config, name)
     assert set(state.CONFIG_WIDGETS) == set(widgets)
 

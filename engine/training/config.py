@@ -5,7 +5,8 @@ Its values are checked, with the spec's, by `engine.validation`; `check_types` h
 (`TrainConfig.from_dict`) needs too. The caps come from `engine.limits`. The CLI's training flags, the link's
 parameters, the sidebar's widget keys, the names a sweep may vary, the labels of a model's overrides, the fields the
 exported recipe reproduces and the run key's optional fields are all derived from the fields' `SettingInfo`
-(`settings()`), so a new setting is declared here and nowhere else.
+(`settings()`), so a new setting is registered here alone; what else it needs is its own: the training code that
+uses it, its range check and, if it has a sidebar widget, that widget's draw call.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ written through `st.query_params`, which `publish` needs to keep one consistent 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import zlib
@@ -34,7 +35,7 @@ from engine.errors import DigitLabError
 from engine.limits import train_limits
 from engine.probes.robustness import PERTURBATIONS
 from engine.store import is_run_id
-from engine.training.config import LR_SCHEDULES, TrainConfig
+from engine.training.config import TrainConfig, settings
 from engine.validation import validate_config_values, validate_spec_values
 
 MAX_RAW = 4096  # a refused value longer than this is not written back into the address bar
@@ -116,19 +117,31 @@ def decode(token: str) -> dict:
 
 # --- the parameters -----------------------------------------------------------------------------------------
 
+
+def config_params(config_type: type | None = None) -> dict[str, tuple[str, Callable[[str], object]]]:
+    """{link parameter: (setting, parser)} for each setting of `config_type` (default TrainConfig) a link carries,
+    from the fields' `SettingInfo`; the parser follows the field's type (a text setting: its choices, or its
+    longest value)."""
+    from dataclasses import fields
+
+    kinds = {f.name: f.type for f in fields(config_type or TrainConfig)}
+    by_type = {"int": whole_number, "float": decimal, "bool": flag, int: whole_number, float: decimal, bool: flag}
+    params = {}
+    for name, info in settings(config_type).items():
+        if info.link is None:
+            continue
+        if info.choices:
+            parse = choice(info.choices)
+        elif info.max_length:
+            parse = functools.partial(_bounded, most=info.max_length)
+        else:
+            parse = by_type[kinds[name]]
+        params[info.link] = (name, parse)
+    return params
+
+
 # Training settings travel one per parameter, readable, and only those the sidebar has a widget for.
-CONFIG_PARAMS = {
-    "epochs": ("epochs", whole_number),
-    "batch": ("batch_size", whole_number),
-    "val_split": ("validation_split", decimal),
-    "seed": ("seed", whole_number),
-    "patience": ("early_stopping_patience", whole_number),
-    "schedule": ("lr_schedule", choice(LR_SCHEDULES)),
-    "augment": ("augmentation", flag),
-    "flip": ("augment_flip", flag),
-    "limit": ("limit_train", whole_number),
-    "classes": ("label_mapping", lambda text: _bounded(text, 200)),
-}
+CONFIG_PARAMS = config_params()
 PARAM_OF_SETTING = {setting: param for param, (setting, _) in CONFIG_PARAMS.items()}
 MODEL_PARAMS = ("dataset", "preset", "spec", "cfg", "run", *CONFIG_PARAMS)
 

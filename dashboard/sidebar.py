@@ -24,7 +24,7 @@ from engine.architectures import (
 )
 from engine.datasets import LABEL_MAPPINGS, dataset_status, list_datasets
 from engine.limits import spec_limits
-from engine.training.config import LR_SCHEDULES
+from engine.training.config import LR_SCHEDULES, settings
 
 # Fractions the validator takes in [0, 1): the widgets' inclusive maximum is the largest float below 1, and
 # "%g" shows what a link carries (0.995) instead of rounding it to two decimals.
@@ -202,7 +202,7 @@ def _training_widgets() -> None:
     st.text_input(
         "Merge classes",
         key=keys["label_mapping"],
-        max_chars=200,
+        max_chars=settings()["label_mapping"].max_length,  # the longest a link may carry: the same number
         placeholder="e.g. 0,6|1,7|2,3,5,8|4,9",
         help="Train on merged classes, as seed 004's 4-class experiment does: groups of classes split by |, "
         "or a named mapping (" + ", ".join(LABEL_MAPPINGS) + "). Empty = the original classes.",

@@ -20,7 +20,7 @@ from engine.architectures.presets import Override, model_label, recipe_overrides
 from engine.datasets import DEFAULT_DATASET, Dataset
 from engine.errors import DigitLabError, InvalidConfig
 from engine.limits import train_limits
-from engine.training.config import TrainConfig
+from engine.training.config import TrainConfig, settings
 from engine.validation import validate_config_values, validate_request
 
 DATASET_KEY = "dataset"
@@ -43,19 +43,14 @@ INSPECT_CANVAS_CLEARS_KEY = "_inspect_canvas_clears"
 CUSTOM = "(custom)"
 DEFAULT_PRESET = ENGINE_DEFAULT_PRESET  # one default for the CLI and the dashboard
 
+
+def config_widgets(config_type: type | None = None) -> dict[str, str]:
+    """{setting: sidebar widget key} for each setting of `config_type` (default TrainConfig) with a widget."""
+    return {name: info.widget for name, info in settings(config_type).items() if info.widget is not None}
+
+
 # Sidebar widget keys for the training settings, one per TrainConfig field the user may change.
-CONFIG_WIDGETS = {
-    "epochs": "cfg_epochs",
-    "batch_size": "cfg_batch_size",
-    "validation_split": "cfg_validation_split",
-    "seed": "cfg_seed",
-    "early_stopping_patience": "cfg_early_stopping",
-    "lr_schedule": "cfg_schedule",
-    "augmentation": "cfg_augmentation",
-    "augment_flip": "cfg_augment_flip",
-    "limit_train": "cfg_limit_train",
-    "label_mapping": "cfg_label_mapping",
-}
+CONFIG_WIDGETS = config_widgets()
 BLOCK_FIELDS = [f.name for f in fields(ConvBlock)]
 DENSE_FIELDS = [f.name for f in fields(DenseLayer)]
 SPEC_WIDGETS = ("output_activation", "optimizer", "learning_rate", "batch_norm_momentum", "loss")

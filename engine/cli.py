@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
 
 
 def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
+    from engine.datasets.registry import DEFAULT_DATASET
+
     parser = argparse.ArgumentParser(
         prog=prog, description="Digit Lab: handwritten-digit data and the CNNs that classify them"
     )
@@ -72,7 +74,7 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     cv.set_defaults(handler=_cv)
 
     sweep = commands.add_parser("sweep", help="search a preset's settings (grid, random, Optuna TPE), trials cached")
-    sweep.add_argument("--dataset", default="digits")
+    sweep.add_argument("--dataset", default=DEFAULT_DATASET)
     sweep.add_argument("--data-path", help="local folder or file with the dataset")
     sweep.add_argument("--preset", default=None, help="the base preset (digit-lab presets)")
     sweep.add_argument("--space", help="search space JSON file (default: learning rate, filters, dropout, batch size)")
@@ -218,26 +220,47 @@ def _executor(args):
 
 
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="digits")
+    from engine.datasets.registry import DEFAULT_DATASET
+
+    parser.add_argument("--dataset", default=DEFAULT_DATASET)
     parser.add_argument("--data-path", help="local folder or file with the dataset (IDX files or mnist.npz)")
     parser.add_argument("--preset", default=None, help="preset name (digit-lab presets)")
     parser.add_argument("--spec", help="a model spec as a JSON file path or JSON text, instead of a preset")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float, help="learning rate")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--validation-split", type=float)
-    parser.add_argument("--limit-train", type=int, help="train on a stratified subset of this many images")
-    parser.add_argument("--label-mapping", help='merge classes: a preset name or "0,6|1,7|2,3,5,8|4,9"')
-    parser.add_argument("--schedule", dest="lr_schedule", choices=["constant", "one_cycle", "cosine"])
-    parser.add_argument("--early-stopping", dest="early_stopping_patience", type=int)
-    parser.add_argument("--augment", dest="augmentation", action="store_true", default=None)
-    parser.add_argument(
-        "--flip", dest="augment_flip", action="store_true", default=None, help="random left-right flips while training"
-    )
-    parser.add_argument("--label-smoothing", type=float, help="smooth one-hot targets by this much (0 = off)")
-    parser.add_argument("--warmup", dest="warmup_fraction", type=float, help="cosine: warm-up share of all steps")
+    config_arguments(parser)
     parser.add_argument("--json", action="store_true")
+
+
+_FLAG_TYPES = {"int": int, "float": float, int: int, float: float}
+
+
+def config_arguments(parser: argparse.ArgumentParser, config_type: type | None = None) -> None:
+    """One flag per setting of `config_type` (default TrainConfig) that has one, from the field's `SettingInfo`.
+
+    Every default is None, so a flag not given leaves the preset's (or TrainConfig's) value in place."""
+    from dataclasses import fields
+
+    from engine.training.config import TrainConfig, settings
+
+    kinds = {f.name: f.type for f in fields(config_type or TrainConfig)}
+    for name, info in settings(config_type).items():
+        if info.flag is None:
+            continue
+        options: dict = {"dest": name, "help": info.help}
+        if kinds[name] in ("bool", bool):
+            options.update(action="store_true", default=None)
+        elif kinds[name] in _FLAG_TYPES:
+            options["type"] = _FLAG_TYPES[kinds[name]]
+        if info.choices:
+            options["choices"] = list(info.choices)
+        parser.add_argument(info.flag, **options)
+
+
+def config_flag_names(config_type: type | None = None) -> tuple[str, ...]:
+    """The settings `config_arguments` gives a flag (their argparse dest is the setting's name)."""
+    from engine.training.config import settings
+
+    return tuple(name for name, info in settings(config_type).items() if info.flag is not None)
 
 
 def _request(args):
@@ -257,23 +280,7 @@ def _unchecked_request(args):
     from engine.training.config import TrainConfig
 
     dataset = load_dataset(args.dataset, local_path=args.data_path)
-    changes = {
-        name: getattr(args, name)
-        for name in (
-            "epochs",
-            "batch_size",
-            "seed",
-            "validation_split",
-            "limit_train",
-            "label_mapping",
-            "lr_schedule",
-            "early_stopping_patience",
-            "augmentation",
-            "augment_flip",
-            "label_smoothing",
-            "warmup_fraction",
-        )
-    }
+    changes = {name: getattr(args, name) for name in config_flag_names()}
     if args.spec:
         from engine.validation import spec_text
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ConvBlock, DenseLayer, ModelSpec
 from engine.errors import InvalidSpec
-from engine.training.config import TrainConfig
+from engine.training.config import TrainConfig, settings
 
 MNIST = (28, 28, 1)
 OPTDIGITS = (8, 8, 1)
@@ -410,25 +410,10 @@ def with_overrides(preset: Preset, **config_changes) -> TrainConfig:
     return replace(preset.config, **{k: v for k, v in config_changes.items() if v is not None})
 
 
-# Short names of the recipe settings in a model's label ("seed001-cnn3 + epochs 20"); cross-validation's fold
-# fields are left out because they say which fold a run is, not how its model was changed.
-OVERRIDE_NAMES = {
-    "epochs": "epochs",
-    "batch_size": "batch",
-    "validation_split": "validation",
-    "seed": "seed",
-    "early_stopping_patience": "patience",
-    "lr_schedule": "schedule",
-    "augmentation": "augmentation",
-    "augment_shift": "shift",
-    "augment_rotation": "rotation",
-    "augment_zoom": "zoom",
-    "limit_train": "subset",
-    "label_mapping": "classes",
-    "label_smoothing": "smoothing",
-    "warmup_fraction": "warm-up",
-    "augment_flip": "flips",
-}
+# Short names of the recipe settings in a model's label ("seed001-cnn3 + epochs 20"), from each field's
+# `SettingInfo.label`; cross-validation's fold fields have none: they say which fold a run is, not how its model
+# was changed.
+OVERRIDE_NAMES = {name: info.label for name, info in settings().items() if info.label is not None}
 
 
 @dataclass(frozen=True)

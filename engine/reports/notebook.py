@@ -19,30 +19,12 @@ from dataclasses import fields
 
 from engine.reports.recipe import PUBLIC_LOADERS, dataset_loader, to_keras_code
 from engine.reports.subject import ReportSubject
+from engine.training.config import settings
 
-# TrainConfig fields the exported recipe reproduces. A run that sets any other field to a non-default value (a
-# setting added after the recipe) gets a notice in the notebook naming it, never a silent omission.
-RECIPE_FIELDS = frozenset(
-    {
-        "epochs",
-        "batch_size",
-        "validation_split",
-        "seed",
-        "early_stopping_patience",
-        "lr_schedule",
-        "augmentation",
-        "augment_shift",
-        "augment_rotation",
-        "augment_zoom",
-        "limit_train",
-        "label_mapping",
-        "cv_folds",
-        "cv_fold",
-        "label_smoothing",
-        "warmup_fraction",
-        "augment_flip",
-    }
-)
+# TrainConfig fields the exported recipe reproduces (`SettingInfo.recipe`). A run that sets any other field to a
+# non-default value (a setting added after the recipe) gets a notice in the notebook naming it, never a silent
+# omission.
+RECIPE_FIELDS = frozenset(name for name, info in settings().items() if info.recipe)
 SECTION_MARK = re.compile(r"^# --- (.*?) -+$", re.MULTILINE)
 MISTAKES_SHOWN = 12
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")

@@ -5,10 +5,10 @@ here checks shapes and types only; `engine.validation.validate_search_space` che
 `engine.limits` against the base spec and config, and every trial's request is validated again before its run key
 exists. `apply_params` turns one trial's values into the (spec, config) it trains.
 
-Names: a `TrainConfig` field the sidebar exposes (`batch_size`, `lr_schedule`, ...), a `ModelSpec` field
-(`learning_rate`, `optimizer`, `batch_norm_momentum`), one layer's field (`conv1.filters`, `dense1.dropout`), or a
-group: `filters` (the first conv block's filters; later blocks keep their ratio to it), `dropout` (every dense
-layer's dropout), `units` (the first dense layer's units).
+Names: a `TrainConfig` field whose metadata lets a sweep vary it (`SettingInfo.sweep`: `batch_size`, `lr_schedule`,
+the augmentation strengths, ...), a `ModelSpec` field (`learning_rate`, `optimizer`, `batch_norm_momentum`), one
+layer's field (`conv1.filters`, `dense1.dropout`), or a group: `filters` (the first conv block's filters; later
+blocks keep their ratio to it), `dropout` (every dense layer's dropout), `units` (the first dense layer's units).
 """
 
 from __future__ import annotations
@@ -20,25 +20,22 @@ from typing import Any
 
 from engine.architectures.spec import ConvBlock, DenseLayer, ModelSpec
 from engine.errors import InvalidConfig
-from engine.training.config import FLOAT_FIELDS, TrainConfig
+from engine.training.config import TrainConfig, float_fields, settings
 
 
 class InvalidSweep(InvalidConfig):
     """A search space or sweep request that cannot run (unknown setting, empty range, over a cap)."""
 
 
-# TrainConfig fields a sweep may vary: the sidebar's recipe widgets. Epochs, seed, subset, split, classes and
-# folds are the sweep's own settings (or would change what the metric is measured on), so they stay fixed.
-CONFIG_PARAMS = (
-    "batch_size",
-    "early_stopping_patience",
-    "lr_schedule",
-    "augmentation",
-    "augment_shift",
-    "augment_rotation",
-    "augment_zoom",
-    "augment_flip",
-)
+def config_param_names(config_type: type | None = None) -> tuple[str, ...]:
+    """The settings of `config_type` (default TrainConfig) a sweep may vary (`SettingInfo.sweep`), in field order."""
+    return tuple(name for name, info in settings(config_type).items() if info.sweep)
+
+
+# TrainConfig fields a sweep may vary: the sidebar's recipe widgets and the augmentation strengths. Epochs, seed,
+# subset, split, classes and folds are the sweep's own settings (or would change what the metric is measured on),
+# so they stay fixed; each field's metadata says why.
+CONFIG_PARAMS = config_param_names()
 SPEC_PARAMS = ("learning_rate", "optimizer", "batch_norm_momentum")
 GROUP_PARAMS = ("filters", "dropout", "units")
 _LAYER = re.compile(r"^(conv|dense)([1-9])\.([a-z_]+)$")
@@ -169,10 +166,12 @@ def apply_params(spec: ModelSpec, config: TrainConfig, params: dict) -> tuple[Mo
     Raises `InvalidSweep` for a name that is not a sweepable setting; values are checked by the validator after.
     """
     config_changes: dict = {}
+    # The config's own class, so a setting declared on it is sweepable without a list kept here.
+    config_names, floats = config_param_names(type(config)), float_fields(type(config))
     for name, value in params.items():
-        if name in CONFIG_PARAMS:
+        if name in config_names:
             # A whole number for a float setting (a JSON space's 0) becomes a float; a bool setting keeps its value.
-            config_changes[name] = float(value) if name in FLOAT_FIELDS and type(value) is int else value
+            config_changes[name] = float(value) if name in floats and type(value) is int else value
         elif name in SPEC_PARAMS:
             spec = replace(spec, **{name: float(value) if type(value) is int and name != "optimizer" else value})
         elif name == "filters":

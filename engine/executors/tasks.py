@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DigitLabError
+from engine.settings import env_flag
 
 # Test hook for the retry machinery (never set in normal use): "raise:<marker file>" makes the first task that
 # creates the marker raise, "exit:<marker file>" makes its worker process die; later attempts run normally.
@@ -54,7 +55,7 @@ class TaskCrashed(RuntimeError):
 
 
 def shared_store_enabled() -> bool:
-    return os.environ.get(SHARED_STORE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag(SHARED_STORE_ENV)
 
 
 @dataclass(frozen=True)

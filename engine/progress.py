@@ -1,19 +1,48 @@
-"""Progress of a batch of runs (the folds of a k-fold, the models of a study, the trials of a sweep).
+"""Progress, in one module: what one training reports while it runs (`ProgressEvent`, `ProgressCallback`) and
+where each run of a batch stands (`BatchProgress`, `batch_relay`) — the folds of a k-fold, the models of a study,
+the trials of a sweep.
 
 Every batch runs through an executor (`engine.executors`), which reports `TaskEvent`s; `batch_relay` turns them
-into one `BatchProgress` type, so the dashboard's progress panel and the CLI's progress printer serve every kind
-of batch alike.
+into one `BatchProgress` type, so the dashboard's progress panel and the CLI's printer serve every kind of batch
+alike. Kept apart from the fit and the executors (foundation layer: nothing above it is imported at run time), so
+pages, the CLI and executors can name progress without importing Keras.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # annotations only: a progress value needs neither the trainer nor the executors to exist
+if TYPE_CHECKING:  # annotations only: a progress value needs no executor to exist
     from engine.executors.tasks import TaskEvent
-    from engine.training.progress import ProgressEvent
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What the progress callback sees.
+
+    `stage` is "queued" (waiting for a training slot; `metrics["position"]`, 1 = next), "start" (before
+    epoch 1, with the initial validation score), "batch" (partial progress in a long epoch) or "epoch".
+    """
+
+    stage: str
+    epoch: int  # epochs finished so far (0 at "start")
+    epochs: int
+    elapsed: float  # seconds since training started
+    metrics: dict = field(default_factory=dict)  # for "epoch": loss, accuracy, val_loss, val_accuracy, seconds
+    batch: int = 0  # for "batch": batches finished in the current epoch
+    batches: int = 0
+
+    @property
+    def fraction_done(self) -> float:
+        """Share of the whole training finished, 0 to 1, counting a partial epoch's batches (for progress bars)."""
+        partial = self.batch / self.batches if self.stage == "batch" and self.batches else 0.0
+        return min(1.0, (self.epoch + partial) / max(1, self.epochs))
+
+
+# The callback returns False to cancel training; anything else (None, True) lets it continue.
+ProgressCallback = Callable[[ProgressEvent], "bool | None"]
 
 # "queued": submitted, waiting for a worker (parallel executors only); "start": a worker (or this process) took
 # the run; "training": `event` holds the epoch or batch ProgressEvent; "done": stored or answered from the store

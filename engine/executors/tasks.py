@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DigitLabError
+from engine.progress import ProgressEvent
 from engine.settings import env_flag
 
 # Test hook for the retry machinery (never set in normal use): "raise:<marker file>" makes the first task that
@@ -120,7 +121,7 @@ class TaskEvent:
     status: str
     task: RunTask
     done: int = 0  # tasks finished (done, cached or failed) so far, this one included
-    event: Any = None  # engine.training.progress.ProgressEvent for "training"
+    event: Any = None  # engine.progress.ProgressEvent for "training"
     error: str = ""
     attempt: int = 1
     position: int = 0  # "queued" only: > 0 while waiting for this server's training slot, 1 = next in line
@@ -213,7 +214,6 @@ def execute_task(task: RunTask, shared_store: bool = False, report: Callable[[di
 def _execute(task: RunTask, shared_store: bool, report) -> dict:
     from engine.datasets import load_dataset
     from engine.runs import RUN_FILES, run_id_for, train_and_write, versions
-    from engine.training.progress import ProgressEvent
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if report is not None:

@@ -1,21 +1,17 @@
 """Progress, in one module: what one training reports while it runs (`ProgressEvent`, `ProgressCallback`) and
-where each run of a batch stands (`BatchProgress`, `batch_relay`) — the folds of a k-fold, the models of a study,
+where each run of a batch stands (`BatchProgress`, `BatchCallback`) — the folds of a k-fold, the models of a study,
 the trials of a sweep.
 
-Every batch runs through an executor (`engine.executors`), which reports `TaskEvent`s; `batch_relay` turns them
-into one `BatchProgress` type, so the dashboard's progress panel and the CLI's printer serve every kind of batch
-alike. Kept apart from the fit and the executors (foundation layer: nothing above it is imported at run time), so
-pages, the CLI and executors can name progress without importing Keras.
+Every batch runs through an executor, which reports `TaskEvent`s; `engine.executors.batch_relay` turns them into
+one `BatchProgress` type, so the dashboard's progress panel and the CLI's printer serve every kind of batch alike.
+The relay lives with the executors because it reads their events: this module is in the foundation layer and
+imports nothing above it, so the fit, pages, the CLI and executors can name progress without importing Keras.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # annotations only: a progress value needs no executor to exist
-    from engine.executors.tasks import TaskEvent
 
 
 @dataclass(frozen=True)
@@ -72,45 +68,3 @@ class BatchProgress:
 
 
 BatchCallback = Callable[[BatchProgress], bool | None]  # False cancels a local training, as for one run
-
-
-def batch_relay(progress: BatchCallback, labels: Sequence[str] = ()) -> Callable[[TaskEvent], bool | None]:
-    """An executor event callback that reports each `TaskEvent` to `progress` as a `BatchProgress`.
-
-    `labels[i]` names run i (empty: runs are known by their number only). The executor's "running" becomes
-    "start", and its "done"/"cached" become "done" (with `cached`); a run answered from the store without running
-    reports "start" first, so every run starts before it ends. "queued" and "failed" pass through. Whatever
-    `progress` returns goes back to the executor, so a callback can still cancel a local training.
-    """
-    started: set[int] = set()
-
-    def relay(update: TaskEvent) -> bool | None:
-        def report(status: str, **fields) -> bool | None:
-            return progress(
-                BatchProgress(
-                    index=update.index + 1,
-                    total=update.total,
-                    status=status,
-                    label=labels[update.index] if update.index < len(labels) else "",
-                    run_id=update.task.run_id,
-                    done=update.done,
-                    attempt=update.attempt,
-                    **fields,
-                )
-            )
-
-        if update.status == "running":
-            started.add(update.index)
-            return report("start")
-        if update.status == "training":
-            return report("training", event=update.event)
-        if update.status in ("done", "cached"):
-            if update.index not in started:
-                started.add(update.index)
-                report("start")
-            return report("done", cached=update.status == "cached")
-        if update.status == "failed":
-            return report("failed", error=update.error)
-        return report(update.status)
-
-    return relay

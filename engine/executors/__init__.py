@@ -23,6 +23,7 @@ from engine.executors.tasks import (
     TaskEvent,
     TaskOutcome,
     TasksFailed,
+    batch_relay,
     raise_for_failures,
 )
 from engine.settings import env_flag
@@ -126,6 +127,7 @@ __all__ = [
     "TasksFailed",
     "ALLOW_RAY_ENV",
     "available_executors",
+    "batch_relay",
     "check_executor_allowed",
     "get_executor",
     "raise_for_failures",

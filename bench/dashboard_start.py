@@ -25,7 +25,7 @@ import time
 
 import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
 from bench._common import ROOT, header, table, temp_cache, verdict
-from tests.live_app import (
+from bench.live_app import (
     CHROMIUM,
     DRIVER,
     browser,

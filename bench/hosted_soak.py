@@ -6,7 +6,7 @@ Community Cloud gives an app; the shell that starts it writes its pid into the c
 execs the server, so every byte the server allocates is charged there. (`prlimit --as` is no substitute: it
 limits address space, and TensorFlow's allocator fails under it far below the limit.)
 
-Headless Chromium sessions (tests/live_app.py) then connect at once: some press Train together — the largest
+Headless Chromium sessions (bench/live_app.py) then connect at once: some press Train together — the largest
 Fashion-MNIST training the hosted caps allow among them (digitlab-fast28 on 20,000 images) — the others follow
 the shared link of the first training and, once it is stored, its Evaluate link. The server admits trainings by
 their memory estimate (engine/training_queue.py); the rest wait and show their position.
@@ -27,8 +27,6 @@ import argparse
 import contextlib
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -37,7 +35,7 @@ from pathlib import Path
 
 import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
 from bench._common import ROOT, header, rss_mib, table, temp_cache, verdict
-from tests.live_app import CHROMIUM, DRIVER, browser, free_port, wait_healthy
+from bench.live_app import CHROMIUM, DRIVER, browser, start_server, stop_server, wait_healthy
 
 LIMIT_BYTES = 2_700_000_000  # Streamlit Community Cloud's upper memory limit for an app, about 2.7 GB
 POLL = 1.0  # seconds between looks at a page
@@ -276,19 +274,15 @@ def main() -> int:
 
     cache = temp_cache("digitlab-bench-soak-")
     log_path = Path(cache) / "streamlit.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DIGIT_LAB_CACHE": cache, "DIGIT_LAB_HOSTED": "1", "PYTHONPATH": str(ROOT)}
+    env = {"DIGIT_LAB_HOSTED": "1", "PYTHONPATH": str(ROOT)}
     if memory_mb is not None:
         env["DIGIT_LAB_MEMORY_MB"] = str(memory_mb)
-    argv = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true"]
-    argv += ["--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     deadline = time.monotonic() + args.minutes * 60
     outcomes = [Outcome(plan) for plan in session_plans]
     drivers: list = []
     notes: list[str] = []
-    log = log_path.open("w")
-    server = subprocess.Popen(cgroup.wrap(argv), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server, url = start_server(cache, str(log_path), env=env, wrap=cgroup.wrap)
+    port = urllib.parse.urlsplit(url).port
     try:
         wait_healthy(url, server)
         in_cgroup = str(server.pid) in (cgroup.path / "cgroup.procs").read_text().split()
@@ -354,13 +348,7 @@ def main() -> int:
         for driver in drivers:
             with contextlib.suppress(Exception):  # a browser that died already is quit
                 driver.quit()
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        stop_server(server)
     peak, oom_kills, failcnt = cgroup.peak_bytes(), cgroup.oom_kills(), cgroup.failcnt()
     cgroup.remove()
 

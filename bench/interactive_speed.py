@@ -33,7 +33,7 @@ import time
 import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
 from bench._common import ROOT, header, table, temp_cache, verdict
 from bench.dashboard_start import home_start
-from tests.live_app import CHROMIUM, DRIVER, browser, start_server, stop_server, wait_healthy
+from bench.live_app import CHROMIUM, DRIVER, browser, start_server, stop_server, wait_healthy
 
 PAGES = ("Evaluate", "Inspect", "Explain", "Compare", "Data", "Train", "Home")
 TITLES = {"Home": "Digit Lab"}  # each page's st.title, where it is not the page's name

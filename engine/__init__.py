@@ -55,12 +55,11 @@ _EXPORTS = {
     ),
     "engine.training.config": ("TrainConfig",),
     "engine.training.fit": ("train", "TrainingResult"),
-    "engine.training.progress": ("ProgressEvent",),
     "engine.store": ("RunStore", "StoredRun", "run_key", "is_run_id"),
     "engine.runs": ("get_or_train", "find_run", "run_id_for", "preset_request", "RunResult", "spec_summary"),
     "engine.evaluation": ("evaluate", "Evaluation", "roc_curves"),
     "engine.evaluation.predictions": ("predictions_table", "sample_predictions"),
-    "engine.progress": ("BatchProgress",),
+    "engine.progress": ("BatchProgress", "ProgressEvent"),
     "engine.crossval": ("cross_validate", "CrossValidation"),
     "engine.compare": (
         "comparison_table",

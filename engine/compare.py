@@ -16,7 +16,8 @@ from engine.architectures import PRESETS
 from engine.architectures.presets import run_model_label
 from engine.datasets import Dataset
 from engine.errors import DigitLabError, StoreError
-from engine.progress import BatchCallback, batch_relay
+from engine.executors import batch_relay
+from engine.progress import BatchCallback
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
 

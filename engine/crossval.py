@@ -14,8 +14,9 @@ import numpy as np
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.errors import InvalidConfig
+from engine.executors import batch_relay
 from engine.limits import train_limits
-from engine.progress import BatchCallback, batch_relay
+from engine.progress import BatchCallback
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
 

@@ -6,7 +6,8 @@ and the dashboard hides delete buttons. Every hosted cap can be tuned with its o
 
 The validator (`engine.validation`), the layer table (`engine.architectures.shapes`), the training queue and the
 dashboard's widget ranges all read their bounds from here, so a link can never carry what a widget cannot show.
-This module imports nothing from the engine: its users import it, never the reverse.
+This module imports nothing from the engine but `settings` (how a switch is read): its users import it, never
+the reverse.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from engine.settings import env_flag
+
 HOSTED_ENV = "DIGIT_LAB_HOSTED"
 
 
 def hosted_mode() -> bool:
-    return os.environ.get(HOSTED_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag(HOSTED_ENV)
 
 
 def _env_int(name: str, default: int) -> int:

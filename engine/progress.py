@@ -1,19 +1,44 @@
-"""Progress of a batch of runs (the folds of a k-fold, the models of a study, the trials of a sweep).
+"""Progress, in one module: what one training reports while it runs (`ProgressEvent`, `ProgressCallback`) and
+where each run of a batch stands (`BatchProgress`, `BatchCallback`) — the folds of a k-fold, the models of a study,
+the trials of a sweep.
 
-Every batch runs through an executor (`engine.executors`), which reports `TaskEvent`s; `batch_relay` turns them
-into one `BatchProgress` type, so the dashboard's progress panel and the CLI's progress printer serve every kind
-of batch alike.
+Every batch runs through an executor, which reports `TaskEvent`s; `engine.executors.batch_relay` turns them into
+one `BatchProgress` type, so the dashboard's progress panel and the CLI's printer serve every kind of batch alike.
+The relay lives with the executors because it reads their events: this module is in the foundation layer and
+imports nothing above it, so the fit, pages, the CLI and executors can name progress without importing Keras.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-if TYPE_CHECKING:  # annotations only: a progress value needs neither the trainer nor the executors to exist
-    from engine.executors.tasks import TaskEvent
-    from engine.training.progress import ProgressEvent
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What the progress callback sees.
+
+    `stage` is "queued" (waiting for a training slot; `metrics["position"]`, 1 = next), "start" (before
+    epoch 1, with the initial validation score), "batch" (partial progress in a long epoch) or "epoch".
+    """
+
+    stage: str
+    epoch: int  # epochs finished so far (0 at "start")
+    epochs: int
+    elapsed: float  # seconds since training started
+    metrics: dict = field(default_factory=dict)  # for "epoch": loss, accuracy, val_loss, val_accuracy, seconds
+    batch: int = 0  # for "batch": batches finished in the current epoch
+    batches: int = 0
+
+    @property
+    def fraction_done(self) -> float:
+        """Share of the whole training finished, 0 to 1, counting a partial epoch's batches (for progress bars)."""
+        partial = self.batch / self.batches if self.stage == "batch" and self.batches else 0.0
+        return min(1.0, (self.epoch + partial) / max(1, self.epochs))
+
+
+# The callback returns False to cancel training; anything else (None, True) lets it continue.
+ProgressCallback = Callable[[ProgressEvent], "bool | None"]
 
 # "queued": submitted, waiting for a worker (parallel executors only); "start": a worker (or this process) took
 # the run; "training": `event` holds the epoch or batch ProgressEvent; "done": stored or answered from the store
@@ -43,45 +68,3 @@ class BatchProgress:
 
 
 BatchCallback = Callable[[BatchProgress], bool | None]  # False cancels a local training, as for one run
-
-
-def batch_relay(progress: BatchCallback, labels: Sequence[str] = ()) -> Callable[[TaskEvent], bool | None]:
-    """An executor event callback that reports each `TaskEvent` to `progress` as a `BatchProgress`.
-
-    `labels[i]` names run i (empty: runs are known by their number only). The executor's "running" becomes
-    "start", and its "done"/"cached" become "done" (with `cached`); a run answered from the store without running
-    reports "start" first, so every run starts before it ends. "queued" and "failed" pass through. Whatever
-    `progress` returns goes back to the executor, so a callback can still cancel a local training.
-    """
-    started: set[int] = set()
-
-    def relay(update: TaskEvent) -> bool | None:
-        def report(status: str, **fields) -> bool | None:
-            return progress(
-                BatchProgress(
-                    index=update.index + 1,
-                    total=update.total,
-                    status=status,
-                    label=labels[update.index] if update.index < len(labels) else "",
-                    run_id=update.task.run_id,
-                    done=update.done,
-                    attempt=update.attempt,
-                    **fields,
-                )
-            )
-
-        if update.status == "running":
-            started.add(update.index)
-            return report("start")
-        if update.status == "training":
-            return report("training", event=update.event)
-        if update.status in ("done", "cached"):
-            if update.index not in started:
-                started.add(update.index)
-                report("start")
-            return report("done", cached=update.status == "cached")
-        if update.status == "failed":
-            return report("failed", error=update.error)
-        return report(update.status)
-
-    return relay

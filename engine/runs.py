@@ -24,11 +24,11 @@ from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.errors import DigitLabError, StoreError
 from engine.memory_estimate import estimate_training
+from engine.progress import ProgressCallback, ProgressEvent
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
 from engine.training.fit import train
 from engine.training.precision import choose_precision
-from engine.training.progress import ProgressCallback, ProgressEvent
 from engine.training_queue import training_queue
 from engine.validation import validate_request
 

@@ -1,4 +1,5 @@
-"""Where Digit Lab keeps its files, read from the environment at call time so tests can redirect it."""
+"""Where Digit Lab keeps its files, and how its on/off switches are read: both from the environment at call time,
+so tests can redirect them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ from pathlib import Path
 
 # The one variable that moves every cached dataset and run (documented in README).
 CACHE_ENV = "DIGIT_LAB_CACHE"
+# What turns a switch on, in any case and with spaces around it; anything else (unset, "", "0", "no") is off.
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def env_flag(name: str) -> bool:
+    """Whether the environment variable `name` is switched on (`TRUE_WORDS`); unset or anything else is off."""
+    return os.environ.get(name, "").strip().lower() in TRUE_WORDS
 
 
 def cache_dir() -> Path:

@@ -23,8 +23,10 @@ from engine.executors.tasks import (
     TaskEvent,
     TaskOutcome,
     TasksFailed,
+    batch_relay,
     raise_for_failures,
 )
+from engine.settings import env_flag
 
 EXECUTOR_ENV = "DIGIT_LAB_EXECUTOR"  # default executor name for the CLI and dashboard: local | ray
 EXECUTORS = ("local", "ray")
@@ -53,8 +55,7 @@ def ray_allowed() -> bool:
     `DIGIT_LAB_ALLOW_RAY=1`."""
     from engine.limits import hosted_mode
 
-    allowed = os.environ.get(ALLOW_RAY_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-    return allowed or not hosted_mode()
+    return env_flag(ALLOW_RAY_ENV) or not hosted_mode()
 
 
 def check_executor_allowed(name: str) -> None:
@@ -126,6 +127,7 @@ __all__ = [
     "TasksFailed",
     "ALLOW_RAY_ENV",
     "available_executors",
+    "batch_relay",
     "check_executor_allowed",
     "get_executor",
     "raise_for_failures",

@@ -1,5 +1,6 @@
-"""What an executor runs: `RunTask` (one run to get or train), the events it reports, its outcome, and the
-worker-side function that trains one task anywhere (`execute_task`).
+"""What an executor runs: `RunTask` (one run to get or train), the events it reports (and `batch_relay`, which
+turns them into `engine.progress.BatchProgress`), its outcome, and the worker-side function that trains one task
+anywhere (`execute_task`).
 
 A task is plain data (names, a fingerprint, the spec and config as dicts) so it can travel to another process
 or machine; the worker loads the dataset itself and refuses to train on data whose fingerprint differs from the
@@ -12,12 +13,14 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from engine.errors import DigitLabError
+from engine.progress import BatchCallback, BatchProgress, ProgressEvent
+from engine.settings import env_flag
 
 # Test hook for the retry machinery (never set in normal use): "raise:<marker file>" makes the first task that
 # creates the marker raise, "exit:<marker file>" makes its worker process die; later attempts run normally.
@@ -54,7 +57,7 @@ class TaskCrashed(RuntimeError):
 
 
 def shared_store_enabled() -> bool:
-    return os.environ.get(SHARED_STORE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag(SHARED_STORE_ENV)
 
 
 @dataclass(frozen=True)
@@ -119,13 +122,55 @@ class TaskEvent:
     status: str
     task: RunTask
     done: int = 0  # tasks finished (done, cached or failed) so far, this one included
-    event: Any = None  # engine.training.progress.ProgressEvent for "training"
+    event: Any = None  # engine.progress.ProgressEvent for "training"
     error: str = ""
     attempt: int = 1
     position: int = 0  # "queued" only: > 0 while waiting for this server's training slot, 1 = next in line
 
 
 EventCallback = Callable[[TaskEvent], "bool | None"]
+
+
+def batch_relay(progress: BatchCallback, labels: Sequence[str] = ()) -> EventCallback:
+    """An executor event callback that reports each `TaskEvent` to `progress` as a `BatchProgress`.
+
+    `labels[i]` names run i (empty: runs are known by their number only). The executor's "running" becomes
+    "start", and its "done"/"cached" become "done" (with `cached`); a run answered from the store without running
+    reports "start" first, so every run starts before it ends. "queued" and "failed" pass through. Whatever
+    `progress` returns goes back to the executor, so a callback can still cancel a local training.
+    """
+    started: set[int] = set()
+
+    def relay(update: TaskEvent) -> bool | None:
+        def report(status: str, **fields) -> bool | None:
+            return progress(
+                BatchProgress(
+                    index=update.index + 1,
+                    total=update.total,
+                    status=status,
+                    label=labels[update.index] if update.index < len(labels) else "",
+                    run_id=update.task.run_id,
+                    done=update.done,
+                    attempt=update.attempt,
+                    **fields,
+                )
+            )
+
+        if update.status == "running":
+            started.add(update.index)
+            return report("start")
+        if update.status == "training":
+            return report("training", event=update.event)
+        if update.status in ("done", "cached"):
+            if update.index not in started:
+                started.add(update.index)
+                report("start")
+            return report("done", cached=update.status == "cached")
+        if update.status == "failed":
+            return report("failed", error=update.error)
+        return report(update.status)
+
+    return relay
 
 
 @dataclass(frozen=True)
@@ -212,7 +257,6 @@ def execute_task(task: RunTask, shared_store: bool = False, report: Callable[[di
 def _execute(task: RunTask, shared_store: bool, report) -> dict:
     from engine.datasets import load_dataset
     from engine.runs import RUN_FILES, run_id_for, train_and_write, versions
-    from engine.training.progress import ProgressEvent
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if report is not None:

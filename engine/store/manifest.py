@@ -14,6 +14,7 @@ import os
 import stat
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,25 +86,40 @@ def clear_digest_cache() -> None:
         _digest_cache.clear()
 
 
-def list_files(folder: Path) -> list[str]:
-    """Every regular file under `folder` except the manifest, as sorted POSIX relative paths.
+class LinkRefused(ManifestProblem):
+    """A symbolic link inside a run folder (or a folder about to become one); `path` is the link itself."""
+
+    def __init__(self, path: Path, folder: Path) -> None:
+        super().__init__(f"{path.relative_to(folder).as_posix()} is a symbolic link")
+        self.path = path
+
+
+def walk_files(folder: Path) -> Iterator[Path]:
+    """Every file under `folder`, folder by folder in `os.walk` order; `LinkRefused` at the first symbolic link.
 
     Symlinks are refused outright: a link could point anywhere on the machine, and the cache must only
-    ever hand out bytes that live inside it and were hashed there.
+    ever hand out bytes that live inside it and were hashed there. The links of a folder are looked for before
+    any of its files is yielded, so nothing beside a link is handled first.
     """
-    names = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         base = Path(dirpath)
         for name in dirnames + filenames:
             if (base / name).is_symlink():
-                raise ManifestProblem(f"{(base / name).relative_to(folder).as_posix()} is a symbolic link")
+                raise LinkRefused(base / name, folder)
         for name in filenames:
-            rel = (base / name).relative_to(folder).as_posix()
-            if rel == MANIFEST_NAME:
-                continue
-            if not (base / name).is_file():
-                raise ManifestProblem(f"{rel} is not a regular file")
-            names.append(rel)
+            yield base / name
+
+
+def list_files(folder: Path) -> list[str]:
+    """Every regular file under `folder` except the manifest, as sorted POSIX relative paths (no symlinks)."""
+    names = []
+    for path in walk_files(folder):
+        rel = path.relative_to(folder).as_posix()
+        if rel == MANIFEST_NAME:
+            continue
+        if not path.is_file():
+            raise ManifestProblem(f"{rel} is not a regular file")
+        names.append(rel)
     return sorted(names)
 
 

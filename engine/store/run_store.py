@@ -35,10 +35,12 @@ from engine.store.locking import RunLock
 from engine.store.manifest import (
     MANIFEST_NAME,
     META_NAME,
+    LinkRefused,
     ManifestProblem,
     build_manifest,
     remember_digest,
     verify,
+    walk_files,
 )
 from engine.store.stored_run import StoredRun
 from engine.validation import validate_run_meta
@@ -345,25 +347,23 @@ class RunStore:
             raise self._write_error(run_id, exc) from exc
 
     def _copy_in(self, run_id: str, source_dir: Path, tmp: Path) -> None:
-        for dirpath, dirnames, filenames in os.walk(source_dir, followlinks=False):
-            base = Path(dirpath)
-            for name in dirnames + filenames:
-                if (base / name).is_symlink():
-                    raise StoreError(f"Cannot store run {run_id}: {base / name} is a symbolic link")
-            for name in filenames:
-                rel = (base / name).relative_to(source_dir)
+        try:
+            for path in walk_files(source_dir):
+                rel = path.relative_to(source_dir)
                 if rel.as_posix() in (META_NAME, MANIFEST_NAME):
                     continue
                 target = tmp / rel
                 try:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(base / name, target)
+                    shutil.copyfile(path, target)
                 except OSError as exc:
                     # Space and read-only errors can only come from the write side; others (a source file
                     # vanishing, unreadable) propagate as they are.
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
                         raise self._write_error(run_id, exc) from exc
                     raise
+        except LinkRefused as exc:
+            raise StoreError(f"Cannot store run {run_id}: {exc.path} is a symbolic link") from exc
 
     def _publish(self, run_id: str, tmp: Path, meta: dict) -> StoredRun:
         """Write meta + manifest into a finished temp folder, make it durable and rename it into place."""

@@ -93,8 +93,7 @@ def compare_configurations(
     """Two (spec, config) configurations over the same k folds or the same seeds (config.seed + 0..K-1), each run got
     or trained through the store; `first - second` in the validation `metric`, paired fold by fold or seed by seed."""
     from engine.crossval import fold_configs
-    from engine.executors import RunTask, raise_for_failures, resolve
-    from engine.progress import batch_relay
+    from engine.executors import RunTask, batch_relay, raise_for_failures, resolve
     from engine.sweeps.runner import METRICS
 
     if metric not in METRICS:

@@ -14,8 +14,8 @@ from contextlib import suppress
 import keras
 import numpy as np
 
+from engine.progress import ProgressCallback, ProgressEvent
 from engine.training.config import TrainConfig
-from engine.training.progress import ProgressCallback, ProgressEvent
 
 KEPT_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what an epoch's history entry records
 

@@ -27,14 +27,8 @@ class PreparedData:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     transforms: tuple[str, ...]
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
+    image_shape: tuple[int, int, int]  # the transformed dataset's (`Dataset.image_shape`): one definition
+    num_classes: int  # likewise `Dataset.num_classes`, after label merging
 
     @property
     def has_validation(self) -> bool:
@@ -103,4 +97,6 @@ def prepare_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
         y_test=dataset.y_test.astype(np.int64),
         class_names=dataset.class_names,
         transforms=dataset.transforms,
+        image_shape=dataset.image_shape,
+        num_classes=dataset.num_classes,
     )

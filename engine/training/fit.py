@@ -21,11 +21,11 @@ from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.datasets.label_checks import label_warnings
 from engine.errors import InvalidSpec, TrainingCancelled, TrainingDiverged
+from engine.progress import ProgressCallback, ProgressEvent
 from engine.training.config import TrainConfig
 from engine.training.data import PreparedData, prepare_data
 from engine.training.pipeline import Scorer, targets, training_pipeline
 from engine.training.precision import choose_precision, set_hidden_policy
-from engine.training.progress import ProgressCallback, ProgressEvent
 from engine.training.schedules import learning_rate
 from engine.training.tf_session import training_session
 

@@ -14,28 +14,29 @@ def learning_rate(spec: ModelSpec, config: TrainConfig, steps_per_epoch: int):
     total = max(1, steps_per_epoch * config.epochs)
     if config.lr_schedule == "one_cycle":
         # Warm up from lr/25 to lr over the first 30 % of steps, then cosine-anneal to ~0 (Smith's one-cycle).
-        warmup = max(1, int(0.3 * total))
-        return keras.optimizers.schedules.CosineDecay(
-            spec.learning_rate / 25,
-            decay_steps=max(1, total - warmup),
-            alpha=0.0,
-            warmup_target=spec.learning_rate,
-            warmup_steps=warmup,
-        )
+        return _warm_cosine(spec.learning_rate, total, warmup=max(1, int(0.3 * total)))
     if config.lr_schedule == "cosine":
         warmup = warmup_steps(config, total)
         if warmup:
             # Large batches start from the full rate badly (BatchNorm statistics and Adam's moments are still
             # settling): warm up linearly from lr/25, as one-cycle does, then decay to 0 over the remaining steps.
-            return keras.optimizers.schedules.CosineDecay(
-                spec.learning_rate / 25,
-                decay_steps=max(1, total - warmup),
-                alpha=0.0,
-                warmup_target=spec.learning_rate,
-                warmup_steps=warmup,
-            )
+            return _warm_cosine(spec.learning_rate, total, warmup)
         return keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=total, alpha=0.0)
     return spec.learning_rate
+
+
+def _warm_cosine(peak: float, total_steps: int, warmup: int):
+    """Linear warm-up from peak/25 to `peak` over `warmup` steps, then cosine decay to 0 over the remaining steps:
+    the shape one-cycle and the warmed-up cosine schedule share."""
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(
+        peak / 25,
+        decay_steps=max(1, total_steps - warmup),
+        alpha=0.0,
+        warmup_target=peak,
+        warmup_steps=warmup,
+    )
 
 
 def warmup_steps(config: TrainConfig, total_steps: int) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_app import CHROMIUM, DRIVER
+from bench.live_app import CHROMIUM, DRIVER
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,8 +10,9 @@ import time
 
 import pytest
 
+from bench.live_app import browser, wait_text
 from engine.architectures.presets import DEFAULT_PRESET  # what Home's "Train the default model" trains
-from tests.live_app import ARTIFACTS, browser, serve_app, wait_text
+from tests.live_app import ARTIFACTS, serve_app
 
 
 @pytest.fixture(scope="module")

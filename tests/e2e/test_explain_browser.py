@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.live_app import ARTIFACTS, browser, serve_app, train_digits_run, wait_text
+from bench.live_app import browser, wait_text
+from tests.live_app import ARTIFACTS, serve_app, train_digits_run
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import time
 
-from tests.live_app import ARTIFACTS, browser, start_server, stop_server, train_digits_run, wait_healthy, wait_text
+from bench.live_app import browser, start_server, stop_server, wait_healthy, wait_text
+from tests.live_app import ARTIFACTS, train_digits_run
 
 
 def test_clicking_a_point_shows_that_image(tmp_path, monkeypatch):

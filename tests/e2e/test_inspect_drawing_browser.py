@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from tests.live_app import ARTIFACTS, browser, serve_app, train_digits_run, wait_text
+from bench.live_app import browser, wait_text
+from tests.live_app import ARTIFACTS, serve_app, train_digits_run
 
 EMPTY = "draw a digit first"
 SEES = "What the model sees"

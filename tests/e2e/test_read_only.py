@@ -8,12 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
+from bench.live_app import ROOT, browser, start_server, stop_server, wait_healthy, wait_text
 from engine.architectures.presets import DEFAULT_PRESET  # what Home's "Train the default model" trains
-from tests.live_app import ROOT, browser, free_port, stop_server, wait_healthy, wait_text
 
 # The browser marks come from tests/e2e/conftest.py; this one needs root for its mount namespace too.
 pytestmark = pytest.mark.skipif(
@@ -31,8 +30,13 @@ mount --bind "$WRITABLE_CACHE" /mnt
 mount -o remount,bind,ro /
 mount -t tmpfs -o size=1g tmpfs "$TMPDIR"
 cd "$CHECKOUT"
-exec "$PYTHON" -m streamlit run dashboard/Home.py --server.port "$PORT" --server.address 127.0.0.1
+exec "$@"
 """
+
+
+def in_read_only_namespace(argv: list[str]) -> list[str]:
+    """The server's command line run by NAMESPACE_SCRIPT once the mounts are in place (exec: the same pid)."""
+    return ["unshare", "-m", "sh", "-c", NAMESPACE_SCRIPT, "sh", *argv]
 
 
 def test_the_app_runs_with_a_read_only_checkout(tmp_path):
@@ -40,24 +44,15 @@ def test_the_app_runs_with_a_read_only_checkout(tmp_path):
     cache.mkdir()
     log_path = tmp_path / "streamlit.log"
     before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True)
-    port = free_port()
     env = {
-        **os.environ,
         "WRITABLE_CACHE": str(cache),
         "CHECKOUT": str(ROOT),
-        "PYTHON": sys.executable,
-        "PORT": str(port),
-        "DIGIT_LAB_CACHE": "/mnt",
         "DIGIT_LAB_HOSTED": "1",
         "TMPDIR": "/var/tmp",
+        # Let Python try to write __pycache__: the read-only checkout refuses.
+        "PYTHONDONTWRITEBYTECODE": None,
     }
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # let Python try to write __pycache__: the read-only checkout refuses
-    log = open(log_path, "w")  # noqa: SIM115 - closed by stop_server
-    process = subprocess.Popen(
-        ["unshare", "-m", "sh", "-c", NAMESPACE_SCRIPT], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    process.log = log  # type: ignore[attr-defined]
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_server("/mnt", str(log_path), env=env, wrap=in_read_only_namespace)
     driver = None
     try:
         wait_healthy(url, process, timeout=90, poll=0.5)

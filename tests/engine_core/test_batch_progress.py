@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from engine.executors import batch_relay
 from engine.executors.tasks import RunTask, TaskEvent
-from engine.progress import BatchProgress, batch_relay
+from engine.progress import BatchProgress
 
 
 def task(index: int) -> RunTask:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.live_app import free_port
+from bench.live_app import free_port
 
 # Ray ends a process whose GCS stays away this long (default 60 s): low, so a test sees Ray's own reaction too.
 GCS_RECONNECT_ENV = "RAY_gcs_rpc_server_reconnect_timeout_s"

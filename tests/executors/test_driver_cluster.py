@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from bench.live_app import start_server, stop_server, wait_healthy
 from engine.architectures.presets import DEFAULT_PRESET
 from engine.crossval import fold_tasks
 from engine.datasets import load_dataset
@@ -24,7 +25,6 @@ from engine.runs import preset_request
 from engine.store import RunStore
 from tests.dashboard.conftest import open_page
 from tests.executors.ray_cluster import GCS_RECONNECT_ENV, NO_AUTH, start_node, stop_node
-from tests.live_app import start_server, stop_server, wait_healthy
 
 pytest.importorskip("ray", reason="Ray is optional (pip install -r requirements-ray.txt)")
 

@@ -13,14 +13,14 @@ import json
 import multiprocessing
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.live_app import ROOT, browser, start_server, stop_server, wait_healthy
+
 PAGES = ("", "data", "train", "evaluate", "crossval", "compare", "inspect")
 
 
@@ -66,22 +66,7 @@ def apptest_worker(worker: int, seconds: float, cache: str, out: multiprocessing
 
 
 def browser_worker(worker: int, url: str, seconds: float, results: list) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1200,900",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = browser()
     rng = random.Random(100 + worker)
     visits, errors = 0, []
     deadline = time.time() + seconds
@@ -106,29 +91,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=180)
     args = parser.parse_args()
     cache = tempfile.mkdtemp(prefix="digitlab-soak-")
-    env = {**os.environ, "DIGIT_LAB_CACHE": cache, "DIGIT_LAB_HOSTED": "1"}
-    port = 8650
     log_path = Path(cache) / "server.log"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "dashboard/Home.py",
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    time.sleep(6)
+    server, url = start_server(cache, str(log_path), env={"DIGIT_LAB_HOSTED": "1"})
+    wait_healthy(url, server)
     started = time.time()
     queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
     context = multiprocessing.get_context("spawn")
@@ -140,7 +105,7 @@ def main() -> int:
         worker.start()
     browser_results: list = []
     threads = [
-        threading.Thread(target=browser_worker, args=(i, f"http://127.0.0.1:{port}", args.seconds, browser_results))
+        threading.Thread(target=browser_worker, args=(i, url, args.seconds, browser_results))
         for i in range(args.browsers)
     ]
     for thread in threads:
@@ -151,8 +116,7 @@ def main() -> int:
     for thread in threads:
         thread.join(120)
     peak = peak_rss_mb(server.pid)
-    server.terminate()
-    server.wait(30)
+    stop_server(server)
     log = log_path.read_text()
 
     os.environ["DIGIT_LAB_CACHE"] = cache

@@ -82,7 +82,7 @@ def test_meta_strings_with_markup_are_escaped_everywhere(short_run):
 
 @pytest.mark.slow
 def test_the_report_draws_its_figures_offline_in_headless_chromium(short_run, tmp_path):
-    from tests.live_app import CHROMIUM, DRIVER, browser
+    from bench.live_app import CHROMIUM, DRIVER, browser
 
     if not (CHROMIUM and DRIVER):
         pytest.skip("needs Debian's chromium and chromium-driver")

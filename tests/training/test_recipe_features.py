@@ -63,6 +63,32 @@ def test_cosine_without_warmup_is_unchanged():
     assert float(schedule(50)) == pytest.approx(0.005, rel=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("schedule_name", "warmup_fraction", "steps_per_epoch", "epochs"),
+    [("cosine", 0.2, 50, 2), ("cosine", 0.05, 37, 3), ("one_cycle", 0.0, 50, 2), ("one_cycle", 0.0, 7, 1)],
+)
+def test_warmed_cosine_schedules_are_bit_identical_to_their_first_form(
+    schedule_name, warmup_fraction, steps_per_epoch, epochs
+):
+    # The Keras schedules as learning_rate built them before one-cycle and the cosine warm-up shared a helper,
+    # written out here: a stored run's optimizer must follow exactly these rates, bit for bit.
+    import keras
+
+    from engine.training.schedules import learning_rate
+
+    lr = 0.003
+    config = TrainConfig(epochs=epochs, lr_schedule=schedule_name, warmup_fraction=warmup_fraction)
+    total = steps_per_epoch * epochs
+    warmup = max(1, int(0.3 * total)) if schedule_name == "one_cycle" else int(warmup_fraction * total)
+    first_form = keras.optimizers.schedules.CosineDecay(
+        lr / 25, decay_steps=max(1, total - warmup), alpha=0.0, warmup_target=lr, warmup_steps=warmup
+    )
+    schedule = learning_rate(ModelSpec(learning_rate=lr), config, steps_per_epoch)
+    assert schedule.get_config() == first_form.get_config()
+    for step in range(total + 2):
+        assert float(schedule(step)) == float(first_form(step)), step
+
+
 def test_label_smoothing_loss_on_a_hand_built_case():
     from engine.architectures.build import make_loss
 

@@ -77,7 +77,7 @@ def test_the_training_pipeline_runs_without_autotuning_and_yields_every_row_once
 
 
 def test_progress_events_report_the_share_of_training_done():
-    from engine.training.progress import ProgressEvent
+    from engine.progress import ProgressEvent
 
     assert ProgressEvent("start", 0, 4, 0.0).fraction_done == 0.0
     assert ProgressEvent("batch", 1, 4, 1.0, batch=5, batches=10).fraction_done == pytest.approx(0.375)

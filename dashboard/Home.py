@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import links, sidebar
 from dashboard.heap import freeze_long_lived
 from dashboard.hosting import apply_hosting_secrets
+from dashboard.page_views import view_of
 
 apply_hosting_secrets()  # before any engine limit is read
 freeze_long_lived()  # once a page has imported TensorFlow: the collections after each run skip its objects
@@ -29,7 +30,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-links.restore_once(page.url_path)  # view parameters belong to the page the link opens
+links.restore_once(view_of(page.url_path))  # view parameters belong to the page the link opens
 sidebar.render()
 # Published before the page runs: a page that ends early with st.stop() drops later query-param changes.
 # Pages add their own parameters (run id, folds, selected runs) as they go, via state.set_page_param.

@@ -62,6 +62,20 @@ def show_error(error: BaseException) -> None:
         )
 
 
+def open_page(title: str, view: links.PageView | None = None, caption: str = "", intro: str = "") -> state.Selection:
+    """Every page's opening: its title and words, the link's notices, its view widgets kept (before any widget
+    is drawn) and the sidebar's selection."""
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+    if caption:
+        st.caption(caption)
+    link_problems()
+    if view is not None:
+        links.keep_view_state(view)  # a closed tab's widgets keep their values and their link
+    return state.selection()
+
+
 def link_problems() -> None:
     """The link's one-off notices, and every refused link value still in force (training stays off meanwhile)."""
     for problem in st.session_state.pop(state.LINK_PROBLEMS_KEY, []):

@@ -3,7 +3,8 @@ the engine settings each name stands for, so every page computes the same thing 
 
 from __future__ import annotations
 
-from dashboard import links
+from dashboard.views.evaluate_view import GALLERY_OVERLAYS
+from dashboard.views.explain_view import METHODS
 from engine.probes.explain import ExplainSettings
 
 # Page name -> the engine's settings at their page defaults (SmoothGrad is saliency over 25 noisy copies).
@@ -14,8 +15,8 @@ METHOD_SETTINGS: dict[str, dict] = {
     "Integrated gradients": {"method": "integrated-gradients"},
     "Occlusion": {"method": "occlusion"},
 }
-assert tuple(METHOD_SETTINGS) == links.EXPLAIN_METHODS
-assert set(links.GALLERY_OVERLAYS[1:]) <= set(METHOD_SETTINGS)
+assert tuple(METHOD_SETTINGS) == METHODS
+assert set(GALLERY_OVERLAYS[1:]) <= set(METHOD_SETTINGS)
 
 
 def settings_for(method: str, **changes) -> ExplainSettings:

@@ -7,7 +7,8 @@ fails is refused, never clamped into a trainable model: it becomes a `state.Refu
 parameter, its value shortened and the validator's reason), keeps training off until the user chooses that setting,
 and stays in the address bar. Settings the widgets leave as the preset's are not written, so a link reads
 `?preset=seed001-cnn3&epochs=20`. View parameters (tab, chosen cell, image, toggles, Data page options) belong
-to one page; a bad one is a notice and its widget keeps its default.
+to one page, which declares them beside its script (`views/<page>_view.py`, listed in `dashboard.page_views`);
+a bad one is a notice and its widget keeps its default.
 
 On every run the current state is written back, so the address bar always holds a link that reopens this view.
 
@@ -33,7 +34,6 @@ from dashboard import state
 from engine.architectures import PRESETS, ModelSpec
 from engine.errors import DigitLabError
 from engine.limits import train_limits
-from engine.probes.robustness import PERTURBATIONS
 from engine.store import is_run_id
 from engine.training.config import TrainConfig, settings
 from engine.validation import validate_config_values, validate_spec_values
@@ -170,7 +170,9 @@ def _text(value) -> str:
     return str(value)
 
 
-def _one(parse: Callable[[str], object], low=None, high=None) -> Callable[[str], tuple]:
+def single(parse: Callable[[str], object], low=None, high=None) -> Callable[[str], tuple]:
+    """A `ViewParam` parser for one widget: `parse`, then the bounds when given."""
+
     def read(text: str) -> tuple:
         value = parse(text)
         if low is not None and value < low or high is not None and value > high:
@@ -180,169 +182,76 @@ def _one(parse: Callable[[str], object], low=None, high=None) -> Callable[[str],
     return read
 
 
-def _cell(text: str) -> tuple:
-    parts = text.split(",")
-    if len(parts) != 2:
-        raise Refused("must be two class numbers, true and predicted, such as 3,5")
-    truth, guess = (whole_number(part) for part in parts)
-    if min(truth, guess) < 0:
-        raise Refused("class numbers start at 0")
-    return truth, guess
+def short_text(most: int) -> Callable[[str], str]:
+    return lambda text: _bounded(text, most)
 
 
-EVALUATE_TABS = (
-    "Report",
-    "Confusion matrix",
-    "Mistakes",
-    "Sample predictions",
-    "One vs rest",
-    "ROC",
-    "Training curves",
-    "Downloads",
-)
-INSPECT_TABS = ("A test image", "Draw a digit", "First-layer kernels")
-INSPECT_SCALES = ("each map (seed 002)", "raw activations")
-EXPLAIN_TABS = ("Explain a prediction", "Robustness", "Calibration", "Feature map")
-EXPLAIN_METHODS = ("Grad-CAM", "Saliency", "SmoothGrad", "Integrated gradients", "Occlusion")
-EXPLAIN_PREDICTED = -1  # the class picker's "explain the predicted class"
-# The mistakes gallery's overlays: the batched gradient methods only (occlusion costs ~50 passes per image).
-GALLERY_OVERLAYS = ("off", "Grad-CAM", "Saliency", "Integrated gradients")
-GALLERY_TARGETS = ("predicted", "true")
-DATA_TABS = ("Classes", "Images", "2-D map")
-DATA_SPLITS = ("train", "test")
-EMBEDDINGS = ("pca", "tsne")
-COMPARE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")  # the curves Compare can align
 MAX_INDEX = 10_000_000  # above any test set; the page checks the run's own size and says so
 
-SWEEP_PER_TRIAL = ("one run", "folds", "seeds")
 
+@dataclass(frozen=True)
+class PageView:
+    """One page's part of the link: its url path and its view parameters, declared beside the page's code
+    (`dashboard/views/<page>_view.py`) and found by url path in `dashboard.page_views`."""
 
-def _sweep_space(token: str) -> tuple:
-    """A sweep's search space token: decoded and parsed strictly (the page validates it against the model)."""
-    from engine.sweeps import InvalidSweep, SearchSpace
-    from engine.sweeps.space import is_param_name
+    page: str
+    params: tuple[ViewParam, ...] = ()
 
-    try:
-        space = SearchSpace.from_dict(decode(token))
-    except (ValueError, InvalidSweep) as error:
-        raise Refused(f"not a search space ({error})") from None
-    unknown = [p.name for p in space.params if not is_param_name(p.name)]
-    if unknown:
-        raise Refused(f"{state.shorten(unknown[0], 30)} is not a setting a sweep can vary")
-    return (token,)
-
-
-def _sweep_trials(text: str) -> tuple:
-    from engine.limits import sweep_limits
-
-    return _one(whole_number, 1, sweep_limits().max_trials)(text)
-
-
-VIEW_PARAMS: dict[str, tuple[ViewParam, ...]] = {
-    "evaluate": (
-        ViewParam("tab", ("eval_tab",), _one(choice(EVALUATE_TABS)), ("Report",)),
-        ViewParam("cell", ("eval_true", "eval_pred"), _cell),
-        ViewParam("norm", ("eval_normalised",), _one(flag), (False,)),
-        ViewParam("ovr", ("eval_ovr_class",), _one(whole_number, 0, MAX_INDEX), (0,)),
-        ViewParam("mistake", ("eval_inspect",), _one(whole_number, 0, MAX_INDEX)),
-        ViewParam("shown", ("eval_gallery_n",), _one(whole_number, 1, 100), (20,)),
-        ViewParam("sample", ("eval_sample_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
-        ViewParam("overlay", ("eval_overlay",), _one(choice(GALLERY_OVERLAYS)), (GALLERY_OVERLAYS[0],)),
-        ViewParam("overlay_class", ("eval_overlay_class",), _one(choice(GALLERY_TARGETS)), (GALLERY_TARGETS[0],)),
-    ),
-    "inspect": (
-        ViewParam("tab", ("inspect_tab",), _one(choice(INSPECT_TABS)), ("A test image",)),
-        ViewParam("image", ("inspect_index",), _one(whole_number, 0, MAX_INDEX), (0,)),
-        ViewParam("scale", ("inspect_scaling",), _one(choice(INSPECT_SCALES)), (INSPECT_SCALES[0],)),
-        ViewParam("draw_method", ("inspect_draw_method",), _one(choice(EXPLAIN_METHODS)), (EXPLAIN_METHODS[0],)),
-    ),
-    "explain": (
-        ViewParam("tab", ("explain_tab",), _one(choice(EXPLAIN_TABS)), (EXPLAIN_TABS[0],)),
-        ViewParam("image", ("explain_index",), _one(whole_number, 0, MAX_INDEX), (0,)),
-        ViewParam("method", ("explain_method",), _one(choice(EXPLAIN_METHODS)), (EXPLAIN_METHODS[0],)),
-        ViewParam("perturbation", ("robust_perturbation",), _one(choice(PERTURBATIONS)), ("rotation",)),
-        ViewParam("map", ("featuremap_method",), _one(choice(EMBEDDINGS)), ("pca",)),
-        # The page checks what depends on the run (class count, conv layer names, patch size, the second run).
-        ViewParam("class", ("explain_class",), _one(whole_number, EXPLAIN_PREDICTED, MAX_INDEX), (EXPLAIN_PREDICTED,)),
-        ViewParam("layer", ("explain_layer",), _one(lambda text: _bounded(text, 100))),
-        ViewParam("patch", ("explain_patch",), _one(whole_number, 1, 14), (2,)),
-        ViewParam("opacity", ("explain_opacity",), _one(decimal, 0.0, 1.0), (0.6,)),
-        ViewParam("smooth", ("explain_smooth",), _one(whole_number, 5, 100), (25,)),
-        ViewParam("ig_steps", ("explain_ig_steps",), _one(whole_number, 8, 128), (32,)),
-        ViewParam("level", ("robust_level",), _one(decimal, 0.0, 1000.0)),
-        ViewParam("bins", ("calib_bins",), _one(whole_number, 5, 30), (10,)),
-        ViewParam("second", ("explain_second",), _one(run_id_text), ("",)),
-    ),
-    "data": (
-        ViewParam("tab", ("data_tab",), _one(choice(DATA_TABS)), (DATA_TABS[0],)),
-        ViewParam("split", ("data_split",), _one(choice(DATA_SPLITS)), ("train",)),
-        ViewParam("per_class", ("data_per_class",), _one(whole_number, 1, 10), (5,)),
-        ViewParam("draw", ("data_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
-        ViewParam("log", ("data_log_y",), _one(flag), (False,)),
-        ViewParam("map", ("data_embed_method",), _one(choice(EMBEDDINGS)), ("pca",)),
-        ViewParam("points", ("data_embed_n",), _one(whole_number, 0, 3000)),
-    ),
-    "compare": (ViewParam("metric", ("compare_metric",), _one(choice(COMPARE_METRICS)), (COMPARE_METRICS[0],)),),
-    "sweep": (
-        ViewParam("space", ("sweep_space",), lambda text: _sweep_space(text)),
-        ViewParam("sampler", ("sweep_sampler",), _one(choice(("grid", "random", "tpe"))), ("tpe",)),
-        ViewParam("trials", ("sweep_trials",), lambda text: _sweep_trials(text)),
-        ViewParam("sampler_seed", ("sweep_seed",), _one(whole_number, 0, 2**31 - 1), (0,)),
-        ViewParam("per_trial", ("sweep_per_trial",), _one(choice(SWEEP_PER_TRIAL)), (SWEEP_PER_TRIAL[0],)),
-        ViewParam("repeats", ("sweep_repeats",), _one(whole_number, 2, 10), (3,)),
-        ViewParam("metric", ("sweep_metric",), _one(choice(("val_accuracy", "val_loss"))), ("val_accuracy",)),
-        ViewParam("trial", ("sweep_trial",), _one(whole_number, 0, 10_000)),
-    ),
-    "crossval": (),
-    "train": (),
-    "": (),
-}
-
-
-def view_default(page: str, key: str):
-    """The value `page`'s widget `key` starts with: the one its link parameter leaves out, so that a link without
-    the parameter reopens the widget where the user left it at that value."""
-    for param in VIEW_PARAMS[page]:
-        if key in param.keys and param.default is not None:
-            return param.default[param.keys.index(key)]
-    raise KeyError(f"{page} has no default for {key}")
+    def default(self, key: str):
+        """The value widget `key` starts with: the one its link parameter leaves out, so that a link without the
+        parameter reopens the widget where the user left it at that value."""
+        for param in self.params:
+            if key in param.keys and param.default is not None:
+                return param.default[param.keys.index(key)]
+        raise KeyError(f"{self.page} has no default for {key}")
 
 
 # --- reading a link -----------------------------------------------------------------------------------------
 
 
-def restore_once(page: str = "") -> None:
+def restore_once(view: PageView) -> None:
     """Seed session state from the URL on the first run of a session; later runs leave the widgets alone."""
     # Which page the previous run drew: `keep_view_state` must know whether this run comes from another page.
     st.session_state[_PREVIOUS_PAGE] = st.session_state.get(_CURRENT_PAGE)
-    st.session_state[_CURRENT_PAGE] = page
+    st.session_state[_CURRENT_PAGE] = view.page
     if st.session_state.get("_link_restored"):
         return
     st.session_state["_link_restored"] = True
     params = {key: st.query_params.get(key) or "" for key in st.query_params}
     notices: list[str] = []
-    view = {param.name: param for param in VIEW_PARAMS.get(page, ())}
-    known = {*MODEL_PARAMS, *view, "folds", "runs", "job"}
+    known = {*MODEL_PARAMS, *(param.name for param in view.params), "folds", "runs", "job"}
     unknown = [key for key in params if key not in known]
     if unknown:
         names = ", ".join(state.shorten(key, 30) for key in unknown[:5]) + (" …" if len(unknown) > 5 else "")
         notices.append(f"Ignored {len(unknown)} link parameter(s) this page does not know: {names}.")
 
     refusals = _restore_model(params, notices)
-    folds = params.get("folds")
-    if folds:
-        most = train_limits().max_cv_folds
-        try:
-            value = whole_number(folds)
-            if not 2 <= value <= most:
-                raise Refused(f"cross-validation needs 2 to {most} folds")
-        except Refused as error:
-            shown = st.session_state.get(state.FOLDS_KEY, 5)
-            st.session_state[state.FOLDS_KEY] = shown
-            refusals.append(state.Refusal("folds", folds, str(error), ((state.FOLDS_KEY, shown),), folds[:MAX_RAW]))
-        else:
-            st.session_state[state.FOLDS_KEY] = value
+    refusals += _restore_folds(params.get("folds"))
+    _restore_runs(params, notices)
+    _restore_job(params.get("job"), notices)
+    _restore_view(params, view, notices)
+    state.add_refusals(refusals)
+    st.session_state[state.LINK_PROBLEMS_KEY] = notices
 
+
+def _restore_folds(folds: str | None) -> list[state.Refusal]:
+    if not folds:
+        return []
+    most = train_limits().max_cv_folds
+    try:
+        value = whole_number(folds)
+        if not 2 <= value <= most:
+            raise Refused(f"cross-validation needs 2 to {most} folds")
+    except Refused as error:
+        shown = st.session_state.get(state.FOLDS_KEY, 5)
+        st.session_state[state.FOLDS_KEY] = shown
+        return [state.Refusal("folds", folds, str(error), ((state.FOLDS_KEY, shown),), folds[:MAX_RAW])]
+    st.session_state[state.FOLDS_KEY] = value
+    return []
+
+
+def _restore_runs(params: dict[str, str], notices: list[str]) -> None:
+    """The run a page opens (`run`) and the runs Compare selects (`runs`)."""
     run = params.get("run")
     if run:
         if is_run_id(run):
@@ -361,31 +270,34 @@ def restore_once(page: str = "") -> None:
             notices.append(f"The link selects {len(good)} runs; the first {MAX_RUNS} are shown.")
         st.session_state[state.COMPARE_KEY] = good[:MAX_RUNS]
 
-    job = params.get("job")
-    if job:
-        from engine.jobs import is_job_id
 
-        if is_job_id(job):  # the page that owns the job reads it (dashboard.job_panel); kept in the link till then
-            st.session_state[state.JOB_KEY] = job
-            st.session_state.setdefault(state.PAGE_PARAMS_KEY, {})["job"] = job
-        else:
-            notices.append(
-                f"The link's job = {state.shorten(job)} is not a job id (16 hexadecimal characters); no job followed."
-            )
+def _restore_job(job: str | None, notices: list[str]) -> None:
+    if not job:
+        return
+    from engine.jobs import is_job_id
 
-    for name, param in view.items():
-        if name not in params:
+    if is_job_id(job):  # the page that owns the job reads it (dashboard.job_panel); kept in the link till then
+        st.session_state[state.JOB_KEY] = job
+        st.session_state.setdefault(state.PAGE_PARAMS_KEY, {})["job"] = job
+    else:
+        notices.append(
+            f"The link's job = {state.shorten(job)} is not a job id (16 hexadecimal characters); no job followed."
+        )
+
+
+def _restore_view(params: dict[str, str], view: PageView, notices: list[str]) -> None:
+    """The page's own view parameters: a bad one is a notice and its widget keeps its default."""
+    for param in view.params:
+        if param.name not in params:
             continue
+        text = params[param.name]
         try:
-            values = param.parse(params[name])
+            values = param.parse(text)
         except Refused as error:
-            notices.append(f"The link's {name} = {state.shorten(params[name])} was not used: {error}.")
+            notices.append(f"The link's {param.name} = {state.shorten(text)} was not used: {error}.")
         else:
             st.session_state.update(dict(zip(param.keys, values, strict=True)))
-            st.session_state.setdefault("_link_view", {})[name] = params[name]
-
-    state.add_refusals(refusals)
-    st.session_state[state.LINK_PROBLEMS_KEY] = notices
+            st.session_state.setdefault("_link_view", {})[param.name] = text
 
 
 def _restore_model(params: dict[str, str], notices: list[str]) -> list[state.Refusal]:
@@ -516,10 +428,10 @@ def publish() -> None:
         st.query_params.from_dict(params)
 
 
-def publish_view(page: str) -> None:
-    """Write `page`'s view parameters (tab, chosen cell, image, toggles) from its widgets; call after drawing them."""
+def publish_view(view: PageView) -> None:
+    """Write the page's view parameters (tab, chosen cell, image, toggles) from its widgets; call after drawing them."""
     ss = st.session_state
-    for param in VIEW_PARAMS.get(page, ()):
+    for param in view.params:
         state.set_page_param(param.name, param.write(ss))
         for key in param.keys:  # the copy `keep_view_state` brings back after a visit to another page
             if key in ss:
@@ -535,8 +447,8 @@ def _kept(key: str) -> str:
     return f"_kept_view_{key}"
 
 
-def keep_view_state(page: str) -> None:
-    """Keep the view widgets of `page` that this run does not draw (those in a closed tab): Streamlit drops a
+def keep_view_state(view: PageView) -> None:
+    """Keep the view widgets of the page that this run does not draw (those in a closed tab): Streamlit drops a
     widget's value when the widget is not drawn in a run, which would drop it from the link and reset it when
     its tab opens again. Written back through session state, a value outlives the run; call before any widget.
 
@@ -545,8 +457,8 @@ def keep_view_state(page: str) -> None:
     still reads there: a value written under the key before its widget first existed (a link's, a page default)
     can outlive the widget's own and read back stale after a visit elsewhere (Streamlit 1.67)."""
     ss = st.session_state
-    from_another_page = ss.get(_PREVIOUS_PAGE) != page
-    for param in VIEW_PARAMS.get(page, ()):
+    from_another_page = ss.get(_PREVIOUS_PAGE) != view.page
+    for param in view.params:
         for key in param.keys:
             if _kept(key) in ss and (from_another_page or key not in ss):
                 ss[key] = ss[_kept(key)]

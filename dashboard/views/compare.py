@@ -6,6 +6,7 @@ import streamlit as st
 from charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
 from dashboard import components, job_panel, links, services, state
 from dashboard.report_buttons import report_buttons
+from dashboard.views.compare_view import METRICS, VIEW
 from engine.compare import STUDIES, comparison_with_reports, run_label, run_study, study_tasks
 from engine.compare import accuracy_vs_parameters as accuracy_points
 from engine.compare import aligned_curves as curve_table
@@ -30,12 +31,11 @@ def _curves(run_ids: tuple[str, ...], _runs) -> tuple[pd.DataFrame, list[tuple[s
     return curve_table(_runs, problems), problems
 
 
-st.title("Compare")
-st.caption("Pick any stored runs, across datasets too, and read them side by side.")
-components.link_problems()
-links.keep_view_state("compare")  # before any widget: the curve metric keeps its value and link past a visit elsewhere
+# The view is kept before any widget: the curve metric keeps its value and link past a visit elsewhere.
+selection = components.open_page(
+    "Compare", VIEW, caption="Pick any stored runs, across datasets too, and read them side by side."
+)
 ss = st.session_state
-selection = state.selection()
 
 with st.expander("Seed 003's ten-model study", expanded=False):
     st.markdown(
@@ -244,7 +244,7 @@ st.subheader("Training curves")
 curves, unreadable = _curves(tuple(chosen_ids), chosen)
 for run_id, reason in unreadable:  # a refused file costs that run its curve, not the page
     st.text(f"No curve for run {run_id}: {reason}")
-metrics = [m for m in links.COMPARE_METRICS if m in set(curves["metric"])]
+metrics = [m for m in METRICS if m in set(curves["metric"])]
 if metrics:
     asked = ss.get("compare_metric")
     if asked is not None and asked not in metrics:  # e.g. a link's validation curve for runs trained without one
@@ -296,4 +296,4 @@ if len(chosen) > MAX_CONFUSIONS:
 if matrices:
     st.plotly_chart(confusion_grid(matrices), key="compare_confusions")
 
-links.publish_view("compare")
+links.publish_view(VIEW)

@@ -7,15 +7,12 @@ from engine.architectures import PRESETS, parameter_counts
 from engine.compare import measured_training_time, runs_table
 from engine.runs import spec_summary
 
-st.title("Digit Lab")
-st.markdown(
-    "Explore handwritten-digit data and the CNNs that classify it. Pick a dataset and a model in the sidebar, "
+selection = components.open_page(
+    "Digit Lab",
+    intro="Explore handwritten-digit data and the CNNs that classify it. Pick a dataset and a model in the sidebar, "
     "train once (every run is cached on disk), then read the curves, confusion matrix, per-class metrics, "
-    "k-fold spread and feature maps — and share the link."
+    "k-fold spread and feature maps — and share the link.",
 )
-components.link_problems()
-
-selection = state.selection()
 data_col, model_col = st.columns(2)
 with data_col:
     st.subheader("Dataset")

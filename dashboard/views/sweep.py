@@ -3,16 +3,16 @@ coordinates, a sortable table, parameter importance and a paired comparison of t
 
 import math
 
-import pandas as pd
 import streamlit as st
 
-from charts.sweep import importance_bars, parallel_coordinates
 from dashboard import components, job_panel, links, services, state
 from dashboard.report_buttons import report_buttons
-from engine.architectures.spec import OPTIMIZERS
+from dashboard.views.sweep_form import default_params, seed_from_link, space_params
+from dashboard.views.sweep_results import show_results
+from dashboard.views.sweep_view import PER_TRIAL, VIEW
 from engine.errors import DigitLabError
 from engine.jobs import JobRequest
-from engine.limits import SpecLimits, sweep_limits
+from engine.limits import sweep_limits
 from engine.reports import sweep_subject
 from engine.sweeps import (
     METRICS,
@@ -21,49 +21,20 @@ from engine.sweeps import (
     Param,
     SearchSpace,
     SweepRequest,
-    compare_trials,
-    default_space,
     load_sweep,
-    parameter_importance,
     plan_sweep,
     planned_tasks,
     run_sweep,
 )
-from engine.training.config import LR_SCHEDULES
 
-st.title("Sweep")
-st.caption(
-    "Search the sidebar preset's settings: each trial trains (or reads from the store) one run, or one per fold or "
-    "seed for a mean ± sd. The sweep is steered by a validation metric, never the test set; the same sweep again "
-    "trains nothing."
+selection = components.open_page(
+    "Sweep",
+    caption="Search the sidebar preset's settings: each trial trains (or reads from the store) one run, or one per "
+    "fold or seed for a mean ± sd. The sweep is steered by a validation metric, never the test set; the same sweep "
+    "again trains nothing.",
 )
-components.link_problems()
 ss = st.session_state
 limits = sweep_limits()
-
-# Settings the page offers: ranges (kind, log scale, widget bounds) and choices (the options shown).
-RANGES = {
-    "learning_rate": ("float", True, 1e-6, SpecLimits().max_learning_rate),
-    "filters": ("int", True, 1, SpecLimits().max_filters),
-    "dropout": ("float", False, 0.0, 0.95),
-    "units": ("int", True, 1, SpecLimits().max_units),
-}
-CHOICES = {"batch_size": (8, 16, 32, 64, 128, 256), "optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES}
-
-
-def preset_value(name: str) -> str:
-    """The base model's own value of a range setting, shown beside its range."""
-    spec = selection.spec
-    value = {
-        "learning_rate": spec.learning_rate,
-        "filters": spec.conv_blocks[0].filters if spec.conv_blocks else None,
-        "dropout": spec.dense_layers[0].dropout if spec.dense_layers else None,
-        "units": spec.dense_layers[0].units if spec.dense_layers else None,
-    }.get(name)
-    return "none" if value is None else f"{value:g}"
-
-
-selection = state.selection()
 if not selection.ready:
     st.error(
         components.plain(selection.error or "Choose a dataset and a model in the sidebar."), icon=":material/warning:"
@@ -82,97 +53,9 @@ if ignored:
         icon=":material/info:",
     )
 
-# A link's space fills the widgets once (later runs leave them to the user); settings the widgets cannot show are
-# named, never dropped silently.
-token = ss.get("sweep_space")
-if token and ss.get("_sweep_seeded") != token:
-    ss["_sweep_seeded"] = token
-    try:
-        linked = SearchSpace.from_dict(links.decode(token))
-    except (ValueError, InvalidSweep):
-        linked = SearchSpace(())
-    shown, left = [], []
-    for param in linked.params:
-        lowest, highest = RANGES[param.name][2:] if param.name in RANGES else (0, 0)
-        if (
-            param.name in RANGES
-            and param.kind == RANGES[param.name][0]
-            and lowest <= param.low <= param.high <= highest
-            and 1 <= param.grid_points <= limits.max_grid_points
-        ):
-            ss[f"sweep_low_{param.name}"], ss[f"sweep_high_{param.name}"] = param.low, param.high
-            ss["sweep_grid_points"] = param.grid_points
-            shown.append(param.name)
-        elif param.name in CHOICES and param.kind == "choice" and set(param.choices) <= set(CHOICES[param.name]):
-            ss[f"sweep_choices_{param.name}"] = list(param.choices)
-            shown.append(param.name)
-        else:
-            left.append(param.name)
-    ss["sweep_vary"] = shown
-    if left:
-        st.warning(
-            f"The link's space varies {components.plain(', '.join(left))} in a way this page's widgets cannot show; "
-            "those settings were left out. Use `digit-lab sweep --space FILE.json` for them.",
-            icon=":material/link:",
-        )
-
-defaults = {p.name: p for p in default_space(base_spec, base_config).params}
-if base_spec.dense_layers:
-    units = base_spec.dense_layers[0].units
-    defaults["units"] = Param("units", "int", low=max(1, units // 2), high=units * 2, log=True)
-defaults["optimizer"] = Param("optimizer", "choice", choices=("adam", "rmsprop"))
-defaults["lr_schedule"] = Param("lr_schedule", "choice", choices=("constant", "cosine"))
-if "batch_size" in defaults:
-    offered = CHOICES["batch_size"]
-    defaults["batch_size"] = Param(
-        "batch_size", "choice", choices=tuple(c for c in defaults["batch_size"].choices if c in offered) or (32, 64)
-    )
-ss.setdefault(
-    "sweep_vary", [name for name in ("learning_rate", "filters", "dropout", "batch_size") if name in defaults]
-)
-
-st.subheader("Search space")
-vary = st.multiselect(
-    "Settings to vary",
-    [name for name in (*RANGES, *CHOICES) if name in defaults],
-    key="sweep_vary",
-    help="filters: the first conv block's filters (later blocks keep their ratio); dropout: every dense layer's; "
-    "units: the first dense layer's.",
-)
-params = []
-for name in vary:
-    default = defaults[name]
-    if name in RANGES:
-        kind, log, lowest, highest = RANGES[name]
-        left, right, note = st.columns([1, 1, 2])
-        number = float if kind == "float" else int
-        step = None if kind == "float" else 1
-        shown_format = "%.6g" if kind == "float" else "%d"
-        ss.setdefault(f"sweep_low_{name}", number(default.low))
-        ss.setdefault(f"sweep_high_{name}", number(default.high))
-        low = left.number_input(
-            f"{name} from",
-            min_value=number(lowest),
-            max_value=number(highest),
-            step=step,
-            format=shown_format,
-            key=f"sweep_low_{name}",
-        )
-        high = right.number_input(
-            f"{name} to",
-            min_value=number(lowest),
-            max_value=number(highest),
-            step=step,
-            format=shown_format,
-            key=f"sweep_high_{name}",
-        )
-        note.caption(f"{'log scale' if log else 'linear scale'}; the preset has {preset_value(name)}")
-        params.append(Param(name, kind, low=low, high=high, log=log, grid_points=int(ss.get("sweep_grid_points", 3))))
-    else:
-        ss.setdefault(f"sweep_choices_{name}", list(default.choices))
-        picked = st.multiselect(f"{name} choices", list(CHOICES[name]), key=f"sweep_choices_{name}")
-        params.append(Param(name, "choice", choices=tuple(picked)))
-
+seed_from_link(ss.get("sweep_space"), limits)
+defaults = default_params(base_spec, base_config)
+params = space_params(defaults, base_spec)
 left, middle, right = st.columns(3)
 ss.setdefault("sweep_sampler", "tpe")  # set here, not as the widget's default: a link may have set it already
 sampler = left.selectbox(
@@ -203,7 +86,7 @@ trials = int(
     )
 )
 left, middle, right = st.columns(3)
-per_trial = left.radio("Per trial", links.SWEEP_PER_TRIAL, key="sweep_per_trial", horizontal=True)
+per_trial = left.radio("Per trial", PER_TRIAL, key="sweep_per_trial", horizontal=True)
 repeats = int(middle.number_input("Folds or seeds", 2, 10, key="sweep_repeats", disabled=per_trial == "one run"))
 metric = right.selectbox("Metric (validation)", list(METRICS), key="sweep_metric")
 seed = int(left.number_input("Sampler seed", 0, 2**31 - 1, key="sweep_seed"))
@@ -213,7 +96,7 @@ prune = middle.checkbox(
     help="Median pruner: a trial whose validation curve falls below the earlier trials' median is stopped.",
 )
 ss["sweep_space"] = links.encode(space.to_dict()) if params else None
-links.publish_view("sweep")
+links.publish_view(VIEW)
 
 request = SweepRequest(
     dataset=selection.dataset_name,
@@ -299,98 +182,4 @@ if result.best_run_id is not None:
         selection.dataset_name,
     )
 
-st.subheader("Results")
-summary = result.to_dict()
-rows = summary["trials"]
-best = result.best
-for notice in result.notices:
-    st.info(components.plain(notice))
-if best is None:
-    st.warning("No trial completed; see the table for why.")
-else:
-    spread = f" ± {best.sd:.4f}" if len(best.values) > 1 else ""
-    st.markdown(
-        f"**Best: trial {best.number}** · {metric} {best.value:.4f}{spread} · "
-        + components.plain(
-            ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in best.params.items())
-        )
-    )
-log_params = {p.name for p in space.params if p.log}
-choice_params = {p.name for p in space.params if p.kind == "choice"}
-st.plotly_chart(parallel_coordinates(rows, metric, log_params, choice_params), key="sweep_parallel")
-
-table = pd.DataFrame(
-    [
-        {
-            "trial": row["number"],
-            "state": row["state"],
-            **{f"{name}": str(value) if isinstance(value, str) else value for name, value in row["params"].items()},
-            metric: row[metric],
-            "sd": row[f"{metric}_sd"] if len(row["values"]) > 1 else None,
-            "cached": row["cached"],
-            "run id": row["run_id"] or "",
-            "note": row["error"],
-        }
-        for row in rows
-    ]
-)
-if request.runs_per_trial == 1:
-    table = table.drop(columns=["sd"])  # one run per trial: there is no spread to show
-st.caption("Click a column header to sort.")
-st.dataframe(
-    table,
-    hide_index=True,
-    key="sweep_table",
-    column_config={
-        metric: st.column_config.NumberColumn(format="%.4f"),
-        "sd": st.column_config.NumberColumn(format="%.4f"),
-    },
-)
-
-complete = [t.number for t in result.complete]
-if complete:
-    if ss.get("sweep_trial") not in complete:
-        if "sweep_trial" in ss:
-            st.caption(
-                f"Trial {components.plain(ss['sweep_trial'])} is not a complete trial of this sweep; showing the best."
-            )
-        ss["sweep_trial"] = best.number
-    left, right = st.columns([2, 1])
-    chosen = left.selectbox("Trial", complete, key="sweep_trial", format_func=lambda n: f"trial {n}")
-    links.publish_view("sweep")
-    trial = next(t for t in result.trials if t.number == chosen)
-    run_id = trial.run_ids[0]
-    if right.button("Open in Evaluate", key="sweep_open", help=f"Run {run_id}"):
-        state.open_run(run_id)
-        st.switch_page("views/evaluate.py")
-
-st.subheader("Parameter importance")
-importance = parameter_importance(result)
-if importance.values:
-    st.plotly_chart(importance_bars(importance.values), key="sweep_importance")
-else:
-    st.info(components.plain(importance.note))
-
-st.subheader("Paired comparison of two trials")
-if request.runs_per_trial < 2:
-    st.info("A paired comparison needs folds or seeds per trial (the same folds or seeds for both trials).")
-elif len(complete) < 2:
-    st.info("A paired comparison needs two complete trials.")
-else:
-    left, right = st.columns(2)
-    first = left.selectbox(
-        "A", complete, index=complete.index(best.number), key="sweep_pair_a", format_func=lambda n: f"trial {n}"
-    )
-    second = right.selectbox(
-        "B", complete, index=0 if complete[0] != first else 1, key="sweep_pair_b", format_func=lambda n: f"trial {n}"
-    )
-    if first == second:
-        st.info("Pick two different trials.")
-    else:
-        comparison = compare_trials(result, first, second)
-        st.markdown(f"**{components.plain(comparison.describe(metric))}**")
-        st.caption(
-            f"Per {'fold' if request.folds else 'seed'}: "
-            + ", ".join(f"{d:+.4f}" for d in comparison.differences)
-            + ". Pairing removes what the folds or seeds share; the interval is Student's t on the differences."
-        )
+show_results(result, request, space, metric)

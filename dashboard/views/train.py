@@ -17,9 +17,7 @@ from engine.training.augmentation import flip_notice
 
 TRAINING_FLAG = "_train_running"  # set just before training, cleared after; still set on the next run = stopped
 
-st.title("Train")
-components.link_problems()
-selection = state.selection()
+selection = components.open_page("Train")
 
 if st.session_state.pop(TRAINING_FLAG, False):
     st.warning("Training was cancelled; nothing was stored.", icon=":material/cancel:")

@@ -1,0 +1,206 @@
+"""Explain's other tabs: the accuracy curve as the test set is damaged, calibration before and after temperature
+scaling, and the feature map (the learned features of the test set in 2-D beside its raw pixels)."""
+
+import streamlit as st
+
+from charts.explain import reliability_diagram, robustness_curves
+from charts.feature_map import feature_map_chart
+from charts.inspect import input_image, probability_bars
+from dashboard import components, services, state
+from dashboard.views.explain_prediction import INDEX_KEY
+from dashboard.views.explain_run import ExplainedRun
+from engine import inspection
+from engine.architectures.presets import run_model_label
+from engine.datasets import normalised
+from engine.errors import DigitLabError
+from engine.exploration import EMBEDDINGS
+from engine.probes.calibration import Calibration, run_calibration
+from engine.probes.feature_map import FeatureMap, feature_map
+from engine.probes.robustness import PERTURBATIONS, RobustnessCurve, perturb, robustness_curve
+
+
+@st.cache_data(show_spinner="Scoring the damaged test set…", max_entries=64)
+def _curve(run_id: str, copy: str, perturbation: str) -> RobustnessCurve:
+    # The server's shared model and dataset; the engine keeps the curve with the run for other sessions.
+    found = services.run(run_id)
+    dataset_used = services.dataset(found.meta["dataset"]["name"])
+    return robustness_curve(found, perturbation, model=services.model(run_id), dataset=dataset_used)
+
+
+@st.cache_data(show_spinner="Fitting the temperature on the validation split…", max_entries=32)
+def _calibration(run_id: str, copy: str, n_bins: int) -> Calibration:
+    found = services.run(run_id)
+    dataset_used = services.dataset(found.meta["dataset"]["name"])
+    return run_calibration(found, n_bins, model=services.model(run_id), dataset=dataset_used)
+
+
+@st.cache_data(show_spinner="Projecting the test set…", max_entries=32)
+def _feature_map(run_id: str, copy: str, method: str, space: str) -> FeatureMap:
+    # The server's shared model and dataset; the engine keeps the result with the run for other sessions.
+    found = services.run(run_id)
+    loaded = services.model(run_id) if space == "features" else None
+    dataset_used = services.dataset(found.meta["dataset"]["name"])
+    return feature_map(found, method, space=space, model=loaded, dataset=dataset_used)
+
+
+def _remember_point(chart_key: str) -> None:
+    points = st.session_state[chart_key].selection.points
+    custom = points[0].get("customdata") if points else None
+    if custom:
+        st.session_state["featuremap_point"] = int(custom[0])
+
+
+def show_robustness(ex: ExplainedRun) -> None:
+    run, dataset, labels, model, value_max, chart_names = (
+        ex.run,
+        ex.dataset,
+        ex.labels,
+        ex.model,
+        ex.value_max,
+        ex.chart_names,
+    )
+    names = list(PERTURBATIONS)
+    perturbation = st.selectbox("Perturbation", names, key="robust_perturbation")
+    kind = PERTURBATIONS[perturbation]
+    ss = st.session_state
+    wanted = list(dict.fromkeys(ss.get(state.COMPARE_KEPT_KEY, ss.get(state.COMPARE_KEY, []))))
+    curve_runs = [run] + [r for r in (services.run(rid) for rid in wanted if rid != run.run_id) if r is not None]
+    curves = []
+    for curve_run in curve_runs:
+        try:
+            curve = _curve(curve_run.run_id, services.stored_copy(curve_run), perturbation)
+        except DigitLabError as error:
+            st.warning(f"Run `{curve_run.run_id}` left out of the curve: {components.plain(error, 200)}")
+            continue
+        label = components.plain(f"{curve_run.run_id[:10]} {run_model_label(curve_run.meta)}", 60, chart=True)
+        curves.append((label, curve.levels, curve.accuracy))
+    if len(curve_runs) > 1:
+        st.caption(f"This run and the {len(curve_runs) - 1} other run(s) selected on Compare.")
+    st.plotly_chart(robustness_curves(curves, perturbation, kind.unit), key="robust_curve")
+
+    components.link_view_check(
+        "level",
+        ("robust_level",),
+        st.session_state.get("robust_level", kind.default_levels[0]) in kind.default_levels,
+        f"{perturbation} is shown at the levels {', '.join(f'{v:g}' for v in kind.default_levels)}",
+    )
+    if "robust_level" in st.session_state:  # a link's 45.0 is the option 45: select_slider matches by identity
+        wanted_level = st.session_state["robust_level"]
+        st.session_state["robust_level"] = next(v for v in kind.default_levels if v == wanted_level)
+    level = st.select_slider(
+        f"Level ({kind.unit})", options=list(kind.default_levels), value=kind.default_levels[0], key="robust_level"
+    )
+    index = int(st.session_state.get(INDEX_KEY, 0))
+    damaged = perturb(dataset.x_test[index : index + 1], perturbation, float(level), value_max)[0]
+    probabilities = inspection.predict(model, normalised(damaged, value_max))
+    left, right = st.columns([1, 1.2])
+    left.plotly_chart(
+        input_image(damaged, value_max, f"Test image #{index}, {perturbation} {level:g}"),
+        key="robust_image",
+        config={"displayModeBar": False},
+    )
+    right.plotly_chart(probability_bars(probabilities, chart_names, int(labels[index])), key="robust_probabilities")
+    st.caption(f"Test image #{index}, the one chosen on the first tab (an uploaded array is not perturbed here).")
+
+
+def show_calibration(ex: ExplainedRun) -> None:
+    run = ex.run
+    n_bins = st.slider("Confidence bins", 5, 30, 10, key="calib_bins")
+    try:
+        calibration = _calibration(run.run_id, services.stored_copy(run), n_bins)
+    except DigitLabError as error:
+        components.show_error(error)
+        calibration = None  # not st.stop(): the view below must still be published to the link
+    if calibration is not None:
+        cols = st.columns(3)
+        cols[0].metric("ECE as trained", f"{calibration.ece:.4f}")
+        if calibration.temperature is None:
+            cols[1].metric("ECE after temperature scaling", "—")
+            cols[2].metric("Fitted temperature", "—")
+            st.info(f"No temperature fitted: {components.plain(calibration.note, 300)}", icon=":material/info:")
+        else:
+            cols[1].metric(
+                "ECE after temperature scaling",
+                f"{calibration.ece_after:.4f}",
+                delta=f"{calibration.ece_after - calibration.ece:+.4f}",
+                delta_color="inverse",
+            )
+            cols[2].metric(
+                "Fitted temperature",
+                f"{calibration.temperature:.3f}",
+                help="Fitted on the validation split by minimising its negative log-likelihood: above 1 softens "
+                "overconfident probabilities, below 1 sharpens underconfident ones. Predictions do not change.",
+            )
+            st.caption(
+                f"Validation NLL {calibration.validation_nll_before:.4f} → {calibration.validation_nll_after:.4f}. "
+                "ECE (expected calibration error) is the image-weighted mean gap between confidence and accuracy."
+            )
+        st.plotly_chart(
+            reliability_diagram(calibration.bins, calibration.bins_after, calibration.ece, calibration.ece_after),
+            key="calib_diagram",
+        )
+
+
+def show_feature_map(ex: ExplainedRun) -> None:
+    run, dataset, labels, value_max, chart_names, n_test = (
+        ex.run,
+        ex.dataset,
+        ex.labels,
+        ex.value_max,
+        ex.chart_names,
+        ex.n_test,
+    )
+    map_method = st.radio(
+        "Projection",
+        EMBEDDINGS,
+        horizontal=True,
+        key="featuremap_method",
+        format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
+        help="PCA is instant and linear; t-SNE keeps neighbours together (a stratified subset, cached per run).",
+    )
+    try:
+        learned = _feature_map(run.run_id, services.stored_copy(run), map_method, "features")
+        pixels = _feature_map(run.run_id, services.stored_copy(run), map_method, "pixels")
+    except DigitLabError as error:  # e.g. a model that does not end in a Dense layer; the view is still published
+        components.show_error(error)
+        learned = pixels = None
+    if learned is not None and pixels is not None:
+        st.caption(
+            f"{components.plain(learned.note)} {int(learned.mistakes.sum()):,} of {len(learned.indices):,} are "
+            "mistakes (x). Beside it, the same images' raw pixels mapped the same way, as on the Data page."
+        )
+        name = "t-SNE" if map_method == "tsne" else "PCA"
+        left, right = st.columns(2)
+        for column, result, key, what in (
+            (left, learned, "featuremap_learned", "Learned features"),
+            (right, pixels, "featuremap_pixels", "Raw pixels"),
+        ):
+            column.plotly_chart(
+                feature_map_chart(
+                    result.coords,
+                    result.indices,
+                    result.true_labels,
+                    result.predicted_labels,
+                    chart_names,
+                    map_method,
+                    result.explained_variance,
+                    f"{what}, {name}",  # short: the chart's toolbar sits over a long title
+                ),
+                key=key,
+                on_select=lambda key=key: _remember_point(key),
+                selection_mode="points",
+            )
+        point = st.session_state.get("featuremap_point")
+        if point is None or not 0 <= point < n_test:
+            st.caption("Click a point on either map to see its image and the model's prediction.")
+        else:
+            left, right = st.columns([1, 1.2])
+            left.plotly_chart(
+                input_image(dataset.x_test[point], value_max, f"Test image #{point}, clicked on the map"),
+                key="featuremap_image",
+                config={"displayModeBar": False},
+            )
+            right.plotly_chart(
+                probability_bars(run.test_probabilities()[point], chart_names, int(labels[point])),
+                key="featuremap_probabilities",
+            )

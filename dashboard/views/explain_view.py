@@ -1,0 +1,40 @@
+"""The Explain page's part of the link: its tabs, the explanation methods and its view parameters."""
+
+from dashboard.links import (
+    MAX_INDEX,
+    PageView,
+    ViewParam,
+    choice,
+    decimal,
+    run_id_text,
+    short_text,
+    single,
+    whole_number,
+)
+from engine.exploration import EMBEDDINGS
+from engine.probes.robustness import PERTURBATIONS
+
+TABS = ("Explain a prediction", "Robustness", "Calibration", "Feature map")
+METHODS = ("Grad-CAM", "Saliency", "SmoothGrad", "Integrated gradients", "Occlusion")
+PREDICTED = -1  # the class picker's "explain the predicted class"
+
+VIEW = PageView(
+    "explain",
+    (
+        ViewParam("tab", ("explain_tab",), single(choice(TABS)), (TABS[0],)),
+        ViewParam("image", ("explain_index",), single(whole_number, 0, MAX_INDEX), (0,)),
+        ViewParam("method", ("explain_method",), single(choice(METHODS)), (METHODS[0],)),
+        ViewParam("perturbation", ("robust_perturbation",), single(choice(PERTURBATIONS)), ("rotation",)),
+        ViewParam("map", ("featuremap_method",), single(choice(EMBEDDINGS)), ("pca",)),
+        # The page checks what depends on the run (class count, conv layer names, patch size, the second run).
+        ViewParam("class", ("explain_class",), single(whole_number, PREDICTED, MAX_INDEX), (PREDICTED,)),
+        ViewParam("layer", ("explain_layer",), single(short_text(100))),
+        ViewParam("patch", ("explain_patch",), single(whole_number, 1, 14), (2,)),
+        ViewParam("opacity", ("explain_opacity",), single(decimal, 0.0, 1.0), (0.6,)),
+        ViewParam("smooth", ("explain_smooth",), single(whole_number, 5, 100), (25,)),
+        ViewParam("ig_steps", ("explain_ig_steps",), single(whole_number, 8, 128), (32,)),
+        ViewParam("level", ("robust_level",), single(decimal, 0.0, 1000.0)),
+        ViewParam("bins", ("calib_bins",), single(whole_number, 5, 30), (10,)),
+        ViewParam("second", ("explain_second",), single(run_id_text), ("",)),
+    ),
+)

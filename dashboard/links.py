@@ -30,12 +30,13 @@ import streamlit as st
 
 from dashboard import state
 from engine.architectures import PRESETS, ModelSpec
+from engine.architectures.checks import validate_spec_values
 from engine.errors import DigitLabError
-from engine.limits import train_limits
+from engine.limits import sweep_limits, train_limits
 from engine.probes.robustness import PERTURBATIONS
 from engine.store import is_run_id
+from engine.training.checks import validate_config_values
 from engine.training.config import LR_SCHEDULES, TrainConfig
-from engine.validation import validate_config_values, validate_spec_values
 
 MAX_RAW = 4096  # a refused value longer than this is not written back into the address bar
 MAX_RUNS = 20
@@ -220,8 +221,6 @@ def _sweep_space(token: str) -> tuple:
 
 
 def _sweep_trials(text: str) -> tuple:
-    from engine.limits import sweep_limits
-
     return _one(whole_number, 1, sweep_limits().max_trials)(text)
 
 

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.errors import DigitLabError
+from engine.errors import DigitLabError, InvalidConfig, RunNotFound
 
 
 def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
@@ -275,7 +275,7 @@ def _unchecked_request(args):
         )
     }
     if args.spec:
-        from engine.validation import spec_text
+        from engine.textfiles import spec_text
 
         spec = ModelSpec.from_json(spec_text(args.spec))
         config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
@@ -434,7 +434,7 @@ def _sweep(args) -> None:
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     preset = args.preset or DEFAULT_PRESET
     if args.space:
-        from engine.validation import space_text
+        from engine.sweeps.checks import space_text
 
         try:
             space = SearchSpace.from_dict(json.loads(space_text(args.space)))
@@ -551,7 +551,6 @@ def _job(args) -> int:
 
 def _compare(args) -> None:
     from engine.compare import comparison_table
-    from engine.errors import RunNotFound
     from engine.store import RunStore, is_run_id
 
     store = RunStore()
@@ -571,7 +570,6 @@ def _compare(args) -> None:
 def _report(args) -> None:
     from dataclasses import asdict
 
-    from engine.errors import InvalidConfig
     from engine.reports import run_subject, study_subject, sweep_subject
     from engine.reports.writer import write_report
 
@@ -604,7 +602,6 @@ def _report(args) -> None:
 
 
 def _stored_run(run_id: str):
-    from engine.errors import RunNotFound
     from engine.store import RunStore, is_run_id
 
     run = RunStore().get(run_id) if is_run_id(run_id) else None
@@ -672,7 +669,6 @@ def _feature_map(args) -> None:
 
 
 def _runs(args) -> None:
-    from engine.errors import RunNotFound
     from engine.store import RunStore, is_run_id
 
     store = RunStore()

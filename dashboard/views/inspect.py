@@ -14,10 +14,10 @@ from dashboard.charts.inspect import feature_map_grid, input_image, kernel_grid,
 from engine import inspection
 from engine.architectures.presets import run_model_label
 from engine.datasets import normalised
+from engine.drawing import drawing_objects, drawing_pixels
 from engine.errors import DigitLabError
 from engine.probes.explain import Explanation, explain_images
 from engine.runs import spec_summary
-from engine.validation import drawing_objects, drawing_pixels
 
 INDEX_KEY, PICKS_KEY = "inspect_index", "_inspect_picks"
 BRUSH_KEY, KEPT_BRUSH_KEY = "inspect_brush", "_inspect_brush"

@@ -13,8 +13,8 @@ import numpy as np
 
 from engine.datasets import Dataset, merge_labels, normalised, parse_label_mapping, subset_train
 from engine.errors import InvalidConfig
+from engine.training.checks import validate_config
 from engine.training.config import TrainConfig
-from engine.validation import validate_config
 
 
 @dataclass(frozen=True)

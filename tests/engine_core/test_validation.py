@@ -154,3 +154,24 @@ def test_cli_refuses_an_out_of_range_seed_as_bad_input(capsys):
     code = main(["train", "--dataset", "digits", "--seed", str(2**32), "--json"])
     assert code == 2
     assert "seed must be between 0 and 4294967295, got 4294967296" in capsys.readouterr().err
+
+
+def test_a_path_checks_its_request_once_and_any_other_object_in_full(monkeypatch):
+    import engine.validation as door
+
+    calls = []
+    real = door.validate_config
+    monkeypatch.setattr(door, "validate_config", lambda *a, **k: calls.append(1) or real(*a, **k))
+    config = TrainConfig(epochs=3)
+    request(config=config)
+    request(config=config)  # the same objects, sizes and limits: the second call (run_id_for's) is a lookup
+    assert len(calls) == 1
+    request(config=TrainConfig(epochs=3))  # an equal but other object is checked again
+    request(config=config, n_train=1000)  # so are other sizes
+    request(config=config, train_limits=TrainLimits(max_epochs=5))  # and other limits
+    assert len(calls) == 4
+    # Equality would let a value of another type through (True == 1); the door compares identity.
+    with pytest.raises(InvalidConfig, match="epochs"):
+        request(config=replace(TrainConfig(epochs=1), epochs=True))
+    with pytest.raises(InvalidConfig, match="between 1 and 2"):
+        request(config=config, train_limits=TrainLimits(max_epochs=2))

@@ -32,11 +32,12 @@ import streamlit as st
 
 from dashboard import state
 from engine.architectures import PRESETS, ModelSpec
+from engine.architectures.checks import validate_spec_values
 from engine.errors import DigitLabError
 from engine.limits import train_limits
 from engine.store import is_run_id
+from engine.training.checks import validate_config_values
 from engine.training.config import TrainConfig, settings
-from engine.validation import validate_config_values, validate_spec_values
 
 MAX_RAW = 4096  # a refused value longer than this is not written back into the address bar
 MAX_RUNS = 20

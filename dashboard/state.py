@@ -20,8 +20,9 @@ from engine.architectures.presets import Override, model_label, recipe_overrides
 from engine.datasets import DEFAULT_DATASET, Dataset
 from engine.errors import DigitLabError, InvalidConfig
 from engine.limits import train_limits
+from engine.training.checks import validate_config_values
 from engine.training.config import TrainConfig, settings
-from engine.validation import validate_config_values, validate_request
+from engine.validation import validate_request
 
 DATASET_KEY = "dataset"
 PRESET_KEY = "preset"

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.errors import DigitLabError
+from engine.errors import DigitLabError, InvalidConfig, RunNotFound
 
 
 def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
@@ -282,7 +282,7 @@ def _unchecked_request(args):
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     changes = {name: getattr(args, name) for name in config_flag_names()}
     if args.spec:
-        from engine.validation import spec_text
+        from engine.textfiles import spec_text
 
         spec = ModelSpec.from_json(spec_text(args.spec))
         config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
@@ -441,7 +441,7 @@ def _sweep(args) -> None:
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     preset = args.preset or DEFAULT_PRESET
     if args.space:
-        from engine.validation import space_text
+        from engine.sweeps.checks import space_text
 
         try:
             space = SearchSpace.from_dict(json.loads(space_text(args.space)))
@@ -558,7 +558,6 @@ def _job(args) -> int:
 
 def _compare(args) -> None:
     from engine.compare import comparison_table
-    from engine.errors import RunNotFound
     from engine.store import RunStore, is_run_id
 
     store = RunStore()
@@ -578,7 +577,6 @@ def _compare(args) -> None:
 def _report(args) -> None:
     from dataclasses import asdict
 
-    from engine.errors import InvalidConfig
     from engine.reports import run_subject, study_subject, sweep_subject
     from engine.reports.writer import write_report
 
@@ -611,7 +609,6 @@ def _report(args) -> None:
 
 
 def _stored_run(run_id: str):
-    from engine.errors import RunNotFound
     from engine.store import RunStore, is_run_id
 
     run = RunStore().get(run_id) if is_run_id(run_id) else None
@@ -679,7 +676,6 @@ def _feature_map(args) -> None:
 
 
 def _runs(args) -> None:
-    from engine.errors import RunNotFound
     from engine.store import RunStore, is_run_id
 
     store = RunStore()

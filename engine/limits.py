@@ -4,10 +4,10 @@ A hosted Digit Lab link is opened by a whole class on one small shared machine, 
 request may cost: epochs, training-set size, parameters, the memory of concurrent trainings and the cache's total size,
 and the dashboard hides delete buttons. Every hosted cap can be tuned with its own environment variable.
 
-The validator (`engine.validation`), the layer table (`engine.architectures.shapes`), the training queue and the
-dashboard's widget ranges all read their bounds from here, so a link can never carry what a widget cannot show.
-This module imports nothing from the engine but `settings` (how a switch is read): its users import it, never
-the reverse.
+The checks of every input kind (behind `engine.validation`'s door), the layer table (`engine.architectures.shapes`),
+the training queue and the dashboard's widget ranges all read their bounds from here, so a link can never carry
+what a widget cannot show. This module imports nothing from the engine but `settings` (how a switch is read): its
+users import it, never the reverse.
 """
 
 from __future__ import annotations

@@ -198,6 +198,7 @@ def test_readme_keeps_two_set_up_commands_and_ci_runs_the_test_one_after_ruff():
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if not line.startswith("#")]
     test_line = ci.index("pip install -r requirements-dev.txt && python -m pytest")
     assert ci.index("ruff check .") < test_line and ci.index("ruff format --check .") < test_line
+    assert ci.index("ruff format --check .") < ci.index("lint-imports") < test_line  # the layers, before the suite
 
 
 @pytest.mark.slow

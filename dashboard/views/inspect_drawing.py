@@ -11,9 +11,9 @@ from dashboard.views.explain_view import METHODS
 from dashboard.views.inspect_layers import chart_layer_name
 from engine import inspection
 from engine.datasets import normalised
+from engine.drawing import drawing_objects, drawing_pixels
 from engine.errors import DigitLabError
 from engine.probes.explain import Explanation, explain_images
-from engine.validation import drawing_objects, drawing_pixels
 
 BRUSH_KEY, KEPT_BRUSH_KEY = "inspect_brush", "_inspect_brush"
 

@@ -3,7 +3,7 @@
 The dashboard redraws the layer table on every widget change, so this is plain arithmetic following Keras'
 shape rules; `tests/architectures` checks it against the built `keras.Model` for every preset. Laying out the
 layers needs sane values (a stride of 0 divides by zero), so the spec's value checks live here, before the
-walk; `engine.validation.validate_spec` is the entry point every request goes through.
+walk; `engine.architectures.checks.validate_spec` is the name every request path uses.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def parameter_counts(spec: ModelSpec, limits: SpecLimits | None = None) -> dict[
 
 
 def validate(spec: ModelSpec, limits: SpecLimits | None = None) -> None:
-    """Raise `InvalidSpec` when the spec cannot be built; return quietly when it can (`engine.validation`)."""
+    """Raise `InvalidSpec` when the spec cannot be built; return quietly when it can (`engine.architectures.checks`)."""
     layer_table(spec, limits)
 
 

@@ -1,8 +1,8 @@
 """The declarative CNN spec: frozen dataclasses that round-trip through JSON and URL tokens.
 
 A spec says what to build, never how: `check_types` names a wrongly typed field, `shapes.py` checks values
-and counts parameters without TensorFlow (`engine.validation` is the one entry point to both), and `build.py`
-turns it into a compiled `keras.Model`. Input shape and class count come from the dataset
+and counts parameters without TensorFlow (`checks.py` names both for the request door, `engine.validation`), and
+`build.py` turns it into a compiled `keras.Model`. Input shape and class count come from the dataset
 (`ModelSpec.for_data`), so one preset adapts to 8x8 and 28x28 images.
 """
 
@@ -165,7 +165,7 @@ def check_types(spec: ModelSpec) -> None:
     """Raise `InvalidSpec` naming the first field whose type is wrong (a bool is not a number here).
 
     JSON and Python callers can put any type anywhere; a wrong one is named here instead of failing deep inside
-    Keras. Ranges and choices are checked by `engine.validation` (through `shapes.layer_table`).
+    Keras. Ranges and choices are checked by `engine.architectures.checks` (through `shapes.layer_table`).
     """
     if not isinstance(spec.conv_blocks, tuple) or not all(isinstance(b, ConvBlock) for b in spec.conv_blocks):
         raise InvalidSpec(f"conv_blocks must be a tuple of ConvBlock, got {spec.conv_blocks!r}.")

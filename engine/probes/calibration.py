@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engine.errors import InvalidConfig
+from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.limits import ProbeLimits
+from engine.probes.checks import probe_numbers
 
 PROBABILITY_FLOOR = 1e-12  # keeps log(0) finite for a probability the float32 softmax rounded to zero
 TEMPERATURE_BOUNDS = (0.05, 20.0)  # a fitted T outside this means a broken model rather than a calibration shift
@@ -49,19 +50,14 @@ class Calibration:
     @classmethod
     def from_dict(cls, data: dict) -> Calibration:
         """A stored calibration read back, every field checked (`InvalidProbeRecord`, `KeyError`, `TypeError`)."""
-        from engine.errors import InvalidProbeRecord
 
         def score(name: str, optional: bool = True, high: float | None = None) -> float | None:
-            from engine.validation import probe_numbers
-
             value = data[name] if isinstance(data, dict) else None
             if value is None and optional:
                 return None
             return float(probe_numbers([value], name, shape=(1,), low=0, high=high)[0])
 
         def bins(name: str) -> tuple[ReliabilityBin, ...]:
-            from engine.validation import probe_numbers
-
             rows = data[name]
             if not isinstance(rows, list):
                 raise InvalidProbeRecord(f"{name} is not a list")

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InvalidConfig, InvalidDataFile
+from engine.limits import ProbeLimits
+from engine.probes.checks import validate_probe_images
 
 METHODS = ("gradcam", "saliency", "integrated-gradients", "occlusion")
 
@@ -243,8 +245,6 @@ def explain_images(
 
 def load_image_file(path: str | Path, image_hw: tuple[int, int], value_max: float) -> np.ndarray:
     """A raw (H, W) or (N, H, W) .npy image file, size-checked, loaded without pickle, and validated."""
-    from engine.limits import ProbeLimits
-
     path = Path(path)
     if not path.is_file():
         raise InvalidDataFile(f"no image file {str(path)[:200]!r}")
@@ -258,9 +258,6 @@ def read_image_array(data: bytes, name: str, image_hw: tuple[int, int], value_ma
     """The bytes of a raw (H, W) or (N, H, W) .npy image array (a file, or an upload on the Explain page):
     size-checked, loaded without pickle, and validated by `validate_probe_images`, as `--image` is."""
     import io
-
-    from engine.limits import ProbeLimits
-    from engine.validation import validate_probe_images
 
     most = ProbeLimits().max_explain_file_bytes
     if len(data) > most:

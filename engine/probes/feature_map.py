@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import InvalidConfig
+from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.exploration import EMBEDDINGS, embedding
 from engine.limits import ProbeLimits
+from engine.probes.checks import probe_numbers
 
 SPACES = ("features", "pixels")  # the model's penultimate activations, or the raw pixels of the same images
 MAP_SEED = 0  # the subset and t-SNE seed: the Data page's default, so both pages draw the same subset
@@ -61,11 +62,8 @@ class FeatureMap:
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureMap:
-        """A stored map read back; every field checked (`engine.validation.probe_numbers`), `InvalidProbeRecord`
+        """A stored map read back; every field checked (`engine.probes.checks.probe_numbers`), `InvalidProbeRecord`
         or `KeyError`/`TypeError` for any that is missing or wrong."""
-        from engine.errors import InvalidProbeRecord
-        from engine.validation import probe_numbers
-
         test_size = int(probe_numbers([data["test_size"]], "test_size", shape=(1,), whole=True, low=1)[0])
         coords = probe_numbers(data["coords"], "coords", shape=(None, 2))
         n = len(coords)

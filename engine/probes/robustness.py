@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engine.errors import InvalidConfig
+from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.evaluation.metrics import accuracy
 from engine.limits import ProbeLimits
+from engine.probes.checks import probe_numbers
 
 NOISE_SEED = 0  # the Gaussian noise is seeded, so one run's curve is reproducible
 
@@ -61,9 +62,6 @@ class RobustnessCurve:
     @classmethod
     def from_dict(cls, data: dict) -> RobustnessCurve:
         """A stored curve read back, every field checked (`InvalidProbeRecord`, `KeyError`, `TypeError`)."""
-        from engine.errors import InvalidProbeRecord
-        from engine.validation import probe_numbers
-
         levels = probe_numbers(data["levels"], "levels", shape=(None,))
         scores = probe_numbers(data["accuracy"], "accuracy", shape=(len(levels),), low=0, high=1)
         if data["perturbation"] not in PERTURBATIONS or not all(isinstance(data[k], str) for k in ("run_id", "unit")):

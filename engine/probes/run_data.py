@@ -54,12 +54,16 @@ def test_images(run: StoredRun, dataset=None) -> tuple[np.ndarray, float]:
 
 
 def run_data(run: StoredRun, dataset=None) -> RunData:
+    from engine.training.checks import validate_config
     from engine.training.config import TrainConfig
     from engine.training.data import prepare_data
 
     meta = run.meta
     dataset = _matching_dataset(run, dataset)
-    data = prepare_data(dataset, TrainConfig.from_dict(meta["config"]))
+    config = TrainConfig.from_dict(meta["config"])
+    # Stored meta never passed the request door, and `prepare_data` trusts its config: check it here.
+    validate_config(config, n_train=len(dataset.x_train), num_classes=len(meta["class_names"]))
+    data = prepare_data(dataset, config)
     labels = run.test_labels()
     if len(labels) != len(data.y_test) or not np.array_equal(labels, data.y_test):
         raise DatasetUnavailable(

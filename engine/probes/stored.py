@@ -6,7 +6,7 @@ Layout, beside the run folders (a run folder's manifest lists every file in it, 
 
 Each file is one record: the probe's name, its parameters, the format version, the digest of the run's
 `manifest.json` (which names every byte of the run: a run retrained under the same key gets other weights and a
-new digest) and the result. Records are untrusted on the way back: `engine.validation.validate_probe_record`
+new digest) and the result. Records are untrusted on the way back: `engine.probes.checks.validate_probe_record`
 checks the envelope and each probe's `from_dict` its fields; a record that fails is logged and recomputed, never
 used. Writes go to a temporary file in the same folder, fsynced, then renamed, as the store's other writes. A cache
 that cannot be written (hosted read-only mode, a full disk) still answers: the result is computed and returned
@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from engine.errors import StoreError
+from engine.limits import ProbeLimits
+from engine.probes.checks import validate_probe_record
 from engine.store.keys import canonical_json
 from engine.store.run_store import PROBES_DIR
 
@@ -49,9 +51,6 @@ def record_path(run, probe: str, params: dict) -> Path:
 
 def _read(path: Path, *, probe: str, params: dict, digest: str) -> dict | None:
     """The stored result dict, or None when there is none or it fails its checks (then it is logged)."""
-    from engine.limits import ProbeLimits
-    from engine.validation import validate_probe_record
-
     cap = ProbeLimits().max_stored_probe_bytes
     try:
         with open(path, "rb") as handle:

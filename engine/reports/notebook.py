@@ -17,6 +17,7 @@ import html
 import re
 from dataclasses import fields
 
+from engine.errors import DigitLabError
 from engine.reports.recipe import PUBLIC_LOADERS, dataset_loader, to_keras_code
 from engine.reports.subject import ReportSubject
 from engine.training.config import settings
@@ -50,9 +51,10 @@ def notebook_reason(dataset_name: str) -> str:
 def checked_request(meta: dict):
     """(ModelSpec, TrainConfig) from a stored run's meta, through the engine's validator: code is generated from
     these values, so a tampered meta must fail here rather than reach the notebook."""
+    from engine.architectures.checks import validate_spec
     from engine.architectures.spec import ModelSpec
+    from engine.training.checks import validate_config_values
     from engine.training.config import TrainConfig
-    from engine.validation import validate_config_values, validate_spec
 
     spec = ModelSpec.from_dict(meta["spec"])
     config = TrainConfig.from_dict(meta["config"])
@@ -112,8 +114,6 @@ def notebook_text(subject: ReportSubject) -> str:
 
 
 def _stored_history(run) -> dict:
-    from engine.errors import DigitLabError
-
     try:
         history = run.history()
     except DigitLabError:

@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.errors import InvalidRunMeta
 from engine.store.keys import is_run_id
-from engine.validation import validate_run_meta
+from engine.store.meta_checks import validate_run_meta
 
 MANIFEST_NAME = "manifest.json"
 META_NAME = "meta.json"

@@ -42,8 +42,8 @@ from engine.store.manifest import (
     verify,
     walk_files,
 )
+from engine.store.meta_checks import validate_run_meta
 from engine.store.stored_run import StoredRun
-from engine.validation import validate_run_meta
 
 log = logging.getLogger("digitlab.store")
 

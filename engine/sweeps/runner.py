@@ -29,6 +29,7 @@ from typing import Any
 
 from engine import settings
 from engine.errors import DigitLabError, TrainingCancelled
+from engine.limits import sweep_limits
 from engine.progress import BatchProgress
 from engine.sweeps.space import InvalidSweep, SearchSpace, apply_params, default_space
 
@@ -233,7 +234,8 @@ class SweepPlan:
 def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
     """Check `request` against this dataset and the limits in force; raises `InvalidSweep` saying what is wrong."""
     from engine.runs import preset_request
-    from engine.validation import validate_request, validate_search_space, validate_sweep_size
+    from engine.sweeps.checks import validate_search_space, validate_sweep_size
+    from engine.validation import validate_request
 
     if request.sampler not in SAMPLERS:
         raise InvalidSweep(f"Unknown sampler {request.sampler[:20]!r}; choose {', '.join(SAMPLERS)}.")
@@ -556,7 +558,6 @@ def load_sweep(sweep_id: str, store=None) -> SweepResult:
     What the reports and the Sweep page read. The stored request is checked by the same parser as a --space file;
     a trial whose runs were evicted is listed as failed with the reason.
     """
-    from engine.limits import sweep_limits
     from engine.store import RunStore
 
     folder = sweep_dir(sweep_id)

@@ -1,7 +1,7 @@
 """A sweep's search space: which spec or config settings vary, over which range or choices (`SearchSpace`).
 
 Plain frozen data that round-trips through JSON (a `--space` file, a link, the sweep's stored request). Parsing
-here checks shapes and types only; `engine.validation.validate_search_space` checks names, ranges and the caps in
+here checks shapes and types only; `engine.sweeps.checks.validate_search_space` checks names, ranges and the caps in
 `engine.limits` against the base spec and config, and every trial's request is validated again before its run key
 exists. `apply_params` turns one trial's values into the (spec, config) it trains.
 

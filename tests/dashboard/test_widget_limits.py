@@ -6,10 +6,11 @@ import math
 import pytest
 
 from engine.architectures import ConvBlock, DenseLayer, ModelSpec
+from engine.architectures.checks import validate_spec_values
 from engine.errors import InvalidConfig, InvalidSpec
 from engine.limits import SpecLimits, TrainLimits
+from engine.training.checks import validate_config_values
 from engine.training.config import TrainConfig
-from engine.validation import validate_config_values, validate_spec_values
 from tests.dashboard.conftest import open_app
 
 CONFIG_KEYS = {

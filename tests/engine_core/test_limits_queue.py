@@ -7,9 +7,9 @@ import pytest
 
 from engine.architectures import PRESETS, ModelSpec, layer_table
 from engine.errors import InvalidConfig, InvalidSpec
+from engine.training.checks import validate_config
 from engine.training.config import TrainConfig
 from engine.training_queue import TrainingQueue
-from engine.validation import validate_config
 
 
 def test_hosted_mode_caps_parameters_epochs_and_training_size(monkeypatch):

@@ -7,14 +7,15 @@ import json
 import math
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from engine.architectures import PRESETS, ConvBlock, DenseLayer, ModelSpec
+from engine.architectures.checks import validate_spec_values
 from engine.errors import InvalidConfig, InvalidSpec
 from engine.limits import SpecLimits, TrainLimits
+from engine.training.checks import validate_config_values
 from engine.training.config import TrainConfig
-from engine.validation import validate_config_values, validate_request, validate_spec_values
+from engine.validation import validate_request
 
 SPEC = PRESETS["digitlab-small8"].spec.for_data((8, 8, 1), 10)
 
@@ -155,49 +156,22 @@ def test_cli_refuses_an_out_of_range_seed_as_bad_input(capsys):
     assert "seed must be between 0 and 4294967295, got 4294967296" in capsys.readouterr().err
 
 
-def test_a_drawings_png_is_checked_before_it_is_decoded():
-    import io
+def test_a_path_checks_its_request_once_and_any_other_object_in_full(monkeypatch):
+    import engine.validation as door
 
-    from PIL import Image
-
-    from engine.errors import InvalidDataFile
-    from engine.validation import MAX_DRAWING_SIDE, drawing_pixels
-    from tests.crafted_files import png_header_claiming
-
-    rgba = np.zeros((280, 280, 4), dtype=np.uint8)
-    rgba[40:240, 120:160] = 255
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="PNG")
-    assert np.array_equal(drawing_pixels(buffer.getvalue()), rgba)
-
-    with pytest.raises(InvalidDataFile, match=f"{MAX_DRAWING_SIDE + 1}x280 px"):
-        drawing_pixels(png_header_claiming(MAX_DRAWING_SIDE + 1, 280))
-    jpeg = io.BytesIO()
-    Image.fromarray(rgba[..., :3]).save(jpeg, format="JPEG")
-    for bad, message in (
-        (jpeg.getvalue(), "must be a PNG, got JPEG"),
-        (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "not a readable PNG"),
-        (b"", "at most"),
-        ("text", "at most"),
-        (png_header_claiming(280, 280), "not a readable PNG"),  # a sane header, no pixel data
-        (png_header_claiming(50_000, 50_000), "far larger than"),  # PIL's own guard answers first
-    ):
-        with pytest.raises(InvalidDataFile, match=message):
-            drawing_pixels(bad)
-
-
-def test_a_drawings_strokes_are_kept_only_as_bounded_plain_json():
-    from engine.errors import InvalidDataFile
-    from engine.validation import MAX_DRAWING_OBJECTS_BYTES, drawing_objects
-
-    strokes = {"version": "6", "objects": [{"type": "path", "path": [["M", 1, 2], ["L", 3, 4]]}]}
-    assert drawing_objects(strokes) is strokes
-    too_big = {"objects": [{"type": "path", "path": "x" * MAX_DRAWING_OBJECTS_BYTES}]}
-    for bad, message in (
-        (too_big, "at most 2 MB are kept"),
-        ([1, 2], "must be a JSON object"),
-        ({"objects": [math.nan]}, "not plain JSON"),
-        ({"objects": {1, 2}}, "not plain JSON"),
-    ):
-        with pytest.raises(InvalidDataFile, match=message):
-            drawing_objects(bad)
+    calls = []
+    real = door.validate_config
+    monkeypatch.setattr(door, "validate_config", lambda *a, **k: calls.append(1) or real(*a, **k))
+    config = TrainConfig(epochs=3)
+    request(config=config)
+    request(config=config)  # the same objects, sizes and limits: the second call (run_id_for's) is a lookup
+    assert len(calls) == 1
+    request(config=TrainConfig(epochs=3))  # an equal but other object is checked again
+    request(config=config, n_train=1000)  # so are other sizes
+    request(config=config, train_limits=TrainLimits(max_epochs=5))  # and other limits
+    assert len(calls) == 4
+    # Equality would let a value of another type through (True == 1); the door compares identity.
+    with pytest.raises(InvalidConfig, match="epochs"):
+        request(config=replace(TrainConfig(epochs=1), epochs=True))
+    with pytest.raises(InvalidConfig, match="between 1 and 2"):
+        request(config=config, train_limits=TrainLimits(max_epochs=2))

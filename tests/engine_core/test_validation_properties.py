@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 
 from dashboard.links import decode, encode
 from engine.architectures import PRESETS, ModelSpec
+from engine.architectures.checks import validate_spec_values
 from engine.errors import DigitLabError, InvalidConfig
 from engine.limits import train_limits
 from engine.store import RunStore, canonical_json, run_key
+from engine.store.meta_checks import validate_run_meta
+from engine.training.checks import validate_config_values
 from engine.training.config import TrainConfig
-from engine.validation import validate_config_values, validate_run_meta, validate_spec_values
 from tests.store.run_meta import run_meta
 
 ANY_VALUE = st.one_of(

@@ -1,4 +1,4 @@
-"""A complete stored-run meta for store tests: every field `engine.validation.validate_run_meta` requires.
+"""A complete stored-run meta for store tests: every field `engine.store.meta_checks.validate_run_meta` requires.
 
 The store hands out only runs whose meta holds these (listings and pages read them unchecked), so tests that
 build runs by hand start from this and add or break what they test. `run_id` and `created` are filled in by

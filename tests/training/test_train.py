@@ -6,6 +6,7 @@ import pytest
 from engine.architectures import ConvBlock, DenseLayer, ModelSpec, parameter_counts
 from engine.datasets import load_dataset
 from engine.errors import InvalidConfig, InvalidSpec, TrainingCancelled, TrainingDiverged
+from engine.runs import run_id_for
 from engine.training.config import TrainConfig
 from engine.training.data import prepare_data, validation_indices
 from engine.training.fit import train
@@ -123,9 +124,10 @@ def test_spec_sized_for_other_data_is_refused(digits):
         ({"early_stopping_patience": 2, "validation_split": 0.0}, "set a validation split"),
     ],
 )
-def test_bad_settings_are_named(digits, changes, fragment):
+def test_bad_settings_are_named_before_any_run_key(digits, changes, fragment):
+    # Refused at the request door, before a key exists; `prepare_data` trusts a request that reached it.
     with pytest.raises(InvalidConfig) as error:
-        prepare_data(digits, TrainConfig(**changes))
+        run_id_for(digits, SMALL, TrainConfig(**changes))
     assert fragment in str(error.value)
 
 

@@ -24,7 +24,7 @@ from engine.architectures import (
 )
 from engine.datasets import LABEL_MAPPINGS, dataset_status, list_datasets
 from engine.limits import spec_limits
-from engine.training.config import LR_SCHEDULES, settings
+from engine.training.config import LR_SCHEDULES, SettingInfo, settings
 
 # Fractions the validator takes in [0, 1): the widgets' inclusive maximum is the largest float below 1, and
 # "%g" shows what a link carries (0.995) instead of rounding it to two decimals.
@@ -207,6 +207,43 @@ def _training_widgets() -> None:
         help="Train on merged classes, as seed 004's 4-class experiment does: groups of classes split by |, "
         "or a named mapping (" + ", ".join(LABEL_MAPPINGS) + "). Empty = the original classes.",
     )
+    for name, info in settings().items():
+        if info.widget is not None and name not in LAID_OUT:
+            _setting_widget(name, info, ranges.get(name, (None, None)))
+
+
+# The settings `_training_widgets` lays out by hand (columns, steps, placeholders). Any other setting whose
+# TrainConfig metadata gives it a widget is drawn below them from that metadata alone, so a new setting is
+# reachable from the sidebar without an edit here; laying it out by hand is a later choice.
+LAID_OUT = frozenset(
+    {
+        "epochs",
+        "batch_size",
+        "validation_split",
+        "seed",
+        "lr_schedule",
+        "early_stopping_patience",
+        "limit_train",
+        "augmentation",
+        "augment_flip",
+        "label_mapping",
+    }
+)
+
+
+def _setting_widget(name: str, info: SettingInfo, bounds: tuple) -> None:
+    """One training setting's widget drawn from its metadata: its kind, its flag's help, and the validator's bounds
+    where `state.config_widget_ranges` has them."""
+    label, help_text = name.replace("_", " ").capitalize(), info.help
+    if info.widget_kind == "number":
+        number_format = "%g" if isinstance(st.session_state.get(info.widget), float) else None
+        st.number_input(label, *bounds, format=number_format, key=info.widget, help=help_text)
+    elif info.widget_kind == "select":
+        st.selectbox(label, info.choices, key=info.widget, help=help_text)
+    elif info.widget_kind == "checkbox":
+        st.checkbox(label, key=info.widget, help=help_text)
+    else:
+        st.text_input(label, key=info.widget, max_chars=info.max_length or None, help=help_text)
 
 
 def _seed_missing(key, index: int, template) -> None:

@@ -6,7 +6,8 @@ Its values are checked, with the spec's, by `engine.validation`; `check_types` h
 parameters, the sidebar's widget keys, the names a sweep may vary, the labels of a model's overrides, the fields the
 exported recipe reproduces and the run key's optional fields are all derived from the fields' `SettingInfo`
 (`settings()`), so a new setting is registered here alone; what else it needs is its own: the training code that
-uses it, its range check and, if it has a sidebar widget, that widget's draw call.
+uses it and its range check (`engine.training.checks`, with a cap in `engine.limits` if it has one). A setting with
+a widget that the sidebar does not lay out by hand is drawn there from this metadata, by its kind.
 """
 
 from __future__ import annotations

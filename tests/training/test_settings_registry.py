@@ -177,6 +177,57 @@ def test_each_widget_setting_is_drawn_in_the_sidebar_as_its_declared_kind(tmp_pa
     assert set(state.CONFIG_WIDGETS) == set(widgets)
 
 
+def test_a_new_widget_setting_is_drawn_from_its_metadata_alone(tmp_path, monkeypatch):
+    """A setting the sidebar does not lay out by hand is drawn below the others by its declared kind, so a new
+    setting with a widget needs no sidebar edit: two made-up settings (a number and a checkbox) join the real
+    ones and are drawn, once each, holding their values, with their flag's help."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import sidebar
+    from tests.dashboard.conftest import HOME, open_sidebar_expanders
+
+    made_up = {
+        "mixup_alpha": setting(
+            label="mixup",
+            flag="--mixup",
+            help="mix pairs of images",
+            widget="cfg_mixup_alpha",
+            widget_kind="number",
+            no_link="x",
+            no_sweep="x",
+            recipe=False,
+            no_recipe="x",
+        ),
+        "cutout": setting(
+            label="cutout",
+            flag="--cutout",
+            help="cut a square out",
+            widget="cfg_cutout",
+            widget_kind="checkbox",
+            no_link="x",
+            no_sweep="x",
+            recipe=False,
+            no_recipe="x",
+        ),
+    }
+    real = settings()
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(sidebar, "settings", lambda: {**real, **{k: v["setting"] for k, v in made_up.items()}})
+    app = AppTest.from_file(HOME, default_timeout=120)
+    app.session_state["cfg_mixup_alpha"] = 0.2
+    app.session_state["cfg_cutout"] = True
+    open_sidebar_expanders(app, True)
+    app.run()
+    assert not app.exception
+    for key, kind, value, label, help_text in (
+        ("cfg_mixup_alpha", "number_input", 0.2, "Mixup alpha", "mix pairs of images"),
+        ("cfg_cutout", "checkbox", True, "Cutout", "cut a square out"),
+    ):
+        drawn = [w for w in getattr(app.sidebar, kind) if w.key == key]
+        assert len(drawn) == 1, f"{key}: {len(drawn)} widgets"
+        assert (drawn[0].value, drawn[0].label, drawn[0].help) == (value, label, help_text)
+
+
 def test_a_setting_must_give_each_way_in_or_a_reason():
     with pytest.raises(ValueError, match="flag"):
         SettingInfo(label="x", no_link="r", no_widget="r", no_sweep="r")

@@ -157,7 +157,9 @@ def aligned_curves(runs: list[StoredRun], problems: list[tuple[str, str]] | None
             if problems is not None:
                 problems.append((run.run_id, str(error)))
             continue
-        initial = history.get("initial") if isinstance(history.get("initial"), dict) else {}
+        initial = history.get("initial")
+        if not isinstance(initial, dict):
+            initial = {}
         for metric, value in initial.items():
             rows.append({"run_id": run.run_id, "label": label, "epoch": 0, "metric": metric, "value": value})
         for epoch in history["epochs"]:

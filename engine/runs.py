@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -196,7 +197,7 @@ def mark_shown(run_id: str) -> None:
     _shown[run_id] = time.time()
 
 
-def evict_over_budget(store: RunStore, keep: set[str] = frozenset()) -> list[str]:
+def evict_over_budget(store: RunStore, keep: Set[str] = frozenset()) -> list[str]:
     """Delete the least recently used runs (by last open) until the cache fits its budget (hosted mode).
 
     Never those in `keep`, nor runs shown in the last ten minutes (`mark_shown`), so a page never loses the run it

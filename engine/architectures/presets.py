@@ -30,7 +30,7 @@ class Preset:
     label_mapping: str = ""  # set for seed 004's merged-class model
     reported: dict = field(default_factory=dict)  # numbers the report states, shown beside ours
 
-    def spec_for(self, image_shape: tuple[int, ...], num_classes: int) -> ModelSpec:
+    def spec_for(self, image_shape: tuple[int, int, int], num_classes: int) -> ModelSpec:
         """The preset sized for other data; raises `InvalidSpec` saying why it does not fit."""
         spec = self.spec.for_data(image_shape, num_classes)
         try:

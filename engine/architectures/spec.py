@@ -12,7 +12,7 @@ import base64
 import json
 import zlib
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, cast
 
 from engine.errors import InvalidSpec
 
@@ -71,9 +71,11 @@ class ModelSpec:
     input_shape: tuple[int, int, int] = (28, 28, 1)  # (height, width, channels), set from the dataset
     num_classes: int = 10  # set from the dataset (4 for seed 004's merged classes)
 
-    def for_data(self, image_shape: tuple[int, ...], num_classes: int) -> ModelSpec:
+    def for_data(self, image_shape: tuple[int, int, int], num_classes: int) -> ModelSpec:
         """The same architecture sized for a dataset's images and classes."""
-        return replace(self, input_shape=tuple(int(d) for d in image_shape), num_classes=int(num_classes))
+        # int() of each of three numbers (NumPy integers from a dataset's array shape) keeps three.
+        input_shape = cast("tuple[int, int, int]", tuple(int(d) for d in image_shape))
+        return replace(self, input_shape=input_shape, num_classes=int(num_classes))
 
     def with_learning_rate(self, learning_rate: float) -> ModelSpec:
         return replace(self, learning_rate=float(learning_rate))
@@ -172,12 +174,13 @@ def check_types(spec: ModelSpec) -> None:
     if not isinstance(spec.dense_layers, tuple) or not all(isinstance(d, DenseLayer) for d in spec.dense_layers):
         raise InvalidSpec(f"dense_layers must be a tuple of DenseLayer, got {spec.dense_layers!r}.")
     checks: list[tuple[str, Any, type | tuple[type, ...]]] = []
+    # `from __future__ import annotations` makes every field's `type` its annotation's text.
     for i, block in enumerate(spec.conv_blocks, 1):
         for f in fields(ConvBlock):
-            checks.append((f"conv block {i} {f.name}", getattr(block, f.name), _TYPES[f.type]))
+            checks.append((f"conv block {i} {f.name}", getattr(block, f.name), _TYPES[cast(str, f.type)]))
     for i, layer in enumerate(spec.dense_layers, 1):
         for f in fields(DenseLayer):
-            checks.append((f"dense layer {i} {f.name}", getattr(layer, f.name), _TYPES[f.type]))
+            checks.append((f"dense layer {i} {f.name}", getattr(layer, f.name), _TYPES[cast(str, f.type)]))
     for f in fields(ModelSpec):
         if f.type in _TYPES:
             checks.append((f.name, getattr(spec, f.name), _TYPES[f.type]))

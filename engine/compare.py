@@ -8,6 +8,7 @@ comparison of seed document 003.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from engine.errors import DigitLabError, StoreError
 from engine.progress import BatchCallback, batch_relay
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
+
+if TYPE_CHECKING:  # annotations only: the executors are imported when the models run
+    from engine.executors import Executor
 
 STUDIES: dict[str, tuple[str, ...]] = {
     "seed003": tuple(f"seed003-m{i}" for i in range(1, 11)),
@@ -181,7 +185,7 @@ def accuracy_vs_parameters(runs: list[StoredRun]) -> pd.DataFrame:
     return comparison_table(runs)[["run_id", "label", "parameters", "test_accuracy", "train_seconds", "dataset"]]
 
 
-def study_tasks(name: str, dataset: Dataset, **config_changes) -> list:
+def study_tasks(name: str, dataset: Dataset, **config_changes: Any) -> list:
     """A study's models as executor tasks (`engine.executors.RunTask`), validated and keyed: what `run_study` runs
     here and what a job driver (`engine.jobs`) runs in its own process."""
     from engine.errors import InvalidConfig
@@ -201,8 +205,8 @@ def run_study(
     dataset: Dataset,
     progress: BatchCallback | None = None,
     store: RunStore | None = None,
-    executor=None,
-    **config_changes,
+    executor: Executor | str | None = None,
+    **config_changes: Any,
 ) -> list[RunResult]:
     """Train (or fetch) every model of a study on `dataset`; `config_changes` (e.g. limit_train, epochs) apply to all.
 

@@ -12,7 +12,7 @@ import base64
 import json
 import zlib
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from engine.errors import InvalidSpec
 
@@ -143,19 +143,22 @@ def _reject_unknown(data: dict, kind: type, what: str) -> None:
         )
 
 
-def _item(kind: type, data: Any, what: str):
+_Item = TypeVar("_Item", ConvBlock, DenseLayer, ModelSpec)  # the spec dataclasses read from JSON
+
+
+def _item(kind: type[_Item], data: Any, what: str) -> _Item:
     if not isinstance(data, dict):
         raise InvalidSpec(f"{what} must be an object, got {type(data).__name__}.")
     _reject_unknown(data, kind, what)
     return _floats_as_floats(kind(**data))
 
 
-def _floats_as_floats(item):
+def _floats_as_floats(item: _Item) -> _Item:
     """`item` with whole numbers in float fields turned into floats: a spec file may say `"learning_rate": 1`.
 
     The run key hashes the spec's JSON, where 1 and 1.0 differ; without this the same model would get two keys.
     """
-    changes = {
+    changes: dict[str, Any] = {
         f.name: float(getattr(item, f.name))
         for f in fields(item)
         if f.type == "float" and type(getattr(item, f.name)) is int

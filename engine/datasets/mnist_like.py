@@ -29,6 +29,7 @@ DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = ", ".join(idx_file_names(p)[0] for p in IDX_PARTS)  # the four files a local folder must hold
 # What `_find_in` found in a folder: one npz file, or the IDX files by part.
 _Found = tuple[Literal["npz"], Path] | tuple[Literal["idx"], dict[str, Path]]
+_Pair = tuple[np.ndarray, np.ndarray]  # (images, labels) of one split
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def _find_in(location: Path, family: MnistLike) -> _Found | str:
     return f"{location} holds no IDX files and no {family.npz_name}"
 
 
-def _read_found(found: _Found, family: MnistLike):
+def _read_found(found: _Found, family: MnistLike) -> tuple[_Pair, _Pair]:
     if found[0] == "npz":
         return load_npz(found[1], num_classes=len(family.class_names))
     where = found[1]
@@ -126,7 +127,7 @@ def _used_files(found: _Found) -> list[Path]:
     return [found[1]] if found[0] == "npz" else list(found[1].values())
 
 
-def _identified(family: MnistLike, train, test, source: str, files: list[Path]) -> Dataset:
+def _identified(family: MnistLike, train: _Pair, test: _Pair, source: str, files: list[Path]) -> Dataset:
     """The dataset as its checksums say it is: named as another known dataset (with a warning) when it is one."""
     checksum = content_checksum(train[0], train[1], test[0], test[1])
     identity = identify(family.name, checksum, files)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ from engine.evaluation.inputs import (
     row_sum_deviation,
     rows_sum_to_one,
 )
+
+if TYPE_CHECKING:  # annotations only: the ROC module needs scikit-learn, which `Evaluation.roc_curves` imports late
+    from engine.evaluation.roc import RocCurves
 
 REPORT_COLUMNS = ("precision", "recall", "f1-score", "support")
 
@@ -154,7 +157,7 @@ class Evaluation:
     def one_vs_rest(self) -> pd.DataFrame:
         return one_vs_rest(self.confusion, self.class_names)
 
-    def roc_curves(self):  # -> RocCurves; imported lazily because it needs scikit-learn
+    def roc_curves(self) -> RocCurves:  # imported lazily because it needs scikit-learn
         from engine.evaluation.roc import roc_curves
 
         return roc_curves(self.y_true, self.probabilities, self.class_names)
@@ -195,7 +198,9 @@ def evaluate(
     )
 
 
-def _check_predictions(y_true, y_pred, class_names) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+def _check_predictions(
+    y_true: np.ndarray | Sequence[int], y_pred: np.ndarray | Sequence[int], class_names: Sequence[str]
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     names = check_class_names(class_names)
     truth = check_labels(y_true, len(names), "y_true")
     predicted = check_labels(y_pred, len(names), "y_pred")

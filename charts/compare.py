@@ -68,7 +68,7 @@ SPREAD_DECADES = 0.035  # the sideways step between such runs, small beside the 
 AXIS_FONT = 13  # tick labels: the default 12 px (and the log axis' small minor digits) were hard to read
 
 
-def spread_positions(parameters: Sequence[float]) -> np.ndarray:
+def spread_positions(parameters: Sequence[float] | np.ndarray) -> np.ndarray:
     """x positions for a log axis: runs of (nearly) the same size side by side instead of on top of each other.
 
     Each group of sizes within `SAME_SIZE_DECADES` of its smallest is centred on that size, `SPREAD_DECADES` apart,

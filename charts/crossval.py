@@ -29,7 +29,9 @@ def fold_colour(fold: int) -> str:
     return FOLD_COLOURS[(fold - 1) % len(FOLD_COLOURS)]
 
 
-def _band(figure: go.Figure, mean: float, std: float, row: int, col: int, x0: float, x1: float, colour: str) -> None:
+def _band(
+    figure: go.Figure, mean: float | None, std: float, row: int, col: int, x0: float, x1: float, colour: str
+) -> None:
     """Mean as a dashed line and mean ± std as a shaded band across the folds."""
     if mean is None or math.isnan(mean):
         return

@@ -66,7 +66,7 @@ def image_mosaic(
     hover: Sequence[str] | None = None,
     zmin: float = 0.0,
     zmax: float | None = None,
-    colorscale=GRAY,
+    colorscale: str | list = GRAY,
     colorbar_title: str | None = None,
     zmid: float | None = None,
     tile_px: int | None = None,
@@ -237,7 +237,9 @@ def embedding_chart(
                 mode="markers",
                 name=str(name),
                 marker={"size": 6, "color": CLASS_COLOURS[cls % len(CLASS_COLOURS)], "opacity": 0.8},
-                customdata=np.stack([indices[members], [thumbnails[i].replace("\n", "<br>") for i in members]], axis=1),
+                customdata=np.stack(
+                    [indices[members], [thumbnails[int(i)].replace("\n", "<br>") for i in members]], axis=1
+                ),
                 hovertemplate=f"<b>class {name}</b> · {split} #%{{customdata[0]}}<br>%{{customdata[1]}}<extra></extra>",
                 hoverlabel={"font": {"family": MONO, "size": 10}},
             )

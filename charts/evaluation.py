@@ -7,6 +7,7 @@ Streamlit. Rows are always the true class and columns the predicted class, as in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any  # the engine's curve objects (fpr, tpr, auc, name): charts import no engine type
 
 import numpy as np
 import plotly.graph_objects as go
@@ -107,7 +108,7 @@ ROC_ZOOM_FPR = 0.1
 
 
 def roc_figure(
-    per_class: Sequence, micro, macro, title: str = "ROC curves (one vs rest)", fpr_axis: str = "linear"
+    per_class: Sequence, micro: Any, macro: Any, title: str = "ROC curves (one vs rest)", fpr_axis: str = "linear"
 ) -> go.Figure:
     """One curve per class plus the micro and macro averages; legend entries carry the AUC.
 

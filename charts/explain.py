@@ -23,7 +23,9 @@ def _image_axes(figure: go.Figure, height: int) -> go.Figure:
     return figure
 
 
-def explanation_overlay(image: np.ndarray, value_max: float, heatmap: np.ndarray, opacity: float, title: str):
+def explanation_overlay(
+    image: np.ndarray, value_max: float, heatmap: np.ndarray, opacity: float, title: str
+) -> go.Figure:
     """The raw image in grey (0 black, value_max white) under the heatmap, scaled so its largest |value| is 1."""
     image = np.asarray(image, dtype=np.float64).reshape(np.shape(heatmap))
     heat = np.asarray(heatmap, dtype=np.float64)
@@ -73,7 +75,9 @@ def robustness_curves(
     return figure
 
 
-def reliability_diagram(bins_before, bins_after, ece: float, ece_after: float | None) -> go.Figure:
+def reliability_diagram(
+    bins_before: Sequence, bins_after: Sequence | None, ece: float, ece_after: float | None
+) -> go.Figure:
     """Accuracy against mean confidence per confidence bin (empty bins left out), before and after temperature
     scaling, with the diagonal of perfect calibration."""
     figure = go.Figure(

@@ -7,6 +7,7 @@ plotly figures; they never compute metrics.
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 
 import plotly.graph_objects as go
 
@@ -34,7 +35,10 @@ def _dimension(name: str, values: list, log: bool, categorical: bool = False) ->
 
 
 def parallel_coordinates(
-    trials: list[dict], metric: str, log_params: set[str] = frozenset(), choice_params: set[str] = frozenset()
+    trials: list[dict],
+    metric: str,
+    log_params: AbstractSet[str] = frozenset(),
+    choice_params: AbstractSet[str] = frozenset(),
 ) -> go.Figure:
     """One line per complete trial across every varied setting, ending on the metric axis; colour is the metric.
     Choice settings are categories (evenly spaced, in the order first seen), even when their values are numbers."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from typing import Any
 
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features) drowns the CLI's one-line messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -82,7 +83,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'engine' has no attribute {name!r}")
     value = getattr(importlib.import_module(_WHERE[name]), name)

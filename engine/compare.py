@@ -8,6 +8,7 @@ comparison of seed document 003.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from engine.executors import batch_relay
 from engine.progress import BatchCallback
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
+
+if TYPE_CHECKING:  # annotations only: the executors are imported when the models run
+    from engine.executors import Executor
 
 STUDIES: dict[str, tuple[str, ...]] = {
     "seed003": tuple(f"seed003-m{i}" for i in range(1, 11)),
@@ -158,7 +162,9 @@ def aligned_curves(runs: list[StoredRun], problems: list[tuple[str, str]] | None
             if problems is not None:
                 problems.append((run.run_id, str(error)))
             continue
-        initial = history.get("initial") if isinstance(history.get("initial"), dict) else {}
+        initial = history.get("initial")
+        if not isinstance(initial, dict):
+            initial = {}
         for metric, value in initial.items():
             rows.append({"run_id": run.run_id, "label": label, "epoch": 0, "metric": metric, "value": value})
         for epoch in history["epochs"]:
@@ -180,7 +186,7 @@ def accuracy_vs_parameters(runs: list[StoredRun]) -> pd.DataFrame:
     return comparison_table(runs)[["run_id", "label", "parameters", "test_accuracy", "train_seconds", "dataset"]]
 
 
-def study_tasks(name: str, dataset: Dataset, **config_changes) -> list:
+def study_tasks(name: str, dataset: Dataset, **config_changes: Any) -> list:
     """A study's models as executor tasks (`engine.executors.RunTask`), validated and keyed: what `run_study` runs
     here and what a job driver (`engine.jobs`) runs in its own process."""
     from engine.errors import InvalidConfig
@@ -200,8 +206,8 @@ def run_study(
     dataset: Dataset,
     progress: BatchCallback | None = None,
     store: RunStore | None = None,
-    executor=None,
-    **config_changes,
+    executor: Executor | str | None = None,
+    **config_changes: Any,
 ) -> list[RunResult]:
     """Train (or fetch) every model of a study on `dataset`; `config_changes` (e.g. limit_train, epochs) apply to all.
 

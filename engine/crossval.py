@@ -8,6 +8,7 @@ untouched test set, so train, CV and test accuracy can be read side by side.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from engine.limits import train_limits
 from engine.progress import BatchCallback
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
+
+if TYPE_CHECKING:  # annotations only: the executors are imported when the folds run
+    from engine.executors import Executor
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ def cross_validate(
     progress: BatchCallback | None = None,
     store: RunStore | None = None,
     preset: str = "",
-    executor=None,
+    executor: Executor | str | None = None,
 ) -> CrossValidation:
     """Train (or fetch) each of the k folds and return them all.
 

@@ -131,12 +131,14 @@ def embedding(
     # At least one image per class, so the map shows every class even for a tiny n.
     rows = stratified_indices(labels, max(n, len(np.unique(labels))), seed)
     x = normalised(images[rows].reshape(len(rows), -1), value_max)
+    explained: tuple[float, float] | None
     if method == "pca":
         from sklearn.decomposition import PCA
 
         pca = PCA(n_components=2, random_state=seed)
         coords = pca.fit_transform(x)
-        explained = tuple(float(v) for v in pca.explained_variance_ratio_)
+        first, second = pca.explained_variance_ratio_  # one share per component, of two
+        explained = (float(first), float(second))
     else:
         from sklearn.manifold import TSNE
         from threadpoolctl import threadpool_limits

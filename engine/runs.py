@@ -11,11 +11,13 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +29,7 @@ from engine.memory_estimate import estimate_training
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
-from engine.training.fit import train
+from engine.training.fit import TrainingResult, train
 from engine.training.precision import choose_precision
 from engine.training_queue import training_queue
 from engine.validation import validate_request
@@ -98,7 +100,7 @@ def get_or_train(
     run_id = run_id_for(dataset, spec, config)
 
     def build(folder: Path) -> dict:
-        def waiting(position: int):
+        def waiting(position: int) -> bool | None:
             if progress is not None:
                 return progress(
                     ProgressEvent("queued", 0, config.epochs, time.perf_counter() - started, {"position": position})
@@ -128,7 +130,15 @@ def get_or_train(
 _unstored: dict[str, StoredRun] = {}
 
 
-def _unstored_run(run_id, dataset, spec, config, preset, result, build) -> StoredRun:
+def _unstored_run(
+    run_id: str,
+    dataset: Dataset,
+    spec: ModelSpec,
+    config: TrainConfig,
+    preset: str,
+    result: TrainingResult | None,
+    build: Callable[[Path], dict],
+) -> StoredRun:
     """Write a run outside the cache (the system temp folder) and remember it for this process."""
     import tempfile
 
@@ -155,7 +165,13 @@ RUN_FILES = ("model.keras", "history.json", "test_probabilities.npy", "test_labe
 
 
 def write_run(
-    folder: Path, run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str, result
+    folder: Path,
+    run_id: str,
+    dataset: Dataset,
+    spec: ModelSpec,
+    config: TrainConfig,
+    preset: str,
+    result: TrainingResult,
 ) -> dict:
     """Write a finished training's files (`RUN_FILES`) into `folder` and return the run's meta dict.
 
@@ -196,7 +212,7 @@ def mark_shown(run_id: str) -> None:
     _shown[run_id] = time.time()
 
 
-def evict_over_budget(store: RunStore, keep: set[str] = frozenset()) -> list[str]:
+def evict_over_budget(store: RunStore, keep: Set[str] = frozenset()) -> list[str]:
     """Delete the least recently used runs (by last open) until the cache fits its budget (hosted mode).
 
     Never those in `keep`, nor runs shown in the last ten minutes (`mark_shown`), so a page never loses the run it
@@ -235,7 +251,9 @@ def evict_over_budget(store: RunStore, keep: set[str] = frozenset()) -> list[str
     return evicted
 
 
-def _meta(run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str, result) -> dict:
+def _meta(
+    run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str, result: TrainingResult
+) -> dict:
     from engine.evaluation import evaluate
 
     scores = evaluate(result.test_labels, result.test_probabilities, result.class_names)
@@ -297,7 +315,7 @@ def run_warnings(
 
 
 def preset_request(
-    preset_name: str, dataset: Dataset, learning_rate: float | None = None, **config_changes
+    preset_name: str, dataset: Dataset, learning_rate: float | None = None, **config_changes: Any
 ) -> tuple[ModelSpec, TrainConfig]:
     """A preset's spec sized for `dataset` and its recipe with overrides (None keeps the preset's value).
 

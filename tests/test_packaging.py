@@ -201,6 +201,21 @@ def test_readme_keeps_two_set_up_commands_and_ci_runs_the_test_one_after_ruff():
     assert ci.index("ruff format --check .") < ci.index("lint-imports") < test_line  # the layers, before the suite
 
 
+def test_mypy_is_configured_in_pyproject_and_ci_runs_it_before_the_tests():
+    mypy = PYPROJECT["tool"]["mypy"]
+    assert mypy["files"] == ["engine"] and mypy["python_version"] == "3.11" and mypy["check_untyped_defs"]
+    # Only named third-party modules may be unchecked imports, never every missing one.
+    assert "ignore_missing_imports" not in mypy
+    dev = PYPROJECT["project"]["optional-dependencies"]["dev"]
+    assert "mypy" in {canonicalize_name(Requirement(r).name) for r in dev}
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if not line.startswith("#")]
+    assert (
+        ci.index("ruff format --check .")
+        < ci.index("mypy")
+        < ci.index("pip install -r requirements-dev.txt && python -m pytest")
+    )
+
+
 @pytest.mark.slow
 def test_the_command_runs_from_another_folder(tmp_path):
     """`digit-lab datasets --json` (or `python -m engine` where the project is not installed) outside the clone."""

@@ -8,6 +8,7 @@ against the reports' tables in `tests/architectures/test_presets.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ConvBlock, DenseLayer, ModelSpec
@@ -30,7 +31,7 @@ class Preset:
     label_mapping: str = ""  # set for seed 004's merged-class model
     reported: dict = field(default_factory=dict)  # numbers the report states, shown beside ours
 
-    def spec_for(self, image_shape: tuple[int, ...], num_classes: int) -> ModelSpec:
+    def spec_for(self, image_shape: tuple[int, int, int], num_classes: int) -> ModelSpec:
         """The preset sized for other data; raises `InvalidSpec` saying why it does not fit."""
         spec = self.spec.for_data(image_shape, num_classes)
         try:
@@ -62,7 +63,7 @@ class Preset:
         }
 
 
-def _conv(filters, kernel=3, **options) -> ConvBlock:
+def _conv(filters: int, kernel: int = 3, **options: Any) -> ConvBlock:
     return ConvBlock(filters=filters, kernel_size=kernel, **options)
 
 
@@ -405,7 +406,7 @@ def get_preset(name: str) -> Preset:
         raise InvalidSpec(f"Unknown preset {name!r}. Available: {', '.join(PRESETS)}.") from None
 
 
-def with_overrides(preset: Preset, **config_changes) -> TrainConfig:
+def with_overrides(preset: Preset, **config_changes: Any) -> TrainConfig:
     """The preset's recipe with some settings changed (None means keep the preset's)."""
     return replace(preset.config, **{k: v for k, v in config_changes.items() if v is not None})
 

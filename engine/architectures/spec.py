@@ -12,7 +12,7 @@ import base64
 import json
 import zlib
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from engine.errors import InvalidSpec
 
@@ -71,9 +71,11 @@ class ModelSpec:
     input_shape: tuple[int, int, int] = (28, 28, 1)  # (height, width, channels), set from the dataset
     num_classes: int = 10  # set from the dataset (4 for seed 004's merged classes)
 
-    def for_data(self, image_shape: tuple[int, ...], num_classes: int) -> ModelSpec:
+    def for_data(self, image_shape: tuple[int, int, int], num_classes: int) -> ModelSpec:
         """The same architecture sized for a dataset's images and classes."""
-        return replace(self, input_shape=tuple(int(d) for d in image_shape), num_classes=int(num_classes))
+        # int() of each of three numbers (NumPy integers from a dataset's array shape) keeps three.
+        input_shape = cast("tuple[int, int, int]", tuple(int(d) for d in image_shape))
+        return replace(self, input_shape=input_shape, num_classes=int(num_classes))
 
     def with_learning_rate(self, learning_rate: float) -> ModelSpec:
         return replace(self, learning_rate=float(learning_rate))
@@ -141,19 +143,22 @@ def _reject_unknown(data: dict, kind: type, what: str) -> None:
         )
 
 
-def _item(kind: type, data: Any, what: str):
+_Item = TypeVar("_Item", ConvBlock, DenseLayer, ModelSpec)  # the spec dataclasses read from JSON
+
+
+def _item(kind: type[_Item], data: Any, what: str) -> _Item:
     if not isinstance(data, dict):
         raise InvalidSpec(f"{what} must be an object, got {type(data).__name__}.")
     _reject_unknown(data, kind, what)
     return _floats_as_floats(kind(**data))
 
 
-def _floats_as_floats(item):
+def _floats_as_floats(item: _Item) -> _Item:
     """`item` with whole numbers in float fields turned into floats: a spec file may say `"learning_rate": 1`.
 
     The run key hashes the spec's JSON, where 1 and 1.0 differ; without this the same model would get two keys.
     """
-    changes = {
+    changes: dict[str, Any] = {
         f.name: float(getattr(item, f.name))
         for f in fields(item)
         if f.type == "float" and type(getattr(item, f.name)) is int
@@ -172,12 +177,13 @@ def check_types(spec: ModelSpec) -> None:
     if not isinstance(spec.dense_layers, tuple) or not all(isinstance(d, DenseLayer) for d in spec.dense_layers):
         raise InvalidSpec(f"dense_layers must be a tuple of DenseLayer, got {spec.dense_layers!r}.")
     checks: list[tuple[str, Any, type | tuple[type, ...]]] = []
+    # `from __future__ import annotations` makes every field's `type` its annotation's text.
     for i, block in enumerate(spec.conv_blocks, 1):
         for f in fields(ConvBlock):
-            checks.append((f"conv block {i} {f.name}", getattr(block, f.name), _TYPES[f.type]))
+            checks.append((f"conv block {i} {f.name}", getattr(block, f.name), _TYPES[cast(str, f.type)]))
     for i, layer in enumerate(spec.dense_layers, 1):
         for f in fields(DenseLayer):
-            checks.append((f"dense layer {i} {f.name}", getattr(layer, f.name), _TYPES[f.type]))
+            checks.append((f"dense layer {i} {f.name}", getattr(layer, f.name), _TYPES[cast(str, f.type)]))
     for f in fields(ModelSpec):
         if f.type in _TYPES:
             checks.append((f.name, getattr(spec, f.name), _TYPES[f.type]))

@@ -262,6 +262,7 @@ def load_npz(
             )
         arrays = {}
         cap = input_limits().max_decoded_bytes
+        assert archive.zip is not None  # NpzFile drops its zip only when closed, after this `with`
         for key in NPZ_KEYS:
             # The zip directory states each member's unpacked size, and zipfile never reads past it: checking
             # it first refuses a "zip bomb" before a byte is inflated.

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 import numpy as np
 
@@ -26,6 +27,9 @@ FASHION_MNIST_ENV = "DIGIT_LAB_FASHION_MNIST_DIR"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 IDX_NAMES = ", ".join(idx_file_names(p)[0] for p in IDX_PARTS)  # the four files a local folder must hold
+# What `_find_in` found in a folder: one npz file, or the IDX files by part.
+_Found = tuple[Literal["npz"], Path] | tuple[Literal["idx"], dict[str, Path]]
+_Pair = tuple[np.ndarray, np.ndarray]  # (images, labels) of one split
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ def _keras_datasets_dir() -> Path:
     return base / ".keras" / "datasets"
 
 
-def _find_in(location: Path, family: MnistLike) -> tuple[str, Path | dict[str, Path]] | str:
+def _find_in(location: Path, family: MnistLike) -> _Found | str:
     """What loadable data `location` holds: ("idx", files) or ("npz", path), else a reason string.
 
     Looks at names only (cheap), so both status checks and loading use it.
@@ -71,10 +75,10 @@ def _find_in(location: Path, family: MnistLike) -> tuple[str, Path | dict[str, P
     return f"{location} holds no IDX files and no {family.npz_name}"
 
 
-def _read_found(found: tuple[str, Path | dict[str, Path]], family: MnistLike):
-    kind, where = found
-    if kind == "npz":
-        return load_npz(where, num_classes=len(family.class_names))
+def _read_found(found: _Found, family: MnistLike) -> tuple[_Pair, _Pair]:
+    if found[0] == "npz":
+        return load_npz(found[1], num_classes=len(family.class_names))
+    where = found[1]
     train = load_idx_pair(where["train_images"], where["train_labels"], num_classes=len(family.class_names))
     test = load_idx_pair(where["test_images"], where["test_labels"], num_classes=len(family.class_names))
     if train[0].shape[1:] != test[0].shape[1:]:
@@ -85,9 +89,8 @@ def _read_found(found: tuple[str, Path | dict[str, Path]], family: MnistLike):
     return train, test
 
 
-def _describe(found: tuple[str, Path | dict[str, Path]]) -> str:
-    kind, where = found
-    return f"{where} (npz)" if kind == "npz" else f"{where['train_images'].parent} (IDX files)"
+def _describe(found: _Found) -> str:
+    return f"{found[1]} (npz)" if found[0] == "npz" else f"{found[1]['train_images'].parent} (IDX files)"
 
 
 @dataclass(frozen=True)
@@ -120,12 +123,11 @@ def _unusable_named(family: MnistLike, place: _Place, reason: str) -> DatasetUna
     )
 
 
-def _used_files(found: tuple[str, Path | dict[str, Path]]) -> list[Path]:
-    kind, where = found
-    return [where] if kind == "npz" else list(where.values())
+def _used_files(found: _Found) -> list[Path]:
+    return [found[1]] if found[0] == "npz" else list(found[1].values())
 
 
-def _identified(family: MnistLike, train, test, source: str, files: list[Path]) -> Dataset:
+def _identified(family: MnistLike, train: _Pair, test: _Pair, source: str, files: list[Path]) -> Dataset:
     """The dataset as its checksums say it is: named as another known dataset (with a warning) when it is one."""
     checksum = content_checksum(train[0], train[1], test[0], test[1])
     identity = identify(family.name, checksum, files)
@@ -216,7 +218,7 @@ def read_local(folder: Path, name: str, source: str) -> Dataset:
             raise InvalidDataFile(
                 f"{found}. Upload the four IDX files ({IDX_NAMES}, each optionally .gz) or one .npz file."
             )
-        found = ("npz", npz[0])
+        found = cast(_Found, ("npz", npz[0]))  # mypy would keep `str` in the type after assigning a tuple display
     train, test = _read_found(found, MNIST)
     checksum = content_checksum(train[0], train[1], test[0], test[1])
     identity = identify("", checksum, _used_files(found))

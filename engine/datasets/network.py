@@ -99,7 +99,7 @@ def forget_failure(name: str) -> None:
     _FAILED.pop(name, None)
 
 
-def fetch(name: str):
+def fetch(name: str) -> tuple:
     """Download `name` through `FETCHERS` under the network timeout, unless it already failed in this process.
 
     Raises `DownloadFailed` with a one-line reason either way, so the loaders build the same message.

@@ -131,11 +131,13 @@ def _source(name: str) -> _Source:
     raise DatasetUnavailable(f"unknown dataset {str(name)[:80]!r}; choose one of: {', '.join(_SOURCES)}.")
 
 
-def _upload_info(name: str, image_shape=(0, 0, 1), num_classes: int = 10, files=()) -> DatasetInfo:
+def _upload_info(
+    name: str, image_shape: tuple[int, int, int] = (0, 0, 1), num_classes: int = 10, files: tuple[str, ...] = ()
+) -> DatasetInfo:
     return DatasetInfo(
         name=name,
         title=f"Uploaded data {name.removeprefix(uploads.UPLOAD_PREFIX)[:8]}",
-        image_shape=tuple(image_shape),
+        image_shape=image_shape,
         num_classes=num_classes,
         description=f"Uploaded on the Data page ({', '.join(files) or 'IDX or npz'}); kept in this server's cache.",
         how_to_get="Upload the files again on the Data page; uploads are kept in the cache of the server they were "

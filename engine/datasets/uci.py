@@ -83,7 +83,9 @@ def _save_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
     )
     try:
         with handle:
-            np.savez_compressed(handle, **arrays)  # a file object, so numpy adds no ".npz" suffix
+            # A file object, so numpy adds no ".npz" suffix. The ignore: mypy matches a `**` dict against every
+            # keyword parameter, numpy's `allow_pickle: bool` too, though no array here is named so.
+            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
@@ -112,6 +114,7 @@ def load_uci_optdigits(local_path: Path | None) -> Dataset:
         source = f"local file {path}"
     else:
         cache = optdigits_cache_path()
+        cached = True
         if cache.is_file():
             source = f"cache file {cache}"
         else:
@@ -126,14 +129,15 @@ def load_uci_optdigits(local_path: Path | None) -> Dataset:
                     f"file); or copy an existing {OPTDIGITS_CACHE_NAME} into {cache.parent}; or use 'digits', "
                     "scikit-learn's bundled copy of part of the same UCI set (1,797 images), which needs no network."
                 ) from None
-            x, y = _check_optdigits(*fetched, "uci-optdigits download", DatasetUnavailable)
+            features, labels = fetched
+            x, y = _check_optdigits(features, labels, "uci-optdigits download", DatasetUnavailable)
             source = f"UCI ML Repository download (ucimlrepo id=80), saved to {cache}"
             try:
                 _save_npz_atomically(cache, X=x.reshape(len(x), 64), y=y)
             except OSError as error:
                 source = f"UCI ML Repository download (ucimlrepo id=80); not cached: {short_reason(error)}"
-                cache = None  # keep the downloaded arrays; next time it fetches again
-        if cache is not None:
+                cached = False  # keep the downloaded arrays; next time it fetches again
+        if cached:
             # Read back what was cached so a fresh download and a later cached load run the same code.
             x, y = _read_optdigits_npz(cache)
     from sklearn.model_selection import train_test_split
@@ -144,7 +148,7 @@ def load_uci_optdigits(local_path: Path | None) -> Dataset:
     identity = "unverified (no checksum of the UCI optdigits arrays is carried)"
     checksum = content_checksum(x_train, y_train, x_test, y_test)
     found = identify("uci-optdigits", checksum)
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if found.is_other_dataset:  # e.g. the 1,797 bundled digits saved under the optdigits name
         warnings = (f"These arrays are {KNOWN[found.same_as].title}, not the full UCI optdigits set ({source}).",)
     return make_dataset(

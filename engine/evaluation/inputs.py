@@ -97,7 +97,7 @@ def check_probabilities(probabilities: np.ndarray, num_samples: int | None = Non
 
 
 def check_inputs(
-    y_true, probabilities: np.ndarray, class_names: Sequence[str]
+    y_true: np.ndarray | Sequence[int], probabilities: np.ndarray, class_names: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(labels, probabilities, class names) checked against each other, the entry check of every metric."""
     probs = check_probabilities(probabilities)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ from engine.evaluation.inputs import (
     row_sum_deviation,
     rows_sum_to_one,
 )
+
+if TYPE_CHECKING:  # annotations only: the ROC module needs scikit-learn, which `Evaluation.roc_curves` imports late
+    from engine.evaluation.roc import RocCurves
 
 REPORT_COLUMNS = ("precision", "recall", "f1-score", "support")
 
@@ -153,7 +157,7 @@ class Evaluation:
     def one_vs_rest(self) -> pd.DataFrame:
         return one_vs_rest(self.confusion, self.class_names)
 
-    def roc_curves(self):  # -> RocCurves; imported lazily because it needs scikit-learn
+    def roc_curves(self) -> RocCurves:  # imported lazily because it needs scikit-learn
         from engine.evaluation.roc import roc_curves
 
         return roc_curves(self.y_true, self.probabilities, self.class_names)
@@ -182,19 +186,21 @@ def evaluate(
         confusion=readonly(counts),
         confusion_normalised=readonly(normalise_rows(counts)),
         report=report,
-        accuracy=float(report.at["accuracy", "f1-score"]),
+        accuracy=_score(report, "accuracy", "f1-score"),
         log_loss=_log_loss(truth, probs),
-        macro_precision=float(report.at["macro avg", "precision"]),
-        macro_recall=float(report.at["macro avg", "recall"]),
-        macro_f1=float(report.at["macro avg", "f1-score"]),
-        weighted_precision=float(report.at["weighted avg", "precision"]),
-        weighted_recall=float(report.at["weighted avg", "recall"]),
-        weighted_f1=float(report.at["weighted avg", "f1-score"]),
+        macro_precision=_score(report, "macro avg", "precision"),
+        macro_recall=_score(report, "macro avg", "recall"),
+        macro_f1=_score(report, "macro avg", "f1-score"),
+        weighted_precision=_score(report, "weighted avg", "precision"),
+        weighted_recall=_score(report, "weighted avg", "recall"),
+        weighted_f1=_score(report, "weighted avg", "f1-score"),
         notes=_notes(counts, names, probs),
     )
 
 
-def _check_predictions(y_true, y_pred, class_names) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+def _check_predictions(
+    y_true: np.ndarray | Sequence[int], y_pred: np.ndarray | Sequence[int], class_names: Sequence[str]
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     names = check_class_names(class_names)
     truth = check_labels(y_true, len(names), "y_true")
     predicted = check_labels(y_pred, len(names), "y_pred")
@@ -218,6 +224,11 @@ def _report_table(truth: np.ndarray, predicted: np.ndarray, names: tuple[str, ..
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(REPORT_COLUMNS))
     table["support"] = table["support"].astype(np.int64)  # scikit-learn reports counts as floats
     return table
+
+
+def _score(report: pd.DataFrame, row: str, column: str) -> float:
+    # Every score in the table is a float; pandas' stubs type a cell as any scalar (a date, a string, ...).
+    return float(cast(float, report.at[row, column]))
 
 
 def _log_loss(truth: np.ndarray, probs: np.ndarray) -> float:

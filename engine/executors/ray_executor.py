@@ -193,9 +193,9 @@ class RayExecutor:
                     payload = ray.get(ref)
                     run = store_payload(store, payload)
                 except Exception as error:  # noqa: BLE001 - reported per task, the rest continue
-                    error = _unwrap(error)
-                    outcomes[index] = TaskOutcome(task, error=error, attempts=max(1, attempts.get(index, 1)))
-                    emit(index, "failed", error=str(error) or type(error).__name__, attempt=attempts.get(index, 1))
+                    cause = _unwrap(error)
+                    outcomes[index] = TaskOutcome(task, error=cause, attempts=max(1, attempts.get(index, 1)))
+                    emit(index, "failed", error=str(cause) or type(cause).__name__, attempt=attempts.get(index, 1))
                     continue
                 outcomes[index] = TaskOutcome(
                     task,

@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 from engine import settings
 from engine.errors import DigitLabError
@@ -218,7 +219,8 @@ def _count(value: object) -> int:
 
 
 def _number(value: object) -> float:
-    return float(value) if type(value) in (int, float) and value == value else 0.0
+    # The cast: mypy does not narrow on `type(value) in ...`, which proves the value an int or a float.
+    return float(cast(float, value)) if type(value) in (int, float) and value == value else 0.0
 
 
 # ------------------------------------------------------------------------------------------------ files

@@ -9,6 +9,7 @@ softmax, so log-probabilities stand in for logits: softmax(log p / T) equals sof
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class Calibration:
         if (temperature is None) != (after[0] is None):
             raise InvalidProbeRecord("a temperature without an ECE after it, or the reverse")
         return cls(
-            ece=score("ece", optional=False, high=1),
+            ece=cast(float, score("ece", optional=False, high=1)),  # not optional: a number, or it raised
             bins=bins("bins"),
             temperature=temperature,
             ece_after=after[0],
@@ -134,7 +135,10 @@ def reliability_bins(labels: np.ndarray, probabilities: np.ndarray, n_bins: int 
 
 def ece_from_bins(bins: tuple[ReliabilityBin, ...]) -> float:
     total = sum(b.count for b in bins)
-    return float(sum(b.count / total * abs(b.accuracy - b.confidence) for b in bins if b.count))
+    # The casts: a bin with images has both means (`reliability_bins` sets them, `from_dict` checks them).
+    return float(
+        sum(b.count / total * abs(cast(float, b.accuracy) - cast(float, b.confidence)) for b in bins if b.count)
+    )
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, n_bins: int = 10) -> float:

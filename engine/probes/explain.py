@@ -216,23 +216,24 @@ def explain_images(
     for wanted in asked:
         if wanted is not None and not (isinstance(wanted, int | np.integer) and 0 <= wanted < num_classes):
             raise InvalidConfig(f"the class to explain must be 0..{num_classes - 1} for this model, got {wanted!r}")
+    classes: np.ndarray  # the class each image is explained for
     if targets is not None:
-        targets = np.asarray(asked, dtype=np.int64)
+        classes = np.asarray(asked, dtype=np.int64)
     else:
-        targets = predicted if target is None else np.full(len(images01), target)
+        classes = predicted if target is None else np.full(len(images01), target)
     layer = None
     if settings.method == "gradcam":
-        heatmaps, layer = gradcam(model, images01, targets, settings.layer)
+        heatmaps, layer = gradcam(model, images01, classes, settings.layer)
     elif settings.method == "saliency":
-        heatmaps = saliency(model, images01, targets, settings.smooth_samples, settings.smooth_noise, settings.seed)
+        heatmaps = saliency(model, images01, classes, settings.smooth_samples, settings.smooth_noise, settings.seed)
     elif settings.method == "integrated-gradients":
-        heatmaps = integrated_gradients(model, images01, targets, settings.ig_steps)
+        heatmaps = integrated_gradients(model, images01, classes, settings.ig_steps)
     else:
-        heatmaps = occlusion(model, images01, targets, settings.patch)
+        heatmaps = occlusion(model, images01, classes, settings.patch)
     return Explanation(
         settings.method,
         layer,
-        tuple(int(t) for t in targets),
+        tuple(int(t) for t in classes),
         tuple(int(p) for p in predicted),
         probabilities,
         heatmaps,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import numpy as np
 
@@ -192,7 +193,8 @@ def robustness_curve(
             if level == 0:
                 scores.append(accuracy(labels, stored))
             else:
-                scores.append(accuracy_at(loaded, images01, labels, name, level, value_max))
+                # The cast: a level other than 0 made `needs_model` true, so the images were read.
+                scores.append(accuracy_at(loaded, cast(np.ndarray, images01), labels, name, level, value_max))
         return RobustnessCurve(run.run_id, name, PERTURBATIONS[name].unit, levels, tuple(scores))
 
     params = {"perturbation": name, "levels": list(levels), "noise_seed": NOISE_SEED}

@@ -103,7 +103,7 @@ def study_subject(name: str, dataset, store: RunStore | None = None, **config_ch
             f"Study {name} on {dataset.name}: {len(missing)} of {len(tasks)} models are not stored here "
             f"({', '.join(missing)}). Train them first: {command}"
         )
-    return set_subject(f"Study {name} on {dataset.name}", "study", [run for _task, run in found])
+    return set_subject(f"Study {name} on {dataset.name}", "study", [run for _task, run in found if run is not None])
 
 
 def sweep_subject(sweep_id: str, store: RunStore | None = None) -> ReportSubject:

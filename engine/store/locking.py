@@ -83,7 +83,7 @@ class RunLock:
             pid_text, since_text = self.note_path.read_text().split()
             pid, since = int(pid_text), float(since_text)
         except (OSError, ValueError):
-            pid, since = None, None  # no readable note: say what we know
+            pid, since = None, 0.0  # no readable note: say what we know (its time is read only beside its pid)
         if owner is not None:
             holder = f"Another process, pid {owner},"
             if pid == owner:  # the note is this holder's, so its start time is too

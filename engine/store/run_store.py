@@ -14,6 +14,7 @@ Dot-names can never be run ids, so listing cannot mistake the helpers for runs.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import json
@@ -149,7 +150,7 @@ class RunStore:
         runs.sort(key=lambda run: (_created_ts(run), run.run_id), reverse=True)
         return StoreScan(runs, sorted(problems, key=lambda problem: problem.run_id))
 
-    def usage(self) -> list[RunUsage]:
+    def usage(self) -> builtins.list[RunUsage]:  # `list` here is the method above
         """Each run's size and last use, from one walk of the store (what eviction needs, and no more).
 
         A run's size counts its probe records (`.probes/<run_id>/`) too: they are deleted with it, and a hosted

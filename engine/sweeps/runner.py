@@ -284,9 +284,9 @@ def _optuna():
 
 
 def _distributions(space: SearchSpace) -> dict:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-    out = {}
+    out: dict[str, BaseDistribution] = {}
     for p in space.params:
         if p.kind == "choice":
             out[p.name] = CategoricalDistribution(list(p.choices))
@@ -579,7 +579,7 @@ def load_sweep(sweep_id: str, store=None) -> SweepResult:
     study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{folder / 'study.db'}")
     store = store or RunStore()
     trials = tuple(_stored_trial(t, store, request.metric) for t in _finished(study)[: request.trials])
-    notices = ()
+    notices: tuple[str, ...] = ()
     if len(trials) < request.trials:
         notices = (f"{len(trials)} of {request.trials} trials are finished; run the sweep again to finish it.",)
     return SweepResult(sweep_id, request, trials, notices)

@@ -173,7 +173,8 @@ def apply_params(spec: ModelSpec, config: TrainConfig, params: dict) -> tuple[Mo
             # A whole number for a float setting (a JSON space's 0) becomes a float; a bool setting keeps its value.
             config_changes[name] = float(value) if name in floats and type(value) is int else value
         elif name in SPEC_PARAMS:
-            spec = replace(spec, **{name: float(value) if type(value) is int and name != "optimizer" else value})
+            change: dict[str, Any] = {name: float(value) if type(value) is int and name != "optimizer" else value}
+            spec = replace(spec, **change)
         elif name == "filters":
             first = spec.conv_blocks[0].filters if spec.conv_blocks else 0
             if not first:
@@ -209,7 +210,8 @@ def _apply_layer(spec: ModelSpec, name: str, value: Any) -> ModelSpec:
         value = float(value)
     changed = list(layers)
     changed[number - 1] = replace(layer, **{field_name: value})
-    return replace(spec, **{"conv_blocks" if kind == "conv" else "dense_layers": tuple(changed)})
+    layers_change: dict[str, Any] = {"conv_blocks" if kind == "conv" else "dense_layers": tuple(changed)}
+    return replace(spec, **layers_change)
 
 
 def is_param_name(name: str) -> bool:

@@ -13,7 +13,7 @@ a widget that the sidebar does not lay out by hand is drawn there from this meta
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, cast
 
 from engine.errors import InvalidConfig
 from engine.limits import TrainLimits  # re-exported: its home before engine.limits held every cap
@@ -270,7 +270,8 @@ class TrainConfig:
             raise InvalidConfig(f"Unknown training setting(s): {', '.join(unknown)}.")
         # A whole number in a float setting (a link's `"validation_split": 0`) becomes a float (`FLOAT_FIELDS`).
         floats = FLOAT_FIELDS if cls is TrainConfig else float_fields(cls)
-        config = cls(**{k: float(v) if k in floats and type(v) is int else v for k, v in data.items()})
+        values: dict[str, Any] = {k: float(v) if k in floats and type(v) is int else v for k, v in data.items()}
+        config = cls(**values)
         check_types(config)
         return config
 
@@ -312,7 +313,7 @@ def check_types(config: TrainConfig) -> None:
     """Raise `InvalidConfig` naming the first setting whose type is wrong (a bool is not a number here)."""
     for f in fields(config):
         value = getattr(config, f.name)
-        if (isinstance(value, bool) and f.type != "bool") or not isinstance(value, _TYPES[f.type]):
+        if (isinstance(value, bool) and f.type != "bool") or not isinstance(value, _TYPES[cast(str, f.type)]):
             raise InvalidConfig(f"Training setting {f.name} has the wrong type: {value!r}.")
 
 

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ STEPS_PER_EXECUTION = 32
 
 @dataclass
 class TrainingResult:
-    model: object  # keras.Model
+    model: Any  # keras.Model (Keras ships no type information)
     history: dict  # {"initial": {...} or None, "epochs": [...], "stopped_early": bool}
     test_probabilities: np.ndarray  # (n_test, classes) float32
     test_labels: np.ndarray  # (n_test,) int

@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, feature-map, report, app.
+job, calibration, robustness, explain, embedding-map (alias feature-map), report, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -104,7 +104,7 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     study.add_argument("--seed", type=int)
     _executor_argument(study)
     study.add_argument("--json", action="store_true")
-    study.set_defaults(handler=_study)
+    study.set_defaults(handler=_preset_study)
 
     compare = commands.add_parser("compare", help="compare stored runs")
     compare.add_argument("run_ids", nargs="+")
@@ -165,13 +165,16 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, help="--study: as given to `digit-lab study`")
     report.add_argument("--json", action="store_true")
     report.set_defaults(handler=_report)
-    feature_map = commands.add_parser("feature-map", help="a run's test images in 2-D: learned features or pixels")
-    feature_map.add_argument("run_id")
-    feature_map.add_argument("--method", choices=["pca", "tsne"], default="pca")
-    feature_map.add_argument("--limit", type=int, help="images (stratified); default: all for PCA, 1000 for t-SNE")
-    feature_map.add_argument("--space", choices=["features", "pixels"], default="features")
-    feature_map.add_argument("--json", action="store_true")
-    feature_map.set_defaults(handler=_feature_map)
+    # "feature-map" was the verb before the embedding map was named apart from a layer's activations; scripts keep it.
+    embedding_map = commands.add_parser(
+        "embedding-map", aliases=["feature-map"], help="a run's test images in 2-D: learned features or pixels"
+    )
+    embedding_map.add_argument("run_id")
+    embedding_map.add_argument("--method", choices=["pca", "tsne"], default="pca")
+    embedding_map.add_argument("--limit", type=int, help="images (stratified); default: all for PCA, 1000 for t-SNE")
+    embedding_map.add_argument("--space", choices=["features", "pixels"], default="features")
+    embedding_map.add_argument("--json", action="store_true")
+    embedding_map.set_defaults(handler=_embedding_map)
 
     # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
     commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
@@ -494,15 +497,15 @@ def _sweep(args) -> None:
         print(compare_trials(result, *args.compare_trials).describe(result.metric))
 
 
-def _study(args) -> None:
-    from engine.compare import comparison_table, run_study
+def _preset_study(args) -> None:
+    from engine.compare import comparison_table, run_preset_study
     from engine.datasets import load_dataset
 
     executor = _executor(args)
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     bar = _ProgressBar(enabled=not args.json)
     started = time.perf_counter()
-    results = run_study(
+    results = run_preset_study(
         args.name,
         dataset,
         progress=bar.batch("model"),
@@ -577,7 +580,7 @@ def _compare(args) -> None:
 def _report(args) -> None:
     from dataclasses import asdict
 
-    from engine.reports import run_subject, study_subject, sweep_subject
+    from engine.reports import preset_study_subject, run_subject, sweep_subject
     from engine.reports.writer import write_report
 
     chosen = [
@@ -595,7 +598,9 @@ def _report(args) -> None:
 
         progress(f"finding the stored runs of study {args.study[:40]}")
         dataset = load_dataset(args.dataset, local_path=args.data_path)
-        subject = study_subject(args.study, dataset, epochs=args.epochs, limit_train=args.limit_train, seed=args.seed)
+        subject = preset_study_subject(
+            args.study, dataset, epochs=args.epochs, limit_train=args.limit_train, seed=args.seed
+        )
     elif args.sweep:
         progress(f"reading sweep {args.sweep[:40]}")
         subject = sweep_subject(args.sweep)
@@ -662,10 +667,10 @@ def _explain(args) -> None:
             print("  " + "".join(" .:-=+*#%@"[int(max(v, 0) / peak * 9)] for v in row))
 
 
-def _feature_map(args) -> None:
-    from engine.probes.feature_map import feature_map
+def _embedding_map(args) -> None:
+    from engine.probes.embedding_map import embedding_map
 
-    result = feature_map(_stored_run(args.run_id), args.method, args.limit, args.space)
+    result = embedding_map(_stored_run(args.run_id), args.method, args.limit, args.space)
     if args.json:
         print(json.dumps(result.to_dict()))
         return
@@ -744,7 +749,7 @@ class _ProgressBar:
         return None
 
     def batch(self, noun: str):
-        """A `BatchProgress` callback for k-folds, studies and sweeps: each run that starts names the bar
+        """A `BatchProgress` callback for k-folds, preset studies and sweeps: each run that starts names the bar
         ("fold 2/5", "seed003-m4 (4/10)"), and its epochs fill it."""
 
         def progress(update) -> None:

@@ -1,4 +1,4 @@
-"""Executors: where the runs of a k-fold or a study are trained.
+"""Executors: where the runs of a k-fold or a preset study are trained.
 
 `local` (the default) trains them one by one in this process; `ray` sends them to a Ray cluster (or a local Ray
 instance) and stores what comes back. Both key runs with `engine.runs.run_id_for`, so a run trained by either is

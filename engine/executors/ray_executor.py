@@ -124,7 +124,7 @@ class RayExecutor:
 
     def run(self, tasks: list[RunTask], on_event: EventCallback | None = None, store=None) -> list[TaskOutcome]:
         """Run every task; return one outcome per task, in order. Failures are outcomes (`error` set), not
-        exceptions: the caller decides (crossval and studies raise `TasksFailed` after storing the rest).
+        exceptions: the caller decides (crossval and preset studies raise `TasksFailed` after storing the rest).
         `on_event` returning False cancels the tasks still running and raises `TrainingCancelled`."""
         from engine.errors import TrainingCancelled
         from engine.store import RunStore

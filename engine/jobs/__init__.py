@@ -1,4 +1,5 @@
-"""Jobs: batches of runs (k-fold folds, study models, later sweep trials) trained by a driver process of their own.
+"""Jobs: batches of runs (k-fold folds, a preset study's models, sweep trials) trained by a driver process of their
+own.
 
 The Streamlit server never connects to Ray: it writes a job folder (`cache/jobs/<job_id>/`), starts the driver
 (`python -m engine job run JOB_ID`, detached in its own session) and follows the status file the driver keeps.

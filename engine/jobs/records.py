@@ -65,7 +65,7 @@ def new_job_id() -> str:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """What a driver runs: runs to get or train, and the executor to run them on. Generic, so k-fold, studies
+    """What a driver runs: runs to get or train, and the executor to run them on. Generic, so k-fold, preset studies
     and later sweeps share one driver."""
 
     kind: str  # one of JOB_KINDS: what the runs are for, so a page knows which jobs are its own

@@ -3,7 +3,7 @@ scikit-learn, plotly): the same data and split, the exact model, the same traini
 Evaluate shows (metrics, classification report, confusion matrix, curves, the most confident mistakes).
 
 The data, model and training code is the exported Keras recipe (`engine.reports.recipe.to_keras_code`), cut into
-cells at its section markers, so there is one code generator. For a set of runs (a study, a k-fold, Compare's
+cells at its section markers, so there is one code generator. For a set of runs (a preset study, a k-fold, Compare's
 selection) the notebook reproduces the best run and tabulates the others from their stored metrics.
 
 Everything taken from a stored run's meta is untrusted: the spec and config are re-validated by the engine's

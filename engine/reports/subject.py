@@ -1,4 +1,4 @@
-"""What a report is about: one stored run, or a named set of stored runs with a best one (a study, a k-fold, the
+"""What a report is about: one stored run, or a named set of stored runs with a best one (a preset study, a k-fold, the
 runs picked on Compare, later a sweep). The notebook and the HTML report take one `ReportSubject` and nothing else.
 
 The best run of a set is chosen by its final validation accuracy, never by the test set (which the report is there
@@ -21,7 +21,7 @@ class ReportSubject:
     """One run (`runs` holds it alone) or a named set of runs, with the run the notebook reproduces."""
 
     title: str  # written by the engine (a study's name, "Run <id>"), shown escaped all the same
-    kind: str  # "run" | "study" | "crossval" | "comparison" | "sweep"
+    kind: str  # "run" | "study" (a preset study) | "crossval" | "comparison" | "sweep"
     runs: tuple[StoredRun, ...]
     best_run_id: str
     chosen_by: str  # how `best_run_id` was chosen, in words, for the report
@@ -84,16 +84,16 @@ def runs_subject(run_ids: list[str], title: str = "", kind: str = "comparison", 
     return set_subject(title or f"Comparison of {len(runs)} runs", kind, runs)
 
 
-def study_subject(name: str, dataset, store: RunStore | None = None, **config_changes) -> ReportSubject:
-    """A named study (`engine.compare.STUDIES`) as trained on `dataset` with `config_changes` (what `digit-lab
-    study` was given): the run ids are derived from the request, so exactly that study's runs are reported. Models
-    not stored yet are an error naming them and the command that trains them, never silently left out."""
-    from engine.compare import STUDIES, study_tasks
+def preset_study_subject(name: str, dataset, store: RunStore | None = None, **config_changes) -> ReportSubject:
+    """A preset study (`engine.compare.PRESET_STUDIES`) as trained on `dataset` with `config_changes` (what `digit-lab
+    study` was given): the run ids are derived from the request, so exactly that preset study's runs are reported.
+    Models not stored yet are an error naming them and the command that trains them, never silently left out."""
+    from engine.compare import PRESET_STUDIES, preset_study_tasks
 
-    if name not in STUDIES:
-        raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(STUDIES)}.")
+    if name not in PRESET_STUDIES:
+        raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(PRESET_STUDIES)}.")
     store = store or RunStore()
-    tasks = study_tasks(name, dataset, **config_changes)
+    tasks = preset_study_tasks(name, dataset, **config_changes)
     found = [(task, store.get(task.run_id)) for task in tasks]
     missing = [task.label for task, run in found if run is None]
     if missing:

@@ -305,7 +305,7 @@ def _sampler(request: SweepRequest):
     return optuna.samplers.RandomSampler(seed=request.seed)
 
 
-def open_study(plan: SweepPlan):
+def open_optuna_study(plan: SweepPlan):
     """The sweep's Optuna study in cache/sweeps/<id>/study.db, created on first use; request.json beside it."""
     optuna = _optuna()
     folder = sweep_dir(plan.sweep_id)
@@ -341,9 +341,9 @@ def planned_params(plan: SweepPlan) -> list[dict]:
             "TPE picks each trial from the earlier trials' results, so its trials cannot be planned ahead."
         )
     optuna = _optuna()
-    study = optuna.create_study(sampler=_sampler(plan.request), direction=METRICS[plan.request.metric])
+    optuna_study = optuna.create_study(sampler=_sampler(plan.request), direction=METRICS[plan.request.metric])
     distributions = _distributions(plan.request.space)
-    return [study.ask(distributions).params for _ in range(plan.request.trials)]
+    return [optuna_study.ask(distributions).params for _ in range(plan.request.trials)]
 
 
 def planned_tasks(plan: SweepPlan) -> list:
@@ -418,20 +418,20 @@ def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: fl
         raise InvalidSweep("Pruning stops a training between epochs, which only the local executor can; drop --prune.")
     store = store or RunStore()
     optuna = _optuna()
-    study = open_study(plan)
+    optuna_study = open_optuna_study(plan)
     # A trial left RUNNING by a killed process never finished: mark it failed so it is not mistaken for work.
-    for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
-    finished = _finished(study)
+    for stale in optuna_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        optuna_study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
+    finished = _finished(optuna_study)
     total = request.trials
     runs = request.runs_per_trial
     trials: list[SweepTrial] = [_stored_trial(t, store, request.metric) for t in finished[:total]]
-    if request.sampler == "grid" and not finished and not study.trials:
+    if request.sampler == "grid" and not finished and not optuna_study.trials:
         for params in request.space.grid():
-            study.enqueue_trial(params)
+            optuna_study.enqueue_trial(params)
     distributions = _distributions(request.space)
     while len(trials) < total:
-        trial = study.ask(distributions)
+        trial = optuna_study.ask(distributions)
         number = len(trials) + 1
         params = dict(trial.params)
         pruned_at: list[int] = []
@@ -443,7 +443,7 @@ def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: fl
                 for c, label in zip(configs, labels, strict=True)
             ]
         except DigitLabError as error:  # these settings make a model or config the validator refuses
-            trials.append(_fail(study, trial, params, str(error)))
+            trials.append(_fail(optuna_study, trial, params, str(error)))
             _report(progress, number, total, runs, "failed", labels=(), error=str(error))
             continue
 
@@ -481,23 +481,23 @@ def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: fl
             raise_for_failures(outcomes, "run")
         except TrainingCancelled:
             if not pruned_at:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 raise
             note = f"pruned after epoch {pruned_at[0]}: its validation curve was below the median of earlier trials"
             trial.set_user_attr("note", note)
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            optuna_study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             trials.append(SweepTrial(trial.number, params, "pruned", cached=False, error=note))
             continue
         except (TasksFailed, DigitLabError) as error:
-            trials.append(_fail(study, trial, params, str(error)))
+            trials.append(_fail(optuna_study, trial, params, str(error)))
             continue
         except BaseException:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
         values = tuple(float(o.run.meta["metrics"][request.metric]) for o in outcomes)
         run_ids = tuple(o.run.run_id for o in outcomes)
         trial.set_user_attr("run_ids", list(run_ids))
-        study.tell(trial, sum(values) / len(values))
+        optuna_study.tell(trial, sum(values) / len(values))
         cached = all(o.cached for o in outcomes)
         trials.append(SweepTrial(trial.number, params, "complete", run_ids, values, cached=cached))
     return SweepResult(plan.sweep_id, request, tuple(trials), plan.notices, time.perf_counter() - started)
@@ -508,20 +508,20 @@ def _report(progress, number, total, runs, status, labels, error=""):
         progress(BatchProgress(index=(number - 1) * runs + 1, total=total * runs, status=status, error=error))
 
 
-def _fail(study, trial, params: dict, error: str) -> SweepTrial:
+def _fail(optuna_study, trial, params: dict, error: str) -> SweepTrial:
     optuna = _optuna()
     trial.set_user_attr("error", error[:500])
-    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
     return SweepTrial(trial.number, params, "failed", cached=False, error=error)
 
 
-def _finished(study) -> list:
+def _finished(optuna_study) -> list:
     """Trials that ended as this code ends them (complete, pruned, or failed with a reason), in order."""
     optuna = _optuna()
     states = optuna.trial.TrialState
     return [
         t
-        for t in study.get_trials(deepcopy=False)
+        for t in optuna_study.get_trials(deepcopy=False)
         if t.state in (states.COMPLETE, states.PRUNED) or (t.state == states.FAIL and "error" in t.user_attrs)
     ]
 
@@ -576,9 +576,9 @@ def load_sweep(sweep_id: str, store=None) -> SweepResult:
     if request.sweep_id(data["fingerprint"]) != sweep_id:
         raise InvalidSweep(f"Sweep {sweep_id}'s request file describes another sweep (edited or misplaced).")
     optuna = _optuna()
-    study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{folder / 'study.db'}")
+    optuna_study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{folder / 'study.db'}")
     store = store or RunStore()
-    trials = tuple(_stored_trial(t, store, request.metric) for t in _finished(study)[: request.trials])
+    trials = tuple(_stored_trial(t, store, request.metric) for t in _finished(optuna_study)[: request.trials])
     notices = ()
     if len(trials) < request.trials:
         notices = (f"{len(trials)} of {request.trials} trials are finished; run the sweep again to finish it.",)
@@ -598,12 +598,12 @@ def parameter_importance(result: SweepResult) -> Importance:
         return Importance(
             {}, f"Parameter importance needs at least 2 complete trials; this sweep has {len(result.complete)}."
         )
-    study = optuna.load_study(
+    optuna_study = optuna.load_study(
         study_name=result.sweep_id, storage=f"sqlite:///{sweep_dir(result.sweep_id) / 'study.db'}"
     )
     try:
         found = optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+            optuna_study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
         )
     except (RuntimeError, ValueError) as error:
         return Importance({}, f"Optuna could not compute parameter importance: {error}")

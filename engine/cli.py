@@ -18,7 +18,30 @@ import sys
 import time
 from pathlib import Path
 
+from engine import jobs
+from engine.architectures import DEFAULT_PRESET, PRESETS, ModelSpec
+from engine.crossval import cross_validate
+from engine.datasets import dataset_status, list_datasets, load_dataset
+from engine.datasets.registry import DEFAULT_DATASET
 from engine.errors import DigitLabError, InvalidConfig, RunNotFound
+from engine.executors import get_executor
+from engine.jobs.driver import run_job
+from engine.memory_estimate import estimate_training
+from engine.probes.calibration import run_calibration
+from engine.probes.explain import ExplainSettings, explain_run
+from engine.reports import preset_study_subject, run_subject, sweep_subject
+from engine.reports.writer import write_report
+from engine.runs import get_or_train, preset_request, spec_summary
+from engine.store import RunStore, is_run_id
+from engine.sweeps import SearchSpace, SweepRequest, compare_trials, default_space, run_sweep
+from engine.sweeps.checks import space_text
+from engine.sweeps.space import InvalidSweep
+from engine.textfiles import spec_text
+from engine.training.config import TrainConfig, settings
+from engine.training.data import transformed_dataset
+from engine.training.tf_session import one_training_process
+from engine.training_queue import training_queue
+from engine.validation import validate_request
 
 
 def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
@@ -44,8 +67,6 @@ def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
 
 
 def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
-    from engine.datasets.registry import DEFAULT_DATASET
-
     parser = argparse.ArgumentParser(
         prog=prog, description="Digit Lab: handwritten-digit data and the CNNs that classify them"
     )
@@ -217,14 +238,10 @@ def _executor_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _executor(args):
-    from engine.executors import get_executor
-
     return get_executor(args.executor)
 
 
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.datasets.registry import DEFAULT_DATASET
-
     parser.add_argument("--dataset", default=DEFAULT_DATASET)
     parser.add_argument("--data-path", help="local folder or file with the dataset (IDX files or mnist.npz)")
     parser.add_argument("--preset", default=None, help="preset name (digit-lab presets)")
@@ -243,8 +260,6 @@ def config_arguments(parser: argparse.ArgumentParser, config_type: type | None =
     Every default is None, so a flag not given leaves the preset's (or TrainConfig's) value in place."""
     from dataclasses import fields
 
-    from engine.training.config import TrainConfig, settings
-
     kinds = {f.name: f.type for f in fields(config_type or TrainConfig)}
     for name, info in settings(config_type).items():
         if info.flag is None:
@@ -261,15 +276,11 @@ def config_arguments(parser: argparse.ArgumentParser, config_type: type | None =
 
 def config_flag_names(config_type: type | None = None) -> tuple[str, ...]:
     """The settings `config_arguments` gives a flag (their argparse dest is the setting's name)."""
-    from engine.training.config import settings
-
     return tuple(name for name, info in settings(config_type).items() if info.flag is not None)
 
 
 def _request(args):
     """(dataset, spec, config, preset name) from the training arguments, validated before anything runs."""
-    from engine.validation import validate_request
-
     dataset, spec, config, preset = _unchecked_request(args)
     # k-fold replaces the validation split by folds: a bad split must be refused here, before it is dropped.
     validate_request(spec, config, n_train=len(dataset.x_train), num_classes=spec.num_classes)
@@ -277,20 +288,11 @@ def _request(args):
 
 
 def _unchecked_request(args):
-    from engine.architectures import DEFAULT_PRESET, ModelSpec
-    from engine.datasets import load_dataset
-    from engine.runs import preset_request
-    from engine.training.config import TrainConfig
-
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     changes = {name: getattr(args, name) for name in config_flag_names()}
     if args.spec:
-        from engine.textfiles import spec_text
-
         spec = ModelSpec.from_json(spec_text(args.spec))
         config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
-        from engine.training.data import transformed_dataset
-
         classes = transformed_dataset(dataset, config.replace(limit_train=0)).num_classes
         spec = spec.for_data(dataset.image_shape, classes)
         if args.lr is not None:
@@ -303,8 +305,6 @@ def _unchecked_request(args):
 
 def _datasets(args) -> None:
     from dataclasses import asdict
-
-    from engine.datasets import dataset_status, list_datasets
 
     rows = []
     for info in list_datasets():
@@ -319,8 +319,6 @@ def _datasets(args) -> None:
 
 
 def _presets(args) -> None:
-    from engine.architectures import PRESETS
-
     rows = [preset.summary() for preset in PRESETS.values()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -331,9 +329,6 @@ def _presets(args) -> None:
 
 
 def _train(args) -> None:
-    from engine.runs import get_or_train
-    from engine.training.tf_session import one_training_process
-
     one_training_process()  # the process ends after this run: nothing to release for a next one
 
     dataset, spec, config, preset = _request(args)
@@ -357,9 +352,6 @@ def _train(args) -> None:
 
 
 def _memory(args) -> None:
-    from engine.memory_estimate import estimate_training
-    from engine.training_queue import training_queue
-
     dataset, spec, config, _preset = _request(args)
     queue = training_queue()
     admission = queue.admission(estimate_training(spec, config, len(dataset.x_train), len(dataset.x_test)))
@@ -408,8 +400,6 @@ def _run_json(run, cached: bool, seconds: float) -> dict:
 
 
 def _cv(args) -> None:
-    from engine.crossval import cross_validate
-
     executor = _executor(args)
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)
@@ -435,17 +425,10 @@ def _cv(args) -> None:
 
 
 def _sweep(args) -> None:
-    from engine.architectures import DEFAULT_PRESET
-    from engine.datasets import load_dataset
-    from engine.sweeps import SearchSpace, SweepRequest, compare_trials, default_space, run_sweep
-    from engine.sweeps.space import InvalidSweep
-
     executor = _executor(args)
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     preset = args.preset or DEFAULT_PRESET
     if args.space:
-        from engine.sweeps.checks import space_text
-
         try:
             space = SearchSpace.from_dict(json.loads(space_text(args.space)))
         except json.JSONDecodeError as error:
@@ -453,8 +436,6 @@ def _sweep(args) -> None:
                 f"--space {args.space} is not valid JSON: {error.msg} at position {error.pos}."
             ) from None
     else:
-        from engine.runs import preset_request
-
         space = default_space(*preset_request(preset, dataset))
     request = SweepRequest(
         dataset=dataset.name,
@@ -498,8 +479,8 @@ def _sweep(args) -> None:
 
 
 def _preset_study(args) -> None:
+    # Deferred: engine.compare loads pandas, which only the verbs that tabulate runs need.
     from engine.compare import comparison_table, run_preset_study
-    from engine.datasets import load_dataset
 
     executor = _executor(args)
     dataset = load_dataset(args.dataset, local_path=args.data_path)
@@ -539,9 +520,6 @@ def _job(args) -> int:
     """`job run` is the driver itself (started by `engine.jobs.start_job`); the others read or steer a job."""
     from dataclasses import asdict
 
-    from engine import jobs
-    from engine.jobs.driver import run_job
-
     if args.action == "run":
         status = run_job(args.job_id)
     elif args.action == "resume":
@@ -560,8 +538,8 @@ def _job(args) -> int:
 
 
 def _compare(args) -> None:
+    # Deferred: engine.compare loads pandas, which only the verbs that tabulate runs need.
     from engine.compare import comparison_table
-    from engine.store import RunStore, is_run_id
 
     store = RunStore()
     runs = []
@@ -580,9 +558,6 @@ def _compare(args) -> None:
 def _report(args) -> None:
     from dataclasses import asdict
 
-    from engine.reports import preset_study_subject, run_subject, sweep_subject
-    from engine.reports.writer import write_report
-
     chosen = [
         name for name, value in (("RUN_ID", args.run_id), ("--study", args.study), ("--sweep", args.sweep)) if value
     ]
@@ -594,8 +569,6 @@ def _report(args) -> None:
             print(f"report: {step}…", file=sys.stderr, flush=True)
 
     if args.study:
-        from engine.datasets import load_dataset
-
         progress(f"finding the stored runs of study {args.study[:40]}")
         dataset = load_dataset(args.dataset, local_path=args.data_path)
         subject = preset_study_subject(
@@ -614,8 +587,6 @@ def _report(args) -> None:
 
 
 def _stored_run(run_id: str):
-    from engine.store import RunStore, is_run_id
-
     run = RunStore().get(run_id) if is_run_id(run_id) else None
     if run is None:
         raise RunNotFound(f"No stored run {run_id[:40]!r}. List them with `digit-lab runs`.")
@@ -623,8 +594,6 @@ def _stored_run(run_id: str):
 
 
 def _calibration(args) -> None:
-    from engine.probes.calibration import run_calibration
-
     result = run_calibration(_stored_run(args.run_id), args.bins)
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -637,6 +606,7 @@ def _calibration(args) -> None:
 
 
 def _robustness(args) -> None:
+    # Deferred: the robustness curve scores with engine.evaluation, which loads pandas.
     from engine.probes.robustness import robustness_curve
 
     curve = robustness_curve(_stored_run(args.run_id), args.perturbation, args.levels)
@@ -649,8 +619,6 @@ def _robustness(args) -> None:
 
 
 def _explain(args) -> None:
-    from engine.probes.explain import ExplainSettings, explain_run
-
     settings = ExplainSettings(args.method, layer=args.layer, smooth_samples=args.smooth_samples, patch=args.patch)
     result = explain_run(
         _stored_run(args.run_id), settings, index=args.index, image_file=args.image, target=args.target
@@ -668,6 +636,7 @@ def _explain(args) -> None:
 
 
 def _embedding_map(args) -> None:
+    # Deferred: the map projects with engine.exploration, which loads pandas.
     from engine.probes.embedding_map import embedding_map
 
     result = embedding_map(_stored_run(args.run_id), args.method, args.limit, args.space)
@@ -681,8 +650,6 @@ def _embedding_map(args) -> None:
 
 
 def _runs(args) -> None:
-    from engine.store import RunStore, is_run_id
-
     store = RunStore()
     if args.action == "delete":
         if not args.run_id or not is_run_id(args.run_id):
@@ -694,7 +661,6 @@ def _runs(args) -> None:
         size = store.size_bytes()
         print(json.dumps({"bytes": size}) if args.json else f"{size / 1e6:.1f} MB in {store.root}")
         return
-    from engine.runs import spec_summary
 
     scan = store.scan()
     for problem in scan.problems:  # flagged on stderr, so one bad run never hides (or breaks) the listing

@@ -15,8 +15,8 @@ import pandas as pd
 from engine.architectures import PRESETS
 from engine.architectures.presets import run_model_label
 from engine.datasets import Dataset
-from engine.errors import DigitLabError, StoreError
-from engine.executors import batch_relay
+from engine.errors import DigitLabError, InvalidConfig, StoreError
+from engine.executors import RunTask, batch_relay, raise_for_failures, resolve
 from engine.progress import BatchCallback
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
@@ -183,9 +183,6 @@ def accuracy_vs_parameters(runs: list[StoredRun]) -> pd.DataFrame:
 def preset_study_tasks(name: str, dataset: Dataset, **config_changes) -> list:
     """A preset study's models as executor tasks (`engine.executors.RunTask`), validated and keyed: what
     `run_preset_study` runs here and what a job driver (`engine.jobs`) runs in its own process."""
-    from engine.errors import InvalidConfig
-    from engine.executors import RunTask
-
     if name not in PRESET_STUDIES:
         raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(PRESET_STUDIES)}.")
     tasks = []
@@ -210,8 +207,6 @@ def run_preset_study(
     them in parallel where it runs tasks. If models fail, `TasksFailed` is raised after the others were stored.
     `progress` gets a `BatchProgress` for each step of each model, labelled with the model's preset name.
     """
-    from engine.executors import raise_for_failures, resolve
-
     tasks = preset_study_tasks(name, dataset, **config_changes)
     store = store or RunStore()
     presets = PRESET_STUDIES[name]

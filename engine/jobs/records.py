@@ -24,6 +24,7 @@ from pathlib import Path
 
 from engine import settings
 from engine.errors import DigitLabError
+from engine.executors.tasks import RunTask
 
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")  # 8 random bytes; run ids are 20 hex characters, so the two never mix
 # "starting": folder written, driver not yet running; "running": the driver is working; the rest are final.
@@ -85,8 +86,6 @@ class JobRequest:
 
     @classmethod
     def from_dict(cls, data: object) -> JobRequest:
-        from engine.executors.tasks import RunTask
-
         if not isinstance(data, dict):
             raise InvalidJob("A job request must be a JSON object.")
         for name in ("kind", "noun", "title", "executor"):

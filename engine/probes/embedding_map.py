@@ -19,6 +19,8 @@ from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.exploration import EMBEDDINGS, embedding
 from engine.limits import ProbeLimits
 from engine.probes.checks import probe_numbers
+from engine.probes.run_data import test_images
+from engine.probes.stored import cached_probe
 
 SPACES = ("features", "pixels")  # the model's penultimate activations, or the raw pixels of the same images
 MAP_SEED = 0  # the subset and t-SNE seed: the Data page's default, so both pages draw the same subset
@@ -182,9 +184,6 @@ def embedding_map(
     (space="pixels") of a stored run's test set; kept per run in the store. `model` and `dataset` may be handed in
     when already loaded (the dashboard's shared copies); the dataset must be the one the run was trained on
     (fingerprint checked)."""
-    from engine.probes.run_data import test_images
-    from engine.probes.stored import cached_probe
-
     labels = run.test_labels()
     n_points = check_request(method, space, limit, len(labels))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from engine.errors import InvalidConfig, RunNotFound
 from engine.store import RunStore, StoredRun, is_run_id
+from engine.sweeps import load_sweep
 
 SELECTION_METRIC = "val_accuracy"  # the metric the best run is chosen by; the test set is never used to choose
 
@@ -88,6 +89,7 @@ def preset_study_subject(name: str, dataset, store: RunStore | None = None, **co
     """A preset study (`engine.compare.PRESET_STUDIES`) as trained on `dataset` with `config_changes` (what `digit-lab
     study` was given): the run ids are derived from the request, so exactly that preset study's runs are reported.
     Models not stored yet are an error naming them and the command that trains them, never silently left out."""
+    # Deferred: engine.compare loads pandas, which only a preset study's report needs.
     from engine.compare import PRESET_STUDIES, preset_study_tasks
 
     if name not in PRESET_STUDIES:
@@ -109,8 +111,6 @@ def preset_study_subject(name: str, dataset, store: RunStore | None = None, **co
 def sweep_subject(sweep_id: str, store: RunStore | None = None) -> ReportSubject:
     """A stored sweep: every run of its complete trials, the best trial's best run (by the sweep's own validation
     metric, never the test set) as the one the notebook reproduces."""
-    from engine.sweeps import load_sweep
-
     store = store or RunStore()
     result = load_sweep(sweep_id, store=store)
     best_run_id = result.best_run_id

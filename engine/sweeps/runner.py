@@ -28,10 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from engine import settings
+from engine.crossval import fold_configs
 from engine.errors import DigitLabError, TrainingCancelled
+from engine.executors import RunTask, raise_for_failures, resolve
+from engine.executors.tasks import TasksFailed
 from engine.limits import sweep_limits
 from engine.progress import BatchProgress
+from engine.runs import preset_request
+from engine.store import RunStore, is_run_id
+from engine.store.locking import RunLock, lock_owner_pid
+from engine.sweeps.checks import validate_search_space, validate_sweep_size
 from engine.sweeps.space import InvalidSweep, SearchSpace, apply_params, default_space
+from engine.validation import validate_request
 
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}  # validation metrics every stored run holds
 SAMPLERS = ("grid", "random", "tpe")
@@ -221,8 +229,6 @@ class SweepPlan:
 
     def trial_request(self, params: dict):
         """(spec, [config per run]) of a trial with these settings."""
-        from engine.crossval import fold_configs
-
         spec, config = apply_params(self.spec, self.config, params)
         if self.request.folds:
             return spec, fold_configs(config, self.request.folds)
@@ -233,10 +239,6 @@ class SweepPlan:
 
 def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
     """Check `request` against this dataset and the limits in force; raises `InvalidSweep` saying what is wrong."""
-    from engine.runs import preset_request
-    from engine.sweeps.checks import validate_search_space, validate_sweep_size
-    from engine.validation import validate_request
-
     if request.sampler not in SAMPLERS:
         raise InvalidSweep(f"Unknown sampler {request.sampler[:20]!r}; choose {', '.join(SAMPLERS)}.")
     if request.metric not in METRICS:
@@ -257,8 +259,6 @@ def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
     validate_search_space(request.space, spec, config)
     validate_sweep_size(request.trials, request.runs_per_trial)
     if request.folds:
-        from engine.crossval import fold_configs
-
         fold_configs(config, request.folds)  # checks k against the limits
     if request.sampler == "grid" and request.trials != request.space.grid_size():
         raise InvalidSweep(
@@ -270,8 +270,6 @@ def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
 
 def default_request(dataset, preset: str, **options) -> SweepRequest:
     """A request over the preset's default space (learning rate, filters, dropout, batch size)."""
-    from engine.runs import preset_request
-
     spec, config = preset_request(preset, dataset)
     return SweepRequest(dataset=dataset.name, preset=preset, space=default_space(spec, config), **options)
 
@@ -348,8 +346,6 @@ def planned_params(plan: SweepPlan) -> list[dict]:
 
 def planned_tasks(plan: SweepPlan) -> list:
     """The runs of every planned trial as executor tasks (for a job driver), labelled by trial."""
-    from engine.executors import RunTask
-
     tasks = []
     total = plan.request.trials
     for number, params in enumerate(planned_params(plan), 1):
@@ -392,8 +388,6 @@ def _sweep_lock(sweep_id: str):
     """Hold the sweep's lock for the whole run, or refuse at once. Two processes on one study would each take the
     other's trials in progress for ones a killed process left (and mark them failed), and together ask for more
     trials than the request; the run store already keeps them from training one run twice."""
-    from engine.store.locking import RunLock, lock_owner_pid
-
     folder = sweep_dir(sweep_id)
     folder.mkdir(parents=True, exist_ok=True)
     lock = RunLock(folder / SWEEP_LOCK, sweep_id)
@@ -408,10 +402,6 @@ def _sweep_lock(sweep_id: str):
 
 
 def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: float) -> SweepResult:
-    from engine.executors import raise_for_failures, resolve
-    from engine.executors.tasks import RunTask, TasksFailed
-    from engine.store import RunStore
-
     request = plan.request
     executor = resolve(executor)
     if request.prune and executor.name != "local":
@@ -535,7 +525,6 @@ def _stored_trial(frozen, store, metric: str) -> SweepTrial:
         return SweepTrial(frozen.number, params, "pruned", error=str(frozen.user_attrs.get("note", "pruned")))
     if frozen.state != optuna.trial.TrialState.COMPLETE:
         return SweepTrial(frozen.number, params, "failed", error=str(frozen.user_attrs.get("error", "")))
-    from engine.store import is_run_id
 
     run_ids = frozen.user_attrs.get("run_ids")
     if not isinstance(run_ids, list) or not run_ids or not all(is_run_id(r) for r in run_ids):
@@ -558,8 +547,6 @@ def load_sweep(sweep_id: str, store=None) -> SweepResult:
     What the reports and the Sweep page read. The stored request is checked by the same parser as a --space file;
     a trial whose runs were evicted is listed as failed with the reason.
     """
-    from engine.store import RunStore
-
     folder = sweep_dir(sweep_id)
     path = folder / "request.json"
     if not path.is_file() or not (folder / "study.db").is_file():

@@ -4,7 +4,7 @@
   through `engine.runs.get_or_train`; then opened again: the store lookup, meta, history, probabilities,
   labels, `load_model` and `engine.evaluation.evaluate`. Median of 5 opens (plus the first one alone, which
   also imports Keras' saving code), in this process where TensorFlow is already imported (as in the server).
-* k-fold (`engine.crossval.cross_validate`, 3 folds) and a two-model study (`engine.compare.run_study`, a
+* k-fold (`engine.crossval.cross_validate`, 3 folds) and a two-model study (`engine.compare.run_preset_study`, a
   study registered for the benchmark as tests/engine_core/test_runs.py does) on the bundled digits: first
   call (trains) vs the second (store).
 * Evaluate: an AppTest run of dashboard/Home.py switched to views/evaluate.py with `?run=<id>` on the
@@ -69,7 +69,7 @@ def main() -> int:
     header("Cache hits: stored run, k-fold, study and the Evaluate page vs training", args.quick)
 
     from engine import telemetry
-    from engine.compare import STUDIES, run_study
+    from engine.compare import PRESET_STUDIES, run_preset_study
     from engine.crossval import cross_validate
     from engine.datasets import load_dataset
     from engine.runs import get_or_train, preset_request
@@ -91,15 +91,15 @@ def main() -> int:
         started = time.perf_counter()
         cross_validate(digits, small, small_config, k=folds)
         cv_times.append(time.perf_counter() - started)
-    STUDIES["bench-tiny"] = ("digitlab-small8", "seed002-uci8x8")
+    PRESET_STUDIES["bench-tiny"] = ("digitlab-small8", "seed002-uci8x8")
     study_times = []
     try:
         for _ in range(2):
             started = time.perf_counter()
-            run_study("bench-tiny", digits, epochs=1, limit_train=100 if args.quick else 200)
+            run_preset_study("bench-tiny", digits, epochs=1, limit_train=100 if args.quick else 200)
             study_times.append(time.perf_counter() - started)
     finally:
-        del STUDIES["bench-tiny"]
+        del PRESET_STUDIES["bench-tiny"]
 
     before = telemetry.counters()
     render_first = render_evaluate(run.run_id)

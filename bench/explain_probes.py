@@ -8,7 +8,7 @@
 * Speed: one explanation of one image per method once the model is loaded (median of 5), and a 6-level
   robustness curve on the digits test set (`engine.probes.robustness.robustness_curve`, model loading included).
   Targets: 0.5 s and 5 s.
-* Feature map (`engine.probes.feature_map`) of the digits run's test set: PCA and t-SNE of the learned features
+* Embedding map (`engine.probes.embedding_map`) of the digits run's test set: PCA and t-SNE of the learned features
   and of the pixels, first call (model load and projection) against the second (the record kept in the store);
   and t-SNE on one OpenMP thread against two, the same points in the same run (the engine uses one).
 
@@ -104,17 +104,17 @@ def main() -> int:
         )
     )  # fmt: skip
     print()
-    print(table(["feature map (digits test set)", "points", "first call s", "second call s", "first / second"],
-                feature_map_rows(digits_run, args.quick)))  # fmt: skip
+    print(table(["embedding map (digits test set)", "points", "first call s", "second call s", "first / second"],
+                embedding_map_rows(digits_run, args.quick)))  # fmt: skip
     print()
     print(table(["t-SNE of the learned features", "points", "1 OpenMP thread s", "2 threads s", "2 / 1"],
                 [tsne_threads_row(digits_run, args.quick)]))  # fmt: skip
     return 0
 
 
-def feature_map_rows(run, quick: bool) -> list[list]:
+def embedding_map_rows(run, quick: bool) -> list[list]:
     """--quick maps 100 images with t-SNE (the smoke run shares its cores with the other benchmarks)."""
-    from engine.probes.feature_map import feature_map
+    from engine.probes.embedding_map import embedding_map
 
     rows = []
     for method in ("pca", "tsne"):
@@ -122,7 +122,7 @@ def feature_map_rows(run, quick: bool) -> list[list]:
             times = []
             for _ in range(2):  # the first computes and stores, the second reads the stored record
                 started = time.perf_counter()
-                result = feature_map(run, method, 100 if quick and method == "tsne" else None, space)
+                result = embedding_map(run, method, 100 if quick and method == "tsne" else None, space)
                 times.append(time.perf_counter() - started)
             rows.append([f"{method} of {space}", len(result.indices), f"{times[0]:.2f}", f"{times[1]:.3f}",
                          f"{times[0] / times[1]:.0f}x"])  # fmt: skip
@@ -133,7 +133,7 @@ def tsne_threads_row(run, quick: bool) -> list:
     from threadpoolctl import threadpool_limits
 
     from engine.exploration import embedding
-    from engine.probes.feature_map import MAP_SEED, penultimate_activations
+    from engine.probes.embedding_map import MAP_SEED, penultimate_activations
     from engine.probes.run_data import test_images
 
     images01, _ = test_images(run)

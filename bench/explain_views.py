@@ -60,7 +60,7 @@ def main() -> int:
     os.environ["DIGIT_LAB_CACHE"] = temp_cache("bench-explain-views-")
     header("Explanation views: batched gallery heatmaps vs one call per image; a drawing's explanation", args.quick)
 
-    from dashboard.explaining import settings_for
+    from dashboard.explain_methods import settings_for
     from engine.datasets import normalised
     from engine.evaluation.confusion import misclassified
     from engine.probes.explain import explain_images

@@ -78,7 +78,7 @@ def image_mosaic(
     `captions` go above each tile (coloured by `caption_colours`), `hover` is shown when pointing at a tile,
     `colorbar_title` turns the colour scale on. `tile_hover` replaces `hover` where the text is the same but for
     the tile's number: a Plotly template with `%{customdata}` for it. Every pixel then carries a number instead of
-    a string, which halves a large grid's figure (Inspect's feature maps: 240 to about 120 kB) and the browser's
+    a string, which halves a large grid's figure (Inspect's activation grids: 240 to about 120 kB) and the browser's
     work on it.
     """
     tiles = [None if im is None else np.asarray(im, dtype=np.float64) for im in images]

@@ -1,4 +1,4 @@
-"""Figures for the Inspect page: the input image, class probabilities, feature-map grids and first-layer kernels.
+"""Figures for the Inspect page: the input image, class probabilities, activation grids and first-layer kernels.
 
 Builders take plain arrays from `engine.inspection`; the tiling is `charts.data.image_mosaic`.
 """
@@ -14,7 +14,7 @@ from charts.data import image_mosaic
 
 TRUE_COLOUR, WRONG_COLOUR, OTHER_COLOUR = "#2ca02c", "#d62728", "#9fb6cd"
 PREDICTED_COLOUR = "#1f77b4"  # the top class when no true class is known (a drawing)
-# A feature-map pixel's hover: its filter's number. The layer's name is in the figure's title, not here, where
+# An activation pixel's hover: its filter's number. The layer's name is in the figure's title, not here, where
 # Plotly would read it as template syntax.
 FILTER_HOVER = "filter %{customdata}"
 
@@ -74,7 +74,7 @@ def probability_bars(
     return figure
 
 
-def feature_map_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> go.Figure:
+def activation_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> go.Figure:
     """All filter outputs of one layer, `maps` shaped (channels, h, w), as a grid like seed 002's rows."""
     channels, h, w = maps.shape
     columns = min(channels, 16)

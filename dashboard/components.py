@@ -15,8 +15,12 @@ import streamlit as st
 
 from charts.training import training_curves
 from dashboard import links, services, state
-from engine.errors import DigitLabError
+from engine.errors import DigitLabError, TrainingTooLarge
+from engine.executors import available_executors
+from engine.memory_estimate import estimate_training
 from engine.progress import BatchProgress
+from engine.runs import get_or_train
+from engine.training_queue import training_queue
 
 log = logging.getLogger("digitlab.dashboard")
 
@@ -133,10 +137,6 @@ def memory_note(selection) -> str:
     Shows the estimate, the budget and what is in use; returns the refusal message (and shows it) when the
     training alone exceeds the budget, else "".
     """
-    from engine.errors import TrainingTooLarge
-    from engine.memory_estimate import estimate_training
-    from engine.training_queue import training_queue
-
     queue = training_queue()
     if not queue.memory_budget_mb:
         return ""
@@ -167,8 +167,6 @@ def train_with_progress(selection, label: str = "Training"):
     Returns the engine's `RunResult`, or None when training failed (the message is shown). Clicking any
     widget while this runs stops the script; the engine then discards the half-trained run.
     """
-    from engine.runs import get_or_train
-
     # Before epoch 1 nothing moves for a few seconds: say what the engine is doing meanwhile.
     bar = st.progress(
         0.0,
@@ -298,8 +296,6 @@ def batch_progress(title: str, noun: str, total: int) -> Iterator[BatchProgressP
 def executor_choice(key: str) -> str:
     """A 'Run on' picker: "local" (this machine, in this server) or "ray" (a job driver process of its own, see
     dashboard.job_panel), offered when Ray is installed and, on a hosted server, allowed by its operator."""
-    from engine.executors import available_executors
-
     names = available_executors()
     labels = {"local": "this machine", "ray": "Ray (RAY_ADDRESS, or a local Ray instance), in a driver process"}
     return st.selectbox(

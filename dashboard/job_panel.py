@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard import state
 from engine.errors import DigitLabError
+from engine.jobs import cancel_job, is_job_id, job_status, read_request, resume_job, start_job
 
 POLL_SECONDS = 1.0
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~$])")
@@ -30,8 +31,6 @@ def plain(text: str) -> str:
 
 def start(request) -> str | None:
     """Start a job for `request` and make it this session's (and the link's); None when it cannot start."""
-    from engine.jobs import start_job
-
     try:
         job_id = start_job(request)
     except DigitLabError as error:
@@ -47,8 +46,6 @@ def current(kind: str, run_ids: list[str] | None = None):
 
     A job id from a link that names no job here, or a malformed job folder, is dropped with a notice.
     """
-    from engine.jobs import is_job_id, job_status, read_request
-
     job_id = st.session_state.get(state.JOB_KEY)
     if not is_job_id(job_id):
         return None, None
@@ -68,8 +65,6 @@ def current(kind: str, run_ids: list[str] | None = None):
 
 def follow(request, status) -> bool:
     """Draw the job's progress (live while it runs) or how it ended; True when it finished with every run stored."""
-    from engine.jobs import cancel_job, resume_job
-
     job_id = status.job_id
     if not status.final:
         st.fragment(_live, run_every=POLL_SECONDS)(job_id, request.noun, request.title)
@@ -101,8 +96,6 @@ def follow(request, status) -> bool:
 
 
 def _live(job_id: str, noun: str, title: str) -> None:
-    from engine.jobs import job_status
-
     try:
         status = job_status(job_id)
     except DigitLabError as error:

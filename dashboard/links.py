@@ -33,7 +33,9 @@ import streamlit as st
 from dashboard import state
 from engine.architectures import PRESETS, ModelSpec
 from engine.architectures.checks import validate_spec_values
+from engine.datasets import list_datasets
 from engine.errors import DigitLabError
+from engine.jobs import is_job_id
 from engine.limits import train_limits
 from engine.store import is_run_id
 from engine.training.checks import validate_config_values
@@ -275,7 +277,6 @@ def _restore_runs(params: dict[str, str], notices: list[str]) -> None:
 def _restore_job(job: str | None, notices: list[str]) -> None:
     if not job:
         return
-    from engine.jobs import is_job_id
 
     if is_job_id(job):  # the page that owns the job reads it (dashboard.job_panel); kept in the link till then
         st.session_state[state.JOB_KEY] = job
@@ -303,8 +304,6 @@ def _restore_view(params: dict[str, str], view: PageView, notices: list[str]) ->
 
 def _restore_model(params: dict[str, str], notices: list[str]) -> list[state.Refusal]:
     """Dataset, preset or spec, and training settings; returns the refusals."""
-    from engine.datasets import list_datasets
-
     refusals: list[state.Refusal] = []
     names = [info.name for info in list_datasets()]
     dataset = params.get("dataset")

@@ -14,12 +14,12 @@ import streamlit as st
 
 from engine.errors import DigitLabError
 from engine.reports import ReportSubject
+from engine.reports.notebook import md_text, notebook_reason
+from engine.reports.writer import report_text
 
 
 def _build(make_subject: Callable[[], ReportSubject], fmt: str) -> Callable[[], bytes]:
     def build() -> bytes:
-        from engine.reports.writer import report_text
-
         try:
             return report_text(make_subject(), fmt).encode("utf-8")
         except DigitLabError as error:
@@ -34,15 +34,11 @@ def _failure(fmt: str, message: str) -> str:
     import nbformat
     from nbformat import v4
 
-    from engine.reports.notebook import md_text
-
     return nbformat.writes(v4.new_notebook(cells=[v4.new_markdown_cell(f"Not built: {md_text(message, 1000)}")]))
 
 
 def report_buttons(make_subject: Callable[[], ReportSubject], file_stem: str, key: str, dataset_name: str) -> None:
     """Two download buttons for the subject `make_subject()` returns (called only on a click)."""
-    from engine.reports.notebook import notebook_reason
-
     row = st.container(horizontal=True)
     unavailable = notebook_reason(dataset_name)
     row.download_button(

@@ -11,8 +11,10 @@ import logging
 import streamlit as st
 
 from engine import telemetry
-from engine.datasets import Dataset, load_dataset
+from engine.datasets import Dataset, load_dataset, parse_label_mapping
 from engine.errors import StoreError
+from engine.limits import hosted_mode
+from engine.runs import find_run, mark_shown, unstored_run
 from engine.store import RunStore, StoredRun, is_run_id
 
 log = logging.getLogger("digitlab.dashboard")
@@ -26,8 +28,6 @@ def dataset(name: str) -> Dataset:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def class_count(_dataset: Dataset, label_mapping: str, fingerprint: str | None = None) -> int:
-    from engine.datasets import parse_label_mapping
-
     if not label_mapping:
         return _dataset.num_classes
     return len(parse_label_mapping(label_mapping, _dataset.num_classes).groups)
@@ -41,7 +41,6 @@ def run(run_id: str | None) -> StoredRun | None:
     """The stored run, verified; None for a missing, corrupt or malformed id (never raises)."""
     if not run_id or not is_run_id(run_id):
         return None
-    from engine.runs import mark_shown, unstored_run
 
     mark_shown(run_id)
     return store().get(run_id) or unstored_run(run_id)
@@ -81,6 +80,7 @@ def evaluation(run_id: str):
 
 @st.cache_resource(show_spinner="Scoring the test set…", max_entries=32)
 def _evaluation(run_id: str, copy: str, _found: StoredRun):
+    # Deferred: engine.evaluation loads pandas; Home's first render scores nothing.
     from engine.evaluation import evaluate
 
     telemetry.count("evaluations")
@@ -101,7 +101,6 @@ def find_current_run(selection) -> StoredRun | None:
     """The stored run for the sidebar's dataset + model + settings, if it has been trained."""
     if not selection.ready:
         return None
-    from engine.runs import find_run
 
     return find_run(selection.dataset, selection.spec, selection.config, store())
 
@@ -109,6 +108,4 @@ def find_current_run(selection) -> StoredRun | None:
 def hosted() -> bool:
     """Whether this server runs in hosted mode (`DIGIT_LAB_HOSTED=1`, read by `engine.limits.hosted_mode`), where
     pages hide destructive controls such as deleting a run."""
-    from engine.limits import hosted_mode
-
     return hosted_mode()

@@ -68,15 +68,15 @@ _EXPORTS = {
         "runs_table",
         "aligned_curves",
         "accuracy_vs_parameters",
-        "run_study",
-        "STUDIES",
+        "run_preset_study",
+        "PRESET_STUDIES",
     ),
     "engine.telemetry": ("counters",),
     "engine.sweeps": ("SweepRequest", "SweepResult", "SearchSpace", "run_sweep", "load_sweep", "paired_comparison"),
     "engine.probes.calibration": ("Calibration", "run_calibration"),
     "engine.probes.robustness": ("RobustnessCurve", "robustness_curve", "PERTURBATIONS"),
     "engine.probes.explain": ("Explanation", "ExplainSettings", "explain_run", "explain_images", "deletion_test"),
-    "engine.probes.feature_map": ("FeatureMap", "feature_map", "pixel_map"),
+    "engine.probes.embedding_map": ("EmbeddingMap", "embedding_map", "pixel_embedding_map"),
     "engine.reports.recipe": ("to_keras_code",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, feature-map, report, app.
+job, calibration, robustness, explain, embedding-map (alias feature-map), report, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -18,7 +18,30 @@ import sys
 import time
 from pathlib import Path
 
+from engine import jobs
+from engine.architectures import DEFAULT_PRESET, PRESETS, ModelSpec
+from engine.crossval import cross_validate
+from engine.datasets import dataset_status, list_datasets, load_dataset
+from engine.datasets.registry import DEFAULT_DATASET
 from engine.errors import DigitLabError, InvalidConfig, RunNotFound
+from engine.executors import get_executor
+from engine.jobs.driver import run_job
+from engine.memory_estimate import estimate_training
+from engine.probes.calibration import run_calibration
+from engine.probes.explain import ExplainSettings, explain_run
+from engine.reports import preset_study_subject, run_subject, sweep_subject
+from engine.reports.writer import write_report
+from engine.runs import get_or_train, preset_request, spec_summary
+from engine.store import RunStore, is_run_id
+from engine.sweeps import SearchSpace, SweepRequest, compare_trials, default_space, run_sweep
+from engine.sweeps.checks import space_text
+from engine.sweeps.space import InvalidSweep
+from engine.textfiles import spec_text
+from engine.training.config import TrainConfig, settings
+from engine.training.data import transformed_dataset
+from engine.training.tf_session import one_training_process
+from engine.training_queue import training_queue
+from engine.validation import validate_request
 
 
 def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
@@ -44,8 +67,6 @@ def main(argv: list[str] | None = None, prog: str = "digit-lab") -> int:
 
 
 def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
-    from engine.datasets.registry import DEFAULT_DATASET
-
     parser = argparse.ArgumentParser(
         prog=prog, description="Digit Lab: handwritten-digit data and the CNNs that classify them"
     )
@@ -104,7 +125,7 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     study.add_argument("--seed", type=int)
     _executor_argument(study)
     study.add_argument("--json", action="store_true")
-    study.set_defaults(handler=_study)
+    study.set_defaults(handler=_preset_study)
 
     compare = commands.add_parser("compare", help="compare stored runs")
     compare.add_argument("run_ids", nargs="+")
@@ -165,13 +186,16 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, help="--study: as given to `digit-lab study`")
     report.add_argument("--json", action="store_true")
     report.set_defaults(handler=_report)
-    feature_map = commands.add_parser("feature-map", help="a run's test images in 2-D: learned features or pixels")
-    feature_map.add_argument("run_id")
-    feature_map.add_argument("--method", choices=["pca", "tsne"], default="pca")
-    feature_map.add_argument("--limit", type=int, help="images (stratified); default: all for PCA, 1000 for t-SNE")
-    feature_map.add_argument("--space", choices=["features", "pixels"], default="features")
-    feature_map.add_argument("--json", action="store_true")
-    feature_map.set_defaults(handler=_feature_map)
+    # "feature-map" was the verb before the embedding map was named apart from a layer's activations; scripts keep it.
+    embedding_map = commands.add_parser(
+        "embedding-map", aliases=["feature-map"], help="a run's test images in 2-D: learned features or pixels"
+    )
+    embedding_map.add_argument("run_id")
+    embedding_map.add_argument("--method", choices=["pca", "tsne"], default="pca")
+    embedding_map.add_argument("--limit", type=int, help="images (stratified); default: all for PCA, 1000 for t-SNE")
+    embedding_map.add_argument("--space", choices=["features", "pixels"], default="features")
+    embedding_map.add_argument("--json", action="store_true")
+    embedding_map.set_defaults(handler=_embedding_map)
 
     # Only for the help text: `main` hands `app` and its arguments to streamlit before argparse sees them.
     commands.add_parser("app", help="start the dashboard: streamlit run dashboard/Home.py [streamlit options]")
@@ -214,14 +238,10 @@ def _executor_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _executor(args):
-    from engine.executors import get_executor
-
     return get_executor(args.executor)
 
 
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.datasets.registry import DEFAULT_DATASET
-
     parser.add_argument("--dataset", default=DEFAULT_DATASET)
     parser.add_argument("--data-path", help="local folder or file with the dataset (IDX files or mnist.npz)")
     parser.add_argument("--preset", default=None, help="preset name (digit-lab presets)")
@@ -240,8 +260,6 @@ def config_arguments(parser: argparse.ArgumentParser, config_type: type | None =
     Every default is None, so a flag not given leaves the preset's (or TrainConfig's) value in place."""
     from dataclasses import fields
 
-    from engine.training.config import TrainConfig, settings
-
     kinds = {f.name: f.type for f in fields(config_type or TrainConfig)}
     for name, info in settings(config_type).items():
         if info.flag is None:
@@ -258,15 +276,11 @@ def config_arguments(parser: argparse.ArgumentParser, config_type: type | None =
 
 def config_flag_names(config_type: type | None = None) -> tuple[str, ...]:
     """The settings `config_arguments` gives a flag (their argparse dest is the setting's name)."""
-    from engine.training.config import settings
-
     return tuple(name for name, info in settings(config_type).items() if info.flag is not None)
 
 
 def _request(args):
     """(dataset, spec, config, preset name) from the training arguments, validated before anything runs."""
-    from engine.validation import validate_request
-
     dataset, spec, config, preset = _unchecked_request(args)
     # k-fold replaces the validation split by folds: a bad split must be refused here, before it is dropped.
     validate_request(spec, config, n_train=len(dataset.x_train), num_classes=spec.num_classes)
@@ -274,20 +288,11 @@ def _request(args):
 
 
 def _unchecked_request(args):
-    from engine.architectures import DEFAULT_PRESET, ModelSpec
-    from engine.datasets import load_dataset
-    from engine.runs import preset_request
-    from engine.training.config import TrainConfig
-
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     changes = {name: getattr(args, name) for name in config_flag_names()}
     if args.spec:
-        from engine.textfiles import spec_text
-
         spec = ModelSpec.from_json(spec_text(args.spec))
         config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
-        from engine.training.data import transformed_dataset
-
         classes = transformed_dataset(dataset, config.replace(limit_train=0)).num_classes
         spec = spec.for_data(dataset.image_shape, classes)
         if args.lr is not None:
@@ -300,8 +305,6 @@ def _unchecked_request(args):
 
 def _datasets(args) -> None:
     from dataclasses import asdict
-
-    from engine.datasets import dataset_status, list_datasets
 
     rows = []
     for info in list_datasets():
@@ -316,8 +319,6 @@ def _datasets(args) -> None:
 
 
 def _presets(args) -> None:
-    from engine.architectures import PRESETS
-
     rows = [preset.summary() for preset in PRESETS.values()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -328,9 +329,6 @@ def _presets(args) -> None:
 
 
 def _train(args) -> None:
-    from engine.runs import get_or_train
-    from engine.training.tf_session import one_training_process
-
     one_training_process()  # the process ends after this run: nothing to release for a next one
 
     dataset, spec, config, preset = _request(args)
@@ -354,9 +352,6 @@ def _train(args) -> None:
 
 
 def _memory(args) -> None:
-    from engine.memory_estimate import estimate_training
-    from engine.training_queue import training_queue
-
     dataset, spec, config, _preset = _request(args)
     queue = training_queue()
     admission = queue.admission(estimate_training(spec, config, len(dataset.x_train), len(dataset.x_test)))
@@ -405,8 +400,6 @@ def _run_json(run, cached: bool, seconds: float) -> dict:
 
 
 def _cv(args) -> None:
-    from engine.crossval import cross_validate
-
     executor = _executor(args)
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)
@@ -432,17 +425,10 @@ def _cv(args) -> None:
 
 
 def _sweep(args) -> None:
-    from engine.architectures import DEFAULT_PRESET
-    from engine.datasets import load_dataset
-    from engine.sweeps import SearchSpace, SweepRequest, compare_trials, default_space, run_sweep
-    from engine.sweeps.space import InvalidSweep
-
     executor = _executor(args)
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     preset = args.preset or DEFAULT_PRESET
     if args.space:
-        from engine.sweeps.checks import space_text
-
         try:
             space = SearchSpace.from_dict(json.loads(space_text(args.space)))
         except json.JSONDecodeError as error:
@@ -450,8 +436,6 @@ def _sweep(args) -> None:
                 f"--space {args.space} is not valid JSON: {error.msg} at position {error.pos}."
             ) from None
     else:
-        from engine.runs import preset_request
-
         space = default_space(*preset_request(preset, dataset))
     request = SweepRequest(
         dataset=dataset.name,
@@ -494,15 +478,15 @@ def _sweep(args) -> None:
         print(compare_trials(result, *args.compare_trials).describe(result.metric))
 
 
-def _study(args) -> None:
-    from engine.compare import comparison_table, run_study
-    from engine.datasets import load_dataset
+def _preset_study(args) -> None:
+    # Deferred: engine.compare loads pandas, which only the verbs that tabulate runs need.
+    from engine.compare import comparison_table, run_preset_study
 
     executor = _executor(args)
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     bar = _ProgressBar(enabled=not args.json)
     started = time.perf_counter()
-    results = run_study(
+    results = run_preset_study(
         args.name,
         dataset,
         progress=bar.batch("model"),
@@ -536,9 +520,6 @@ def _job(args) -> int:
     """`job run` is the driver itself (started by `engine.jobs.start_job`); the others read or steer a job."""
     from dataclasses import asdict
 
-    from engine import jobs
-    from engine.jobs.driver import run_job
-
     if args.action == "run":
         status = run_job(args.job_id)
     elif args.action == "resume":
@@ -557,8 +538,8 @@ def _job(args) -> int:
 
 
 def _compare(args) -> None:
+    # Deferred: engine.compare loads pandas, which only the verbs that tabulate runs need.
     from engine.compare import comparison_table
-    from engine.store import RunStore, is_run_id
 
     store = RunStore()
     runs = []
@@ -577,9 +558,6 @@ def _compare(args) -> None:
 def _report(args) -> None:
     from dataclasses import asdict
 
-    from engine.reports import run_subject, study_subject, sweep_subject
-    from engine.reports.writer import write_report
-
     chosen = [
         name for name, value in (("RUN_ID", args.run_id), ("--study", args.study), ("--sweep", args.sweep)) if value
     ]
@@ -591,11 +569,11 @@ def _report(args) -> None:
             print(f"report: {step}…", file=sys.stderr, flush=True)
 
     if args.study:
-        from engine.datasets import load_dataset
-
         progress(f"finding the stored runs of study {args.study[:40]}")
         dataset = load_dataset(args.dataset, local_path=args.data_path)
-        subject = study_subject(args.study, dataset, epochs=args.epochs, limit_train=args.limit_train, seed=args.seed)
+        subject = preset_study_subject(
+            args.study, dataset, epochs=args.epochs, limit_train=args.limit_train, seed=args.seed
+        )
     elif args.sweep:
         progress(f"reading sweep {args.sweep[:40]}")
         subject = sweep_subject(args.sweep)
@@ -609,8 +587,6 @@ def _report(args) -> None:
 
 
 def _stored_run(run_id: str):
-    from engine.store import RunStore, is_run_id
-
     run = RunStore().get(run_id) if is_run_id(run_id) else None
     if run is None:
         raise RunNotFound(f"No stored run {run_id[:40]!r}. List them with `digit-lab runs`.")
@@ -618,8 +594,6 @@ def _stored_run(run_id: str):
 
 
 def _calibration(args) -> None:
-    from engine.probes.calibration import run_calibration
-
     result = run_calibration(_stored_run(args.run_id), args.bins)
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -632,6 +606,7 @@ def _calibration(args) -> None:
 
 
 def _robustness(args) -> None:
+    # Deferred: the robustness curve scores with engine.evaluation, which loads pandas.
     from engine.probes.robustness import robustness_curve
 
     curve = robustness_curve(_stored_run(args.run_id), args.perturbation, args.levels)
@@ -644,8 +619,6 @@ def _robustness(args) -> None:
 
 
 def _explain(args) -> None:
-    from engine.probes.explain import ExplainSettings, explain_run
-
     settings = ExplainSettings(args.method, layer=args.layer, smooth_samples=args.smooth_samples, patch=args.patch)
     result = explain_run(
         _stored_run(args.run_id), settings, index=args.index, image_file=args.image, target=args.target
@@ -662,10 +635,11 @@ def _explain(args) -> None:
             print("  " + "".join(" .:-=+*#%@"[int(max(v, 0) / peak * 9)] for v in row))
 
 
-def _feature_map(args) -> None:
-    from engine.probes.feature_map import feature_map
+def _embedding_map(args) -> None:
+    # Deferred: the map projects with engine.exploration, which loads pandas.
+    from engine.probes.embedding_map import embedding_map
 
-    result = feature_map(_stored_run(args.run_id), args.method, args.limit, args.space)
+    result = embedding_map(_stored_run(args.run_id), args.method, args.limit, args.space)
     if args.json:
         print(json.dumps(result.to_dict()))
         return
@@ -676,8 +650,6 @@ def _feature_map(args) -> None:
 
 
 def _runs(args) -> None:
-    from engine.store import RunStore, is_run_id
-
     store = RunStore()
     if args.action == "delete":
         if not args.run_id or not is_run_id(args.run_id):
@@ -689,7 +661,6 @@ def _runs(args) -> None:
         size = store.size_bytes()
         print(json.dumps({"bytes": size}) if args.json else f"{size / 1e6:.1f} MB in {store.root}")
         return
-    from engine.runs import spec_summary
 
     scan = store.scan()
     for problem in scan.problems:  # flagged on stderr, so one bad run never hides (or breaks) the listing
@@ -744,7 +715,7 @@ class _ProgressBar:
         return None
 
     def batch(self, noun: str):
-        """A `BatchProgress` callback for k-folds, studies and sweeps: each run that starts names the bar
+        """A `BatchProgress` callback for k-folds, preset studies and sweeps: each run that starts names the bar
         ("fold 2/5", "seed003-m4 (4/10)"), and its epochs fill it."""
 
         def progress(update) -> None:

@@ -1,7 +1,7 @@
 """Many runs side by side: the run list, one comparison table (with the accuracies the presets' sources report),
-curves aligned by epoch, accuracy against parameters, and studies.
+curves aligned by epoch, accuracy against parameters, and preset studies.
 
-A study is a named list of presets trained on one dataset in one call; `seed003` reproduces the ten-model
+A preset study is a named list of presets trained on one dataset in one call; `seed003` reproduces the ten-model
 comparison of seed document 003.
 """
 
@@ -16,8 +16,8 @@ import pandas as pd
 from engine.architectures import PRESETS
 from engine.architectures.presets import run_model_label
 from engine.datasets import Dataset
-from engine.errors import DigitLabError, StoreError
-from engine.executors import batch_relay
+from engine.errors import DigitLabError, InvalidConfig, StoreError
+from engine.executors import RunTask, batch_relay, raise_for_failures, resolve
 from engine.progress import BatchCallback
 from engine.runs import RunResult, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
@@ -25,7 +25,7 @@ from engine.store import RunStore, StoredRun
 if TYPE_CHECKING:  # annotations only: the executors are imported when the models run
     from engine.executors import Executor
 
-STUDIES: dict[str, tuple[str, ...]] = {
+PRESET_STUDIES: dict[str, tuple[str, ...]] = {
     "seed003": tuple(f"seed003-m{i}" for i in range(1, 11)),
     "seed004": ("seed004-10class", "seed004-10class-bn", "seed004-4class", "seed004-4class-bn"),
 }
@@ -186,22 +186,19 @@ def accuracy_vs_parameters(runs: list[StoredRun]) -> pd.DataFrame:
     return comparison_table(runs)[["run_id", "label", "parameters", "test_accuracy", "train_seconds", "dataset"]]
 
 
-def study_tasks(name: str, dataset: Dataset, **config_changes: Any) -> list:
-    """A study's models as executor tasks (`engine.executors.RunTask`), validated and keyed: what `run_study` runs
-    here and what a job driver (`engine.jobs`) runs in its own process."""
-    from engine.errors import InvalidConfig
-    from engine.executors import RunTask
-
-    if name not in STUDIES:
-        raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(STUDIES)}.")
+def preset_study_tasks(name: str, dataset: Dataset, **config_changes: Any) -> list:
+    """A preset study's models as executor tasks (`engine.executors.RunTask`), validated and keyed: what
+    `run_preset_study` runs here and what a job driver (`engine.jobs`) runs in its own process."""
+    if name not in PRESET_STUDIES:
+        raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(PRESET_STUDIES)}.")
     tasks = []
-    for preset_name in STUDIES[name]:
+    for preset_name in PRESET_STUDIES[name]:
         spec, config = preset_request(preset_name, dataset, **config_changes)
         tasks.append(RunTask.for_request(dataset, spec, config, preset=preset_name, label=preset_name))
     return tasks
 
 
-def run_study(
+def run_preset_study(
     name: str,
     dataset: Dataset,
     progress: BatchCallback | None = None,
@@ -209,17 +206,16 @@ def run_study(
     executor: Executor | str | None = None,
     **config_changes: Any,
 ) -> list[RunResult]:
-    """Train (or fetch) every model of a study on `dataset`; `config_changes` (e.g. limit_train, epochs) apply to all.
+    """Train (or fetch) every model of a preset study on `dataset`; `config_changes` (e.g. limit_train, epochs)
+    apply to all.
 
     `executor`: None or "local" trains the models in turn here; "ray" (or any `engine.executors` executor) runs
     them in parallel where it runs tasks. If models fail, `TasksFailed` is raised after the others were stored.
     `progress` gets a `BatchProgress` for each step of each model, labelled with the model's preset name.
     """
-    from engine.executors import raise_for_failures, resolve
-
-    tasks = study_tasks(name, dataset, **config_changes)
+    tasks = preset_study_tasks(name, dataset, **config_changes)
     store = store or RunStore()
-    presets = STUDIES[name]
+    presets = PRESET_STUDIES[name]
     on_event = batch_relay(progress, labels=presets) if progress is not None else None
     outcomes = resolve(executor).run(tasks, on_event, store=store)
     raise_for_failures(outcomes, "model")

@@ -15,7 +15,7 @@ import numpy as np
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.errors import InvalidConfig
-from engine.executors import batch_relay
+from engine.executors import RunTask, batch_relay, raise_for_failures, resolve
 from engine.limits import train_limits
 from engine.progress import BatchCallback
 from engine.store import RunStore, StoredRun
@@ -97,8 +97,6 @@ def fold_configs(config: TrainConfig, k: int) -> list[TrainConfig]:
 def fold_tasks(dataset: Dataset, spec: ModelSpec, config: TrainConfig, k: int, preset: str = "") -> list:
     """The k folds as executor tasks (`engine.executors.RunTask`), validated and keyed: what `cross_validate` runs
     here and what a job driver (`engine.jobs`) runs in its own process."""
-    from engine.executors import RunTask
-
     return [
         RunTask.for_request(dataset, spec, fold_config, preset=preset, label=f"fold {i}/{k}")
         for i, fold_config in enumerate(fold_configs(config, k), 1)
@@ -122,8 +120,6 @@ def cross_validate(
     raised after the finished folds were stored; the local executor raises a fold's own error at once.
     `progress` gets a `BatchProgress` for each step of each fold; its `index` is the fold number.
     """
-    from engine.executors import raise_for_failures, resolve
-
     store = store or RunStore()
     tasks = fold_tasks(dataset, spec, config, k, preset)
     on_event = batch_relay(progress) if progress is not None else None

@@ -54,4 +54,4 @@ class TrainingTooLarge(DigitLabError):
 
 
 class InvalidProbeRecord(StoreError):
-    """A stored probe result (feature map, robustness curve, calibration) that fails its checks: recomputed."""
+    """A stored probe result (embedding map, robustness curve, calibration) that fails its checks: recomputed."""

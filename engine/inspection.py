@@ -1,4 +1,4 @@
-"""Look inside a trained CNN: predictions, the test images it gets wrong, feature maps of every conv/pooling
+"""Look inside a trained CNN: predictions, the test images it gets wrong, the activations of every conv/pooling
 layer, first-layer kernels, and a hand-drawn digit turned into exactly the kind of image the model was trained on.
 
 Images handed to the model are 0..1 floats shaped (h, w, 1): raw dataset values divided by the dataset's
@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.errors import DigitLabError
 
-FEATURE_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # seed 002 shows conv and pooling outputs
+ACTIVATION_LAYER_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # seed 002 shows conv and pooling outputs
 INK_THRESHOLD = 0.1  # canvas intensity (0..1) above which a pixel counts as drawn
 
 
@@ -46,7 +46,7 @@ def predict(model, image01: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FeatureExtractor:
+class ActivationExtractor:
     """A Keras model that returns the output of every conv and pooling layer at once (build once per run)."""
 
     model: Any
@@ -61,24 +61,24 @@ class FeatureExtractor:
         return [(name, kind, np.asarray(out)[0]) for (name, kind), out in zip(self.layers, outputs, strict=True)]
 
 
-def feature_extractor(model) -> FeatureExtractor:
+def activation_extractor(model) -> ActivationExtractor:
     import keras
 
-    chosen = [layer for layer in model.layers if type(layer).__name__ in FEATURE_KINDS]
+    chosen = [layer for layer in model.layers if type(layer).__name__ in ACTIVATION_LAYER_KINDS]
     if not chosen:
         raise DigitLabError("This model has no convolution or pooling layers, so it has no feature maps to show.")
     extractor = keras.Model(inputs=model.inputs, outputs=[layer.output for layer in chosen])
-    return FeatureExtractor(
+    return ActivationExtractor(
         extractor, tuple((layer.name, type(layer).__name__) for layer in chosen), _input_shape(model)
     )
 
 
-def feature_maps(model, image01: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
+def layer_activations(model, image01: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
     """[(layer name, kind, activations (h, w, channels))] for every conv and pooling layer, for one image.
 
-    Pass a `FeatureExtractor` instead of the model to skip rebuilding the activation model.
+    Pass a `ActivationExtractor` instead of the model to skip rebuilding the activation model.
     """
-    extractor = model if isinstance(model, FeatureExtractor) else feature_extractor(model)
+    extractor = model if isinstance(model, ActivationExtractor) else activation_extractor(model)
     return extractor(image01)
 
 
@@ -97,9 +97,9 @@ def mistake_indices(y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray
     return np.flatnonzero(scores.argmax(axis=1) != labels)
 
 
-def display_normalise(feature_map: np.ndarray) -> np.ndarray:
+def display_normalise(activation_map: np.ndarray) -> np.ndarray:
     """Seed 002's display scaling of one map: subtract the mean, divide by the std (if > 0), *64 + 128, clip 0..255."""
-    x = np.asarray(feature_map, dtype=np.float64)
+    x = np.asarray(activation_map, dtype=np.float64)
     x = x - x.mean()
     std = x.std()
     if std > 0:
@@ -107,9 +107,9 @@ def display_normalise(feature_map: np.ndarray) -> np.ndarray:
     return np.clip(x * 64 + 128, 0, 255).astype(np.uint8)
 
 
-def layer_display(feature_map: np.ndarray, per_map: bool = True) -> np.ndarray:
+def layer_display(activations: np.ndarray, per_map: bool = True) -> np.ndarray:
     """(channels, h, w) images of one layer's maps: seed 002's per-map scaling (0..255), or the raw activations."""
-    maps = np.transpose(np.asarray(feature_map), (2, 0, 1))
+    maps = np.transpose(np.asarray(activations), (2, 0, 1))
     if not per_map:
         return maps.astype(np.float64)
     return np.stack([display_normalise(m) for m in maps]).astype(np.float64)

@@ -134,7 +134,7 @@ class ProbeLimits:
     max_levels: int = 20  # severity levels in one robustness curve; each level scores the whole test set
     max_explain_images: int = 64  # images in one `explain` call; SmoothGrad and occlusion cost ~50 passes each
     max_explain_file_bytes: int = 64 << 20  # an --image .npy of 64 images of 28x28 float64 is 0.4 MB
-    max_feature_map_points: int = 10_000  # PCA of the whole test set up to MNIST's 10 000 images
+    max_embedding_map_points: int = 10_000  # PCA of the whole test set up to MNIST's 10 000 images
     max_tsne_points: int = 3_000  # t-SNE's cost grows faster than linearly; the Data page's map stops here too
     default_tsne_points: int = 1_000  # a stratified subset: ~10 s of t-SNE on two CPU cores
     max_stored_probe_bytes: int = 16 << 20  # a stored probe result read back (a 10 000-point map is ~0.6 MB)

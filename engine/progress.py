@@ -1,6 +1,6 @@
 """Progress, in one module: what one training reports while it runs (`ProgressEvent`, `ProgressCallback`) and
-where each run of a batch stands (`BatchProgress`, `BatchCallback`) — the folds of a k-fold, the models of a study,
-the trials of a sweep.
+where each run of a batch stands (`BatchProgress`, `BatchCallback`) — the folds of a k-fold, the models of a preset
+study, the trials of a sweep.
 
 Every batch runs through an executor, which reports `TaskEvent`s; `engine.executors.batch_relay` turns them into
 one `BatchProgress` type, so the dashboard's progress panel and the CLI's printer serve every kind of batch alike.
@@ -53,7 +53,7 @@ class BatchProgress:
     index: int  # 1-based position of this run in the batch
     total: int  # runs in the batch
     status: str  # one of BATCH_STATUSES
-    label: str = ""  # what this run is beyond its number ("seed003-m4" in a study); "" for a k-fold's folds
+    label: str = ""  # what this run is beyond its number ("seed003-m4" in a preset study); "" for a k-fold's folds
     run_id: str = ""  # the store key of this run
     cached: bool = False  # "done" only: answered from the store, nothing trained
     event: ProgressEvent | None = None  # "training" only: the inner training progress

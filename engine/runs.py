@@ -22,13 +22,17 @@ from typing import Any
 import numpy as np
 
 from engine import telemetry
+from engine.architectures.presets import get_preset
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
+from engine.datasets.label_checks import label_warnings, mapping_warning
 from engine.errors import DigitLabError, StoreError
+from engine.limits import server_limits
 from engine.memory_estimate import estimate_training
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.store import RunStore, StoredRun, run_key
 from engine.training.config import TrainConfig
+from engine.training.data import transformed_dataset
 from engine.training.fit import TrainingResult, train
 from engine.training.precision import choose_precision
 from engine.training_queue import training_queue
@@ -218,8 +222,6 @@ def evict_over_budget(store: RunStore, keep: Set[str] = frozenset()) -> list[str
     Never those in `keep`, nor runs shown in the last ten minutes (`mark_shown`), so a page never loses the run it
     shows. The store is walked once for sizes and last uses; each eviction is logged on `digitlab.runs`.
     """
-    from engine.limits import server_limits
-
     budget = server_limits().max_cache_bytes
     if not budget:
         return []
@@ -254,6 +256,7 @@ def evict_over_budget(store: RunStore, keep: Set[str] = frozenset()) -> list[str
 def _meta(
     run_id: str, dataset: Dataset, spec: ModelSpec, config: TrainConfig, preset: str, result: TrainingResult
 ) -> dict:
+    # Deferred: engine.evaluation loads pandas; Home imports this module and must not wait for it.
     from engine.evaluation import evaluate
 
     scores = evaluate(result.test_labels, result.test_probabilities, result.class_names)
@@ -299,15 +302,11 @@ def run_warnings(
     `labels_checked`: the last part as the training already found it (`TrainingResult.label_warnings`), so a
     finished run does not merge and subset the dataset a second time to learn it.
     """
-    from engine.datasets.label_checks import label_warnings, mapping_warning
-
     found = list(dataset.warnings)
     merge = mapping_warning(dataset.class_names, config.label_mapping)
     if merge:
         found.append(merge)
     if labels_checked is None:
-        from engine.training.data import transformed_dataset
-
         learned = transformed_dataset(dataset, config)
         labels_checked = label_warnings(learned.y_train, learned.y_test, learned.class_names, spec.num_classes)
     found += labels_checked
@@ -321,9 +320,6 @@ def preset_request(
 
     The preset's class merging (seed 004's four classes) applies unless the caller sets its own mapping.
     """
-    from engine.architectures.presets import get_preset
-    from engine.training.data import transformed_dataset
-
     preset = get_preset(preset_name)
     config = preset.config.replace(**{k: v for k, v in config_changes.items() if v is not None})
     if preset.label_mapping and config_changes.get("label_mapping") is None:

@@ -7,7 +7,7 @@ from charts.compare import accuracy_vs_parameters, aligned_curves, confusion_gri
 from dashboard import components, job_panel, links, services, state
 from dashboard.report_buttons import report_buttons
 from dashboard.views.compare_view import METRICS, VIEW
-from engine.compare import STUDIES, comparison_with_reports, run_label, run_study, study_tasks
+from engine.compare import PRESET_STUDIES, comparison_with_reports, preset_study_tasks, run_label, run_preset_study
 from engine.compare import accuracy_vs_parameters as accuracy_points
 from engine.compare import aligned_curves as curve_table
 from engine.errors import DigitLabError
@@ -17,7 +17,7 @@ from engine.reports.subject import best_run
 
 KEPT = state.COMPARE_KEPT_KEY
 MAX_CONFUSIONS = 6
-STUDY = "seed003"
+PRESET_STUDY = "seed003"
 
 
 def _request_study() -> None:
@@ -79,7 +79,7 @@ with st.expander("Seed 003's ten-model study", expanded=False):
     )
     study_executor = components.executor_choice("study_executor")
     st.button(
-        f"Run the {STUDY} study",
+        f"Run the {PRESET_STUDY} study",
         key="study_run",
         disabled=not fits,
         type="primary",
@@ -101,8 +101,8 @@ if study_job is not None:
 study_requested = ss.pop("_study_requested", False)
 if study_requested and fits and study_executor == "ray":
     try:
-        tasks = study_tasks(
-            STUDY,
+        tasks = preset_study_tasks(
+            PRESET_STUDY,
             dataset,
             limit_train=int(ss["study_limit_train"]) or None,
             epochs=int(ss["study_epochs"]) or None,
@@ -110,7 +110,7 @@ if study_requested and fits and study_executor == "ray":
     except DigitLabError as error:
         components.show_error(error)
         st.stop()
-    title = f"The {STUDY} study on {dataset.name}"
+    title = f"The {PRESET_STUDY} study on {dataset.name}"
     if job_panel.start(JobRequest("study", "model", title, "ray", tuple(task.portable() for task in tasks))):
         st.rerun()
 elif study_requested:
@@ -120,12 +120,12 @@ elif study_requested:
             icon=":material/straighten:",
         )
     else:
-        presets = STUDIES[STUDY]
-        title = f"Running the {STUDY} study on {dataset.name}…"
+        presets = PRESET_STUDIES[PRESET_STUDY]
+        title = f"Running the {PRESET_STUDY} study on {dataset.name}…"
         with components.batch_progress(title, "model", len(presets)) as panel:
             try:
-                results = run_study(
-                    STUDY,
+                results = run_preset_study(
+                    PRESET_STUDY,
                     dataset,
                     progress=panel,
                     store=services.store(),
@@ -135,7 +135,7 @@ elif study_requested:
                 )
             except DigitLabError as error:
                 panel.stopped("The study stopped", error)
-            panel.finished(f"{STUDY} study: {len(results)} models in {panel.elapsed:.0f} s")
+            panel.finished(f"{PRESET_STUDY} study: {len(results)} models in {panel.elapsed:.0f} s")
         first_preset: dict[str, str] = {}
         for preset_name, result in zip(presets, results, strict=True):
             first_preset.setdefault(result.run.run_id, preset_name)

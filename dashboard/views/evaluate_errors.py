@@ -4,7 +4,7 @@
 import streamlit as st
 
 from charts import evaluation as charts
-from dashboard import components, explaining, services
+from dashboard import components, explain_methods, services
 from dashboard.views.evaluate_run import EvaluatedRun
 from dashboard.views.evaluate_view import GALLERY_OVERLAYS, GALLERY_TARGETS
 from engine.datasets import normalised as normalised_images
@@ -22,7 +22,8 @@ def gallery_heatmaps(
     """Heatmaps of the shown mistakes in one batched engine call, cached by run id (and stored copy), indices,
     method and the class explained: those fix the images (the run's test images at `indices`) and the classes, so
     they are not hashed."""
-    return explain_images(services.model(run_id), _images01, explaining.settings_for(method), targets=_targets).heatmaps
+    settings = explain_methods.settings_for(method)
+    return explain_images(services.model(run_id), _images01, settings, targets=_targets).heatmaps
 
 
 def show_confusion(ev: EvaluatedRun, pairs) -> None:

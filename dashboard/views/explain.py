@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import components, links
 from dashboard.views.explain_prediction import INDEX_KEY, show_explanation
-from dashboard.views.explain_probes import show_calibration, show_feature_map, show_robustness
+from dashboard.views.explain_probes import show_calibration, show_embedding_map, show_robustness
 from dashboard.views.explain_run import ExplainedRun
 from dashboard.views.explain_view import TABS, VIEW
 from engine.architectures.presets import run_model_label
@@ -33,7 +33,7 @@ tabs = st.tabs(list(TABS), key="explain_tab", on_change="rerun")
 # The test image is shared by the first two tabs, so it is checked whichever is open.
 components.checked_test_index(INDEX_KEY, explained.n_test)
 
-for tab, show in zip(tabs, (show_explanation, show_robustness, show_calibration, show_feature_map), strict=True):
+for tab, show in zip(tabs, (show_explanation, show_robustness, show_calibration, show_embedding_map), strict=True):
     with tab:
         if tab.open:
             show(explained)

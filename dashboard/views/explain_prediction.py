@@ -8,7 +8,7 @@ import streamlit as st
 
 from charts.explain import explanation_overlay
 from charts.inspect import probability_bars
-from dashboard import components, explaining, services, state
+from dashboard import components, explain_methods, services, state
 from dashboard.views.explain_run import ExplainedRun
 from dashboard.views.explain_view import METHODS, PREDICTED
 from engine.architectures.presets import run_model_label
@@ -170,7 +170,7 @@ def show_explanation(ex: ExplainedRun) -> None:
     opacity = opacity_col.slider("Heatmap opacity", 0.0, 1.0, 0.6, 0.05, key="explain_opacity")
 
     # The two runs explained, each in a column of its own: (run, settings, note on what differs).
-    settings = explaining.settings_for(method, **settings_args)
+    settings = explain_methods.settings_for(method, **settings_args)
     shown = [(run, settings, "")]
     second = candidates.get(second_id)
     if second is not None:

@@ -1,10 +1,10 @@
 """Explain's other tabs: the accuracy curve as the test set is damaged, calibration before and after temperature
-scaling, and the feature map (the learned features of the test set in 2-D beside its raw pixels)."""
+scaling, and the embedding map (the learned features of the test set in 2-D beside its raw pixels)."""
 
 import streamlit as st
 
+from charts.embedding_map import embedding_map_chart
 from charts.explain import reliability_diagram, robustness_curves
-from charts.feature_map import feature_map_chart
 from charts.inspect import input_image, probability_bars
 from dashboard import components, services, state
 from dashboard.views.explain_prediction import INDEX_KEY
@@ -15,7 +15,7 @@ from engine.datasets import normalised
 from engine.errors import DigitLabError
 from engine.exploration import EMBEDDINGS
 from engine.probes.calibration import Calibration, run_calibration
-from engine.probes.feature_map import FeatureMap, feature_map
+from engine.probes.embedding_map import EmbeddingMap, embedding_map
 from engine.probes.robustness import PERTURBATIONS, RobustnessCurve, perturb, robustness_curve
 
 
@@ -35,19 +35,19 @@ def _calibration(run_id: str, copy: str, n_bins: int) -> Calibration:
 
 
 @st.cache_data(show_spinner="Projecting the test set…", max_entries=32)
-def _feature_map(run_id: str, copy: str, method: str, space: str) -> FeatureMap:
+def _embedding_map(run_id: str, copy: str, method: str, space: str) -> EmbeddingMap:
     # The server's shared model and dataset; the engine keeps the result with the run for other sessions.
     found = services.run(run_id)
     loaded = services.model(run_id) if space == "features" else None
     dataset_used = services.dataset(found.meta["dataset"]["name"])
-    return feature_map(found, method, space=space, model=loaded, dataset=dataset_used)
+    return embedding_map(found, method, space=space, model=loaded, dataset=dataset_used)
 
 
 def _remember_point(chart_key: str) -> None:
     points = st.session_state[chart_key].selection.points
     custom = points[0].get("customdata") if points else None
     if custom:
-        st.session_state["featuremap_point"] = int(custom[0])
+        st.session_state["embedding_map_point"] = int(custom[0])
 
 
 def show_robustness(ex: ExplainedRun) -> None:
@@ -141,7 +141,7 @@ def show_calibration(ex: ExplainedRun) -> None:
         )
 
 
-def show_feature_map(ex: ExplainedRun) -> None:
+def show_embedding_map(ex: ExplainedRun) -> None:
     run, dataset, labels, value_max, chart_names, n_test = (
         ex.run,
         ex.dataset,
@@ -154,13 +154,13 @@ def show_feature_map(ex: ExplainedRun) -> None:
         "Projection",
         EMBEDDINGS,
         horizontal=True,
-        key="featuremap_method",
+        key="embedding_map_method",
         format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
         help="PCA is instant and linear; t-SNE keeps neighbours together (a stratified subset, cached per run).",
     )
     try:
-        learned = _feature_map(run.run_id, services.stored_copy(run), map_method, "features")
-        pixels = _feature_map(run.run_id, services.stored_copy(run), map_method, "pixels")
+        learned = _embedding_map(run.run_id, services.stored_copy(run), map_method, "features")
+        pixels = _embedding_map(run.run_id, services.stored_copy(run), map_method, "pixels")
     except DigitLabError as error:  # e.g. a model that does not end in a Dense layer; the view is still published
         components.show_error(error)
         learned = pixels = None
@@ -172,11 +172,11 @@ def show_feature_map(ex: ExplainedRun) -> None:
         name = "t-SNE" if map_method == "tsne" else "PCA"
         left, right = st.columns(2)
         for column, result, key, what in (
-            (left, learned, "featuremap_learned", "Learned features"),
-            (right, pixels, "featuremap_pixels", "Raw pixels"),
+            (left, learned, "embedding_map_learned", "Learned features"),
+            (right, pixels, "embedding_map_pixels", "Raw pixels"),
         ):
             column.plotly_chart(
-                feature_map_chart(
+                embedding_map_chart(
                     result.coords,
                     result.indices,
                     result.true_labels,
@@ -190,17 +190,17 @@ def show_feature_map(ex: ExplainedRun) -> None:
                 on_select=lambda key=key: _remember_point(key),
                 selection_mode="points",
             )
-        point = st.session_state.get("featuremap_point")
+        point = st.session_state.get("embedding_map_point")
         if point is None or not 0 <= point < n_test:
             st.caption("Click a point on either map to see its image and the model's prediction.")
         else:
             left, right = st.columns([1, 1.2])
             left.plotly_chart(
                 input_image(dataset.x_test[point], value_max, f"Test image #{point}, clicked on the map"),
-                key="featuremap_image",
+                key="embedding_map_image",
                 config={"displayModeBar": False},
             )
             right.plotly_chart(
                 probability_bars(run.test_probabilities()[point], chart_names, int(labels[point])),
-                key="featuremap_probabilities",
+                key="embedding_map_probabilities",
             )

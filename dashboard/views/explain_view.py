@@ -25,7 +25,7 @@ VIEW = PageView(
         ViewParam("image", ("explain_index",), single(whole_number, 0, MAX_INDEX), (0,)),
         ViewParam("method", ("explain_method",), single(choice(METHODS)), (METHODS[0],)),
         ViewParam("perturbation", ("robust_perturbation",), single(choice(PERTURBATIONS)), ("rotation",)),
-        ViewParam("map", ("featuremap_method",), single(choice(EMBEDDINGS)), ("pca",)),
+        ViewParam("map", ("embedding_map_method",), single(choice(EMBEDDINGS)), ("pca",)),
         # The page checks what depends on the run (class count, conv layer names, patch size, the second run).
         ViewParam("class", ("explain_class",), single(whole_number, PREDICTED, MAX_INDEX), (PREDICTED,)),
         ViewParam("layer", ("explain_layer",), single(short_text(100))),

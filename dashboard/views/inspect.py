@@ -1,4 +1,4 @@
-"""Inspect: look inside a trained CNN — one test image's class probabilities and the feature maps of every
+"""Inspect: look inside a trained CNN — one test image's class probabilities and the activations of every
 conv and pooling layer (seed 002), the learned first-layer kernels, and a digit you draw yourself, prepared
 exactly as the training images were.
 

@@ -1,12 +1,12 @@
 """Inspect's drawing tab: a digit drawn on a canvas, prepared exactly as the training images were, its
-probabilities, a heatmap of the evidence and its feature maps; the drawing survives tab and page switches."""
+probabilities, a heatmap of the evidence and its layers' activations; the drawing survives tab and page switches."""
 
 import numpy as np
 import streamlit as st
 
 from charts.explain import explanation_overlay
-from charts.inspect import feature_map_grid, input_image, probability_bars
-from dashboard import components, explaining, services, state
+from charts.inspect import activation_grid, input_image, probability_bars
+from dashboard import components, explain_methods, services, state
 from dashboard.views.explain_view import METHODS
 from dashboard.views.inspect_layers import chart_layer_name
 from engine import inspection
@@ -20,7 +20,7 @@ BRUSH_KEY, KEPT_BRUSH_KEY = "inspect_brush", "_inspect_brush"
 
 def _drawing_explanation(run_id: str, drawn01: np.ndarray, method: str) -> Explanation:
     # Not cached: every stroke is a new image, and one explanation takes 0.015-0.23 s (bench/explain_probes.py).
-    return explain_images(services.model(run_id), drawn01[None], explaining.settings_for(method))
+    return explain_images(services.model(run_id), drawn01[None], explain_methods.settings_for(method))
 
 
 def _clear_drawing() -> None:
@@ -147,10 +147,10 @@ def show_drawing(run, dataset, model, extractor, class_names, chart_names) -> No
             probability_bars(inspection.predict(model, drawn01), chart_names), key="inspect_drawn_probabilities"
         )
         with st.expander("Feature maps of your drawing (each map scaled like seed 002)"):
-            for name, kind, fmap in extractor(drawn01):
+            for name, kind, activations in extractor(drawn01):
                 st.plotly_chart(
                     components.cached_figure(
-                        feature_map_grid, chart_layer_name(name), kind, inspection.layer_display(fmap), True
+                        activation_grid, chart_layer_name(name), kind, inspection.layer_display(activations), True
                     ),
                     key=f"inspect_drawn_fmap_{name}",
                 )

@@ -1,10 +1,10 @@
-"""Inspect's tabs about a test image: its class probabilities and the feature maps of every conv and pooling
+"""Inspect's tabs about a test image: its class probabilities and the activations of every conv and pooling
 layer (seed 002), with seeded random picks; and the learned first-layer kernels."""
 
 import numpy as np
 import streamlit as st
 
-from charts.inspect import feature_map_grid, input_image, kernel_grid, probability_bars
+from charts.inspect import activation_grid, input_image, kernel_grid, probability_bars
 from dashboard import components, services
 from dashboard.views.inspect_view import SCALES
 from engine import inspection
@@ -15,9 +15,9 @@ INDEX_KEY, PICKS_KEY = "inspect_index", "_inspect_picks"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def extractor_for(run_id: str, copy: str) -> inspection.FeatureExtractor:
+def extractor_for(run_id: str, copy: str) -> inspection.ActivationExtractor:
     # One activation model per run for the whole server; rebuilding it on every rerun costs a Keras graph.
-    return inspection.feature_extractor(services.model(run_id))
+    return inspection.activation_extractor(services.model(run_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -33,13 +33,13 @@ def _probabilities(run_id: str, copy: str, index: int, _image01: np.ndarray) -> 
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _feature_map_figures(run_id: str, copy: str, index: int, per_map: bool, _image01: np.ndarray) -> list:
+def _activation_figures(run_id: str, copy: str, index: int, per_map: bool, _image01: np.ndarray) -> list:
     """(layer name, figure) for every conv and pooling layer on one test image, built once per run, image and
     scaling for the server: coming back to the page (or another session on that image) runs no model and builds
     no figure. Streamlit sends a copy of a figure, so one object serves every session."""
     return [
-        (name, feature_map_grid(chart_layer_name(name), kind, inspection.layer_display(fmap, per_map), per_map))
-        for name, kind, fmap in extractor_for(run_id, copy)(_image01)
+        (name, activation_grid(chart_layer_name(name), kind, inspection.layer_display(activations, per_map), per_map))
+        for name, kind, activations in extractor_for(run_id, copy)(_image01)
     ]
 
 
@@ -97,7 +97,7 @@ def show_test_image(run, dataset, labels, chart_names) -> None:
         "patterns but hides strength; raw activations share one colour scale per layer.",
     )
     per_map = scaling.startswith("each")
-    for name, figure in _feature_map_figures(run.run_id, services.stored_copy(run), index, per_map, image01):
+    for name, figure in _activation_figures(run.run_id, services.stored_copy(run), index, per_map, image01):
         st.plotly_chart(figure, key=f"inspect_fmap_{name}")
 
 

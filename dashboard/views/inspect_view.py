@@ -1,4 +1,4 @@
-"""The Inspect page's part of the link: its tabs, the feature maps' scalings and its view parameters."""
+"""The Inspect page's part of the link: its tabs, the activations' scalings and its view parameters."""
 
 from dashboard.links import MAX_INDEX, PageView, ViewParam, choice, single, whole_number
 from dashboard.views.explain_view import METHODS

@@ -2,15 +2,15 @@
 
 from dashboard import state
 from dashboard.links import PageView, Refused, ViewParam, choice, decode, single, whole_number
+from engine.limits import sweep_limits
+from engine.sweeps import InvalidSweep, SearchSpace
+from engine.sweeps.space import is_param_name
 
 PER_TRIAL = ("one run", "folds", "seeds")
 
 
 def _space(token: str) -> tuple:
     """A sweep's search space token: decoded and parsed strictly (the page validates it against the model)."""
-    from engine.sweeps import InvalidSweep, SearchSpace
-    from engine.sweeps.space import is_param_name
-
     try:
         space = SearchSpace.from_dict(decode(token))
     except (ValueError, InvalidSweep) as error:
@@ -22,8 +22,6 @@ def _space(token: str) -> tuple:
 
 
 def _trials(text: str) -> tuple:
-    from engine.limits import sweep_limits
-
     return single(whole_number, 1, sweep_limits().max_trials)(text)
 
 

@@ -1,6 +1,6 @@
 """Turn a validated `ModelSpec` into a compiled `keras.Model` (with its loss and optimizer by name).
 
-Layer names match `shapes.layer_table`, so the table, the feature-map viewer and the exported code
+Layer names match `shapes.layer_table`, so the table, Inspect's activation viewer and the exported code
 (`engine.reports.recipe`) all speak of the same `block1_conv`, `block1_pool`, ... Keras is imported inside the
 functions: the dashboard's first page must not wait for TensorFlow.
 """

@@ -22,6 +22,7 @@ from pathlib import Path
 from engine import settings
 from engine.datasets.dataset import Dataset
 from engine.datasets.idx import IDX_PARTS, idx_file_names
+from engine.datasets.mnist_like import read_local
 from engine.errors import DatasetUnavailable, InvalidDataFile
 from engine.limits import input_limits
 
@@ -87,8 +88,6 @@ def register_upload(files: list[tuple[str, bytes]]) -> str:
     Raises `InvalidDataFile` (a file is malformed, misnamed or too large, naming which) or `DatasetUnavailable`
     (the cache cannot be written); nothing is kept then.
     """
-    from engine.datasets.mnist_like import read_local
-
     _check_names(files)
     root = uploads_dir()
     try:
@@ -133,8 +132,6 @@ def register_upload(files: list[tuple[str, bytes]]) -> str:
 
 def load_upload(name: str) -> Dataset:
     """The uploaded dataset `name`, re-read and re-checked from its folder in the cache."""
-    from engine.datasets.mnist_like import read_local
-
     folder = _folder(name)
     if folder.is_symlink() or not folder.is_dir():
         raise DatasetUnavailable(

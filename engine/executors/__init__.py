@@ -1,4 +1,4 @@
-"""Executors: where the runs of a k-fold or a study are trained.
+"""Executors: where the runs of a k-fold or a preset study are trained.
 
 `local` (the default) trains them one by one in this process; `ray` sends them to a Ray cluster (or a local Ray
 instance) and stores what comes back. Both key runs with `engine.runs.run_id_for`, so a run trained by either is
@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from typing import Protocol, runtime_checkable
 
+from engine.executors.local import LocalExecutor
+from engine.executors.ray_executor import RayExecutor
 from engine.executors.tasks import (
     DatasetMismatch,
     EnvironmentMismatch,
@@ -26,6 +28,7 @@ from engine.executors.tasks import (
     batch_relay,
     raise_for_failures,
 )
+from engine.limits import hosted_mode
 from engine.settings import env_flag
 
 EXECUTOR_ENV = "DIGIT_LAB_EXECUTOR"  # default executor name for the CLI and dashboard: local | ray
@@ -53,8 +56,6 @@ def ray_available() -> bool:
 def ray_allowed() -> bool:
     """Whether this server may run Ray jobs: always outside hosted mode, in hosted mode only with
     `DIGIT_LAB_ALLOW_RAY=1`."""
-    from engine.limits import hosted_mode
-
     return env_flag(ALLOW_RAY_ENV) or not hosted_mode()
 
 
@@ -88,8 +89,6 @@ def get_executor(name: str | None = None) -> Executor:
     check_executor_allowed(name)
     if name not in _instances:
         if name == "local":
-            from engine.executors.local import LocalExecutor
-
             _instances[name] = LocalExecutor()
         else:
             if not ray_available():
@@ -97,8 +96,6 @@ def get_executor(name: str | None = None) -> Executor:
                     "The ray executor needs Ray, which is not installed here: pip install -r requirements-ray.txt "
                     "(or use the local executor)."
                 )
-            from engine.executors.ray_executor import RayExecutor
-
             _instances[name] = RayExecutor()
     return _instances[name]
 

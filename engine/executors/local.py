@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import time
 
-from engine.executors.tasks import EventCallback, RunTask, TaskEvent, TaskOutcome
+from engine.datasets import load_dataset
+from engine.executors.tasks import DatasetMismatch, EventCallback, RunTask, TaskEvent, TaskOutcome
+from engine.runs import get_or_train
+from engine.store import RunStore
 
 
 class LocalExecutor:
@@ -20,11 +23,6 @@ class LocalExecutor:
     def run(self, tasks: list[RunTask], on_event: EventCallback | None = None, store=None) -> list[TaskOutcome]:
         """Get or train each task in order. Errors propagate at once (a cancelled or diverged run stops the
         batch, as a single `get_or_train` call would); finished tasks are already stored."""
-        from engine.datasets import load_dataset
-        from engine.executors.tasks import DatasetMismatch
-        from engine.runs import get_or_train
-        from engine.store import RunStore
-
         store = store or RunStore()
         outcomes: list[TaskOutcome] = []
         total = len(tasks)

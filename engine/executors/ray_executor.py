@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 from engine import settings
+from engine.errors import TrainingCancelled
 from engine.executors.tasks import (
     EventCallback,
     ExecutorUnavailable,
@@ -40,6 +41,8 @@ from engine.executors.tasks import (
     store_payload,
 )
 from engine.limits import hosted_mode
+from engine.memory_estimate import estimate_training
+from engine.store import RunStore
 from engine.training_queue import training_queue
 
 POLL_SECONDS = 0.2  # how often the driver drains progress messages while tasks run
@@ -124,11 +127,8 @@ class RayExecutor:
 
     def run(self, tasks: list[RunTask], on_event: EventCallback | None = None, store=None) -> list[TaskOutcome]:
         """Run every task; return one outcome per task, in order. Failures are outcomes (`error` set), not
-        exceptions: the caller decides (crossval and studies raise `TasksFailed` after storing the rest).
+        exceptions: the caller decides (crossval and preset studies raise `TasksFailed` after storing the rest).
         `on_event` returning False cancels the tasks still running and raises `TrainingCancelled`."""
-        from engine.errors import TrainingCancelled
-        from engine.store import RunStore
-
         store = store or RunStore()
         total = len(tasks)
         outcomes: dict[int, TaskOutcome] = {}
@@ -300,7 +300,6 @@ def _memory_need(task: RunTask):
     when the driver does not hold the dataset's sizes."""
     if task.data is None:
         return None
-    from engine.memory_estimate import estimate_training
 
     spec, config = task.request()
     return estimate_training(spec, config, len(task.data.x_train), len(task.data.x_test))

@@ -18,9 +18,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.errors import DigitLabError
+from engine.architectures.spec import ModelSpec
+from engine.datasets import load_dataset
+from engine.datasets.memo import memoised_items
+from engine.errors import DigitLabError, StoreError
 from engine.progress import BatchCallback, BatchProgress, ProgressEvent
+from engine.runs import RUN_FILES, RunResult, run_id_for, train_and_write, versions
 from engine.settings import env_flag
+from engine.store import RunStore
+from engine.training.config import TrainConfig
 
 # Test hook for the retry machinery (never set in normal use): "raise:<marker file>" makes the first task that
 # creates the marker raise, "exit:<marker file>" makes its worker process die; later attempts run normally.
@@ -80,8 +86,6 @@ class RunTask:
     def for_request(
         cls, dataset, spec, config, preset: str = "", label: str = "", local_path: str | os.PathLike | None = None
     ) -> RunTask:
-        from engine.runs import run_id_for
-
         if local_path is None:
             local_path = dataset_local_path(dataset)
         return cls(
@@ -102,9 +106,6 @@ class RunTask:
 
     def request(self):
         """(ModelSpec, TrainConfig) rebuilt from the task's dicts."""
-        from engine.architectures.spec import ModelSpec
-        from engine.training.config import TrainConfig
-
         return ModelSpec.from_dict(self.spec), TrainConfig.from_dict(self.config)
 
 
@@ -191,8 +192,6 @@ class TaskOutcome:
 
     def result(self):
         """The `engine.runs.RunResult` for a successful task."""
-        from engine.runs import RunResult
-
         if not self.ok:
             raise self.error or RuntimeError("task has no run")
         return RunResult(self.run, self.cached, self.seconds)
@@ -203,8 +202,6 @@ def dataset_local_path(dataset) -> str | None:
 
     A worker must load the same data; None means "load it by name" (the fingerprint check catches the rest).
     """
-    from engine.datasets.memo import memoised_items
-
     for (_name, path), loaded in memoised_items():
         if loaded is dataset and path is not None:
             return path
@@ -255,9 +252,6 @@ def execute_task(task: RunTask, shared_store: bool = False, report: Callable[[di
 
 
 def _execute(task: RunTask, shared_store: bool, report) -> dict:
-    from engine.datasets import load_dataset
-    from engine.runs import RUN_FILES, run_id_for, train_and_write, versions
-
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if report is not None:
         report({"status": "running", "worker": worker})
@@ -288,8 +282,6 @@ def _execute(task: RunTask, shared_store: bool, report) -> dict:
 
     started = time.perf_counter()
     if shared_store:
-        from engine.store import RunStore
-
         store = RunStore()
         run, cached = store.create(
             run_id, lambda folder: train_and_write(folder, run_id, dataset, spec, config, task.preset, progress)
@@ -332,9 +324,6 @@ def _inject_fault() -> None:
 
 def store_payload(store, payload: dict):
     """Store a worker's returned files atomically with `RunStore.put`; returns the StoredRun."""
-    from engine.errors import StoreError
-    from engine.runs import RUN_FILES
-
     run_id = payload["run_id"]
     if payload.get("stored"):
         run = store.get(run_id)

@@ -1,4 +1,5 @@
-"""Jobs: batches of runs (k-fold folds, study models, later sweep trials) trained by a driver process of their own.
+"""Jobs: batches of runs (k-fold folds, a preset study's models, sweep trials) trained by a driver process of their
+own.
 
 The Streamlit server never connects to Ray: it writes a job folder (`cache/jobs/<job_id>/`), starts the driver
 (`python -m engine job run JOB_ID`, detached in its own session) and follows the status file the driver keeps.
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from engine import settings
 from engine.errors import DigitLabError
+from engine.executors import check_executor_allowed
 from engine.jobs.records import (
     FINAL_STATES,
     JOB_KINDS,
@@ -47,6 +49,7 @@ from engine.jobs.records import (
     write_status,
 )
 from engine.processes import process_exists
+from engine.store import RunStore
 
 STARTING_GRACE_SECONDS = 60  # a driver that has not written "running" by then is taken for dead (import + start)
 # What Ray's core worker logs before it ends a driver whose GCS went away (Ray 2.x); seen in the driver's log.
@@ -55,8 +58,6 @@ GCS_GONE_MARKERS = ("Failed to connect to GCS", "GCS may have been killed")
 
 def start_job(request: JobRequest) -> str:
     """Write a job folder for `request`, start its driver, return the job id. Refuses Ray where it is not allowed."""
-    from engine.executors import check_executor_allowed
-
     check_executor_allowed(request.executor)
     job_id = new_job_id()
     write_request(job_id, request)
@@ -127,8 +128,6 @@ def job_status(job_id: str, store=None) -> JobStatus:
 
 
 def _lost(job_id: str, status: JobStatus, pid: int, store) -> JobStatus:
-    from engine.store import RunStore
-
     store = store or RunStore()
     stored_ids = {run.run_id for run in status.runs if run.run_id and store.get(run.run_id) is not None}
     runs = tuple(
@@ -163,7 +162,6 @@ def resume_job(job_id: str) -> int:
     if not status.final:
         raise InvalidJob(f"Job {job_id} is still {status.state}; it cannot be resumed while its driver runs.")
     request = read_request(job_id)
-    from engine.executors import check_executor_allowed
 
     check_executor_allowed(request.executor)
     write_status(_fresh_status(job_id, request, attempt=status.attempt + 1))

@@ -23,7 +23,10 @@ import threading
 import time
 from dataclasses import replace
 
+from engine.datasets import load_dataset
 from engine.errors import DigitLabError, TrainingCancelled
+from engine.executors import TasksFailed, get_executor, raise_for_failures
+from engine.executors.tasks import DatasetMismatch
 from engine.jobs.records import (
     InvalidJob,
     JobRequest,
@@ -33,6 +36,7 @@ from engine.jobs.records import (
     read_status,
     write_status,
 )
+from engine.runs import run_id_for
 
 PROGRESS_WRITE_SECONDS = 0.5  # at most this often for per-epoch updates; state changes are written at once
 WATCH_SECONDS = 0.5  # how often the watchdog knocks on the GCS port
@@ -95,8 +99,6 @@ class StatusKeeper:
 
 def run_job(job_id: str, store=None) -> JobStatus:
     """Run job `job_id` to its end and return its final status (also written to its folder)."""
-    from engine.executors import get_executor
-
     request = read_request(job_id)
     try:
         attempt = read_status(job_id).attempt
@@ -124,8 +126,6 @@ def run_job(job_id: str, store=None) -> JobStatus:
         outcomes = executor.run(tasks, keeper.on_event, store=store)
         failed = [outcome for outcome in outcomes if not outcome.ok]
         if failed:
-            from engine.executors import TasksFailed, raise_for_failures
-
             try:
                 raise_for_failures(outcomes, request.noun)
             except TasksFailed as error:
@@ -163,10 +163,6 @@ def checked_tasks(request: JobRequest) -> list:
     `engine.validation`), and the key they give must be the one the file names, so a job cannot store a run
     under a key that belongs to another request.
     """
-    from engine.datasets import load_dataset
-    from engine.executors.tasks import DatasetMismatch
-    from engine.runs import run_id_for
-
     loaded: dict = {}
     checked = []
     for number, task in enumerate(request.tasks, 1):

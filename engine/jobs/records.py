@@ -25,6 +25,7 @@ from typing import cast
 
 from engine import settings
 from engine.errors import DigitLabError
+from engine.executors.tasks import RunTask
 
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")  # 8 random bytes; run ids are 20 hex characters, so the two never mix
 # "starting": folder written, driver not yet running; "running": the driver is working; the rest are final.
@@ -66,7 +67,7 @@ def new_job_id() -> str:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """What a driver runs: runs to get or train, and the executor to run them on. Generic, so k-fold, studies
+    """What a driver runs: runs to get or train, and the executor to run them on. Generic, so k-fold, preset studies
     and later sweeps share one driver."""
 
     kind: str  # one of JOB_KINDS: what the runs are for, so a page knows which jobs are its own
@@ -86,8 +87,6 @@ class JobRequest:
 
     @classmethod
     def from_dict(cls, data: object) -> JobRequest:
-        from engine.executors.tasks import RunTask
-
         if not isinstance(data, dict):
             raise InvalidJob("A job request must be a JSON object.")
         for name in ("kind", "noun", "title", "executor"):

@@ -16,6 +16,8 @@ import numpy as np
 from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.limits import ProbeLimits
 from engine.probes.checks import probe_numbers
+from engine.probes.run_data import run_data
+from engine.probes.stored import cached_probe
 
 PROBABILITY_FLOOR = 1e-12  # keeps log(0) finite for a probability the float32 softmax rounded to zero
 TEMPERATURE_BOUNDS = (0.05, 20.0)  # a fitted T outside this means a broken model rather than a calibration shift
@@ -219,9 +221,6 @@ def run_calibration(run, n_bins: int = 10, *, model=None, dataset=None) -> Calib
     Kept per run in the store (`engine.probes.stored`). `model` and `dataset` may be handed in when already loaded
     (the dashboard's shared copies); the dataset's fingerprint is checked against the run's.
     """
-    from engine.probes.run_data import run_data
-    from engine.probes.stored import cached_probe
-
     _check_bins(n_bins)
 
     def compute() -> Calibration:

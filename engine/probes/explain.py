@@ -19,6 +19,7 @@ import numpy as np
 from engine.errors import InvalidConfig, InvalidDataFile
 from engine.limits import ProbeLimits
 from engine.probes.checks import validate_probe_images
+from engine.probes.run_data import test_images
 
 METHODS = ("gradcam", "saliency", "integrated-gradients", "occlusion")
 
@@ -288,8 +289,6 @@ def explain_run(
     if image_file is not None:
         images01 = load_image_file(image_file, (h, w), value_max) / value_max
     else:
-        from engine.probes.run_data import test_images
-
         x_test, _ = test_images(run)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(x_test):
             raise InvalidConfig(f"the test-set index must be 0..{len(x_test) - 1}, got {index!r}")

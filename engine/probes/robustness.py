@@ -18,6 +18,8 @@ from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.evaluation.metrics import accuracy
 from engine.limits import ProbeLimits
 from engine.probes.checks import probe_numbers
+from engine.probes.run_data import test_images
+from engine.probes.stored import cached_probe
 
 NOISE_SEED = 0  # the Gaussian noise is seeded, so one run's curve is reproducible
 
@@ -177,9 +179,6 @@ def robustness_curve(
     Kept per run in the store (`engine.probes.stored`). `model` and `dataset` may be handed in when already loaded
     (the dashboard's shared copies); the dataset's fingerprint is checked against the run's.
     """
-    from engine.probes.run_data import test_images
-    from engine.probes.stored import cached_probe
-
     levels = validate_levels(name, levels)
 
     def compute() -> RobustnessCurve:

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.datasets import load_dataset, normalised
 from engine.errors import DatasetUnavailable
 from engine.store import StoredRun
-from engine.training.data import PreparedData
+from engine.training.checks import validate_config
+from engine.training.config import TrainConfig
+from engine.training.data import PreparedData, prepare_data
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,6 @@ class RunData:
 def _matching_dataset(run: StoredRun, dataset=None):
     """The run's dataset: `dataset` when the caller has it loaded already (the dashboard's shared copy), else
     loaded here; either way checked against the run's fingerprint."""
-    from engine.datasets import load_dataset
-
     meta = run.meta
     if dataset is None:
         dataset = load_dataset(meta["dataset"]["name"])
@@ -45,8 +46,6 @@ def _matching_dataset(run: StoredRun, dataset=None):
 def test_images(run: StoredRun, dataset=None) -> tuple[np.ndarray, float]:
     """(the run's test images as 0..1 floats (N, H, W, 1), the dataset's value_max), without rebuilding the
     training split: label merging and training subsets never change the test images, only their labels."""
-    from engine.datasets import normalised
-
     dataset = _matching_dataset(run, dataset)
     if len(dataset.x_test) != len(run.test_labels()):
         raise DatasetUnavailable(f"Run {run.run_id} stored predictions for a test set of another size; retrain it.")
@@ -54,10 +53,6 @@ def test_images(run: StoredRun, dataset=None) -> tuple[np.ndarray, float]:
 
 
 def run_data(run: StoredRun, dataset=None) -> RunData:
-    from engine.training.checks import validate_config
-    from engine.training.config import TrainConfig
-    from engine.training.data import prepare_data
-
     meta = run.meta
     dataset = _matching_dataset(run, dataset)
     config = TrainConfig.from_dict(meta["config"])

@@ -19,7 +19,15 @@ import numpy as np
 from charts.compare import accuracy_vs_parameters, aligned_curves
 from charts.evaluation import confusion_heatmap, image_grid
 from charts.training import training_curves
+from engine.architectures.presets import run_model_label
+from engine.compare import accuracy_vs_parameters as accuracy_points
+from engine.compare import aligned_curves as curve_table
+from engine.compare import comparison_table
+from engine.datasets import load_dataset
+from engine.errors import DigitLabError
+from engine.evaluation import evaluate
 from engine.reports.subject import ReportSubject
+from engine.runs import spec_summary
 
 MISTAKES_SHOWN = 24
 _STYLE = """
@@ -106,10 +114,6 @@ def _num(value: object, form: str = ".4f") -> str:
 
 
 def _set_section(subject: ReportSubject) -> str:
-    from engine.compare import accuracy_vs_parameters as accuracy_points
-    from engine.compare import aligned_curves as curve_table
-    from engine.compare import comparison_table
-
     runs = list(subject.runs)
     table = comparison_table(runs)
     header = ["run", "model", "architecture", "parameters", "epochs", "batch", "learning rate", "seed"]
@@ -153,11 +157,6 @@ def _set_section(subject: ReportSubject) -> str:
 
 
 def _run_section(subject: ReportSubject, say: Callable[[str], None]) -> str:
-    from engine.architectures.presets import run_model_label
-    from engine.errors import DigitLabError
-    from engine.evaluation import evaluate
-    from engine.runs import spec_summary
-
     run = subject.best
     meta = run.meta
     scores = evaluate(run.test_labels(), run.test_probabilities(), meta["class_names"])
@@ -249,9 +248,6 @@ def _run_section(subject: ReportSubject, say: Callable[[str], None]) -> str:
 def _mistakes(run, scores, names: list[str]) -> str:
     """The most confident mistakes as an image grid; the images come from the dataset, loaded here and checked by
     fingerprint against the run's (a report never shows other images under this run's labels)."""
-    from engine.datasets import load_dataset
-    from engine.errors import DigitLabError
-
     wrong = scores.misclassified()
     if wrong.empty:
         return "<p>No test image was misclassified.</p>"

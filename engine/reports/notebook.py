@@ -3,7 +3,7 @@ scikit-learn, plotly): the same data and split, the exact model, the same traini
 Evaluate shows (metrics, classification report, confusion matrix, curves, the most confident mistakes).
 
 The data, model and training code is the exported Keras recipe (`engine.reports.recipe.to_keras_code`), cut into
-cells at its section markers, so there is one code generator. For a set of runs (a study, a k-fold, Compare's
+cells at its section markers, so there is one code generator. For a set of runs (a preset study, a k-fold, Compare's
 selection) the notebook reproduces the best run and tabulates the others from their stored metrics.
 
 Everything taken from a stored run's meta is untrusted: the spec and config are re-validated by the engine's
@@ -17,10 +17,15 @@ import html
 import re
 from dataclasses import fields
 
+from engine.architectures.checks import validate_spec
+from engine.architectures.presets import run_model_label
+from engine.architectures.spec import ModelSpec
+from engine.datasets.uploads import is_upload_name
 from engine.errors import DigitLabError
 from engine.reports.recipe import PUBLIC_LOADERS, dataset_loader, to_keras_code
 from engine.reports.subject import ReportSubject
-from engine.training.config import settings
+from engine.training.checks import validate_config_values
+from engine.training.config import TrainConfig, settings
 
 # TrainConfig fields the exported recipe reproduces (`SettingInfo.recipe`). A run that sets any other field to a
 # non-default value (a setting added after the recipe) gets a notice in the notebook naming it, never a silent
@@ -51,11 +56,6 @@ def notebook_reason(dataset_name: str) -> str:
 def checked_request(meta: dict):
     """(ModelSpec, TrainConfig) from a stored run's meta, through the engine's validator: code is generated from
     these values, so a tampered meta must fail here rather than reach the notebook."""
-    from engine.architectures.checks import validate_spec
-    from engine.architectures.spec import ModelSpec
-    from engine.training.checks import validate_config_values
-    from engine.training.config import TrainConfig
-
     spec = ModelSpec.from_dict(meta["spec"])
     config = TrainConfig.from_dict(meta["config"])
     validate_spec(spec)
@@ -77,8 +77,6 @@ def notebook_for(subject: ReportSubject):
     """The notebook (an `nbformat` v4 node) for `subject`."""
     import nbformat
     from nbformat import v4
-
-    from engine.architectures.presets import run_model_label
 
     run = subject.best
     meta = run.meta
@@ -152,6 +150,7 @@ def _title(subject: ReportSubject, model_label: str) -> str:
 
 
 def _table_code(subject: ReportSubject) -> str:
+    # Deferred: engine.compare loads pandas; only a notebook about a set of runs has a table.
     from engine.compare import comparison_table
 
     table = comparison_table(list(subject.runs))
@@ -190,7 +189,6 @@ def _notices(meta: dict, config) -> list[str]:
             "The run was trained on local files that match no published copy of this dataset; the notebook loads "
             "the published one, so its numbers can differ."
         )
-    from engine.datasets.uploads import is_upload_name
 
     if is_upload_name(meta["dataset"]["name"]):
         notices.append(

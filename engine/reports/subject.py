@@ -1,4 +1,4 @@
-"""What a report is about: one stored run, or a named set of stored runs with a best one (a study, a k-fold, the
+"""What a report is about: one stored run, or a named set of stored runs with a best one (a preset study, a k-fold, the
 runs picked on Compare, later a sweep). The notebook and the HTML report take one `ReportSubject` and nothing else.
 
 The best run of a set is chosen by its final validation accuracy, never by the test set (which the report is there
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from engine.errors import InvalidConfig, RunNotFound
 from engine.store import RunStore, StoredRun, is_run_id
+from engine.sweeps import load_sweep
 
 SELECTION_METRIC = "val_accuracy"  # the metric the best run is chosen by; the test set is never used to choose
 
@@ -21,7 +22,7 @@ class ReportSubject:
     """One run (`runs` holds it alone) or a named set of runs, with the run the notebook reproduces."""
 
     title: str  # written by the engine (a study's name, "Run <id>"), shown escaped all the same
-    kind: str  # "run" | "study" | "crossval" | "comparison" | "sweep"
+    kind: str  # "run" | "study" (a preset study) | "crossval" | "comparison" | "sweep"
     runs: tuple[StoredRun, ...]
     best_run_id: str
     chosen_by: str  # how `best_run_id` was chosen, in words, for the report
@@ -84,16 +85,17 @@ def runs_subject(run_ids: list[str], title: str = "", kind: str = "comparison", 
     return set_subject(title or f"Comparison of {len(runs)} runs", kind, runs)
 
 
-def study_subject(name: str, dataset, store: RunStore | None = None, **config_changes) -> ReportSubject:
-    """A named study (`engine.compare.STUDIES`) as trained on `dataset` with `config_changes` (what `digit-lab
-    study` was given): the run ids are derived from the request, so exactly that study's runs are reported. Models
-    not stored yet are an error naming them and the command that trains them, never silently left out."""
-    from engine.compare import STUDIES, study_tasks
+def preset_study_subject(name: str, dataset, store: RunStore | None = None, **config_changes) -> ReportSubject:
+    """A preset study (`engine.compare.PRESET_STUDIES`) as trained on `dataset` with `config_changes` (what `digit-lab
+    study` was given): the run ids are derived from the request, so exactly that preset study's runs are reported.
+    Models not stored yet are an error naming them and the command that trains them, never silently left out."""
+    # Deferred: engine.compare loads pandas, which only a preset study's report needs.
+    from engine.compare import PRESET_STUDIES, preset_study_tasks
 
-    if name not in STUDIES:
-        raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(STUDIES)}.")
+    if name not in PRESET_STUDIES:
+        raise InvalidConfig(f"Unknown study {str(name)[:40]!r}. Available: {', '.join(PRESET_STUDIES)}.")
     store = store or RunStore()
-    tasks = study_tasks(name, dataset, **config_changes)
+    tasks = preset_study_tasks(name, dataset, **config_changes)
     found = [(task, store.get(task.run_id)) for task in tasks]
     missing = [task.label for task, run in found if run is None]
     if missing:
@@ -109,8 +111,6 @@ def study_subject(name: str, dataset, store: RunStore | None = None, **config_ch
 def sweep_subject(sweep_id: str, store: RunStore | None = None) -> ReportSubject:
     """A stored sweep: every run of its complete trials, the best trial's best run (by the sweep's own validation
     metric, never the test set) as the one the notebook reproduces."""
-    from engine.sweeps import load_sweep
-
     store = store or RunStore()
     result = load_sweep(sweep_id, store=store)
     best_run_id = result.best_run_id

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InvalidConfig
+from engine.reports.notebook import notebook_text
 from engine.reports.subject import ReportSubject
 
 FORMATS = ("ipynb", "html")
@@ -41,12 +42,11 @@ class WrittenReport:
 def report_text(subject: ReportSubject, fmt: str, progress: Callable[[str], None] | None = None) -> str:
     """The report in `fmt` ("ipynb" or "html") as text."""
     if fmt == "ipynb":
-        from engine.reports.notebook import notebook_text
-
         if progress:
             progress(f"writing the notebook for run {subject.best_run_id}")
         return notebook_text(subject)
     if fmt == "html":
+        # Deferred: the HTML report's figures load pandas and Plotly; a notebook needs neither.
         from engine.reports.html import html_report
 
         return html_report(subject, progress)

@@ -154,7 +154,7 @@ class RunStore:
         """Each run's size and last use, from one walk of the store (what eviction needs, and no more).
 
         A run's size counts its probe records (`.probes/<run_id>/`) too: they are deleted with it, and a hosted
-        cache budget that left them out could be outgrown by feature maps and curves computed from kept runs."""
+        cache budget that left them out could be outgrown by embedding maps and curves computed from kept runs."""
         found = []
         for path in self._run_dirs():
             total = 0
@@ -257,7 +257,7 @@ class RunStore:
                 self._remove(path)
             except OSError as exc:
                 raise StoreError(f"Could not delete run {run_id} from {self.root}: {exc.strerror or exc}") from exc
-            # Its probe results (feature map, robustness, calibration) go with it; they are only a shortcut.
+            # Its probe results (embedding map, robustness, calibration) go with it; they are only a shortcut.
             probes = self.root / PROBES_DIR / run_id
             if probes.is_symlink():
                 probes.unlink(missing_ok=True)

@@ -11,6 +11,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engine.crossval import fold_configs
+from engine.executors import RunTask, batch_relay, raise_for_failures, resolve
+from engine.sweeps.runner import METRICS
 from engine.sweeps.space import InvalidSweep
 
 
@@ -92,10 +95,6 @@ def compare_configurations(
 ) -> PairedComparison:
     """Two (spec, config) configurations over the same k folds or the same seeds (config.seed + 0..K-1), each run got
     or trained through the store; `first - second` in the validation `metric`, paired fold by fold or seed by seed."""
-    from engine.crossval import fold_configs
-    from engine.executors import RunTask, batch_relay, raise_for_failures, resolve
-    from engine.sweeps.runner import METRICS
-
     if metric not in METRICS:
         raise InvalidSweep(f"Compare by a validation metric ({', '.join(METRICS)}), got {str(metric)[:30]!r}.")
     if bool(folds) == bool(seeds):

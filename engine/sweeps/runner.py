@@ -28,10 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from engine import settings
+from engine.crossval import fold_configs
 from engine.errors import DigitLabError, TrainingCancelled
+from engine.executors import RunTask, raise_for_failures, resolve
+from engine.executors.tasks import TasksFailed
 from engine.limits import sweep_limits
 from engine.progress import BatchProgress
+from engine.runs import preset_request
+from engine.store import RunStore, is_run_id
+from engine.store.locking import RunLock, lock_owner_pid
+from engine.sweeps.checks import validate_search_space, validate_sweep_size
 from engine.sweeps.space import InvalidSweep, SearchSpace, apply_params, default_space
+from engine.validation import validate_request
 
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}  # validation metrics every stored run holds
 SAMPLERS = ("grid", "random", "tpe")
@@ -221,8 +229,6 @@ class SweepPlan:
 
     def trial_request(self, params: dict):
         """(spec, [config per run]) of a trial with these settings."""
-        from engine.crossval import fold_configs
-
         spec, config = apply_params(self.spec, self.config, params)
         if self.request.folds:
             return spec, fold_configs(config, self.request.folds)
@@ -233,10 +239,6 @@ class SweepPlan:
 
 def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
     """Check `request` against this dataset and the limits in force; raises `InvalidSweep` saying what is wrong."""
-    from engine.runs import preset_request
-    from engine.sweeps.checks import validate_search_space, validate_sweep_size
-    from engine.validation import validate_request
-
     if request.sampler not in SAMPLERS:
         raise InvalidSweep(f"Unknown sampler {request.sampler[:20]!r}; choose {', '.join(SAMPLERS)}.")
     if request.metric not in METRICS:
@@ -257,8 +259,6 @@ def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
     validate_search_space(request.space, spec, config)
     validate_sweep_size(request.trials, request.runs_per_trial)
     if request.folds:
-        from engine.crossval import fold_configs
-
         fold_configs(config, request.folds)  # checks k against the limits
     if request.sampler == "grid" and request.trials != request.space.grid_size():
         raise InvalidSweep(
@@ -270,8 +270,6 @@ def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
 
 def default_request(dataset, preset: str, **options) -> SweepRequest:
     """A request over the preset's default space (learning rate, filters, dropout, batch size)."""
-    from engine.runs import preset_request
-
     spec, config = preset_request(preset, dataset)
     return SweepRequest(dataset=dataset.name, preset=preset, space=default_space(spec, config), **options)
 
@@ -305,7 +303,7 @@ def _sampler(request: SweepRequest):
     return optuna.samplers.RandomSampler(seed=request.seed)
 
 
-def open_study(plan: SweepPlan):
+def open_optuna_study(plan: SweepPlan):
     """The sweep's Optuna study in cache/sweeps/<id>/study.db, created on first use; request.json beside it."""
     optuna = _optuna()
     folder = sweep_dir(plan.sweep_id)
@@ -341,15 +339,13 @@ def planned_params(plan: SweepPlan) -> list[dict]:
             "TPE picks each trial from the earlier trials' results, so its trials cannot be planned ahead."
         )
     optuna = _optuna()
-    study = optuna.create_study(sampler=_sampler(plan.request), direction=METRICS[plan.request.metric])
+    optuna_study = optuna.create_study(sampler=_sampler(plan.request), direction=METRICS[plan.request.metric])
     distributions = _distributions(plan.request.space)
-    return [study.ask(distributions).params for _ in range(plan.request.trials)]
+    return [optuna_study.ask(distributions).params for _ in range(plan.request.trials)]
 
 
 def planned_tasks(plan: SweepPlan) -> list:
     """The runs of every planned trial as executor tasks (for a job driver), labelled by trial."""
-    from engine.executors import RunTask
-
     tasks = []
     total = plan.request.trials
     for number, params in enumerate(planned_params(plan), 1):
@@ -392,8 +388,6 @@ def _sweep_lock(sweep_id: str):
     """Hold the sweep's lock for the whole run, or refuse at once. Two processes on one study would each take the
     other's trials in progress for ones a killed process left (and mark them failed), and together ask for more
     trials than the request; the run store already keeps them from training one run twice."""
-    from engine.store.locking import RunLock, lock_owner_pid
-
     folder = sweep_dir(sweep_id)
     folder.mkdir(parents=True, exist_ok=True)
     lock = RunLock(folder / SWEEP_LOCK, sweep_id)
@@ -408,30 +402,26 @@ def _sweep_lock(sweep_id: str):
 
 
 def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: float) -> SweepResult:
-    from engine.executors import raise_for_failures, resolve
-    from engine.executors.tasks import RunTask, TasksFailed
-    from engine.store import RunStore
-
     request = plan.request
     executor = resolve(executor)
     if request.prune and executor.name != "local":
         raise InvalidSweep("Pruning stops a training between epochs, which only the local executor can; drop --prune.")
     store = store or RunStore()
     optuna = _optuna()
-    study = open_study(plan)
+    optuna_study = open_optuna_study(plan)
     # A trial left RUNNING by a killed process never finished: mark it failed so it is not mistaken for work.
-    for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
-    finished = _finished(study)
+    for stale in optuna_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        optuna_study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
+    finished = _finished(optuna_study)
     total = request.trials
     runs = request.runs_per_trial
     trials: list[SweepTrial] = [_stored_trial(t, store, request.metric) for t in finished[:total]]
-    if request.sampler == "grid" and not finished and not study.trials:
+    if request.sampler == "grid" and not finished and not optuna_study.trials:
         for params in request.space.grid():
-            study.enqueue_trial(params)
+            optuna_study.enqueue_trial(params)
     distributions = _distributions(request.space)
     while len(trials) < total:
-        trial = study.ask(distributions)
+        trial = optuna_study.ask(distributions)
         number = len(trials) + 1
         params = dict(trial.params)
         pruned_at: list[int] = []
@@ -443,7 +433,7 @@ def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: fl
                 for c, label in zip(configs, labels, strict=True)
             ]
         except DigitLabError as error:  # these settings make a model or config the validator refuses
-            trials.append(_fail(study, trial, params, str(error)))
+            trials.append(_fail(optuna_study, trial, params, str(error)))
             _report(progress, number, total, runs, "failed", labels=(), error=str(error))
             continue
 
@@ -481,23 +471,23 @@ def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: fl
             raise_for_failures(outcomes, "run")
         except TrainingCancelled:
             if not pruned_at:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 raise
             note = f"pruned after epoch {pruned_at[0]}: its validation curve was below the median of earlier trials"
             trial.set_user_attr("note", note)
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            optuna_study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             trials.append(SweepTrial(trial.number, params, "pruned", cached=False, error=note))
             continue
         except (TasksFailed, DigitLabError) as error:
-            trials.append(_fail(study, trial, params, str(error)))
+            trials.append(_fail(optuna_study, trial, params, str(error)))
             continue
         except BaseException:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
         values = tuple(float(o.run.meta["metrics"][request.metric]) for o in outcomes)
         run_ids = tuple(o.run.run_id for o in outcomes)
         trial.set_user_attr("run_ids", list(run_ids))
-        study.tell(trial, sum(values) / len(values))
+        optuna_study.tell(trial, sum(values) / len(values))
         cached = all(o.cached for o in outcomes)
         trials.append(SweepTrial(trial.number, params, "complete", run_ids, values, cached=cached))
     return SweepResult(plan.sweep_id, request, tuple(trials), plan.notices, time.perf_counter() - started)
@@ -508,20 +498,20 @@ def _report(progress, number, total, runs, status, labels, error=""):
         progress(BatchProgress(index=(number - 1) * runs + 1, total=total * runs, status=status, error=error))
 
 
-def _fail(study, trial, params: dict, error: str) -> SweepTrial:
+def _fail(optuna_study, trial, params: dict, error: str) -> SweepTrial:
     optuna = _optuna()
     trial.set_user_attr("error", error[:500])
-    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
     return SweepTrial(trial.number, params, "failed", cached=False, error=error)
 
 
-def _finished(study) -> list:
+def _finished(optuna_study) -> list:
     """Trials that ended as this code ends them (complete, pruned, or failed with a reason), in order."""
     optuna = _optuna()
     states = optuna.trial.TrialState
     return [
         t
-        for t in study.get_trials(deepcopy=False)
+        for t in optuna_study.get_trials(deepcopy=False)
         if t.state in (states.COMPLETE, states.PRUNED) or (t.state == states.FAIL and "error" in t.user_attrs)
     ]
 
@@ -535,7 +525,6 @@ def _stored_trial(frozen, store, metric: str) -> SweepTrial:
         return SweepTrial(frozen.number, params, "pruned", error=str(frozen.user_attrs.get("note", "pruned")))
     if frozen.state != optuna.trial.TrialState.COMPLETE:
         return SweepTrial(frozen.number, params, "failed", error=str(frozen.user_attrs.get("error", "")))
-    from engine.store import is_run_id
 
     run_ids = frozen.user_attrs.get("run_ids")
     if not isinstance(run_ids, list) or not run_ids or not all(is_run_id(r) for r in run_ids):
@@ -558,8 +547,6 @@ def load_sweep(sweep_id: str, store=None) -> SweepResult:
     What the reports and the Sweep page read. The stored request is checked by the same parser as a --space file;
     a trial whose runs were evicted is listed as failed with the reason.
     """
-    from engine.store import RunStore
-
     folder = sweep_dir(sweep_id)
     path = folder / "request.json"
     if not path.is_file() or not (folder / "study.db").is_file():
@@ -576,9 +563,9 @@ def load_sweep(sweep_id: str, store=None) -> SweepResult:
     if request.sweep_id(data["fingerprint"]) != sweep_id:
         raise InvalidSweep(f"Sweep {sweep_id}'s request file describes another sweep (edited or misplaced).")
     optuna = _optuna()
-    study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{folder / 'study.db'}")
+    optuna_study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{folder / 'study.db'}")
     store = store or RunStore()
-    trials = tuple(_stored_trial(t, store, request.metric) for t in _finished(study)[: request.trials])
+    trials = tuple(_stored_trial(t, store, request.metric) for t in _finished(optuna_study)[: request.trials])
     notices: tuple[str, ...] = ()
     if len(trials) < request.trials:
         notices = (f"{len(trials)} of {request.trials} trials are finished; run the sweep again to finish it.",)
@@ -598,12 +585,12 @@ def parameter_importance(result: SweepResult) -> Importance:
         return Importance(
             {}, f"Parameter importance needs at least 2 complete trials; this sweep has {len(result.complete)}."
         )
-    study = optuna.load_study(
+    optuna_study = optuna.load_study(
         study_name=result.sweep_id, storage=f"sqlite:///{sweep_dir(result.sweep_id) / 'study.db'}"
     )
     try:
         found = optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+            optuna_study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
         )
     except (RuntimeError, ValueError) as error:
         return Importance({}, f"Optuna could not compute parameter importance: {error}")

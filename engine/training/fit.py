@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.architectures.build import build_model
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
@@ -103,7 +104,6 @@ def _fit(
 
     # Imported here, not at the top: the watcher subclasses a Keras class, and importing this module must
     # not load TensorFlow.
-    from engine.architectures.build import build_model
     from engine.training.callbacks import EpochWatcher
 
     keras.utils.set_random_seed(config.seed)

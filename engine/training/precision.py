@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+from engine.architectures.shapes import layer_table
 from engine.architectures.spec import ModelSpec
 from engine.errors import InvalidConfig
 
@@ -37,8 +38,6 @@ def choose_precision(spec: ModelSpec | None = None) -> str:
 
 def forward_macs(spec: ModelSpec) -> int:
     """Multiply-accumulates of one image's forward pass through the conv and dense layers."""
-    from engine.architectures.shapes import layer_table
-
     total = 0
     for row in layer_table(spec):
         if row.kind == "Conv2D":

@@ -90,7 +90,7 @@ def test_data_page_with_several_samples_per_class():
     assert any(t.startswith("3 random samples per class (test set") for t in _titles(app))
 
 
-def test_inspect_shows_feature_maps_for_every_conv_and_pool_layer(with_trained_run):
+def test_inspect_shows_activations_for_every_conv_and_pool_layer(with_trained_run):
     from engine.architectures import ModelSpec, layer_table
     from engine.store import RunStore
 
@@ -101,7 +101,7 @@ def test_inspect_shows_feature_maps_for_every_conv_and_pool_layer(with_trained_r
     expected = [row.name for row in layer_table(spec) if row.kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D")]
     titles = _titles(app)
     for name in expected:
-        assert any(t.startswith(f"{name} (") for t in titles), f"no feature-map figure for {name}: {titles}"
+        assert any(t.startswith(f"{name} (") for t in titles), f"no activation figure for {name}: {titles}"
     probabilities = next(f for f in _figures(app) if f["layout"]["title"]["text"].startswith("Class probabilities"))
     assert list(probabilities["data"][0]["x"]) == [str(d) for d in range(10)]
     assert not any(t.startswith("First-layer kernels") for t in titles)  # only the open tab is drawn
@@ -160,7 +160,7 @@ def test_data_page_explains_an_unavailable_dataset(tmp_path, monkeypatch):
 
 
 def test_inspect_answers_a_revisit_from_its_caches_with_the_same_numbers(with_trained_run, monkeypatch):
-    """Coming back to Inspect runs no model: the probabilities and feature maps of that image are kept for the
+    """Coming back to Inspect runs no model: the probabilities and activations of that image are kept for the
     server. The kept numbers are the run's own: its stored test-set probabilities (scored at training time)."""
     import numpy as np
 
@@ -168,7 +168,7 @@ def test_inspect_answers_a_revisit_from_its_caches_with_the_same_numbers(with_tr
     from engine.store import RunStore
 
     calls = {"model": 0}
-    predict, extract = inspection.predict, inspection.FeatureExtractor.__call__
+    predict, extract = inspection.predict, inspection.ActivationExtractor.__call__
 
     def counted(function):
         def wrapper(*args, **kwargs):
@@ -178,7 +178,7 @@ def test_inspect_answers_a_revisit_from_its_caches_with_the_same_numbers(with_tr
         return wrapper
 
     monkeypatch.setattr(inspection, "predict", counted(predict))
-    monkeypatch.setattr(inspection.FeatureExtractor, "__call__", counted(extract))
+    monkeypatch.setattr(inspection.ActivationExtractor, "__call__", counted(extract))
     app = open_page("views/inspect.py", query={"run": with_trained_run, "image": "17"})
     assert not app.exception
     first = [f for f in _figures(app) if "maps" in f["layout"]["title"]["text"]]

@@ -2,7 +2,7 @@
 kept in session state and given back to the canvas (`initial_drawing`) when the tab opens again, with the model's
 input and probabilities shown at once. The canvas is a browser component AppTest cannot run, so a stand-in records
 what the page passes it and answers what the real one would (tests/e2e/test_inspect_drawing_browser.py draws on
-the real one). Also: the feature-map titles show a stored model's layer names literally."""
+the real one). Also: the activation grids' titles show a stored model's layer names literally."""
 
 from __future__ import annotations
 
@@ -192,7 +192,7 @@ def test_an_emptied_canvas_forgets_the_drawing(with_trained_run, canvas):
     assert canvas.calls[-1]["initial_drawing"] is None and _model_input(app) is None
 
 
-# --- the stored model's layer names in the feature-map titles ---------------------------------------------------
+# --- the stored model's layer names in the activation grids' titles -----------------------------------------------
 
 # Keras refuses '/' in a layer name, so no closing tag; an opening tag, a line break, a javascript link and Markdown
 # emphasis are all allowed.
@@ -234,7 +234,7 @@ def hostile_run(trained_cache, tmp_path, monkeypatch):
     return run_id
 
 
-def test_feature_map_titles_show_the_layer_names_literally(hostile_run):
+def test_activation_titles_show_the_layer_names_literally(hostile_run):
     app = open_page(INSPECT, query={"run": hostile_run})
     assert not app.exception and not app.error
     titles = [t for t in figures_by_title(app) if "maps of" in t]

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
+import dashboard.report_buttons as report_buttons
 import engine.reports.writer as writer
 from tests.dashboard.conftest import open_page
 from tests.dashboard.test_crossval_compare import tiny
@@ -33,7 +34,7 @@ def recorded(monkeypatch):
         return original_text(subject, fmt, progress)
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
-    monkeypatch.setattr(writer, "report_text", report_text)
+    monkeypatch.setattr(report_buttons, "report_text", report_text)  # where the buttons look it up
     return callables, built
 
 

@@ -85,7 +85,7 @@ def test_eviction_keeps_what_is_shown(monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_MAX_CACHE_MB", "0")
     store = RunStore()
     monkeypatch.setattr(
-        "engine.limits.server_limits", lambda: __import__("engine.limits", fromlist=["ServerLimits"]).ServerLimits(2, 1)
+        "engine.runs.server_limits", lambda: __import__("engine.limits", fromlist=["ServerLimits"]).ServerLimits(2, 1)
     )
     evicted = evict_over_budget(store, keep={ids[2]})
     assert evicted == [ids[1]] and ids[0] in store and ids[2] in store

@@ -116,15 +116,15 @@ def test_kfold_caches_each_fold_and_resumes(digits):
 
 
 def test_a_study_trains_each_model_once(digits):
-    from engine.compare import STUDIES, aligned_curves, comparison_table, run_study
+    from engine.compare import PRESET_STUDIES, aligned_curves, comparison_table, run_preset_study
 
     # seed003's models are 28x28-only; a two-preset study on digits exercises the same machinery quickly.
-    STUDIES["tiny"] = ("digitlab-small8", "seed002-uci8x8")
+    PRESET_STUDIES["tiny"] = ("digitlab-small8", "seed002-uci8x8")
     try:
-        results = run_study("tiny", digits, epochs=1, limit_train=200)
-        again = run_study("tiny", digits, epochs=1, limit_train=200)
+        results = run_preset_study("tiny", digits, epochs=1, limit_train=200)
+        again = run_preset_study("tiny", digits, epochs=1, limit_train=200)
     finally:
-        del STUDIES["tiny"]
+        del PRESET_STUDIES["tiny"]
     assert [r.cached for r in results] == [False, False] and [r.cached for r in again] == [True, True]
     table = comparison_table([r.run for r in results])
     assert list(table["preset"]) == ["digitlab-small8", "seed002-uci8x8"]

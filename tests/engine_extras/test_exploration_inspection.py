@@ -20,10 +20,10 @@ from engine.exploration import (
 )
 from engine.inspection import (
     EmptyDrawing,
+    activation_extractor,
     display_normalise,
-    feature_extractor,
-    feature_maps,
     first_layer_kernels,
+    layer_activations,
     predict,
     prepare_drawing,
 )
@@ -168,17 +168,17 @@ def test_empty_canvas_raises_empty_drawing():
 # ---- inspection: model ---------------------------------------------------------------------------------------
 
 
-def test_feature_maps_follow_the_layer_table(digits, small_model):
+def test_layer_activations_follow_the_layer_table(digits, small_model):
     spec, model = small_model
     image01 = normalised(digits.x_test[0], digits.value_max)
-    maps = feature_maps(model, image01)
+    maps = layer_activations(model, image01)
     expected = [
         (row.name, row.kind, row.output_shape)
         for row in layer_table(spec)
         if row.kind in ("Conv2D", "MaxPooling2D", "AveragePooling2D")
     ]
     assert [(name, kind, fmap.shape) for name, kind, fmap in maps] == expected
-    again = feature_extractor(model)(image01)
+    again = activation_extractor(model)(image01)
     assert all(np.allclose(a[2], b[2]) for a, b in zip(maps, again, strict=True))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.compare import STUDIES, run_study
+from engine.compare import PRESET_STUDIES, run_preset_study
 from engine.crossval import cross_validate, fold_configs
 from engine.datasets import load_dataset
 from engine.executors import (
@@ -105,11 +105,11 @@ def test_kfold_on_ray_stores_the_runs_the_local_executor_stores(ray_cluster, dig
 @pytest.mark.slow
 def test_study_on_ray_matches_the_local_study(ray_cluster, digits, tmp_path):
     local_store, ray_store = stores(tmp_path)
-    STUDIES["tiny"] = ("digitlab-small8", "seed002-uci8x8")
+    PRESET_STUDIES["tiny"] = ("digitlab-small8", "seed002-uci8x8")
     try:
-        local = run_study("tiny", digits, store=local_store, epochs=1, limit_train=200)
+        local = run_preset_study("tiny", digits, store=local_store, epochs=1, limit_train=200)
         events = []
-        remote = run_study(
+        remote = run_preset_study(
             "tiny",
             digits,
             store=ray_store,
@@ -119,7 +119,7 @@ def test_study_on_ray_matches_the_local_study(ray_cluster, digits, tmp_path):
             limit_train=200,
         )
     finally:
-        del STUDIES["tiny"]
+        del PRESET_STUDIES["tiny"]
     assert [r.cached for r in remote] == [False, False]
     assert [r.run.meta["preset"] for r in remote] == ["digitlab-small8", "seed002-uci8x8"]
     assert_same_runs([r.run for r in local], [r.run for r in remote])

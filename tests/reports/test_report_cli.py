@@ -56,13 +56,13 @@ def test_an_output_folder_that_does_not_exist_is_refused(short_run, tmp_path, ca
 def test_a_study_with_models_not_stored_names_them_and_the_command(capsys, tmp_path):
     from engine.datasets import dataset_status, load_dataset
     from engine.errors import RunNotFound
-    from engine.reports import study_subject
+    from engine.reports import preset_study_subject
 
     if not dataset_status("fashion-mnist")[0]:
         pytest.skip("seed004's models need 28x28 images; Fashion-MNIST is not installed here")
     dataset = load_dataset("fashion-mnist")
     with pytest.raises(RunNotFound) as raised:
-        study_subject("seed004", dataset, epochs=1, limit_train=300)
+        preset_study_subject("seed004", dataset, epochs=1, limit_train=300)
     text = str(raised.value)
     assert "4 of 4 models are not stored" in text and "seed004-4class-bn" in text
     assert "digit-lab study seed004 --dataset fashion-mnist --epochs 1 --limit-train 300" in text

@@ -93,7 +93,7 @@ def test_the_cli_sets_each_field_that_has_a_flag(f, monkeypatch):
         argv = [info.flag, as_text(value)]
     args = _parser().parse_args(["train", "--dataset", "digits", *argv])
     # Only the class count is read from the transformed data here; any mapping text must reach the config as given.
-    monkeypatch.setattr("engine.training.data.transformed_dataset", lambda dataset, config: dataset)
+    monkeypatch.setattr("engine.cli.transformed_dataset", lambda dataset, config: dataset)
     _, _, config, preset = _unchecked_request(args)
     assert preset == DEFAULT_PRESET
     assert getattr(config, f.name) == value

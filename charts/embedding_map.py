@@ -1,6 +1,6 @@
-"""The learned-feature map's figure: a 2-D scatter of test images coloured by true class, mistakes drawn as a
+"""The embedding map's figure: a 2-D scatter of test images coloured by true class, mistakes drawn as a
 black-outlined x, hover naming the image, its true and predicted class. The builder takes plain arrays (from
-`engine.probes.feature_map.FeatureMap`); class names arrive already made chart-safe by the page.
+`engine.probes.embedding_map.EmbeddingMap`); class names arrive already made chart-safe by the page.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from charts.data import CLASS_COLOURS
 RIGHT_SYMBOL, WRONG_SYMBOL = "circle", "x"
 
 
-def feature_map_chart(
+def embedding_map_chart(
     coords: np.ndarray,
     indices: np.ndarray,
     true_labels: np.ndarray,

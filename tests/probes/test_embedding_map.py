@@ -1,4 +1,4 @@
-"""The learned-feature map (issue 15, item 5): penultimate activations of hand-built models against numpy, the
+"""The embedding map (issue 15, item 5): penultimate activations of hand-built models against numpy, the
 PCA projection against scikit-learn, the stored run's map beside its raw-pixel map, the per-run probe cache (a
 second call reads, a damaged record is recomputed, an unwritable cache still answers, a deleted run takes its
 records with it) and the CLI."""
@@ -13,7 +13,7 @@ import pytest
 
 from engine.cli import main
 from engine.errors import InvalidConfig
-from engine.probes import calibration, feature_map, robustness, stored
+from engine.probes import calibration, embedding_map, robustness, stored
 from engine.store import RunStore
 
 WEIGHTS = np.random.default_rng(3).normal(size=(64, 5))
@@ -61,7 +61,7 @@ def _functional_with_batchnorm():
 def test_penultimate_activations_of_a_sequential_model_equal_numpy():
     images = _images()
     expected = np.maximum(images.reshape(40, 64) @ WEIGHTS + BIAS, 0)
-    got = feature_map.penultimate_activations(_sequential(), images, batch_size=16)  # 3 batches, the last short
+    got = embedding_map.penultimate_activations(_sequential(), images, batch_size=16)  # 3 batches, the last short
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -70,7 +70,7 @@ def test_penultimate_activations_of_a_functional_model_with_batchnorm_equal_nump
     images = _images()
     dense = images.reshape(40, 64) @ WEIGHTS + BIAS
     expected = gamma * (dense - mean) / np.sqrt(var + 1e-3) + beta
-    np.testing.assert_allclose(feature_map.penultimate_activations(model, images), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(embedding_map.penultimate_activations(model, images), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_builder_models_8x8_28x28_and_merged_classes_match_a_keras_sub_model(pre
     model = build_model(PRESETS[preset].spec.for_data(shape, classes), compile=False)
     images = np.random.default_rng(1).uniform(0, 1, size=(6, *shape)).astype(np.float32)
     expected = np.asarray(keras.Model(model.inputs, model.layers[-1].input)(images, training=False))
-    got = feature_map.penultimate_activations(model, images)
+    got = embedding_map.penultimate_activations(model, images)
     assert got.shape == (6, model.layers[-1].input.shape[-1])
     np.testing.assert_allclose(got, expected.reshape(6, -1), rtol=1e-5, atol=1e-5)
 
@@ -98,7 +98,7 @@ def test_a_model_not_ending_in_dense_is_refused_with_a_message():
 
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Softmax()])
     with pytest.raises(InvalidConfig, match="ends in a Dense layer; this one ends in Softmax"):
-        feature_map.penultimate_activations(model, _images(4))
+        embedding_map.penultimate_activations(model, _images(4))
 
 
 def test_pca_coordinates_match_scikit_learn_up_to_sign():
@@ -109,7 +109,7 @@ def test_pca_coordinates_match_scikit_learn_up_to_sign():
     labels = np.arange(60) % 3
     predicted = labels.copy()
     predicted[:5] = (labels[:5] + 1) % 3
-    result = feature_map.compute_feature_map(
+    result = embedding_map.compute_embedding_map(
         "r", activations, labels, predicted, space="features", method="pca", n_points=60
     )
     oracle = PCA(n_components=2).fit(activations.astype(np.float64))
@@ -137,8 +137,8 @@ def own_run(digits_run, tmp_path):
 def test_stored_run_map_and_pixel_map_show_the_same_images(own_run):
     from engine.datasets import load_dataset
 
-    features = feature_map.feature_map(own_run, "pca")
-    pixels = feature_map.pixel_map(own_run, "pca")
+    features = embedding_map.embedding_map(own_run, "pca")
+    pixels = embedding_map.pixel_embedding_map(own_run, "pca")
     labels, predicted = own_run.test_labels(), own_run.test_probabilities().argmax(axis=1)
     assert len(features.indices) == len(labels) == features.test_size  # PCA: every test image by default
     for result in (features, pixels):
@@ -155,15 +155,15 @@ def test_stored_run_map_and_pixel_map_show_the_same_images(own_run):
 
 
 def test_tsne_takes_a_stratified_subset_and_says_so(own_run):
-    result = feature_map.feature_map(own_run, "tsne", limit=100)
-    pixels = feature_map.pixel_map(own_run, "tsne", limit=100)
+    result = embedding_map.embedding_map(own_run, "tsne", limit=100)
+    pixels = embedding_map.pixel_embedding_map(own_run, "tsne", limit=100)
     assert len(result.indices) == 100 and np.array_equal(result.indices, pixels.indices)
     assert set(result.true_labels) == set(own_run.test_labels())  # every class kept
     assert "stratified 100 of the 360 test images" in result.note and result.explained_variance is None
-    default = feature_map.check_request("tsne", "features", None, 10_000)
+    default = embedding_map.check_request("tsne", "features", None, 10_000)
     assert default == 1_000  # the default subset on a 10 000-image test set
     with pytest.raises(InvalidConfig, match="t-SNE map takes 10 to 3,000 images"):
-        feature_map.check_request("tsne", "features", 5_000, 10_000)  # refused, never silently shrunk
+        embedding_map.check_request("tsne", "features", 5_000, 10_000)  # refused, never silently shrunk
 
 
 def _counting(monkeypatch, module, name):
@@ -179,13 +179,13 @@ def _counting(monkeypatch, module, name):
 
 
 def test_second_call_reads_the_stored_map(own_run, monkeypatch):
-    calls = _counting(monkeypatch, feature_map, "compute_feature_map")
-    first = feature_map.feature_map(own_run, "pca")
-    second = feature_map.feature_map(own_run, "pca")
+    calls = _counting(monkeypatch, embedding_map, "compute_embedding_map")
+    first = embedding_map.embedding_map(own_run, "pca")
+    second = embedding_map.embedding_map(own_run, "pca")
     assert len(calls) == 1
     np.testing.assert_array_equal(first.coords, second.coords)
     assert first.to_dict() == second.to_dict()
-    feature_map.pixel_map(own_run, "pca")  # another parameter set is another record
+    embedding_map.pixel_embedding_map(own_run, "pca")  # another parameter set is another record
     assert len(calls) == 2
 
 
@@ -200,14 +200,14 @@ def test_second_call_reads_the_stored_map(own_run, monkeypatch):
     ],
 )
 def test_a_damaged_record_is_recomputed_and_replaced(own_run, monkeypatch, damage):
-    calls = _counting(monkeypatch, feature_map, "compute_feature_map")
-    good = feature_map.feature_map(own_run, "pca")
+    calls = _counting(monkeypatch, embedding_map, "compute_embedding_map")
+    good = embedding_map.embedding_map(own_run, "pca")
     path = stored.record_path(own_run, "feature-map", json.loads(json.dumps(_params(own_run))))
     assert path.is_file()
     text = path.read_text()
     assert '"indices": [0,' in text and '"coords": [[' in text
     path.write_text(damage(text))
-    again = feature_map.feature_map(own_run, "pca")
+    again = embedding_map.embedding_map(own_run, "pca")
     assert len(calls) == 2
     assert again.to_dict() == good.to_dict()
     assert json.loads(path.read_text())["result"] == good.to_dict()  # the damaged record was replaced
@@ -220,9 +220,9 @@ def _params(run):
 def test_an_unwritable_cache_still_answers_without_storing(own_run, monkeypatch):
     blocker = own_run.path.parent / ".probes"
     blocker.write_text("a file where the probes folder should be")  # mkdir fails with a real OSError
-    calls = _counting(monkeypatch, feature_map, "compute_feature_map")
-    first = feature_map.feature_map(own_run, "pca")
-    second = feature_map.feature_map(own_run, "pca")
+    calls = _counting(monkeypatch, embedding_map, "compute_embedding_map")
+    first = embedding_map.embedding_map(own_run, "pca")
+    second = embedding_map.embedding_map(own_run, "pca")
     assert len(calls) == 2 and first.to_dict() == second.to_dict()
     assert blocker.read_text().startswith("a file")
 
@@ -242,16 +242,16 @@ def test_robustness_and_calibration_are_kept_and_go_with_the_run(own_run, monkey
     assert not folder.exists()
 
 
-def test_cli_feature_map_json(digits_run, probe_cache, capsys):
-    assert main(["feature-map", digits_run.run_id, "--json"]) == 0
+def test_cli_embedding_map_json(digits_run, probe_cache, capsys):
+    assert main(["embedding-map", digits_run.run_id, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"coords", "indices", "true_labels", "predicted_labels", "explained_variance", "note"} <= set(out)
     assert out["space"] == "features" and out["method"] == "pca" and len(out["coords"]) == len(out["indices"]) == 360
     assert all(len(point) == 2 for point in out["coords"]) and len(out["explained_variance"]) == 2
-    assert main(["feature-map", digits_run.run_id, "--space", "pixels", "--limit", "50", "--json"]) == 0
+    assert main(["embedding-map", digits_run.run_id, "--space", "pixels", "--limit", "50", "--json"]) == 0
     pixels = json.loads(capsys.readouterr().out)
     assert pixels["space"] == "pixels" and len(pixels["indices"]) == 50 and pixels["dimensions"] == 64
-    assert main(["feature-map", digits_run.run_id, "--method", "tsne", "--limit", "5000", "--json"]) == 2
+    assert main(["feature-map", digits_run.run_id, "--method", "tsne", "--limit", "5000", "--json"]) == 2  # old verb
     assert "t-SNE map takes 10 to 3,000 images" in capsys.readouterr().err
 
 

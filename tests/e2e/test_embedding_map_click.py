@@ -44,7 +44,7 @@ def test_clicking_a_point_shows_that_image(tmp_path, monkeypatch):
         wait_text(driver, f"Test image #{index}, clicked on the map", timeout=120)
         wait_text(driver, "Class probabilities: predicted", timeout=60)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / "explain-feature-map.png"))
+        driver.save_screenshot(str(ARTIFACTS / "explain-embedding-map.png"))
     finally:
         if driver is not None:
             driver.quit()

@@ -1,4 +1,4 @@
-"""The learned-feature map: what a run's model makes of its test images just before it decides, in 2-D.
+"""The embedding map: what a run's model makes of its test images just before it decides, in 2-D.
 
 The features are the penultimate layer's activations, i.e. the input of the last Dense layer (the classifier),
 computed by pushing the images through `model.layers` one by one as `engine.probes.explain` does: no new
@@ -19,6 +19,8 @@ from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.exploration import EMBEDDINGS, embedding
 from engine.limits import ProbeLimits
 from engine.probes.checks import probe_numbers
+from engine.probes.run_data import test_images
+from engine.probes.stored import cached_probe
 
 SPACES = ("features", "pixels")  # the model's penultimate activations, or the raw pixels of the same images
 MAP_SEED = 0  # the subset and t-SNE seed: the Data page's default, so both pages draw the same subset
@@ -26,7 +28,7 @@ BATCH = 1024  # images per forward pass: bounded memory on a 10 000-image test s
 
 
 @dataclass(frozen=True)
-class FeatureMap:
+class EmbeddingMap:
     """A 2-D map of (a stratified subset of) a run's test images: point i is test image `indices[i]`."""
 
     run_id: str
@@ -61,7 +63,7 @@ class FeatureMap:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> FeatureMap:
+    def from_dict(cls, data: dict) -> EmbeddingMap:
         """A stored map read back; every field checked (`engine.probes.checks.probe_numbers`), `InvalidProbeRecord`
         or `KeyError`/`TypeError` for any that is missing or wrong."""
         test_size = int(probe_numbers([data["test_size"]], "test_size", shape=(1,), whole=True, low=1)[0])
@@ -115,7 +117,7 @@ def check_request(method: str, space: str, limit: int | None, test_size: int) ->
         raise InvalidConfig(f"Unknown map method {str(method)[:40]!r}; choose one of {', '.join(EMBEDDINGS)}.")
     if space not in SPACES:
         raise InvalidConfig(f"Unknown map space {str(space)[:40]!r}; choose one of {', '.join(SPACES)}.")
-    most = limits.max_tsne_points if method == "tsne" else limits.max_feature_map_points
+    most = limits.max_tsne_points if method == "tsne" else limits.max_embedding_map_points
     if limit is None:
         return min(test_size, limits.default_tsne_points if method == "tsne" else most)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 10 <= limit <= most:
@@ -138,7 +140,7 @@ def _note(space: str, method: str, n_points: int, test_size: int, dimensions: in
     return f"{name} of {what}, for a stratified {n_points:,} of the {test_size:,} test images{why}."
 
 
-def compute_feature_map(
+def compute_embedding_map(
     run_id: str,
     values: np.ndarray,
     labels: np.ndarray,
@@ -148,13 +150,13 @@ def compute_feature_map(
     method: str,
     n_points: int,
     asked: int | None = None,
-) -> FeatureMap:
+) -> EmbeddingMap:
     """Project `values` (one row per test image) with the Data page's `embedding`: same subset rule, same seed."""
     flat = np.asarray(values).reshape(len(values), -1)
     # value_max 1: activations are projected as they are; raw pixels arrive already scaled to 0..1.
     projected = embedding(flat, labels, 1.0, n=n_points, method=method, seed=MAP_SEED)
     rows = projected.indices
-    return FeatureMap(
+    return EmbeddingMap(
         run_id=run_id,
         space=space,
         method=method,
@@ -169,7 +171,7 @@ def compute_feature_map(
     )
 
 
-def feature_map(
+def embedding_map(
     run,
     method: str = "pca",
     limit: int | None = None,
@@ -177,31 +179,30 @@ def feature_map(
     *,
     model=None,
     dataset=None,
-) -> FeatureMap:
-    """The learned-feature map (space="features") or the raw-pixel map of the same images (space="pixels") of a
-    stored run's test set; kept per run in the store. `model` and `dataset` may be handed in when already loaded
-    (the dashboard's shared copies); the dataset must be the one the run was trained on (fingerprint checked)."""
-    from engine.probes.run_data import test_images
-    from engine.probes.stored import cached_probe
-
+) -> EmbeddingMap:
+    """The embedding map of the learned features (space="features") or of the raw pixels of the same images
+    (space="pixels") of a stored run's test set; kept per run in the store. `model` and `dataset` may be handed in
+    when already loaded (the dashboard's shared copies); the dataset must be the one the run was trained on
+    (fingerprint checked)."""
     labels = run.test_labels()
     n_points = check_request(method, space, limit, len(labels))
 
-    def compute() -> FeatureMap:
+    def compute() -> EmbeddingMap:
         images01, _ = test_images(run, dataset)
         if space == "features":
             values = penultimate_activations(model if model is not None else run.load_model(), images01)
         else:
             values = images01
         predicted = run.test_probabilities().argmax(axis=1)
-        return compute_feature_map(
+        return compute_embedding_map(
             run.run_id, values, labels, predicted, space=space, method=method, n_points=n_points, asked=limit
         )
 
     params = {"space": space, "method": method, "points": n_points, "asked": limit, "seed": MAP_SEED}
-    return cached_probe(run, "feature-map", params, compute, FeatureMap.to_dict, FeatureMap.from_dict)
+    # "feature-map": the record name stored runs already hold; renaming it would orphan their cached maps.
+    return cached_probe(run, "feature-map", params, compute, EmbeddingMap.to_dict, EmbeddingMap.from_dict)
 
 
-def pixel_map(run, method: str = "pca", limit: int | None = None, *, dataset=None) -> FeatureMap:
-    """The same map of the raw pixels of the same test images as `feature_map(run, method, limit)`."""
-    return feature_map(run, method, limit, "pixels", dataset=dataset)
+def pixel_embedding_map(run, method: str = "pca", limit: int | None = None, *, dataset=None) -> EmbeddingMap:
+    """The same map of the raw pixels of the same test images as `embedding_map(run, method, limit)`."""
+    return embedding_map(run, method, limit, "pixels", dataset=dataset)

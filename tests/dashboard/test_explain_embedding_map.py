@@ -36,7 +36,7 @@ def _same_up_to_sign(got: np.ndarray, reference: np.ndarray) -> None:
         np.testing.assert_allclose(got[:, axis], sign * reference[:, axis], atol=1e-3)
 
 
-def test_feature_map_tab_maps_learned_features_and_pixels_like_scikit_learn(with_trained_run):
+def test_embedding_map_tab_maps_learned_features_and_pixels_like_scikit_learn(with_trained_run):
     import keras
     from sklearn.decomposition import PCA
 
@@ -66,7 +66,7 @@ def test_feature_map_tab_maps_learned_features_and_pixels_like_scikit_learn(with
     assert f"{int((predicted != labels).sum())} of 360 are mistakes" in caption
 
     # A clicked point (what the chart's selection callback records) shows that image and its stored prediction.
-    app.session_state["featuremap_point"] = 17
+    app.session_state["embedding_map_point"] = 17
     app.run()
     assert not app.exception
     figures = figures_by_title(app)
@@ -78,22 +78,22 @@ def test_feature_map_tab_maps_learned_features_and_pixels_like_scikit_learn(with
     np.testing.assert_allclose(plotly_array(bars["data"][0]["y"]), run.test_probabilities()[17], atol=1e-6)
 
 
-def test_feature_map_link_carries_tab_and_method(with_trained_run):
+def test_embedding_map_link_carries_tab_and_method(with_trained_run):
     app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map", "map": "tsne"})
     assert not app.exception and not app.error
-    assert app.radio(key="featuremap_method").value == "tsne"
+    assert app.radio(key="embedding_map_method").value == "tsne"
     titles = list(figures_by_title(app))
     assert "Learned features, t-SNE" in titles and "Raw pixels, t-SNE" in titles
     assert app.query_params.get("map") in ("tsne", ["tsne"])
     assert app.query_params.get("tab") in ("Feature map", ["Feature map"])
-    app.radio(key="featuremap_method").set_value("pca").run()
+    app.radio(key="embedding_map_method").set_value("pca").run()
     assert not app.exception
     assert "map" not in app.query_params  # the default is left out of the link
 
 
 @pytest.mark.parametrize("bad", ["umap", "<b>x</b>"])
-def test_feature_map_link_with_an_unknown_method_says_so(with_trained_run, bad):
+def test_embedding_map_link_with_an_unknown_method_says_so(with_trained_run, bad):
     app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map", "map": bad})
     assert not app.exception
-    assert app.radio(key="featuremap_method").value == "pca"
+    assert app.radio(key="embedding_map_method").value == "pca"
     assert any("map" in w.value for w in app.warning)

@@ -203,7 +203,8 @@ def test_readme_keeps_two_set_up_commands_and_ci_runs_the_test_one_after_ruff():
 
 def test_mypy_is_configured_in_pyproject_and_ci_runs_it_before_the_tests():
     mypy = PYPROJECT["tool"]["mypy"]
-    assert {"engine", "charts"} <= set(mypy["files"]) and mypy["python_version"] == "3.11" and mypy["check_untyped_defs"]
+    assert {"engine", "charts"} <= set(mypy["files"])
+    assert mypy["python_version"] == "3.11" and mypy["check_untyped_defs"]
     # Only named third-party modules may be unchecked imports, never every missing one.
     assert "ignore_missing_imports" not in mypy
     dev = PYPROJECT["project"]["optional-dependencies"]["dev"]

@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -64,6 +64,15 @@ def show_error(error: BaseException) -> None:
             plain(f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log."),
             icon=":material/bug_report:",
         )
+
+
+def draw_open_tab(tabs: Sequence, shows: Sequence[Callable[[], object]]) -> None:
+    """Draw each tab's content only while that tab is open: a closed tab costs a page nothing on a rerun, and its
+    view values live on in session state (`links.keep_view_state`)."""
+    for tab, show in zip(tabs, shows, strict=True):
+        with tab:
+            if tab.open:
+                show()
 
 
 def open_page(title: str, view: links.PageView | None = None, caption: str = "", intro: str = "") -> state.Selection:

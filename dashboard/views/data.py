@@ -118,17 +118,13 @@ components.link_view_check(  # here, not in its tab: a link's bad value is refus
 st.session_state.setdefault("data_embed_n", min(1000, top))  # set here, not as the slider's value: a link may set it
 tabs = st.tabs(list(TABS), key="data_tab", on_change="rerun")
 
-for tab, show in zip(
+components.draw_open_tab(
     tabs,
     (
         lambda: show_classes(ds),
         lambda: show_images(ds, images, labels, chart_names),
         lambda: show_map(ds, images, labels, names, chart_names, low, high),
     ),
-    strict=True,
-):
-    with tab:
-        if tab.open:
-            show()
+)
 
 links.publish_view(VIEW)

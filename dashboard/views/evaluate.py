@@ -134,9 +134,6 @@ shows = (
     lambda: show_curves(ev),
     lambda: show_downloads(ev),
 )
-for tab, show in zip(tabs, shows, strict=True):
-    with tab:
-        if tab.open:
-            show()
+components.draw_open_tab(tabs, shows)
 
 links.publish_view(VIEW)

@@ -6,6 +6,8 @@ The run is the one opened elsewhere (or in the link), else the stored run of the
 from `engine.probes`, the same code as `digit-lab explain|robustness|calibration`.
 """
 
+from functools import partial
+
 import streamlit as st
 
 from dashboard import components, links
@@ -33,9 +35,9 @@ tabs = st.tabs(list(TABS), key="explain_tab", on_change="rerun")
 # The test image is shared by the first two tabs, so it is checked whichever is open.
 components.checked_test_index(INDEX_KEY, explained.n_test)
 
-for tab, show in zip(tabs, (show_explanation, show_robustness, show_calibration, show_embedding_map), strict=True):
-    with tab:
-        if tab.open:
-            show(explained)
+components.draw_open_tab(
+    tabs,
+    [partial(show, explained) for show in (show_explanation, show_robustness, show_calibration, show_embedding_map)],
+)
 
 links.publish_view(VIEW)

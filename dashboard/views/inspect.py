@@ -44,9 +44,6 @@ shows = (
     lambda: show_drawing(run, dataset, model, extractor, class_names, chart_names),
     lambda: show_kernels(model),
 )
-for tab, show in zip(tabs, shows, strict=True):
-    with tab:
-        if tab.open:
-            show()
+components.draw_open_tab(tabs, shows)
 
 links.publish_view(VIEW)

@@ -1,4 +1,4 @@
-"""`python -m engine ...`, the same command line as `digit-lab ...`: see `engine/cli.py`."""
+"""`python -m engine ...`, the same command line as `digit-lab ...`: see `engine/cli/`."""
 
 import sys
 

@@ -87,6 +87,7 @@ def test_console_command_resolves_to_a_callable_that_lists_the_verbs(capsys):
 
 def test_app_runs_streamlit_on_the_packaged_home_page(monkeypatch):
     from engine import cli
+    from engine.cli import app
 
     calls = []
 
@@ -94,8 +95,8 @@ def test_app_runs_streamlit_on_the_packaged_home_page(monkeypatch):
         calls.append(argv)
         raise SystemExit(0)
 
-    monkeypatch.setattr(cli.os, "execv", replace_process)
-    monkeypatch.setattr(cli.subprocess, "call", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(app.os, "execv", replace_process)
+    monkeypatch.setattr(app.subprocess, "call", lambda argv: calls.append(argv) or 0)
     with contextlib.suppress(SystemExit):
         cli.main(["app", "--server.port", "8599"])
     (argv,) = calls

@@ -86,7 +86,7 @@ def test_a_progress_value_is_frozen():
 
 @pytest.mark.parametrize(("label", "expected"), [("", "fold 2/5"), ("seed003-m4", "seed003-m4 (2/5)")])
 def test_the_cli_printer_names_the_run_that_starts(label, expected):
-    from engine.cli import _ProgressBar
+    from engine.cli.progress_bar import _ProgressBar
 
     bar = _ProgressBar(enabled=False)
     progress = bar.batch("fold")

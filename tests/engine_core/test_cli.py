@@ -167,7 +167,8 @@ def test_runs_lists_the_good_runs_and_flags_a_bad_one(tmp_path, capsys, monkeypa
 
 
 def test_train_options_reach_the_config_and_a_flag_left_out_keeps_the_presets_value():
-    from engine.cli import _parser, _request
+    from engine.cli import _parser
+    from engine.cli.requests import _request
 
     args = _parser().parse_args(["train", "--dataset", "digits", "--preset", "digitlab-small8", "--flip"])
     _, _, config, _ = _request(args)

@@ -11,7 +11,8 @@ import pytest
 
 from engine.architectures import DEFAULT_PRESET, PRESETS
 from engine.architectures.presets import recipe_overrides
-from engine.cli import _parser, _unchecked_request, config_arguments
+from engine.cli import _parser
+from engine.cli.requests import _unchecked_request, config_arguments
 from engine.reports.notebook import unreproduced_settings
 from engine.sweeps.space import SearchSpace, apply_params, config_param_names, is_param_name
 from engine.training.config import (
@@ -93,7 +94,7 @@ def test_the_cli_sets_each_field_that_has_a_flag(f, monkeypatch):
         argv = [info.flag, as_text(value)]
     args = _parser().parse_args(["train", "--dataset", "digits", *argv])
     # Only the class count is read from the transformed data here; any mapping text must reach the config as given.
-    monkeypatch.setattr("engine.cli.transformed_dataset", lambda dataset, config: dataset)
+    monkeypatch.setattr("engine.cli.requests.transformed_dataset", lambda dataset, config: dataset)
     _, _, config, preset = _unchecked_request(args)
     assert preset == DEFAULT_PRESET
     assert getattr(config, f.name) == value

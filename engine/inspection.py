@@ -35,11 +35,11 @@ def _batch(image01: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     return image[None]
 
 
-def _input_shape(model) -> tuple[int, ...]:
+def _input_shape(model: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in model.inputs[0].shape[1:])
 
 
-def predict(model, image01: np.ndarray) -> np.ndarray:
+def predict(model: Any, image01: np.ndarray) -> np.ndarray:
     """Class probabilities (num_classes,) for one 0..1 image."""
     out = model(_batch(image01, _input_shape(model)), training=False)
     return np.asarray(out, dtype=np.float64)[0]
@@ -61,7 +61,7 @@ class ActivationExtractor:
         return [(name, kind, np.asarray(out)[0]) for (name, kind), out in zip(self.layers, outputs, strict=True)]
 
 
-def activation_extractor(model) -> ActivationExtractor:
+def activation_extractor(model: Any) -> ActivationExtractor:
     import keras
 
     chosen = [layer for layer in model.layers if type(layer).__name__ in ACTIVATION_LAYER_KINDS]
@@ -73,7 +73,7 @@ def activation_extractor(model) -> ActivationExtractor:
     )
 
 
-def layer_activations(model, image01: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
+def layer_activations(model: Any, image01: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
     """[(layer name, kind, activations (h, w, channels))] for every conv and pooling layer, for one image.
 
     Pass a `ActivationExtractor` instead of the model to skip rebuilding the activation model.
@@ -115,7 +115,7 @@ def layer_display(activations: np.ndarray, per_map: bool = True) -> np.ndarray:
     return np.stack([display_normalise(m) for m in maps]).astype(np.float64)
 
 
-def first_layer_kernels(model) -> np.ndarray:
+def first_layer_kernels(model: Any) -> np.ndarray:
     """(filters, k, k) weights of the first convolution (summed over input channels; the digits have one)."""
     for layer in model.layers:
         if type(layer).__name__ == "Conv2D":

@@ -21,7 +21,7 @@ def build_model(
     compile: bool = True,
     steps_per_execution: int = 1,
     label_smoothing: float = 0.0,
-):
+) -> Any:
     """A compiled model for `spec`; `learning_rate` may be a Keras schedule that overrides the spec's rate.
 
     `steps_per_execution` > 1 runs that many batches per call into TensorFlow (the same updates, in order).
@@ -52,7 +52,7 @@ def build_model(
     return model
 
 
-def make_loss(name: str, label_smoothing: float = 0.0):
+def make_loss(name: str, label_smoothing: float = 0.0) -> Any:
     """The loss by name, or Keras' categorical cross-entropy object when targets are smoothed."""
     if not label_smoothing:
         return name
@@ -61,14 +61,14 @@ def make_loss(name: str, label_smoothing: float = 0.0):
     return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
 
 
-def make_optimizer(name: str, learning_rate: Any):
+def make_optimizer(name: str, learning_rate: Any) -> Any:
     import keras
 
     kinds = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     return kinds[name](learning_rate=learning_rate)
 
 
-def _block_layers(layers, index: int, block: ConvBlock, batch_norm_momentum: float) -> list:
+def _block_layers(layers: Any, index: int, block: ConvBlock, batch_norm_momentum: float) -> list:
     built = [
         layers.Conv2D(
             block.filters,

@@ -30,6 +30,7 @@ from engine.executors.tasks import (
 )
 from engine.limits import hosted_mode
 from engine.settings import env_flag
+from engine.store import RunStore
 
 EXECUTOR_ENV = "DIGIT_LAB_EXECUTOR"  # default executor name for the CLI and dashboard: local | ray
 EXECUTORS = ("local", "ray")
@@ -42,7 +43,9 @@ ALLOW_RAY_ENV = "DIGIT_LAB_ALLOW_RAY"
 class Executor(Protocol):
     name: str
 
-    def run(self, tasks: list[RunTask], on_event: EventCallback | None = None, store=None) -> list[TaskOutcome]:
+    def run(
+        self, tasks: list[RunTask], on_event: EventCallback | None = None, store: RunStore | None = None
+    ) -> list[TaskOutcome]:
         """Get or train every task into `store` (default `RunStore()`); one outcome per task, in order."""
         ...
 

@@ -10,9 +10,11 @@ across the dashboard's sessions and CLI runs.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from engine.datasets import load_dataset
 from engine.executors.tasks import DatasetMismatch, EventCallback, RunTask, TaskEvent, TaskOutcome
+from engine.progress import ProgressEvent
 from engine.runs import get_or_train
 from engine.store import RunStore
 
@@ -20,7 +22,9 @@ from engine.store import RunStore
 class LocalExecutor:
     name = "local"
 
-    def run(self, tasks: list[RunTask], on_event: EventCallback | None = None, store=None) -> list[TaskOutcome]:
+    def run(
+        self, tasks: list[RunTask], on_event: EventCallback | None = None, store: RunStore | None = None
+    ) -> list[TaskOutcome]:
         """Get or train each task in order. Errors propagate at once (a cancelled or diverged run stops the
         batch, as a single `get_or_train` call would); finished tasks are already stored."""
         store = store or RunStore()
@@ -42,7 +46,7 @@ class LocalExecutor:
             relay = None
             if on_event is not None:
 
-                def relay(event, emit=emit):
+                def relay(event: ProgressEvent, emit: Callable[..., bool | None] = emit) -> bool | None:
                     return emit("training", event=event)
 
             result = get_or_train(dataset, spec, config, progress=relay, store=store, preset=task.preset)
@@ -51,8 +55,12 @@ class LocalExecutor:
         return outcomes
 
 
-def _emitter(on_event, index, total, task, done):
-    def emit(status, event=None, done=done, error="", attempt=1):
+def _emitter(
+    on_event: EventCallback | None, index: int, total: int, task: RunTask, done: int
+) -> Callable[..., bool | None]:
+    def emit(
+        status: str, event: ProgressEvent | None = None, done: int = done, error: str = "", attempt: int = 1
+    ) -> bool | None:
         if on_event is None:
             return None
         return on_event(TaskEvent(index, total, status, task, done=done, event=event, error=error, attempt=attempt))

@@ -26,6 +26,8 @@ import contextlib
 import logging
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from engine import settings
 from engine.errors import TrainingCancelled
@@ -41,7 +43,7 @@ from engine.executors.tasks import (
     store_payload,
 )
 from engine.limits import hosted_mode
-from engine.memory_estimate import estimate_training
+from engine.memory_estimate import MemoryEstimate, estimate_training
 from engine.store import RunStore
 from engine.training_queue import training_queue
 
@@ -58,7 +60,7 @@ _FORWARDED_ENV = (
 )
 
 
-def import_ray():
+def import_ray() -> ModuleType:
     try:
         import ray
     except ImportError as error:
@@ -93,7 +95,7 @@ class RayExecutor:
 
     # ------------------------------------------------------------------ connection
 
-    def connect(self):
+    def connect(self) -> ModuleType:
         """Connect to RAY_ADDRESS's cluster, or start a local instance; reuse a connection already made."""
         ray = import_ray()
         if ray.is_initialized():
@@ -116,7 +118,7 @@ class RayExecutor:
             )
         return ray
 
-    def _remote_function(self, ray):
+    def _remote_function(self, ray: ModuleType) -> Any:
         if self._remote is None:
             self._remote = ray.remote(
                 num_cpus=self.cpus_per_task, max_retries=self.max_retries, retry_exceptions=[TaskCrashed]
@@ -125,7 +127,9 @@ class RayExecutor:
 
     # ------------------------------------------------------------------ running
 
-    def run(self, tasks: list[RunTask], on_event: EventCallback | None = None, store=None) -> list[TaskOutcome]:
+    def run(
+        self, tasks: list[RunTask], on_event: EventCallback | None = None, store: RunStore | None = None
+    ) -> list[TaskOutcome]:
         """Run every task; return one outcome per task, in order. Failures are outcomes (`error` set), not
         exceptions: the caller decides (crossval and preset studies raise `TasksFailed` after storing the rest).
         `on_event` returning False cancels the tasks still running and raises `TrainingCancelled`."""
@@ -134,7 +138,7 @@ class RayExecutor:
         outcomes: dict[int, TaskOutcome] = {}
         attempts: dict[int, int] = {}
 
-        def emit(index, status, **extra):
+        def emit(index: int, status: str, **extra: Any) -> bool | None:
             if on_event is None:
                 return None
             return on_event(TaskEvent(index, total, status, tasks[index], done=len(outcomes), **extra))
@@ -214,7 +218,7 @@ class RayExecutor:
                 if take_slots:
                     # A hosted server's cap counts Ray tasks too: one slot per task in flight, taken before it is
                     # submitted. While waiting, finished tasks are stored and free their slots.
-                    def waiting(position: int, index=index) -> None:
+                    def waiting(position: int, index: int = index) -> None:
                         if emit(index, "queued", position=position) is False:
                             raise _Cancel
                         pump(0)
@@ -258,7 +262,7 @@ class _Cancel(Exception):
     """`on_event` returned False: stop submitting, cancel what runs."""
 
 
-def _ray_task(task: RunTask, shared_store: bool, queue, index: int) -> dict:
+def _ray_task(task: RunTask, shared_store: bool, queue: Any, index: int) -> dict:
     """The Ray remote function: `execute_task` with progress sent to the driver's queue."""
     report = None
     if queue is not None:
@@ -273,14 +277,14 @@ def _ray_task(task: RunTask, shared_store: bool, queue, index: int) -> dict:
     return execute_task(task, shared_store, report)
 
 
-def _progress_queue(ray):
+def _progress_queue(ray: ModuleType) -> Any:
     from ray.util.queue import Queue
 
     # num_cpus=0: the queue actor must not take a CPU a training could use.
     return Queue(maxsize=10_000, actor_options={"num_cpus": 0})
 
 
-def _drain(queue) -> list:
+def _drain(queue: Any) -> list:
     if queue is None:
         return []
     try:
@@ -295,7 +299,7 @@ def _unwrap(error: BaseException) -> BaseException:
     return cause if isinstance(cause, BaseException) else error
 
 
-def _memory_need(task: RunTask):
+def _memory_need(task: RunTask) -> MemoryEstimate | None:
     """The task's memory estimate for the server's admission rule; None (charged as the largest hosted training)
     when the driver does not hold the dataset's sizes."""
     if task.data is None:

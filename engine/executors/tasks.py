@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.architectures.spec import ModelSpec
-from engine.datasets import load_dataset
+from engine.datasets import Dataset, load_dataset
 from engine.datasets.memo import memoised_items
 from engine.errors import DigitLabError, StoreError
 from engine.progress import BatchCallback, BatchProgress, ProgressEvent
 from engine.runs import RUN_FILES, RunResult, run_id_for, train_and_write, versions
 from engine.settings import env_flag
-from engine.store import RunStore
+from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
 
 # Test hook for the retry machinery (never set in normal use): "raise:<marker file>" makes the first task that
@@ -84,7 +84,13 @@ class RunTask:
 
     @classmethod
     def for_request(
-        cls, dataset, spec, config, preset: str = "", label: str = "", local_path: str | os.PathLike | None = None
+        cls,
+        dataset: Dataset,
+        spec: ModelSpec,
+        config: TrainConfig,
+        preset: str = "",
+        label: str = "",
+        local_path: str | os.PathLike | None = None,
     ) -> RunTask:
         if local_path is None:
             local_path = dataset_local_path(dataset)
@@ -104,7 +110,7 @@ class RunTask:
         """This task without the in-memory dataset, for sending to another process."""
         return replace(self, data=None)
 
-    def request(self):
+    def request(self) -> tuple[ModelSpec, TrainConfig]:
         """(ModelSpec, TrainConfig) rebuilt from the task's dicts."""
         return ModelSpec.from_dict(self.spec), TrainConfig.from_dict(self.config)
 
@@ -143,7 +149,7 @@ def batch_relay(progress: BatchCallback, labels: Sequence[str] = ()) -> EventCal
     started: set[int] = set()
 
     def relay(update: TaskEvent) -> bool | None:
-        def report(status: str, **fields) -> bool | None:
+        def report(status: str, **fields: Any) -> bool | None:
             return progress(
                 BatchProgress(
                     index=update.index + 1,
@@ -190,14 +196,14 @@ class TaskOutcome:
     def ok(self) -> bool:
         return self.error is None and self.run is not None
 
-    def result(self):
+    def result(self) -> RunResult:
         """The `engine.runs.RunResult` for a successful task."""
         if not self.ok:
             raise self.error or RuntimeError("task has no run")
         return RunResult(self.run, self.cached, self.seconds)
 
 
-def dataset_local_path(dataset) -> str | None:
+def dataset_local_path(dataset: Dataset) -> str | None:
     """The local path `dataset` was loaded from, when it is the very object `load_dataset` returned for one.
 
     A worker must load the same data; None means "load it by name" (the fingerprint check catches the rest).
@@ -251,7 +257,7 @@ def execute_task(task: RunTask, shared_store: bool = False, report: Callable[[di
         raise TaskCrashed(f"{type(error).__name__}: {error}") from error
 
 
-def _execute(task: RunTask, shared_store: bool, report) -> dict:
+def _execute(task: RunTask, shared_store: bool, report: Callable[[dict], None] | None) -> dict:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if report is not None:
         report({"status": "running", "worker": worker})
@@ -275,7 +281,7 @@ def _execute(task: RunTask, shared_store: bool, report) -> dict:
             f"requirements on the workers as on the driver."
         )
 
-    def progress(event: ProgressEvent):
+    def progress(event: ProgressEvent) -> None:
         if report is not None and event.stage in ("start", "epoch", "batch"):
             report({"status": "training", "event": event})
         return None
@@ -322,7 +328,7 @@ def _inject_fault() -> None:
     raise RuntimeError(f"injected failure ({FAULT_ENV}={spec})")
 
 
-def store_payload(store, payload: dict):
+def store_payload(store: RunStore, payload: dict) -> StoredRun:
     """Store a worker's returned files atomically with `RunStore.put`; returns the StoredRun."""
     run_id = payload["run_id"]
     if payload.get("stored"):

@@ -112,7 +112,7 @@ def driver_alive(pid: int, job_id: str) -> bool:
     return process_exists(pid) and sys.platform != "linux"  # no /proc entry on Linux: gone
 
 
-def job_status(job_id: str, store=None) -> JobStatus:
+def job_status(job_id: str, store: RunStore | None = None) -> JobStatus:
     """The job's status, with what its driver could not write: a driver that died is "driver_lost" (or
     "cluster_lost" when its log shows Ray ended it for a lost cluster), and the message counts the runs in the
     store. Raises `JobNotFound` / `InvalidJob` for a missing or malformed job."""
@@ -127,7 +127,7 @@ def job_status(job_id: str, store=None) -> JobStatus:
     return _lost(job_id, status, pid, store)
 
 
-def _lost(job_id: str, status: JobStatus, pid: int, store) -> JobStatus:
+def _lost(job_id: str, status: JobStatus, pid: int, store: RunStore | None) -> JobStatus:
     store = store or RunStore()
     stored_ids = {run.run_id for run in status.runs if run.run_id and store.get(run.run_id) is not None}
     runs = tuple(

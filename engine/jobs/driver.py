@@ -21,12 +21,16 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from types import FrameType, ModuleType
+from typing import Any, cast
 
 from engine.datasets import load_dataset
 from engine.errors import DigitLabError, TrainingCancelled
 from engine.executors import TasksFailed, get_executor, raise_for_failures
-from engine.executors.tasks import DatasetMismatch
+from engine.executors.ray_executor import RayExecutor
+from engine.executors.tasks import DatasetMismatch, TaskEvent
 from engine.jobs.records import (
     InvalidJob,
     JobRequest,
@@ -37,6 +41,7 @@ from engine.jobs.records import (
     write_status,
 )
 from engine.runs import run_id_for
+from engine.store import RunStore
 
 PROGRESS_WRITE_SECONDS = 0.5  # at most this often for per-epoch updates; state changes are written at once
 WATCH_SECONDS = 0.5  # how often the watchdog knocks on the GCS port
@@ -62,7 +67,7 @@ class StatusKeeper:
     def stored(self) -> int:
         return sum(run.status in ("done", "cached") for run in self.status.runs)
 
-    def on_event(self, event) -> None:
+    def on_event(self, event: TaskEvent) -> None:
         """An `engine.executors.EventCallback`: record one task's progress."""
         with self._lock:
             if self.status.final:  # the watchdog already wrote the end
@@ -97,7 +102,7 @@ class StatusKeeper:
         )
 
 
-def run_job(job_id: str, store=None) -> JobStatus:
+def run_job(job_id: str, store: RunStore | None = None) -> JobStatus:
     """Run job `job_id` to its end and return its final status (also written to its folder)."""
     request = read_request(job_id)
     try:
@@ -120,7 +125,7 @@ def run_job(job_id: str, store=None) -> JobStatus:
         tasks = checked_tasks(request)
         executor = get_executor(request.executor)
         if executor.name == "ray":
-            ray = _connect(executor)
+            ray = _connect(cast(RayExecutor, executor))  # the executor named "ray" is a RayExecutor
             watchdog = ClusterWatchdog(ray.get_runtime_context().gcs_address, keeper)
             watchdog.start()
         outcomes = executor.run(tasks, keeper.on_event, store=store)
@@ -186,7 +191,7 @@ def checked_tasks(request: JobRequest) -> list:
     return checked
 
 
-def _connect(executor):
+def _connect(executor: RayExecutor) -> ModuleType:
     try:
         return executor.connect()
     except DigitLabError:
@@ -248,8 +253,8 @@ class ClusterWatchdog(threading.Thread):
         self._stop_event.set()
 
 
-def _stop_on_sigterm():
-    def stop(signum, frame):
+def _stop_on_sigterm() -> Callable[[int, FrameType | None], Any] | int | None:
+    def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     try:

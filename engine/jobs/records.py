@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from engine import settings
 from engine.errors import DigitLabError
@@ -119,7 +119,7 @@ class JobRequest:
         return cls(data["kind"], data["noun"][:40], data["title"][:200], data["executor"], tuple(parsed))
 
 
-def _task_dict(task) -> dict:
+def _task_dict(task: RunTask) -> dict:
     data = asdict(task.portable())
     data.pop("data", None)
     return data
@@ -166,7 +166,7 @@ class JobStatus:
     def failed(self) -> int:
         return sum(run.status == "failed" for run in self.runs)
 
-    def with_run(self, index: int, **changes) -> JobStatus:
+    def with_run(self, index: int, **changes: Any) -> JobStatus:
         runs = list(self.runs)
         runs[index] = replace(runs[index], **changes)
         return replace(self, runs=tuple(runs))

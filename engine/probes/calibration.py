@@ -9,15 +9,17 @@ softmax, so log-probabilities stand in for logits: softmax(log p / T) equals sof
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
+from engine.datasets import Dataset
 from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.limits import ProbeLimits
 from engine.probes.checks import probe_numbers
 from engine.probes.run_data import run_data
 from engine.probes.stored import cached_probe
+from engine.store import StoredRun
 
 PROBABILITY_FLOOR = 1e-12  # keeps log(0) finite for a probability the float32 softmax rounded to zero
 TEMPERATURE_BOUNDS = (0.05, 20.0)  # a fitted T outside this means a broken model rather than a calibration shift
@@ -214,7 +216,9 @@ def calibrate(
     )
 
 
-def run_calibration(run, n_bins: int = 10, *, model=None, dataset=None) -> Calibration:
+def run_calibration(
+    run: StoredRun, n_bins: int = 10, *, model: Any = None, dataset: Dataset | None = None
+) -> Calibration:
     """Calibration of a stored run: its stored test probabilities, and its model's predictions on the rebuilt
     validation split (the same rows it was validated on while training).
 

@@ -12,15 +12,18 @@ computed the same way and can be put side by side point for point. Results are k
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from engine.datasets import Dataset
 from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.exploration import EMBEDDINGS, embedding
 from engine.limits import ProbeLimits
 from engine.probes.checks import probe_numbers
 from engine.probes.run_data import test_images
 from engine.probes.stored import cached_probe
+from engine.store import StoredRun
 
 SPACES = ("features", "pixels")  # the model's penultimate activations, or the raw pixels of the same images
 MAP_SEED = 0  # the subset and t-SNE seed: the Data page's default, so both pages draw the same subset
@@ -88,7 +91,7 @@ class EmbeddingMap:
         )  # fmt: skip
 
 
-def penultimate_activations(model, images01: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
+def penultimate_activations(model: Any, images01: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
     """(N, D) float32: the input of the model's last layer, which must be a Dense layer (the classifier), for 0..1
     images (N, H, W, 1). Activations are taken in inference mode (dropout off, BatchNorm's moving statistics)."""
     import tensorflow as tf
@@ -172,13 +175,13 @@ def compute_embedding_map(
 
 
 def embedding_map(
-    run,
+    run: StoredRun,
     method: str = "pca",
     limit: int | None = None,
     space: str = "features",
     *,
-    model=None,
-    dataset=None,
+    model: Any = None,
+    dataset: Dataset | None = None,
 ) -> EmbeddingMap:
     """The embedding map of the learned features (space="features") or of the raw pixels of the same images
     (space="pixels") of a stored run's test set; kept per run in the store. `model` and `dataset` may be handed in
@@ -203,6 +206,8 @@ def embedding_map(
     return cached_probe(run, "feature-map", params, compute, EmbeddingMap.to_dict, EmbeddingMap.from_dict)
 
 
-def pixel_embedding_map(run, method: str = "pca", limit: int | None = None, *, dataset=None) -> EmbeddingMap:
+def pixel_embedding_map(
+    run: StoredRun, method: str = "pca", limit: int | None = None, *, dataset: Dataset | None = None
+) -> EmbeddingMap:
     """The same map of the raw pixels of the same test images as `embedding_map(run, method, limit)`."""
     return embedding_map(run, method, limit, "pixels", dataset=dataset)

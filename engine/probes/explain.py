@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from engine.errors import InvalidConfig, InvalidDataFile
 from engine.limits import ProbeLimits
 from engine.probes.checks import validate_probe_images
 from engine.probes.run_data import test_images
+from engine.store import StoredRun
 
 METHODS = ("gradcam", "saliency", "integrated-gradients", "occlusion")
 
@@ -73,11 +75,11 @@ class Explanation:
 # The forward pass, layer by layer
 
 
-def conv_layer_names(model) -> list[str]:
+def conv_layer_names(model: Any) -> list[str]:
     return [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
 
 
-def _forward(model, x, capture: str | None = None):
+def _forward(model: Any, x: Any, capture: str | None = None) -> tuple[Any, Any, Any]:
     """(logits, probabilities, captured activation) for a batch; `capture` names a layer whose output to return."""
     import keras
 
@@ -95,14 +97,14 @@ def _forward(model, x, capture: str | None = None):
     return logits, probabilities, captured
 
 
-def _probabilities(model, images01: np.ndarray) -> np.ndarray:
+def _probabilities(model: Any, images01: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
     _, probabilities, _ = _forward(model, tf.constant(images01, dtype=tf.float32))
     return np.asarray(probabilities, dtype=np.float64)
 
 
-def _input_gradients(model, images01: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def _input_gradients(model: Any, images01: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """d logit[target] / d input, (N, H, W, 1)."""
     import tensorflow as tf
 
@@ -118,7 +120,7 @@ def _input_gradients(model, images01: np.ndarray, targets: np.ndarray) -> np.nda
 # The methods
 
 
-def gradcam(model, images01: np.ndarray, targets: np.ndarray, layer: str | None = None) -> tuple[np.ndarray, str]:
+def gradcam(model: Any, images01: np.ndarray, targets: np.ndarray, layer: str | None = None) -> tuple[np.ndarray, str]:
     """Grad-CAM (Selvaraju et al.): ReLU of the conv maps weighted by their mean gradient, resized to the input."""
     import tensorflow as tf
 
@@ -143,7 +145,7 @@ def gradcam(model, images01: np.ndarray, targets: np.ndarray, layer: str | None 
 
 
 def saliency(
-    model, images01: np.ndarray, targets: np.ndarray, samples: int = 0, noise: float = 0.15, seed: int = 0
+    model: Any, images01: np.ndarray, targets: np.ndarray, samples: int = 0, noise: float = 0.15, seed: int = 0
 ) -> np.ndarray:
     """|d logit / d pixel|; with samples > 0, SmoothGrad: the mean of it over noisy copies of each image."""
     if samples == 0:
@@ -155,7 +157,7 @@ def saliency(
     return np.abs(grads).reshape(samples, *images01.shape).mean(axis=0)[..., 0]
 
 
-def integrated_gradients(model, images01: np.ndarray, targets: np.ndarray, steps: int = 32) -> np.ndarray:
+def integrated_gradients(model: Any, images01: np.ndarray, targets: np.ndarray, steps: int = 32) -> np.ndarray:
     """(x - baseline) x the mean gradient along the straight path from a black baseline (Sundararajan et al.).
 
     Signed: positive pixels push the explained class's logit up. The attributions sum to about
@@ -170,7 +172,7 @@ def integrated_gradients(model, images01: np.ndarray, targets: np.ndarray, steps
     return ((images01 - baseline) * mean_grads)[..., 0]
 
 
-def occlusion(model, images01: np.ndarray, targets: np.ndarray, patch: int = 2) -> np.ndarray:
+def occlusion(model: Any, images01: np.ndarray, targets: np.ndarray, patch: int = 2) -> np.ndarray:
     """Drop in the explained class's probability when a patch x patch square is blanked, averaged per pixel over
     every patch position covering it (stride 1)."""
     n, h, w = images01.shape[:3]
@@ -194,7 +196,7 @@ def occlusion(model, images01: np.ndarray, targets: np.ndarray, patch: int = 2) 
 
 
 def explain_images(
-    model,
+    model: Any,
     images01: np.ndarray,
     settings: ExplainSettings,
     target: int | None = None,
@@ -274,7 +276,7 @@ def read_image_array(data: bytes, name: str, image_hw: tuple[int, int], value_ma
 
 
 def explain_run(
-    run,
+    run: StoredRun,
     settings: ExplainSettings,
     *,
     index: int | None = None,
@@ -316,7 +318,7 @@ class DeletionTest:
 
 
 def deletion_test(
-    model, images01: np.ndarray, labels: np.ndarray, heatmaps: np.ndarray, k: int, method: str = "", seed: int = 0
+    model: Any, images01: np.ndarray, labels: np.ndarray, heatmaps: np.ndarray, k: int, method: str = "", seed: int = 0
 ) -> DeletionTest:
     """Blank (set to 0) each image's k highest-ranked pixels, and separately k random pixels of its ink (pixels
     above 0; topped up with random background pixels when the digit has fewer), and compare the drops."""

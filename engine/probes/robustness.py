@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
+from engine.datasets import Dataset
 from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.evaluation.metrics import accuracy
 from engine.limits import ProbeLimits
 from engine.probes.checks import probe_numbers
 from engine.probes.run_data import test_images
 from engine.probes.stored import cached_probe
+from engine.store import StoredRun
 
 NOISE_SEED = 0  # the Gaussian noise is seeded, so one run's curve is reproducible
 
@@ -163,7 +165,9 @@ def perturb(images: np.ndarray, name: str, level: float, value_max: float) -> np
     return np.clip(_APPLY[name](images, level, value_max), 0.0, value_max)
 
 
-def accuracy_at(model, images01: np.ndarray, labels: np.ndarray, name: str, level: float, value_max: float) -> float:
+def accuracy_at(
+    model: Any, images01: np.ndarray, labels: np.ndarray, name: str, level: float, value_max: float
+) -> float:
     """Test accuracy of `model` on 0..1 images perturbed at `level` (applied in the raw value range)."""
     raw = np.asarray(images01, dtype=np.float64) * value_max
     perturbed = (perturb(raw, name, level, value_max) / value_max).astype(np.float32)
@@ -172,7 +176,12 @@ def accuracy_at(model, images01: np.ndarray, labels: np.ndarray, name: str, leve
 
 
 def robustness_curve(
-    run, name: str, levels: tuple[float, ...] | list[float] | None = None, *, model=None, dataset=None
+    run: StoredRun,
+    name: str,
+    levels: tuple[float, ...] | list[float] | None = None,
+    *,
+    model: Any = None,
+    dataset: Dataset | None = None,
 ) -> RobustnessCurve:
     """Accuracy of a stored run's model on its test set at each level; level 0 from the stored predictions.
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.datasets import load_dataset, normalised
+from engine.datasets import Dataset, load_dataset, normalised
 from engine.errors import DatasetUnavailable
 from engine.store import StoredRun
 from engine.training.checks import validate_config
@@ -28,7 +28,7 @@ class RunData:
     value_max: float  # the dataset's raw maximum (16 for UCI digits, 255 for MNIST-like data)
 
 
-def _matching_dataset(run: StoredRun, dataset=None):
+def _matching_dataset(run: StoredRun, dataset: Dataset | None = None) -> Dataset:
     """The run's dataset: `dataset` when the caller has it loaded already (the dashboard's shared copy), else
     loaded here; either way checked against the run's fingerprint."""
     meta = run.meta
@@ -43,7 +43,7 @@ def _matching_dataset(run: StoredRun, dataset=None):
     return dataset
 
 
-def test_images(run: StoredRun, dataset=None) -> tuple[np.ndarray, float]:
+def test_images(run: StoredRun, dataset: Dataset | None = None) -> tuple[np.ndarray, float]:
     """(the run's test images as 0..1 floats (N, H, W, 1), the dataset's value_max), without rebuilding the
     training split: label merging and training subsets never change the test images, only their labels."""
     dataset = _matching_dataset(run, dataset)
@@ -52,7 +52,7 @@ def test_images(run: StoredRun, dataset=None) -> tuple[np.ndarray, float]:
     return normalised(dataset.x_test, dataset.value_max), float(dataset.value_max)
 
 
-def run_data(run: StoredRun, dataset=None) -> RunData:
+def run_data(run: StoredRun, dataset: Dataset | None = None) -> RunData:
     meta = run.meta
     dataset = _matching_dataset(run, dataset)
     config = TrainConfig.from_dict(meta["config"])

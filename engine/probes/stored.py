@@ -31,6 +31,7 @@ from engine.limits import ProbeLimits
 from engine.probes.checks import validate_probe_record
 from engine.store.keys import canonical_json
 from engine.store.run_store import PROBES_DIR
+from engine.store.stored_run import StoredRun
 
 log = logging.getLogger("digitlab.probes")
 
@@ -39,12 +40,12 @@ RECORD_VERSION = 1  # bump when a probe's result changes meaning: older records 
 T = TypeVar("T")
 
 
-def probe_folder(run) -> Path:
+def probe_folder(run: StoredRun) -> Path:
     """Where the records of `run` live: beside its folder, under the store's `.probes`."""
     return run.path.parent / PROBES_DIR / run.run_id
 
 
-def record_path(run, probe: str, params: dict) -> Path:
+def record_path(run: StoredRun, probe: str, params: dict) -> Path:
     digest = hashlib.sha256(canonical_json({"probe": probe, "params": params}).encode()).hexdigest()[:20]
     return probe_folder(run) / f"{probe}-{digest}.json"
 
@@ -88,7 +89,7 @@ def _write(path: Path, record: dict) -> None:
 
 
 def cached_probe(
-    run,
+    run: StoredRun,
     probe: str,
     params: dict,
     compute: Callable[[], T],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,9 +26,13 @@ from engine.compare import aligned_curves as curve_table
 from engine.compare import comparison_table
 from engine.datasets import load_dataset
 from engine.errors import DigitLabError
-from engine.evaluation import evaluate
+from engine.evaluation import Evaluation, evaluate
 from engine.reports.subject import ReportSubject
 from engine.runs import spec_summary
+from engine.store import StoredRun
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 MISTAKES_SHOWN = 24
 _STYLE = """
@@ -86,7 +91,7 @@ def html_report(subject: ReportSubject, progress: Callable[[str], None] | None =
     )
 
 
-def _figure(figure) -> str:
+def _figure(figure: go.Figure) -> str:
     body = figure.to_html(full_html=False, include_plotlyjs=False, include_mathjax=False, config={"displaylogo": False})
     return f'<div class="figure">{body}</div>'
 
@@ -245,7 +250,7 @@ def _run_section(subject: ReportSubject, say: Callable[[str], None]) -> str:
     return "\n".join(parts)
 
 
-def _mistakes(run, scores, names: list[str]) -> str:
+def _mistakes(run: StoredRun, scores: Evaluation, names: list[str]) -> str:
     """The most confident mistakes as an image grid; the images come from the dataset, loaded here and checked by
     fingerprint against the run's (a report never shows other images under this run's labels)."""
     wrong = scores.misclassified()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import fields
+from typing import TYPE_CHECKING
 
 from engine.architectures.checks import validate_spec
 from engine.architectures.presets import run_model_label
@@ -24,8 +25,12 @@ from engine.datasets.uploads import is_upload_name
 from engine.errors import DigitLabError
 from engine.reports.recipe import PUBLIC_LOADERS, dataset_loader, to_keras_code
 from engine.reports.subject import ReportSubject
+from engine.store import StoredRun
 from engine.training.checks import validate_config_values
 from engine.training.config import TrainConfig, settings
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 # TrainConfig fields the exported recipe reproduces (`SettingInfo.recipe`). A run that sets any other field to a
 # non-default value (a setting added after the recipe) gets a notice in the notebook naming it, never a silent
@@ -53,7 +58,7 @@ def notebook_reason(dataset_name: str) -> str:
     )
 
 
-def checked_request(meta: dict):
+def checked_request(meta: dict) -> tuple[ModelSpec, TrainConfig]:
     """(ModelSpec, TrainConfig) from a stored run's meta, through the engine's validator: code is generated from
     these values, so a tampered meta must fail here rather than reach the notebook."""
     spec = ModelSpec.from_dict(meta["spec"])
@@ -63,7 +68,7 @@ def checked_request(meta: dict):
     return spec, config
 
 
-def unreproduced_settings(config) -> list[str]:
+def unreproduced_settings(config: TrainConfig) -> list[str]:
     """Settings of `config` with a non-default value that the recipe does not reproduce."""
     default = type(config)()
     return [
@@ -73,7 +78,7 @@ def unreproduced_settings(config) -> list[str]:
     ]
 
 
-def notebook_for(subject: ReportSubject):
+def notebook_for(subject: ReportSubject) -> NotebookNode:
     """The notebook (an `nbformat` v4 node) for `subject`."""
     import nbformat
     from nbformat import v4
@@ -111,7 +116,7 @@ def notebook_text(subject: ReportSubject) -> str:
     return nbformat.writes(notebook_for(subject))
 
 
-def _stored_history(run) -> dict:
+def _stored_history(run: StoredRun) -> dict:
     try:
         history = run.history()
     except DigitLabError:
@@ -181,7 +186,7 @@ def _table_code(subject: ReportSubject) -> str:
     )
 
 
-def _notices(meta: dict, config) -> list[str]:
+def _notices(meta: dict, config: TrainConfig) -> list[str]:
     notices = [f"Stored with this run: {md_text(warning, 400)}" for warning in meta.get("warnings", [])]
     identity = meta["dataset"].get("identity")
     if isinstance(identity, str) and "custom" in identity:

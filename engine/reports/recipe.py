@@ -17,11 +17,14 @@ from engine.datasets import parse_label_mapping
 from engine.datasets.transforms import class_quotas, stratified_indices
 from engine.datasets.uploads import UPLOAD_PREFIX, is_upload_name, uploads_dir
 from engine.errors import InvalidConfig
+from engine.training.config import TrainConfig
 from engine.training.pipeline import PREFETCH_BATCHES, VALIDATION_BATCH
 from engine.training.precision import choose_precision
 
 
-def to_keras_code(spec: ModelSpec, config=None, dataset: str | None = None, precision: str | None = None) -> str:
+def to_keras_code(
+    spec: ModelSpec, config: TrainConfig | None = None, dataset: str | None = None, precision: str | None = None
+) -> str:
     """Self-contained Python for plain Keras (for copy and paste).
 
     With only `spec`: the code that builds and compiles the same model. With a `TrainConfig` and a dataset name:
@@ -196,7 +199,7 @@ _WARMUP_THEN_COSINE = [
 ]
 
 
-def _recipe(spec: ModelSpec, config, dataset: str, precision: str = "float32") -> str:
+def _recipe(spec: ModelSpec, config: TrainConfig, dataset: str, precision: str = "float32") -> str:
     loader = dataset_loader(dataset)
     if loader is None:
         raise InvalidConfig(f"No Keras recipe for dataset {dataset!r}; choose one of: {', '.join(PUBLIC_LOADERS)}.")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+from engine.datasets import Dataset
 from engine.errors import InvalidConfig, RunNotFound
 from engine.store import RunStore, StoredRun, is_run_id
 from engine.sweeps import load_sweep
@@ -77,7 +79,9 @@ def set_subject(
     return ReportSubject(title, kind, tuple(runs), best_run_id, chosen_by or "the caller's choice")
 
 
-def runs_subject(run_ids: list[str], title: str = "", kind: str = "comparison", store=None) -> ReportSubject:
+def runs_subject(
+    run_ids: list[str], title: str = "", kind: str = "comparison", store: RunStore | None = None
+) -> ReportSubject:
     store = store or RunStore()
     runs = [_stored(run_id, store) for run_id in run_ids]
     if len(runs) == 1 and kind == "run":
@@ -85,7 +89,9 @@ def runs_subject(run_ids: list[str], title: str = "", kind: str = "comparison", 
     return set_subject(title or f"Comparison of {len(runs)} runs", kind, runs)
 
 
-def preset_study_subject(name: str, dataset, store: RunStore | None = None, **config_changes) -> ReportSubject:
+def preset_study_subject(
+    name: str, dataset: Dataset, store: RunStore | None = None, **config_changes: Any
+) -> ReportSubject:
     """A preset study (`engine.compare.PRESET_STUDIES`) as trained on `dataset` with `config_changes` (what `digit-lab
     study` was given): the run ids are derived from the request, so exactly that preset study's runs are reported.
     Models not stored yet are an error naming them and the command that trains them, never silently left out."""

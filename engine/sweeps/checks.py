@@ -7,14 +7,16 @@ from __future__ import annotations
 from engine.architectures.checks import validate_spec_values
 from engine.architectures.spec import ModelSpec
 from engine.errors import DigitLabError
-from engine.limits import sweep_limits
-from engine.sweeps.space import InvalidSweep, apply_params, describe_names, is_param_name
+from engine.limits import SweepLimits, sweep_limits
+from engine.sweeps.space import InvalidSweep, SearchSpace, apply_params, describe_names, is_param_name
 from engine.textfiles import small_json_file_text
 from engine.training.checks import validate_config_values
 from engine.training.config import TrainConfig
 
 
-def validate_search_space(space, spec: ModelSpec, config: TrainConfig, limits=None) -> None:
+def validate_search_space(
+    space: SearchSpace, spec: ModelSpec, config: TrainConfig, limits: SweepLimits | None = None
+) -> None:
     """Raise `InvalidSweep` unless every parameter of `space` (an `engine.sweeps.space.SearchSpace`) is a sweepable
     setting of this model with a sane range or choices whose every end is a value the spec and config validators
     accept (so a range can never reach past what a widget or a link may carry)."""
@@ -54,7 +56,7 @@ def validate_search_space(space, spec: ModelSpec, config: TrainConfig, limits=No
                 raise InvalidSweep(f"{name} = {str(value)[:40]!r} is refused: {error}") from None
 
 
-def validate_sweep_size(trials: int, runs_per_trial: int, limits=None) -> None:
+def validate_sweep_size(trials: int, runs_per_trial: int, limits: SweepLimits | None = None) -> None:
     """Raise `InvalidSweep` unless `trials` (each of `runs_per_trial` runs) fits the caps in force."""
     limits = limits or sweep_limits()
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= limits.max_trials:

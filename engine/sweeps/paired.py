@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.crossval import fold_configs
-from engine.executors import RunTask, batch_relay, raise_for_failures, resolve
-from engine.sweeps.runner import METRICS
+from engine.datasets import Dataset
+from engine.executors import Executor, RunTask, batch_relay, raise_for_failures, resolve
+from engine.progress import BatchCallback
+from engine.store import RunStore
+from engine.sweeps.runner import METRICS, SweepResult
 from engine.sweeps.space import InvalidSweep
 
 
@@ -71,7 +74,7 @@ def paired_comparison(a: Sequence[float], b: Sequence[float], confidence: float 
     return PairedComparison(differences, mean, sd, mean - half, mean + half, confidence, n)
 
 
-def compare_trials(result, first: int, second: int, confidence: float = 0.95) -> PairedComparison:
+def compare_trials(result: SweepResult, first: int, second: int, confidence: float = 0.95) -> PairedComparison:
     """Trials `first` and `second` (Optuna numbers) of a sweep with folds or seeds, paired run by run."""
     found = {trial.number: trial for trial in result.trials}
     for number in (first, second):
@@ -81,7 +84,7 @@ def compare_trials(result, first: int, second: int, confidence: float = 0.95) ->
 
 
 def compare_configurations(
-    dataset,
+    dataset: Dataset,
     first: tuple,
     second: tuple,
     *,
@@ -89,9 +92,9 @@ def compare_configurations(
     seeds: int = 0,
     metric: str = "val_accuracy",
     confidence: float = 0.95,
-    executor=None,
-    store=None,
-    progress=None,
+    executor: Executor | str | None = None,
+    store: RunStore | None = None,
+    progress: BatchCallback | None = None,
 ) -> PairedComparison:
     """Two (spec, config) configurations over the same k folds or the same seeds (config.seed + 0..K-1), each run got
     or trained through the store; `first - second` in the validation `metric`, paired fold by fold or seed by seed."""

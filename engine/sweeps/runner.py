@@ -22,16 +22,19 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from engine import settings
+from engine.architectures.spec import ModelSpec
 from engine.crossval import fold_configs
+from engine.datasets import Dataset
 from engine.errors import DigitLabError, TrainingCancelled
-from engine.executors import RunTask, raise_for_failures, resolve
-from engine.executors.tasks import TasksFailed
+from engine.executors import Executor, RunTask, raise_for_failures, resolve
+from engine.executors.tasks import TaskEvent, TasksFailed
 from engine.limits import sweep_limits
 from engine.progress import BatchProgress
 from engine.runs import preset_request
@@ -39,7 +42,14 @@ from engine.store import RunStore, is_run_id
 from engine.store.locking import RunLock, lock_owner_pid
 from engine.sweeps.checks import validate_search_space, validate_sweep_size
 from engine.sweeps.space import InvalidSweep, SearchSpace, apply_params, default_space
+from engine.training.config import TrainConfig
 from engine.validation import validate_request
+
+if TYPE_CHECKING:
+    # By name: inside functions `optuna` is the module `_optuna()` returns, which hides the module's types.
+    from optuna import Study, Trial
+    from optuna.samplers import BaseSampler
+    from optuna.trial import FrozenTrial
 
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}  # validation metrics every stored run holds
 SAMPLERS = ("grid", "random", "tpe")
@@ -227,7 +237,7 @@ class SweepPlan:
     sweep_id: str
     notices: tuple[str, ...] = field(default=())
 
-    def trial_request(self, params: dict):
+    def trial_request(self, params: dict) -> tuple[ModelSpec, list[TrainConfig]]:
         """(spec, [config per run]) of a trial with these settings."""
         spec, config = apply_params(self.spec, self.config, params)
         if self.request.folds:
@@ -237,7 +247,7 @@ class SweepPlan:
         return spec, [config]
 
 
-def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
+def plan_sweep(request: SweepRequest, dataset: Dataset) -> SweepPlan:
     """Check `request` against this dataset and the limits in force; raises `InvalidSweep` saying what is wrong."""
     if request.sampler not in SAMPLERS:
         raise InvalidSweep(f"Unknown sampler {request.sampler[:20]!r}; choose {', '.join(SAMPLERS)}.")
@@ -268,13 +278,13 @@ def plan_sweep(request: SweepRequest, dataset) -> SweepPlan:
     return SweepPlan(request, dataset, spec, config, request.sweep_id(dataset.fingerprint))
 
 
-def default_request(dataset, preset: str, **options) -> SweepRequest:
+def default_request(dataset: Dataset, preset: str, **options: Any) -> SweepRequest:
     """A request over the preset's default space (learning rate, filters, dropout, batch size)."""
     spec, config = preset_request(preset, dataset)
     return SweepRequest(dataset=dataset.name, preset=preset, space=default_space(spec, config), **options)
 
 
-def _optuna():
+def _optuna() -> ModuleType:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -295,7 +305,7 @@ def _distributions(space: SearchSpace) -> dict:
     return out
 
 
-def _sampler(request: SweepRequest):
+def _sampler(request: SweepRequest) -> BaseSampler:
     optuna = _optuna()
     if request.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=request.seed)
@@ -303,7 +313,7 @@ def _sampler(request: SweepRequest):
     return optuna.samplers.RandomSampler(seed=request.seed)
 
 
-def open_optuna_study(plan: SweepPlan):
+def open_optuna_study(plan: SweepPlan) -> Study:
     """The sweep's Optuna study in cache/sweeps/<id>/study.db, created on first use; request.json beside it."""
     optuna = _optuna()
     folder = sweep_dir(plan.sweep_id)
@@ -364,10 +374,10 @@ def _label(number: int, total: int, run: int, runs: int, params: dict) -> str:
 
 def run_sweep(
     request: SweepRequest,
-    dataset,
+    dataset: Dataset,
     progress: SweepProgress | None = None,
-    executor=None,
-    store=None,
+    executor: Executor | str | None = None,
+    store: RunStore | None = None,
 ) -> SweepResult:
     """Run (or answer from the study and the store) every trial of `request`; see the module docstring. Raises
     `SweepBusy` if the same sweep is running in another process."""
@@ -384,7 +394,7 @@ class SweepBusy(DigitLabError):
 SWEEP_LOCK = "sweep.lock"
 
 
-def _sweep_lock(sweep_id: str):
+def _sweep_lock(sweep_id: str) -> RunLock:
     """Hold the sweep's lock for the whole run, or refuse at once. Two processes on one study would each take the
     other's trials in progress for ones a killed process left (and mark them failed), and together ask for more
     trials than the request; the run store already keeps them from training one run twice."""
@@ -401,7 +411,14 @@ def _sweep_lock(sweep_id: str):
     return lock
 
 
-def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: float) -> SweepResult:
+def _run_locked(
+    plan: SweepPlan,
+    dataset: Dataset,
+    progress: SweepProgress | None,
+    executor: Executor | str | None,
+    store: RunStore | None,
+    started: float,
+) -> SweepResult:
     request = plan.request
     executor = resolve(executor)
     if request.prune and executor.name != "local":
@@ -437,7 +454,13 @@ def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: fl
             _report(progress, number, total, runs, "failed", labels=(), error=str(error))
             continue
 
-        def on_event(update, trial=trial, number=number, labels=labels, pruned_at=pruned_at):
+        def on_event(
+            update: TaskEvent,
+            trial: Trial = trial,
+            number: int = number,
+            labels: list[str] = labels,
+            pruned_at: list[int] = pruned_at,
+        ) -> bool | None:
             index = (number - 1) * runs + update.index + 1
             status = {"running": "start", "cached": "done"}.get(update.status, update.status)
             answer = None
@@ -493,19 +516,27 @@ def _run_locked(plan: SweepPlan, dataset, progress, executor, store, started: fl
     return SweepResult(plan.sweep_id, request, tuple(trials), plan.notices, time.perf_counter() - started)
 
 
-def _report(progress, number, total, runs, status, labels, error=""):
+def _report(
+    progress: SweepProgress | None,
+    number: int,
+    total: int,
+    runs: int,
+    status: str,
+    labels: Sequence[str],
+    error: str = "",
+) -> None:
     if progress is not None:
         progress(BatchProgress(index=(number - 1) * runs + 1, total=total * runs, status=status, error=error))
 
 
-def _fail(optuna_study, trial, params: dict, error: str) -> SweepTrial:
+def _fail(optuna_study: Study, trial: Trial, params: dict, error: str) -> SweepTrial:
     optuna = _optuna()
     trial.set_user_attr("error", error[:500])
     optuna_study.tell(trial, state=optuna.trial.TrialState.FAIL)
     return SweepTrial(trial.number, params, "failed", cached=False, error=error)
 
 
-def _finished(optuna_study) -> list:
+def _finished(optuna_study: Study) -> list[FrozenTrial]:
     """Trials that ended as this code ends them (complete, pruned, or failed with a reason), in order."""
     optuna = _optuna()
     states = optuna.trial.TrialState
@@ -516,7 +547,7 @@ def _finished(optuna_study) -> list:
     ]
 
 
-def _stored_trial(frozen, store, metric: str) -> SweepTrial:
+def _stored_trial(frozen: FrozenTrial, store: RunStore, metric: str) -> SweepTrial:
     """A finished trial from the study, its metric read again from the stored runs (the study's value is the
     optimiser's copy; the runs are the record)."""
     optuna = _optuna()
@@ -541,7 +572,7 @@ def _stored_trial(frozen, store, metric: str) -> SweepTrial:
     return SweepTrial(frozen.number, params, "complete", tuple(run_ids), tuple(values), cached=True)
 
 
-def load_sweep(sweep_id: str, store=None) -> SweepResult:
+def load_sweep(sweep_id: str, store: RunStore | None = None) -> SweepResult:
     """A stored sweep as `SweepResult` (title, trials with run ids, params and metric, best run), never training.
 
     What the reports and the Sweep page read. The stored request is checked by the same parser as a --space file;

@@ -4,10 +4,12 @@ user should hear before flipping images whose mirror image is another thing (the
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.training.config import TrainConfig
 
 
-def augmenter(config: TrainConfig):
+def augmenter(config: TrainConfig) -> Any:
     """A `keras.Sequential` of the config's augmentation layers, seeded with the run's seed."""
     import keras
     from keras import layers

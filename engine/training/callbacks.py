@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
 import keras
 import numpy as np
@@ -46,10 +47,10 @@ class EpochWatcher(keras.callbacks.Callback):
             if self.model is not None:
                 self.model.stop_training = True
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch_started = time.perf_counter()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = float((logs or {}).get("loss", 0.0))
         if not math.isfinite(loss):
             self.diverged = "NaN" if math.isnan(loss) else "infinite"
@@ -69,7 +70,7 @@ class EpochWatcher(keras.callbacks.Callback):
                 )
             )
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.diverged:
             return
         if self.validate is not None and logs is not None:

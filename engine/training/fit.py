@@ -75,7 +75,7 @@ def train(
         return _fit(data, spec, config, progress, list(callbacks), called)
 
 
-def build_training_state(model, spec: ModelSpec) -> None:
+def build_training_state(model: Any, spec: ModelSpec) -> None:
     """Create the optimizer's slots and the compiled loss and metric trackers before `fit`, on two blank images.
 
     Without a distribution strategy, Keras creates them inside the first trace of its train step, and a

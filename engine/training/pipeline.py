@@ -8,6 +8,7 @@ validation set before and after every epoch, the training and test sets at the e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def targets(spec: ModelSpec, labels: np.ndarray) -> np.ndarray:
     return np.eye(spec.num_classes, dtype=np.float32)[labels]
 
 
-def training_pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
+def training_pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig) -> Any:
     """One in-memory float32 `tf.data` pipeline: shuffled each epoch with the seed, batched, prefetched.
 
     Only row indices pass through the shuffle; each batch is one `gather` from the arrays. Shuffling the
@@ -63,7 +64,7 @@ def training_pipeline(data: PreparedData, spec: ModelSpec, config: TrainConfig):
     return pipeline.prefetch(PREFETCH_BATCHES)
 
 
-def flip_coins(seed: int):
+def flip_coins(seed: int) -> Any:
     """One fair coin per training image and epoch, as a `tf.data` stream: the same coins for the same seed.
 
     Drawn in the pipeline's own order from a seeded stream that re-draws each epoch, not by a stateful random op
@@ -74,7 +75,7 @@ def flip_coins(seed: int):
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(lambda draw: draw % 2 == 1)
 
 
-def mirror_where(images, coins):
+def mirror_where(images: Any, coins: Any) -> Any:
     """Each image of a (batch, height, width, channels) tensor mirrored left-right where its coin is True."""
     import tensorflow as tf
 
@@ -104,13 +105,13 @@ class Scorer:
     A model whose layers change precision needs a new `Scorer`: the trace holds the old casts.
     """
 
-    def __init__(self, model, spec: ModelSpec):
+    def __init__(self, model: Any, spec: ModelSpec) -> None:
         import tensorflow as tf
 
         self.model = model
         self.spec = spec
 
-        def forward(images):
+        def forward(images: Any) -> Any:
             return model(images, training=False)
 
         signature = [tf.TensorSpec((None, *spec.input_shape), tf.float32)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Any
 
 from engine.architectures.shapes import layer_table
 from engine.architectures.spec import ModelSpec
@@ -79,7 +80,7 @@ def _gpu_possible() -> bool:
     return any(Path(device).exists() for device in ("/dev/nvidia0", "/dev/kfd", "/dev/dxg"))
 
 
-def set_hidden_policy(model, policy: str) -> None:
+def set_hidden_policy(model: Any, policy: str) -> None:
     """Every layer but the softmax output computes in `policy`; variables stay float32 either way.
 
     Per-layer policies touch no global Keras state, so trainings in other threads are unaffected. Traced

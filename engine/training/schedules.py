@@ -3,11 +3,13 @@ one-cycle. Built from Keras' own `CosineDecay`, so a saved model's optimizer rel
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.architectures.spec import ModelSpec
 from engine.training.config import TrainConfig
 
 
-def learning_rate(spec: ModelSpec, config: TrainConfig, steps_per_epoch: int):
+def learning_rate(spec: ModelSpec, config: TrainConfig, steps_per_epoch: int) -> Any:
     """The spec's learning rate, or a Keras schedule over all of the run's steps when the config names one."""
     import keras
 
@@ -25,7 +27,7 @@ def learning_rate(spec: ModelSpec, config: TrainConfig, steps_per_epoch: int):
     return spec.learning_rate
 
 
-def _warm_cosine(peak: float, total_steps: int, warmup: int):
+def _warm_cosine(peak: float, total_steps: int, warmup: int) -> Any:
     """Linear warm-up from peak/25 to `peak` over `warmup` steps, then cosine decay to 0 over the remaining steps:
     the shape one-cycle and the warmed-up cosine schedule share."""
     import keras

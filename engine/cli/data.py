@@ -24,7 +24,7 @@ def _add_presets(commands: argparse._SubParsersAction) -> None:
 COMMANDS = {"datasets": _add_datasets, "presets": _add_presets}
 
 
-def _datasets(args) -> None:
+def _datasets(args: argparse.Namespace) -> None:
     from dataclasses import asdict
 
     rows = []
@@ -39,7 +39,7 @@ def _datasets(args) -> None:
         print(f"{row['name']:<15} {mark}  {row['title']} — {row['status']}")
 
 
-def _presets(args) -> None:
+def _presets(args: argparse.Namespace) -> None:
     rows = [preset.summary() for preset in PRESETS.values()]
     if args.json:
         print(json.dumps(rows, indent=2))

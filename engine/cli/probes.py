@@ -8,7 +8,7 @@ import json
 from engine.errors import RunNotFound
 from engine.probes.calibration import run_calibration
 from engine.probes.explain import ExplainSettings, explain_run
-from engine.store import RunStore, is_run_id
+from engine.store import RunStore, StoredRun, is_run_id
 
 
 def _add_calibration(commands: argparse._SubParsersAction) -> None:
@@ -67,14 +67,14 @@ COMMANDS = {
 }
 
 
-def _stored_run(run_id: str):
+def _stored_run(run_id: str) -> StoredRun:
     run = RunStore().get(run_id) if is_run_id(run_id) else None
     if run is None:
         raise RunNotFound(f"No stored run {run_id[:40]!r}. List them with `digit-lab runs`.")
     return run
 
 
-def _calibration(args) -> None:
+def _calibration(args: argparse.Namespace) -> None:
     result = run_calibration(_stored_run(args.run_id), args.bins)
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -86,7 +86,7 @@ def _calibration(args) -> None:
         print(f"temperature {result.temperature:.3f} (fitted on validation): ECE after {result.ece_after:.4f}")
 
 
-def _robustness(args) -> None:
+def _robustness(args: argparse.Namespace) -> None:
     # Deferred: the robustness curve scores with engine.evaluation, which loads pandas.
     from engine.probes.robustness import robustness_curve
 
@@ -99,7 +99,7 @@ def _robustness(args) -> None:
         print(f"  {level:>8g}  {accuracy:.2%}")
 
 
-def _explain(args) -> None:
+def _explain(args: argparse.Namespace) -> None:
     settings = ExplainSettings(args.method, layer=args.layer, smooth_samples=args.smooth_samples, patch=args.patch)
     result = explain_run(
         _stored_run(args.run_id), settings, index=args.index, image_file=args.image, target=args.target
@@ -116,7 +116,7 @@ def _explain(args) -> None:
             print("  " + "".join(" .:-=+*#%@"[int(max(v, 0) / peak * 9)] for v in row))
 
 
-def _embedding_map(args) -> None:
+def _embedding_map(args: argparse.Namespace) -> None:
     # Deferred: the map projects with engine.exploration, which loads pandas.
     from engine.probes.embedding_map import embedding_map
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+
+from engine.progress import BatchProgress, ProgressEvent
 
 
 class _ProgressBar:
     """A one-line text bar on stderr, drawn only when stderr is a terminal."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and sys.stderr.isatty()
         self.label = "training"
 
-    def epoch(self, event) -> None:
+    def epoch(self, event: ProgressEvent) -> None:
         if not self.enabled or event.stage == "start":
             return None
         width = 30
@@ -30,11 +33,11 @@ class _ProgressBar:
         sys.stderr.flush()
         return None
 
-    def batch(self, noun: str):
+    def batch(self, noun: str) -> Callable[[BatchProgress], None]:
         """A `BatchProgress` callback for k-folds, preset studies and sweeps: each run that starts names the bar
         ("fold 2/5", "seed003-m4 (4/10)"), and its epochs fill it."""
 
-        def progress(update) -> None:
+        def progress(update: BatchProgress) -> None:
             if update.status == "start":
                 where = f"{update.index}/{update.total}"
                 self.label = f"{update.label} ({where})" if update.label else f"{noun} {where}"

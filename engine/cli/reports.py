@@ -31,7 +31,7 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
 COMMANDS = {"report": _add_report}
 
 
-def _report(args) -> None:
+def _report(args: argparse.Namespace) -> None:
     from dataclasses import asdict
 
     chosen = [

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 from engine.architectures import DEFAULT_PRESET, ModelSpec
-from engine.datasets import load_dataset
+from engine.datasets import Dataset, load_dataset
 from engine.datasets.registry import DEFAULT_DATASET
-from engine.executors import get_executor
+from engine.executors import Executor, get_executor
 from engine.runs import preset_request
 from engine.textfiles import spec_text
 from engine.training.config import TrainConfig, settings
@@ -26,7 +26,7 @@ def _executor_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _executor(args):
+def _executor(args: argparse.Namespace) -> Executor:
     return get_executor(args.executor)
 
 
@@ -68,7 +68,7 @@ def config_flag_names(config_type: type | None = None) -> tuple[str, ...]:
     return tuple(name for name, info in settings(config_type).items() if info.flag is not None)
 
 
-def _request(args):
+def _request(args: argparse.Namespace) -> tuple[Dataset, ModelSpec, TrainConfig, str]:
     """(dataset, spec, config, preset name) from the training arguments, validated before anything runs."""
     dataset, spec, config, preset = _unchecked_request(args)
     # k-fold replaces the validation split by folds: a bad split must be refused here, before it is dropped.
@@ -76,7 +76,7 @@ def _request(args):
     return dataset, spec, config, preset
 
 
-def _unchecked_request(args):
+def _unchecked_request(args: argparse.Namespace) -> tuple[Dataset, ModelSpec, TrainConfig, str]:
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     changes = {name: getattr(args, name) for name in config_flag_names()}
     if args.spec:

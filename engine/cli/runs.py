@@ -29,7 +29,7 @@ def _add_runs(commands: argparse._SubParsersAction) -> None:
 COMMANDS = {"compare": _add_compare, "runs": _add_runs}
 
 
-def _compare(args) -> None:
+def _compare(args: argparse.Namespace) -> None:
     # Deferred: engine.compare loads pandas, which only the verbs that tabulate runs need.
     from engine.compare import comparison_table
 
@@ -47,7 +47,7 @@ def _compare(args) -> None:
         print(table.drop(columns=["label", "created"]).to_string(index=False))
 
 
-def _runs(args) -> None:
+def _runs(args: argparse.Namespace) -> None:
     store = RunStore()
     if args.action == "delete":
         if not args.run_id or not is_run_id(args.run_id):

@@ -43,7 +43,7 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
 COMMANDS = {"sweep": _add_sweep}
 
 
-def _sweep(args) -> None:
+def _sweep(args: argparse.Namespace) -> None:
     executor = _executor(args)
     dataset = load_dataset(args.dataset, local_path=args.data_path)
     preset = args.preset or DEFAULT_PRESET

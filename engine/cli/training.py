@@ -16,6 +16,7 @@ from engine.datasets import load_dataset
 from engine.jobs.driver import run_job
 from engine.memory_estimate import estimate_training
 from engine.runs import get_or_train
+from engine.store import StoredRun
 from engine.training.tf_session import one_training_process
 from engine.training_queue import training_queue
 
@@ -64,7 +65,7 @@ def _add_job(commands: argparse._SubParsersAction) -> None:
 COMMANDS = {"train": _add_train, "memory": _add_memory, "cv": _add_cv, "study": _add_study, "job": _add_job}
 
 
-def _train(args) -> None:
+def _train(args: argparse.Namespace) -> None:
     one_training_process()  # the process ends after this run: nothing to release for a next one
 
     dataset, spec, config, preset = _request(args)
@@ -87,7 +88,7 @@ def _train(args) -> None:
         )
 
 
-def _memory(args) -> None:
+def _memory(args: argparse.Namespace) -> None:
     dataset, spec, config, _preset = _request(args)
     queue = training_queue()
     admission = queue.admission(estimate_training(spec, config, len(dataset.x_train), len(dataset.x_test)))
@@ -117,7 +118,7 @@ def _memory(args) -> None:
     )
 
 
-def _run_json(run, cached: bool, seconds: float) -> dict:
+def _run_json(run: StoredRun, cached: bool, seconds: float) -> dict:
     meta = run.meta
     return {
         "run_id": run.run_id,
@@ -135,7 +136,7 @@ def _run_json(run, cached: bool, seconds: float) -> dict:
     }
 
 
-def _cv(args) -> None:
+def _cv(args: argparse.Namespace) -> None:
     executor = _executor(args)
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)
@@ -160,7 +161,7 @@ def _cv(args) -> None:
     )
 
 
-def _preset_study(args) -> None:
+def _preset_study(args: argparse.Namespace) -> None:
     # Deferred: engine.compare loads pandas, which only the verbs that tabulate runs need.
     from engine.compare import comparison_table, run_preset_study
 
@@ -198,7 +199,7 @@ def _preset_study(args) -> None:
         )
 
 
-def _job(args) -> int:
+def _job(args: argparse.Namespace) -> int:
     """`job run` is the driver itself (started by `engine.jobs.start_job`); the others read or steer a job."""
     from dataclasses import asdict
 

@@ -14,14 +14,17 @@ from dashboard.links import (
 from engine.exploration import EMBEDDINGS
 from engine.probes.robustness import PERTURBATIONS
 
-TABS = ("Explain a prediction", "Robustness", "Calibration", "Feature map")
+TABS = ("Explain a prediction", "Robustness", "Calibration", "Embedding map")
+# Tab labels links carried before a rename: such a link still opens its tab (and is rewritten with today's label).
+# "Feature map" now names only a layer's activations (Inspect); the 2-D map of the test set is the embedding map.
+RENAMED_TABS = {"Feature map": "Embedding map"}
 METHODS = ("Grad-CAM", "Saliency", "SmoothGrad", "Integrated gradients", "Occlusion")
 PREDICTED = -1  # the class picker's "explain the predicted class"
 
 VIEW = PageView(
     "explain",
     (
-        ViewParam("tab", ("explain_tab",), single(choice(TABS)), (TABS[0],)),
+        ViewParam("tab", ("explain_tab",), single(lambda text: choice(TABS)(RENAMED_TABS.get(text, text))), (TABS[0],)),
         ViewParam("image", ("explain_index",), single(whole_number, 0, MAX_INDEX), (0,)),
         ViewParam("method", ("explain_method",), single(choice(METHODS)), (METHODS[0],)),
         ViewParam("perturbation", ("robust_perturbation",), single(choice(PERTURBATIONS)), ("rotation",)),

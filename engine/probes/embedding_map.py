@@ -99,7 +99,7 @@ def penultimate_activations(model: Any, images01: np.ndarray, batch_size: int = 
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     if not layers or type(layers[-1]).__name__ != "Dense":
         kind = type(layers[-1]).__name__ if layers else "no layer"
-        raise InvalidConfig(f"The feature map needs a model that ends in a Dense layer; this one ends in {kind}.")
+        raise InvalidConfig(f"The embedding map needs a model that ends in a Dense layer; this one ends in {kind}.")
     *body, _classifier = layers
     chunks = []
     for start in range(0, len(images01), batch_size):
@@ -108,7 +108,7 @@ def penultimate_activations(model: Any, images01: np.ndarray, batch_size: int = 
             x = layer(x, training=False)
         chunks.append(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
     if not chunks:
-        raise InvalidConfig("The feature map needs at least one image.")
+        raise InvalidConfig("The embedding map needs at least one image.")
     return np.concatenate(chunks)
 
 

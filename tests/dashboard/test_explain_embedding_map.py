@@ -1,4 +1,4 @@
-"""AppTest of the Explain page's "Feature map" tab (issue 15, item 5): the learned map and the raw-pixel map of the
+"""AppTest of the Explain page's "Embedding map" tab (issue 15, item 5): the learned map and the raw-pixel map of the
 same test images, each checked against scikit-learn's PCA of an independent computation, mistakes marked where
 the stored predictions are wrong, a clicked point's image and prediction, and the link carrying tab and method."""
 
@@ -43,7 +43,7 @@ def test_embedding_map_tab_maps_learned_features_and_pixels_like_scikit_learn(wi
     from engine.datasets import load_dataset
     from engine.store import RunStore
 
-    app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map"})
+    app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Embedding map"})
     assert not app.exception and not app.error
     figures = figures_by_title(app)
     learned, pixels = figures["Learned features, PCA"], figures["Raw pixels, PCA"]
@@ -72,28 +72,38 @@ def test_embedding_map_tab_maps_learned_features_and_pixels_like_scikit_learn(wi
     figures = figures_by_title(app)
     shown = figures["Test image #17, clicked on the map"]
     assert np.array_equal(plotly_array(shown["data"][0]["z"]).reshape(8, 8), digits.x_test[17].reshape(8, 8))
-    # The Feature map tab is the page's last: its bars come after the other tabs' (which show image 0).
+    # The Embedding map tab is the page's last: its bars come after the other tabs' (which show image 0).
     charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
     bars = [f for f in charts if (f["layout"].get("title") or {}).get("text", "").startswith("Class probabilities")][-1]
     np.testing.assert_allclose(plotly_array(bars["data"][0]["y"]), run.test_probabilities()[17], atol=1e-6)
 
 
 def test_embedding_map_link_carries_tab_and_method(with_trained_run):
-    app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map", "map": "tsne"})
+    app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Embedding map", "map": "tsne"})
     assert not app.exception and not app.error
     assert app.radio(key="embedding_map_method").value == "tsne"
     titles = list(figures_by_title(app))
     assert "Learned features, t-SNE" in titles and "Raw pixels, t-SNE" in titles
     assert app.query_params.get("map") in ("tsne", ["tsne"])
-    assert app.query_params.get("tab") in ("Feature map", ["Feature map"])
+    assert app.query_params.get("tab") in ("Embedding map", ["Embedding map"])
     app.radio(key="embedding_map_method").set_value("pca").run()
     assert not app.exception
     assert "map" not in app.query_params  # the default is left out of the link
 
 
+def test_a_link_from_before_the_tab_was_renamed_opens_the_embedding_map(with_trained_run):
+    """Links shared when the tab was labelled "Feature map" open the same tab, without a notice, and the address
+    bar then carries today's label."""
+    app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map"})
+    assert not app.exception and not app.error and not app.warning
+    assert app.session_state["explain_tab"] == "Embedding map"
+    assert "Learned features, PCA" in figures_by_title(app)
+    assert app.query_params.get("tab") in ("Embedding map", ["Embedding map"])
+
+
 @pytest.mark.parametrize("bad", ["umap", "<b>x</b>"])
 def test_embedding_map_link_with_an_unknown_method_says_so(with_trained_run, bad):
-    app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Feature map", "map": bad})
+    app = open_page(EXPLAIN, query={"run": with_trained_run, "tab": "Embedding map", "map": bad})
     assert not app.exception
     assert app.radio(key="embedding_map_method").value == "pca"
     assert any("map" in w.value for w in app.warning)

@@ -1,4 +1,4 @@
-"""The Explain page's Feature map in a real browser: clicking a point of the learned map (Plotly's own click, which
+"""The Explain page's Embedding map in a real browser: clicking a point of the learned map (Plotly's own click, which
 AppTest cannot make) shows that test image and its prediction, and the image shown is the point hovered."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def test_clicking_a_point_shows_that_image(tmp_path, monkeypatch):
     try:
         wait_healthy(url, process, timeout=60, poll=0.5)
         driver = browser()
-        driver.get(f"{url}/explain?run={run_id}&tab=Feature+map")
+        driver.get(f"{url}/explain?run={run_id}&tab=Embedding+map")
         wait_text(driver, "Click a point on either map", timeout=180)
         chart = WebDriverWait(driver, 60).until(
             lambda d: next(

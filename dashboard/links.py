@@ -38,6 +38,7 @@ from engine.errors import DigitLabError
 from engine.jobs import is_job_id
 from engine.limits import train_limits
 from engine.store import is_run_id
+from engine.textfiles import load_json
 from engine.training.checks import validate_config_values
 from engine.training.config import TrainConfig, settings
 
@@ -110,7 +111,7 @@ def decode(token: str) -> dict:
         text = inflater.decompress(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), 16_000)
         if inflater.unconsumed_tail:
             raise ValueError("too large")
-        data = json.loads(text)
+        data = load_json(text)
     except (ValueError, zlib.error):
         raise ValueError("damaged") from None
     if not isinstance(data, dict):

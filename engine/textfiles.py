@@ -1,15 +1,50 @@
-"""The command line's file readers: the text of a small JSON file a flag names (`small_json_file_text`), and of a
-`--spec` argument that is either such a file or the JSON itself (`spec_text`). Each file is checked before it is
-read, so naming a folder, a device or a huge file is a one-line error, not a hang or a traceback; the caller
-passes the error class its users expect (a sweep's `--space` raises `InvalidSweep`: `engine.sweeps.checks`)."""
+"""Reading untrusted text.
+
+`load_json` is the one parser of JSON that comes from outside (a link, a file, the cache), bounded in size and
+nesting depth. The command line's file readers give the text of a small JSON file a flag names
+(`small_json_file_text`), and of a `--spec` argument that is either such a file or the JSON itself (`spec_text`).
+Each file is checked before it is read, so naming a folder, a device or a huge file is a one-line error, not a hang
+or a traceback; the caller passes the error class its users expect (a sweep's `--space` raises `InvalidSweep`:
+`engine.sweeps.checks`)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import stat
+from typing import Any
 
 from engine.errors import InvalidSpec
 from engine.limits import input_limits
+
+# Deeper than anything Digit Lab writes (a run's meta nests about five levels), far below the depth at which Python's
+# json module and the code that walks its result run out of stack: a few thousand brackets raise RecursionError,
+# which no reader expects.
+MAX_JSON_DEPTH = 64
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def load_json(text: str | bytes | bytearray, *, max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """`json.loads` for text from outside, which raises `json.JSONDecodeError` (a `ValueError`, as every reader
+    already catches for malformed JSON) also when the text is over `max_bytes` or nests deeper than `max_depth`.
+
+    The depth is measured before parsing, with strings taken out, so a hostile file costs one linear scan.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8")  # UnicodeDecodeError is a ValueError too
+    if max_bytes is not None and len(text) > max_bytes:
+        raise json.JSONDecodeError(f"longer than {max_bytes:,} characters", text[:100], max_bytes)
+    depth = 0
+    for match in _BRACKETS.finditer(_STRINGS.sub('""', text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > max_depth:
+            raise json.JSONDecodeError(f"nested deeper than {max_depth} levels", text[:100], 0)
+    try:
+        return json.loads(text)
+    except RecursionError:  # unreachable after the scan; kept so no caller ever sees one
+        raise json.JSONDecodeError(f"nested deeper than {max_depth} levels", text[:100], 0) from None
 
 
 def small_json_file_text(

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, TypeVar, cast
 
 from engine.errors import InvalidSpec
+from engine.textfiles import load_json
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "leaky_relu", "softplus", "linear")
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid")
@@ -110,7 +111,7 @@ class ModelSpec:
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
         try:
-            data = json.loads(text)
+            data = load_json(text)
         except json.JSONDecodeError as error:
             raise InvalidSpec(f"The model spec is not valid JSON: {error.msg} at position {error.pos}.") from None
         return cls.from_dict(data)

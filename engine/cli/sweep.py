@@ -14,6 +14,7 @@ from engine.runs import preset_request
 from engine.sweeps import SearchSpace, SweepRequest, compare_trials, default_space, run_sweep
 from engine.sweeps.checks import space_text
 from engine.sweeps.space import InvalidSweep
+from engine.textfiles import load_json
 
 
 def _add_sweep(commands: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def _sweep(args: argparse.Namespace) -> None:
     preset = args.preset or DEFAULT_PRESET
     if args.space:
         try:
-            space = SearchSpace.from_dict(json.loads(space_text(args.space)))
+            space = SearchSpace.from_dict(load_json(space_text(args.space)))
         except json.JSONDecodeError as error:
             raise InvalidSweep(
                 f"--space {args.space} is not valid JSON: {error.msg} at position {error.pos}."

@@ -25,6 +25,7 @@ from engine.datasets.idx import IDX_PARTS, idx_file_names
 from engine.datasets.mnist_like import read_local
 from engine.errors import DatasetUnavailable, InvalidDataFile
 from engine.limits import input_limits
+from engine.textfiles import load_json
 
 UPLOAD_PREFIX = "upload-"
 _UPLOAD_NAME = re.compile(r"upload-([0-9a-f]{16})")
@@ -165,7 +166,7 @@ def list_uploads() -> list[UploadInfo]:
         if not re.fullmatch(r"[0-9a-f]{16}", entry.name) or not entry.is_dir(follow_symlinks=False):
             continue
         try:
-            raw = json.loads((Path(entry.path) / INFO_NAME).read_text()[:10_000])
+            raw = load_json((Path(entry.path) / INFO_NAME).read_text()[:10_000])
             shape = tuple(int(v) for v in raw["image_shape"])
             classes = int(raw["num_classes"])
             names = tuple(str(n)[:120] for n in raw["files"])[:4]

@@ -26,6 +26,7 @@ from typing import Any, cast
 from engine import settings
 from engine.errors import DigitLabError
 from engine.executors.tasks import RunTask
+from engine.textfiles import load_json
 
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")  # 8 random bytes; run ids are 20 hex characters, so the two never mix
 # "starting": folder written, driver not yet running; "running": the driver is working; the rest are final.
@@ -246,7 +247,7 @@ def _read_json(path: Path, what: str) -> object:
     if len(text) > 2_000_000:
         raise InvalidJob(f"The job's {what} is too large to be one of ours.")
     try:
-        return json.loads(text)
+        return load_json(text)
     except ValueError:
         raise InvalidJob(f"The job's {what} is not valid JSON.") from None
 
@@ -274,7 +275,7 @@ def write_pid(job_id: str, pid: int) -> None:
 
 def read_pid(job_id: str) -> int:
     try:
-        data = json.loads((job_dir(job_id) / "driver.pid").read_text())
+        data = load_json((job_dir(job_id) / "driver.pid").read_text(), max_bytes=1_000)
     except (OSError, ValueError):
         return 0
     return _count(data.get("pid")) if isinstance(data, dict) else 0

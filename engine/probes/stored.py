@@ -32,6 +32,7 @@ from engine.probes.checks import validate_probe_record
 from engine.store.keys import canonical_json
 from engine.store.run_store import PROBES_DIR
 from engine.store.stored_run import StoredRun
+from engine.textfiles import load_json
 
 log = logging.getLogger("digitlab.probes")
 
@@ -65,7 +66,7 @@ def _read(path: Path, *, probe: str, params: dict, digest: str) -> dict | None:
         if len(raw) > cap:
             raise StoreError(f"the record is over {cap:,} bytes")
         return validate_probe_record(
-            json.loads(raw.decode("utf-8")), probe=probe, params=params, run_digest=digest, version=RECORD_VERSION
+            load_json(raw), probe=probe, params=params, run_digest=digest, version=RECORD_VERSION
         )
     except (ValueError, StoreError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         log.warning("the stored %s result %s is unusable (%s); computing it again", probe, path, exc)

@@ -9,7 +9,6 @@ while any rewrite of a file changes its key and forces a fresh hash.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 from engine.errors import InvalidRunMeta
 from engine.store.keys import is_run_id
 from engine.store.meta_checks import validate_run_meta
+from engine.textfiles import load_json
 
 MANIFEST_NAME = "manifest.json"
 META_NAME = "meta.json"
@@ -145,7 +145,7 @@ def _read_json(path: Path, what: str) -> Any:
     except FileNotFoundError:
         raise ManifestProblem(f"{what} is missing") from None
     try:
-        return json.loads(raw)
+        return load_json(raw)
     except ValueError:
         raise ManifestProblem(f"{what} is not valid JSON") from None
 

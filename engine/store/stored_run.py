@@ -7,7 +7,6 @@ Keras' `safe_mode=True`, so a planted file can at worst fail to load. Keras is i
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import StoreError
+from engine.textfiles import load_json
 
 MODEL_NAME = "model.keras"
 HISTORY_NAME = "history.json"
@@ -61,7 +61,7 @@ class StoredRun:
         """The training history the trainer wrote (`history.json`), e.g. per-epoch loss and accuracy."""
         path = self.file(HISTORY_NAME)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return load_json(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise StoreError(f"{path} is not valid JSON ({exc}); delete run {self.run_id} and retrain it") from exc
 

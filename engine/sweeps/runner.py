@@ -42,6 +42,7 @@ from engine.store import RunStore, is_run_id
 from engine.store.locking import RunLock, lock_owner_pid
 from engine.sweeps.checks import validate_search_space, validate_sweep_size
 from engine.sweeps.space import InvalidSweep, SearchSpace, apply_params, default_space
+from engine.textfiles import load_json
 from engine.training.config import TrainConfig
 from engine.validation import validate_request
 
@@ -585,7 +586,7 @@ def load_sweep(sweep_id: str, store: RunStore | None = None) -> SweepResult:
     if path.stat().st_size > sweep_limits().max_space_bytes * 2:
         raise InvalidSweep(f"Sweep {sweep_id}'s request file is too large to be one.")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise InvalidSweep(f"Sweep {sweep_id}'s request file is not JSON.") from None
     if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 
 from engine.errors import InvalidDataFile
 from engine.limits import input_limits
+from engine.npy_header import check_npy_header
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -31,6 +33,7 @@ IDX_TYPE_NAMES = {
     0x0E: "double (float64)",
 }
 IDX_UBYTE = 0x08
+MAX_IDX_DIMS = 3  # image files: count, rows, columns; label files: count
 
 # The four parts of a train/test set and the file names they are published under (LeCun's site uses hyphens,
 # some mirrors a dot before "idx"); each may also be gzipped. Earlier names win when several are present.
@@ -115,6 +118,11 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise InvalidDataFile(
             f"{path}: expected at least 1 dimension in the IDX header, found 0. The file is damaged; copy it again."
         )
+    if ndim > MAX_IDX_DIMS:
+        raise InvalidDataFile(
+            f"{path}: the IDX header declares {ndim} dimensions; image files have 3 (count, rows, columns) and label "
+            "files 1. The file is damaged or not an MNIST-style IDX file."
+        )
     header_len = 4 + 4 * ndim
     if len(data) < header_len:
         raise InvalidDataFile(
@@ -122,7 +130,7 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"{len(data)} bytes. The file is truncated; copy it again."
         )
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # Python integers: a product of four-byte sizes cannot overflow to 0 here
     found = len(data) - header_len
     if found != expected:
         problem = "truncated" if found < expected else "followed by extra data"
@@ -272,6 +280,14 @@ def load_npz(
                 unpacked = 0
             if unpacked > cap:
                 raise InvalidDataFile(f"{path}: '{key}' unpacks to {unpacked:,} bytes, over the {cap:,}-byte limit.")
+            # Its .npy header next, against that size: NumPy would allocate whatever shape the header declares.
+            try:
+                with archive.zip.open(f"{key}.npy") as member:
+                    check_npy_header(member, unpacked, f"{path}: '{key}'", InvalidDataFile)
+            except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as error:
+                raise InvalidDataFile(
+                    f"{path}: '{key}' cannot be read ({error}); the archive is damaged. Copy the file again."
+                ) from None
             try:
                 arrays[key] = archive[key]
             except ValueError as error:

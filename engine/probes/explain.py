@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.errors import InvalidConfig, InvalidDataFile
 from engine.limits import ProbeLimits
+from engine.npy_header import check_npy_header
 from engine.probes.checks import validate_probe_images
 from engine.probes.run_data import test_images
 from engine.store import StoredRun
@@ -266,6 +267,9 @@ def read_image_array(data: bytes, name: str, image_hw: tuple[int, int], value_ma
     most = ProbeLimits().max_explain_file_bytes
     if len(data) > most:
         raise InvalidDataFile(f"{name[:80]!r} is {len(data):,} bytes; an image file may hold {most:,}")
+    # The header is checked against the bytes first: NumPy would allocate whatever size it declares.
+    if not data.startswith(b"PK"):  # an .npz (a zip) is refused below with its own message
+        check_npy_header(io.BytesIO(data), len(data), repr(name[:80]), InvalidDataFile, max_dims=3)
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:

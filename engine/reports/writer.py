@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,11 +58,40 @@ def holds(subject: ReportSubject, fmt: str) -> tuple[str, ...]:
     return (SET_CONTENTS[fmt] if subject.is_set else ()) + CONTENTS[fmt]
 
 
+# What a path that exists but is no regular file is, for the refusal's words. The report replaces its target by a
+# rename, which would turn a FIFO, a device or a link (/dev/stdout is one) into a regular file.
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse an `--output` that exists and is neither a regular file nor a folder (the folder has its own message):
+    a report is written only to a new path or over a regular file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as problem:
+        raise InvalidConfig(f"--output {str(path)[:200]} cannot be checked ({problem.strerror}).") from None
+    for test, kind in _KINDS:
+        if test(mode):
+            raise InvalidConfig(
+                f"--output {str(path)[:200]} is {kind}, not a regular file: a report is written only to a new path "
+                "or over a regular file. Give a file name such as report.html."
+            )
+
+
 def write_report(
     subject: ReportSubject, fmt: str, output: str | os.PathLike, progress: Callable[[str], None] | None = None
 ) -> WrittenReport:
     """Write the report to `output` (replaced whole, never half-written: a temporary file beside it is renamed)."""
     path = Path(output)
+    _check_replaceable(path)
     if path.is_dir():
         raise InvalidConfig(f"--output {str(path)[:200]} is a folder; give a file name such as report.{fmt}.")
     if not path.parent.is_dir():

@@ -17,6 +17,15 @@ from typing import IO
 import numpy as np
 
 
+def read_npy_header(handle: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """The (shape, dtype) of the `.npy` header at `handle`'s position, reading the header only; raises ValueError,
+    OSError or EOFError when it is no readable header. The handle is left just after the header."""
+    version = np.lib.format.read_magic(handle)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(handle)
+    return tuple(shape), dtype
+
+
 def check_npy_header(
     handle: IO[bytes], available: int, name: str, error: type[Exception], max_dims: int = 4
 ) -> tuple[tuple[int, ...], np.dtype] | None:
@@ -25,13 +34,7 @@ def check_npy_header(
     array: the caller's load refuses those. The handle is left just after the header."""
     start = handle.tell()
     try:
-        version = np.lib.format.read_magic(handle)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-        else:
-            return None  # version 3 (UTF-8 field names): NumPy's own reader checks it
+        shape, dtype = read_npy_header(handle)
     except (ValueError, OSError, EOFError):
         return None
     if dtype.hasobject:

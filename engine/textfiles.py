@@ -26,16 +26,17 @@ _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 
-def load_json(text: str | bytes | bytearray, *, max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def load_json(text: str | bytes | bytearray, *, max_chars: int | None = None, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """`json.loads` for text from outside, which raises `json.JSONDecodeError` (a `ValueError`, as every reader
-    already catches for malformed JSON) also when the text is over `max_bytes` or nests deeper than `max_depth`.
+    already catches for malformed JSON) also when the text is over `max_chars` characters or nests deeper than
+    `max_depth`.
 
     The depth is measured before parsing, with strings taken out, so a hostile file costs one linear scan.
     """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8")  # UnicodeDecodeError is a ValueError too
-    if max_bytes is not None and len(text) > max_bytes:
-        raise json.JSONDecodeError(f"longer than {max_bytes:,} characters", text[:100], max_bytes)
+    if max_chars is not None and len(text) > max_chars:
+        raise json.JSONDecodeError(f"longer than {max_chars:,} characters", text[:100], max_chars)
     depth = 0
     for match in _BRACKETS.finditer(_STRINGS.sub('""', text)):
         depth += 1 if match.group() in "[{" else -1

@@ -275,7 +275,7 @@ def write_pid(job_id: str, pid: int) -> None:
 
 def read_pid(job_id: str) -> int:
     try:
-        data = load_json((job_dir(job_id) / "driver.pid").read_text(), max_bytes=1_000)
+        data = load_json((job_dir(job_id) / "driver.pid").read_text(), max_chars=1_000)
     except (OSError, ValueError):
         return 0
     return _count(data.get("pid")) if isinstance(data, dict) else 0

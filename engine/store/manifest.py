@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidRunMeta
+from engine.npy_header import read_npy_header
 from engine.store.keys import is_run_id
 from engine.store.meta_checks import validate_run_meta
 from engine.textfiles import load_json
@@ -206,15 +207,9 @@ def verify(folder: Path, *, full: bool) -> Verified:
 def _check_npy_header(path: Path, name: str) -> None:
     """Refuse a .npy whose header declares an object (pickled) array, reading the header only: such a run is
     never handed out, even with a manifest made to match it (its readers would refuse the file anyway)."""
-    import numpy as np
-
     try:
         with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            read_header = (
-                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            )
-            dtype = read_header(handle)[2]  # (shape, fortran_order, dtype): the header only, no data
+            dtype = read_npy_header(handle)[1]  # the header only, no data
     except (OSError, ValueError) as error:
         raise ManifestProblem(f"{name} is not a readable .npy array ({error})") from None
     if dtype.hasobject:

@@ -75,6 +75,7 @@ def setting(**info: Any) -> dict[str, SettingInfo]:
 # Reasons shared by several fields.
 _NO_LINK = "links carry only the settings the sidebar has widgets for"
 _NO_WIDGET_RECIPE = "a preset's recipe sets it; the sidebar keeps the selected preset's value"
+_NO_FLAG_STRENGTH = "an augmentation strength: the preset's recipe or a sweep sets it"
 _NO_SWEEP_OWN = "the sweep's own setting (or it would change what the metric is measured on)"
 _FOLD = "set by cross-validation (digit-lab cv --folds, the k-fold page), one run per fold"
 _FOLD_LABEL = "it says which fold a run is, not how its model was changed"
@@ -156,7 +157,7 @@ class TrainConfig:
         default=0.1,
         metadata=setting(
             label="shift",
-            no_flag="an augmentation strength: the preset's recipe or a sweep sets it",
+            no_flag=_NO_FLAG_STRENGTH,
             no_link=_NO_LINK,
             no_widget=_NO_WIDGET_RECIPE,
             sweep=True,
@@ -166,7 +167,7 @@ class TrainConfig:
         default=10.0,
         metadata=setting(
             label="rotation",
-            no_flag="an augmentation strength: the preset's recipe or a sweep sets it",
+            no_flag=_NO_FLAG_STRENGTH,
             no_link=_NO_LINK,
             no_widget=_NO_WIDGET_RECIPE,
             sweep=True,
@@ -176,7 +177,7 @@ class TrainConfig:
         default=0.1,
         metadata=setting(
             label="zoom",
-            no_flag="an augmentation strength: the preset's recipe or a sweep sets it",
+            no_flag=_NO_FLAG_STRENGTH,
             no_link=_NO_LINK,
             no_widget=_NO_WIDGET_RECIPE,
             sweep=True,

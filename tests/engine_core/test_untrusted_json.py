@@ -47,9 +47,9 @@ def test_brackets_inside_strings_do_not_count_and_escaped_quotes_do_not_end_stri
 
 
 def test_size_bound_and_bytes_input():
-    assert load_json(b'{"a": 1}', max_bytes=8) == {"a": 1}
+    assert load_json(b'{"a": 1}', max_chars=8) == {"a": 1}
     with pytest.raises(json.JSONDecodeError, match="longer than 8"):
-        load_json(b'{"a": 10}', max_bytes=8)
+        load_json(b'{"a": 10}', max_chars=8)
     with pytest.raises(ValueError):  # not UTF-8: a ValueError, as every reader already catches
         load_json(b"\xff\xfe[]")
 

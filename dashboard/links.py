@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import hosting, state
 from engine.architectures import PRESETS, ModelSpec
 from engine.architectures.checks import validate_spec_values
 from engine.datasets import list_datasets
@@ -260,6 +260,7 @@ def _restore_runs(params: dict[str, str], notices: list[str]) -> None:
     if run:
         if is_run_id(run):
             st.session_state[state.RUN_KEY] = run
+            hosting.grant_run(run)  # sharing a link to a run shares the run
         else:
             notices.append(
                 f"The link's run = {state.shorten(run)} is not a run id (20 hexadecimal characters); no run opened."
@@ -273,6 +274,8 @@ def _restore_runs(params: dict[str, str], notices: list[str]) -> None:
         if len(good) > MAX_RUNS:
             notices.append(f"The link selects {len(good)} runs; the first {MAX_RUNS} are shown.")
         st.session_state[state.COMPARE_KEY] = good[:MAX_RUNS]
+        for run_id in good[:MAX_RUNS]:
+            hosting.grant_run(run_id)
 
 
 def _restore_job(job: str | None, notices: list[str]) -> None:
@@ -311,10 +314,13 @@ def _restore_model(params: dict[str, str], notices: list[str]) -> list[state.Ref
     if dataset:
         if dataset in names:
             st.session_state[state.DATASET_KEY] = dataset
+            hosting.grant_upload(dataset)  # sharing a link to an upload shares the upload
         else:
             shown = st.session_state.get(state.DATASET_KEY, state.DEFAULT_DATASET)
             st.session_state[state.DATASET_KEY] = shown
-            reason = f"no dataset of that name here (known: {', '.join(names)})"
+            # Another visitor's uploads are not named: in hosted mode an upload is seen only through its link.
+            known = ", ".join(name for name in names if hosting.dataset_visible(name))
+            reason = f"no dataset of that name here (known: {known})"
             refusals.append(state.Refusal("dataset", dataset, reason, ((state.DATASET_KEY, shown),), dataset[:MAX_RAW]))
 
     preset = params.get("preset") or None

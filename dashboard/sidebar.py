@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import components, state
+from dashboard import components, hosting, state
 from engine.architectures import (
     ACTIVATIONS,
     BATCH_NORM_PLACES,
@@ -101,7 +101,10 @@ def _keep_model_state() -> None:
 
 
 def _dataset_picker() -> None:
-    infos = {info.name: info for info in list_datasets()}
+    # In hosted mode another visitor's upload is not listed (hosting.dataset_visible); the session's own choice
+    # always is, as a selectbox must hold its value.
+    chosen = st.session_state.get(state.DATASET_KEY)
+    infos = {info.name: info for info in list_datasets() if info.name == chosen or hosting.dataset_visible(info.name)}
     status = {name: dataset_status(name) for name in infos}
 
     def label(name: str) -> str:

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from charts.compare import accuracy_vs_parameters, aligned_curves, confusion_grid
-from dashboard import components, job_panel, links, services, state
+from dashboard import components, hosting, job_panel, links, services, state
 from dashboard.report_buttons import report_buttons
 from dashboard.views.compare_view import METRICS, VIEW
 from engine.compare import PRESET_STUDIES, comparison_with_reports, preset_study_tasks, run_label, run_preset_study
@@ -151,7 +151,7 @@ elif study_requested:
             "beside ours." + (f" With these settings {', '.join(shared)} (the same run)." if shared else "")
         )
 
-runs = services.store().list()
+runs = hosting.visible_runs(services.store().list())  # hosted: not the runs on another visitor's upload
 if not runs:
     st.info("No stored runs yet. Train a model on the Train page (or run the study above), then compare runs here.")
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")

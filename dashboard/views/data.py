@@ -7,7 +7,7 @@ Statistics come from `engine.exploration`, cached per dataset fingerprint so swi
 import pandas as pd
 import streamlit as st
 
-from dashboard import components, links, state
+from dashboard import components, hosting, links, state
 from dashboard.views.data_tabs import PER_CLASS_KEY, SEED_KEY, SPLIT_KEY, show_classes, show_images, show_map
 from dashboard.views.data_view import TABS, VIEW
 from engine import exploration
@@ -32,6 +32,7 @@ def _add_upload() -> None:
         st.session_state[UPLOAD_RESULT_KEY] = ("error", str(error))
         return
     st.session_state[state.DATASET_KEY] = name
+    hosting.grant_upload(name)  # hosted: the upload is this session's until it shares a link naming it
     st.session_state[UPLOAD_RESULT_KEY] = ("ok", f"Added as {name} and selected in the sidebar.")
 
 

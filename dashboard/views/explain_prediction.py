@@ -8,7 +8,7 @@ import streamlit as st
 
 from charts.explain import explanation_overlay
 from charts.inspect import probability_bars
-from dashboard import components, explain_methods, services, state
+from dashboard import components, explain_methods, hosting, services, state
 from dashboard.views.explain_run import ExplainedRun
 from dashboard.views.explain_view import METHODS, PREDICTED
 from engine.architectures.presets import run_model_label
@@ -47,7 +47,7 @@ def _second_run_candidates(run) -> list:
     kept = st.session_state.get(state.COMPARE_KEPT_KEY, st.session_state.get(state.COMPARE_KEY, []))
     fits = [
         other
-        for other in services.store().list()
+        for other in hosting.visible_runs(services.store().list())
         if other.run_id != run.run_id
         and other.meta["dataset"]["name"] == data["name"]
         and other.meta["dataset"].get("fingerprint") == data.get("fingerprint")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import components, services, state
+from dashboard import components, hosting, services, state
 from engine.architectures import PRESETS, parameter_counts
 from engine.compare import measured_training_time, runs_table
 from engine.runs import spec_summary
@@ -77,7 +77,7 @@ if st.session_state.pop("_train_default", False):
             scan = services.store().scan()  # the run just stored belongs in the table below
 
 st.subheader("Stored runs")
-runs = scan.runs
+runs = hosting.visible_runs(scan.runs)  # hosted: not the runs on another visitor's upload
 if scan.problems:  # one bad run never hides the others: it is named here, with why (plain text: it is stored data)
     with st.expander(f"{len(scan.problems)} stored entr{'y is' if len(scan.problems) == 1 else 'ies are'} not listed"):
         for problem in scan.problems:

@@ -16,7 +16,7 @@ import os
 import streamlit as st
 
 from engine.datasets.uploads import is_upload_name
-from engine.limits import hosted_mode
+from engine.limits import hosted_mode, input_limits
 
 PREFIX = "DIGIT_LAB_"
 
@@ -46,6 +46,25 @@ def apply_hosting_secrets() -> list[str]:
 
 VISIBLE_UPLOADS_KEY = "_visible_uploads"  # upload dataset names this session may see
 VISIBLE_RUNS_KEY = "_visible_runs"  # run ids a link granted this session, whatever their dataset
+
+
+def upload_limits_mb() -> tuple[int, int]:
+    """(per file, in all) in MB (2^20 bytes, Streamlit's unit) that a Data-page upload may have.
+
+    Two limits hold: the engine's cap on the whole upload (lower in hosted mode) and Streamlit's
+    `server.maxUploadSize` on each file, which the server enforces whatever the widget says (this repository's
+    .streamlit/config.toml sets 64). A file above either is refused, so the uploader is given the smaller.
+    """
+    in_all = max(1, input_limits().max_upload_bytes >> 20)
+    server = st.get_option("server.maxUploadSize")
+    per_file = min(in_all, int(server)) if isinstance(server, int | float) and server >= 1 else in_all
+    return per_file, in_all
+
+
+def upload_limit_words() -> str:
+    """The upload limits in force as the Data page states them: "up to 64 MB in all" (, "at most N MB a file")."""
+    per_file, in_all = upload_limits_mb()
+    return f"up to {in_all} MB in all" + (f", at most {per_file} MB a file" if per_file < in_all else "")
 
 
 def grant_upload(name: str) -> None:

@@ -39,15 +39,16 @@ def _add_upload() -> None:
 def _upload_section() -> None:
     """Upload IDX (raw or .gz) or npz files: checked by the engine exactly like a --data-path folder, kept in
     this server's cache under their fingerprint, so a link naming the upload reopens here."""
-    cap_mb = input_limits().max_upload_bytes / 2**20
+    per_file_mb, _ = hosting.upload_limits_mb()  # the caption and the uploader state the limits in force
     outcome = st.session_state.pop(UPLOAD_RESULT_KEY, None)  # what the last "Check and add" said, shown once
     with st.expander("Upload your own data (IDX files or an npz)", icon=":material/upload:", expanded=bool(outcome)):
         st.caption(
             f"The four IDX files under their usual names (raw or .gz) or one .npz with x_train, y_train, x_test, "
-            f"y_test; labels 0-9; up to {cap_mb:.0f} MB in all. They are checked like a local folder on the command "
+            f"y_test; labels 0-9; {hosting.upload_limit_words()}. They are checked like a local folder on the command "
             "line and kept in this server's cache."
         )
-        st.file_uploader("Files", accept_multiple_files=True, key=UPLOAD_KEY)
+        # Without max_upload_size the uploader states the server's per-file limit, whatever the engine's cap.
+        st.file_uploader("Files", accept_multiple_files=True, key=UPLOAD_KEY, max_upload_size=per_file_mb)
         st.button(
             "Check and add", key="data_upload_add", on_click=_add_upload, disabled=not st.session_state.get(UPLOAD_KEY)
         )

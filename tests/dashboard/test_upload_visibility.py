@@ -1,6 +1,7 @@
 """Uploads on a hosted server are their uploader's: another visitor's dataset picker, Home's run list, Compare's
 choices and the link's messages do not show them until the uploader shares a link naming the upload or its run.
-Outside hosted mode the cache is the user's own and everything is listed."""
+Outside hosted mode the cache is the user's own and everything is listed. Also: the upload's stated size limit is
+the one in force, in the caption and in the uploader itself."""
 
 from __future__ import annotations
 
@@ -115,3 +116,30 @@ def test_outside_hosted_mode_every_upload_is_listed(upload_and_run, monkeypatch)
     other = open_app(expanders=False)
     assert name in other.selectbox(key=state.DATASET_KEY).options
     assert run_id in _listed_runs(other)
+
+
+@pytest.mark.parametrize(
+    "hosted, server_mb, per_file, words",
+    [
+        ("1", 200, 64, "up to 64 MB in all."),  # Streamlit's default server limit: the uploader said 200 when hosted
+        ("1", 64, 64, "up to 64 MB in all."),  # this repository's .streamlit/config.toml
+        ("0", 64, 64, "up to 200 MB in all, at most 64 MB a file."),  # local: the engine takes 200, the server 64
+        ("0", 500, 200, "up to 200 MB in all."),
+    ],
+)
+def test_the_upload_states_and_enforces_the_limits_in_force(monkeypatch, hosted, server_mb, per_file, words):
+    """A file over the server's limit never arrives and an upload over the engine's cap is refused: the caption
+    and the uploader (whose own text reads "Limit ... per file") state both, not Streamlit's default 200 MB."""
+    from streamlit import config
+
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", hosted)
+    monkeypatch.delenv("DIGIT_LAB_MAX_UPLOAD_MB", raising=False)
+    before = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", server_mb)
+    try:
+        app = open_app("views/data.py", expanders=False)
+    finally:
+        config.set_option("server.maxUploadSize", before)
+    assert not app.exception
+    assert app.file_uploader(key=UPLOAD_KEY).proto.max_upload_size_mb == per_file
+    assert any(words in caption.value for caption in app.caption)

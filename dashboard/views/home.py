@@ -18,6 +18,8 @@ with data_col:
     st.subheader("Dataset")
     if selection.dataset is None:
         st.warning(components.plain(selection.error), icon=":material/inventory_2:")
+        # The message may name the Data page's "Retry download": that button, and the upload, are there.
+        st.page_link("views/data.py", label="Open the Data page to get it", icon=":material/grid_view:")
     else:
         ds = selection.dataset
         h, w, _ = ds.image_shape

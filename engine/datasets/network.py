@@ -87,7 +87,8 @@ def remembered_failure(name: str) -> str | None:
         return None
     when, reason = found
     at = time.strftime("%H:%M:%S", time.localtime(when))
-    return f"failed at {at} ({reason}); not retried in this process until asked (Retry download)"
+    # The CLI starts a new process each time, so only the dashboard ever shows this; its button is on the Data page.
+    return f"failed at {at} ({reason}); not retried in this process until asked (Retry download, on the Data page)"
 
 
 def remember_failure(name: str, reason: str) -> None:

@@ -65,6 +65,35 @@ def _choose_default_model() -> None:
     st.session_state["_train_default"] = True
 
 
+DELETE_ASKED_KEY = "_home_delete_asked"  # the run whose deletion waits for Confirm
+
+
+def _delete_with_confirmation(run_id: str, place) -> None:
+    """Delete asks first: a deleted run's model, history and probe records are gone (training it again is the only
+    way back), and one click on the wrong row must not do that. Confirm deletes the run that was asked about."""
+    ss = st.session_state
+    if ss.get(DELETE_ASKED_KEY) != run_id:  # another row chosen since: its question no longer stands
+        ss.pop(DELETE_ASKED_KEY, None)
+        if place.button("Delete", key="delete_run"):
+            ss[DELETE_ASKED_KEY] = run_id
+            st.rerun()
+        return
+    st.warning(
+        f"Delete run {run_id}? Its model, history and probe records are removed from the cache; training it again "
+        "is the only way back.",
+        icon=":material/delete:",
+    )
+    confirm_col, cancel_col, _ = st.columns([1, 1, 4])
+    if confirm_col.button("Confirm delete", key="delete_run_confirm", type="primary"):
+        ss.pop(DELETE_ASKED_KEY, None)
+        services.store().delete(run_id)
+        st.toast(f"Deleted run {run_id}")
+        st.rerun()
+    if cancel_col.button("Cancel", key="delete_run_cancel"):
+        ss.pop(DELETE_ASKED_KEY, None)
+        st.rerun()
+
+
 st.button("Train the default model", icon=":material/play_arrow:", type="primary", on_click=_choose_default_model)
 if st.session_state.pop("_train_default", False):
     result = components.train_with_progress(state.selection(), label="Training the default model")
@@ -108,8 +137,8 @@ if rows:
     if open_col.button("Open", key="open_run"):
         state.open_run(run_id)
         st.switch_page("views/evaluate.py")
-    if not services.hosted() and delete_col.button("Delete", key="delete_run"):
-        services.store().delete(run_id)
-        st.toast(f"Deleted run {run_id}")
-        st.rerun()
+    if not services.hosted():
+        _delete_with_confirmation(run_id, delete_col)
+else:
+    st.session_state.pop(DELETE_ASKED_KEY, None)  # no row chosen: a question asked earlier no longer stands
 st.caption(f"{len(runs)} runs · {services.store().size_bytes() / 1e6:.1f} MB in the cache")

@@ -1,8 +1,56 @@
-"""Home: an unavailable dataset's message leads to the page whose button it names."""
+"""Home: Delete asks before it removes a run, and an unavailable dataset's message leads to the page whose button
+it names."""
 
 from __future__ import annotations
 
 from tests.dashboard.conftest import literal, open_app
+
+
+def _select_first_row(app):
+    """Choose the first row of Home's run table, as a click on it does."""
+    app.session_state["home_runs"] = {"selection": {"rows": [0], "columns": []}}
+    return app.run()
+
+
+def _has_button(app, key: str) -> bool:
+    return any(button.key == key for button in app.button)
+
+
+def test_delete_asks_first_and_cancel_keeps_the_run(with_trained_run, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from engine.store import RunStore
+
+    cache = tmp_path / "cache"  # a copy of the session's cache: the shared run is left alone
+    shutil.copytree(os.environ["DIGIT_LAB_CACHE"], cache)
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(cache))
+    monkeypatch.delenv("DIGIT_LAB_HOSTED", raising=False)
+    app = _select_first_row(open_app(expanders=False))
+    assert not app.exception
+
+    app.button(key="delete_run").click().run()
+    assert RunStore().get(with_trained_run) is not None  # one click removes nothing
+    question = [literal(w.value) for w in app.warning if "Delete run" in literal(w.value)]
+    assert question and with_trained_run in question[0]
+    assert _has_button(app, "delete_run_confirm") and not _has_button(app, "delete_run")
+
+    app.button(key="delete_run_cancel").click().run()
+    assert RunStore().get(with_trained_run) is not None
+    assert _has_button(app, "delete_run") and not _has_button(app, "delete_run_confirm")
+    assert not any("Delete run" in literal(w.value) for w in app.warning)
+
+    app.button(key="delete_run").click().run()
+    app.session_state["home_runs"] = {"selection": {"rows": [], "columns": []}}  # the row let go: no question
+    _select_first_row(app.run())
+    assert _has_button(app, "delete_run") and not _has_button(app, "delete_run_confirm")
+
+    app.button(key="delete_run").click().run()
+    app.button(key="delete_run_confirm").click().run()
+    assert not app.exception
+    assert RunStore().get(with_trained_run) is None
+    assert not app.dataframe  # the only run is gone from the table
+    assert any("No runs yet" in info.value for info in app.info)
 
 
 def test_an_unavailable_datasets_message_on_home_leads_to_the_data_page(tmp_path, monkeypatch):

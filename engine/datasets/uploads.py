@@ -11,6 +11,7 @@ fingerprint no longer matches the folder's name, so an edited upload is never se
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -31,6 +32,7 @@ UPLOAD_PREFIX = "upload-"
 _UPLOAD_NAME = re.compile(r"upload-([0-9a-f]{16})")
 INFO_NAME = "info.json"
 ACCEPTED_NAMES = tuple(name for part in IDX_PARTS for name in idx_file_names(part))
+_PART_OF_NAME = {name: part for part in IDX_PARTS for name in idx_file_names(part)}
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,18 @@ def _check_names(files: list[tuple[str, bytes]]) -> None:
     npz = [name for name in names if name.endswith(".npz")]
     if npz and len(names) > 1:
         raise InvalidDataFile("Upload either one .npz file or the four IDX files, not both.")
+    by_part: dict[str, list[str]] = {}
+    for name in names:
+        if name in _PART_OF_NAME:
+            by_part.setdefault(_PART_OF_NAME[name], []).append(name)
+    for part, given in by_part.items():
+        if len(given) > 1:
+            # A folder reader would take the first name and silently ignore the other: which one the user meant
+            # cannot be known, so neither is guessed.
+            raise InvalidDataFile(
+                f"{' and '.join(repr(n) for n in given)} are both the {part.replace('_', ' ')} file; upload one of "
+                "them only."
+            )
     total = sum(len(data) for _, data in files)
     cap = input_limits().max_upload_bytes
     if total > cap:
@@ -110,13 +124,7 @@ def register_upload(files: list[tuple[str, bytes]]) -> str:
             "files": sorted(n for n, _ in files),
         }
         (incoming / INFO_NAME).write_text(json.dumps(info))
-        final = _folder(name)
-        if final.is_dir() and not final.is_symlink():
-            shutil.rmtree(incoming, ignore_errors=True)  # the same content is kept already
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(final)  # a stray file or link in its place is never followed
-            os.rename(incoming, final)
+        _swap_in(incoming, _folder(name))
     except OSError as error:
         shutil.rmtree(incoming, ignore_errors=True)
         raise DatasetUnavailable(f"The upload cannot be kept in {root}: {error.strerror or error}.") from None
@@ -129,6 +137,37 @@ def register_upload(files: list[tuple[str, bytes]]) -> str:
         shutil.rmtree(incoming, ignore_errors=True)
         raise
     return name
+
+
+def _swap_in(incoming: Path, final: Path) -> None:
+    """Put the checked folder `incoming` at `final`, replacing whatever is there.
+
+    Always replaced, never kept: a folder already under this name may have been edited on disk since (refused by
+    fingerprint), and uploading the same files again is how it is repaired. The old folder is first renamed aside,
+    so a reader sees either the old folder or the new one, complete, and never a half-written one.
+    """
+    if final.is_symlink() or final.is_file():
+        os.unlink(final)  # a stray file or link in its place is never followed
+    elif final.is_dir():
+        retired = Path(tempfile.mkdtemp(prefix=".retired-", dir=final.parent))
+        with contextlib.suppress(FileNotFoundError):  # another upload of the same files swapped it away first
+            os.rename(final, retired / final.name)
+        try:
+            _rename_unless_there(incoming, final)
+        finally:
+            shutil.rmtree(retired, ignore_errors=True)
+        return
+    _rename_unless_there(incoming, final)
+
+
+def _rename_unless_there(incoming: Path, final: Path) -> None:
+    try:
+        os.rename(incoming, final)
+    except OSError as error:
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        # A concurrent upload of the same files put its (equally checked) copy there first: that one stays.
+        shutil.rmtree(incoming, ignore_errors=True)
 
 
 def load_upload(name: str) -> Dataset:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.datasets import Dataset, normalised, stratified_indices
+from engine.limits import ProbeLimits
 
 SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
@@ -114,6 +115,19 @@ class Embedding:
     indices: np.ndarray  # (n,) row indices into the split's images
     labels: np.ndarray  # (n,) class of each point
     explained_variance: tuple[float, float] | None  # PCA only: share of variance on each axis
+
+
+MAP_MIN_POINTS = 100  # below this a map says little; a split this small is mapped whole
+
+
+def map_size_range(split_size: int) -> tuple[int, int]:
+    """(fewest, most) images the Data page's 2-D map takes from a split of `split_size` images.
+
+    Equal when the split is small (every image is mapped, there is nothing to choose). A split the dataset check
+    (`engine.datasets.checks`) lets through always has enough images for both PCA and t-SNE.
+    """
+    most = min(ProbeLimits().max_tsne_points, split_size)
+    return min(MAP_MIN_POINTS, most), most
 
 
 def embedding(

@@ -108,7 +108,7 @@ for key in (SEED_KEY, PER_CLASS_KEY, SPLIT_KEY):  # the defaults the link leaves
     st.session_state.setdefault(key, VIEW.default(key))
 images, labels = exploration.split_arrays(ds, st.session_state[SPLIT_KEY])
 top = len(labels)
-low, high = min(100, top), min(3000, top)
+low, high = exploration.map_size_range(top)
 components.link_view_check(  # here, not in its tab: a link's bad value is refused when the page opens
     "points",
     ("data_embed_n",),

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import settings
+from engine.datasets.checks import DataShape, check_arrays, data_shape, dataset_problems
 from engine.datasets.dataset import Dataset
 from engine.datasets.idx import IDX_PARTS, idx_file_names
 from engine.datasets.mnist_like import read_local
 from engine.errors import DatasetUnavailable, InvalidDataFile
-from engine.limits import input_limits
+from engine.limits import data_limits, input_limits
 from engine.textfiles import load_json
 
 UPLOAD_PREFIX = "upload-"
@@ -43,6 +44,7 @@ class UploadInfo:
     image_shape: tuple[int, int, int]
     num_classes: int
     files: tuple[str, ...]
+    problem: str = ""  # why it cannot be used ("" when it can): said as its status in every list
 
 
 def uploads_dir() -> Path:
@@ -117,11 +119,17 @@ def register_upload(files: list[tuple[str, bytes]]) -> str:
         for name, data in files:
             (incoming / name).write_bytes(data)
         dataset = read_local(incoming, "upload", source="upload")
+        check_arrays(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test, "The upload")
         name = UPLOAD_PREFIX + dataset.fingerprint[:16]
+        counts = data_shape(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
         info = {
             "image_shape": list(dataset.image_shape),
             "num_classes": dataset.num_classes,
             "files": sorted(n for n, _ in files),
+            # Recorded so the listing can apply the dataset check without loading the files.
+            "n_train": counts.n_train,
+            "n_test": counts.n_test,
+            "train_classes": counts.train_classes,
         }
         (incoming / INFO_NAME).write_text(json.dumps(info))
         _swap_in(incoming, _folder(name))
@@ -178,6 +186,9 @@ def load_upload(name: str) -> Dataset:
             f"No uploaded dataset {name} is kept on this server (looked in {uploads_dir()}); upload the files again "
             "on the Data page."
         )
+    problem = _read_info(folder).problem
+    if problem:  # what the listing says of it, so the page that opens it says the same
+        raise InvalidDataFile(f"The upload {name} in {folder} is {problem}.")
     dataset = read_local(folder, name, source=f"upload kept in {folder}")
     if not dataset.fingerprint.startswith(folder.name):
         raise InvalidDataFile(
@@ -188,30 +199,59 @@ def load_upload(name: str) -> Dataset:
 
 
 def upload_status(name: str) -> tuple[bool, str]:
+    """Whether the upload `name` can be used, from its folder and recorded counts (nothing is loaded)."""
     folder = _folder(name)
-    if folder.is_dir() and not folder.is_symlink():
-        return True, f"uploaded, kept in {folder}"
-    return False, f"not kept on this server ({folder} is absent); upload the files again on the Data page"
+    if not folder.is_dir() or folder.is_symlink():
+        return False, f"not kept on this server ({folder} is absent); upload the files again on the Data page"
+    info = _read_info(folder)
+    if info.problem:
+        return False, info.problem
+    return True, f"uploaded, kept in {folder}"
+
+
+def _read_info(folder: Path) -> UploadInfo:
+    """The upload in `folder` as its info.json records it, judged by the one dataset check; a damaged or refused
+    record is returned with its `problem` said, so the listing shows it as unavailable instead of dropping it."""
+    name = UPLOAD_PREFIX + folder.name
+    try:
+        raw = load_json((folder / INFO_NAME).read_text()[:10_000])
+        shape = tuple(int(v) for v in raw["image_shape"])
+        classes = int(raw["num_classes"])
+        names = tuple(str(n)[:120] for n in raw["files"])[:4]
+        if len(shape) != 3 or shape[2] != 1 or not 0 < classes <= 1000:
+            raise ValueError(f"image shape {shape} with {classes} classes is not a dataset's")
+        limits = data_limits()
+        # Uploads kept before the counts were recorded are judged by their image size here, in full when loaded.
+        counts = DataShape(
+            int(raw.get("n_train", limits.min_images_per_split)),
+            int(raw.get("n_test", limits.min_images_per_split)),
+            shape[0],
+            shape[1],
+            int(raw.get("train_classes", limits.min_train_classes)),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)[:200]
+        return UploadInfo(
+            name,
+            (0, 0, 1),
+            10,
+            (),
+            problem=f"unusable: its record {folder / INFO_NAME} cannot be read ({reason}); upload the files again",
+        )
+    problems = dataset_problems(counts)
+    problem = f"unusable: {'; '.join(problems)}; upload other files" if problems else ""
+    return UploadInfo(name, shape, classes, names, problem)
 
 
 def list_uploads() -> list[UploadInfo]:
-    """Every upload kept in the cache whose info.json is sound (one folder scan; nothing is loaded)."""
-    found = []
+    """Every upload folder in the cache, one folder scan, nothing loaded; an upload whose record is damaged or
+    fails the dataset check is listed with its `problem`, so a name a page or link holds is always listed."""
     try:
         entries = sorted(os.scandir(uploads_dir()), key=lambda e: e.name)
     except OSError:
         return []
-    for entry in entries:
-        if not re.fullmatch(r"[0-9a-f]{16}", entry.name) or not entry.is_dir(follow_symlinks=False):
-            continue
-        try:
-            raw = load_json((Path(entry.path) / INFO_NAME).read_text()[:10_000])
-            shape = tuple(int(v) for v in raw["image_shape"])
-            classes = int(raw["num_classes"])
-            names = tuple(str(n)[:120] for n in raw["files"])[:4]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable or edited: not listed (loading it by name still re-checks the files)
-        if len(shape) != 3 or not all(0 < v <= 4096 for v in shape) or not 0 < classes <= 1000:
-            continue
-        found.append(UploadInfo(UPLOAD_PREFIX + entry.name, shape, classes, names))
-    return found
+    return [
+        _read_info(Path(entry.path))
+        for entry in entries
+        if re.fullmatch(r"[0-9a-f]{16}", entry.name) and entry.is_dir(follow_symlinks=False)
+    ]

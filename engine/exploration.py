@@ -29,7 +29,10 @@ def split_arrays(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
 def dataset_card(dataset: Dataset, title: str = "") -> list[tuple[str, str]]:
     """(field, value) rows describing the dataset, in reading order."""
     h, w, c = dataset.image_shape
-    low, high = dataset.value_range
+    # What the files hold, not what they are divided by: a 0..16 upload read as 0..255 must not be hidden here.
+    present = [x for x in (dataset.x_train, dataset.x_test) if x.size]
+    low, high = min((int(x.min()) for x in present), default=0), max((int(x.max()) for x in present), default=0)
+    scaling = dataset.pixel_scaling or f"divided by {dataset.value_max:g}, the range this source's pixels are on."
     return [
         ("name", dataset.name),
         ("title", title or dataset.name),
@@ -38,7 +41,8 @@ def dataset_card(dataset: Dataset, title: str = "") -> list[tuple[str, str]]:
         ("train images", f"{len(dataset.x_train):,}"),
         ("test images", f"{len(dataset.x_test):,}"),
         ("image shape", f"{h} x {w} x {c}"),
-        ("raw value range", f"{low:g} .. {high:g} ({dataset.x_train.dtype})"),
+        ("raw value range", f"{low} .. {high} ({dataset.x_train.dtype})"),
+        ("pixel scaling", scaling),
         ("classes", f"{dataset.num_classes}: " + ", ".join(dataset.class_names)),
         ("transforms", ", ".join(dataset.transforms) or "none (as loaded)"),
         ("fingerprint", dataset.fingerprint[:12]),

@@ -25,6 +25,7 @@ from engine.datasets.checks import DataShape, check_arrays, data_shape, dataset_
 from engine.datasets.dataset import Dataset
 from engine.datasets.idx import IDX_PARTS, idx_file_names
 from engine.datasets.mnist_like import read_local
+from engine.datasets.scaling import DEFAULT_SCALING, TYPE_VALUE_MAX, check_scaling
 from engine.errors import DatasetUnavailable, InvalidDataFile
 from engine.limits import data_limits, input_limits
 from engine.textfiles import load_json
@@ -45,6 +46,8 @@ class UploadInfo:
     num_classes: int
     files: tuple[str, ...]
     problem: str = ""  # why it cannot be used ("" when it can): said as its status in every list
+    scaling: str = "type"  # the pixel scaling chosen when it was uploaded (`scaling.PIXEL_SCALINGS`)
+    value_max: int = TYPE_VALUE_MAX  # what that scaling divides its pixels by
 
 
 def uploads_dir() -> Path:
@@ -99,13 +102,16 @@ def _check_names(files: list[tuple[str, bytes]]) -> None:
         raise InvalidDataFile(f"The upload is {total:,} bytes, over this server's {cap:,}-byte limit.")
 
 
-def register_upload(files: list[tuple[str, bytes]]) -> str:
+def register_upload(files: list[tuple[str, bytes]], scaling: str = DEFAULT_SCALING) -> str:
     """Check and keep uploaded files; return the registry name of the dataset they hold.
 
-    Raises `InvalidDataFile` (a file is malformed, misnamed or too large, naming which) or `DatasetUnavailable`
+    `scaling` (one of `scaling.PIXEL_SCALINGS`) says what raw pixels are divided by; it is kept with the files, and
+    a divisor other than 255 is part of the name (the fingerprint), so each scaling of the same files is its own
+    dataset. Raises `InvalidDataFile` (a file is malformed, misnamed or too large, naming which) or `DatasetUnavailable`
     (the cache cannot be written); nothing is kept then.
     """
     _check_names(files)
+    scaling = check_scaling(scaling)
     root = uploads_dir()
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -118,7 +124,7 @@ def register_upload(files: list[tuple[str, bytes]]) -> str:
     try:
         for name, data in files:
             (incoming / name).write_bytes(data)
-        dataset = read_local(incoming, "upload", source="upload")
+        dataset = read_local(incoming, "upload", source="upload", scaling=scaling)
         check_arrays(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test, "The upload")
         name = UPLOAD_PREFIX + dataset.fingerprint[:16]
         counts = data_shape(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
@@ -130,6 +136,8 @@ def register_upload(files: list[tuple[str, bytes]]) -> str:
             "n_train": counts.n_train,
             "n_test": counts.n_test,
             "train_classes": counts.train_classes,
+            "scaling": scaling,
+            "value_max": dataset.value_max,
         }
         (incoming / INFO_NAME).write_text(json.dumps(info))
         _swap_in(incoming, _folder(name))
@@ -186,16 +194,29 @@ def load_upload(name: str) -> Dataset:
             f"No uploaded dataset {name} is kept on this server (looked in {uploads_dir()}); upload the files again "
             "on the Data page."
         )
-    problem = _read_info(folder).problem
-    if problem:  # what the listing says of it, so the page that opens it says the same
-        raise InvalidDataFile(f"The upload {name} in {folder} is {problem}.")
-    dataset = read_local(folder, name, source=f"upload kept in {folder}")
+    info = _read_info(folder)
+    if info.problem:  # what the listing says of it, so the page that opens it says the same
+        raise InvalidDataFile(f"The upload {name} in {folder} is {info.problem}.")
+    dataset = read_local(folder, name, source=f"upload kept in {folder}", scaling=info.scaling)
     if not dataset.fingerprint.startswith(folder.name):
         raise InvalidDataFile(
             f"The files of {name} in {folder} were changed after upload (their fingerprint no longer matches); "
             "upload them again."
         )
     return dataset
+
+
+def rescale_upload(name: str, scaling: str) -> str:
+    """The upload `name`'s files registered again with another pixel scaling; returns that dataset's name (the
+    same name when the divisor does not change)."""
+    folder = _folder(name)
+    try:
+        files = [(path.name, path.read_bytes()) for path in sorted(folder.iterdir()) if path.name != INFO_NAME]
+    except OSError as error:
+        raise DatasetUnavailable(
+            f"The files of {name} cannot be read from {folder} ({error.strerror or error}); upload them again."
+        ) from None
+    return register_upload(files, scaling)
 
 
 def upload_status(name: str) -> tuple[bool, str]:
@@ -209,6 +230,11 @@ def upload_status(name: str) -> tuple[bool, str]:
     return True, f"uploaded, kept in {folder}"
 
 
+def upload_info(name: str) -> UploadInfo:
+    """What the upload `name`'s record says (its `problem` says why it cannot be used, if so); loads nothing."""
+    return _read_info(_folder(name))
+
+
 def _read_info(folder: Path) -> UploadInfo:
     """The upload in `folder` as its info.json records it, judged by the one dataset check; a damaged or refused
     record is returned with its `problem` said, so the listing shows it as unavailable instead of dropping it."""
@@ -218,6 +244,11 @@ def _read_info(folder: Path) -> UploadInfo:
         shape = tuple(int(v) for v in raw["image_shape"])
         classes = int(raw["num_classes"])
         names = tuple(str(n)[:120] for n in raw["files"])[:4]
+        # Uploads kept before the choice existed were all divided by 255: their names (fingerprints) say so.
+        scaling = check_scaling(raw.get("scaling", "type"))
+        value_max = int(raw.get("value_max", TYPE_VALUE_MAX))
+        if not 0 < value_max <= TYPE_VALUE_MAX:
+            raise ValueError(f"pixel divisor {value_max} is outside 1..{TYPE_VALUE_MAX}")
         if len(shape) != 3 or shape[2] != 1 or not 0 < classes <= 1000:
             raise ValueError(f"image shape {shape} with {classes} classes is not a dataset's")
         limits = data_limits()
@@ -229,7 +260,7 @@ def _read_info(folder: Path) -> UploadInfo:
             shape[1],
             int(raw.get("train_classes", limits.min_train_classes)),
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidDataFile) as error:
         reason = getattr(error, "strerror", None) or str(error)[:200]
         return UploadInfo(
             name,
@@ -240,7 +271,7 @@ def _read_info(folder: Path) -> UploadInfo:
         )
     problems = dataset_problems(counts)
     problem = f"unusable: {'; '.join(problems)}; upload other files" if problems else ""
-    return UploadInfo(name, shape, classes, names, problem)
+    return UploadInfo(name, shape, classes, names, problem, scaling, value_max)
 
 
 def list_uploads() -> list[UploadInfo]:

@@ -220,3 +220,30 @@ def test_data_page_maps_a_small_upload_whole_and_lists_a_planted_bad_one(tmp_pat
     assert "upload-00112233445566ff (not available here)" in app.selectbox(key="dataset").options
     shown = literal(" ".join(str(w.value) for w in app.warning))
     assert "is unusable: the images are 1x1 pixels" in shown
+
+
+def test_data_page_says_and_changes_an_uploads_pixel_scaling(tmp_path, monkeypatch):
+    """A 0..16 upload is said to be divided by 16 (auto), and choosing 'type' selects the same files divided by 255."""
+    import io
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from engine.datasets.uploads import register_upload
+
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    digits = load_digits()
+    x, y = digits.images.astype(np.uint8), digits.target
+    buffer = io.BytesIO()
+    np.savez(buffer, x_train=x[:300], y_train=y[:300], x_test=x[300:400], y_test=y[300:400])
+    name = register_upload([("digits.npz", buffer.getvalue())])
+    app = open_app("views/data.py", query={"dataset": name})
+    assert not app.exception
+    texts = [t.value for t in app.text]
+    assert any(t.startswith("Pixel scaling: divided by 16 (auto)") for t in texts)
+    assert app.selectbox(key="data_pixel_scaling").value == "auto"
+    app.selectbox(key="data_pixel_scaling").set_value("type").run()
+    assert not app.exception
+    assert app.session_state["dataset"] != name
+    assert any("divided by 255" in t and "reach only 16" in t for t in (t.value for t in app.text))
+    assert app.selectbox(key="data_pixel_scaling").value == "type"

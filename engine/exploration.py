@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.datasets import Dataset, normalised, stratified_indices
+from engine.limits import ProbeLimits
 
 SPLITS = ("train", "test")
 EMBEDDINGS = ("pca", "tsne")
@@ -28,7 +29,10 @@ def split_arrays(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
 def dataset_card(dataset: Dataset, title: str = "") -> list[tuple[str, str]]:
     """(field, value) rows describing the dataset, in reading order."""
     h, w, c = dataset.image_shape
-    low, high = dataset.value_range
+    # What the files hold, not what they are divided by: a 0..16 upload read as 0..255 must not be hidden here.
+    present = [x for x in (dataset.x_train, dataset.x_test) if x.size]
+    low, high = min((int(x.min()) for x in present), default=0), max((int(x.max()) for x in present), default=0)
+    scaling = dataset.pixel_scaling or f"divided by {dataset.value_max:g}, the range this source's pixels are on."
     return [
         ("name", dataset.name),
         ("title", title or dataset.name),
@@ -37,7 +41,8 @@ def dataset_card(dataset: Dataset, title: str = "") -> list[tuple[str, str]]:
         ("train images", f"{len(dataset.x_train):,}"),
         ("test images", f"{len(dataset.x_test):,}"),
         ("image shape", f"{h} x {w} x {c}"),
-        ("raw value range", f"{low:g} .. {high:g} ({dataset.x_train.dtype})"),
+        ("raw value range", f"{low} .. {high} ({dataset.x_train.dtype})"),
+        ("pixel scaling", scaling),
         ("classes", f"{dataset.num_classes}: " + ", ".join(dataset.class_names)),
         ("transforms", ", ".join(dataset.transforms) or "none (as loaded)"),
         ("fingerprint", dataset.fingerprint[:12]),
@@ -114,6 +119,19 @@ class Embedding:
     indices: np.ndarray  # (n,) row indices into the split's images
     labels: np.ndarray  # (n,) class of each point
     explained_variance: tuple[float, float] | None  # PCA only: share of variance on each axis
+
+
+MAP_MIN_POINTS = 100  # below this a map says little; a split this small is mapped whole
+
+
+def map_size_range(split_size: int) -> tuple[int, int]:
+    """(fewest, most) images the Data page's 2-D map takes from a split of `split_size` images.
+
+    Equal when the split is small (every image is mapped, there is nothing to choose). A split the dataset check
+    (`engine.datasets.checks`) lets through always has enough images for both PCA and t-SNE.
+    """
+    most = min(ProbeLimits().max_tsne_points, split_size)
+    return min(MAP_MIN_POINTS, most), most
 
 
 def embedding(

@@ -127,6 +127,27 @@ def input_limits() -> InputLimits:
 
 
 @dataclass(frozen=True)
+class DataLimits:
+    """What a dataset must be for every page and training to work on it (`engine.datasets.checks`)."""
+
+    # Three: a 20 % validation hold-out of the training split still leaves two images to fit, and the Data page's
+    # 2-D map needs more points than t-SNE's smallest perplexity (2); fewer is a file that lost its content.
+    min_images_per_split: int = 3
+    # Two: a classifier of one class has nothing to learn, and its scores (accuracy 100 %) would mean nothing.
+    min_train_classes: int = 2
+    # Four pixels: the smallest layer stack (a 3x3 convolution then a 2x2 pool) needs 4; a 1x1 image has one
+    # feature, which the 2-D map (two principal components) cannot project.
+    min_side: int = 4
+    # 512 pixels: digit images are 8 to 28 pixels a side; a larger side is a photograph, not this lab's input, and
+    # the Data page draws each sample grid as one Plotly cell per pixel. The dataset listing reads the same bound.
+    max_side: int = 512
+
+
+def data_limits() -> DataLimits:
+    return DataLimits()
+
+
+@dataclass(frozen=True)
 class ProbeLimits:
     """Bounds on the probes of a stored run (calibration, robustness, explanations)."""
 

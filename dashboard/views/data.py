@@ -13,11 +13,18 @@ from dashboard.views.data_view import TABS, VIEW
 from engine import exploration
 from engine.datasets import list_datasets
 from engine.datasets.network import forget_failure, remembered_failure
-from engine.datasets.uploads import register_upload
+from engine.datasets.scaling import AUTO_OBSERVED_AT_MOST, DEFAULT_SCALING, PIXEL_SCALINGS
+from engine.datasets.uploads import is_upload_name, register_upload, rescale_upload, upload_info
 from engine.errors import DigitLabError, InvalidDataFile
 from engine.limits import input_limits
 
 UPLOAD_KEY, UPLOAD_RESULT_KEY = "data_upload_files", "_data_upload_result"
+UPLOAD_SCALING_KEY, SCALING_KEY = "data_upload_scaling", "data_pixel_scaling"
+SCALING_HELP = (
+    f"What raw pixels are divided by to train on 0..1. auto: the largest value when it is at most "
+    f"{AUTO_OBSERVED_AT_MOST} (e.g. 0..16 digit counts), else 255; type: 255 (uint8's range); observed: the largest "
+    "value in the files."
+)
 
 
 def _add_upload() -> None:
@@ -27,13 +34,36 @@ def _add_upload() -> None:
         cap = input_limits().max_upload_bytes
         if sum(f.size for f in files) > cap:  # before copying the bytes out of the uploader
             raise InvalidDataFile(f"The upload is over this server's {cap:,}-byte limit.")
-        name = register_upload([(f.name, f.getvalue()) for f in files])
+        name = register_upload(
+            [(f.name, f.getvalue()) for f in files], st.session_state.get(UPLOAD_SCALING_KEY, DEFAULT_SCALING)
+        )
     except DigitLabError as error:
         st.session_state[UPLOAD_RESULT_KEY] = ("error", str(error))
         return
     st.session_state[state.DATASET_KEY] = name
     hosting.grant_upload(name)  # hosted: the upload is this session's until it shares a link naming it
     st.session_state[UPLOAD_RESULT_KEY] = ("ok", f"Added as {name} and selected in the sidebar.")
+
+
+def _rescale(name: str) -> None:
+    """Select callback: the same upload's files registered with the chosen scaling, then selected in the sidebar."""
+    try:
+        rescaled = rescale_upload(name, st.session_state[SCALING_KEY])
+    except DigitLabError as error:
+        st.session_state[UPLOAD_RESULT_KEY] = ("error", str(error))
+        return
+    st.session_state[state.DATASET_KEY] = rescaled
+    st.session_state[UPLOAD_RESULT_KEY] = ("ok", f"Rescaled as {rescaled} and selected in the sidebar.")
+
+
+def _scaling_section(name: str, used: str) -> None:
+    """What this upload's pixels are divided by and why (plain text: it names the files' values), and the choice."""
+    if is_upload_name(name):
+        st.session_state[SCALING_KEY] = upload_info(name).scaling  # the shown choice is always this upload's own
+        st.selectbox(
+            "Pixel scaling", PIXEL_SCALINGS, key=SCALING_KEY, on_change=_rescale, args=(name,), help=SCALING_HELP
+        )
+    st.text(f"Pixel scaling: {used}")
 
 
 def _upload_section() -> None:
@@ -49,6 +79,7 @@ def _upload_section() -> None:
         )
         # Without max_upload_size the uploader states the server's per-file limit, whatever the engine's cap.
         st.file_uploader("Files", accept_multiple_files=True, key=UPLOAD_KEY, max_upload_size=per_file_mb)
+        st.selectbox("Pixel scaling", PIXEL_SCALINGS, key=UPLOAD_SCALING_KEY, help=SCALING_HELP)
         st.button(
             "Check and add", key="data_upload_add", on_click=_add_upload, disabled=not st.session_state.get(UPLOAD_KEY)
         )
@@ -101,6 +132,8 @@ prov_col.markdown("**Provenance**")
 prov_col.caption(components.plain(ds.provenance))
 for warning in ds.warnings:  # e.g. files offered as one dataset that are another (plain text: they name paths)
     st.text(f"Warning: {warning}")
+if ds.pixel_scaling:
+    _scaling_section(ds.name, ds.pixel_scaling)
 _upload_section()
 
 # Only the open tab is computed and drawn: Chromium drawing all five charts (a 50-image grid with a hover label on
@@ -110,7 +143,7 @@ for key in (SEED_KEY, PER_CLASS_KEY, SPLIT_KEY):  # the defaults the link leaves
     st.session_state.setdefault(key, VIEW.default(key))
 images, labels = exploration.split_arrays(ds, st.session_state[SPLIT_KEY])
 top = len(labels)
-low, high = min(100, top), min(3000, top)
+low, high = exploration.map_size_range(top)
 components.link_view_check(  # here, not in its tab: a link's bad value is refused when the page opens
     "points",
     ("data_embed_n",),

@@ -108,7 +108,11 @@ def show_map(ds, images, labels, names, chart_names, low: int, high: int) -> Non
         format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
         help="PCA is instant; t-SNE separates classes better but takes seconds (cached).",
     )
-    n = map_cols[1].slider("Images (stratified by class)", low, high, step=50, key="data_embed_n")
+    if low < high:
+        n = map_cols[1].slider("Images (stratified by class)", low, high, step=50, key="data_embed_n")
+    else:  # a small split is mapped whole: a slider cannot have one value (Streamlit refuses min == max)
+        n = high
+        map_cols[1].caption(f"All {n:,} images of this split are mapped.")
     started = time.perf_counter()
     with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", expanded=False) as status:
         result, thumbs = _embedding(ds, ds.fingerprint, split, n, method, seed)

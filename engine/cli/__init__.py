@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, embedding-map (alias feature-map), report, app.
+job, calibration, robustness, explain, embedding-map (alias feature-map), report, upload, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -7,8 +7,8 @@ that is a terminal. Errors print one line on stderr and exit non-zero (2 for bad
 unexpected failure; set DIGIT_LAB_DEBUG=1 to see the traceback).
 
 This module holds `main` and the parser's assembly. Each group of verbs is one module that registers its verbs'
-parsers and handlers (its `COMMANDS`): data (datasets, presets), training (train, memory, cv, study, job), sweep,
-runs (runs, compare), probes (calibration, robustness, explain, embedding-map), reports (report) and app (app);
+parsers and handlers (its `COMMANDS`): data (datasets, upload, presets), training (train, memory, cv, study, job),
+sweep, runs (runs, compare), probes (calibration, robustness, explain, embedding-map), reports (report) and app (app);
 requests holds the training-request arguments they share, progress_bar the bar they draw.
 """
 
@@ -24,6 +24,7 @@ from engine.errors import DigitLabError
 # `digit-lab --help` lists the verbs in this order, the order users have known; a verb not named here is listed last.
 _HELP_ORDER = (
     "datasets",
+    "upload",
     "presets",
     "train",
     "memory",

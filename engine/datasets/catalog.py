@@ -69,6 +69,8 @@ def make_dataset(
     identity: str = "",
     warnings: tuple[str, ...] = (),
     provenance: str | None = None,
+    pixel_scaling: str = "",
+    standard_value_max: float | None = None,
 ) -> Dataset:
     """Add the channel axis, fix dtypes (uint8 images, int64 labels) and make every array read-only.
 
@@ -97,6 +99,8 @@ def make_dataset(
         provenance=provenance if provenance is not None else _provenance(name, identity),
         identity=identity,
         warnings=tuple(warnings),
+        pixel_scaling=pixel_scaling,
+        standard_value_max=standard_value_max,
     )
 
 

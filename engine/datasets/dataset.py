@@ -29,6 +29,10 @@ class Dataset:
     transforms: tuple[str, ...] = field(default=())  # what was applied after loading, in order, for display
     identity: str = ""  # what the checksums say the arrays are: "the published files", "custom (...)", ...
     warnings: tuple[str, ...] = field(default=())  # said wherever the dataset is used, and stored with its runs
+    pixel_scaling: str = ""  # why raw pixels are divided by value_max, when someone chose it (uploads); "" = source's
+    # The divisor the source's pixels are defined on (255 for an upload's uint8); None = value_max itself. When
+    # value_max differs, the fingerprint includes it: the same pixels scaled otherwise train other runs.
+    standard_value_max: float | None = None
 
     def __post_init__(self) -> None:
         for part in ("x_train", "x_test"):
@@ -56,7 +60,8 @@ class Dataset:
 
     @cached_property
     def fingerprint(self) -> str:
-        """SHA-256 of the arrays (bytes, shapes and dtypes) and class names: any pixel change changes it.
+        """SHA-256 of the arrays (bytes, shapes and dtypes), class names, and the divisor when it is not the
+        source's standard one: any pixel change, or another pixel scaling, changes it.
 
         It keys the run store, so two datasets with equal content share cached runs whatever their source.
         """
@@ -66,6 +71,8 @@ class Dataset:
             digest.update(f"{contiguous.dtype.str}{contiguous.shape}".encode())
             digest.update(contiguous.data)
         digest.update("\x1f".join(self.class_names).encode())
+        if self.standard_value_max is not None and self.value_max != self.standard_value_max:
+            digest.update(f"\x1fdivided by {float(self.value_max)!r}".encode())
         return digest.hexdigest()
 
     def summary(self) -> dict:
@@ -83,5 +90,6 @@ class Dataset:
             "transforms": list(self.transforms),
             "identity": self.identity,
             "warnings": list(self.warnings),
+            "pixel_scaling": self.pixel_scaling,
             "fingerprint": self.fingerprint,
         }

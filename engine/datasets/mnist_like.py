@@ -19,6 +19,7 @@ from engine.datasets.dataset import Dataset
 from engine.datasets.identity import CUSTOM, KNOWN, PUBLISHED, content_checksum, identify, other_dataset_warning
 from engine.datasets.idx import IDX_PARTS, find_idx_files, idx_file_names, load_idx_pair, load_npz
 from engine.datasets.network import DownloadFailed, fetch, remembered_failure
+from engine.datasets.scaling import TYPE_VALUE_MAX, choose_scaling
 from engine.errors import DatasetUnavailable, InvalidDataFile
 
 MNIST_ENV = "DIGIT_LAB_MNIST_DIR"
@@ -208,9 +209,10 @@ def load_mnist_like(family: MnistLike, local_path: Path | None) -> Dataset:
     return _identified(family, (x_train, y_train), (x_test, y_test), source, [])
 
 
-def read_local(folder: Path, name: str, source: str) -> Dataset:
+def read_local(folder: Path, name: str, source: str, scaling: str = "type") -> Dataset:
     """A folder of IDX files or one npz read exactly as `--dataset mnist --data-path folder` reads it (10 digit
-    classes), named `name`; files that are a known dataset take its class names, with a warning."""
+    classes), named `name`; files that are a known dataset take its class names, with a warning. Pixels are
+    divided as `scaling` (one of `scaling.PIXEL_SCALINGS`) says, and the dataset says why."""
     found = _find_in(folder, MNIST)
     if not isinstance(found, tuple):
         npz = sorted(folder.glob("*.npz"))
@@ -220,6 +222,7 @@ def read_local(folder: Path, name: str, source: str) -> Dataset:
             )
         found = cast(_Found, ("npz", npz[0]))  # mypy would keep `str` in the type after assigning a tuple display
     train, test = _read_found(found, MNIST)
+    pixels = choose_scaling(scaling, train[0], test[0])
     checksum = content_checksum(train[0], train[1], test[0], test[1])
     identity = identify("", checksum, _used_files(found))
     if identity.is_other_dataset:
@@ -229,21 +232,25 @@ def read_local(folder: Path, name: str, source: str) -> Dataset:
             train,
             test,
             other.class_names,
-            255,
+            pixels.divisor,
             source,
             identity=f"the published {other.title} files (checksum verified)",
             warnings=(f"These are {other.title} files (their checksum is the published {other.title}'s).",),
             provenance=f"Uploaded files; their checksum is the published {other.title}'s.",
+            pixel_scaling=pixels.reason,
+            standard_value_max=TYPE_VALUE_MAX,
         )
     return make_dataset(
         name,
         train,
         test,
         DIGIT_CLASS_NAMES,
-        255,
+        pixels.divisor,
         source,
         identity=CUSTOM,
         provenance="Uploaded files: custom data (no published checksum matches them); classes are taken as digits 0-9.",
+        pixel_scaling=pixels.reason,
+        standard_value_max=TYPE_VALUE_MAX,
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import engine.datasets.memo as memo
 import engine.datasets.uploads as uploads
 from engine.datasets.bundled import load_digits, status_digits
+from engine.datasets.checks import check_arrays
 from engine.datasets.dataset import Dataset
 from engine.datasets.mnist_like import (
     DEBIAN_FASHION_MNIST_DIR,
@@ -179,8 +180,15 @@ def load_dataset(name: str = DEFAULT_DATASET, local_path: str | Path | None = No
     """The dataset `name`, loaded once per process and per local path, then shared (arrays are read-only).
 
     Raises `DatasetUnavailable` (unknown name, or nowhere to get it from) or `InvalidDataFile` (a local file
-    is malformed). Failures are not memoised, so a retry after connecting or copying files works.
+    is malformed, or the data fails the dataset check: too few images or classes, images too small or large).
+    Failures are not memoised, so a retry after connecting or copying files works.
     """
     source = _source(name)
     path = _as_path(local_path)
-    return memo.load_once(memo.memo_key(name, path), lambda: source.load(path))
+    return memo.load_once(memo.memo_key(name, path), lambda: _checked(source.load(path)))
+
+
+def _checked(dataset: Dataset) -> Dataset:
+    """The dataset, if the one dataset check lets every page and training use it (else `InvalidDataFile`)."""
+    check_arrays(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test, f"{dataset.name} ({dataset.source})")
+    return dataset

@@ -15,7 +15,7 @@ from engine.architectures.shapes import layer_table
 from engine.architectures.spec import ModelSpec
 from engine.datasets import parse_label_mapping
 from engine.datasets.transforms import class_quotas, stratified_indices
-from engine.datasets.uploads import UPLOAD_PREFIX, is_upload_name, uploads_dir
+from engine.datasets.uploads import UPLOAD_PREFIX, is_upload_name, upload_info, uploads_dir
 from engine.errors import InvalidConfig
 from engine.training.config import TrainConfig
 from engine.training.pipeline import PREFETCH_BATCHES, VALIDATION_BATCH
@@ -165,7 +165,7 @@ _FILE_LOADER = [
     "    with np.load(sorted(DATA_PATH.glob('*.npz'))[0], allow_pickle=False) as arrays:",
     "        parts = [arrays[key] for key in ('x_train', 'y_train', 'x_test', 'y_test')]",
     "x_train, y_train, x_test, y_test = parts  # the files' own train/test split",
-    "VALUE_MAX = 255",
+    "VALUE_MAX = {value_max!r}  # the pixel scaling chosen when the files were uploaded",
 ]
 
 
@@ -175,7 +175,8 @@ def dataset_loader(dataset: str) -> tuple[list[str], list[str]] | None:
         return PUBLIC_LOADERS[dataset], _LOADER_IMPORTS.get(dataset, [])
     if is_upload_name(dataset):
         folder = str(uploads_dir() / dataset.removeprefix(UPLOAD_PREFIX))  # checked: 16 hex characters
-        lines = [line.format(path=folder) if "{path!r}" in line else line for line in _FILE_LOADER]
+        fill = {"path": folder, "value_max": upload_info(dataset).value_max}
+        lines = [line.format(**fill) if "!r}" in line else line for line in _FILE_LOADER]
         return lines, ["import gzip", "import pathlib", "import struct"]
     return None
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.dashboard.conftest import open_app, open_page, open_tab, plotly_array
+from tests.dashboard.conftest import literal, open_app, open_page, open_tab, plotly_array
 
 
 def _figures(app) -> list[dict]:
@@ -191,3 +191,59 @@ def test_inspect_answers_a_revisit_from_its_caches_with_the_same_numbers(with_tr
     bars = next(f for f in _figures(app) if f["layout"]["title"]["text"].startswith("Class probabilities"))
     stored = RunStore().get(with_trained_run).test_probabilities()[17]
     np.testing.assert_allclose(plotly_array(bars["data"][0]["y"]), stored, atol=1e-5)
+
+
+def test_data_page_maps_a_small_upload_whole_and_lists_a_planted_bad_one(tmp_path, monkeypatch):
+    """A split of 30 images (under the slider's 100) is mapped whole instead of a slider with min == max; a bad
+    upload planted in the cache is in the picker as unavailable, with its reason on the page."""
+    import io
+
+    import numpy as np
+
+    from engine.datasets.uploads import register_upload, uploads_dir
+
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, size=(30, 8, 8), dtype=np.uint8), np.arange(30) % 10
+    buffer = io.BytesIO()
+    np.savez(buffer, x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+    name = register_upload([("small.npz", buffer.getvalue())])
+    app = open_tab(open_app("views/data.py", query={"dataset": name}), "data_tab", "2-D map")
+    assert not app.exception
+    assert "PCA of 30 train images" in " ".join(_titles(app))
+
+    planted = uploads_dir() / "00112233445566ff"
+    planted.mkdir()
+    (planted / "info.json").write_text(json.dumps({"image_shape": [1, 1, 1], "num_classes": 10, "files": []}))
+    app = open_app("views/data.py", query={"dataset": "upload-00112233445566ff"})
+    assert not app.exception
+    assert "upload-00112233445566ff (not available here)" in app.selectbox(key="dataset").options
+    shown = literal(" ".join(str(w.value) for w in app.warning))
+    assert "is unusable: the images are 1x1 pixels" in shown
+
+
+def test_data_page_says_and_changes_an_uploads_pixel_scaling(tmp_path, monkeypatch):
+    """A 0..16 upload is said to be divided by 16 (auto), and choosing 'type' selects the same files divided by 255."""
+    import io
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from engine.datasets.uploads import register_upload
+
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    digits = load_digits()
+    x, y = digits.images.astype(np.uint8), digits.target
+    buffer = io.BytesIO()
+    np.savez(buffer, x_train=x[:300], y_train=y[:300], x_test=x[300:400], y_test=y[300:400])
+    name = register_upload([("digits.npz", buffer.getvalue())])
+    app = open_app("views/data.py", query={"dataset": name})
+    assert not app.exception
+    texts = [t.value for t in app.text]
+    assert any(t.startswith("Pixel scaling: divided by 16 (auto)") for t in texts)
+    assert app.selectbox(key="data_pixel_scaling").value == "auto"
+    app.selectbox(key="data_pixel_scaling").set_value("type").run()
+    assert not app.exception
+    assert app.session_state["dataset"] != name
+    assert any("divided by 255" in t and "reach only 16" in t for t in (t.value for t in app.text))
+    assert app.selectbox(key="data_pixel_scaling").value == "type"

@@ -120,3 +120,26 @@ def test_an_unknown_upload_name_says_to_upload_again(isolated_cache):
         load_dataset("upload-0123456789abcdef")
     with pytest.raises(DatasetUnavailable, match="unknown dataset"):
         load_dataset("upload-../../etc")
+
+
+def test_uploading_the_same_files_again_repairs_an_upload_edited_on_disk(isolated_cache):
+    files, arrays = _idx_upload(gz=False)
+    name = register_upload(files)
+    clear_dataset_cache()
+    folder = uploads_dir() / name.removeprefix("upload-")
+    labels = folder / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-1] + bytes([(labels.read_bytes()[-1] + 1) % 10]))
+    with pytest.raises(InvalidDataFile, match="changed after upload"):
+        load_dataset(name)
+    assert register_upload(files) == name  # the same files, uploaded again
+    repaired = load_dataset(name)
+    assert np.array_equal(repaired.y_test, arrays["t10k-labels-idx1-ubyte"])
+    assert sorted(p.name for p in uploads_dir().iterdir()) == [folder.name]  # nothing aside is left behind
+
+
+def test_two_files_for_one_part_are_refused_naming_both(isolated_cache):
+    files, _ = _idx_upload(gz=False)
+    labels = dict(files)["train-labels-idx1-ubyte"]
+    with pytest.raises(InvalidDataFile, match="'train-labels-idx1-ubyte' and 'train-labels.idx1-ubyte'"):
+        register_upload([*files, ("train-labels.idx1-ubyte", labels)])
+    assert not uploads_dir().exists() or list(uploads_dir().iterdir()) == []

@@ -90,7 +90,7 @@ def test_link_tokens_that_inflate_to_deep_json_are_refused_not_raised():
 
 def test_deep_json_planted_in_the_cache_is_skipped_or_recomputed(tmp_path, capsys, monkeypatch):
     """A run's manifest, the training ledger and an upload's info file, each replaced by a bracket run: the listing
-    flags the run and goes on, the ledger starts afresh, the upload is not listed."""
+    flags the run and goes on, the ledger starts afresh, the upload is listed as unusable."""
     from engine.cli import main
     from engine.datasets.uploads import list_uploads
     from engine.store import RunStore, run_key
@@ -115,7 +115,9 @@ def test_deep_json_planted_in_the_cache_is_skipped_or_recomputed(tmp_path, capsy
     upload = tmp_path / "datasets" / "uploads" / ("0" * 16)
     upload.mkdir(parents=True)
     (upload / "info.json").write_text(DEEP)
-    assert list_uploads() == []
+    (listed,) = list_uploads()  # listed as unusable with its reason, never dropped or a crash
+    assert listed.problem.startswith(f"unusable: its record {upload / 'info.json'} cannot be read")
+    assert "nested deeper" in listed.problem
 
 
 @pytest.mark.parametrize("param", ["spec", "cfg"])

@@ -89,7 +89,7 @@ def notebook_for(subject: ReportSubject) -> NotebookNode:
     meta = run.meta
     spec, config = checked_request(meta)
     dataset = str(meta["dataset"]["name"])
-    history = _stored_history(run)
+    history, history_problem = _stored_history(run)
     # The precision the run trained in, from its stored history (untrusted: only a known name reaches the code).
     precision = history.get("precision")
     precision = precision if precision in ("float32", "mixed_bfloat16") else "float32"
@@ -100,6 +100,11 @@ def notebook_for(subject: ReportSubject) -> NotebookNode:
     if subject.is_set:
         cells.append(v4.new_code_cell(_table_code(subject)))
     notices = _notices(meta, config)
+    if history_problem:
+        notices.append(
+            f"The stored run's training curves are left out: {md_text(history_problem, 400)} The curves below "
+            "show this notebook's own training only."
+        )
     if notices:
         cells.append(v4.new_markdown_cell("**Read this first.**\n\n" + "\n".join(f"- {n}" for n in notices)))
     cells += [v4.new_code_cell(source) for source in _recipe_cells(recipe)]
@@ -118,12 +123,12 @@ def notebook_text(subject: ReportSubject) -> str:
     return nbformat.writes(notebook_for(subject))
 
 
-def _stored_history(run: StoredRun) -> dict:
+def _stored_history(run: StoredRun) -> tuple[dict, str]:
+    """The run's history, checked by the store, and '' ; or {} and why it cannot be read (said in the notebook)."""
     try:
-        history = run.history()
-    except DigitLabError:
-        return {}
-    return history if isinstance(history, dict) else {}
+        return run.history(), ""
+    except DigitLabError as problem:
+        return {}, str(problem)
 
 
 def _title(subject: ReportSubject, model_label: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import InvalidConfig
+from engine.errors import DigitLabError, InvalidConfig
 from engine.reports.notebook import notebook_text
 from engine.reports.subject import ReportSubject
 
@@ -38,6 +38,8 @@ class WrittenReport:
     chosen_by: str
     holds: tuple[str, ...]
     bytes: int
+    # Parts the report could not hold, and why (a run's damaged history): the report says so inside, the CLI too.
+    left_out: tuple[str, ...] = ()
 
 
 def report_text(subject: ReportSubject, fmt: str, progress: Callable[[str], None] | None = None) -> str:
@@ -116,4 +118,18 @@ def write_report(
         chosen_by=subject.chosen_by,
         holds=holds(subject, fmt),
         bytes=len(data),
+        left_out=left_out(subject),
     )
+
+
+def left_out(subject: ReportSubject) -> tuple[str, ...]:
+    """What the report leaves out of its subject's runs, and why: a run whose stored history is refused has no
+    curves. The report is still written (its scores, confusion and mistakes come from other files) and says so
+    where the curves would be; this repeats it for the command line."""
+    missing = []
+    for run in subject.runs:
+        try:
+            run.history()
+        except DigitLabError as problem:
+            missing.append(f"the training curves of run {run.run_id}: {problem}")
+    return tuple(missing)

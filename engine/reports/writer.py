@@ -12,6 +12,7 @@ from pathlib import Path
 from engine.errors import DigitLabError, InvalidConfig
 from engine.reports.notebook import notebook_text
 from engine.reports.subject import ReportSubject
+from engine.store.disk import disk_guard
 
 FORMATS = ("ipynb", "html")
 _RUN_PARTS = ("run card", "metrics", "classification report", "confusion matrix", "training curves", "mistakes")
@@ -23,6 +24,10 @@ SET_CONTENTS = {
     "ipynb": ("table of every run",),
     "html": ("comparison table", "curves of every run", "accuracy vs size"),
 }
+
+
+class ReportNotWritten(DigitLabError):
+    """The disk refused the report's file (full, over quota, read-only); nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -100,14 +105,16 @@ def write_report(
         raise InvalidConfig(f"--output {str(path)[:200]}: the folder {str(path.parent)[:200]} does not exist.")
     text = report_text(subject, fmt, progress)
     data = text.encode("utf-8")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # A full or read-only disk is a one-line error naming the folder (exit 2), and nothing is left behind.
+    with disk_guard(path.parent, f"the report {path.name[:80]}", "give --output a file in a folder", ReportNotWritten):
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     return WrittenReport(
         path=str(path.resolve()),
         format=fmt,

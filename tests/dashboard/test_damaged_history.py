@@ -55,3 +55,21 @@ def test_train_warns_instead_of_the_curves_and_shows_the_result(damaged_run):
     warnings = [literal(w.value) for w in app.warning]
     assert any(w.startswith(f"No training curves: The history of run {run.run_id}") for w in warnings), warnings
     assert not any(title.startswith("Training curves") for title in chart_titles(app))
+
+
+def test_crossval_warns_for_the_damaged_fold_and_draws_the_others(tmp_path, monkeypatch):
+    from tests.dashboard.test_crossval_compare import CROSSVAL, tiny
+
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path / "cv-cache"))
+    app = tiny(open_page(CROSSVAL, {"folds": "2"}))
+    app.button(key="cv_run").click().run()
+    assert not app.exception
+    table = next(df.value for df in app.dataframe if "val acc" in df.value.columns)
+    first = RunStore().get(table["run id"].iloc[0])
+    plant_history(first.path, BAD_HISTORIES["epochs are numbers"])
+    again = tiny(open_page(CROSSVAL, {"folds": "2"}))  # a new session: nothing cached in memory
+    assert not again.exception
+    warnings = [literal(w.value) for w in again.warning]
+    assert any(w.startswith(f"No curves for fold 1: The history of run {first.run_id}") for w in warnings), warnings
+    assert any(title.startswith("Training curves of every fold") for title in chart_titles(again))
+    assert "Train, CV and test accuracy per fold" in chart_titles(again)  # the rest of the page is drawn

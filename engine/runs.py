@@ -31,6 +31,7 @@ from engine.limits import server_limits
 from engine.memory_estimate import estimate_training
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.store import RunStore, StoredRun, run_key
+from engine.store.disk import disk_guard
 from engine.training.config import TrainConfig
 from engine.training.data import transformed_dataset
 from engine.training.fit import TrainingResult, train
@@ -124,7 +125,10 @@ def get_or_train(
         if not isinstance(problem.__cause__, OSError) and not trained:
             raise
         # A full disk or read-only cache must not cost the user their result: keep it for this process.
-        run = _unstored_run(run_id, dataset, spec, config, preset, trained.get("result"), build)
+        try:
+            run = _unstored_run(run_id, dataset, spec, config, preset, trained.get("result"), build)
+        except StoreError as second:  # the temporary folder refused it too: both reasons, one message
+            raise StoreError(f"{problem} Keeping the result outside the cache failed too: {second}") from second
         return RunResult(run, False, time.perf_counter() - started, stored=False, store_problem=str(problem))
     if not cached:
         evict_over_budget(store, keep={run_id})
@@ -143,17 +147,23 @@ def _unstored_run(
     result: TrainingResult | None,
     build: Callable[[Path], dict],
 ) -> StoredRun:
-    """Write a run outside the cache (the system temp folder) and remember it for this process."""
+    """Write a run outside the cache (the system temp folder) and remember it for this process; a `StoreError`
+    saying so when that folder's disk is full or read-only too."""
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix=f"digitlab-unstored-{run_id}-"))
-    try:
-        meta = write_run(folder, run_id, dataset, spec, config, preset, result) if result is not None else build(folder)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)  # a failed attempt leaves no empty folder behind
-        raise
-    meta = {**meta, "unstored": True}
-    (folder / "meta.json").write_text(json.dumps(meta))
+    where = tempfile.gettempdir()
+    with disk_guard(where, f"run {run_id} (kept outside the cache)", "set TMPDIR to a folder", StoreError):
+        folder = Path(tempfile.mkdtemp(prefix=f"digitlab-unstored-{run_id}-"))
+        try:
+            if result is not None:
+                meta = write_run(folder, run_id, dataset, spec, config, preset, result)
+            else:
+                meta = build(folder)
+            meta = {**meta, "unstored": True}
+            (folder / "meta.json").write_text(json.dumps(meta))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # a failed attempt leaves no folder behind
+            raise
     run = StoredRun(run_id, folder, meta)
     _unstored[run_id] = run
     return run

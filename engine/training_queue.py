@@ -12,13 +12,16 @@ was killed frees its share without cleanup. A process that trained keeps TensorF
 share stays charged (one "runtime" entry per process) until that process ends.
 
 When the cache cannot be written (read-only, or `DIGIT_LAB_CACHE` naming a file) the ledger lives in the
-temporary folder instead, and if that fails too, in this process only; a warning (`digitlab.queue`) says which.
+temporary folder instead, and if that fails too, in this process only; a warning (`digitlab.queue`) says which. A
+ledger whose disk fills up (or turns read-only) while in use moves into this process's memory the same way, with
+its own notice, rather than fail the training it was counting (`engine.store.disk`).
 Inside one process waiters are served in arrival order and report their place in the queue, which the dashboard
 shows ("waiting: 2nd in line").
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -41,6 +44,7 @@ from engine.errors import StoreError, TrainingTooLarge
 from engine.limits import server_limits
 from engine.memory_estimate import MemoryEstimate
 from engine.processes import process_exists, process_start
+from engine.store.disk import refused_write
 from engine.textfiles import load_json
 
 POLL_SECONDS = 0.25  # how often a waiter re-checks the ledger, which other processes change too
@@ -76,18 +80,40 @@ class Ledger:
 
     def __init__(self, folder: Path | None):
         self.folder = folder
+        self.notice = ""  # why the ledger moved into memory while in use, if it did
         self._memory: list[dict] = []
         self._thread_lock = threading.Lock()
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         with self._thread_lock:
-            if self.folder is None:
+            lock = None
+            if self.folder is not None:
+                # A new lock object per use, not thread-local: two threads of this process exclude each other too.
+                lock = FileLock(self.folder / "ledger.lock", thread_local=False)
+                try:
+                    lock.acquire()
+                except OSError as problem:  # the lock file cannot be created: a disk that filled up meanwhile
+                    if not refused_write(problem):
+                        raise
+                    self._to_memory(problem, [])
+                    lock = None
+            try:
                 yield
-                return
-            # A new lock object per use, not thread-local: two threads of this process exclude each other too.
-            with FileLock(self.folder / "ledger.lock", thread_local=False):
-                yield
+            finally:
+                if lock is not None:
+                    lock.release()
+
+    def _to_memory(self, problem: OSError, entries: list[dict]) -> None:
+        """The ledger's folder refused a write (full, read-only): keep counting in this process, and say so. A
+        training must not fail, nor lose its result, because its bookkeeping could not be written."""
+        self.notice = (
+            f"The training queue's ledger in {self.folder} cannot be written ({problem.strerror or problem}); it now "
+            "counts this process's trainings only, so trainings other processes start from now on are not seen. "
+            "Free some space there to share the budget again (after a restart)."
+        )
+        log.warning(self.notice)
+        self.folder, self._memory = None, entries
 
     def _read(self) -> list[dict]:
         if self.folder is None:
@@ -106,8 +132,15 @@ class Ledger:
             self._memory = entries
             return
         temporary = self.folder / f"{LEDGER_FILE}.{os.getpid()}.{threading.get_ident()}"
-        temporary.write_text(json.dumps(entries))
-        os.replace(temporary, self.folder / LEDGER_FILE)
+        try:
+            temporary.write_text(json.dumps(entries))
+            os.replace(temporary, self.folder / LEDGER_FILE)
+        except OSError as problem:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)  # a partly written copy frees its blocks
+            if not refused_write(problem):
+                raise
+            self._to_memory(problem, entries)
 
     def _live(self) -> list[dict]:
         """Entries of processes still running on this host; entries of other hosts are their memory, not ours."""
@@ -194,7 +227,7 @@ class TrainingQueue:
         self.ledger = Ledger(folder)
         self.capacity = max(0, capacity)  # 0 = no count cap
         self.memory_budget_mb = max(0.0, float(memory_budget_mb))  # 0 = no memory rule
-        self.notice = notice  # why the ledger is not under the cache, if it is not
+        self._notice = notice  # why the ledger is not under the cache, if it is not
         self._condition = threading.Condition()
         self._waiting: list[int] = []
         self._tickets = itertools.count()
@@ -202,6 +235,11 @@ class TrainingQueue:
     @property
     def folder(self) -> Path | None:
         return self.ledger.folder
+
+    @property
+    def notice(self) -> str:
+        """Why the ledger is not shared under the cache: chosen so at the start, or moved into memory since."""
+        return self.ledger.notice or self._notice
 
     def admission(self, need: MemoryEstimate) -> Admission:
         """Where `need` stands now, without queueing it."""
@@ -305,7 +343,7 @@ def _writable(folder: Path) -> str:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".probe-{os.getpid()}-{threading.get_ident()}"
-        probe.write_bytes(b"")
+        probe.write_bytes(b"[]")  # an empty file needs no data block: a full disk would pass an empty probe
         probe.unlink()
     except OSError as error:
         return error.strerror or str(error)

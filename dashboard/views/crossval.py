@@ -198,7 +198,12 @@ for column, fold in zip(st.columns(k), cv.folds, strict=True):
         state.open_run(fold.run.run_id)
         st.switch_page("views/evaluate.py")
 
-histories = {fold.fold: services.history(fold.run.run_id) for fold in cv.folds}
+histories = {}
+for fold in cv.folds:
+    try:
+        histories[fold.fold] = services.history(fold.run.run_id)
+    except DigitLabError as error:  # that fold's curves are left out, and why; the other folds are drawn
+        st.warning(f"No curves for fold {fold.fold}: {components.plain(error)}", icon=":material/show_chart:")
 st.plotly_chart(fold_curves({fold: h for fold, h in histories.items() if h}), key="cv_curves")
 
 st.subheader("CV beside test")

@@ -65,10 +65,14 @@ if (
 
 try:
     evaluation = services.evaluation(run.run_id)
-    history = services.history(run.run_id)
 except DigitLabError as error:
     components.show_error(error)
     st.stop()
+# A refused history costs only the curves tab, which says why; the scores and images come from other files.
+try:
+    history, history_problem = services.history(run.run_id), ""
+except DigitLabError as error:
+    history, history_problem = None, str(error)
 if evaluation is None:
     st.error(f"Run `{run.run_id}` disappeared from the store while loading; reload the page.")
     st.stop()
@@ -81,7 +85,7 @@ k = evaluation.num_classes
 images, value_max, no_images = test_images(run.meta, evaluation)
 if images is None:
     st.warning(f"Metrics only, no images: {components.plain(no_images)}.", icon=":material/image:")
-ev = EvaluatedRun(run, evaluation, history, names, chart_names, images, value_max)
+ev = EvaluatedRun(run, evaluation, history, names, chart_names, images, value_max, history_problem)
 
 
 # The view values every tab's widgets start from, checked and defaulted whichever tab is open (all cheap: the

@@ -22,6 +22,7 @@ class EvaluatedRun:
     chart_names: list  # the same shown literally in Plotly, which reads HTML
     images: np.ndarray | None  # the run's test images in its labels' order; None when they cannot be shown
     value_max: float
+    history_problem: str = ""  # why the stored history was refused, if it was (the curves tab says it)
 
     @property
     def k(self) -> int:

@@ -91,7 +91,9 @@ def show_roc(ev: EvaluatedRun) -> None:
 
 def show_curves(ev: EvaluatedRun) -> None:
     history, run = ev.history, ev.run
-    if history and history.get("epochs"):
+    if ev.history_problem:
+        st.warning(f"No training curves: {components.plain(ev.history_problem)}", icon=":material/show_chart:")
+    elif history and history.get("epochs"):
         st.plotly_chart(
             components.cached_figure(training_curves, history, title=f"Training curves · run {run.run_id}"),
             key="eval_curves",

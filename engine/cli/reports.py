@@ -59,4 +59,6 @@ def _report(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(asdict(written)))
     else:
+        for part in written.left_out:
+            print(f"warning: left out {part}", file=sys.stderr)
         print(f"wrote {written.path} ({written.bytes:,} bytes): {', '.join(written.holds)}")

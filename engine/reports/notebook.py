@@ -7,8 +7,9 @@ cells at its section markers, so there is one code generator. For a set of runs 
 selection) the notebook reproduces the best run and tabulates the others from their stored metrics.
 
 Everything taken from a stored run's meta is untrusted: the spec and config are re-validated by the engine's
-validator before code is generated from them, strings enter code cells only as Python literals (`repr`), and
-Markdown cells get them escaped.
+validator before code is generated from them, stored values enter code cells only as Python literals
+(`engine.reports.literals.py_literal`: a NaN or infinite score becomes `float('nan')` / `float('inf')`, never a bare
+name), and Markdown cells get them escaped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from engine.architectures.presets import run_model_label
 from engine.architectures.spec import ModelSpec
 from engine.datasets.uploads import is_upload_name
 from engine.errors import DigitLabError
+from engine.reports.literals import py_literal
 from engine.reports.recipe import PUBLIC_LOADERS, dataset_loader, to_keras_code
 from engine.reports.subject import ReportSubject
 from engine.store import StoredRun
@@ -87,7 +89,7 @@ def notebook_for(subject: ReportSubject) -> NotebookNode:
     meta = run.meta
     spec, config = checked_request(meta)
     dataset = str(meta["dataset"]["name"])
-    history = _stored_history(run)
+    history, history_problem = _stored_history(run)
     # The precision the run trained in, from its stored history (untrusted: only a known name reaches the code).
     precision = history.get("precision")
     precision = precision if precision in ("float32", "mixed_bfloat16") else "float32"
@@ -98,6 +100,11 @@ def notebook_for(subject: ReportSubject) -> NotebookNode:
     if subject.is_set:
         cells.append(v4.new_code_cell(_table_code(subject)))
     notices = _notices(meta, config)
+    if history_problem:
+        notices.append(
+            f"The stored run's training curves are left out: {md_text(history_problem, 400)} The curves below "
+            "show this notebook's own training only."
+        )
     if notices:
         cells.append(v4.new_markdown_cell("**Read this first.**\n\n" + "\n".join(f"- {n}" for n in notices)))
     cells += [v4.new_code_cell(source) for source in _recipe_cells(recipe)]
@@ -116,12 +123,12 @@ def notebook_text(subject: ReportSubject) -> str:
     return nbformat.writes(notebook_for(subject))
 
 
-def _stored_history(run: StoredRun) -> dict:
+def _stored_history(run: StoredRun) -> tuple[dict, str]:
+    """The run's history, checked by the store, and '' ; or {} and why it cannot be read (said in the notebook)."""
     try:
-        history = run.history()
-    except DigitLabError:
-        return {}
-    return history if isinstance(history, dict) else {}
+        return run.history(), ""
+    except DigitLabError as problem:
+        return {}, str(problem)
 
 
 def _title(subject: ReportSubject, model_label: str) -> str:
@@ -170,9 +177,9 @@ def _table_code(subject: ReportSubject) -> str:
     return "\n".join(
         [
             "# Every run of the set, from its stored metrics (not retrained here); * marks the one reproduced below.",
-            f"BEST_RUN = {subject.best_run_id!r}",
+            f"BEST_RUN = {py_literal(subject.best_run_id)}",
             "RUNS = [",
-            *(f"    {row!r}," for row in rows),
+            *(f"    {py_literal(row)}," for row in rows),
             "]",
             "header = ('', 'run', 'preset', 'architecture', 'params', 'epochs', 'val acc', 'test acc', 'macro F1')",
             "print('{:1} {:8} {:22} {:36} {:>9} {:>6} {:>8} {:>8} {:>8}'.format(*header))",
@@ -237,8 +244,8 @@ def _evaluation_cells(meta: dict, metrics: dict, history: dict) -> list[str]:
             "    precision_recall_fscore_support,",
             ")",
             "",
-            f"CLASS_NAMES = {class_names!r}",
-            f"STORED = {stored!r}  # the stored run's scores, for comparison",
+            f"CLASS_NAMES = {py_literal(class_names)}",
+            f"STORED = {py_literal(stored)}  # the stored run's scores, for comparison",
             "labels = list(range(len(CLASS_NAMES)))",
             "probabilities = model.predict(x_test, verbose=0)",
             "y_pred = probabilities.argmax(axis=1)",
@@ -279,7 +286,7 @@ def _evaluation_cells(meta: dict, metrics: dict, history: dict) -> list[str]:
     )
     curves_cell = "\n".join(
         [
-            f"STORED_CURVES = {stored_curves!r}  # the stored run's per-epoch curves",
+            f"STORED_CURVES = {py_literal(stored_curves)}  # the stored run's per-epoch curves",
             'curves = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))',
             'for column, metric in ((1, "accuracy"), (2, "loss")):',
             '    for key, colour in ((metric, "#1f77b4"), (f"val_{metric}", "#ff7f0e")):',

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import InvalidConfig
+from engine.errors import DigitLabError, InvalidConfig
 from engine.reports.notebook import notebook_text
 from engine.reports.subject import ReportSubject
+from engine.store.disk import disk_guard
 
 FORMATS = ("ipynb", "html")
 _RUN_PARTS = ("run card", "metrics", "classification report", "confusion matrix", "training curves", "mistakes")
@@ -23,6 +24,10 @@ SET_CONTENTS = {
     "ipynb": ("table of every run",),
     "html": ("comparison table", "curves of every run", "accuracy vs size"),
 }
+
+
+class ReportNotWritten(DigitLabError):
+    """The disk refused the report's file (full, over quota, read-only); nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class WrittenReport:
     chosen_by: str
     holds: tuple[str, ...]
     bytes: int
+    # Parts the report could not hold, and why (a run's damaged history): the report says so inside, the CLI too.
+    left_out: tuple[str, ...] = ()
 
 
 def report_text(subject: ReportSubject, fmt: str, progress: Callable[[str], None] | None = None) -> str:
@@ -98,14 +105,16 @@ def write_report(
         raise InvalidConfig(f"--output {str(path)[:200]}: the folder {str(path.parent)[:200]} does not exist.")
     text = report_text(subject, fmt, progress)
     data = text.encode("utf-8")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # A full or read-only disk is a one-line error naming the folder (exit 2), and nothing is left behind.
+    with disk_guard(path.parent, f"the report {path.name[:80]}", "give --output a file in a folder", ReportNotWritten):
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     return WrittenReport(
         path=str(path.resolve()),
         format=fmt,
@@ -116,4 +125,18 @@ def write_report(
         chosen_by=subject.chosen_by,
         holds=holds(subject, fmt),
         bytes=len(data),
+        left_out=left_out(subject),
     )
+
+
+def left_out(subject: ReportSubject) -> tuple[str, ...]:
+    """What the report leaves out of its subject's runs, and why: a run whose stored history is refused has no
+    curves. The report is still written (its scores, confusion and mistakes come from other files) and says so
+    where the curves would be; this repeats it for the command line."""
+    missing = []
+    for run in subject.runs:
+        try:
+            run.history()
+        except DigitLabError as problem:
+            missing.append(f"the training curves of run {run.run_id}: {problem}")
+    return tuple(missing)

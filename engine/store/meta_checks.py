@@ -1,11 +1,12 @@
-"""The check of a stored run's meta.json (`validate_run_meta`): every field that listings, comparisons and pages
-read without further checks, with its type. The store runs it on every run it hands out or lists."""
+"""The checks of what a stored run holds as JSON: its meta.json (`validate_run_meta`: every field that listings,
+comparisons and pages read without further checks, with its type; the store runs it on every run it hands out or
+lists) and its history.json (`validate_run_history`: the shape curve readers rely on; run by `StoredRun.history`)."""
 
 from __future__ import annotations
 
 import math
 
-from engine.errors import InvalidRunMeta
+from engine.errors import InvalidRunMeta, StoreError
 
 # What every stored run's meta.json must hold, because listings, comparisons and pages read these fields
 # without further checks: (dotted path, accepted types). A run missing one is flagged, never served.
@@ -71,7 +72,59 @@ def validate_run_meta(meta: object, run_id: str | None = None) -> None:
         raise InvalidRunMeta("meta.json has warnings that are not a list of text")
 
 
+# The per-epoch scores curve readers plot (the trainer's `engine.training.callbacks.KEPT_METRICS`; the store sits
+# below training, so it names them again rather than import them).
+CURVE_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+# An epoch count past any trainer limit: a history longer than this is damage, and every reader walks it.
+MAX_HISTORY_EPOCHS = 10_000
+
+
+def validate_run_history(history: object) -> None:
+    """Raise `StoreError` unless a stored history has the shape its readers index without further checks.
+
+    history.json is untrusted like meta.json; valid JSON of another shape (epochs that are numbers or lists, an
+    epoch number that is text, a score that is a string) crashed the report and Evaluate's curves with a
+    TypeError or KeyError. Accepted: an object; `epochs`, when present, a list of objects each with a whole
+    `epoch` >= 1 and numbers (NaN and infinities too: a diverging run records them) for the curve scores it has;
+    `initial`, when present, null or an object of numbers. Other keys are left to their readers.
+    """
+    if not isinstance(history, dict):
+        raise StoreError(f"history.json is not a JSON object (found {_json_kind(history)})")
+    epochs = history.get("epochs", [])
+    if not isinstance(epochs, list):
+        raise StoreError(f"history.json has epochs that are {_json_kind(epochs)}, not a list of epoch records")
+    if len(epochs) > MAX_HISTORY_EPOCHS:
+        raise StoreError(f"history.json lists {len(epochs):,} epochs, over {MAX_HISTORY_EPOCHS:,}")
+    for index, record in enumerate(epochs, start=1):
+        if not isinstance(record, dict):
+            raise StoreError(f"history.json has epoch record {index} that is {_json_kind(record)}, not an object")
+        if not _whole_number(record.get("epoch")) or record["epoch"] < 1:
+            raise StoreError(f"history.json has epoch record {index} without a whole epoch number >= 1")
+        for metric in CURVE_METRICS:
+            if metric in record and not _number(record[metric]):
+                raise StoreError(f"history.json has epoch {index}'s {metric} of type {_json_kind(record[metric])}")
+    initial = history.get("initial")
+    if initial is not None:
+        if not isinstance(initial, dict):
+            raise StoreError(f"history.json has an initial score that is {_json_kind(initial)}, not an object")
+        for name, value in initial.items():
+            if not _number(value):
+                raise StoreError(f"history.json has the initial {str(name)[:40]!r} of type {_json_kind(value)}")
+
+
 _MISSING = object()
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _json_kind(value: object) -> str:
+    """The JSON name of a parsed value's kind, for messages (never the value itself: it is untrusted)."""
+    kinds = ((bool, "a boolean"), (dict, "an object"), (list, "a list"), (str, "text"), (int | float, "a number"))
+    if value is None:
+        return "null"
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 def _whole_number(value: object) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from engine import settings
 from engine.errors import RunNotFound, StoreError
+from engine.store.disk import refused_write, write_failure
 from engine.store.keys import is_run_id
 from engine.store.locking import RunLock
 from engine.store.manifest import (
@@ -209,7 +209,7 @@ class RunStore:
                 try:
                     meta = build(tmp)
                 except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                    if refused_write(exc):
                         raise self._write_error(run_id, exc) from exc
                     raise
                 run = self._publish(run_id, tmp, meta)
@@ -360,7 +360,7 @@ class RunStore:
                 except OSError as exc:
                     # Space and read-only errors can only come from the write side; others (a source file
                     # vanishing, unreadable) propagate as they are.
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                    if refused_write(exc):
                         raise self._write_error(run_id, exc) from exc
                     raise
         except LinkRefused as exc:
@@ -401,20 +401,8 @@ class RunStore:
 
     def _write_error(self, run_id: str | None, exc: OSError) -> StoreError:
         what = f"run {run_id}" if run_id else "the run store"
-        reason = exc.strerror or str(exc)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            advice = (
-                f"The disk holding {self.root} is full. Free some space there (deleting old runs helps), or set "
-                f"{settings.CACHE_ENV} to a folder on a disk with room, then try again."
-            )
-        elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            advice = (
-                f"{self.root} cannot be written to. Set {settings.CACHE_ENV} to a writable folder "
-                f"(or fix the folder's permissions), then try again."
-            )
-        else:
-            advice = f"Check that {self.root} is a writable folder, or set {settings.CACHE_ENV} to one, then try again."
-        return StoreError(f"Could not write {what} to {self.root}: {reason}. {advice}")
+        elsewhere = f"set {settings.CACHE_ENV} to a folder"
+        return StoreError(write_failure(exc, self.root, what, elsewhere, free_hint=" (deleting old runs helps)"))
 
     def _discard(self, tmp: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)

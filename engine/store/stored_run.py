@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import StoreError
+from engine.store.meta_checks import validate_run_history
 from engine.textfiles import load_json
 
 MODEL_NAME = "model.keras"
@@ -58,12 +59,24 @@ class StoredRun:
         return sum(self.file(name).stat().st_size for name in self.files())
 
     def history(self) -> dict[str, Any]:
-        """The training history the trainer wrote (`history.json`), e.g. per-epoch loss and accuracy."""
+        """The training history the trainer wrote (`history.json`), e.g. per-epoch loss and accuracy.
+
+        Checked for the shape its readers index (`validate_run_history`): a `StoreError` naming what is wrong, never
+        a history that crashes a chart or a report later."""
         path = self.file(HISTORY_NAME)
         try:
-            return load_json(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
+            history = load_json(path.read_text(encoding="utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError is one too
             raise StoreError(f"{path} is not valid JSON ({exc}); delete run {self.run_id} and retrain it") from exc
+        except OSError as exc:
+            raise StoreError(f"{path} cannot be read ({exc.strerror or exc})") from exc
+        try:
+            validate_run_history(history)
+        except StoreError as exc:
+            raise StoreError(
+                f"The history of run {self.run_id} is damaged: {exc}. Delete the run and retrain it."
+            ) from exc
+        return history
 
     def array(self, name: str) -> np.ndarray:
         """Load `<name>.npy` from the run, refusing pickled (object) arrays."""

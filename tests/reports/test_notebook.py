@@ -79,6 +79,29 @@ def test_meta_strings_are_escaped_in_markdown_and_literals_in_code(short_run):
     assert namespace["CLASS_NAMES"][0] == evil
 
 
+def test_non_finite_stored_scores_and_curves_are_valid_python_in_the_notebook(short_run, tmp_path):
+    """A stored infinite loss or NaN score was written as a bare `inf` / `nan`: NameError once the notebook ran.
+    The notebook's stored-value lines now evaluate to exactly the stored values."""
+    import json
+    import math
+    import shutil
+
+    meta = dict(short_run.meta)
+    meta["metrics"] = {**meta["metrics"], "test_loss": math.inf, "val_accuracy": math.nan}
+    folder = tmp_path / "copy"
+    shutil.copytree(short_run.path, folder)
+    history = short_run.history()
+    history["epochs"][0] = {**history["epochs"][0], "loss": math.inf, "val_loss": math.nan}
+    (folder / "history.json").write_text(json.dumps(history))  # json writes Infinity / NaN, as Python reads them
+    code = "\n".join(_code(notebook_for(_subject_of(replace(short_run, path=folder, meta=meta)))))
+    namespace: dict = {"__builtins__": {}, "float": float}
+    for name in ("STORED", "STORED_CURVES"):
+        line = next(line for line in code.splitlines() if line.startswith(f"{name} = "))
+        exec(line, namespace)  # a NameError here is the fault
+    assert namespace["STORED"]["test_loss"] == math.inf and math.isnan(namespace["STORED"]["val_accuracy"])
+    assert namespace["STORED_CURVES"]["loss"][0] == math.inf and math.isnan(namespace["STORED_CURVES"]["val_loss"][0])
+
+
 def test_a_setting_the_recipe_does_not_reproduce_is_named(short_run, monkeypatch):
     import engine.reports.notebook as notebook_module
 

@@ -15,6 +15,7 @@ from engine.datasets import load_dataset
 from engine.errors import TrainingDiverged
 from engine.runs import get_or_train, run_id_for
 from engine.store import RunStore, StoredRun
+from engine.store.manifest import manifest_bytes
 from engine.training.config import TrainConfig
 
 SPEC = ModelSpec(conv_blocks=(ConvBlock(8, padding="same"),), dense_layers=(DenseLayer(16),), input_shape=(8, 8, 1))
@@ -71,7 +72,7 @@ def test_a_damaged_run_is_detected_and_retrained(digits, damage, caplog):
         manifest = run.path / "manifest.json"
         data = json.loads(manifest.read_text())
         data["files"]["history.json"]["sha256"] = "0" * 64
-        manifest.write_text(json.dumps(data))
+        manifest.write_bytes(manifest_bytes(data))
     before = trainings()
     again = get_or_train(digits, SPEC, CONFIG.replace(seed=11))
     assert not again.cached and trainings() == before + 1

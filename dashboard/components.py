@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -51,6 +51,21 @@ def plain(text, limit: int | None = None, *, chart: bool = False) -> str:
         return html.escape(text, quote=False)
     text = _AUTOLINK_TRIGGERS.sub(lambda found: found.group(0) + WORD_JOINER, " ".join(text.splitlines()))
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+# What a 1400 px browser window leaves a table in the wide layout, beside the expanded sidebar (about 336 px) and
+# the main column's side padding: the fixed column widths of Home's and Compare's run tables add up to at most this.
+TABLE_WIDTH_PX = 900
+
+
+def fixed_columns(widths: Mapping[str, int], configs: Mapping[str, dict]) -> dict[str, dict]:
+    """Column configs for `st.dataframe` with each listed column at its fixed pixel width (`configs` gives the
+    header, format and kind). The widths must fit `TABLE_WIDTH_PX`, so no header or cell is cut off at 1400 px."""
+    if sum(widths.values()) > TABLE_WIDTH_PX:
+        raise ValueError(f"columns of {sum(widths.values())} px do not fit the {TABLE_WIDTH_PX} px a table has")
+    return {
+        name: {**(configs.get(name) or st.column_config.Column()), "width": width} for name, width in widths.items()
+    }
 
 
 def show_error(error: BaseException) -> None:

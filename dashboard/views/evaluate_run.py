@@ -8,9 +8,9 @@ import streamlit as st
 from charts import evaluation as charts
 from dashboard import components, services
 from engine.architectures import PRESETS
-from engine.architectures.presets import run_model_label
 from engine.compare import reported_test_accuracy
 from engine.errors import DigitLabError
+from engine.runs import run_label
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def show_headline(run, evaluation) -> None:
     st.markdown(
         f"Run `{run.run_id}` · dataset **{plain(meta['dataset']['name'], 60)}** "
         f"({meta['dataset'].get('n_test', evaluation.num_samples):,} "
-        f"test images, {k} classes) · model **{plain(run_model_label(meta), 120)}** · "
+        f"test images, {k} classes) · model **{plain(run_label(run, dataset=False), 120)}** · "
         f"{meta['parameters']['total']:,} parameters · {plain(meta.get('epochs_run', '?'), 10)} epochs in "
         f"{meta.get('train_seconds', 0):.1f} s · created {plain(meta.get('created', '?'), 40)}"
     )

@@ -186,6 +186,7 @@ def test_the_run_list_has_one_row_per_run_and_blanks_what_old_meta_lacks():
     table = runs_table([hand_built_run("a" * 20, "seed002-uci8x8", 0.9), old])
     assert list(table.columns) == [
         "run_id",
+        "label",
         "dataset",
         "preset",
         "architecture",
@@ -196,6 +197,10 @@ def test_the_run_list_has_one_row_per_run_and_blanks_what_old_meta_lacks():
     ]
     assert table["run_id"].tolist() == ["a" * 20, "b" * 20]  # the order given: the store lists newest first
     assert table["preset"].tolist() == ["seed002-uci8x8", "custom"]
+    assert table["label"].tolist() == [
+        "seed002-uci8x8 + epochs 3, batch 64 · digits",
+        f"custom {spec_summary(SPEC.to_dict())} · digits",
+    ]
     assert table["test_accuracy"].tolist() == [0.9, 0.5]
     assert table["architecture"].tolist() == [spec_summary(SPEC.to_dict())] * 2
     first, second = table.to_dict("records")

@@ -1,5 +1,6 @@
 """The run the Evaluate page shows, as its tabs read it: scores, class names, test images; and its headline."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_images(meta: dict, evaluation):
     return dataset.x_test, dataset.value_max, ""
 
 
-def show_headline(run, evaluation) -> None:
+def show_headline(run, evaluation) -> Callable[[], None]:
     """The headline metrics, what the run is, the source report's accuracy beside ours, and the run's notes."""
     meta = run.meta
     k = evaluation.num_classes
@@ -120,4 +121,7 @@ def show_headline(run, evaluation) -> None:
                 st.text(warning)  # stored meta is untrusted: plain text, never Markdown
     for note in evaluation.notes:
         st.info(plain(note), icon=":material/info:")
-    components.share_box()
+    download_col, share_col = st.columns([3, 1])
+    components.model_download(run, "eval_download", download_col)  # any run opened here, not only the sidebar's
+    with share_col:
+        return components.share_box()  # the page refreshes it once its view is published

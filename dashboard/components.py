@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -51,6 +51,21 @@ def plain(text, limit: int | None = None, *, chart: bool = False) -> str:
         return html.escape(text, quote=False)
     text = _AUTOLINK_TRIGGERS.sub(lambda found: found.group(0) + WORD_JOINER, " ".join(text.splitlines()))
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+# What a 1400 px browser window leaves a table in the wide layout, beside the expanded sidebar (about 336 px) and
+# the main column's side padding: the fixed column widths of Home's and Compare's run tables add up to at most this.
+TABLE_WIDTH_PX = 900
+
+
+def fixed_columns(widths: Mapping[str, int], configs: Mapping[str, dict]) -> dict[str, dict]:
+    """Column configs for `st.dataframe` with each listed column at its fixed pixel width (`configs` gives the
+    header, format and kind). The widths must fit `TABLE_WIDTH_PX`, so no header or cell is cut off at 1400 px."""
+    if sum(widths.values()) > TABLE_WIDTH_PX:
+        raise ValueError(f"columns of {sum(widths.values())} px do not fit the {TABLE_WIDTH_PX} px a table has")
+    return {
+        name: {**(configs.get(name) or st.column_config.Column()), "width": width} for name, width in widths.items()
+    }
 
 
 def show_error(error: BaseException) -> None:
@@ -134,10 +149,42 @@ def checked_test_index(key: str, n_test: int) -> None:
     st.session_state[key] = min(int(st.session_state.get(key, 0)), n_test - 1)
 
 
-def share_box() -> None:
+def share_box() -> Callable[[], None]:
+    """The "Copy link" box. Returns the function that writes the link into it, already called once: a page with
+    view parameters (tab, cell, toggles) calls it again after `links.publish_view`, so the box shows the address
+    bar's link, view included, rather than the one from before the page's widgets were drawn."""
     with st.popover("Copy link", icon=":material/link:"):
-        st.caption("This link reopens the current view (dataset, model, settings and run) in any browser.")
-        st.code(links.share_url(), language=None)
+        st.caption(
+            "This link reopens the current view (dataset, model, settings, run, tab and choices) in any browser."
+        )
+        slot = st.empty()
+
+    def show() -> None:
+        slot.code(links.share_url(), language=None, wrap_lines=True)  # wrapped: a long link is never cut off
+
+    show()
+    return show
+
+
+def model_download(run, key: str, where=st) -> None:
+    """A button that downloads `run`'s trained model as its stored `.keras` file (load it with
+    `keras.saving.load_model`): the one button Train shows for the sidebar's run and Evaluate for any run it
+    opens (from Home, Compare, a fold or a sweep trial). The file is read only when the button is clicked; no
+    server cap applies to downloads (a model's size is already bounded by the parameter cap)."""
+    try:
+        model_path = run.file("model.keras")
+    except DigitLabError as error:
+        where.caption(plain(f"Model file unavailable: {error}"))
+        return
+    where.download_button(
+        "Download the trained model (.keras)",
+        data=model_path.read_bytes,
+        file_name=f"digitlab-{run.run_id}.keras",
+        mime="application/octet-stream",
+        key=key,
+        on_click="ignore",
+        help=f"Run {run.run_id}'s model as stored: load it with keras.saving.load_model.",
+    )
 
 
 def memory_note(selection) -> str:

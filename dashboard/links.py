@@ -474,7 +474,9 @@ def keep_view_state(view: PageView) -> None:
 
 
 def share_url() -> str:
+    """The address bar's link: this page's address with the query parameters as written so far in this run
+    (`publish`, then the page's `set_page_param` and `publish_view`)."""
     from urllib.parse import urlencode
 
     base = st.context.url or ""
-    return f"{base.split('?')[0]}?{urlencode(current_params())}"
+    return f"{base.split('?')[0]}?{urlencode(st.query_params.to_dict())}"

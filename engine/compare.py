@@ -7,6 +7,7 @@ comparison of seed document 003.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,12 +15,11 @@ import numpy as np
 import pandas as pd
 
 from engine.architectures import PRESETS
-from engine.architectures.presets import run_model_label
 from engine.datasets import Dataset
 from engine.errors import DigitLabError, InvalidConfig, StoreError
 from engine.executors import RunTask, batch_relay, raise_for_failures, resolve
 from engine.progress import BatchCallback
-from engine.runs import RunResult, preset_request, spec_summary
+from engine.runs import RunResult, labels_of, preset_request, spec_summary
 from engine.store import RunStore, StoredRun
 
 if TYPE_CHECKING:  # annotations only: the executors are imported when the models run
@@ -31,13 +31,10 @@ PRESET_STUDIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def run_label(run: StoredRun) -> str:
-    meta = run.meta
-    name = run_model_label(meta) if meta.get("preset") else spec_summary(meta["spec"])  # "seed001-cnn3 + epochs 20"
-    return f"{name} · {meta['dataset']['name']} · {run.run_id[:6]}"
-
-
-def comparison_table(runs: list[StoredRun]) -> pd.DataFrame:
+def comparison_table(runs: list[StoredRun], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per run. `labels`: the runs' names as a wider list named them (`engine.runs.labels_of` over every
+    stored run, as Compare's picker does), so a row reads as its choice did; by default `labels_of(runs)`."""
+    labels = labels if labels is not None else labels_of(runs)
     rows = []
     for run in runs:
         meta = run.meta
@@ -45,7 +42,7 @@ def comparison_table(runs: list[StoredRun]) -> pd.DataFrame:
         rows.append(
             {
                 "run_id": run.run_id,
-                "label": run_label(run),
+                "label": labels[run.run_id],
                 "dataset": meta["dataset"]["name"],
                 "preset": meta.get("preset") or "custom",
                 "architecture": spec_summary(meta["spec"]),
@@ -74,13 +71,13 @@ def reported_test_accuracy(preset: str, dataset: str | None = None) -> float:
     return float(found.reported.get("test_accuracy", np.nan))
 
 
-def comparison_with_reports(runs: list[StoredRun]) -> pd.DataFrame:
+def comparison_with_reports(runs: list[StoredRun], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """`comparison_table` plus `reported_accuracy`, the source's figure for each run's preset (NaN where none).
 
     The reported figure belongs to the preset as the source trained it (its dataset, epochs, full data): it is
     shown only beside runs on the report's dataset, and a run with other settings is not expected to reach it.
     """
-    table = comparison_table(runs)
+    table = comparison_table(runs, labels)
     table["reported_accuracy"] = pd.Series(
         [
             reported_test_accuracy(preset, dataset)
@@ -93,15 +90,27 @@ def comparison_with_reports(runs: list[StoredRun]) -> pd.DataFrame:
 
 
 def runs_table(runs: list[StoredRun]) -> pd.DataFrame:
-    """One row per stored run, in the order given: the run list Home shows.
+    """One row per stored run, in the order given: the run list Home shows, each named by `labels_of`.
 
     Unlike `comparison_table` it needs only what every stored run's meta holds: epochs, training time and the
     creation time are blank (None) for a run whose meta lacks them.
     """
-    columns = ["run_id", "dataset", "preset", "architecture", "test_accuracy", "epochs", "train_seconds", "created"]
+    columns = [
+        "run_id",
+        "label",
+        "dataset",
+        "preset",
+        "architecture",
+        "test_accuracy",
+        "epochs",
+        "train_seconds",
+        "created",
+    ]
+    labels = labels_of(runs)
     rows = [
         {
             "run_id": run.run_id,
+            "label": labels[run.run_id],
             "dataset": run.meta["dataset"]["name"],
             "preset": run.meta.get("preset") or "custom",
             "architecture": spec_summary(run.meta["spec"]),
@@ -113,6 +122,38 @@ def runs_table(runs: list[StoredRun]) -> pd.DataFrame:
         for run in runs
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def incomparability(run: StoredRun, other: StoredRun) -> str:
+    """Why `other` cannot be scored beside `run` on `run`'s test set (a robustness curve, a second explanation):
+    another dataset (name or fingerprint: another copy of "mnist" is another dataset), another image size, or other
+    classes. "" when it can."""
+    mine, theirs = run.meta["dataset"], other.meta["dataset"]
+    if theirs["name"] != mine["name"]:
+        return f"trained on {theirs['name']}, not {mine['name']}"
+    if theirs.get("fingerprint") != mine.get("fingerprint"):
+        return f"trained on another copy of {mine['name']} (other files)"
+    shape, my_shape = list(theirs.get("image_shape") or [])[:2], list(mine.get("image_shape") or [])[:2]
+    if shape != my_shape:
+        return f"its images are {'x'.join(map(str, shape)) or 'of unknown size'}, not {'x'.join(map(str, my_shape))}"
+    if list(other.meta["class_names"]) != list(run.meta["class_names"]):
+        return f"it classifies {len(other.meta['class_names'])} other classes"
+    return ""
+
+
+def comparable_runs(run: StoredRun, others: list[StoredRun]) -> tuple[list[StoredRun], list[tuple[StoredRun, str]]]:
+    """`others` (without `run` itself) split into those scored on the same test images and classes as `run`, and
+    the rest with why not (`incomparability`), each in the order given."""
+    fits, refused = [], []
+    for other in others:
+        if other.run_id == run.run_id:
+            continue
+        reason = incomparability(run, other)
+        if reason:
+            refused.append((other, reason))
+        else:
+            fits.append(other)
+    return fits, refused
 
 
 @dataclass(frozen=True)
@@ -146,16 +187,20 @@ def measured_training_time(runs: list[StoredRun], preset: str, dataset: str, epo
     )
 
 
-def aligned_curves(runs: list[StoredRun], problems: list[tuple[str, str]] | None = None) -> pd.DataFrame:
-    """Long format (run_id, label, epoch, metric, value); epoch 0 holds the score before training.
+def aligned_curves(
+    runs: list[StoredRun], problems: list[tuple[str, str]] | None = None, labels: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Long format (run_id, label, epoch, metric, value); epoch 0 holds the score before training. `labels` as in
+    `comparison_table`.
 
     A run whose history cannot be read (a refused or damaged file) is left out; `(run_id, reason)` is appended
     to `problems` when given, so the page can say which curve is missing and why.
     """
+    labels = labels if labels is not None else labels_of(runs)
     rows = []
     for run in runs:
         try:
-            history, label = run.history(), run_label(run)
+            history, label = run.history(), labels[run.run_id]
             if not isinstance(history, dict) or not isinstance(history.get("epochs"), list):
                 raise StoreError(f"the history of run {run.run_id} is not in the expected form")
         except DigitLabError as error:
@@ -182,8 +227,10 @@ def aligned_curves(runs: list[StoredRun], problems: list[tuple[str, str]] | None
     return pd.DataFrame(rows, columns=["run_id", "label", "epoch", "metric", "value"])
 
 
-def accuracy_vs_parameters(runs: list[StoredRun]) -> pd.DataFrame:
-    return comparison_table(runs)[["run_id", "label", "parameters", "test_accuracy", "train_seconds", "dataset"]]
+def accuracy_vs_parameters(runs: list[StoredRun], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    return comparison_table(runs, labels)[
+        ["run_id", "label", "parameters", "test_accuracy", "train_seconds", "dataset"]
+    ]
 
 
 def preset_study_tasks(name: str, dataset: Dataset, **config_changes: Any) -> list:

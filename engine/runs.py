@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from engine import telemetry
-from engine.architectures.presets import get_preset
+from engine.architectures.presets import PRESETS, get_preset, model_label, recipe_overrides
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset
 from engine.datasets.label_checks import label_warnings, mapping_warning
@@ -359,3 +360,147 @@ def spec_summary(spec_dict: dict) -> str:
         blocks.append(text)
     blocks += [f"D{layer['units']}" for layer in spec_dict.get("dense_layers", [])]
     return " · ".join(blocks) + f" → {spec_dict.get('num_classes')}"
+
+
+# ------------------------------------------------------------------------------------------------ run labels
+# Every list of runs (Home's table, Compare's choices and charts, the pickers on Explain and Robustness, `digit-lab
+# runs --json`) names a run with `run_label`/`labels_of`, so no two rows read alike: a fold says which fold, a run
+# that differs from its preset (a sweep trial, a changed recipe) says how, a custom model shows its layers.
+
+# Spec fields a label names in words; any other changed field is named by its path ("conv1.filters").
+_SPEC_FIELD_NAMES = {"learning_rate": "learning rate", "batch_norm_momentum": "BN momentum"}
+# Never a distinguishing setting: they say which data the run saw (named by the dataset and fold) or are derived.
+_NOT_SETTINGS = {"input_shape", "num_classes", "cv_folds", "cv_fold"}
+
+
+def _part(meta: dict, name: str) -> dict:
+    """A dict-valued part of stored meta ("spec", "config"); {} when missing or not a dict (meta is untrusted)."""
+    found = meta.get(name)
+    return found if isinstance(found, dict) else {}
+
+
+def _flat_spec(spec: dict) -> dict[str, object]:
+    """A stored spec as {path: value}: top-level scalars by name, layer fields as 'conv1.filters', 'dense2.units'."""
+    flat: dict[str, object] = {}
+    for key, value in spec.items():
+        if key in ("conv_blocks", "dense_layers"):
+            prefix = "conv" if key == "conv_blocks" else "dense"
+            layers = value if isinstance(value, list | tuple) else []
+            flat[f"{prefix} layers"] = len(layers)
+            for number, layer in enumerate(layers, 1):
+                if isinstance(layer, dict):
+                    flat.update({f"{prefix}{number}.{field}": v for field, v in layer.items()})
+        elif key not in _NOT_SETTINGS and not isinstance(value, dict | list | tuple):
+            flat[key] = value
+    return flat
+
+
+def run_settings(meta: dict) -> dict[str, object]:
+    """What a run was trained with, flattened for comparison: the spec's fields ('learning_rate', 'conv1.filters')
+    and the config's ('batch_size', 'seed'), without the fold fields (a label says 'fold 2/5' instead)."""
+    spec = _part(meta, "spec")
+    config = _part(meta, "config")
+    settings = _flat_spec(spec)
+    for key, value in config.items():
+        if key not in _NOT_SETTINGS and not isinstance(value, dict | list):
+            settings.setdefault(key, value)
+    return settings
+
+
+def _describe(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        shown = "on" if value else "off"
+    elif isinstance(value, float):
+        shown = f"{value:g}"
+    else:
+        shown = str(value)
+    return f"{_SPEC_FIELD_NAMES.get(name, name.replace('_', ' '))} {shown}"
+
+
+def _spec_changes(meta: dict) -> list[str]:
+    """How a preset run's architecture differs from its preset's, sized for the run's data: what a sweep trial
+    changed (learning rate, filters, dropout). Empty for a custom run or one whose preset is unknown here."""
+    preset = PRESETS.get(str(meta.get("preset") or ""))
+    spec = meta.get("spec")
+    shape = meta.get("dataset", {}).get("image_shape")
+    if preset is None or not isinstance(spec, dict) or not isinstance(shape, list) or len(shape) != 3:
+        return []
+    try:
+        base = _flat_spec(preset.spec_for(tuple(shape), spec["num_classes"]).to_dict())
+    except (DigitLabError, TypeError, ValueError, KeyError):
+        return []
+    mine = _flat_spec(spec)
+    if mine.get("conv layers") != base.get("conv layers") or mine.get("dense layers") != base.get("dense layers"):
+        return [f"layers {spec_summary(spec)}"]
+    return [_describe(key, value) for key, value in mine.items() if key in base and base[key] != value]
+
+
+def _fold(meta: dict) -> str:
+    config = _part(meta, "config")
+    folds, fold = config.get("cv_folds"), config.get("cv_fold", 0)
+    if isinstance(folds, int) and not isinstance(folds, bool) and folds > 0 and isinstance(fold, int):
+        return f"fold {fold + 1}/{folds}"  # cv_fold counts from 0, as scikit-learn's splits do
+    return ""
+
+
+def run_label(run: StoredRun, *, dataset: bool = True) -> str:
+    """A run's name from its own meta: 'seed001-cnn3 + epochs 20, learning rate 0.003 · fold 2/5 · mnist'; a custom
+    model shows its layers ('custom C32k3-P · D64 → 10 · digits'). Lists use `labels_of`, which also tells apart
+    runs this leaves alike. `dataset=False` leaves the dataset's name out, for a page that shows it beside."""
+    meta = run.meta
+    name = str(meta.get("preset") or "")
+    preset = PRESETS.get(name)
+    spec = _part(meta, "spec")
+    if not name:
+        model = f"custom {spec_summary(spec)}"
+    elif preset is None:
+        model = name  # a preset this version no longer has: its stored name is all there is
+    else:
+        config = _part(meta, "config")
+        overrides = recipe_overrides(preset, config)
+        if _fold(meta):  # a fold validates on its held-out part, so the split is zeroed by design, not changed
+            overrides = tuple(o for o in overrides if o.setting != "validation_split")
+        model = model_label(name, overrides)
+        changes = _spec_changes(meta)
+        if changes:
+            model += (", " if " + " in model else " + ") + ", ".join(changes)
+    data_name = str(meta.get("dataset", {}).get("name", "")) if dataset else ""
+    return " · ".join(part for part in (model, _fold(meta), data_name) if part)
+
+
+def labels_of(runs: list[StoredRun]) -> dict[str, str]:
+    """{run_id: label} for a list, every label different: runs `run_label` names alike get the settings in which
+    they differ ('batch size 32' / 'batch size 64'), and runs alike in every setting (other library versions,
+    another copy of a dataset) their short run id."""
+    labels = {run.run_id: run_label(run) for run in runs}
+    groups: dict[str, list[StoredRun]] = {}
+    for run in runs:
+        groups.setdefault(labels[run.run_id], []).append(run)
+    for label, group in groups.items():
+        if len(group) < 2:
+            continue
+        settings = [run_settings(run.meta) for run in group]
+        keys = list(dict.fromkeys(key for found in settings for key in found))
+        differing = [key for key in keys if len({repr(found.get(key)) for found in settings}) > 1]
+        told = {
+            run.run_id: f"{label} · " + ", ".join(_describe(key, found.get(key)) for key in differing)
+            for run, found in zip(group, settings, strict=True)
+        }
+        counts = Counter(told.values())
+        alike = [run.run_id for run in group if not differing or counts[told[run.run_id]] > 1]
+        for run in group:
+            labels[run.run_id] = told[run.run_id] if run.run_id not in alike else label
+        width = _distinct_prefix(alike)
+        for run_id in alike:
+            labels[run_id] = f"{label} · run {run_id[:width]}"
+    return labels
+
+
+def _distinct_prefix(run_ids: list[str], shortest: int = 6) -> int:
+    """The fewest leading characters (at least `shortest`) that tell these run ids apart."""
+    width = shortest
+    while width < max((len(run_id) for run_id in run_ids), default=0) and len({r[:width] for r in run_ids}) < len(
+        run_ids
+    ):
+        width += 1
+    return width

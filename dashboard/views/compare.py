@@ -7,13 +7,14 @@ from charts.compare import accuracy_vs_parameters, aligned_curves, confusion_gri
 from dashboard import components, hosting, job_panel, links, services, state
 from dashboard.report_buttons import report_buttons
 from dashboard.views.compare_view import METRICS, VIEW
-from engine.compare import PRESET_STUDIES, comparison_with_reports, preset_study_tasks, run_label, run_preset_study
+from engine.compare import PRESET_STUDIES, comparison_with_reports, preset_study_tasks, run_preset_study
 from engine.compare import accuracy_vs_parameters as accuracy_points
 from engine.compare import aligned_curves as curve_table
 from engine.errors import DigitLabError
 from engine.jobs import JobRequest
 from engine.reports import runs_subject
 from engine.reports.subject import best_run
+from engine.runs import labels_of
 
 KEPT = state.COMPARE_KEPT_KEY
 MAX_CONFUSIONS = 6
@@ -25,10 +26,26 @@ def _request_study() -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _curves(run_ids: tuple[str, ...], _runs) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    # A run id is a content hash, so the ids alone key the stored histories.
+def _curves(run_ids: tuple[str, ...], labels: tuple[str, ...], _runs) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    # A run id is a content hash, so the ids key the stored histories; the labels too, as a run stored since can
+    # change how another is told apart.
     problems: list[tuple[str, str]] = []
-    return curve_table(_runs, problems), problems
+    return curve_table(_runs, problems, dict(zip(run_ids, labels, strict=True))), problems
+
+
+# The side-by-side table's columns, in px: the label names preset, changes, fold and dataset, so the preset,
+# dataset and architecture columns would repeat it; fixed widths fit a 1400 px window (components.TABLE_WIDTH_PX).
+COMPARE_COLUMNS = {
+    "label": 300,
+    "test_accuracy": 115,
+    "reported_accuracy": 75,
+    "macro_f1": 70,
+    "parameters": 85,
+    "train_seconds": 60,
+    "epochs": 55,
+    "batch_size": 50,
+    "learning_rate": 70,
+}
 
 
 # The view is kept before any widget: the curve metric keeps its value and link past a visit elsewhere.
@@ -157,6 +174,7 @@ if not runs:
     st.page_link("views/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 by_id = {run.run_id: run for run in runs}
+run_names = labels_of(runs)  # over every stored run, so a choice reads the same in the picker, table and charts
 wanted = list(dict.fromkeys(ss.get(state.COMPARE_KEY, ss.get(KEPT, []))))
 missing = [run_id for run_id in wanted if run_id not in by_id]
 if missing:
@@ -169,7 +187,7 @@ chosen_ids = st.multiselect(
     "Runs to compare",
     list(by_id),
     key=state.COMPARE_KEY,
-    format_func=lambda run_id: run_label(by_id[run_id]),
+    format_func=run_names.__getitem__,
     placeholder="Choose stored runs (any dataset)",
 )
 ss[KEPT] = chosen_ids
@@ -179,48 +197,40 @@ if not chosen_ids:
     st.stop()
 chosen = [by_id[run_id] for run_id in chosen_ids]
 
-table = comparison_with_reports(chosen)
+table = comparison_with_reports(chosen, run_names)
 # Scores first: the table is wide and the right-hand columns scroll out of view.
-columns = [
-    "label",
-    "test_accuracy",
-    "reported_accuracy",
-    "macro_f1",
-    "parameters",
-    "train_seconds",
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "dataset",
-    "preset",
-    "architecture",
-]
+columns = dict(COMPARE_COLUMNS)
 if table["reported_accuracy"].isna().all():
-    columns.remove("reported_accuracy")
+    columns.pop("reported_accuracy")
 # The grid prints a missing number as "None": the figure travels as fixed-width text, blank where no source
 # reports one (it still sorts correctly).
 table["reported_accuracy"] = ["" if pd.isna(value) else f"{value:.4f}" for value in table["reported_accuracy"]]
 st.subheader("Side by side")
 number = st.column_config.NumberColumn
 picked = st.dataframe(
-    table[columns],
+    table,
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
     key="compare_table",
-    column_config={
-        "label": "run",
-        "parameters": number(format="localized"),
-        "batch_size": "batch size",
-        "learning_rate": number("learning rate", format="%g"),
-        "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f", min_value=0, max_value=1),
-        "reported_accuracy": st.column_config.TextColumn(
-            "reported (source)",
-            help="The source report's test accuracy for this preset; blank for custom models and Digit Lab's own.",
-        ),
-        "macro_f1": number("macro F1", format="%.4f"),
-        "train_seconds": number("train s", format="%.1f"),
-    },
+    column_order=list(columns),
+    column_config=components.fixed_columns(
+        columns,
+        {
+            "label": st.column_config.TextColumn("run", pinned=True),
+            "parameters": number("params", format="localized"),
+            "batch_size": number("batch"),
+            "learning_rate": number("lr", format="%g", help="learning rate"),
+            "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f", min_value=0, max_value=1),
+            "reported_accuracy": st.column_config.TextColumn(
+                "reported",
+                help="The source report's test accuracy for this preset; blank for custom models and Digit Lab's own.",
+            ),
+            "macro_f1": number("macro F1", format="%.4f"),
+            "train_seconds": number("train s", format="%.1f"),
+            "epochs": number("epochs"),
+        },
+    ),
 )
 rows = picked.selection.rows if picked else []
 if rows and st.button(f"Open {components.plain(table.iloc[rows[0]]['label'], 80)} in Evaluate", key="compare_open"):
@@ -241,7 +251,7 @@ def chart_text(text) -> str:
 
 
 st.subheader("Training curves")
-curves, unreadable = _curves(tuple(chosen_ids), chosen)
+curves, unreadable = _curves(tuple(chosen_ids), tuple(run_names[run_id] for run_id in chosen_ids), chosen)
 for run_id, reason in unreadable:  # a refused file costs that run its curve, not the page
     st.text(f"No curve for run {run_id}: {reason}")
 metrics = [m for m in METRICS if m in set(curves["metric"])]
@@ -280,7 +290,7 @@ else:
     st.info("These runs stored no per-epoch history.")
 
 st.subheader("Accuracy against size")
-points = accuracy_points(chosen)
+points = accuracy_points(chosen, run_names)
 points = points.assign(label=points["label"].map(chart_text), dataset=points["dataset"].map(chart_text))
 st.plotly_chart(accuracy_vs_parameters(points), key="compare_scatter")
 
@@ -289,8 +299,8 @@ matrices = []
 for run in chosen[:MAX_CONFUSIONS]:
     scores = services.evaluation(run.run_id)
     if scores is not None:
-        names = [chart_text(name) for name in scores.class_names]
-        matrices.append((chart_text(run_label(run)), scores.confusion_normalised, names))
+        class_names = [chart_text(name) for name in scores.class_names]
+        matrices.append((chart_text(run_names[run.run_id]), scores.confusion_normalised, class_names))
 if len(chosen) > MAX_CONFUSIONS:
     st.caption(f"Showing the first {MAX_CONFUSIONS} of {len(chosen)} selected runs.")
 if matrices:

@@ -78,7 +78,7 @@ if evaluation is None:
     st.stop()
 
 # --- headline -----------------------------------------------------------------------------------------------
-show_headline(run, evaluation)
+refresh_share_box = show_headline(run, evaluation)
 names = list(evaluation.class_names)  # raw for widgets and tables; chart_names for Plotly, which reads HTML
 chart_names = [components.plain(name, 40, chart=True) for name in names]
 k = evaluation.num_classes
@@ -141,3 +141,4 @@ shows = (
 components.draw_open_tab(tabs, shows)
 
 links.publish_view(VIEW)
+refresh_share_box()  # now the link names the open tab, cell and toggles, as the address bar does

@@ -1,5 +1,6 @@
 """The run the Evaluate page shows, as its tabs read it: scores, class names, test images; and its headline."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,9 +9,9 @@ import streamlit as st
 from charts import evaluation as charts
 from dashboard import components, services
 from engine.architectures import PRESETS
-from engine.architectures.presets import run_model_label
 from engine.compare import reported_test_accuracy
 from engine.errors import DigitLabError
+from engine.runs import run_label
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def test_images(meta: dict, evaluation):
     return dataset.x_test, dataset.value_max, ""
 
 
-def show_headline(run, evaluation) -> None:
+def show_headline(run, evaluation) -> Callable[[], None]:
     """The headline metrics, what the run is, the source report's accuracy beside ours, and the run's notes."""
     meta = run.meta
     k = evaluation.num_classes
@@ -104,7 +105,7 @@ def show_headline(run, evaluation) -> None:
     st.markdown(
         f"Run `{run.run_id}` · dataset **{plain(meta['dataset']['name'], 60)}** "
         f"({meta['dataset'].get('n_test', evaluation.num_samples):,} "
-        f"test images, {k} classes) · model **{plain(run_model_label(meta), 120)}** · "
+        f"test images, {k} classes) · model **{plain(run_label(run, dataset=False), 120)}** · "
         f"{meta['parameters']['total']:,} parameters · {plain(meta.get('epochs_run', '?'), 10)} epochs in "
         f"{meta.get('train_seconds', 0):.1f} s · created {plain(meta.get('created', '?'), 40)}"
     )
@@ -121,4 +122,7 @@ def show_headline(run, evaluation) -> None:
                 st.text(warning)  # stored meta is untrusted: plain text, never Markdown
     for note in evaluation.notes:
         st.info(plain(note), icon=":material/info:")
-    components.share_box()
+    download_col, share_col = st.columns([3, 1])
+    components.model_download(run, "eval_download", download_col)  # any run opened here, not only the sidebar's
+    with share_col:
+        return components.share_box()  # the page refreshes it once its view is published

@@ -15,7 +15,7 @@ from dashboard.views.explain_prediction import INDEX_KEY, show_explanation
 from dashboard.views.explain_probes import show_calibration, show_embedding_map, show_robustness
 from dashboard.views.explain_run import ExplainedRun
 from dashboard.views.explain_view import TABS, VIEW
-from engine.architectures.presets import run_model_label
+from engine.runs import run_label
 
 selection = components.open_page("Explain", VIEW)
 
@@ -25,7 +25,7 @@ class_names = list(meta["class_names"])
 chart_names = [components.plain(name, 40, chart=True) for name in class_names]
 explained = ExplainedRun(run, dataset, labels, model, class_names, chart_names)
 st.caption(
-    f"Run `{run.run_id}` · {components.plain(run_model_label(meta), 120)} · "
+    f"Run `{run.run_id}` · {components.plain(run_label(run, dataset=False), 120)} · "
     f"{components.plain(dataset.name)} · test accuracy {meta['metrics']['test_accuracy']:.2%}"
 )
 

@@ -11,10 +11,11 @@ from charts.inspect import probability_bars
 from dashboard import components, explain_methods, hosting, services, state
 from dashboard.views.explain_run import ExplainedRun
 from dashboard.views.explain_view import METHODS, PREDICTED
-from engine.architectures.presets import run_model_label
+from engine.compare import comparable_runs
 from engine.datasets import normalised
 from engine.errors import DigitLabError
 from engine.probes.explain import ExplainSettings, conv_layer_names, explain_images, read_image_array
+from engine.runs import labels_of, run_label
 
 INDEX_KEY = "explain_index"
 SOURCE_KEY, UPLOAD_KEY, SECOND_KEY = "explain_source", "explain_upload", "explain_second"
@@ -43,25 +44,14 @@ def _second_run_candidates(run) -> list:
     """Other stored runs that can explain this run's images with the same classes: the same dataset (name and
     fingerprint: another copy of "mnist" is another dataset), image size and class names. A run on another dataset
     is never offered. Runs kept on Compare come first."""
-    data = run.meta["dataset"]
     kept = st.session_state.get(state.COMPARE_KEPT_KEY, st.session_state.get(state.COMPARE_KEY, []))
-    fits = [
-        other
-        for other in hosting.visible_runs(services.store().list())
-        if other.run_id != run.run_id
-        and other.meta["dataset"]["name"] == data["name"]
-        and other.meta["dataset"].get("fingerprint") == data.get("fingerprint")
-        and list(other.meta["dataset"]["image_shape"][:2]) == list(data["image_shape"][:2])
-        and list(other.meta["class_names"]) == list(run.meta["class_names"])
-    ]
+    fits, _ = comparable_runs(run, hosting.visible_runs(services.store().list()))  # the engine's one rule
     return sorted(fits, key=lambda other: other.run_id not in kept)  # stable: newest first within each group
 
 
-def _run_option(run) -> str:
+def _run_option(run_id: str, labels: dict[str, str]) -> str:
     """A selectbox option label (plain text there, so stored meta needs no escaping, only shortening)."""
-    if run is None:
-        return "none"
-    return f"{run.run_id[:10]} · {state.shorten(run_model_label(run.meta), 60)}"
+    return f"{run_id[:10]} · {state.shorten(labels[run_id], 80)}" if run_id in labels else "none"
 
 
 def show_explanation(ex: ExplainedRun) -> None:
@@ -126,6 +116,8 @@ def show_explanation(ex: ExplainedRun) -> None:
         key="explain_class",
     )
     candidates = {other.run_id: other for other in _second_run_candidates(run)}
+    # Named among themselves and this run, by what tells them apart (fold, changed settings, layers).
+    option_labels = labels_of([run, *candidates.values()])
     components.link_view_check(
         "second",
         (SECOND_KEY,),
@@ -135,7 +127,7 @@ def show_explanation(ex: ExplainedRun) -> None:
     second_id = pick[2].selectbox(
         "Second run, side by side",
         ["", *candidates],
-        format_func=lambda rid: _run_option(candidates.get(rid)),
+        format_func=lambda rid: _run_option(rid, option_labels),
         key=SECOND_KEY,
         help="Another stored run on the same dataset, with the same image size and classes (runs kept on "
         "Compare first), explained on the same image with the same method and class.",
@@ -190,7 +182,7 @@ def show_explanation(ex: ExplainedRun) -> None:
             break
         with column:
             if len(shown) > 1:
-                st.markdown(f"**Run `{shown_run.run_id}`** · {components.plain(run_model_label(shown_run.meta), 80)}")
+                st.markdown(f"**Run `{shown_run.run_id}`** · {components.plain(run_label(shown_run), 80)}")
             if note:
                 st.caption(components.plain(note))
             try:

@@ -6,17 +6,18 @@ import streamlit as st
 from charts.embedding_map import embedding_map_chart
 from charts.explain import reliability_diagram, robustness_curves
 from charts.inspect import input_image, probability_bars
-from dashboard import components, services, state
+from dashboard import components, hosting, services, state
 from dashboard.views.explain_prediction import INDEX_KEY
 from dashboard.views.explain_run import ExplainedRun
 from engine import inspection
-from engine.architectures.presets import run_model_label
+from engine.compare import comparable_runs
 from engine.datasets import normalised
 from engine.errors import DigitLabError
 from engine.exploration import EMBEDDINGS
 from engine.probes.calibration import Calibration, run_calibration
 from engine.probes.embedding_map import EmbeddingMap, embedding_map
 from engine.probes.robustness import PERTURBATIONS, RobustnessCurve, perturb, robustness_curve
+from engine.runs import labels_of
 
 
 @st.cache_data(show_spinner="Scoring the damaged test set…", max_entries=64)
@@ -50,6 +51,53 @@ def _remember_point(chart_key: str) -> None:
         st.session_state["embedding_map_point"] = int(custom[0])
 
 
+ROBUST_RUNS_KEY = "robust_runs"
+ROBUST_CHOICE_KEY = "_robust_runs_chosen"  # (run id, chosen run ids)
+
+
+def _runs_on_the_chart(run) -> list:
+    """The runs whose curves the chart draws, chosen in a "Runs on the chart" picker: this run by default, and
+    only runs scored on the same test images and classes (runs kept on Compare first); the stored runs that cannot
+    join are listed with why. Each curve costs a pass over the damaged test set per level, so none is added unasked.
+    """
+    ss = st.session_state
+    kept = list(dict.fromkeys(ss.get(state.COMPARE_KEPT_KEY, ss.get(state.COMPARE_KEY, []))))
+    visible = hosting.visible_runs(services.store().list())  # hosted: not the runs on another visitor's upload
+    stored = sorted(visible, key=lambda other: other.run_id not in kept)  # stable: newest first
+    fits, refused = comparable_runs(run, stored)
+    options = {other.run_id: other for other in [run, *fits]}
+    names = labels_of(list(options.values()))
+    # The choice outlives the widget (dropped while its tab is closed) in a key of its own, for this run only:
+    # another run opened starts again from that run alone.
+    remembered = ss.get(ROBUST_CHOICE_KEY)
+    if not remembered or remembered[0] != run.run_id:
+        ss[ROBUST_RUNS_KEY] = [run.run_id]
+    elif ROBUST_RUNS_KEY not in ss:
+        ss[ROBUST_RUNS_KEY] = list(remembered[1])
+    ss[ROBUST_RUNS_KEY] = [run_id for run_id in ss[ROBUST_RUNS_KEY] if run_id in options]  # a run deleted since
+    chosen = st.multiselect(
+        "Runs on the chart",
+        list(options),
+        key=ROBUST_RUNS_KEY,
+        format_func=lambda run_id: names[run_id],
+        help="Stored runs on the same dataset, with the same image size and classes (runs kept on Compare first). "
+        "Each new run's curve is computed once, then kept with the run.",
+    )
+    if refused:
+        on_compare = sum(other.run_id in kept for other, _ in refused)
+        title = f"{len(refused)} stored run(s) cannot share this chart" + (
+            f", {on_compare} of them selected on Compare" if on_compare else ""
+        )
+        with st.expander(title):
+            refused_names = labels_of([other for other, _ in refused])
+            for other, reason in refused:  # plain text: labels and reasons quote stored meta
+                st.text(f"{refused_names[other.run_id]} ({other.run_id[:10]}): {reason}")
+    ss[ROBUST_CHOICE_KEY] = (run.run_id, list(chosen))
+    if not chosen:
+        st.info("Choose at least one run above to draw its curve.")
+    return [options[run_id] for run_id in chosen], names
+
+
 def show_robustness(ex: ExplainedRun) -> None:
     run, dataset, labels, model, value_max, chart_names = (
         ex.run,
@@ -62,21 +110,19 @@ def show_robustness(ex: ExplainedRun) -> None:
     names = list(PERTURBATIONS)
     perturbation = st.selectbox("Perturbation", names, key="robust_perturbation")
     kind = PERTURBATIONS[perturbation]
-    ss = st.session_state
-    wanted = list(dict.fromkeys(ss.get(state.COMPARE_KEPT_KEY, ss.get(state.COMPARE_KEY, []))))
-    curve_runs = [run] + [r for r in (services.run(rid) for rid in wanted if rid != run.run_id) if r is not None]
+    curve_runs, labels_shown = _runs_on_the_chart(run)
     curves = []
     for curve_run in curve_runs:
         try:
+            # Cached per (run, perturbation) here and with the run in the store: adding a run computes only its curve.
             curve = _curve(curve_run.run_id, services.stored_copy(curve_run), perturbation)
         except DigitLabError as error:
             st.warning(f"Run `{curve_run.run_id}` left out of the curve: {components.plain(error, 200)}")
             continue
-        label = components.plain(f"{curve_run.run_id[:10]} {run_model_label(curve_run.meta)}", 60, chart=True)
+        label = components.plain(labels_shown[curve_run.run_id], 60, chart=True)
         curves.append((label, curve.levels, curve.accuracy))
-    if len(curve_runs) > 1:
-        st.caption(f"This run and the {len(curve_runs) - 1} other run(s) selected on Compare.")
-    st.plotly_chart(robustness_curves(curves, perturbation, kind.unit), key="robust_curve")
+    if curves:
+        st.plotly_chart(robustness_curves(curves, perturbation, kind.unit), key="robust_curve")
 
     components.link_view_check(
         "level",

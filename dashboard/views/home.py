@@ -107,6 +107,8 @@ if st.session_state.pop("_train_default", False):
         if not result.cached:
             scan = services.store().scan()  # the run just stored belongs in the table below
 
+HOME_COLUMNS = {"label": 470, "test_accuracy": 130, "epochs": 60, "train_seconds": 70, "created": 140}  # px
+
 st.subheader("Stored runs")
 runs = hosting.visible_runs(scan.runs)  # hosted: not the runs on another visitor's upload
 if scan.problems:  # one bad run never hides the others: it is named here, with why (plain text: it is stored data)
@@ -117,22 +119,31 @@ if not runs:
     st.info("No runs yet. Train one above or on the Train page.")
     st.stop()
 table = runs_table(runs)
+# Each row is named by its label (preset, what changed, fold, dataset), so the preset, architecture and dataset
+# columns would repeat it; fixed widths keep every column readable in a 1400 px window (components.TABLE_WIDTH_PX).
+table["created"] = table["created"].map(lambda when: str(when)[:16].replace("T", " ") if when else when)
 picked = st.dataframe(
     table,
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
     key="home_runs",
-    column_config={
-        "run_id": "run",
-        "preset": "model",
-        "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f", min_value=0, max_value=1),
-        "train_seconds": "train s",
-    },
+    column_order=list(HOME_COLUMNS),
+    column_config=components.fixed_columns(
+        HOME_COLUMNS,
+        {
+            "label": st.column_config.TextColumn("run", pinned=True),
+            "test_accuracy": st.column_config.ProgressColumn("test accuracy", format="%.4f", min_value=0, max_value=1),
+            "epochs": st.column_config.NumberColumn("epochs"),
+            "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
+            "created": st.column_config.TextColumn("created (UTC)"),
+        },
+    ),
 )
 rows = picked.selection.rows if picked else []
 if rows:
     run_id = table.iloc[rows[0]]["run_id"]
+    st.caption(f"Run `{run_id}` · {components.plain(table.iloc[rows[0]]['label'], 200)}")
     open_col, delete_col = st.columns([1, 5])
     if open_col.button("Open", key="open_run"):
         state.open_run(run_id)

@@ -11,9 +11,8 @@ from dashboard import components, links, services
 from dashboard.views.inspect_drawing import show_drawing
 from dashboard.views.inspect_layers import INDEX_KEY, extractor_for, show_kernels, show_test_image
 from dashboard.views.inspect_view import TABS, VIEW
-from engine.architectures.presets import run_model_label
 from engine.errors import DigitLabError
-from engine.runs import spec_summary
+from engine.runs import run_label, spec_summary
 
 selection = components.open_page("Inspect", VIEW)
 
@@ -28,7 +27,7 @@ class_names = list(meta["class_names"])  # from stored meta: HTML-escaped for Pl
 chart_names = [components.plain(name, 40, chart=True) for name in class_names]
 accuracy = meta["metrics"]["test_accuracy"]
 st.caption(
-    f"Run `{run.run_id}` · {components.plain(run_model_label(meta), 120)} · `{spec_summary(meta['spec'])}` · "
+    f"Run `{run.run_id}` · {components.plain(run_label(run, dataset=False), 120)} · `{spec_summary(meta['spec'])}` · "
     f"{components.plain(dataset.name)} · test accuracy {accuracy:.2%}"
 )
 

@@ -223,18 +223,7 @@ if history:
         st.caption("Early stopping ended training before the last epoch.")
 
 download_col, link_col, share_col = st.columns([2, 2, 1])
-try:
-    model_path = result_run.file("model.keras")
-    download_col.download_button(
-        "Download the trained model (.keras)",
-        data=model_path.read_bytes,
-        file_name=f"digitlab-{result_run.run_id}.keras",
-        mime="application/octet-stream",
-        key="train_download",
-        on_click="ignore",
-    )
-except DigitLabError as error:
-    download_col.caption(f"Model file unavailable: {error}")
+components.model_download(result_run, "train_download", download_col)
 link_col.page_link("views/evaluate.py", label="Evaluate this run", icon=":material/analytics:")
 with share_col:
     components.share_box()

@@ -7,7 +7,7 @@ import json
 import sys
 
 from engine.errors import RunNotFound
-from engine.runs import spec_summary
+from engine.runs import labels_of, spec_summary
 from engine.store import RunStore, is_run_id
 
 
@@ -63,12 +63,14 @@ def _runs(args: argparse.Namespace) -> None:
     scan = store.scan()
     for problem in scan.problems:  # flagged on stderr, so one bad run never hides (or breaks) the listing
         print(f"warning: run {problem.run_id} is not listed: {problem.reason}", file=sys.stderr)
+    labels = labels_of(scan.runs)  # what tells each run apart: fold, changed settings, layers of a custom model
     rows = []
     for run in scan.runs:
         meta = run.meta
         rows.append(
             {
                 "run_id": run.run_id,
+                "label": labels[run.run_id],
                 "dataset": meta["dataset"]["name"],
                 "preset": meta.get("preset", ""),
                 "architecture": spec_summary(meta["spec"]),
@@ -81,7 +83,4 @@ def _runs(args: argparse.Namespace) -> None:
         print(json.dumps(rows))
         return
     for row in rows:
-        print(
-            f"{row['run_id']}  {row['dataset']:<14} {row['preset'] or 'custom':<18} "
-            f"acc {row['test_accuracy']:.4f}  {row['created']}"
-        )
+        print(f"{row['run_id']}  acc {row['test_accuracy']:.4f}  {row['created']}  {row['label']}")

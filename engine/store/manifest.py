@@ -9,6 +9,7 @@ while any rewrite of a file changes its key and forces a fresh hash.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 import threading
@@ -140,15 +141,29 @@ def build_manifest(folder: Path) -> dict[str, Any]:
     return {"format": MANIFEST_FORMAT, "files": files}
 
 
-def _read_json(path: Path, what: str) -> Any:
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """The one way a manifest is written. `verify` accepts only these exact bytes: the manifest is the one file no
+    checksum covers, so a byte added to it (a trailing tab) that JSON parsing would forgive is refused instead of
+    served, and the run's digest (a hash of these bytes) names exactly one stored copy."""
+    return json.dumps(manifest, sort_keys=True, indent=2).encode("utf-8")
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ManifestProblem(f"{what} is missing") from None
+
+
+def _parse_json(raw: bytes, what: str) -> Any:
     try:
         return load_json(raw)
     except ValueError:
         raise ManifestProblem(f"{what} is not valid JSON") from None
+
+
+def _read_json(path: Path, what: str) -> Any:
+    return _parse_json(_read_bytes(path, what), what)
 
 
 def verify(folder: Path, *, full: bool) -> Verified:
@@ -158,7 +173,8 @@ def verify(folder: Path, *, full: bool) -> Verified:
     every SHA-256 (from the stat-keyed cache when possible).
     """
     check_run_folder(folder)
-    manifest = _read_json(folder / MANIFEST_NAME, MANIFEST_NAME)
+    manifest_raw = _read_bytes(folder / MANIFEST_NAME, MANIFEST_NAME)
+    manifest = _parse_json(manifest_raw, MANIFEST_NAME)
     if not isinstance(manifest, dict):
         raise ManifestProblem(f"{MANIFEST_NAME} is not a JSON object")
     if manifest.get("format") != MANIFEST_FORMAT:
@@ -173,6 +189,8 @@ def verify(folder: Path, *, full: bool) -> Verified:
         raise ManifestProblem(f"{MANIFEST_NAME} has a malformed file list")
     if META_NAME not in files:
         raise ManifestProblem(f"{META_NAME} is not listed in {MANIFEST_NAME}")
+    if manifest_raw != manifest_bytes(manifest):
+        raise ManifestProblem(f"{MANIFEST_NAME} is not byte for byte what the store wrote (edited or reformatted)")
 
     on_disk = set(list_files(folder))
     missing = sorted(set(files) - on_disk)

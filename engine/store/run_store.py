@@ -39,6 +39,7 @@ from engine.store.manifest import (
     LinkRefused,
     ManifestProblem,
     build_manifest,
+    manifest_bytes,
     remember_digest,
     verify,
     walk_files,
@@ -384,7 +385,7 @@ class RunStore:
                 manifest = build_manifest(tmp)
             except ManifestProblem as exc:
                 raise StoreError(f"Cannot store run {run_id}: {exc}") from exc
-            _write_durable(tmp / MANIFEST_NAME, json.dumps(manifest, sort_keys=True, indent=2).encode("utf-8"))
+            _write_durable(tmp / MANIFEST_NAME, manifest_bytes(manifest))
             for dirpath, _dirnames, _filenames in os.walk(tmp):
                 _fsync_dir(Path(dirpath))
             if os.path.lexists(final):

@@ -164,9 +164,9 @@ def test_compare_reported_column_is_blank_not_none(with_trained_run, tmp_path, m
     app = open_app(COMPARE, query={"runs": f"{with_trained_run},{reported_run}"})
     assert not app.exception
     table = next(df.value for df in app.dataframe if "test_accuracy" in df.value.columns)
-    reported = {label[-6:]: value for label, value in zip(table["label"], table["reported_accuracy"], strict=True)}
-    assert reported[reported_run[:6]] == "0.9911"  # seed 002's report, beside a run on the report's dataset
-    assert reported[with_trained_run[:6]] == ""  # Digit Lab's own preset reports none: blank, not "None"
+    reported = dict(zip(table["run_id"], table["reported_accuracy"], strict=True))
+    assert reported[reported_run] == "0.9911"  # seed 002's report, beside a run on the report's dataset
+    assert reported[with_trained_run] == ""  # Digit Lab's own preset reports none: blank, not "None"
 
 
 def test_compare_hides_a_report_figure_beside_a_run_on_another_dataset(with_trained_run):

@@ -428,3 +428,47 @@ def test_the_mistakes_gallery_draws_each_mistakes_heatmap_on_its_own_image(runs,
     app.selectbox(key="eval_overlay").set_value("off").run()
     assert not app.exception
     assert _param(app, "overlay") is None
+
+
+# --- robustness: the runs on the chart ---------------------------------------------------------------------------
+
+
+def test_the_robustness_chart_draws_only_the_runs_chosen_and_never_another_datasets(runs, monkeypatch):
+    """Runs kept on Compare are offered, not added; a run on another dataset (or other classes) is listed with why,
+    never drawn; a curve is computed once per run, so adding a run computes only its own."""
+    import engine.probes.robustness as robustness
+    from engine.store import RunStore, run_key
+    from tests.store.run_meta import run_meta
+
+    first, same, merged = runs
+    fashion = run_key({"robustness-chart": "fashion"})
+    RunStore().create(fashion, lambda folder: run_meta(dataset={"name": "fashion-mnist", "image_shape": [28, 28, 1]}))
+    computed: list[str] = []
+    real = robustness.robustness_curve
+    monkeypatch.setattr(
+        robustness, "robustness_curve", lambda run, *a, **k: computed.append(run.run_id) or real(run, *a, **k)
+    )
+    try:
+        app = open_page(EXPLAIN, query={"run": first, "tab": "Robustness"}, expanders=False)
+        app.session_state["compare_runs"] = [same, fashion, merged]  # as Compare keeps a selection
+        app.run()
+        assert not app.exception and not app.error
+        picker = app.multiselect(key="robust_runs")
+        assert picker.value == [first]  # nothing added unasked
+        assert set(picker.options) == {picker.format_func(first), picker.format_func(same)}
+        curve = figures_by_title(app)
+        (figure,) = [f for t, f in curve.items() if t.startswith("Test accuracy under")]
+        assert len(figure["data"]) == 1
+        listed = [t.value for t in app.text]
+        assert any(fashion[:10] in line and "trained on fashion-mnist, not digits" in line for line in listed)
+        assert any(merged[:10] in line and "other classes" in line for line in listed)
+        assert computed.count(first) <= 1 and fashion not in computed and merged not in computed
+
+        computed.clear()
+        picker.set_value([first, same]).run()
+        assert not app.exception
+        (figure,) = [f for t, f in figures_by_title(app).items() if t.startswith("Test accuracy under")]
+        assert len(figure["data"]) == 2
+        assert first not in computed  # only the new run's curve was computed
+    finally:
+        RunStore().delete(fashion)

@@ -255,3 +255,32 @@ def test_home_lists_the_good_runs_and_names_a_bad_one(with_trained_run, tmp_path
     assert with_trained_run in app.dataframe[0].value["run_id"].tolist()
     assert bad_id not in app.dataframe[0].value["run_id"].tolist()
     assert any(text.value.startswith(f"{bad_id}: ") for text in app.text)
+
+
+def test_the_copy_link_box_shows_the_address_bars_link_with_the_open_tab_and_cell(with_trained_run):
+    from urllib.parse import parse_qs, urlsplit
+
+    app = open_page(EVALUATE, {"run": with_trained_run, "tab": "Confusion matrix", "cell": "3,5"})
+    assert not app.exception
+
+    def shown() -> dict[str, str]:
+        (box,) = [code.value for code in app.code if "run=" in code.value]
+        return {key: values[-1] for key, values in parse_qs(urlsplit(box).query).items()}
+
+    address_bar = {key: app.query_params[key] for key in app.query_params}
+    link = shown()
+    assert link["tab"] == "Confusion matrix" and link["cell"] == "3,5" and link["run"] == with_trained_run
+    assert link == {key: str(value[-1] if isinstance(value, list) else value) for key, value in address_bar.items()}
+    app.selectbox(key="eval_true").set_value(4).run()  # a new cell: the box follows, as the address bar does
+    assert shown()["cell"] == "4,5"
+    (wrapped,) = [code for code in app.code if "run=" in code.value]
+    assert wrapped.proto.wrap_lines  # a long link wraps instead of being cut off
+
+
+def test_evaluate_downloads_the_model_of_any_run_it_opens(with_trained_run):
+    app = open_page(EVALUATE, {"run": with_trained_run})  # a run opened by link, not the sidebar's model's
+    assert not app.exception
+    assert app.session_state["run_id"] == with_trained_run
+    (button,) = [b for b in app.get("download_button") if "model" in b.proto.label]
+    assert button.proto.label == "Download the trained model (.keras)"
+    assert with_trained_run in button.proto.help

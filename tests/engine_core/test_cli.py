@@ -178,3 +178,20 @@ def test_train_options_reach_the_config_and_a_flag_left_out_keeps_the_presets_va
     )
     _, _, config, _ = _request(args)
     assert config.augment_flip is False and config.label_smoothing == 0.1
+
+
+def test_runs_json_names_each_run_by_what_tells_it_apart(tmp_path, capsys, monkeypatch):
+    from engine.store import RunStore, run_key
+    from tests.store.run_meta import run_meta
+
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    store = RunStore()
+    for fold in range(2):  # two folds of one custom model: alike but for the fold
+        config = {"epochs": 1, "batch_size": 32, "seed": 0, "cv_folds": 2, "cv_fold": fold}
+        store.create(run_key({"fold": fold}), lambda folder, config=config: run_meta(config=config))
+    code, out, _ = run_main(capsys, "runs", "--json")
+    assert code == 0
+    assert sorted(row["label"] for row in json.loads(out)) == [
+        "custom C8k3 · D16 → 10 · fold 1/2 · digits",
+        "custom C8k3 · D16 → 10 · fold 2/2 · digits",
+    ]

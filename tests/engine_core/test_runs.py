@@ -15,6 +15,7 @@ from engine.datasets import load_dataset
 from engine.errors import TrainingDiverged
 from engine.runs import get_or_train, run_id_for
 from engine.store import RunStore, StoredRun
+from engine.store.manifest import manifest_bytes
 from engine.training.config import TrainConfig
 
 SPEC = ModelSpec(conv_blocks=(ConvBlock(8, padding="same"),), dense_layers=(DenseLayer(16),), input_shape=(8, 8, 1))
@@ -71,7 +72,7 @@ def test_a_damaged_run_is_detected_and_retrained(digits, damage, caplog):
         manifest = run.path / "manifest.json"
         data = json.loads(manifest.read_text())
         data["files"]["history.json"]["sha256"] = "0" * 64
-        manifest.write_text(json.dumps(data))
+        manifest.write_bytes(manifest_bytes(data))
     before = trainings()
     again = get_or_train(digits, SPEC, CONFIG.replace(seed=11))
     assert not again.cached and trainings() == before + 1
@@ -185,6 +186,7 @@ def test_the_run_list_has_one_row_per_run_and_blanks_what_old_meta_lacks():
     table = runs_table([hand_built_run("a" * 20, "seed002-uci8x8", 0.9), old])
     assert list(table.columns) == [
         "run_id",
+        "label",
         "dataset",
         "preset",
         "architecture",
@@ -195,6 +197,10 @@ def test_the_run_list_has_one_row_per_run_and_blanks_what_old_meta_lacks():
     ]
     assert table["run_id"].tolist() == ["a" * 20, "b" * 20]  # the order given: the store lists newest first
     assert table["preset"].tolist() == ["seed002-uci8x8", "custom"]
+    assert table["label"].tolist() == [
+        "seed002-uci8x8 + epochs 3, batch 64 · digits",
+        f"custom {spec_summary(SPEC.to_dict())} · digits",
+    ]
     assert table["test_accuracy"].tolist() == [0.9, 0.5]
     assert table["architecture"].tolist() == [spec_summary(SPEC.to_dict())] * 2
     first, second = table.to_dict("records")

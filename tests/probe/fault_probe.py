@@ -259,7 +259,9 @@ def store_cases(work: Path) -> list[Case]:
             for path in folder.iterdir()
             if path.name != "manifest.json"
         }
-        (folder / "manifest.json").write_text(json.dumps({"format": manifest.MANIFEST_FORMAT, "files": files}))
+        (folder / "manifest.json").write_bytes(
+            manifest.manifest_bytes({"format": manifest.MANIFEST_FORMAT, "files": files})
+        )
 
     def edit_meta(change: Callable[[dict], None]) -> Callable[[Path], None]:
         def tamper(folder: Path) -> None:

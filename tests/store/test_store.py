@@ -179,6 +179,20 @@ def _drop_manifest(run_dir: Path) -> str:
     return "manifest.json"
 
 
+def _pad_manifest(run_dir: Path) -> str:
+    # Still the same JSON once parsed, so only a byte-exact check of the manifest (the one file no checksum
+    # covers) catches it; the run's digest hashes these bytes, so it would name a copy the store never wrote.
+    with open(run_dir / "manifest.json", "ab") as handle:
+        handle.write(b"\t")
+    return "manifest.json"
+
+
+def _reformat_manifest(run_dir: Path) -> str:
+    path = run_dir / "manifest.json"
+    path.write_text(json.dumps(json.loads(path.read_text())))
+    return "manifest.json"
+
+
 def _remove_file(run_dir: Path) -> str:
     (run_dir / "test_labels.npy").unlink()
     return "test_labels.npy"
@@ -189,7 +203,10 @@ def _add_file(run_dir: Path) -> str:
     return "planted.py"
 
 
-@pytest.mark.parametrize("corrupt", [_truncate, _edit_meta, _swap, _drop_manifest, _remove_file, _add_file])
+@pytest.mark.parametrize(
+    "corrupt",
+    [_truncate, _edit_meta, _swap, _drop_manifest, _pad_manifest, _reformat_manifest, _remove_file, _add_file],
+)
 def test_corrupt_run_is_detected_logged_removed_and_rebuilt(store: RunStore, caplog, corrupt):
     calls: list = []
     run, _ = store.create(KEY, make_builder(calls))
@@ -538,7 +555,7 @@ def test_pickled_npy_is_refused(store: RunStore):
         "size": path.stat().st_size,
         "sha256": manifest_module.sha256_file(path),
     }
-    (run.path / "manifest.json").write_text(json.dumps(entries))
+    (run.path / "manifest.json").write_bytes(manifest_module.manifest_bytes(entries))
     assert store.get(KEY) is None
     # ...and never unpickled by the reader either (defence in depth, for a run handed out before the edit).
     planted = run.path.parent / "planted"
@@ -619,7 +636,7 @@ def test_a_run_whose_meta_lacks_what_readers_need_is_flagged_and_the_rest_listed
     manifest_module.clear_digest_cache()
     (bad.path / "manifest.json").unlink()
     manifest = manifest_module.build_manifest(bad.path)
-    (bad.path / "manifest.json").write_text(json.dumps(manifest))
+    (bad.path / "manifest.json").write_bytes(manifest_module.manifest_bytes(manifest))
     scan = store.scan()
     assert [run.run_id for run in scan.runs] == [KEY]
     assert len(scan.problems) == 1 and scan.problems[0].run_id == OTHER_KEY and reason in scan.problems[0].reason

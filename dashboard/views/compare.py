@@ -113,6 +113,8 @@ if study_job is not None:
         if job_panel.follow(study_job_request, study_job) and not ss.get(f"_job_selected_{study_job.job_id}"):
             ss[f"_job_selected_{study_job.job_id}"] = True
             ss[state.COMPARE_KEY] = list(dict.fromkeys(run.run_id for run in study_job.runs))
+            for run in study_job.runs:  # the job's link shares its runs, as a runs= link does (hosted mode)
+                hosting.grant_run(run.run_id)
             st.success(f"The study's {study_job.total} runs are stored and selected below.")
 
 study_requested = ss.pop("_study_requested", False)

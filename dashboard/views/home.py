@@ -152,4 +152,7 @@ if rows:
         _delete_with_confirmation(run_id, delete_col)
 else:
     st.session_state.pop(DELETE_ASKED_KEY, None)  # no row chosen: a question asked earlier no longer stands
-st.caption(f"{len(runs)} runs · {services.store().size_bytes() / 1e6:.1f} MB in the cache")
+if len(runs) == len(scan.runs):
+    st.caption(f"{len(runs)} runs · {services.store().size_bytes() / 1e6:.1f} MB in the cache")
+else:  # hosted: the cache's size counts other visitors' runs, so it is not said to be these runs'
+    st.caption(f"{len(runs)} runs shown · {services.store().size_bytes() / 1e6:.1f} MB in this server's cache in all")

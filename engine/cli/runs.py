@@ -44,7 +44,7 @@ def _compare(args: argparse.Namespace) -> None:
     if args.json:
         print(table.to_json(orient="records"))
     else:
-        print(table.drop(columns=["label", "created"]).to_string(index=False))
+        print(table.drop(columns=["created"]).to_string(index=False))  # the label names each run as lists do
 
 
 def _runs(args: argparse.Namespace) -> None:

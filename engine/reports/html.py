@@ -202,7 +202,9 @@ def _run_section(subject: ReportSubject, say: Callable[[str], None]) -> str:
     ]
     validation = meta["metrics"].get("val_accuracy")
     if isinstance(validation, int | float):
-        headline.append(("Validation accuracy", f"{validation:.2%}", "final, after training"))
+        # A run that diverged stores NaN: say it in words rather than print "nan%".
+        shown = f"{validation:.2%}" if math.isfinite(validation) else "not a number"
+        headline.append(("Validation accuracy", shown, "final, after training"))
     parts.append(
         '<div class="metrics">'
         + "".join(

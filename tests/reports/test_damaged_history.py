@@ -52,3 +52,23 @@ def test_the_json_answer_lists_what_was_left_out(damaged_run, tmp_path, capsys):
     assert main(["report", damaged_run, "--format", "html", "--output", str(output), "--json"]) == 0
     written = json.loads(capsys.readouterr().out)
     assert len(written["left_out"]) == 1 and damaged_run in written["left_out"][0]
+
+
+def test_a_diverged_runs_nan_validation_accuracy_is_said_in_words_not_nan_percent(short_run, tmp_path, monkeypatch):
+    """A run that diverged stores NaN as its final validation accuracy; the HTML headline printed "nan%"."""
+    import os
+
+    from tests.store.planted import plant_file
+
+    cache = tmp_path / "cache"
+    shutil.copytree(os.environ["DIGIT_LAB_CACHE"], cache)
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(cache))
+    run = RunStore().get(short_run.run_id)
+    meta = json.loads((run.path / "meta.json").read_text(encoding="utf-8"))
+    meta["metrics"]["val_accuracy"] = float("nan")
+    plant_file(run.path, "meta.json", json.dumps(meta))
+    out = tmp_path / "report.html"
+    assert main(["report", short_run.run_id, "--format", "html", "--output", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "nan%" not in page
+    assert "Validation accuracy" in page and "not a number" in page

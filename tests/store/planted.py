@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.store.manifest import MANIFEST_NAME, build_manifest
+from engine.store.manifest import MANIFEST_NAME, build_manifest, manifest_bytes
 
 # history.json contents of shapes the readers index without checks, each valid JSON.
 BAD_HISTORIES = {
@@ -24,7 +24,7 @@ def plant_file(run_folder: Path, name: str, text: str) -> None:
     folder = Path(run_folder)
     (folder / name).write_text(text, encoding="utf-8")
     manifest = build_manifest(folder)
-    (folder / MANIFEST_NAME).write_text(json.dumps(manifest, sort_keys=True, indent=2), encoding="utf-8")
+    (folder / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))  # the store's own bytes, or it refuses the run
 
 
 def plant_history(run_folder: Path, history: object) -> None:

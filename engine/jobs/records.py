@@ -26,6 +26,7 @@ from typing import Any, cast
 from engine import settings
 from engine.errors import DigitLabError
 from engine.executors.tasks import RunTask
+from engine.store.disk import disk_guard
 from engine.textfiles import load_json
 
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")  # 8 random bytes; run ids are 20 hex characters, so the two never mix
@@ -42,6 +43,10 @@ MAX_TASKS = 200  # a job file holding more is refused: no page or CLI verb makes
 
 class JobNotFound(DigitLabError):
     """No job folder for this id (or the id is not a job id)."""
+
+
+class JobNotWritten(DigitLabError):
+    """The disk refused a job's record (full, over quota, read-only): the job is not started or not updated."""
 
 
 class InvalidJob(DigitLabError):
@@ -227,16 +232,18 @@ def _number(value: object) -> float:
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
-    """Write `path` so a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write `path` so a reader sees the old file or the new one, never half of one. A disk that refuses the
+    write (full, read-only) is `JobNotWritten` with what to do, not "unexpected OSError"."""
+    with disk_guard(path.parent, f"the job's {path.name}", "set DIGIT_LAB_CACHE to a folder", JobNotWritten):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
 
 def _read_json(path: Path, what: str) -> object:

@@ -155,3 +155,17 @@ def test_a_hosted_job_is_held_to_the_hosted_caps_by_its_driver(monkeypatch, digi
     assert status.state == "failed" and "Epochs must be between 1 and 30, got 31" in status.message
     with pytest.raises(InvalidConfig):
         run_id_for(digits, spec, config)  # the same validator the pages and the CLI use
+
+
+def test_a_job_on_a_full_disk_is_not_started_and_says_why(monkeypatch, digits):
+    """Before the guard, start_job on a full cache disk ended in "unexpected OSError: No space left on device"."""
+    from engine import settings
+    from engine.jobs import records
+    from tests.store.full_disk import fill_disk
+
+    started = []
+    monkeypatch.setattr("engine.jobs.start_driver", lambda job_id: started.append(job_id) or 0)
+    fill_disk(monkeypatch, settings.cache_dir())
+    with pytest.raises(records.JobNotWritten, match="is full"):
+        start_job(fold_request(digits, k=2))
+    assert started == []  # no driver for a job whose request was never written

@@ -101,7 +101,7 @@ def link_problems() -> None:
             "Use the values shown",
             key=f"accept_shown_{len(standing)}",
             on_click=state.accept_shown_values,
-            help="Train what the sidebar shows now instead of what the link asked for.",
+            help="Train what the sidebar shows now instead of the refused values.",
         )
 
 

@@ -335,7 +335,7 @@ def _restore_model(params: dict[str, str], notices: list[str]) -> list[state.Ref
     if base and base.label_mapping:
         config = config.replace(label_mapping=base.label_mapping)
     config, config_refusals = _read_config(params, config, notices)
-    refusals += state.load_model_choice(base_preset, spec, config)
+    refusals += state.load_model_choice(base_preset, spec, config, named_by="the link" if preset else "")
 
     # Shown after loading, so each refusal records the values its widgets now hold instead.
     ss = st.session_state

@@ -467,6 +467,16 @@ def keep_view_state(view: PageView) -> None:
                 ss[key] = ss[key]
 
 
+def seeded(view: PageView, key: str) -> str:
+    """`key`, with its widget's default (the view's, which a link leaves out) put into session state if absent.
+
+    A widget whose key a link or `keep_view_state` writes takes its default this way, never as its `value`:
+    Streamlit warns about a widget given both ("created with a default value but also had its value set via the
+    Session State API"), and the two could disagree."""
+    st.session_state.setdefault(key, view.default(key))
+    return key
+
+
 _KEPT_WIDGETS = "_kept_widgets"  # {page: {widget key: value}}: under a key no widget owns, so Streamlit keeps it
 
 

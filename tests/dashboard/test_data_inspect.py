@@ -191,3 +191,17 @@ def test_inspect_answers_a_revisit_from_its_caches_with_the_same_numbers(with_tr
     bars = next(f for f in _figures(app) if f["layout"]["title"]["text"].startswith("Class probabilities"))
     stored = RunStore().get(with_trained_run).test_probabilities()[17]
     np.testing.assert_allclose(plotly_array(bars["data"][0]["y"]), stored, atol=1e-5)
+
+
+def test_every_sidebar_select_has_the_full_width():
+    # In a half or third column a select showed "rel" for relu and "one_cycl" for one_cycle (issue 23, item 17).
+    from dashboard.sidebar import ARCHITECTURE_KEY
+
+    app = open_app()
+    app.session_state["n_dense"] = 1  # a dense layer's activation select is drawn too
+    app.session_state[ARCHITECTURE_KEY] = True
+    app.run()
+    keys = [box.key for box in app.sidebar.selectbox]
+    assert {"conv1_activation", "dense1_activation", "cfg_schedule"} <= set(keys), keys
+    in_columns = [key for key in keys if "column" in (_block_path(app.sidebar, key) or ())]
+    assert not in_columns

@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from charts.layout import readable
+
 RUN_COLOURS = qualitative.D3 + qualitative.Dark2
 METRIC_TITLES = {
     "val_accuracy": "Validation accuracy",
@@ -57,9 +59,8 @@ def aligned_curves(curves: pd.DataFrame, metric: str, labels: list[str]) -> go.F
         yaxis_title=name,
         height=400,
         margin={"t": 60, "b": 40},
-        legend={"orientation": "h", "y": -0.25},
     )
-    return figure
+    return readable(figure, legend_below=True)
 
 
 # Runs whose sizes are this close (in decades, ~3 %) share a spot on the log axis: they are spread sideways.
@@ -148,7 +149,7 @@ def accuracy_vs_parameters(points: pd.DataFrame) -> go.Figure:
         margin={"t": 60, "b": 40},
         legend_title="dataset",
     )
-    return figure
+    return readable(figure)
 
 
 def confusion_grid(matrices: list[tuple[str, np.ndarray, list[str]]], columns: int = 3) -> go.Figure:
@@ -195,4 +196,4 @@ def confusion_grid(matrices: list[tuple[str, np.ndarray, list[str]]], columns: i
         margin={"t": 80, "b": 40},
     )
     figure.update_annotations(font_size=11)
-    return figure
+    return readable(figure, subplot_titles=True)

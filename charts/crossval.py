@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from charts.layout import readable
+
 # Ten distinct colours, one per fold (k is at most 10).
 FOLD_COLOURS = qualitative.D3
 MEAN_COLOUR = "#444444"
@@ -101,8 +103,8 @@ def fold_scores(summary: dict, title: str = "Validation loss and accuracy per fo
         figure.update_xaxes(title_text="Fold", tickmode="array", tickvals=xs, row=1, col=col)
     figure.update_yaxes(title_text="Loss", row=1, col=1)
     figure.update_yaxes(title_text="Accuracy", row=1, col=2)
-    figure.update_layout(title=title, height=380, margin={"t": 70, "b": 40}, legend={"orientation": "h", "y": -0.2})
-    return figure
+    figure.update_layout(title=title, height=380, margin={"t": 70, "b": 40})
+    return readable(figure, legend_below=True, subplot_titles=True)
 
 
 def fold_curves(histories: dict[int, dict], title: str = "Training curves of every fold") -> go.Figure:
@@ -154,9 +156,8 @@ def fold_curves(histories: dict[int, dict], title: str = "Training curves of eve
         title=title + " (solid: validation fold, dotted: training)",
         height=380,
         margin={"t": 70, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
     )
-    return figure
+    return readable(figure, legend_below=True, subplot_titles=True)
 
 
 def cv_beside_test(summary: dict, title: str = "Train, CV and test accuracy per fold") -> go.Figure:
@@ -194,6 +195,5 @@ def cv_beside_test(summary: dict, title: str = "Train, CV and test accuracy per 
         yaxis_title="Accuracy",
         yaxis_range=[low, 1.01],
         margin={"t": 70, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
     )
-    return figure
+    return readable(figure, legend_below=True)

@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, qualitative, sequential
 
+from charts.layout import readable
+
 # Every image in the dashboard: pixel value 0 black, the largest white (white ink on black, as the datasets store
 # digits), so a digit looks the same on Data, Evaluate and Inspect.
 GRAY = [[0.0, "black"], [1.0, "white"]]
@@ -51,11 +53,10 @@ def class_distribution_chart(table: pd.DataFrame, title: str = "Class distributi
         xaxis_title="Class",
         yaxis_title="Images",
         xaxis={"type": "category"},
-        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
         height=420,
         margin={"t": 80},
     )
-    return figure
+    return readable(figure, legend_below=True)
 
 
 def image_mosaic(
@@ -145,7 +146,7 @@ def image_mosaic(
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
         plot_bgcolor="white",
     )
-    return figure
+    return readable(figure)
 
 
 def sample_grid(
@@ -211,7 +212,7 @@ def pixel_histogram_chart(table: pd.DataFrame, value_max: float, split: str, log
         bargap=0.05,
         height=380,
     )
-    return figure
+    return readable(figure)
 
 
 def embedding_chart(
@@ -254,4 +255,4 @@ def embedding_chart(
     figure.update_layout(
         title=title, xaxis_title=x_title, yaxis_title=y_title, height=560, legend_title="Class", dragmode="lasso"
     )
-    return figure
+    return readable(figure)

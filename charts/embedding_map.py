@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from charts.data import CLASS_COLOURS
+from charts.layout import readable
 
 RIGHT_SYMBOL, WRONG_SYMBOL = "circle", "x"
 
@@ -83,4 +84,4 @@ def embedding_map_chart(
         clickmode="event+select",
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
-    return figure
+    return readable(figure)

@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from charts.data import image_mosaic
+from charts.layout import readable
 
 # Plotly's qualitative palette has 10 colours; merged and 10-class runs both fit, more classes cycle.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -73,7 +74,7 @@ def confusion_heatmap(
         clickmode="event+select",
         dragmode=False,
     )
-    return figure
+    return readable(figure)
 
 
 def one_vs_rest_heatmap(matrix: np.ndarray, class_name: str) -> go.Figure:
@@ -100,7 +101,7 @@ def one_vs_rest_heatmap(matrix: np.ndarray, class_name: str) -> go.Figure:
     figure.update_layout(
         title=f"Class {class_name} vs the rest", height=320, width=360, margin={"t": 50, "b": 40, "l": 40, "r": 20}
     )
-    return figure
+    return readable(figure)
 
 
 ROC_AXES = ("linear", "log", "zoom")  # the false-positive axis: whole range, log-scaled, or FPR <= ROC_ZOOM_FPR
@@ -174,7 +175,7 @@ def roc_figure(
     bottom = max(0.0, min(shown, default=0.0) - 0.02)
     figure.update_yaxes(title_text="True positive rate", range=[bottom - 0.01, 1.01])
     figure.update_layout(title=title, height=480, legend={"font": {"size": 11}}, margin={"t": 60})
-    return figure
+    return readable(figure)
 
 
 def image_grid(
@@ -229,7 +230,7 @@ def image_grid(
         ).data[0]
         layer.opacity = heat_opacity
         figure.add_trace(layer)
-    return figure
+    return readable(figure)
 
 
 def probability_bars(
@@ -262,4 +263,4 @@ def probability_bars(
     figure.update_xaxes(title_text="Class", type="category")
     figure.update_yaxes(title_text="Probability", range=[0, 1.1])
     figure.update_layout(title=title, height=320, margin={"t": 50, "b": 40})
-    return figure
+    return readable(figure)

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from charts.data import GRAY
+from charts.layout import readable
 
 # Diverging: red = evidence for the explained class, blue = against it (occlusion and integrated gradients can
 # be negative); transparent white in the middle so weak evidence leaves the digit visible.
@@ -20,7 +21,7 @@ def _image_axes(figure: go.Figure, height: int) -> go.Figure:
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return figure
+    return readable(figure)
 
 
 def explanation_overlay(
@@ -70,9 +71,8 @@ def robustness_curves(
         xaxis_title=f"severity ({unit})",
         yaxis={"title": "test accuracy", "range": [0, 1.02], "tickformat": ".0%"},
         height=400,
-        legend={"orientation": "h", "y": -0.25},
     )
-    return figure
+    return readable(figure, legend_below=True)
 
 
 def reliability_diagram(
@@ -106,6 +106,5 @@ def reliability_diagram(
         # Fixed ranges and no scale anchor: anchoring widened the x axis to -1..2 on a wide page.
         yaxis={"title": "accuracy", "range": [0, 1.02]},
         height=450,
-        legend={"orientation": "h", "y": -0.2},
     )
-    return figure
+    return readable(figure, legend_below=True)

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from charts.data import image_mosaic
+from charts.layout import readable
 
 TRUE_COLOUR, WRONG_COLOUR, OTHER_COLOUR = "#2ca02c", "#d62728", "#9fb6cd"
 PREDICTED_COLOUR = "#1f77b4"  # the top class when no true class is known (a drawing)
@@ -71,7 +72,7 @@ def probability_bars(
         height=360,
         showlegend=False,
     )
-    return figure
+    return readable(figure)
 
 
 def activation_grid(name: str, kind: str, maps: np.ndarray, per_map: bool) -> go.Figure:

@@ -11,6 +11,8 @@ from collections.abc import Set as AbstractSet
 
 import plotly.graph_objects as go
 
+from charts.layout import readable
+
 
 def _dimension(name: str, values: list, log: bool, categorical: bool = False) -> dict:
     """One axis: numbers as they are (log10 for log ranges, labelled with the real values), text or true/false as
@@ -46,7 +48,7 @@ def parallel_coordinates(
     figure = go.Figure()
     if not done:
         figure.update_layout(title="No complete trials yet")
-        return figure
+        return readable(figure)
     names = list(done[0]["params"])
     dimensions = [
         _dimension(name, [t["params"][name] for t in done], name in log_params, name in choice_params) for name in names
@@ -64,7 +66,7 @@ def parallel_coordinates(
         height=420,
         margin={"l": 90, "r": 90, "t": 90},  # room for the outer axes' labels
     )
-    return figure
+    return readable(figure)
 
 
 def importance_bars(importance: dict[str, float]) -> go.Figure:
@@ -77,4 +79,4 @@ def importance_bars(importance: dict[str, float]) -> go.Figure:
         height=160 + 40 * len(ordered),
         yaxis={"automargin": True},
     )
-    return figure
+    return readable(figure)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from charts.layout import readable
+
 TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#ff7f0e"  # the seeds' blue/orange, kept for familiarity
 
 
@@ -49,5 +51,5 @@ def training_curves(history: dict, title: str = "Training curves") -> go.Figure:
         figure.update_xaxes(title_text="Epoch", row=1, col=column)
     figure.update_yaxes(title_text="Accuracy", row=1, col=1)
     figure.update_yaxes(title_text="Loss", row=1, col=2)
-    figure.update_layout(title=title, height=360, margin={"t": 70, "b": 40}, legend={"orientation": "h", "y": -0.2})
-    return figure
+    figure.update_layout(title=title, height=360, margin={"t": 70, "b": 40})
+    return readable(figure, legend_below=True, subplot_titles=True)

@@ -116,7 +116,7 @@ def link_problems() -> None:
             "Use the values shown",
             key=f"accept_shown_{len(standing)}",
             on_click=state.accept_shown_values,
-            help="Train what the sidebar shows now instead of what the link asked for.",
+            help="Train what the sidebar shows now instead of the refused values.",
         )
 
 
@@ -373,14 +373,22 @@ def run_with_test_data(page: str, selection):
     """
     run_id = state.current_run_id()
     run = services.run(run_id) if run_id else None
-    if run_id and run is None:
-        st.warning(
-            f"Run `{run_id}` is not in the store (deleted, or trained on another machine); "
-            "looking for the sidebar's model instead.",
-            icon=":material/search:",
-        )
+    missing = run_id if run_id and run is None else None
     if run is None:
         run = services.find_current_run(selection)
+    if missing:
+        # Never one run presented as another: the notice names the run asked for and the one shown in its place.
+        if run is not None:
+            instead = (
+                f"Showing run `{run.run_id}` instead, the stored run of the sidebar's model "
+                f"({plain(selection.label)} on {plain(selection.dataset_name)}); the address now names that run."
+            )
+        else:
+            instead = "The sidebar's model has no stored run either."
+        st.warning(
+            f"Run `{plain(missing)}` is not in the store (deleted, or trained on another machine). {instead}",
+            icon=":material/search:",
+        )
     if run is None:
         st.info(
             f"{page} needs a trained model. Train the sidebar's model on the Train page, or open a stored run from "

@@ -8,25 +8,19 @@ in the session and the link (`?job=`), so a reload or a shared link finds the jo
 
 from __future__ import annotations
 
-import re
 import time
 
 import streamlit as st
 
 from dashboard import state
+from dashboard.components import plain
 from engine.errors import DigitLabError
 from engine.jobs import cancel_job, is_job_id, job_status, read_request, resume_job, start_job
 
 POLL_SECONDS = 1.0
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~$])")
-
-
-def plain(text: str) -> str:
-    """`text` with Markdown and HTML characters escaped, so a status message shows literally.
-
-    A job's status file is stored data (untrusted): its messages quote labels, paths and error text.
-    """
-    return _MARKDOWN.sub(r"\\\1", str(text))
+# A job's folder is stored data (untrusted): its request's title and noun and its status's messages quote labels,
+# paths and error text. Every one of them reaches Markdown (alerts, progress text, button labels and help) only
+# through `plain`, the one helper whose escaping also breaks autolinks (`http://`, `www.`, `mailto:`, `a@b`).
 
 
 def start(request) -> str | None:
@@ -80,11 +74,12 @@ def follow(request, status) -> bool:
     # only says the job is over.
     headline = {"cancelled": "Job stopped", "failed": "Job failed"}.get(status.state, "Job interrupted")
     st.error(f"**{headline}.** {plain(status.message)}", icon=":material/cloud_off:")
+    noun = plain(request.noun)  # button labels and help are Markdown too
     if status.stored < status.total and st.button(
-        f"Resume: train the other {status.total - status.stored} {request.noun}s",
+        f"Resume: train the other {status.total - status.stored} {noun}s",
         key=f"job_resume_{job_id}",
         type="primary",
-        help=f"Starts a new driver for the same job; the {status.stored} stored {request.noun}s are reused.",
+        help=f"Starts a new driver for the same job; the {status.stored} stored {noun}s are reused.",
     ):
         try:
             resume_job(job_id)
@@ -109,7 +104,7 @@ def _live(job_id: str, noun: str, title: str) -> None:
     where = "starting its driver" if status.state == "starting" else f"{elapsed:.0f} s"
     st.progress(
         min(1.0, fraction),
-        text=f"{plain(title)}: {stored} of {status.total} {noun}s stored · {where}",
+        text=f"{plain(title)}: {stored} of {status.total} {plain(noun)}s stored · {where}",
     )
     _runs_table(status, noun)
     st.caption(

@@ -341,7 +341,7 @@ def _restore_model(params: dict[str, str], notices: list[str]) -> list[state.Ref
     if base and base.label_mapping:
         config = config.replace(label_mapping=base.label_mapping)
     config, config_refusals = _read_config(params, config, notices)
-    refusals += state.load_model_choice(base_preset, spec, config)
+    refusals += state.load_model_choice(base_preset, spec, config, named_by="the link" if preset else "")
 
     # Shown after loading, so each refusal records the values its widgets now hold instead.
     ss = st.session_state
@@ -471,6 +471,40 @@ def keep_view_state(view: PageView) -> None:
                 ss[key] = ss[_kept(key)]
             elif key in ss:
                 ss[key] = ss[key]
+
+
+def seeded(view: PageView, key: str) -> str:
+    """`key`, with its widget's default (the view's, which a link leaves out) put into session state if absent.
+
+    A widget whose key a link or `keep_view_state` writes takes its default this way, never as its `value`:
+    Streamlit warns about a widget given both ("created with a default value but also had its value set via the
+    Session State API"), and the two could disagree."""
+    st.session_state.setdefault(key, view.default(key))
+    return key
+
+
+_KEPT_WIDGETS = "_kept_widgets"  # {page: {widget key: value}}: under a key no widget owns, so Streamlit keeps it
+
+
+def remember_widget_state(page: str, keys) -> None:
+    """Copy the values of the widgets `page` drew this run (`keys`) where a visit to another page cannot drop them;
+    call after drawing them. Keys not drawn this run are forgotten, as Streamlit forgets them on the page itself.
+    Never pass a button's key: a button's value cannot be set."""
+    ss = st.session_state
+    ss.setdefault(_KEPT_WIDGETS, {})[page] = {key: ss[key] for key in keys if key in ss}
+
+
+def keep_widget_state(page: str) -> None:
+    """Bring back the widget values `remember_widget_state` kept for `page`; call before any of its widgets.
+
+    Streamlit drops the state of every widget a run does not draw, so a form on one page (the Sweep page's trials,
+    its space) would come back with its defaults after a visit elsewhere. As in `keep_view_state`, the kept copy
+    wins on arriving from another page, where a key written before its widget existed can read back stale."""
+    ss = st.session_state
+    from_another_page = ss.get(_PREVIOUS_PAGE) != page
+    for key, value in ss.get(_KEPT_WIDGETS, {}).get(page, {}).items():
+        if from_another_page or key not in ss:
+            ss[key] = value
 
 
 def share_url() -> str:

@@ -125,24 +125,26 @@ def _architecture_widgets() -> None:
     for i in range(1, int(st.session_state["n_conv"]) + 1):
         st.markdown(f"**Conv block {i}**")
         _seed_missing(state.block_key, i, ConvBlock())
+        # Numbers share a row; every select gets the sidebar's full width: in a half column its value was cut
+        # ("rel" for relu, "one_cycl" for one_cycle) and the arrow hid the rest.
         left, right = st.columns(2)
         left.number_input("Filters", 1, limits.max_filters, key=state.block_key(i, "filters"))
         right.number_input("Kernel", 1, limits.max_kernel, key=state.block_key(i, "kernel_size"))
         left.number_input("Stride", 1, limits.max_stride, key=state.block_key(i, "stride"))
-        right.selectbox("Padding", PADDINGS, key=state.block_key(i, "padding"))
-        left.selectbox("Activation", ACTIVATIONS, key=state.block_key(i, "activation"))
-        right.selectbox("Pooling", POOLS, key=state.block_key(i, "pool"))
+        right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, format="%g", key=state.block_key(i, "dropout"))
         left.number_input("Pool size", 1, limits.max_pool_size, key=state.block_key(i, "pool_size"))
         right.number_input("Pool stride (0 = size)", 0, limits.max_pool_size, key=state.block_key(i, "pool_stride"))
-        left.selectbox("Batch norm", BATCH_NORM_PLACES, key=state.block_key(i, "batch_norm"))
-        right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, format="%g", key=state.block_key(i, "dropout"))
+        st.selectbox("Padding", PADDINGS, key=state.block_key(i, "padding"))
+        st.selectbox("Activation", ACTIVATIONS, key=state.block_key(i, "activation"))
+        st.selectbox("Pooling", POOLS, key=state.block_key(i, "pool"))
+        st.selectbox("Batch norm", BATCH_NORM_PLACES, key=state.block_key(i, "batch_norm"))
     st.number_input("Dense layers", 0, limits.max_dense_layers, key="n_dense")
     for i in range(1, int(st.session_state["n_dense"]) + 1):
         _seed_missing(state.dense_key, i, DenseLayer())
-        left, mid, right = st.columns(3)
+        left, right = st.columns(2)
         left.number_input(f"Dense {i} units", 1, limits.max_units, key=state.dense_key(i, "units"))
-        mid.selectbox("Activation", ACTIVATIONS, key=state.dense_key(i, "activation"))
         right.number_input("Dropout", 0.0, FRACTION_MAX, step=0.05, format="%g", key=state.dense_key(i, "dropout"))
+        st.selectbox("Activation", ACTIVATIONS, key=state.dense_key(i, "activation"))
     st.selectbox("Output activation", OUTPUT_ACTIVATIONS, key="spec_output_activation")
     st.selectbox("Optimizer", OPTIMIZERS, key="spec_optimizer")
     st.selectbox(
@@ -184,11 +186,11 @@ def _training_widgets() -> None:
         "Validation split", *ranges["validation_split"], step=0.05, format="%g", key=keys["validation_split"]
     )
     right.number_input("Seed", *ranges["seed"], key=keys["seed"])
-    left.selectbox("LR schedule", LR_SCHEDULES, key=keys["lr_schedule"])
-    right.number_input(
+    left.number_input(
         "Early stop patience (0 = off)", *ranges["early_stopping_patience"], key=keys["early_stopping_patience"]
     )
-    left.number_input("Train subset (0 = all)", *ranges["limit_train"], step=100, key=keys["limit_train"])
+    right.number_input("Train subset (0 = all)", *ranges["limit_train"], step=100, key=keys["limit_train"])
+    st.selectbox("LR schedule", LR_SCHEDULES, key=keys["lr_schedule"])  # full width: "one_cycle" was cut
     # Full width, and a short placeholder: in a half-width column the label read "Augme…", and a long
     # placeholder was cut off too.
     st.checkbox(

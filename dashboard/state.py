@@ -77,6 +77,9 @@ def config_widget_ranges() -> dict[str, tuple]:
     }
 
 
+LINK = "link"  # a Refusal's source when a link asked
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A value asked for (by a link, or by a preset's recipe beyond this server's caps) that was not used.
@@ -90,6 +93,14 @@ class Refusal:
     reason: str  # the validator's message
     shown: tuple[tuple[str, object], ...] = ()  # (widget key, value shown instead)
     raw: str = ""  # the link's value, kept in the address bar while the refusal stands
+    # Who asked: LINK, or a preset's recipe chosen in the sidebar (`preset_source`). A refusal names its asker, so
+    # a student who never opened a link is not told that "the link" asked for anything.
+    source: str = LINK
+
+    @property
+    def asker(self) -> str:
+        """Who asked, as the subject of a sentence: "the link", "preset seed002-lenet5's recipe"."""
+        return "the link" if self.source == LINK else self.source
 
     def message(self) -> str:
         instead = ""
@@ -97,10 +108,19 @@ class Refusal:
             instead = " The sidebar shows other values; training stays off until you choose one there"
             instead += " (or press 'Use the values shown')."
         reason = self.reason if self.reason.endswith((".", "!", "?")) else f"{self.reason}."
-        return f"The link's {self.parameter} = {shorten(self.value)} was refused: {reason}{instead}"
+        if self.source == LINK:
+            return f"The link's {self.parameter} = {shorten(self.value)} was refused: {reason}{instead}"
+        asked = f"{self.asker[0].upper()}{self.asker[1:]} asks for {self.parameter} = {shorten(self.value)}"
+        return f"{asked}, which this server refuses: {reason}{instead}"
 
     def withdrawn(self, session) -> bool:
         return any(key not in session or session[key] != value for key, value in self.shown)
+
+
+def preset_source(preset: str | None, named_by: str = "") -> str:
+    """A preset's recipe as a refusal's asker; `named_by` says who chose the preset when not the sidebar."""
+    recipe = f"preset {preset}'s recipe" if preset else "the model's recipe"
+    return f"{recipe} (named by {named_by})" if named_by else recipe
 
 
 def shorten(text: str, limit: int = 60) -> str:
@@ -140,14 +160,14 @@ def dense_key(index: int, name: str) -> str:
 
 
 def load_model_choice(
-    preset: str | None, spec: ModelSpec | None = None, config: TrainConfig | None = None
+    preset: str | None, spec: ModelSpec | None = None, config: TrainConfig | None = None, named_by: str = ""
 ) -> list[Refusal]:
     """Write a preset (or a spec) and training settings into the widget keys before the widgets are drawn.
 
     `config` defaults to the preset's recipe. Callers validate what they pass (`links` validates a link's
     values); a recipe value beyond this server's caps (seed 002's 100 epochs in hosted mode) is not written: the
     widget gets the nearest value it can hold and the returned `Refusal` keeps training off until the user
-    chooses.
+    chooses. Its notice names the preset's recipe as the asker, and `named_by` who chose the preset ("the link").
     """
     base = PRESETS[preset] if preset else None
     spec = spec or (base.spec if base else PRESETS[DEFAULT_PRESET].spec)
@@ -172,8 +192,8 @@ def load_model_choice(
         low, high = config_widget_ranges()[name]
         shown = max(low, value if high is None else min(high, value))
         config = config.replace(**{name: shown})
-        source = f"preset {preset}" if base is not None else "model"
-        refusals.append(Refusal(name, f"{value} ({source}'s recipe)", reason, ((CONFIG_WIDGETS[name], shown),)))
+        source = preset_source(preset if base is not None else None, named_by)
+        refusals.append(Refusal(name, str(value), reason, ((CONFIG_WIDGETS[name], shown),), source=source))
     for name, key in CONFIG_WIDGETS.items():
         ss[key] = getattr(config, name)
     return refusals
@@ -254,10 +274,13 @@ def selection() -> Selection:
     chosen = _selection()
     standing = refusals()
     if standing and not chosen.error:
-        names = ", ".join(dict.fromkeys(refusal.parameter for refusal in standing))
+        by_asker: dict[str, list[str]] = {}
+        for refusal in standing:
+            by_asker.setdefault(refusal.asker, []).append(refusal.parameter)
+        asked = "; ".join(f"{asker} asked for {', '.join(dict.fromkeys(names))}" for asker, names in by_asker.items())
         return replace(
             chosen,
-            error=f"Training is off: the link asked for values this server refused ({names}; see the notices). "
+            error=f"Training is off: this server refused values ({asked}; see the notices). "
             "Choose those settings in the sidebar, or press 'Use the values shown'.",
         )
     return chosen

@@ -1,5 +1,7 @@
 """Compare: any stored runs side by side (table, aligned curves, accuracy vs size, confusions) and seed 003's study."""
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -7,7 +9,14 @@ from charts.compare import accuracy_vs_parameters, aligned_curves, confusion_gri
 from dashboard import components, hosting, job_panel, links, services, state
 from dashboard.report_buttons import report_buttons
 from dashboard.views.compare_view import METRICS, VIEW
-from engine.compare import PRESET_STUDIES, comparison_with_reports, preset_study_tasks, run_preset_study
+from engine.architectures import PRESETS
+from engine.compare import (
+    PRESET_STUDIES,
+    comparison_with_reports,
+    preset_study_tasks,
+    reported_test_accuracy,
+    run_preset_study,
+)
 from engine.compare import accuracy_vs_parameters as accuracy_points
 from engine.compare import aligned_curves as curve_table
 from engine.errors import DigitLabError
@@ -58,7 +67,7 @@ with st.expander("Seed 003's ten-model study", expanded=False):
     st.markdown(
         "Seed 003 trained ten small MNIST CNNs that differ in filters, kernel size, layer order, batch size, "
         "epochs, learning rate and activation. Run all ten on the current dataset (each is cached), then "
-        "compare them here with the report's accuracies beside ours."
+        "compare them here (on MNIST, with the report's accuracies beside ours)."
     )
     dataset = selection.dataset
     fits = dataset is not None and tuple(dataset.image_shape[:2]) == (28, 28)
@@ -165,9 +174,19 @@ elif study_requested:
             if first_preset[r.run.run_id] != p
         ]
         ss[state.COMPARE_KEY] = list(first_preset)
+        # The table shows a report's figure only beside runs on the report's dataset (engine.compare): say so
+        # rather than promise a column that a study on Fashion-MNIST does not get.
+        if any(not math.isnan(reported_test_accuracy(p, dataset.name)) for p in presets):
+            beside = "the table shows seed 003's reported accuracies beside ours."
+        else:
+            report_data = ", ".join(sorted({PRESETS[p].dataset for p in presets}))
+            beside = (
+                f"seed 003 reports its accuracies on {report_data} only, so the table has no reported column for "
+                f"runs on {components.plain(dataset.name)}."
+            )
         st.success(
-            f"Selected the {len(first_preset)} study runs below; the table shows seed 003's reported accuracies "
-            "beside ours." + (f" With these settings {', '.join(shared)} (the same run)." if shared else "")
+            f"Selected the {len(first_preset)} study runs below; {beside}"
+            + (f" With these settings {', '.join(shared)} (the same run)." if shared else "")
         )
 
 runs = hosting.visible_runs(services.store().list())  # hosted: not the runs on another visitor's upload

@@ -8,9 +8,9 @@ import streamlit as st
 
 from charts.explain import explanation_overlay
 from charts.inspect import probability_bars
-from dashboard import components, explain_methods, hosting, services, state
+from dashboard import components, explain_methods, hosting, links, services, state
 from dashboard.views.explain_run import ExplainedRun
-from dashboard.views.explain_view import METHODS, PREDICTED
+from dashboard.views.explain_view import METHODS, PREDICTED, VIEW
 from engine.compare import comparable_runs
 from engine.datasets import normalised
 from engine.errors import DigitLabError
@@ -142,13 +142,16 @@ def show_explanation(ex: ExplainedRun) -> None:
             st.session_state.get("explain_layer", layers[-1]) in layers,
             f"this run's conv layers are {', '.join(layers)}",
         )
+        st.session_state.setdefault("explain_layer", layers[-1])
         settings_args["layer"] = option_cols[0].selectbox(
-            "Conv layer", layers, index=len(layers) - 1, key="explain_layer", help="The last one by default."
+            "Conv layer", layers, key="explain_layer", help="The last one by default."
         )
     elif method == "SmoothGrad":
-        settings_args["smooth_samples"] = option_cols[0].slider("Noisy copies", 5, 100, 25, key="explain_smooth")
+        smooth_key = links.seeded(VIEW, "explain_smooth")
+        settings_args["smooth_samples"] = option_cols[0].slider("Noisy copies", 5, 100, key=smooth_key)
     elif method == "Integrated gradients":
-        settings_args["ig_steps"] = option_cols[0].slider("Steps from black", 8, 128, 32, key="explain_ig_steps")
+        steps_key = links.seeded(VIEW, "explain_ig_steps")
+        settings_args["ig_steps"] = option_cols[0].slider("Steps from black", 8, 128, key=steps_key)
     elif method == "Occlusion":
         most = min(h, w) // 2
         components.link_view_check(
@@ -157,9 +160,10 @@ def show_explanation(ex: ExplainedRun) -> None:
             int(st.session_state.get("explain_patch", 2)) <= most,
             f"a {h}x{w} image takes patches of 1 to {most} pixels",
         )
-        settings_args["patch"] = option_cols[0].slider("Patch size (pixels)", 1, most, 2, key="explain_patch")
+        patch_key = links.seeded(VIEW, "explain_patch")
+        settings_args["patch"] = option_cols[0].slider("Patch size (pixels)", 1, most, key=patch_key)
     opacity_col = option_cols[1] if settings_args else option_cols[0]  # no empty gap before it (saliency)
-    opacity = opacity_col.slider("Heatmap opacity", 0.0, 1.0, 0.6, 0.05, key="explain_opacity")
+    opacity = opacity_col.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key=links.seeded(VIEW, "explain_opacity"))
 
     # The two runs explained, each in a column of its own: (run, settings, note on what differs).
     settings = explain_methods.settings_for(method, **settings_args)

@@ -16,6 +16,7 @@ from engine.errors import DigitLabError
 from engine.probes.explain import Explanation, explain_images
 
 BRUSH_KEY, KEPT_BRUSH_KEY = "inspect_brush", "_inspect_brush"
+CANVAS_TOOLBAR_PX = 48  # streamlit-drawable-canvas 0.13: its toolbar card sits 2.65rem (42 px) above the canvas
 
 
 def _drawing_explanation(run_id: str, drawn01: np.ndarray, method: str) -> Explanation:
@@ -104,6 +105,9 @@ def show_drawing(run, dataset, model, extractor, class_names, chart_names) -> No
             key="inspect_draw_method",
             help="The heatmap of the predicted class, recomputed on every stroke (the Explain page has the options).",
         )
+        # The canvas's toolbar (undo, redo, bin) floats 2.65rem above its top edge, over the select above it:
+        # a band of its own keeps both readable and clickable.
+        st.space(CANVAS_TOOLBAR_PX)
         rgba = _canvas_pixels(brush)
         st.button(
             "Clear",

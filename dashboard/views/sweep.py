@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import components, job_panel, links, services, state
 from dashboard.report_buttons import report_buttons
-from dashboard.views.sweep_form import default_params, seed_from_link, space_params
+from dashboard.views.sweep_form import default_params, seed_from_link, space_params, space_widget_keys
 from dashboard.views.sweep_results import show_results
 from dashboard.views.sweep_view import PER_TRIAL, VIEW
 from engine.errors import DigitLabError
@@ -25,6 +25,18 @@ from engine.sweeps import (
     plan_sweep,
     planned_tasks,
     run_sweep,
+)
+
+# The form's widgets other than the search space's; kept over a visit to another page (links.keep_widget_state).
+FORM_KEYS = (
+    "sweep_sampler",
+    "sweep_grid_points",
+    "sweep_trials",
+    "sweep_per_trial",
+    "sweep_repeats",
+    "sweep_metric",
+    "sweep_seed",
+    "sweep_prune",
 )
 
 selection = components.open_page(
@@ -53,6 +65,7 @@ if ignored:
         icon=":material/info:",
     )
 
+links.keep_widget_state(VIEW.page)  # the form as the user left it before a visit to another page
 seed_from_link(ss.get("sweep_space"), limits)
 defaults = default_params(base_spec, base_config)
 params = space_params(defaults, base_spec)
@@ -96,7 +109,11 @@ prune = middle.checkbox(
     help="Median pruner: a trial whose validation curve falls below the earlier trials' median is stopped.",
 )
 ss["sweep_space"] = links.encode(space.to_dict()) if params else None
+# The page's own token is no link's: `seed_from_link` must not fill the widgets from it on the next run, which
+# undid a user's first change to the space (the widgets went back to the space drawn before the change).
+ss["_sweep_seeded"] = ss["sweep_space"]
 links.publish_view(VIEW)
+links.remember_widget_state(VIEW.page, [*FORM_KEYS, *space_widget_keys(params)])
 
 request = SweepRequest(
     dataset=selection.dataset_name,

@@ -134,3 +134,15 @@ def space_params(defaults: dict[str, Param], spec) -> list[Param]:
             picked = st.multiselect(f"{name} choices", list(CHOICES[name]), key=f"sweep_choices_{name}")
             params.append(Param(name, "choice", choices=tuple(picked)))
     return params
+
+
+def space_widget_keys(params: list[Param]) -> list[str]:
+    """The keys of the search-space widgets drawn for `params`: which settings vary, and each one's range or
+    choices."""
+    keys = ["sweep_vary"]
+    for param in params:
+        if param.name in RANGES:
+            keys += [f"sweep_low_{param.name}", f"sweep_high_{param.name}"]
+        else:
+            keys.append(f"sweep_choices_{param.name}")
+    return keys

@@ -74,6 +74,7 @@ if rows:
     st.dataframe(
         pd.concat([table, totals], ignore_index=True),
         hide_index=True,
+        height="content",  # every layer and the total row: the default ten-row height cut the total off
         key="train_layers",
         column_config={
             "trainable": st.column_config.NumberColumn(format="localized"),

@@ -180,3 +180,26 @@ def test_compare_hides_a_report_figure_beside_a_run_on_another_dataset(with_trai
     assert not app.exception
     table = next(df.value for df in app.dataframe if "test_accuracy" in df.value.columns)
     assert "reported_accuracy" not in table.columns or "0.9911" not in table["reported_accuracy"].tolist()
+
+
+def test_the_study_message_promises_a_reported_column_only_when_the_table_has_one(with_trained_run, monkeypatch):
+    """Seed 003 reports MNIST accuracies; a study on Fashion-MNIST gets no reported column, and says so."""
+    from types import SimpleNamespace
+
+    import engine.compare
+    from engine.store import RunStore
+
+    stored = RunStore().get(with_trained_run)
+
+    def study_of_stored_runs(name, dataset, **_):  # stands in for ten trainings: each "result" is the stored run
+        return [SimpleNamespace(run=stored) for _ in engine.compare.PRESET_STUDIES[name]]
+
+    monkeypatch.setattr(engine.compare, "run_preset_study", study_of_stored_runs)
+    app = open_app(COMPARE, {"dataset": "fashion-mnist"})
+    app.button(key="study_run").click().run()
+    assert not app.exception
+    [message] = [literal(s.value) for s in app.success if "study runs below" in s.value]
+    table = next(df.value for df in app.dataframe if "label" in df.value.columns)
+    assert "reported_accuracy" not in table.columns  # the engine shows MNIST figures only beside MNIST runs
+    assert "shows seed 003's reported accuracies" not in message
+    assert "seed 003 reports its accuracies on mnist only" in message

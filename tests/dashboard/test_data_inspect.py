@@ -247,3 +247,17 @@ def test_data_page_says_and_changes_an_uploads_pixel_scaling(tmp_path, monkeypat
     assert app.session_state["dataset"] != name
     assert any("divided by 255" in t and "reach only 16" in t for t in (t.value for t in app.text))
     assert app.selectbox(key="data_pixel_scaling").value == "type"
+
+
+def test_every_sidebar_select_has_the_full_width():
+    # In a half or third column a select showed "rel" for relu and "one_cycl" for one_cycle (issue 23, item 17).
+    from dashboard.sidebar import ARCHITECTURE_KEY
+
+    app = open_app()
+    app.session_state["n_dense"] = 1  # a dense layer's activation select is drawn too
+    app.session_state[ARCHITECTURE_KEY] = True
+    app.run()
+    keys = [box.key for box in app.sidebar.selectbox]
+    assert {"conv1_activation", "dense1_activation", "cfg_schedule"} <= set(keys), keys
+    in_columns = [key for key in keys if "column" in (_block_path(app.sidebar, key) or ())]
+    assert not in_columns

@@ -242,3 +242,33 @@ def test_activation_titles_show_the_layer_names_literally(hostile_run):
     for name in HOSTILE_NAMES:
         assert any(text.startswith(f"{name} (") for text in shown), (name, shown)
     assert not any("<" in t or ">" in t for t in titles), titles  # no tag reaches Plotly's HTML subset
+
+
+# streamlit-drawable-canvas 0.13 (its index-style.css): `.dc-toolbar{position:absolute; top:-2.65rem}` while shown,
+# so the undo/redo/bin card covers the 2.65rem (42.4 px at 16 px per rem) above the canvas.
+CANVAS_TOOLBAR_OVERHANG_PX = 2.65 * 16
+
+
+def test_the_canvas_toolbar_has_a_band_of_its_own_above_the_canvas(with_trained_run, canvas):
+    app = open_page(INSPECT, query={"run": with_trained_run})
+    open_tab(app, "inspect_tab", DRAW_TAB)
+    assert not app.exception and len(canvas.calls) == 1
+    column = next(
+        block
+        for block in app.main.children.values()
+        for block in _blocks(block)
+        if any(
+            getattr(child, "key", None) == "inspect_draw_method" for child in getattr(block, "children", {}).values()
+        )
+    )
+    kinds = [getattr(child, "key", None) or child.type for child in column.children.values()]
+    # Between the select above and the canvas (drawn between the space and Clear) nothing but the band.
+    assert kinds == ["inspect_brush", "inspect_draw_method", "space", "inspect_clear_drawing"], kinds
+    [space] = [child for child in column.children.values() if child.type == "space"]
+    assert isinstance(space.size, int) and space.size >= CANVAS_TOOLBAR_OVERHANG_PX, space.size
+
+
+def _blocks(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _blocks(child)

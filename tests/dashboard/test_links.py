@@ -199,9 +199,31 @@ def test_a_preset_recipe_above_the_hosted_cap_is_a_refusal_not_a_silent_clamp(mo
     monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
     app = open_page(TRAIN, query={"dataset": "digits", "preset": "seed002-uci8x8"})  # its recipe: 100 epochs
     assert not app.exception
-    [notice] = [n for n in notices(app) if n.startswith("The link's epochs")]
-    assert "100 (preset seed002-uci8x8's recipe)" in notice and "between 1 and 30" in notice
+    [notice] = [n for n in notices(app) if "epochs = 100" in n]
+    assert notice.startswith("Preset seed002-uci8x8's recipe (named by the link) asks for epochs = 100")
+    assert "between 1 and 30" in notice
     assert app.session_state["cfg_epochs"] == 30 and train_button(app).disabled
+
+
+def test_a_preset_chosen_in_the_sidebar_is_refused_in_its_own_words_not_a_links(monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    app = open_page(TRAIN, query={"dataset": "digits"})  # no link value at all
+    app.selectbox(key="preset").set_value("seed002-uci8x8").run()  # its recipe: 100 epochs, over the cap of 30
+    assert not app.exception
+    [notice] = [n for n in notices(app) if "epochs = 100" in n]
+    assert notice.startswith("Preset seed002-uci8x8's recipe asks for epochs = 100, which this server refuses")
+    sidebar_errors = [literal(e.value) for e in app.sidebar.error]
+    assert any("seed002-uci8x8's recipe asked for epochs" in e for e in sidebar_errors), sidebar_errors
+    # Nothing the user sees blames a link they never opened.
+    shown = [*notices(app), *sidebar_errors, *(b.help or "" for b in app.button)]
+    assert not any("link" in text.lower().replace("link_off", "") for text in shown), shown
+    assert app.number_input(key="cfg_epochs").value == 30 and train_button(app).disabled
+    # "Use the values shown": the refusal is answered, the Epochs box holds 30 (within its range), training is on.
+    next(b for b in app.button if b.label == "Use the values shown").click().run()
+    assert not [n for n in notices(app) if "epochs = 100" in n]
+    epochs = app.number_input(key="cfg_epochs")
+    assert epochs.value == 30 and epochs.min <= epochs.value <= epochs.max
+    assert not train_button(app).disabled
 
 
 def test_a_spec_that_fails_the_layer_walk_shows_the_engine_message():

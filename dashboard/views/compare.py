@@ -226,6 +226,7 @@ if table["reported_accuracy"].isna().all():
 # The grid prints a missing number as "None": the figure travels as fixed-width text, blank where no source
 # reports one (it still sorts correctly).
 table["reported_accuracy"] = ["" if pd.isna(value) else f"{value:.4f}" for value in table["reported_accuracy"]]
+table = table[["run_id", *columns]]  # only what is shown (run_id: which run a selected row is)
 st.subheader("Side by side")
 number = st.column_config.NumberColumn
 picked = st.dataframe(

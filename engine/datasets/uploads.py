@@ -25,11 +25,12 @@ from engine.datasets.idx import IDX_PARTS, idx_file_names
 from engine.datasets.mnist_like import read_local
 from engine.errors import DatasetUnavailable, InvalidDataFile
 from engine.limits import input_limits
-from engine.textfiles import load_json
+from engine.textfiles import load_json_file
 
 UPLOAD_PREFIX = "upload-"
 _UPLOAD_NAME = re.compile(r"upload-([0-9a-f]{16})")
 INFO_NAME = "info.json"
+_MAX_INFO_BYTES = 10_000  # an info.json names four files and a shape: a few hundred bytes
 ACCEPTED_NAMES = tuple(name for part in IDX_PARTS for name in idx_file_names(part))
 
 
@@ -166,7 +167,7 @@ def list_uploads() -> list[UploadInfo]:
         if not re.fullmatch(r"[0-9a-f]{16}", entry.name) or not entry.is_dir(follow_symlinks=False):
             continue
         try:
-            raw = load_json((Path(entry.path) / INFO_NAME).read_text()[:10_000])
+            raw = load_json_file(Path(entry.path) / INFO_NAME, max_bytes=_MAX_INFO_BYTES)
             shape = tuple(int(v) for v in raw["image_shape"])
             classes = int(raw["num_classes"])
             names = tuple(str(n)[:120] for n in raw["files"])[:4]

@@ -22,7 +22,7 @@ from engine.errors import InvalidRunMeta
 from engine.npy_header import read_npy_header
 from engine.store.keys import is_run_id
 from engine.store.meta_checks import validate_run_meta
-from engine.textfiles import load_json
+from engine.textfiles import load_json_file
 
 MANIFEST_NAME = "manifest.json"
 META_NAME = "meta.json"
@@ -142,11 +142,11 @@ def build_manifest(folder: Path) -> dict[str, Any]:
 
 def _read_json(path: Path, what: str) -> Any:
     try:
-        raw = path.read_bytes()
+        return load_json_file(path)
     except FileNotFoundError:
         raise ManifestProblem(f"{what} is missing") from None
-    try:
-        return load_json(raw)
+    except OSError as problem:  # a FIFO, a link, a device or a huge file in its place
+        raise ManifestProblem(f"{what} cannot be read: it {problem.strerror or problem}") from None
     except ValueError:
         raise ManifestProblem(f"{what} is not valid JSON") from None
 

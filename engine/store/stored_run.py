@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import StoreError
-from engine.textfiles import load_json
+from engine.textfiles import load_json_file, open_regular_file
 
 MODEL_NAME = "model.keras"
 HISTORY_NAME = "history.json"
@@ -51,7 +51,7 @@ class StoredRun:
         from another (a run deleted and trained again gets other weights, another history and a new digest)."""
         import hashlib
 
-        with open(self.file("manifest.json"), "rb") as handle:
+        with open_regular_file(self.file("manifest.json")) as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
 
     def size_bytes(self) -> int:
@@ -61,9 +61,9 @@ class StoredRun:
         """The training history the trainer wrote (`history.json`), e.g. per-epoch loss and accuracy."""
         path = self.file(HISTORY_NAME)
         try:
-            return load_json(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise StoreError(f"{path} is not valid JSON ({exc}); delete run {self.run_id} and retrain it") from exc
+            return load_json_file(path)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path} is not readable JSON ({exc}); delete run {self.run_id} and retrain it") from exc
 
     def array(self, name: str) -> np.ndarray:
         """Load `<name>.npy` from the run, refusing pickled (object) arrays."""

@@ -202,11 +202,14 @@ def test_a_lock_note_that_is_a_hazard_still_gives_a_busy_message(tmp_path, hazar
 
 @pytest.mark.parametrize("hazard", ("fifo", "dev-zero-link"))
 def test_a_kept_data_file_that_is_a_hazard_is_a_data_file_error(tmp_path, hazard):
-    """A FIFO or a device among an upload's files (or on a --data-path): refused, not waited on or read forever."""
+    """A FIFO or a device among an upload's files, the UCI cache, or on a --data-path: refused, not waited on or read
+    forever."""
     from engine.datasets.idx import load_npz, read_idx
+    from engine.datasets.uci import _read_optdigits_npz
     from engine.errors import InvalidDataFile
 
-    for name, reader in (("train-images-idx3-ubyte", read_idx), ("mnist.npz", load_npz)):
+    readers = (("train-images-idx3-ubyte", read_idx), ("mnist.npz", load_npz), ("optdigits.npz", _read_optdigits_npz))
+    for name, reader in readers:
         plant(tmp_path / name, hazard)
         with pytest.raises(InvalidDataFile, match="cannot be read|regular file|device|FIFO"):
             prompt(lambda name=name, reader=reader: reader(tmp_path / name))

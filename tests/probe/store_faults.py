@@ -197,7 +197,7 @@ def store_hazard_cases(work: Path) -> list[Case]:
         survives("meta accuracy NaN", meta(lambda m: m["metrics"].update(test_accuracy=float("nan"))), served_ok=False),
         survives("meta accuracy inf", meta(lambda m: m["metrics"].update(test_accuracy=float("inf"))), served_ok=False),
         survives("meta accuracy -1", meta(lambda m: m["metrics"].update(test_accuracy=-1)), served_ok=False),
-        survives("meta parameters negative", meta(lambda m: m.update(parameters=-5)), served_ok=False),
+        survives("meta parameter count negative", meta(lambda m: m["parameters"].update(total=-5)), served_ok=False),
         survives(
             "meta 10,000 class names",
             meta(lambda m: m.update(class_names=[str(i) for i in range(10_000)])),

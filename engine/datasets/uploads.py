@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ from engine.textfiles import load_json_file
 UPLOAD_PREFIX = "upload-"
 _UPLOAD_NAME = re.compile(r"upload-([0-9a-f]{16})")
 INFO_NAME = "info.json"
+log = logging.getLogger("digitlab.datasets")
 _MAX_INFO_BYTES = 10_000  # an info.json names four files and a shape: a few hundred bytes
 ACCEPTED_NAMES = tuple(name for part in IDX_PARTS for name in idx_file_names(part))
 
@@ -171,8 +173,11 @@ def list_uploads() -> list[UploadInfo]:
             shape = tuple(int(v) for v in raw["image_shape"])
             classes = int(raw["num_classes"])
             names = tuple(str(n)[:120] for n in raw["files"])[:4]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable or edited: not listed (loading it by name still re-checks the files)
+        except (OSError, ValueError, KeyError, TypeError) as problem:
+            # Unreadable or edited: not listed (loading it by name still re-checks the files), and said in the log
+            # like a damaged run, so an upload that vanished from the list can be traced.
+            log.warning("upload %s is not listed: its %s is unusable (%s)", entry.name, INFO_NAME, problem)
+            continue
         if len(shape) != 3 or not all(0 < v <= 4096 for v in shape) or not 0 < classes <= 1000:
             continue
         found.append(UploadInfo(UPLOAD_PREFIX + entry.name, shape, classes, names))

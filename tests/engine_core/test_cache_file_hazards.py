@@ -89,7 +89,7 @@ def test_the_helper_reads_up_to_the_cap_and_follows_a_link_only_when_asked(tmp_p
 
 
 @pytest.mark.parametrize("hazard", HAZARDS)
-def test_an_upload_whose_info_is_a_hazard_is_not_listed_and_the_others_are(cache, hazard):
+def test_an_upload_whose_info_is_a_hazard_is_not_listed_and_the_others_are(cache, hazard, caplog):
     from engine.datasets.uploads import INFO_NAME, list_uploads
 
     uploads = cache / "datasets" / "uploads"
@@ -98,6 +98,7 @@ def test_an_upload_whose_info_is_a_hazard_is_not_listed_and_the_others_are(cache
     (good / INFO_NAME).write_text(json.dumps({"image_shape": [8, 8, 1], "num_classes": 10, "files": ["a.npz"]}))
     plant(uploads / ("b" * 16) / INFO_NAME, hazard, cap=10_000)
     assert [info.name for info in prompt(list_uploads)] == ["upload-" + "a" * 16]  # type: ignore[attr-defined]
+    assert f"upload {'b' * 16} is not listed" in caplog.text  # flagged, not silently dropped
 
 
 @pytest.mark.parametrize("hazard", HAZARDS)

@@ -45,7 +45,7 @@ from engine.limits import server_limits
 from engine.memory_estimate import MemoryEstimate
 from engine.processes import process_exists, process_start
 from engine.store.disk import refused_write
-from engine.textfiles import load_json
+from engine.textfiles import load_json_file
 
 POLL_SECONDS = 0.25  # how often a waiter re-checks the ledger, which other processes change too
 LEDGER_FILE = "ledger.json"
@@ -119,7 +119,7 @@ class Ledger:
         if self.folder is None:
             return list(self._memory)
         try:
-            entries = load_json((self.folder / LEDGER_FILE).read_text())
+            entries = load_json_file(self.folder / LEDGER_FILE)
         except FileNotFoundError:
             return []
         except (OSError, ValueError) as problem:

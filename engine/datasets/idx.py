@@ -20,6 +20,7 @@ import numpy as np
 from engine.errors import InvalidDataFile
 from engine.limits import input_limits
 from engine.npy_header import check_npy_header
+from engine.textfiles import open_regular_file
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -63,7 +64,9 @@ def _read_bytes(path: Path) -> bytes:
             raise InvalidDataFile(f"{path}: is a folder, not an IDX file.")
         if size > cap:
             raise InvalidDataFile(f"{path}: is {size:,} bytes, over the {cap:,}-byte limit for one data file.")
-        with open(path, "rb") as handle:
+        # A FIFO or a device (a user's path, or a file planted among kept uploads) is refused, never waited on;
+        # a user's link to a real file is followed.
+        with open_regular_file(path, follow_links=True) as handle:
             raw = handle.read(cap + 1)  # never more than the cap, even if the file grew since the stat
     except FileNotFoundError:
         raise InvalidDataFile(f"{path}: file not found. Check the path, or copy the file there.") from None
@@ -248,6 +251,8 @@ def load_npz(
     """
     path = Path(path)
     try:
+        with open_regular_file(path, follow_links=True):
+            pass  # a FIFO would make np.load wait forever, a device read forever: refused before it opens them
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise InvalidDataFile(f"{path}: file not found. Check the path, or copy the file there.") from None

@@ -9,6 +9,7 @@ every download goes through `network.FETCHERS`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from engine.datasets.mnist_like import (
     status_mnist_like,
 )
 from engine.datasets.uci import OPTDIGITS_CACHE_NAME, load_uci_optdigits, status_optdigits
-from engine.errors import DatasetUnavailable
+from engine.errors import DatasetUnavailable, InvalidDataFile
 
 DEFAULT_DATASET = "digits"
 # Environment variables are read from the server process's own environment, fixed when it started.
@@ -158,7 +159,19 @@ def _upload_source(name: str) -> _Source:
 def _as_path(local_path: str | Path | None) -> Path | None:
     if local_path is None or str(local_path) == "":
         return None
-    return Path(local_path).expanduser()
+    path = Path(local_path).expanduser()
+    # The one door for a local path (status and load): a path the system cannot even look up (a link loop, a name
+    # over the system's length limit) is a data-file error naming it, not an OSError or RuntimeError from
+    # `Path.resolve` deep in the loader. A missing path passes: its source says where it looked and what to do.
+    try:
+        os.stat(path)
+        path.resolve()
+    except FileNotFoundError:
+        pass
+    except (OSError, RuntimeError) as problem:  # Python before 3.13 raises RuntimeError for a link loop
+        reason = getattr(problem, "strerror", None) or "a symbolic link loop"
+        raise InvalidDataFile(f"{str(path)[:120]}: cannot be used as a data path ({reason}).") from None
+    return path
 
 
 def list_datasets() -> list[DatasetInfo]:

@@ -18,6 +18,7 @@ from engine.datasets.dataset import Dataset
 from engine.datasets.identity import KNOWN, content_checksum, identify
 from engine.datasets.network import DownloadFailed, fetch, short_reason
 from engine.errors import DatasetUnavailable, InvalidDataFile
+from engine.textfiles import open_regular_file
 
 OPTDIGITS_CACHE_NAME = "uci-optdigits.npz"
 
@@ -50,6 +51,8 @@ def _read_optdigits_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read the cache format: arrays X (n, 64) and y (n,), pickles refused."""
     hint = f"Delete {path} to fetch it again, or copy a good {OPTDIGITS_CACHE_NAME} there."
     try:
+        with open_regular_file(path, follow_links=True):
+            pass  # a FIFO planted in the cache would make np.load wait forever: refused before it opens it
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ("X", "y") if key not in archive.files]
             if missing:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,11 +29,13 @@ from engine.datasets.mnist_like import read_local
 from engine.datasets.scaling import DEFAULT_SCALING, TYPE_VALUE_MAX, check_scaling
 from engine.errors import DatasetUnavailable, InvalidDataFile
 from engine.limits import data_limits, input_limits
-from engine.textfiles import load_json
+from engine.textfiles import load_json_file
 
 UPLOAD_PREFIX = "upload-"
 _UPLOAD_NAME = re.compile(r"upload-([0-9a-f]{16})")
 INFO_NAME = "info.json"
+log = logging.getLogger("digitlab.datasets")
+_MAX_INFO_BYTES = 10_000  # an info.json names four files and a shape: a few hundred bytes
 ACCEPTED_NAMES = tuple(name for part in IDX_PARTS for name in idx_file_names(part))
 _PART_OF_NAME = {name: part for part in IDX_PARTS for name in idx_file_names(part)}
 
@@ -240,7 +243,7 @@ def _read_info(folder: Path) -> UploadInfo:
     record is returned with its `problem` said, so the listing shows it as unavailable instead of dropping it."""
     name = UPLOAD_PREFIX + folder.name
     try:
-        raw = load_json((folder / INFO_NAME).read_text()[:10_000])
+        raw = load_json_file(folder / INFO_NAME, max_bytes=_MAX_INFO_BYTES)  # a FIFO or a huge file: refused, not read
         shape = tuple(int(v) for v in raw["image_shape"])
         classes = int(raw["num_classes"])
         names = tuple(str(n)[:120] for n in raw["files"])[:4]

@@ -27,7 +27,7 @@ from engine import settings
 from engine.errors import DigitLabError
 from engine.executors.tasks import RunTask
 from engine.store.disk import disk_guard
-from engine.textfiles import load_json
+from engine.textfiles import load_json_file, open_regular_file
 
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")  # 8 random bytes; run ids are 20 hex characters, so the two never mix
 # "starting": folder written, driver not yet running; "running": the driver is working; the rest are final.
@@ -38,6 +38,7 @@ FINAL_STATES = ("done", "failed", "cancelled", "cluster_lost", "driver_lost")
 # Per run: "waiting" (not submitted yet), then the executor's statuses (engine.executors.TaskEvent).
 RUN_STATES = ("waiting", "queued", "running", "training", "done", "cached", "failed")
 JOB_KINDS = ("cv", "study", "sweep")
+_MAX_RECORD_BYTES = 2_000_000  # a request or status of MAX_TASKS tasks is well under this
 MAX_TASKS = 200  # a job file holding more is refused: no page or CLI verb makes one that large
 
 
@@ -248,13 +249,11 @@ def write_json_atomically(path: Path, data: dict) -> None:
 
 def _read_json(path: Path, what: str) -> object:
     try:
-        text = path.read_text()
+        return load_json_file(path, max_bytes=_MAX_RECORD_BYTES)
     except FileNotFoundError:
         raise JobNotFound(f"No job {path.parent.name}: its {what} is not in {path.parent.parent}.") from None
-    if len(text) > 2_000_000:
-        raise InvalidJob(f"The job's {what} is too large to be one of ours.")
-    try:
-        return load_json(text)
+    except OSError as problem:  # a FIFO, a link, a device or a huge file planted in the job's folder
+        raise InvalidJob(f"The job's {what} cannot be read: it {problem.strerror or problem}.") from None
     except ValueError:
         raise InvalidJob(f"The job's {what} is not valid JSON.") from None
 
@@ -282,7 +281,7 @@ def write_pid(job_id: str, pid: int) -> None:
 
 def read_pid(job_id: str) -> int:
     try:
-        data = load_json((job_dir(job_id) / "driver.pid").read_text(), max_chars=1_000)
+        data = load_json_file(job_dir(job_id) / "driver.pid", max_bytes=1_000)
     except (OSError, ValueError):
         return 0
     return _count(data.get("pid")) if isinstance(data, dict) else 0
@@ -295,7 +294,7 @@ def log_path(job_id: str) -> Path:
 def log_tail(job_id: str, limit: int = 4000) -> str:
     """The end of the driver's log (empty when there is none)."""
     try:
-        with open(log_path(job_id), "rb") as handle:
+        with open_regular_file(log_path(job_id)) as handle:
             handle.seek(0, os.SEEK_END)
             handle.seek(max(0, handle.tell() - limit))
             return handle.read().decode("utf-8", "replace")

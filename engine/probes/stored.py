@@ -32,7 +32,7 @@ from engine.probes.checks import validate_probe_record
 from engine.store.keys import canonical_json
 from engine.store.run_store import PROBES_DIR
 from engine.store.stored_run import StoredRun
-from engine.textfiles import load_json
+from engine.textfiles import load_json, read_regular_file
 
 log = logging.getLogger("digitlab.probes")
 
@@ -55,16 +55,13 @@ def _read(path: Path, *, probe: str, params: dict, digest: str) -> dict | None:
     """The stored result dict, or None when there is none or it fails its checks (then it is logged)."""
     cap = ProbeLimits().max_stored_probe_bytes
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(cap + 1)  # never read past the cap, whatever the file's size says
+        raw = read_regular_file(path, max_bytes=cap)
     except FileNotFoundError:
         return None
     except OSError as exc:
         log.warning("could not read the stored %s result %s (%s); computing it", probe, path, exc.strerror or exc)
         return None
     try:
-        if len(raw) > cap:
-            raise StoreError(f"the record is over {cap:,} bytes")
         return validate_probe_record(
             load_json(raw), probe=probe, params=params, run_digest=digest, version=RECORD_VERSION
         )

@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 
 from engine.errors import StoreError
 from engine.processes import process_exists
+from engine.textfiles import read_regular_file
 
 POLL_SECONDS = 0.05  # how often a waiter retries a lock held by someone else
 
@@ -80,7 +81,7 @@ class RunLock:
         holder, held_for = "Another process", f"at least {waited:.1f} s"
         owner = lock_owner_pid(self.path)  # the kernel's answer, when it can give one
         try:
-            pid_text, since_text = self.note_path.read_text().split()
+            pid_text, since_text = read_regular_file(self.note_path, max_bytes=200).decode().split()
             pid, since = int(pid_text), float(since_text)
         except (OSError, ValueError):
             pid, since = None, 0.0  # no readable note: say what we know (its time is read only beside its pid)

@@ -23,7 +23,7 @@ from engine.errors import InvalidRunMeta
 from engine.npy_header import read_npy_header
 from engine.store.keys import is_run_id
 from engine.store.meta_checks import validate_run_meta
-from engine.textfiles import load_json
+from engine.textfiles import load_json, read_regular_file
 
 MANIFEST_NAME = "manifest.json"
 META_NAME = "meta.json"
@@ -150,9 +150,11 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
 
 def _read_bytes(path: Path, what: str) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular_file(path)
     except FileNotFoundError:
         raise ManifestProblem(f"{what} is missing") from None
+    except OSError as problem:  # a FIFO, a link, a device or a huge file in its place
+        raise ManifestProblem(f"{what} cannot be read: it {problem.strerror or problem}") from None
 
 
 def _parse_json(raw: bytes, what: str) -> Any:

@@ -5,6 +5,7 @@ lists) and its history.json (`validate_run_history`: the shape curve readers rel
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from engine.errors import InvalidRunMeta, StoreError
 
@@ -36,6 +37,15 @@ RUN_META_FIELDS: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("metrics.macro_f1", _NUMBER),
     ("metrics.test_loss", _NUMBER),
 )
+# The ranges a trainer's values fall in (scores are fractions, counts and times are not negative): a value outside
+# was not written by Digit Lab, and a listing or a chart would otherwise show an accuracy of -100 % or 150 %.
+RUN_META_RANGES: tuple[tuple[str, float, float], ...] = (
+    ("metrics.test_accuracy", 0.0, 1.0),
+    ("metrics.macro_f1", 0.0, 1.0),
+    ("parameters.total", 0, math.inf),
+    ("train_seconds", 0.0, math.inf),
+    ("epochs_run", 0, math.inf),
+)
 
 
 def validate_run_meta(meta: object, run_id: str | None = None) -> None:
@@ -57,6 +67,12 @@ def validate_run_meta(meta: object, run_id: str | None = None) -> None:
             raise InvalidRunMeta(f"meta.json has {path} of type {type(value).__name__}")
         if isinstance(value, float) and not math.isfinite(value) and path != "metrics.test_loss":
             raise InvalidRunMeta(f"meta.json has {path} = {value}")
+    for path, low, high in RUN_META_RANGES:
+        number: Any = meta
+        for part in path.split("."):
+            number = number[part]  # present and a finite number: checked above
+        if not low <= number <= high:
+            raise InvalidRunMeta(f"meta.json has {path} = {number}, outside {low} .. {high}")
     if run_id is not None and meta["run_id"] != run_id:
         raise InvalidRunMeta(f"meta.json names run {str(meta['run_id'])[:40]!r}, not its folder {run_id}")
     for index, block in enumerate(meta["spec"]["conv_blocks"], start=1):

@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.errors import StoreError
 from engine.store.meta_checks import validate_run_history
-from engine.textfiles import load_json
+from engine.textfiles import load_json_file, open_regular_file
 
 MODEL_NAME = "model.keras"
 HISTORY_NAME = "history.json"
@@ -52,7 +52,7 @@ class StoredRun:
         from another (a run deleted and trained again gets other weights, another history and a new digest)."""
         import hashlib
 
-        with open(self.file("manifest.json"), "rb") as handle:
+        with open_regular_file(self.file("manifest.json")) as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
 
     def size_bytes(self) -> int:
@@ -65,10 +65,10 @@ class StoredRun:
         a history that crashes a chart or a report later."""
         path = self.file(HISTORY_NAME)
         try:
-            history = load_json(path.read_text(encoding="utf-8"))
+            history = load_json_file(path)
         except ValueError as exc:  # UnicodeDecodeError is one too
             raise StoreError(f"{path} is not valid JSON ({exc}); delete run {self.run_id} and retrain it") from exc
-        except OSError as exc:
+        except OSError as exc:  # missing, or a FIFO, a link, a device or a huge file in its place
             raise StoreError(f"{path} cannot be read ({exc.strerror or exc})") from exc
         try:
             validate_run_history(history)

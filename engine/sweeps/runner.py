@@ -42,7 +42,7 @@ from engine.store import RunStore, is_run_id
 from engine.store.locking import RunLock, lock_owner_pid
 from engine.sweeps.checks import validate_search_space, validate_sweep_size
 from engine.sweeps.space import InvalidSweep, SearchSpace, apply_params, default_space
-from engine.textfiles import load_json
+from engine.textfiles import load_json_file
 from engine.training.config import TrainConfig
 from engine.validation import validate_request
 
@@ -581,13 +581,16 @@ def load_sweep(sweep_id: str, store: RunStore | None = None) -> SweepResult:
     """
     folder = sweep_dir(sweep_id)
     path = folder / "request.json"
-    if not path.is_file() or not (folder / "study.db").is_file():
+    if not path.exists() or not (folder / "study.db").is_file():
         raise InvalidSweep(f"No stored sweep {sweep_id}.")
-    if path.stat().st_size > sweep_limits().max_space_bytes * 2:
-        raise InvalidSweep(f"Sweep {sweep_id}'s request file is too large to be one.")
     try:
-        data = load_json(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
+        data = load_json_file(path, max_bytes=sweep_limits().max_space_bytes * 2)
+    except FileNotFoundError:
+        raise InvalidSweep(f"No stored sweep {sweep_id}.") from None
+    except OSError as problem:  # a FIFO, a link, a device or a huge file in its place
+        reason = problem.strerror or problem
+        raise InvalidSweep(f"Sweep {sweep_id}'s request file cannot be read: it {reason}.") from None
+    except ValueError:
         raise InvalidSweep(f"Sweep {sweep_id}'s request file is not JSON.") from None
     if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), str):
         raise InvalidSweep(f"Sweep {sweep_id}'s request file is malformed.")

@@ -88,6 +88,9 @@ def _delete_with_confirmation(run_id: str, place) -> None:
         ss.pop(DELETE_ASKED_KEY, None)
         services.store().delete(run_id)
         st.toast(f"Deleted run {run_id}")
+        # The table's selection is a row number: kept, it would point at the run that moved into that row (or
+        # past the end), so nothing stays chosen after a delete.
+        ss.pop("home_runs", None)
         st.rerun()
     if cancel_col.button("Cancel", key="delete_run_cancel"):
         ss.pop(DELETE_ASKED_KEY, None)
@@ -140,7 +143,7 @@ picked = st.dataframe(
         },
     ),
 )
-rows = picked.selection.rows if picked else []
+rows = [row for row in (picked.selection.rows if picked else []) if row < len(table)]  # the list may have shrunk
 if rows:
     run_id = table.iloc[rows[0]]["run_id"]
     st.caption(f"Run `{run_id}` · {components.plain(table.iloc[rows[0]]['label'], 200)}")

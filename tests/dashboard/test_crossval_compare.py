@@ -102,8 +102,10 @@ def test_compare_shows_a_linked_run(with_trained_run):
     assert not app.exception
     assert app.multiselect(key="compare_runs").value == [with_trained_run]
     table = next(df.value for df in app.dataframe if "test_accuracy" in df.value.columns)
-    assert len(table) == 1 and table["dataset"].iloc[0] == "digits"
-    assert {"parameters", "macro_f1", "train_seconds", "architecture"} <= set(table.columns)
+    # The label names the preset, changes and dataset, so no dataset or architecture column repeats it.
+    assert len(table) == 1 and table["label"].iloc[0].endswith("· digits")
+    assert {"parameters", "macro_f1", "train_seconds"} <= set(table.columns)
+    assert not {"dataset", "preset", "architecture"} & set(table.columns)
     titles = chart_titles(app)
     assert "Validation accuracy by epoch" in titles
     assert any(t.startswith("Test accuracy against parameters") for t in titles)

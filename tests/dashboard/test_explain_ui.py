@@ -455,7 +455,9 @@ def test_the_robustness_chart_draws_only_the_runs_chosen_and_never_another_datas
         assert not app.exception and not app.error
         picker = app.multiselect(key="robust_runs")
         assert picker.value == [first]  # nothing added unasked
-        assert set(picker.options) == {picker.format_func(first), picker.format_func(same)}
+        # Other tests' runs on digits share the session's cache, so the comparable ones are a superset.
+        assert {picker.format_func(first), picker.format_func(same)} <= set(picker.options)
+        assert not any("fashion-mnist" in option for option in picker.options)
         curve = figures_by_title(app)
         (figure,) = [f for t, f in curve.items() if t.startswith("Test accuracy under")]
         assert len(figure["data"]) == 1

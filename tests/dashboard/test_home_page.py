@@ -6,9 +6,10 @@ from __future__ import annotations
 from tests.dashboard.conftest import literal, open_app
 
 
-def _select_first_row(app):
-    """Choose the first row of Home's run table, as a click on it does."""
-    app.session_state["home_runs"] = {"selection": {"rows": [0], "columns": []}}
+def _select_row_of(app, run_id: str):
+    """Choose the row of run `run_id` in Home's run table, as a click on it does (other tests' runs share the cache)."""
+    table = next(df.value for df in app.dataframe if "run_id" in df.value.columns)
+    app.session_state["home_runs"] = {"selection": {"rows": [list(table["run_id"]).index(run_id)], "columns": []}}
     return app.run()
 
 
@@ -26,7 +27,7 @@ def test_delete_asks_first_and_cancel_keeps_the_run(with_trained_run, tmp_path, 
     shutil.copytree(os.environ["DIGIT_LAB_CACHE"], cache)
     monkeypatch.setenv("DIGIT_LAB_CACHE", str(cache))
     monkeypatch.delenv("DIGIT_LAB_HOSTED", raising=False)
-    app = _select_first_row(open_app(expanders=False))
+    app = _select_row_of(open_app(expanders=False), with_trained_run)
     assert not app.exception
 
     app.button(key="delete_run").click().run()
@@ -42,15 +43,16 @@ def test_delete_asks_first_and_cancel_keeps_the_run(with_trained_run, tmp_path, 
 
     app.button(key="delete_run").click().run()
     app.session_state["home_runs"] = {"selection": {"rows": [], "columns": []}}  # the row let go: no question
-    _select_first_row(app.run())
+    _select_row_of(app.run(), with_trained_run)
     assert _has_button(app, "delete_run") and not _has_button(app, "delete_run_confirm")
 
     app.button(key="delete_run").click().run()
     app.button(key="delete_run_confirm").click().run()
     assert not app.exception
     assert RunStore().get(with_trained_run) is None
-    assert not app.dataframe  # the only run is gone from the table
-    assert any("No runs yet" in info.value for info in app.info)
+    # Gone from the table, and no other run is left chosen in its place (the cache holds other tests' runs too).
+    assert all(with_trained_run not in list(df.value.get("run_id", [])) for df in app.dataframe)
+    assert not _has_button(app, "delete_run") and not _has_button(app, "open_run")
 
 
 def test_an_unavailable_datasets_message_on_home_leads_to_the_data_page(tmp_path, monkeypatch):

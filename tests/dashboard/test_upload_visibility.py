@@ -53,9 +53,9 @@ def _listed_runs(app) -> list[str]:
     return [run_id for frame in app.dataframe for run_id in frame.value.get("run_id", [])]
 
 
-def _offers(compare_page, run_id: str) -> bool:
-    """Whether Compare's run choices include `run_id` (each choice's label ends with the id's first characters)."""
-    return any(run_id[:6] in option for option in compare_page.multiselect(key=state.COMPARE_KEY).options)
+def _offers(compare_page, dataset_name: str) -> bool:
+    """Whether Compare's run choices include a run on `dataset_name` (each choice's label names its dataset)."""
+    return any(dataset_name in option for option in compare_page.multiselect(key=state.COMPARE_KEY).options)
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_another_visitor_sees_neither_the_upload_nor_its_runs(upload_and_run):
     assert run_id not in _listed_runs(other)
     compare = open_page(COMPARE, expanders=False)
     assert not compare.exception
-    assert not _offers(compare, run_id)
+    assert not _offers(compare, name)
     # A link naming a dataset that is not here lists the known ones: another visitor's upload is not among them.
     refused = open_app(query={"dataset": "no-such-set"}, expanders=False)
     notices = " ".join(literal(element.value) for element in [*refused.warning, *refused.error, *refused.info])
@@ -96,7 +96,7 @@ def test_the_shared_link_to_the_upload_shows_it_and_its_runs(upload_and_run):
     assert run_id in _listed_runs(shared)
     shared.switch_page(COMPARE)
     shared.run()
-    assert _offers(shared, run_id)
+    assert _offers(shared, name)
 
 
 def test_a_link_to_a_run_shows_that_run_not_the_upload(upload_and_run):

@@ -53,7 +53,12 @@ def test_a_full_disk_while_writing_removes_the_partial_file(short_run, tmp_path,
             self.stream.write(data[:10])
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writer.os, "fdopen", lambda handle, mode: FullStream(handle))
+    # os is one module: the store's readers open files through fdopen too, so only writes get the full stream.
+    monkeypatch.setattr(
+        writer.os,
+        "fdopen",
+        lambda handle, mode="r", *a, **k: FullStream(handle) if "w" in mode else real_fdopen(handle, mode, *a, **k),
+    )
     assert main(["report", short_run.run_id, "--format", "ipynb", "--output", str(tmp_path / "r.ipynb")]) == 2
     assert "is full" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.ipynb")] == []

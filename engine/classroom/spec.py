@@ -1,0 +1,134 @@
+"""What a challenge is: one frozen, typed spec. Stored as JSON in the database; every field checked on the way in
+by `check_challenge_spec` (the one validator for challenge settings, used by the CLI, the Classroom page and a
+record read back from the database)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.errors import DigitLabError
+
+# The settings a challenge may let students change (the TrainConfig fields of the sidebar's recipe, plus the
+# architecture as a whole); everything else is the instructor's. Epochs and training images are capped, not locked.
+STUDENT_SETTINGS = (
+    "architecture",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "lr_schedule",
+    "augmentation",
+    "label_smoothing",
+    "seed",
+    "limit_train",
+)
+DEFAULT_EDITABLE = ("architecture", "epochs", "batch_size", "learning_rate", "seed")
+MAX_TITLE_CHARS = 120
+MAX_INSTRUCTIONS_CHARS = 4000
+
+
+class InvalidChallenge(DigitLabError):
+    """A challenge setting that cannot be honoured (said with the value and the allowed range)."""
+
+
+@dataclass(frozen=True)
+class ChallengeLimits:
+    """What every submission is held to, on every path (page, CLI, link)."""
+
+    max_epochs: int = 10  # a submission trains at most this many epochs
+    max_parameters: int = 200_000  # trainable parameters of the student's model
+    max_train: int = 0  # training images a submission may use (a stratified subset); 0 = the whole training split
+    daily_submissions: int = 5  # per student per UTC day
+    editable: tuple[str, ...] = DEFAULT_EDITABLE  # which settings students may change; the rest are the preset's
+
+
+@dataclass(frozen=True)
+class ChallengeSpec:
+    dataset: str  # a registry name ("digits", "fashion-mnist") or an upload ("upload-<16 hex>")
+    title: str  # plain text, shown as such
+    instructions: str = ""  # plain text, shown as such
+    preset: str = "digitlab-small8"  # the starting model and recipe students change within `limits.editable`
+    limits: ChallengeLimits = field(default_factory=ChallengeLimits)
+    closes_at: str = ""  # ISO 8601 UTC ("2026-12-24T18:00:00+00:00"); "" = open until the instructor closes it
+    private_fraction: float = 0.5  # share of the test set kept private until close (Kaggle uses 0.67-0.75)
+    split_seed: int = 0  # seeds the hidden split: the same seed, the same public and private images
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> ChallengeSpec:
+        """A spec from stored or typed JSON, checked (`InvalidChallenge` for anything else)."""
+        if not isinstance(data, dict):
+            raise InvalidChallenge("A challenge must be a JSON object.")
+        limits = data.get("limits", {})
+        if not isinstance(limits, dict):
+            raise InvalidChallenge("A challenge's limits must be a JSON object.")
+        try:
+            spec = cls(
+                dataset=str(data["dataset"]),
+                title=str(data["title"]),
+                instructions=str(data.get("instructions", "")),
+                preset=str(data.get("preset", cls.preset)),
+                limits=ChallengeLimits(
+                    max_epochs=int(limits.get("max_epochs", ChallengeLimits.max_epochs)),
+                    max_parameters=int(limits.get("max_parameters", ChallengeLimits.max_parameters)),
+                    max_train=int(limits.get("max_train", ChallengeLimits.max_train)),
+                    daily_submissions=int(limits.get("daily_submissions", ChallengeLimits.daily_submissions)),
+                    editable=tuple(str(name) for name in limits.get("editable", DEFAULT_EDITABLE)),
+                ),
+                closes_at=str(data.get("closes_at", "")),
+                private_fraction=float(data.get("private_fraction", cls.private_fraction)),
+                split_seed=int(data.get("split_seed", 0)),
+            )
+        except KeyError as missing:
+            raise InvalidChallenge(f"A challenge needs {missing.args[0]!r}.") from None
+        except (TypeError, ValueError) as problem:
+            raise InvalidChallenge(f"A challenge setting has the wrong type: {problem}.") from None
+        return check_challenge_spec(spec)
+
+    def closing_time(self) -> datetime | None:
+        return parse_closing_time(self.closes_at) if self.closes_at else None
+
+
+def parse_closing_time(text: str) -> datetime:
+    """An ISO 8601 time as an aware UTC datetime; a time without a zone is refused (whose evening would it be?)."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidChallenge(
+            f"Closing time {text[:40]!r} is not an ISO 8601 time (2026-12-24T18:00:00+00:00)."
+        ) from None
+    if when.tzinfo is None:
+        raise InvalidChallenge(f"Closing time {text[:40]!r} has no time zone; add one, e.g. +00:00 for UTC.")
+    return when.astimezone(UTC)
+
+
+def check_challenge_spec(spec: ChallengeSpec) -> ChallengeSpec:
+    """The one validator of challenge settings: every bound said with the value asked for."""
+    title = spec.title.strip()
+    if not title or len(title) > MAX_TITLE_CHARS or any(ord(c) < 32 for c in title):
+        raise InvalidChallenge(f"A title is 1 to {MAX_TITLE_CHARS} printable characters on one line.")
+    if len(spec.instructions) > MAX_INSTRUCTIONS_CHARS:
+        raise InvalidChallenge(f"Instructions are at most {MAX_INSTRUCTIONS_CHARS} characters.")
+    limits = spec.limits
+    if not 1 <= limits.max_epochs <= 100:
+        raise InvalidChallenge(f"max epochs {limits.max_epochs} is outside 1..100.")
+    if not 1_000 <= limits.max_parameters <= 50_000_000:
+        raise InvalidChallenge(f"max parameters {limits.max_parameters} is outside 1,000..50,000,000.")
+    if limits.max_train < 0:
+        raise InvalidChallenge(f"max training images {limits.max_train} is negative (0 = the whole training split).")
+    if not 1 <= limits.daily_submissions <= 100:
+        raise InvalidChallenge(f"daily submissions {limits.daily_submissions} is outside 1..100.")
+    unknown = sorted(set(limits.editable) - set(STUDENT_SETTINGS))
+    if unknown:
+        raise InvalidChallenge(
+            f"Students cannot be given {', '.join(unknown)}; choose from {', '.join(STUDENT_SETTINGS)}."
+        )
+    if not (math.isfinite(spec.private_fraction) and 0.1 <= spec.private_fraction <= 0.9):
+        raise InvalidChallenge(f"private fraction {spec.private_fraction} is outside 0.1..0.9.")
+    if spec.closes_at:
+        parse_closing_time(spec.closes_at)
+    return spec

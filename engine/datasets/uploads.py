@@ -265,6 +265,7 @@ def _read_info(folder: Path) -> UploadInfo:
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidDataFile) as error:
         reason = getattr(error, "strerror", None) or str(error)[:200]
+        log.warning("upload %s is unusable: its %s cannot be read (%s)", folder.name, INFO_NAME, reason)
         return UploadInfo(
             name,
             (0, 0, 1),

@@ -51,9 +51,10 @@ class LadderStep:
     public_accuracy: float  # this submission's own public score: the instructor's, never shown to the student
     released: bool  # whether it became the student's shown best
     shown_accuracy: float  # what the board shows after this submission (the released best so far)
-    reason: str  # plain text: why it was or was not released, with the numbers
+    reason: str  # plain text for the student: released or not, and what the board shows (never their own score)
     needed_accuracy: float | None = None  # the public accuracy it had to exceed; None for a first submission
     public_images: int = 0  # n, the public part's size
+    detail: str = ""  # plain text for the instructor: the decision with its numbers (own score, margin, counts)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def ladder(submissions: Sequence[tuple[str, np.ndarray]]) -> list[LadderStep]:
         accuracy = (n - errors) / n
         if best_loss is None:
             released, needed = True, None
-            reason = f"First submission: public accuracy {accuracy:.4f} on {n} images is shown."
+            reason = f"First submission: its public accuracy, {accuracy:.4f} on {n} images, is shown."
+            detail = reason
         else:
             best_accuracy = (n - best_errors) / n
             spread = float(np.std(loss - best_loss, ddof=1))
@@ -132,13 +134,22 @@ def ladder(submissions: Sequence[tuple[str, np.ndarray]]) -> list[LadderStep]:
             gain = accuracy - best_accuracy
             numbers = (
                 f"public accuracy {accuracy:.4f} vs shown best {best_accuracy:.4f} (a gain of {gain:+.4f}: "
-                f"{fixed} images fixed, {broken} broken); noise margin s/sqrt(n) = {spread:.4f}/sqrt({n}) = "
+                f"images fixed {fixed}, broken {broken}); noise margin s/sqrt(n) = {spread:.4f}/sqrt({n}) = "
                 f"{margin:.4f}"
             )
+            # The student learns only whether it was released (the Ladder's whole answer): their submission's own
+            # score, the margin and the counts would hand back the feedback the rule withholds.
             if released:
-                reason = f"New best: {numbers}; the gain is larger, so {accuracy:.4f} is shown."
+                reason = (
+                    f"New best: it beats your shown best by more than the public part's noise; {accuracy:.4f} is shown."
+                )
+                detail = f"New best: {numbers}; the gain is larger, so {accuracy:.4f} is shown."
             else:
                 reason = (
+                    f"Not a clear improvement over your shown best, {best_accuracy:.4f}, beyond the public part's "
+                    "noise; the board keeps it."
+                )
+                detail = (
                     f"Not a clear improvement: {numbers}; the gain must exceed the margin, so the board keeps "
                     f"{best_accuracy:.4f}."
                 )
@@ -154,6 +165,7 @@ def ladder(submissions: Sequence[tuple[str, np.ndarray]]) -> list[LadderStep]:
                 reason=reason,
                 needed_accuracy=needed,
                 public_images=n,
+                detail=detail,
             )
         )
     return steps

@@ -20,7 +20,13 @@ import numpy as np
 
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ModelSpec
-from engine.classroom.spec import STUDENT_SETTINGS, ChallengeSpec, InvalidChallenge, check_challenge_spec
+from engine.classroom.spec import (
+    STUDENT_SETTINGS,
+    ChallengeLimits,
+    ChallengeSpec,
+    InvalidChallenge,
+    check_challenge_spec,
+)
 from engine.datasets import Dataset, normalised
 from engine.errors import StoreError
 from engine.evaluation import accuracy, confusion_matrix
@@ -148,6 +154,30 @@ def _student_spec(raw: object, base: ModelSpec, view: Dataset) -> ModelSpec:
     return ModelSpec.from_dict(data).for_data(view.image_shape, base.num_classes)
 
 
+def _capped_recipe(
+    config: TrainConfig, limits: ChallengeLimits, n_train: int, chosen: set[str]
+) -> tuple[TrainConfig, tuple[str, ...]]:
+    """The preset's recipe held to the challenge's caps where the student does not choose a setting (`chosen`:
+    editable settings given), with a notice for each value lowered: a recipe over a cap is the instructor's choice
+    of preset, not the student's to fix."""
+    notices = []
+    if config.epochs > limits.max_epochs and "epochs" not in chosen:
+        notices.append(
+            f"The model's recipe trains {config.epochs} epochs; this challenge allows at most {limits.max_epochs}, "
+            f"so it trains {limits.max_epochs}."
+        )
+        config = config.replace(epochs=limits.max_epochs)
+    too_many = not config.limit_train or config.limit_train > limits.max_train
+    if limits.max_train and limits.max_train < n_train and too_many and "limit_train" not in chosen:
+        used = f"{config.limit_train:,}" if config.limit_train else f"all {n_train:,}"
+        notices.append(
+            f"The model's recipe trains on {used} training images; this challenge allows at most "
+            f"{limits.max_train:,}, so it trains on a stratified subset of {limits.max_train:,}."
+        )
+        config = config.replace(limit_train=limits.max_train)
+    return config, tuple(notices)
+
+
 def build_locked_request(spec: ChallengeSpec, view: Dataset, request: SubmissionRequest) -> LockedRequest:
     """`locked_request`, with the notices of what was used instead of the preset's value and why."""
     spec = check_challenge_spec(spec)
@@ -158,7 +188,11 @@ def build_locked_request(spec: ChallengeSpec, view: Dataset, request: Submission
         raise InvalidChallenge(
             f"A submission cannot set {', '.join(map(str, unknown))[:200]}; it may set {', '.join(STUDENT_SETTINGS)}."
         )
-    base_spec, base_config = preset_request(spec.preset, view)
+    if limits.max_train and type(asked.get("limit_train")) is int and asked["limit_train"] == 0:
+        del asked["limit_train"]  # "all" under a training cap is the cap, as when it is left out (said below)
+    base_spec, preset_config = preset_request(spec.preset, view)
+    chosen = {name for name in asked if name in limits.editable}  # what the student decides; the rest is locked
+    base_config, notices = _capped_recipe(preset_config, limits, len(view.y_train), chosen)
     # A locked setting may be sent at its locked value (a form that sends every field); any other value is refused.
     for name, value in asked.items():
         if name in limits.editable:
@@ -190,27 +224,12 @@ def build_locked_request(spec: ChallengeSpec, view: Dataset, request: Submission
     changes = {name: asked[name] for name in _TRAIN_SETTINGS if name in asked and name in limits.editable}
     config = base_config.replace(**changes)
     check_types(config)  # InvalidConfig naming a setting of the wrong type, before any comparison below
-
-    notices = []
     if config.epochs > limits.max_epochs:
-        if "epochs" in changes:
-            raise InvalidChallenge(f"epochs {config.epochs} is above this challenge's cap of {limits.max_epochs}.")
-        notices.append(
-            f"The model's recipe trains {config.epochs} epochs; this challenge allows at most {limits.max_epochs}, "
-            f"so it trains {limits.max_epochs}."
+        raise InvalidChallenge(f"epochs {config.epochs} is above this challenge's cap of {limits.max_epochs}.")
+    if limits.max_train and config.limit_train > limits.max_train:
+        raise InvalidChallenge(
+            f"limit_train {config.limit_train} is above this challenge's cap of {limits.max_train} training images."
         )
-        config = config.replace(epochs=limits.max_epochs)
-    if limits.max_train:
-        if config.limit_train > limits.max_train:
-            raise InvalidChallenge(
-                f"limit_train {config.limit_train} is above this challenge's cap of {limits.max_train} training images."
-            )
-        if not config.limit_train and limits.max_train < len(view.y_train):
-            notices.append(
-                f"All {len(view.y_train):,} training images were asked for; this challenge allows at most "
-                f"{limits.max_train:,}, so it trains on a stratified subset of {limits.max_train:,}."
-            )
-            config = config.replace(limit_train=limits.max_train)
     parameters = parameter_counts(model_spec)["trainable"]
     if parameters > limits.max_parameters:
         raise InvalidChallenge(
@@ -219,7 +238,7 @@ def build_locked_request(spec: ChallengeSpec, view: Dataset, request: Submission
         )
     # The engine's one door, as for every other training path: ranges, sizes against the view, this server's caps.
     validate_request(model_spec, config, n_train=len(view.x_train), num_classes=model_spec.num_classes)
-    return LockedRequest(model_spec, config, tuple(notices))
+    return LockedRequest(model_spec, config, notices)
 
 
 def locked_request(spec: ChallengeSpec, view: Dataset, request: SubmissionRequest) -> tuple[ModelSpec, TrainConfig]:

@@ -162,6 +162,24 @@ def test_the_recipes_epochs_above_the_cap_train_the_cap_and_say_so(view):
     assert any("15 epochs" in notice and "trains 3" in notice for notice in locked.notices)
 
 
+def test_a_locked_setting_over_a_cap_is_locked_at_the_cap(view):
+    # Epochs and training images locked: the preset's 15 epochs and all 1,437 images are held to the caps, and the
+    # locked value a student may send (or is refused against) is the one that trains, not the recipe's.
+    locked_recipe = ChallengeSpec(
+        dataset="digits",
+        title="t",
+        preset="digitlab-small8",
+        limits=ChallengeLimits(max_epochs=3, max_train=400, editable=("seed",)),
+    )
+    locked = build_locked_request(locked_recipe, view, SubmissionRequest({"epochs": 3, "limit_train": 0, "seed": 1}))
+    assert (locked.config.epochs, locked.config.limit_train, locked.config.seed) == (3, 400, 1)
+    assert len(locked.notices) == 2
+    with pytest.raises(InvalidChallenge, match=r"The instructor locked epochs: it stays 3 \(you asked for 15\)"):
+        locked_request(locked_recipe, view, SubmissionRequest({"epochs": 15}))
+    with pytest.raises(InvalidChallenge, match="The instructor locked limit_train"):
+        locked_request(locked_recipe, view, SubmissionRequest({"limit_train": 200}))
+
+
 def test_training_images_above_the_cap_are_refused_and_none_given_means_the_cap(view):
     with pytest.raises(InvalidChallenge, match="limit_train 500 is above this challenge's cap of 400"):
         locked_request(CHALLENGE, view, SubmissionRequest({"limit_train": 500}))

@@ -5,6 +5,7 @@ record read back from the database)."""
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,30 +68,67 @@ class ChallengeSpec:
         if not isinstance(limits, dict):
             raise InvalidChallenge("A challenge's limits must be a JSON object.")
         try:
+            editable = limits.get("editable", list(DEFAULT_EDITABLE))
+            if not isinstance(editable, list | tuple):  # a lone "seed" would be split into letters
+                raise InvalidChallenge("A challenge's editable settings are a list of names.")
             spec = cls(
-                dataset=str(data["dataset"]),
-                title=str(data["title"]),
-                instructions=str(data.get("instructions", "")),
-                preset=str(data.get("preset", cls.preset)),
+                dataset=_text(data, "dataset"),
+                title=_text(data, "title"),
+                instructions=_text(data, "instructions", ""),
+                preset=_text(data, "preset", cls.preset),
                 limits=ChallengeLimits(
-                    max_epochs=int(limits.get("max_epochs", ChallengeLimits.max_epochs)),
-                    max_parameters=int(limits.get("max_parameters", ChallengeLimits.max_parameters)),
-                    max_train=int(limits.get("max_train", ChallengeLimits.max_train)),
-                    daily_submissions=int(limits.get("daily_submissions", ChallengeLimits.daily_submissions)),
-                    editable=tuple(str(name) for name in limits.get("editable", DEFAULT_EDITABLE)),
+                    max_epochs=_whole(limits, "max_epochs", ChallengeLimits.max_epochs),
+                    max_parameters=_whole(limits, "max_parameters", ChallengeLimits.max_parameters),
+                    max_train=_whole(limits, "max_train", ChallengeLimits.max_train),
+                    daily_submissions=_whole(limits, "daily_submissions", ChallengeLimits.daily_submissions),
+                    editable=tuple(_name(name) for name in editable),
                 ),
-                closes_at=str(data.get("closes_at", "")),
-                private_fraction=float(data.get("private_fraction", cls.private_fraction)),
-                split_seed=int(data.get("split_seed", 0)),
+                closes_at=_text(data, "closes_at", ""),
+                private_fraction=_fraction(data.get("private_fraction", cls.private_fraction)),
+                split_seed=_whole(data, "split_seed", 0),
             )
         except KeyError as missing:
             raise InvalidChallenge(f"A challenge needs {missing.args[0]!r}.") from None
-        except (TypeError, ValueError) as problem:
-            raise InvalidChallenge(f"A challenge setting has the wrong type: {problem}.") from None
         return check_challenge_spec(spec)
 
     def closing_time(self) -> datetime | None:
         return parse_closing_time(self.closes_at) if self.closes_at else None
+
+
+_MISSING = object()
+
+
+def _text(data: dict[str, Any], key: str, default: object = _MISSING) -> str:
+    value = data[key] if default is _MISSING else data.get(key, default)
+    if not isinstance(value, str):
+        raise InvalidChallenge(f"A challenge's {key} must be text, not {type(value).__name__}.")
+    return value
+
+
+def _whole(data: dict[str, Any], key: str, default: int) -> int:
+    """A whole number as written: 3.7 or true is refused, not read as 3 or 1."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidChallenge(f"A challenge's {key} must be a whole number, not {str(value)[:40]!r}.")
+    return value
+
+
+def _fraction(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidChallenge(f"A challenge's private_fraction must be a number, not {str(value)[:40]!r}.")
+    return float(value)
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidChallenge(f"An editable setting is a name, not {str(value)[:40]!r}.")
+    return value
+
+
+def _printable_line(text: str) -> bool:
+    """No control or format characters (bidi overrides, zero-width) and no line or paragraph separator: one line
+    that reads as it is stored."""
+    return not any(unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp") for char in text)
 
 
 def parse_closing_time(text: str) -> datetime:
@@ -109,7 +147,7 @@ def parse_closing_time(text: str) -> datetime:
 def check_challenge_spec(spec: ChallengeSpec) -> ChallengeSpec:
     """The one validator of challenge settings: every bound said with the value asked for."""
     title = spec.title.strip()
-    if not title or len(title) > MAX_TITLE_CHARS or any(ord(c) < 32 for c in title):
+    if not title or len(title) > MAX_TITLE_CHARS or not _printable_line(title):
         raise InvalidChallenge(f"A title is 1 to {MAX_TITLE_CHARS} printable characters on one line.")
     if len(spec.instructions) > MAX_INSTRUCTIONS_CHARS:
         raise InvalidChallenge(f"Instructions are at most {MAX_INSTRUCTIONS_CHARS} characters.")

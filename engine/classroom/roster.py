@@ -120,6 +120,18 @@ def _name_column(records: list[tuple[int, list[str]]]) -> tuple[int, list[tuple[
     return column, records
 
 
+def check_display_name(name: str) -> str:
+    """A name a student types to join, checked as a roster line is (printable, one line, 1 to 60 characters)."""
+    try:
+        checked = _checked_name(name, 1)
+    except InvalidRoster as problem:
+        said = str(problem).replace("Line 1 of the roster holds a name of", "The name has")
+        raise InvalidRoster(said.replace("Line 1 of the roster holds", "The name holds")) from None
+    if not checked:
+        raise InvalidRoster("A display name needs at least one printable character.")
+    return checked
+
+
 def _checked_name(cell: str, line: int) -> str:
     name = unicodedata.normalize("NFC", cell.strip())
     for character in name:

@@ -1,5 +1,5 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, embedding-map (alias feature-map), report, upload, app.
+job, calibration, robustness, explain, embedding-map (alias feature-map), report, upload, challenge, submit, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from engine.cli import app, data, probes, reports, runs, sweep, training
+from engine.cli import app, classroom, data, probes, reports, runs, sweep, training
 from engine.errors import DigitLabError
 
 # `digit-lab --help` lists the verbs in this order, the order users have known; a verb not named here is listed last.
@@ -39,6 +39,8 @@ _HELP_ORDER = (
     "explain",
     "report",
     "embedding-map",
+    "challenge",
+    "submit",
     "app",
 )
 
@@ -77,6 +79,7 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
         **runs.COMMANDS,
         **probes.COMMANDS,
         **reports.COMMANDS,
+        **classroom.COMMANDS,
         **app.COMMANDS,
     }
     for verb in [*_HELP_ORDER, *(verb for verb in verbs if verb not in _HELP_ORDER)]:

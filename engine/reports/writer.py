@@ -93,20 +93,17 @@ def _check_replaceable(path: Path) -> None:
             )
 
 
-def write_report(
-    subject: ReportSubject, fmt: str, output: str | os.PathLike, progress: Callable[[str], None] | None = None
-) -> WrittenReport:
-    """Write the report to `output` (replaced whole, never half-written: a temporary file beside it is renamed)."""
+def write_output_file(output: str | os.PathLike, data: bytes, what: str, example: str) -> Path:
+    """Write `data` to the file a user named (`--output`): only a new path or over a regular file, replaced whole
+    (a temporary file beside it is renamed), a full or read-only disk a one-line error with nothing left behind.
+    `example` is a file name to suggest ("report.html")."""
     path = Path(output)
     _check_replaceable(path)
     if path.is_dir():
-        raise InvalidConfig(f"--output {str(path)[:200]} is a folder; give a file name such as report.{fmt}.")
+        raise InvalidConfig(f"--output {str(path)[:200]} is a folder; give a file name such as {example}.")
     if not path.parent.is_dir():
         raise InvalidConfig(f"--output {str(path)[:200]}: the folder {str(path.parent)[:200]} does not exist.")
-    text = report_text(subject, fmt, progress)
-    data = text.encode("utf-8")
-    # A full or read-only disk is a one-line error naming the folder (exit 2), and nothing is left behind.
-    with disk_guard(path.parent, f"the report {path.name[:80]}", "give --output a file in a folder", ReportNotWritten):
+    with disk_guard(path.parent, f"{what} {path.name[:80]}", "give --output a file in a folder", ReportNotWritten):
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(handle, "wb") as stream:
@@ -115,6 +112,22 @@ def write_report(
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+    return path
+
+
+def write_report(
+    subject: ReportSubject, fmt: str, output: str | os.PathLike, progress: Callable[[str], None] | None = None
+) -> WrittenReport:
+    """Write the report to `output` (replaced whole, never half-written: a temporary file beside it is renamed)."""
+    path = Path(output)
+    _check_replaceable(path)  # before the report is computed: a refused path costs nothing
+    if path.is_dir():
+        raise InvalidConfig(f"--output {str(path)[:200]} is a folder; give a file name such as report.{fmt}.")
+    if not path.parent.is_dir():
+        raise InvalidConfig(f"--output {str(path)[:200]}: the folder {str(path.parent)[:200]} does not exist.")
+    text = report_text(subject, fmt, progress)
+    data = text.encode("utf-8")
+    write_output_file(path, data, "the report", f"report.{fmt}")
     return WrittenReport(
         path=str(path.resolve()),
         format=fmt,

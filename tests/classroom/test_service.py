@@ -1,0 +1,148 @@
+"""The classroom end to end through the engine (what the CLI and the page call), on the bundled digits with tiny
+trainings: a challenge made, students in by roster and by join link, submissions within the locks, the boards,
+close, export. Security: every wrong token, another student's token, the cap, the closing time are refused, and no
+student-facing answer holds a private score before close."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score
+
+from engine.classroom import service
+from engine.classroom.database import ClassroomDB, ClassroomError
+from engine.classroom.spec import ChallengeLimits, ChallengeSpec, InvalidChallenge
+
+TINY = {"epochs": 1, "seed": 0}
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path / "cache"))
+    database = ClassroomDB.open(f"sqlite:///{tmp_path / 'classroom.db'}")
+    yield database
+    database.close()
+
+
+def challenge_spec(**limits: object) -> ChallengeSpec:
+    chosen = {"max_epochs": 2, "max_train": 300, "daily_submissions": 3, "editable": ("epochs", "seed"), **limits}
+    return ChallengeSpec("digits", "Digits, week 1", "Beat the baseline.", limits=ChallengeLimits(**chosen))
+
+
+@pytest.fixture
+def challenge(db):
+    return service.create_challenge(challenge_spec(), roster=("Ana", "Ben"), db=db)
+
+
+def token_of(link: str, key: str) -> str:
+    from urllib.parse import parse_qs, urlparse
+
+    return parse_qs(urlparse(link).query)[key][0]
+
+
+def test_a_challenge_hands_out_tokens_once_and_keeps_only_digests(challenge, db):
+    record = db.get_challenge(challenge.challenge_id)
+    assert challenge.instructor_token not in json.dumps(record.__dict__, default=str)
+    assert challenge.public_images + challenge.private_images == 360  # digits' test split
+    ana, ben = challenge.students
+    assert (ana.name, ben.name) == ("Ana", "Ben")
+    assert token_of(ana.link, "student") != token_of(ben.link, "student")
+    assert "instructor" not in ana.link and challenge.instructor_token not in challenge.student_link
+    joined = service.join(challenge.challenge_id, token_of(challenge.student_link, "join"), "Cleo", db=db)
+    assert service.student_of(challenge.challenge_id, joined.token, db).display_name == "Cleo"
+
+
+def test_a_submission_is_scored_on_both_parts_and_the_private_one_waits_for_close(challenge, db):
+    ana = token_of(challenge.students[0].link, "student")
+    outcome = service.submit(challenge.challenge_id, ana, TINY, db=db)
+    assert outcome.status == "scored" and outcome.private_score is None  # open: nothing private to a student
+    assert outcome.released and outcome.board_score == pytest.approx(outcome.public_score, abs=1 / 180)
+    history = service.student_history(challenge.challenge_id, ana, db)
+    assert history.submissions[0]["private_accuracy"] is None
+    board = service.boards(challenge.challenge_id, db=db)
+    assert board.private is None and [row.student for row in board.public] == ["Ana"]
+
+    # The instructor sees the private score at once, and it is the model's accuracy on the hidden images.
+    from engine.store import RunStore
+
+    instructor = service.boards(challenge.challenge_id, challenge.instructor_token, db)
+    (private_row,) = instructor.private
+    spec = challenge_spec()
+    dataset, split = service.challenge_data(spec)
+    run = RunStore().get(outcome.run_id)
+    probabilities = run.load_model().predict(dataset.x_test[split.private] / dataset.value_max, verbose=0)
+    expected = accuracy_score(dataset.y_test[split.private], probabilities.argmax(axis=1))
+    assert private_row.private_accuracy == pytest.approx(expected, abs=1e-9)
+    # The stored run holds the public part only.
+    assert len(run.array("test_labels")) == len(split.public)
+    np.testing.assert_array_equal(run.array("test_labels"), dataset.y_test[split.public])
+
+    service.close(challenge.challenge_id, challenge.instructor_token, db)
+    after = service.boards(challenge.challenge_id, db=db)
+    assert after.closed and after.private[0].private_accuracy == pytest.approx(expected, abs=1e-9)
+    assert service.student_history(challenge.challenge_id, ana, db).submissions[0]["private_accuracy"] is not None
+    with pytest.raises(ClassroomError, match="closed"):
+        service.submit(challenge.challenge_id, ana, TINY, db=db)
+
+    grades = list(csv.DictReader(io.StringIO(service.export_grades(challenge.challenge_id, challenge.instructor_token, db))))
+    assert [(g["rank"], g["student"]) for g in grades] == [("1", "Ana"), ("", "Ben")]
+    assert float(grades[0]["private_accuracy"]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_every_wrong_token_is_one_refusal_and_reveals_nothing(challenge, db):
+    ana = token_of(challenge.students[0].link, "student")
+    other = service.create_challenge(challenge_spec(), roster=("Zed",), db=db)
+    zed = token_of(other.students[0].link, "student")
+    for challenge_id, token in (
+        (challenge.challenge_id, zed),  # a student of another challenge
+        (challenge.challenge_id, ana[:-1] + ("A" if ana[-1] != "A" else "B")),  # one character off
+        (challenge.challenge_id, challenge.instructor_token),  # the instructor's token is not a student's
+        ("0" * 16, ana),  # no such challenge
+        (challenge.challenge_id, "x" * 10_000),
+        (challenge.challenge_id, None),
+    ):
+        with pytest.raises(ClassroomError, match="No such challenge, or the token"):
+            service.submit(challenge_id, token, TINY, db=db)
+    for token in (ana, "", other.instructor_token):
+        with pytest.raises(ClassroomError, match="instructor token"):
+            service.close(challenge.challenge_id, token, db)
+        with pytest.raises(ClassroomError, match="instructor token"):
+            service.export_grades(challenge.challenge_id, token, db)
+    assert db.submissions(challenge.challenge_id) == []
+    assert db.get_challenge(challenge.challenge_id).closed_at is None
+
+
+def test_locks_and_caps_are_refused_before_a_slot_is_used(challenge, db):
+    ana = token_of(challenge.students[0].link, "student")
+    for settings, message in (
+        ({"learning_rate": 0.5}, "locked learning_rate"),
+        ({"epochs": 3}, "cap of 2"),
+        ({"limit_train": 1000}, "limit_train"),
+    ):
+        with pytest.raises(InvalidChallenge, match=message):
+            service.submit(challenge.challenge_id, ana, settings, db=db)
+    assert db.submissions(challenge.challenge_id) == []  # refused requests take no daily slot
+
+
+def test_the_daily_cap_and_the_closing_time_hold(db):
+    created = service.create_challenge(challenge_spec(daily_submissions=1), roster=("Ana",), db=db)
+    ana = token_of(created.students[0].link, "student")
+    first = service.submit(created.challenge_id, ana, TINY, db=db)
+    assert first.submissions_left_today == 0
+    with pytest.raises(ClassroomError, match="daily cap of 1"):
+        service.submit(created.challenge_id, ana, TINY, db=db)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    again = service.submit(created.challenge_id, ana, TINY, db=db, now=tomorrow)
+    assert again.cached and again.run_id == first.run_id  # the same settings: trained once, served twice
+
+    closing = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    past = service.create_challenge(
+        ChallengeSpec("digits", "Closed already", closes_at=closing), roster=("Ana",), db=db
+    )
+    with pytest.raises(ClassroomError, match="closed"):
+        service.submit(past.challenge_id, token_of(past.students[0].link, "student"), TINY, db=db)

@@ -217,6 +217,9 @@ def test_database_urls_refused_or_failing_say_so_without_the_password(monkeypatc
     with pytest.raises(ClassroomError, match="neither PostgreSQL") as refused:
         ClassroomDB.open()
     assert "pw" not in str(refused.value)
+    with pytest.raises(ClassroomError, match="is not a database URL") as unparsable:
+        ClassroomDB.open("secret-pw@@not a url")
+    assert "secret-pw" not in str(unparsable.value)
     # A plain postgresql:// URL (as hosted providers give) is taken with psycopg 3; this server does not exist.
     missing = f"postgresql://u:s3cret-pw@/db?host={tmp_path}&connect_timeout=2"
     with pytest.raises(ClassroomError, match="Could not open the classroom database") as unreachable:

@@ -1,0 +1,102 @@
+"""`digit-lab challenge ...` and `digit-lab submit` as an instructor and a student type them: the JSON the issue names,
+one-line refusals (exit 2) for what cannot be honoured, and no token echoed back that the caller did not just get."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from engine.cli import main
+
+
+@pytest.fixture
+def classroom(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DIGIT_LAB_DATABASE_URL", f"sqlite:///{tmp_path / 'classroom.db'}")
+    return tmp_path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def create(capsys, tmp_path, *extra: str) -> dict:
+    roster = tmp_path / "class.csv"
+    roster.write_text("name\nAna\nBen\n", encoding="utf-8")
+    code, out, err = run(
+        capsys,
+        "challenge", "create", "--dataset", "digits", "--title", "Week 1", "--max-epochs", "1", "--max-train", "200",
+        "--daily-submissions", "2", "--editable", "epochs,seed", "--roster", str(roster), "--json", *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    return json.loads(out)
+
+
+def token_in(link: str, key: str) -> str:
+    from urllib.parse import parse_qs, urlparse
+
+    return parse_qs(urlparse(link).query)[key][0]
+
+
+def test_an_instructor_and_a_student_from_the_shell(classroom, capsys):
+    created = create(capsys, classroom)
+    assert {"challenge_id", "student_link", "instructor_token"} <= set(created)
+    challenge, instructor = created["challenge_id"], created["instructor_token"]
+    ana = token_in(created["students"][0]["link"], "student")
+
+    code, out, err = run(capsys, "submit", "--challenge", challenge, "--student", ana, "--seed", "1", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert {"submission_id", "run_id", "public_score"} <= set(answer)
+    assert answer["private_score"] is None  # open: nothing private
+    assert ana not in out and instructor not in out
+
+    code, out, _ = run(capsys, "challenge", "leaderboard", challenge, "--json")
+    board = json.loads(out)
+    assert board["private"] is None and [row["student"] for row in board["public"]] == ["Ana"]
+    assert "Ladder" in board["rule"]
+
+    assert run(capsys, "challenge", "close", challenge, "--token", instructor, "--json")[0] == 0
+    code, out, _ = run(capsys, "challenge", "leaderboard", challenge, "--json")
+    assert json.loads(out)["private"][0]["private_accuracy"] is not None
+
+    code, out, _ = run(capsys, "challenge", "export", challenge, "--token", instructor)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [row["student"] for row in rows] == ["Ana", "Ben"]
+
+    code, _, err = run(capsys, "submit", "--challenge", challenge, "--student", ana, "--json")
+    assert code == 2 and "closed" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("challenge", "create", "--dataset", "digits", "--title", "x", "--max-epochs", "0"), "outside 1..100"),
+        (("challenge", "create", "--dataset", "digits", "--title", "x", "--closes", "friday"), "ISO 8601"),
+        (("challenge", "create", "--dataset", "digits", "--title", "x", "--editable", "optimizer"), "cannot be given"),
+        (("challenge", "create", "--dataset", "no-such-set", "--title", "x"), "no-such-set"),
+        (("challenge", "close", "0123456789abcdef", "--token", "A" * 32), "No such challenge, or the token"),
+        (("challenge", "export", "0123456789abcdef"), "needs the instructor token"),
+        (("submit", "--challenge", "0123456789abcdef", "--student", "B" * 32), "No such challenge, or the token"),
+        (("challenge", "leaderboard", "../../etc"), "No challenge"),
+    ],
+)
+def test_what_cannot_be_honoured_is_one_line_and_exit_2(classroom, capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_locked_setting_and_the_daily_cap_from_the_shell(classroom, capsys):
+    created = create(capsys, classroom)
+    challenge, ana = created["challenge_id"], token_in(created["students"][0]["link"], "student")
+    code, _, err = run(capsys, "submit", "--challenge", challenge, "--student", ana, "--lr", "0.5")
+    assert code == 2 and "locked learning_rate" in err
+    for seed in ("1", "2"):
+        assert run(capsys, "submit", "--challenge", challenge, "--student", ana, "--seed", seed)[0] == 0
+    code, _, err = run(capsys, "submit", "--challenge", challenge, "--student", ana, "--seed", "3")
+    assert code == 2 and "daily cap of 2" in err

@@ -34,12 +34,19 @@ from pathlib import Path
 
 from tests.probe.fixtures import Case, Outcome
 
-FAMILIES = ("cli", "links", "store", "data", "uploads", "reports", "jobs", "text", "diskfull", "hosted")
+FAMILIES = ("cli", "links", "store", "data", "uploads", "reports", "jobs", "text", "diskfull", "hosted", "classroom")
 CASE_TIMEOUT_S = 300.0  # the slowest clean case (a training in a subprocess) takes well under a minute
 
 
 def build_cases(family: str, work: Path) -> list[Case]:
-    from tests.probe import dataset_faults, hosted_faults, input_faults, output_faults, store_faults
+    from tests.probe import (
+        classroom_faults,
+        dataset_faults,
+        hosted_faults,
+        input_faults,
+        output_faults,
+        store_faults,
+    )
 
     builders = {
         "cli": lambda: input_faults.cli_cases(work) + input_faults.file_argument_cases(work),
@@ -52,6 +59,7 @@ def build_cases(family: str, work: Path) -> list[Case]:
         "text": lambda: output_faults.text_cases(work),
         "diskfull": lambda: output_faults.diskfull_cases(work),
         "hosted": lambda: hosted_faults.hosted_cases(work),
+        "classroom": lambda: classroom_faults.classroom_cases(work),
     }
     return builders[family]()
 

@@ -34,7 +34,7 @@ def postgres_url() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="digitlab-pg-"))
     try:
         try:
-            url = postgres_server.start(folder)
+            url = postgres_server.start(folder, owner_pid=os.getpid())
         except postgres_server.PostgresUnavailable as why:
             pytest.skip(f"no PostgreSQL server for the classroom tests: {why}")
         yield url

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,6 +41,23 @@ def reserve(database: ClassroomDB, student_id: str, submission_id: str, cap: int
     return database.reserve_submission(CHALLENGE, student_id, submission_id, run_id, DAY_START, cap, now)
 
 
+def run_at_once(count: int, work) -> None:
+    """`work(index)` on `count` threads released together; all must end within a minute (a lost lock would hang)."""
+    barrier = threading.Barrier(count)
+
+    def released(index: int) -> None:
+        barrier.wait()
+        work(index)
+
+    threads = [threading.Thread(target=released, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "requests still waiting after a minute"
+
+
 def test_migrations_create_the_schema_and_a_second_open_changes_nothing(database_url, classroom_db):
     make_challenge(classroom_db)
     again = ClassroomDB.open(database_url)  # a second server start: migrations run again, finding nothing to do
@@ -59,19 +77,38 @@ def test_migrations_create_the_schema_and_a_second_open_changes_nothing(database
         again.close()
 
 
+def test_servers_starting_at_once_migrate_one_after_the_other(database_url):
+    opened: list[ClassroomDB] = []
+    failures: list[str] = []
+
+    def start_server(_index: int) -> None:
+        try:
+            opened.append(ClassroomDB.open(database_url))
+        except Exception as error:  # any failure at all is the finding
+            failures.append(repr(error))
+
+    try:
+        run_at_once(6, start_server)
+        assert failures == [] and len(opened) == 6
+        with opened[0].engine.connect() as connection:
+            versions = connection.exec_driver_sql("SELECT version_num FROM classroom_alembic_version").all()
+        assert versions == [("0001_classroom",)]
+    finally:
+        for database in opened:
+            database.close()
+
+
 def test_daily_cap_holds_under_20_concurrent_reservations(database_url, classroom_db):
     make_challenge(classroom_db)
     join(classroom_db, "s1", "Ann")
     # Yesterday's submission does not count against today's cap.
     reserve(classroom_db, "s1", "yesterday", now=DAY_START - timedelta(seconds=1))
     other_server = ClassroomDB.open(database_url)  # half the requests come through another process's engine
-    barrier = threading.Barrier(20)
     outcomes: list[str] = []
     lock = threading.Lock()
 
     def request(index: int) -> None:
         database = classroom_db if index % 2 else other_server
-        barrier.wait()
         try:
             reserve(database, "s1", f"sub{index:02d}", cap=5)
             outcome = "queued"
@@ -80,12 +117,10 @@ def test_daily_cap_holds_under_20_concurrent_reservations(database_url, classroo
         with lock:
             outcomes.append(outcome)
 
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    other_server.close()
+    try:
+        run_at_once(20, request)
+    finally:
+        other_server.close()
     assert outcomes.count("queued") == 5, outcomes
     refusals = [o for o in outcomes if o != "queued"]
     assert len(refusals) == 15 and all("daily cap of 5" in o for o in refusals), refusals

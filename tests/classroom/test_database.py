@@ -237,6 +237,32 @@ def test_scores_are_checked_and_unknown_submissions_refused(classroom_db):
         reserve(classroom_db, "ghost", "sub2")
 
 
+def test_values_one_backend_cannot_hold_are_refused_alike_on_both(classroom_db):
+    """PostgreSQL refuses text longer than its column or holding NUL where SQLite keeps it: both say the same."""
+    make_challenge(classroom_db)
+    join(classroom_db, "s1", "Ann")
+    for name, why in (("A" * 201, "1 to 200 characters"), ("Ann\x00Lee", "no NUL"), ("  \t ", "visible character")):
+        with pytest.raises(ClassroomError, match=why):
+            classroom_db.add_student(CHALLENGE, "s2", name, "b" * 64)
+    with pytest.raises(ClassroomError, match="A run id must be 1 to 128"):
+        classroom_db.reserve_submission(CHALLENGE, "s1", "sub1", "r" * 129, DAY_START, 5, NOW)
+    with pytest.raises(ClassroomError, match="not registered"):
+        classroom_db.reserve_submission(CHALLENGE, "s\x00", "sub1", "run", DAY_START, 5, NOW)
+    # Looking up a key no row could have (from a link, say) finds nothing rather than failing.
+    assert classroom_db.get_challenge("0123456789abcde\x00") is None
+    assert classroom_db.student_by_digest(CHALLENGE, "\x00" * 64) is None
+    assert classroom_db.submissions(CHALLENGE, "s\x00") == [] and classroom_db.students("x" * 500) == []
+    with pytest.raises(ClassroomError, match="No challenge"):
+        classroom_db.close_challenge("\x00", NOW)
+    with pytest.raises(ClassroomError, match="No submission"):
+        classroom_db.record_score("sub\x00", "failed")
+    # A failure message quoting a NUL keeps the record, the NUL written out.
+    reserve(classroom_db, "s1", "sub1")
+    failed = classroom_db.record_score("sub1", "failed", "could not read a\x00b.npz")
+    assert failed.message == "could not read a\\x00b.npz"
+    assert classroom_db.submissions(CHALLENGE)[0].message == "could not read a\\x00b.npz"
+
+
 def test_the_default_database_is_sqlite_under_the_cache(isolated_cache, monkeypatch):
     monkeypatch.delenv(db_module.DATABASE_URL_ENV, raising=False)
     with ClassroomDB.open() as database:

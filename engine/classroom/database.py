@@ -28,7 +28,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from engine import settings
@@ -280,7 +280,7 @@ class ClassroomDB:
         database = cls(engine)
         try:
             database.migrate()
-        except OperationalError as error:
+        except DBAPIError as error:  # unreachable, refused, no rights to create the tables, a bad connect option
             engine.dispose()
             reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
             if parsed.password:

@@ -17,10 +17,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.classroom.database import ClassroomDB
+from engine.classroom.database import DATABASE_URL_ENV, ClassroomDB
 from tests import postgres_server
 
 TEST_DATABASE_URL_ENV = "DIGIT_LAB_TEST_DATABASE_URL"
+
+
+@pytest.fixture(autouse=True)
+def no_real_classroom_database(monkeypatch):
+    """A developer's own DIGIT_LAB_DATABASE_URL (a real class's database) is never opened by a test."""
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -286,6 +287,26 @@ def test_database_urls_refused_or_failing_say_so_without_the_password(monkeypatc
     with pytest.raises(ClassroomError, match="Could not open the classroom database") as unreachable:
         ClassroomDB.open(missing)
     assert "s3cret-pw" not in str(unreachable.value) and "postgresql+psycopg" in str(unreachable.value)
+
+
+def test_a_postgresql_role_without_rights_to_create_tables_is_told_so(postgres_url):
+    """A hosted database whose user may not create tables (PostgreSQL 15 grants no CREATE on `public` to others)."""
+    server = sa.make_url(postgres_url)
+    role, name = f"no_rights_{uuid.uuid4().hex[:8]}", f"classroom_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        url = server.set(username=role, password="pw-9f3", database=name).render_as_string(hide_password=False)
+        with pytest.raises(ClassroomError, match="Could not open the classroom database.*permission denied") as why:
+            ClassroomDB.open(url)
+        assert "pw-9f3" not in str(why.value)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+        admin.dispose()
 
 
 def test_the_migrations_ship_in_the_package():

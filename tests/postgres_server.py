@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 SUPERUSER = "digitlab"
@@ -47,8 +48,11 @@ def url(folder: Path) -> str:
     return f"postgresql+psycopg://{SUPERUSER}@/{DATABASE}?host={folder}"
 
 
-def start(folder: Path) -> str:
-    """Initialise and start a server in `folder` (created if missing); returns its SQLAlchemy URL."""
+def start(folder: Path, owner_pid: int | None = None) -> str:
+    """Initialise and start a server in `folder` (created if missing); returns its SQLAlchemy URL.
+
+    With `owner_pid`, a watchdog process stops the server and removes `folder` once that process is gone: a test
+    session killed by a timeout (SIGTERM runs no fixture teardown) leaves no server behind."""
     bin_dir = binaries()
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -75,10 +79,31 @@ def start(folder: Path) -> str:
     if started.returncode != 0:
         log = (folder / "server.log").read_text(errors="replace") if (folder / "server.log").exists() else ""
         raise PostgresUnavailable(f"pg_ctl start failed: {started.stderr.strip()} {log[-2000:]}")
+    if owner_pid is not None:
+        subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "watch", str(folder), str(owner_pid)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the owner's process group being killed
+        )
     subprocess.run(
         run([str(bin_dir / "createdb"), "-h", str(folder), "-U", SUPERUSER, DATABASE]), check=True, capture_output=True
     )
     return url(folder)
+
+
+def watch(folder: Path, owner_pid: int) -> None:
+    """Wait for `owner_pid` to end (or the server to be stopped), then stop the server and remove its folder."""
+    pid_file = Path(folder) / "data" / "postmaster.pid"
+    while pid_file.exists():
+        try:
+            os.kill(owner_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(1.0)
+    stop(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def stop(folder: Path) -> None:
@@ -91,6 +116,9 @@ def stop(folder: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["watch"] and len(argv) == 3:
+        watch(Path(argv[1]), int(argv[2]))
+        return 0
     if len(argv) != 2 or argv[0] not in ("start", "stop"):
         print("usage: python -m tests.postgres_server start|stop DIR", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from engine import settings
@@ -46,6 +46,11 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 MIGRATIONS = Path(__file__).with_name("migrations")
 _BEGIN_MODE = "digitlab_sqlite_begin"  # execution option read by the SQLite "begin" hook below
 _CHALLENGE_ID = re.compile(r"[0-9a-f]{16}")
+# Column widths (the migration's): PostgreSQL refuses longer text, SQLite would keep it, so both are held to them here.
+ID_CHARS = 64  # student and submission ids
+DIGEST_CHARS = 128  # token digests (sha256 hex is 64)
+RUN_ID_CHARS = 128
+NAME_CHARS = 200  # display names
 # Any int64 taken as the key of PostgreSQL's advisory lock that serialises migrations across servers.
 _MIGRATION_LOCK_KEY = 0x0D161_7C1A55
 
@@ -236,6 +241,19 @@ def _normal_name(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def _checked(value: str, what: str, limit: int) -> str:
+    """Text the database can hold on both backends: 1..limit characters, no NUL (PostgreSQL refuses NUL in text)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= limit or "\x00" in value:
+        length = len(value) if isinstance(value, str) else type(value).__name__
+        raise ClassroomError(f"{what} must be 1 to {limit} characters with no NUL character (got {length}).")
+    return value
+
+
+def _findable(value: str, limit: int) -> bool:
+    """Whether a looked-up key could be stored at all: one that could not is simply not there, on both backends."""
+    return isinstance(value, str) and 1 <= len(value) <= limit and "\x00" not in value
+
+
 def _aware(when: datetime, what: str) -> datetime:
     if when.tzinfo is None:
         raise ValueError(f"{what} must be an aware datetime (UTC); got the naive {when.isoformat()}")
@@ -262,7 +280,7 @@ class ClassroomDB:
         database = cls(engine)
         try:
             database.migrate()
-        except OperationalError as error:
+        except DBAPIError as error:  # unreachable, refused, no rights to create the tables, a bad connect option
             engine.dispose()
             reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
             if parsed.password:
@@ -313,6 +331,9 @@ class ClassroomDB:
         if not _CHALLENGE_ID.fullmatch(challenge_id):
             raise ClassroomError(f"A challenge id is 16 lowercase hex digits; got {challenge_id[:40]!r}.")
         ChallengeSpec.from_dict(json.loads(spec_json))  # InvalidChallenge for a spec the boards could not read back
+        _checked(instructor_digest, "The instructor's token digest", DIGEST_CHARS)
+        if join_digest is not None:
+            _checked(join_digest, "The join link's token digest", DIGEST_CHARS)
         record = ChallengeRecord(
             challenge_id=challenge_id,
             spec_json=spec_json,
@@ -329,6 +350,8 @@ class ClassroomDB:
         return record
 
     def get_challenge(self, challenge_id: str) -> ChallengeRecord | None:
+        if not _findable(challenge_id, 16):
+            return None
         with self._transaction(write=False) as connection:
             row = connection.execute(challenges.select().where(challenges.c.challenge_id == challenge_id)).first()
         return None if row is None else _record(ChallengeRecord, row)
@@ -355,7 +378,11 @@ class ClassroomDB:
         """The challenge's row, locked until the transaction ends (FOR SHARE/UPDATE on PostgreSQL; SQLite's
         BEGIN IMMEDIATE already holds the whole database): a close cannot slip between a check and an insert."""
         query = challenges.select().where(challenges.c.challenge_id == challenge_id)
-        row = connection.execute(query.with_for_update(read=not exclusive)).first()
+        row = (
+            connection.execute(query.with_for_update(read=not exclusive)).first()
+            if _findable(challenge_id, 16)
+            else None
+        )
         if row is None:
             raise ClassroomError(f"No challenge {challenge_id[:40]!r}.")
         return _record(ChallengeRecord, row)
@@ -366,6 +393,10 @@ class ClassroomDB:
         self, challenge_id: str, student_id: str, name: str, token_digest: str, now: datetime | None = None
     ) -> StudentRecord:
         """A student joins; a name already on this challenge's board (ignoring case and spacing) is refused."""
+        _checked(student_id, "A student id", ID_CHARS)
+        _checked(token_digest, "A student's token digest", DIGEST_CHARS)
+        if not _normal_name(_checked(name, "A display name", NAME_CHARS)):
+            raise ClassroomError("A display name needs at least one visible character.")
         record = StudentRecord(
             student_id=student_id,
             challenge_id=challenge_id,
@@ -393,6 +424,8 @@ class ClassroomDB:
         return f"The name {name!r} is already taken in this challenge; choose another."
 
     def student_by_digest(self, challenge_id: str, digest: str) -> StudentRecord | None:
+        if not (_findable(challenge_id, 16) and _findable(digest, DIGEST_CHARS)):
+            return None
         with self._transaction(write=False) as connection:
             row = connection.execute(
                 students.select().where(students.c.challenge_id == challenge_id, students.c.token_digest == digest)
@@ -400,6 +433,8 @@ class ClassroomDB:
         return None if row is None else _record(StudentRecord, row)
 
     def students(self, challenge_id: str) -> list[StudentRecord]:
+        if not _findable(challenge_id, 16):
+            return []
         with self._transaction(write=False) as connection:
             rows = connection.execute(
                 students.select()
@@ -423,6 +458,10 @@ class ClassroomDB:
         """Queue a submission if the challenge is open and the student is under the day's cap, in one transaction:
         of 20 requests at once with 5 left, exactly 5 are queued."""
         day_start, now = _aware(day_start, "day_start"), _aware(now, "now")
+        _checked(submission_id, "A submission id", ID_CHARS)
+        _checked(run_id, "A run id", RUN_ID_CHARS)
+        if not _findable(student_id, ID_CHARS):
+            raise ClassroomError("This student is not registered in this challenge.")
         with self._transaction(write=True) as connection:
             challenge = self._locked_challenge(connection, challenge_id, exclusive=False)
             if challenge.is_closed(now):
@@ -475,6 +514,14 @@ class ClassroomDB:
         private_confusion_json: str | None = None,
     ) -> SubmissionRecord:
         """A submission's progress or result ("training", then "scored" with its scores, or "failed")."""
+        for label, text in (("public confusion", confusion_json), ("private confusion", private_confusion_json)):
+            if text is not None and "\x00" in text:
+                raise ValueError(f"the {label} JSON holds a NUL character; JSON text written by json.dumps never does")
+        # A failure's message may quote anything (a file name, an exception); PostgreSQL refuses NUL in text, so
+        # NUL is written out visibly rather than losing the whole record.
+        message = message.replace("\x00", "\\x00")
+        if not _findable(submission_id, ID_CHARS):
+            raise ClassroomError(f"No submission {submission_id[:64]!r}.")
         if status not in STATUSES:
             raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
         for label, value in (("public", public_accuracy), ("private", private_accuracy)):
@@ -501,6 +548,8 @@ class ClassroomDB:
 
     def submissions(self, challenge_id: str, student_id: str | None = None) -> list[SubmissionRecord]:
         """Oldest first (the Ladder replays them in order)."""
+        if not _findable(challenge_id, 16) or (student_id is not None and not _findable(student_id, ID_CHARS)):
+            return []
         query = submissions.select().where(submissions.c.challenge_id == challenge_id)
         if student_id is not None:
             query = query.where(submissions.c.student_id == student_id)
@@ -516,6 +565,8 @@ class ClassroomDB:
         private scores are shown, and choosing by them would be choosing with the answers."""
         now = _aware(now or datetime.now(UTC), "now")
         chosen = set(submission_ids)
+        if not _findable(student_id, ID_CHARS):
+            raise ClassroomError("This student is not registered in this challenge.")
         with self._transaction(write=True) as connection:
             if self._locked_challenge(connection, challenge_id, exclusive=False).is_closed(now):
                 raise ClassroomError(f"Challenge {challenge_id} is closed; final submissions can no longer change.")

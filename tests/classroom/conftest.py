@@ -17,10 +17,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.classroom.database import ClassroomDB
+from engine.classroom.database import DATABASE_URL_ENV, ClassroomDB
 from tests import postgres_server
 
 TEST_DATABASE_URL_ENV = "DIGIT_LAB_TEST_DATABASE_URL"
+
+
+@pytest.fixture(autouse=True)
+def no_real_classroom_database(monkeypatch):
+    """A developer's own DIGIT_LAB_DATABASE_URL (a real class's database) is never opened by a test."""
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +40,7 @@ def postgres_url() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="digitlab-pg-"))
     try:
         try:
-            url = postgres_server.start(folder)
+            url = postgres_server.start(folder, owner_pid=os.getpid())
         except postgres_server.PostgresUnavailable as why:
             pytest.skip(f"no PostgreSQL server for the classroom tests: {why}")
         yield url

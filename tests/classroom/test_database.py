@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,6 +42,23 @@ def reserve(database: ClassroomDB, student_id: str, submission_id: str, cap: int
     return database.reserve_submission(CHALLENGE, student_id, submission_id, run_id, DAY_START, cap, now)
 
 
+def run_at_once(count: int, work) -> None:
+    """`work(index)` on `count` threads released together; all must end within a minute (a lost lock would hang)."""
+    barrier = threading.Barrier(count)
+
+    def released(index: int) -> None:
+        barrier.wait()
+        work(index)
+
+    threads = [threading.Thread(target=released, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "requests still waiting after a minute"
+
+
 def test_migrations_create_the_schema_and_a_second_open_changes_nothing(database_url, classroom_db):
     make_challenge(classroom_db)
     again = ClassroomDB.open(database_url)  # a second server start: migrations run again, finding nothing to do
@@ -59,19 +78,38 @@ def test_migrations_create_the_schema_and_a_second_open_changes_nothing(database
         again.close()
 
 
+def test_servers_starting_at_once_migrate_one_after_the_other(database_url):
+    opened: list[ClassroomDB] = []
+    failures: list[str] = []
+
+    def start_server(_index: int) -> None:
+        try:
+            opened.append(ClassroomDB.open(database_url))
+        except Exception as error:  # any failure at all is the finding
+            failures.append(repr(error))
+
+    try:
+        run_at_once(6, start_server)
+        assert failures == [] and len(opened) == 6
+        with opened[0].engine.connect() as connection:
+            versions = connection.exec_driver_sql("SELECT version_num FROM classroom_alembic_version").all()
+        assert versions == [("0001_classroom",)]
+    finally:
+        for database in opened:
+            database.close()
+
+
 def test_daily_cap_holds_under_20_concurrent_reservations(database_url, classroom_db):
     make_challenge(classroom_db)
     join(classroom_db, "s1", "Ann")
     # Yesterday's submission does not count against today's cap.
     reserve(classroom_db, "s1", "yesterday", now=DAY_START - timedelta(seconds=1))
     other_server = ClassroomDB.open(database_url)  # half the requests come through another process's engine
-    barrier = threading.Barrier(20)
     outcomes: list[str] = []
     lock = threading.Lock()
 
     def request(index: int) -> None:
         database = classroom_db if index % 2 else other_server
-        barrier.wait()
         try:
             reserve(database, "s1", f"sub{index:02d}", cap=5)
             outcome = "queued"
@@ -80,12 +118,10 @@ def test_daily_cap_holds_under_20_concurrent_reservations(database_url, classroo
         with lock:
             outcomes.append(outcome)
 
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    other_server.close()
+    try:
+        run_at_once(20, request)
+    finally:
+        other_server.close()
     assert outcomes.count("queued") == 5, outcomes
     refusals = [o for o in outcomes if o != "queued"]
     assert len(refusals) == 15 and all("daily cap of 5" in o for o in refusals), refusals
@@ -202,6 +238,32 @@ def test_scores_are_checked_and_unknown_submissions_refused(classroom_db):
         reserve(classroom_db, "ghost", "sub2")
 
 
+def test_values_one_backend_cannot_hold_are_refused_alike_on_both(classroom_db):
+    """PostgreSQL refuses text longer than its column or holding NUL where SQLite keeps it: both say the same."""
+    make_challenge(classroom_db)
+    join(classroom_db, "s1", "Ann")
+    for name, why in (("A" * 201, "1 to 200 characters"), ("Ann\x00Lee", "no NUL"), ("  \t ", "visible character")):
+        with pytest.raises(ClassroomError, match=why):
+            classroom_db.add_student(CHALLENGE, "s2", name, "b" * 64)
+    with pytest.raises(ClassroomError, match="A run id must be 1 to 128"):
+        classroom_db.reserve_submission(CHALLENGE, "s1", "sub1", "r" * 129, DAY_START, 5, NOW)
+    with pytest.raises(ClassroomError, match="not registered"):
+        classroom_db.reserve_submission(CHALLENGE, "s\x00", "sub1", "run", DAY_START, 5, NOW)
+    # Looking up a key no row could have (from a link, say) finds nothing rather than failing.
+    assert classroom_db.get_challenge("0123456789abcde\x00") is None
+    assert classroom_db.student_by_digest(CHALLENGE, "\x00" * 64) is None
+    assert classroom_db.submissions(CHALLENGE, "s\x00") == [] and classroom_db.students("x" * 500) == []
+    with pytest.raises(ClassroomError, match="No challenge"):
+        classroom_db.close_challenge("\x00", NOW)
+    with pytest.raises(ClassroomError, match="No submission"):
+        classroom_db.record_score("sub\x00", "failed")
+    # A failure message quoting a NUL keeps the record, the NUL written out.
+    reserve(classroom_db, "s1", "sub1")
+    failed = classroom_db.record_score("sub1", "failed", "could not read a\x00b.npz")
+    assert failed.message == "could not read a\\x00b.npz"
+    assert classroom_db.submissions(CHALLENGE)[0].message == "could not read a\\x00b.npz"
+
+
 def test_the_default_database_is_sqlite_under_the_cache(isolated_cache, monkeypatch):
     monkeypatch.delenv(db_module.DATABASE_URL_ENV, raising=False)
     with ClassroomDB.open() as database:
@@ -225,6 +287,26 @@ def test_database_urls_refused_or_failing_say_so_without_the_password(monkeypatc
     with pytest.raises(ClassroomError, match="Could not open the classroom database") as unreachable:
         ClassroomDB.open(missing)
     assert "s3cret-pw" not in str(unreachable.value) and "postgresql+psycopg" in str(unreachable.value)
+
+
+def test_a_postgresql_role_without_rights_to_create_tables_is_told_so(postgres_url):
+    """A hosted database whose user may not create tables (PostgreSQL 15 grants no CREATE on `public` to others)."""
+    server = sa.make_url(postgres_url)
+    role, name = f"no_rights_{uuid.uuid4().hex[:8]}", f"classroom_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        url = server.set(username=role, password="pw-9f3", database=name).render_as_string(hide_password=False)
+        with pytest.raises(ClassroomError, match="Could not open the classroom database.*permission denied") as why:
+            ClassroomDB.open(url)
+        assert "pw-9f3" not in str(why.value)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+        admin.dispose()
 
 
 def test_the_migrations_ship_in_the_package():

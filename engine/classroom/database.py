@@ -477,7 +477,12 @@ class ClassroomDB:
             used = connection.execute(
                 sa.select(sa.func.count())
                 .select_from(submissions)
-                .where(submissions.c.student_id == student_id, submissions.c.created_at >= day_start)
+                .where(
+                    submissions.c.student_id == student_id,
+                    submissions.c.created_at >= day_start,
+                    # A submission the server failed to train (out of memory, a restart) costs the student nothing.
+                    submissions.c.status != "failed",
+                )
             ).scalar_one()
             if used >= daily_cap:
                 raise ClassroomError(

@@ -299,7 +299,11 @@ def submit(
     )
     steps = _student_steps(store, challenge_id, student.student_id, len(split.public))
     step = next(s for s in steps if s.submission_id == submission.submission_id)
-    used = sum(1 for s in store.submissions(challenge_id, student.student_id) if s.created_at >= day_start(now))
+    used = sum(
+        1
+        for s in store.submissions(challenge_id, student.student_id)
+        if s.created_at >= day_start(now) and s.status != "failed"
+    )
     closed = record.is_closed(datetime.now(UTC))
     return SubmissionOutcome(
         submission_id=submission.submission_id,

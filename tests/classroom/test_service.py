@@ -148,3 +148,21 @@ def test_the_daily_cap_and_the_closing_time_hold(db):
     )
     with pytest.raises(ClassroomError, match="closed"):
         service.submit(past.challenge_id, token_of(past.students[0].link, "student"), TINY, db=db)
+
+
+def test_a_submission_the_server_fails_to_train_is_kept_as_failed_and_costs_no_slot(db, monkeypatch):
+    from engine.errors import TrainingDiverged
+
+    created = service.create_challenge(challenge_spec(daily_submissions=1), roster=("Ana",), db=db)
+    ana = token_of(created.students[0].link, "student")
+
+    def fails(*_args, **_kwargs):
+        raise TrainingDiverged("loss became NaN at epoch 1")
+
+    with monkeypatch.context() as patched:  # only the scoring: the fixture's cache stays set
+        patched.setattr(service, "score_submission", fails)
+        with pytest.raises(TrainingDiverged):
+            service.submit(created.challenge_id, ana, TINY, db=db)
+    (failed,) = db.submissions(created.challenge_id)
+    assert failed.status == "failed" and "NaN" in failed.message
+    assert service.submit(created.challenge_id, ana, TINY, db=db).status == "scored"  # the one slot was still free

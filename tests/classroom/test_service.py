@@ -89,7 +89,9 @@ def test_a_submission_is_scored_on_both_parts_and_the_private_one_waits_for_clos
     with pytest.raises(ClassroomError, match="closed"):
         service.submit(challenge.challenge_id, ana, TINY, db=db)
 
-    grades = list(csv.DictReader(io.StringIO(service.export_grades(challenge.challenge_id, challenge.instructor_token, db))))
+    grades = list(
+        csv.DictReader(io.StringIO(service.export_grades(challenge.challenge_id, challenge.instructor_token, db)))
+    )
     assert [(g["rank"], g["student"]) for g in grades] == [("1", "Ana"), ("", "Ben")]
     assert float(grades[0]["private_accuracy"]) == pytest.approx(expected, abs=1e-4)
 

@@ -18,12 +18,12 @@ if notice:
     st.error(components.plain(notice))
 challenge = str(st.session_state.get(classroom_view.CHALLENGE_KEY) or "")
 role = st.session_state.get(classroom_view.ROLE_KEY)
-if role not in MODES:
-    if challenge:
-        st.info("To take part in this challenge, open the personal link you were given (or the class's join link).")
-    create_section()
-    st.stop()
 try:
-    MODES[role](challenge, str(st.session_state.get(classroom_view.TOKEN_KEY) or ""))
-except DigitLabError as error:  # the engine's one refusal (a wrong token, a lock, the cap): no traceback
+    if role in MODES:
+        MODES[role](challenge, str(st.session_state.get(classroom_view.TOKEN_KEY) or ""))
+    else:
+        if challenge:
+            st.info("To take part in this challenge, open the personal link you were given (or the class's join link).")
+        create_section()
+except DigitLabError as error:  # the engine's one refusal (a wrong token, a lock, the cap, a bad roster): no traceback
     st.error(components.plain(str(error)))

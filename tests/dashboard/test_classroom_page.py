@@ -194,3 +194,43 @@ def test_the_links_the_engine_hands_out_open_this_page():
 
     assert service.CLASSROOM_PAGE == CLASSROOM_PAGE
     assert urlparse(service.classroom_link("c0ffee", student="t")).path == f"/{CLASSROOM_PAGE}"
+
+
+def unlocked_create_form(monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_ADMIN_TOKEN", SECRET)
+    app = open_page(PAGE)
+    app.text_input(key="classroom_admin_secret").input(SECRET)
+    return app.button(key="classroom_unlock").click().run()
+
+
+def test_a_refused_challenge_or_roster_is_one_plain_refusal(classroom, monkeypatch):
+    app = unlocked_create_form(monkeypatch)
+    app.button[0].click()  # Create, with no title
+    app.run()
+    assert not app.exception
+    assert refusals(app) == ["A title is 1 to 120 printable characters on one line."]
+    assert not app.code  # no link was made
+
+
+def test_after_close_the_student_sees_the_private_board(classroom):
+    from dashboard.views.classroom_student import percent
+    from engine.classroom import service
+    from engine.classroom.database import ClassroomDB
+
+    created = tiny_challenge()
+    token = token_of(created.students[0].link, "student")
+    service.submit(created.challenge_id, token, {"epochs": 1, "seed": 0})
+    teacher = open_page(PAGE, {"challenge": created.challenge_id, "instructor": created.instructor_token})
+    assert teacher.button(key="classroom_close").disabled  # the confirmation comes first
+    teacher.checkbox(key="classroom_close_sure").check().run()
+    teacher.button(key="classroom_close").click().run()
+    assert not teacher.exception and not teacher.error
+    assert "Closed: students see both boards." in everything_shown(teacher)
+
+    app = open_page(PAGE, {"challenge": created.challenge_id, "student": token})
+    assert not app.exception and not app.error
+    with ClassroomDB.open(classroom) as db:
+        (record,) = db.submissions(created.challenge_id)
+    shown = everything_shown(app)
+    assert "Private board" in shown and percent(record.private_accuracy) in shown
+    assert "Submit" not in [b.label for b in app.button]  # closed: no more submissions

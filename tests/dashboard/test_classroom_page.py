@@ -127,6 +127,7 @@ def test_a_student_submits_and_sees_no_private_number_before_close(classroom):
     shown = everything_shown(app)
     assert f"Public accuracy {percent(record.public_accuracy)}" in shown
     assert RULE_TEXT in shown
+    assert "Queue position: 0 of the class's submissions ahead of yours." in shown  # alone in the class
     assert "Ana" in app.dataframe[-1].value["student"].tolist()  # the public board
     private = percent(record.private_accuracy)
     if private != percent(record.public_accuracy):  # a coincidence would make the search meaningless
@@ -234,3 +235,15 @@ def test_after_close_the_student_sees_the_private_board(classroom):
     shown = everything_shown(app)
     assert "Private board" in shown and percent(record.private_accuracy) in shown
     assert "Submit" not in [b.label for b in app.button]  # closed: no more submissions
+
+
+def test_a_link_with_several_tokens_uses_none(classroom):
+    created = tiny_challenge()
+    student = token_of(created.students[0].link, "student")
+    app = open_page(
+        PAGE, {"challenge": created.challenge_id, "student": student, "instructor": created.instructor_token}
+    )
+    assert not app.exception
+    assert refusals(app) == ["This link carries 2 tokens (student, instructor); a classroom link has one."]
+    assert list(app.query_params) == ["challenge"]
+    assert not app.dataframe  # neither view opened

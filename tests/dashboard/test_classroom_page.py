@@ -247,3 +247,17 @@ def test_a_link_with_several_tokens_uses_none(classroom):
     assert refusals(app) == ["This link carries 2 tokens (student, instructor); a classroom link has one."]
     assert list(app.query_params) == ["challenge"]
     assert not app.dataframe  # neither view opened
+
+
+def test_every_setting_an_instructor_can_open_has_a_bounded_widget(classroom):
+    from engine.classroom.spec import STUDENT_SETTINGS
+    from engine.limits import train_limits
+
+    created = tiny_challenge(editable=STUDENT_SETTINGS, max_epochs=3)
+    app = open_page(PAGE, {"challenge": created.challenge_id, "student": token_of(created.students[0].link, "student")})
+    assert not app.exception and not app.error, refusals(app)
+    keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "text_area") for w in app.get(kind)}
+    assert keys == {f"classroom_set_{name}" for name in STUDENT_SETTINGS}
+    assert app.number_input(key="classroom_set_epochs").max == 3
+    assert app.number_input(key="classroom_set_limit_train").max == 200  # the challenge's training-image cap
+    assert app.number_input(key="classroom_set_label_smoothing").max == train_limits().max_label_smoothing

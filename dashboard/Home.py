@@ -12,6 +12,7 @@ from dashboard import links, sidebar
 from dashboard.heap import freeze_long_lived
 from dashboard.hosting import apply_hosting_secrets
 from dashboard.page_views import view_of
+from dashboard.views import classroom_view
 
 apply_hosting_secrets()  # before any engine limit is read
 freeze_long_lived()  # once a page has imported TensorFlow: the collections after each run skip its objects
@@ -27,10 +28,18 @@ PAGES = [
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("views/inspect.py", title="Inspect", icon=":material/biotech:", url_path="inspect"),
     st.Page("views/explain.py", title="Explain", icon=":material/psychology:", url_path="explain"),
+    st.Page("views/classroom.py", title="Classroom", icon=":material/school:", url_path=classroom_view.CLASSROOM_PAGE),
 ]
 
 page = st.navigation(PAGES)
+if page.url_path == classroom_view.CLASSROOM_PAGE:
+    classroom_view.take_tokens()  # a classroom token leaves the address bar before anything reads or writes it
 links.restore_once(view_of(page.url_path))  # view parameters belong to the page the link opens
+if page.url_path == classroom_view.CLASSROOM_PAGE:
+    # The classroom is its own place: a challenge's locks, not the sidebar's model, decide what a submission
+    # trains, and its link carries only the challenge (no model parameters written into it).
+    page.run()
+    st.stop()
 sidebar.render()
 # Published before the page runs: a page that ends early with st.stop() drops later query-param changes.
 # Pages add their own parameters (run id, folds, selected runs) as they go, via state.set_page_param.

@@ -5,7 +5,15 @@ Cross-validation) get an empty view.
 """
 
 from dashboard.links import PageView
-from dashboard.views import compare_view, data_view, evaluate_view, explain_view, inspect_view, sweep_view
+from dashboard.views import (
+    classroom_view,
+    compare_view,
+    data_view,
+    evaluate_view,
+    explain_view,
+    inspect_view,
+    sweep_view,
+)
 
 PAGE_VIEWS: dict[str, PageView] = {
     view.page: view
@@ -16,6 +24,7 @@ PAGE_VIEWS: dict[str, PageView] = {
         explain_view.VIEW,
         compare_view.VIEW,
         sweep_view.VIEW,
+        classroom_view.VIEW,
     )
 }
 

@@ -195,6 +195,52 @@ def add_roster(
     return tuple(_add_student(store, challenge_id, name, None) for name in read_roster(raw_csv))
 
 
+def join_challenge(
+    challenge_id: str, join_token: object, db: ClassroomDB | None = None, now: datetime | None = None
+) -> ChallengeSpec:
+    """The challenge a join link opens (its title, instructions and locks, for the join form), refused as `join`
+    refuses: a wrong or closed link shows nothing of the challenge."""
+    record = _db(db).get_challenge(challenge_id) if isinstance(challenge_id, str) else None
+    if record is None or record.join_digest is None or not tokens_match(join_token, record.join_digest):
+        raise ClassroomError("No such challenge, or this join link is not (or no longer) valid.")
+    if record.is_closed(now or datetime.now(UTC)):
+        raise ClassroomError(f"Challenge {challenge_id} is closed; it takes no new students.")
+    return record.spec
+
+
+@dataclass(frozen=True)
+class StudentStatus:
+    """What a student's page shows above the submission form: who, the challenge's locks, what is left today."""
+
+    name: str  # untrusted text: shown only as plain text
+    spec: ChallengeSpec
+    closed: bool
+    submissions_left_today: int
+
+
+def student_status(
+    challenge_id: str, student_token: object, db: ClassroomDB | None = None, now: datetime | None = None
+) -> StudentStatus:
+    store = _db(db)
+    now = now or datetime.now(UTC)
+    student = student_of(challenge_id, student_token, store)
+    record = store.get_challenge(challenge_id)
+    assert record is not None  # student_of found a student of this challenge
+    spec = record.spec
+    used = sum(1 for s in store.submissions(challenge_id, student.student_id) if s.created_at >= day_start(now))
+    return StudentStatus(
+        student.display_name, spec, record.is_closed(now), max(0, spec.limits.daily_submissions - used)
+    )
+
+
+def waiting_submission(challenge_id: str, student_token: object, db: ClassroomDB | None = None) -> str | None:
+    """The student's submission that is queued or training now (for its queue position while it waits), if any."""
+    store = _db(db)
+    student = student_of(challenge_id, student_token, store)
+    waiting = [r for r in store.submissions(challenge_id, student.student_id) if r.status in ("queued", "training")]
+    return max(waiting, key=lambda r: r.created_at).submission_id if waiting else None
+
+
 @dataclass(frozen=True)
 class JoinedStudent:
     student_id: str
@@ -208,11 +254,7 @@ def join(
 ) -> JoinedStudent:
     """Someone with the join link joins under a display name (checked like a roster name)."""
     store = _db(db)
-    record = store.get_challenge(challenge_id) if isinstance(challenge_id, str) else None
-    if record is None or record.join_digest is None or not tokens_match(join_token, record.join_digest):
-        raise ClassroomError("No such challenge, or this join link is not (or no longer) valid.")
-    if record.is_closed(now or datetime.now(UTC)):
-        raise ClassroomError(f"Challenge {challenge_id} is closed; it takes no new students.")
+    join_challenge(challenge_id, join_token, store, now)
     if not isinstance(name, str):
         raise ClassroomError("A display name is text.")
     checked = check_display_name(name)

@@ -28,6 +28,11 @@ STUDENT_SETTINGS = (
 DEFAULT_EDITABLE = ("architecture", "epochs", "batch_size", "learning_rate", "seed")
 MAX_TITLE_CHARS = 120
 MAX_INSTRUCTIONS_CHARS = 4000
+# The validator's inclusive bounds, read by the Classroom page's widgets too: a form never offers what is refused.
+EPOCHS_RANGE = (1, 100)
+PARAMETERS_RANGE = (1_000, 50_000_000)
+DAILY_SUBMISSIONS_RANGE = (1, 100)
+PRIVATE_FRACTION_RANGE = (0.1, 0.9)
 
 
 class InvalidChallenge(DigitLabError):
@@ -152,21 +157,27 @@ def check_challenge_spec(spec: ChallengeSpec) -> ChallengeSpec:
     if len(spec.instructions) > MAX_INSTRUCTIONS_CHARS:
         raise InvalidChallenge(f"Instructions are at most {MAX_INSTRUCTIONS_CHARS} characters.")
     limits = spec.limits
-    if not 1 <= limits.max_epochs <= 100:
-        raise InvalidChallenge(f"max epochs {limits.max_epochs} is outside 1..100.")
-    if not 1_000 <= limits.max_parameters <= 50_000_000:
-        raise InvalidChallenge(f"max parameters {limits.max_parameters} is outside 1,000..50,000,000.")
+    if not EPOCHS_RANGE[0] <= limits.max_epochs <= EPOCHS_RANGE[1]:
+        raise InvalidChallenge(f"max epochs {limits.max_epochs} is outside {EPOCHS_RANGE[0]}..{EPOCHS_RANGE[1]}.")
+    if not PARAMETERS_RANGE[0] <= limits.max_parameters <= PARAMETERS_RANGE[1]:
+        raise InvalidChallenge(
+            f"max parameters {limits.max_parameters} is outside {PARAMETERS_RANGE[0]:,}..{PARAMETERS_RANGE[1]:,}."
+        )
     if limits.max_train < 0:
         raise InvalidChallenge(f"max training images {limits.max_train} is negative (0 = the whole training split).")
-    if not 1 <= limits.daily_submissions <= 100:
-        raise InvalidChallenge(f"daily submissions {limits.daily_submissions} is outside 1..100.")
+    if not DAILY_SUBMISSIONS_RANGE[0] <= limits.daily_submissions <= DAILY_SUBMISSIONS_RANGE[1]:
+        raise InvalidChallenge(
+            f"daily submissions {limits.daily_submissions} is outside "
+            f"{DAILY_SUBMISSIONS_RANGE[0]}..{DAILY_SUBMISSIONS_RANGE[1]}."
+        )
     unknown = sorted(set(limits.editable) - set(STUDENT_SETTINGS))
     if unknown:
         raise InvalidChallenge(
             f"Students cannot be given {', '.join(unknown)}; choose from {', '.join(STUDENT_SETTINGS)}."
         )
-    if not (math.isfinite(spec.private_fraction) and 0.1 <= spec.private_fraction <= 0.9):
-        raise InvalidChallenge(f"private fraction {spec.private_fraction} is outside 0.1..0.9.")
+    low, high = PRIVATE_FRACTION_RANGE
+    if not (math.isfinite(spec.private_fraction) and low <= spec.private_fraction <= high):
+        raise InvalidChallenge(f"private fraction {spec.private_fraction} is outside {low}..{high}.")
     if spec.closes_at:
         parse_closing_time(spec.closes_at)
     return spec

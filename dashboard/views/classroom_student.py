@@ -1,0 +1,303 @@
+"""The Classroom page for students: joining with the join link, then the student's own view (the locks, the
+submission form with only the settings the instructor left open, the result, their history and the boards).
+
+What a student never sees here before close: anything computed on the private part. The engine returns no private
+number to a student token until then (`service.submit`, `student_history`, `boards`); this module shows what it gets.
+Every string from the database (names, titles, instructions, messages) is shown as plain text.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import components
+from dashboard.views import classroom_view
+from engine.architectures import PRESETS
+from engine.classroom import service
+from engine.classroom.ladder import RULE_TEXT
+from engine.classroom.roster import MAX_NAME_CHARS
+from engine.classroom.spec import ChallengeSpec
+from engine.errors import DigitLabError
+from engine.limits import spec_limits, train_limits
+from engine.textfiles import load_json
+from engine.training.config import LR_SCHEDULES
+
+OUTCOME_KEY = "_classroom_outcome"  # the last submission's outcome, kept across reruns (this session only)
+JOINED_LINK_KEY = "_classroom_joined_link"  # the personal link, shown once after joining until dismissed
+FORM_KEY = "classroom_submit"
+
+
+def percent(value: float | None) -> str:
+    """An accuracy as the page writes it everywhere (boards, history, results): tests search for this form."""
+    return "—" if value is None else f"{value:.2%}"
+
+
+def show_text(text: str) -> None:
+    """Instructions or another multi-line text from the database, literally (st.text renders no Markdown)."""
+    if text.strip():
+        st.text(text)
+
+
+# ------------------------------------------------------------------------------------------------ join
+
+
+def join_mode(challenge_id: str, join_token: str) -> None:
+    spec = service.join_challenge(challenge_id, join_token)
+    st.subheader(components.plain(spec.title))
+    show_text(spec.instructions)
+    st.caption("Join this challenge under a display name the class will see on the board.")
+    with st.form("classroom_join"):
+        name = st.text_input("Display name", max_chars=MAX_NAME_CHARS, key="classroom_join_name")
+        joined = st.form_submit_button("Join", type="primary")
+    if not joined:
+        return
+    student = service.join(challenge_id, join_token, name)
+    st.session_state[JOINED_LINK_KEY] = student.link
+    classroom_view.enter(challenge_id, "student", student.token)
+    st.rerun()
+
+
+# ------------------------------------------------------------------------------------------------ the student
+
+
+def student_mode(challenge_id: str, token: str) -> None:
+    status = service.student_status(challenge_id, token)
+    spec = status.spec
+    st.subheader(components.plain(spec.title))
+    st.caption(f"Signed in as {components.plain(status.name)}")
+    _personal_link_once()
+    show_text(spec.instructions)
+    _locks(spec, status)
+    if status.closed:
+        st.info("This challenge is closed: it takes no more submissions. The private board is below.")
+    elif status.submissions_left_today == 0:
+        st.warning("You have used today's submissions; the count starts again at midnight UTC.")
+    else:
+        _submission_form(challenge_id, token, spec)
+    _last_outcome()
+    _history(challenge_id, token, status.closed)
+    boards_section(service.boards(challenge_id), for_instructor=False)
+
+
+def _personal_link_once() -> None:
+    link = st.session_state.get(JOINED_LINK_KEY)
+    if not link:
+        return
+    with st.container(border=True):
+        st.markdown(
+            "**Your personal link.** Keep it: it is how you come back to your submissions, and it is not "
+            "shown again. Do not share it: whoever has it submits as you."
+        )
+        st.code(link, language=None, wrap_lines=True)
+        if st.button("I have kept my link", key="classroom_link_kept"):
+            st.session_state.pop(JOINED_LINK_KEY, None)
+            st.rerun()
+
+
+def _locks(spec: ChallengeSpec, status: service.StudentStatus) -> None:
+    limits = spec.limits
+    editable = ", ".join(limits.editable) if limits.editable else "nothing (every submission trains the same model)"
+    closes = spec.closing_time()
+    lines = [
+        f"- You may change: {editable}. Everything else is the preset {components.plain(spec.preset)}'s.",
+        f"- At most {limits.max_epochs} epochs and {limits.max_parameters:,} trainable parameters"
+        + (f", {limits.max_train:,} training images." if limits.max_train else "."),
+        f"- Submissions left today: {status.submissions_left_today} of {limits.daily_submissions} (the day is UTC).",
+        f"- Closes: {closes:%Y-%m-%d %H:%M} UTC." if closes else "- Closes when the instructor closes it.",
+    ]
+    st.markdown("\n".join(lines))
+
+
+def _defaults(spec: ChallengeSpec) -> dict[str, object]:
+    """The preset's values for the form's widgets, held to the challenge's caps (what a blank submission trains)."""
+    preset = PRESETS[spec.preset]
+    config, limits = preset.config, spec.limits
+    limit_train = config.limit_train or limits.max_train
+    if limits.max_train:
+        limit_train = min(limit_train, limits.max_train)
+    return {
+        "epochs": min(config.epochs, limits.max_epochs, train_limits().max_epochs),
+        "batch_size": config.batch_size,
+        "learning_rate": preset.spec.learning_rate,
+        "lr_schedule": config.lr_schedule,
+        "augmentation": config.augmentation,
+        "label_smoothing": config.label_smoothing,
+        "seed": config.seed,
+        "limit_train": limit_train,
+    }
+
+
+def _setting_widget(name: str, spec: ChallengeSpec, default: object) -> object:
+    """One editable setting's widget, bounded by the challenge's cap and the server's limits (the validators')."""
+    limits, server = spec.limits, train_limits()
+    key = f"classroom_set_{name}"
+    if name == "epochs":
+        return st.number_input("Epochs", 1, min(limits.max_epochs, server.max_epochs), default, key=key)
+    if name == "batch_size":
+        return st.number_input("Batch size", 1, server.max_batch_size, default, key=key)
+    if name == "learning_rate":
+        most = spec_limits().max_learning_rate
+        return st.number_input("Learning rate", 1e-6, most, default, step=1e-4, format="%g", key=key)
+    if name == "lr_schedule":
+        return st.selectbox("LR schedule", LR_SCHEDULES, index=LR_SCHEDULES.index(default), key=key)
+    if name == "augmentation":
+        return st.checkbox("Augmentation (random shifts, rotations, zoom)", value=bool(default), key=key)
+    if name == "label_smoothing":
+        return st.number_input("Label smoothing", 0.0, server.max_label_smoothing, default, step=0.05, key=key)
+    if name == "seed":
+        return st.number_input("Seed", 0, server.max_seed, default, key=key)
+    if name == "limit_train":
+        if limits.max_train:
+            return st.number_input("Training images", 1, limits.max_train, default, step=100, key=key)
+        return st.number_input("Training images (0 = all)", 0, None, default, step=100, key=key)
+    raise ValueError(f"no widget for {name}")
+
+
+def _submission_form(challenge_id: str, token: str, spec: ChallengeSpec) -> None:
+    defaults = _defaults(spec)
+    with st.form(FORM_KEY):
+        st.markdown("**A submission**: one training within the locks, scored on the public part of the test set.")
+        settings: dict[str, object] = {}
+        for name in spec.limits.editable:
+            if name == "architecture":
+                text = st.text_area(
+                    "Architecture (a model spec as JSON; empty = the challenge's model)",
+                    key="classroom_set_architecture",
+                    max_chars=20_000,
+                )
+                settings["architecture"] = text
+            else:
+                settings[name] = _setting_widget(name, spec, defaults[name])
+        submitted = st.form_submit_button("Submit", type="primary")
+    if submitted:
+        _submit(challenge_id, token, settings)
+
+
+def _submit(challenge_id: str, token: str, settings: dict[str, object]) -> None:
+    architecture = settings.pop("architecture", "")
+    if isinstance(architecture, str) and architecture.strip():
+        try:
+            settings["architecture"] = load_json(architecture)
+        except ValueError as error:
+            st.error(components.plain(f"The architecture is not JSON: {error}"))
+            return
+    place = st.empty()
+    bar = st.progress(0.0, text="Submitted: waiting for a place in the queue…")
+    started = time.perf_counter()
+    seen: dict[str, bool] = {}
+
+    def progress(event) -> None:
+        if not seen:  # once the submission has its slot: where it stands among the class's
+            seen["queue"] = True
+            waiting = service.waiting_submission(challenge_id, token)
+            ahead = service.queue_position(challenge_id, waiting) if waiting else 0
+            place.info(f"Queue position: {ahead} of the class's submissions ahead of yours.")
+        elapsed = time.perf_counter() - started
+        if event.stage == "queued":
+            bar.progress(
+                0.0,
+                text=f"Waiting for a free training slot on this server — position "
+                f"{event.metrics['position']} · {elapsed:.0f} s",
+            )
+        elif event.stage in ("start", "epoch"):
+            bar.progress(event.fraction_done, text=f"Training: epoch {event.epoch}/{event.epochs} · {elapsed:.0f} s")
+
+    try:
+        outcome = service.submit(challenge_id, token, settings, progress=progress)
+    except DigitLabError as error:
+        bar.empty()
+        st.error(components.plain(str(error)))
+        return
+    bar.progress(1.0, text="Scored" + (" (an identical submission was trained before)" if outcome.cached else ""))
+    st.session_state[OUTCOME_KEY] = outcome
+
+
+def _last_outcome() -> None:
+    outcome = st.session_state.get(OUTCOME_KEY)
+    if outcome is None:
+        return
+    with st.container(border=True):
+        st.markdown("**Your last submission**")
+        left, right = st.columns(2)
+        left.metric("Public accuracy", percent(outcome.public_score))
+        right.metric("Board shows", percent(outcome.board_score))
+        shown = "New best on the board." if outcome.released else "Not released to the board."
+        st.markdown(f"{shown} {components.plain(outcome.board_reason)}")
+        for notice in outcome.notices:
+            st.info(components.plain(notice))
+        st.caption(f"{outcome.submissions_left_today} submission(s) left today.")
+
+
+def _history(challenge_id: str, token: str, closed: bool) -> None:
+    history = service.student_history(challenge_id, token)
+    st.markdown("#### Your submissions")
+    if not history.submissions:
+        st.caption("None yet.")
+        return
+    rows = [
+        {
+            "submitted (UTC)": row["created"][:19].replace("T", " "),
+            "status": row["status"],
+            "public accuracy": percent(row["public_accuracy"]),
+            **({"private accuracy": percent(row["private_accuracy"])} if closed else {}),
+            "message": row["message"] or "",
+        }
+        for row in history.submissions
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if not closed:
+        st.caption("Private scores are shown after the challenge closes.")
+
+
+# ------------------------------------------------------------------------------------------------ boards
+
+
+def boards_section(board: service.Boards, for_instructor: bool) -> None:
+    """The public board with the Ladder's rule under it; the private board when the engine returned it (after
+    close, or any time for the instructor, labelled so)."""
+    st.markdown("#### Public board")
+    if board.public:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "rank": r.rank,
+                        "student": r.student,
+                        "shown accuracy": percent(r.shown_accuracy),
+                        "submissions": r.submissions,
+                    }
+                    for r in board.public
+                ]
+            ),
+            hide_index=True,
+        )
+    else:
+        st.caption("No scored submission yet.")
+    st.caption(f"{board.public_images:,} public test images. {RULE_TEXT}")
+    if board.private is None:
+        return
+    label = "Private board" + (
+        " — private — students see it after close" if for_instructor and not board.closed else ""
+    )
+    st.markdown(f"#### {label}")
+    if not board.private:
+        st.caption("No final submission yet.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "rank": r.rank,
+                    "student": r.student,
+                    "private accuracy": percent(r.private_accuracy),
+                    "final submission": "chosen" if r.chosen else "best public (default)",
+                }
+                for r in board.private
+            ]
+        ),
+        hide_index=True,
+    )
+    st.caption(f"{board.private_images:,} private test images.")

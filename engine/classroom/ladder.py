@@ -15,8 +15,10 @@ Squared, the rule is exact on counts: with f public images the new submission ge
 and b the other way round, it is released when f > b and (f - b)**2 > f + b; that is how it is computed.
 A submission that is not released changes nothing: the board keeps the previous best and its loss vector.
 
-A student is shown `shown_accuracy` only. `public_accuracy` (the submission's own public score) is for the
-instructor and the record: showing it to the student would hand back exactly the feedback the Ladder withholds.
+What the Ladder guards is the board: the class sees `shown_accuracy`, so nobody climbs the shared ranking by
+chance. A student still sees their own submission's public score (the issue's `submit --json` prints it, and their
+run is evaluated on the public part, as Kaggle shows each submission's public score); what tuning to it buys, the
+private board shows at close. `reason` says only whether the board moved, `detail` (the margin) is the instructor's.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dashboard.heap import freeze_long_lived
 from dashboard.hosting import apply_hosting_secrets
 from dashboard.page_views import view_of
 from dashboard.views import classroom_view
+from engine import settings
 
 apply_hosting_secrets()  # before any engine limit is read
 freeze_long_lived()  # once a page has imported TensorFlow: the collections after each run skip its objects
@@ -31,7 +32,9 @@ PAGES = [
     st.Page("views/classroom.py", title="Classroom", icon=":material/school:", url_path=classroom_view.CLASSROOM_PAGE),
 ]
 
-page = st.navigation(PAGES)
+# A challenge server (DIGIT_LAB_CLASSROOM_ONLY) shows the Classroom page alone: the other pages score models on the
+# whole test set, private part included (engine.settings.classroom_only says why).
+page = st.navigation([PAGES[-1]] if settings.classroom_only() else PAGES)
 if page.url_path == classroom_view.CLASSROOM_PAGE:
     classroom_view.take_tokens()  # a classroom token leaves the address bar before anything reads or writes it
 links.restore_once(view_of(page.url_path))  # view parameters belong to the page the link opens

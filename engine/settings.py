@@ -17,6 +17,18 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in TRUE_WORDS
 
 
+# A server that runs a challenge shows only the Classroom page (see `classroom_only`).
+CLASSROOM_ONLY_ENV = "DIGIT_LAB_CLASSROOM_ONLY"
+
+
+def classroom_only() -> bool:
+    """Whether this server shows its visitors the Classroom page alone. The other pages train and score on a
+    dataset's whole test set: on a server that also runs a challenge on that dataset, a student could train their
+    submission's model there and read its full-test accuracy, and with the public score recover the private one. A
+    challenge server turns this on; its submissions' runs are scored on the public part only."""
+    return env_flag(CLASSROOM_ONLY_ENV)
+
+
 def cache_dir() -> Path:
     """The cache root: `$DIGIT_LAB_CACHE` when set, else `cache/` in the current working folder.
 

@@ -261,3 +261,23 @@ def test_every_setting_an_instructor_can_open_has_a_bounded_widget(classroom):
     assert app.number_input(key="classroom_set_epochs").max == 3
     assert app.number_input(key="classroom_set_limit_train").max == 200  # the challenge's training-image cap
     assert app.number_input(key="classroom_set_label_smoothing").max == train_limits().max_label_smoothing
+
+
+def test_a_classroom_only_server_shows_the_classroom_and_nothing_that_scores_on_the_whole_test_set(
+    classroom, monkeypatch
+):
+    """On a challenge server the Train page would score a student's model on the whole test set, private part
+    included: with DIGIT_LAB_CLASSROOM_ONLY the app is the Classroom page alone, whatever page a link names."""
+    from tests.dashboard.conftest import open_app
+
+    monkeypatch.setenv("DIGIT_LAB_CLASSROOM_ONLY", "1")
+    home = open_app(expanders=False)
+    assert not home.exception
+    assert any("Classroom" in title.value for title in home.title)
+    assert not any(button.key == "train" for button in home.button)
+    train = open_page("views/train.py", expanders=False)  # a link to another page lands on the Classroom page
+    assert any("Classroom" in title.value for title in train.title)
+    assert not any(title.value == "Train" for title in train.title)
+
+    monkeypatch.delenv("DIGIT_LAB_CLASSROOM_ONLY")
+    assert not any("Classroom" in title.value for title in open_app(expanders=False).title)  # the whole lab

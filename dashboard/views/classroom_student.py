@@ -27,6 +27,7 @@ from engine.training.config import LR_SCHEDULES
 
 OUTCOME_KEY = "_classroom_outcome"  # the last submission's outcome, kept across reruns (this session only)
 JOINED_LINK_KEY = "_classroom_joined_link"  # the personal link, shown once after joining until dismissed
+QUEUE_SAID_KEY = "_classroom_queue_said"  # where the last submission stood in the queue, said beside its score
 FORM_KEY = "classroom_submit"
 
 
@@ -194,7 +195,9 @@ def _submit(challenge_id: str, token: str, settings: dict[str, object]) -> None:
             seen["queue"] = True
             waiting = service.waiting_submission(challenge_id, token)
             ahead = service.queue_position(challenge_id, waiting) if waiting else 0
-            place.info(f"Queue position: {ahead} of the class's submissions ahead of yours.")
+            said = f"Queue position: {ahead} of the class's submissions ahead of yours."
+            st.session_state[QUEUE_SAID_KEY] = said  # shown again beside the score after the page redraws
+            place.info(said)
         elapsed = time.perf_counter() - started
         if event.stage == "queued":
             bar.progress(
@@ -205,6 +208,7 @@ def _submit(challenge_id: str, token: str, settings: dict[str, object]) -> None:
         elif event.stage in ("start", "epoch"):
             bar.progress(event.fraction_done, text=f"Training: epoch {event.epoch}/{event.epochs} · {elapsed:.0f} s")
 
+    st.session_state.pop(QUEUE_SAID_KEY, None)  # a submission served from the store never waits in the queue
     try:
         outcome = service.submit(challenge_id, token, settings, progress=progress)
     except DigitLabError as error:
@@ -213,6 +217,7 @@ def _submit(challenge_id: str, token: str, settings: dict[str, object]) -> None:
         return
     bar.progress(1.0, text="Scored" + (" (an identical submission was trained before)" if outcome.cached else ""))
     st.session_state[OUTCOME_KEY] = outcome
+    st.rerun()  # drawn again from the top: the locks' "submissions left today" and the boards include this one
 
 
 def _last_outcome() -> None:
@@ -221,6 +226,8 @@ def _last_outcome() -> None:
         return
     with st.container(border=True):
         st.markdown("**Your last submission**")
+        if st.session_state.get(QUEUE_SAID_KEY):
+            st.caption(components.plain(st.session_state[QUEUE_SAID_KEY]))
         left, right = st.columns(2)
         left.metric("Public accuracy", percent(outcome.public_score))
         right.metric("Board shows", percent(outcome.board_score))
@@ -279,9 +286,7 @@ def boards_section(board: service.Boards, for_instructor: bool) -> None:
     st.caption(f"{board.public_images:,} public test images. {RULE_TEXT}")
     if board.private is None:
         return
-    label = "Private board" + (
-        " — private — students see it after close" if for_instructor and not board.closed else ""
-    )
+    label = "Private board" + (" — students see it after close" if for_instructor and not board.closed else "")
     st.markdown(f"#### {label}")
     if not board.private:
         st.caption("No final submission yet.")

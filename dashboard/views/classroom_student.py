@@ -257,6 +257,43 @@ def _history(challenge_id: str, token: str, closed: bool) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     if not closed:
         st.caption("Private scores are shown after the challenge closes.")
+        _final_choice(challenge_id, token, history)
+
+
+DEFAULT_FINAL = "best on the public board (default)"
+
+
+def _final_choice(challenge_id: str, token: str, history: service.StudentHistory) -> None:
+    """Which submission the private board ranks at close: the default, or one the student picks while it is open."""
+    scored = [row for row in history.submissions if row["status"] == "scored"]
+    if not scored:
+        return
+    labels = {DEFAULT_FINAL: None} | {
+        f"{row['created'][:19].replace('T', ' ')} · public {percent(row['public_accuracy'])}": row["submission_id"]
+        for row in scored
+    }
+    current = next(
+        (
+            label
+            for label, sid in labels.items()
+            if sid and any(row["final"] and row["submission_id"] == sid for row in scored)
+        ),
+        DEFAULT_FINAL,
+    )
+    picked = st.selectbox(
+        "Final submission for the private board",
+        list(labels),
+        index=list(labels).index(current),
+        key="classroom_final",
+        help="At close the private board ranks this one. Choose before the challenge closes.",
+    )
+    if picked != current:
+        try:
+            service.choose_final(challenge_id, token, labels[picked])
+        except DigitLabError as error:
+            st.error(components.plain(str(error)))
+            return
+        st.toast(f"Final submission: {picked}")
 
 
 # ------------------------------------------------------------------------------------------------ boards

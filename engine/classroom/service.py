@@ -565,6 +565,30 @@ def student_history(challenge_id: str, student_token: object, db: ClassroomDB | 
     return StudentHistory(student.display_name, rows)
 
 
+def choose_final(
+    challenge_id: str,
+    student_token: object,
+    submission_id: str | None,
+    db: ClassroomDB | None = None,
+    now: datetime | None = None,
+) -> None:
+    """The student's final submission for the private board: one of their own scored submissions, or None for the
+    default (their best on the public board). Only while the challenge is open (after close, choosing would be
+    choosing with the private scores in view)."""
+    store = _db(db)
+    student = student_of(challenge_id, student_token, store)
+    if submission_id is None:
+        store.choose_final(challenge_id, student.student_id, [], now=now)
+        return
+    own = {r.submission_id: r for r in store.submissions(challenge_id, student.student_id)}
+    chosen = own.get(submission_id) if isinstance(submission_id, str) else None
+    if chosen is None:
+        raise ClassroomError("Only your own submissions in this challenge can be chosen as final.")
+    if chosen.status != "scored":
+        raise ClassroomError(f"Submission {submission_id} is {chosen.status}, not scored; choose a scored one.")
+    store.choose_final(challenge_id, student.student_id, [submission_id], now=now)
+
+
 def queue_position(challenge_id: str, submission_id: str, db: ClassroomDB | None = None) -> int:
     """How many of this challenge's submissions wait or train before this one (0 = it is training or done)."""
     records = sorted(_db(db).submissions(challenge_id), key=lambda r: r.created_at)

@@ -57,6 +57,15 @@ def _add_challenge(commands: argparse._SubParsersAction) -> None:
     join.add_argument("--json", action="store_true")
     join.set_defaults(handler=_join)
 
+    final = actions.add_parser("final", help="choose your final submission for the private board (a student)")
+    final.add_argument("challenge_id")
+    final.add_argument("--student", help=f"the student's token (or {TOKEN_VARIABLES['student']})")
+    choice = final.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--submission", help="one of your scored submissions")
+    choice.add_argument("--default", action="store_true", help="your best on the public board (the default)")
+    final.add_argument("--json", action="store_true")
+    final.set_defaults(handler=_final)
+
     for action, text in (
         ("show", "the challenge's settings, and the student's own submissions or the class summary"),
         ("leaderboard", "the public board (and the private one once closed, or for the instructor)"),
@@ -148,6 +157,15 @@ def _join(args: argparse.Namespace) -> None:
 
     joined = join(args.challenge_id, _token(args.join_token, "join"), args.name)
     _print(args, asdict(joined), f"joined as {joined.name}; your link (keep it, it is your login): {joined.link}")
+
+
+def _final(args: argparse.Namespace) -> None:
+    from engine.classroom.service import choose_final
+
+    chosen = None if args.default else args.submission
+    choose_final(args.challenge_id, _token(args.student, "student"), chosen)
+    said = "your best on the public board (the default)" if chosen is None else f"submission {chosen}"
+    _print(args, {"challenge_id": args.challenge_id, "final": chosen}, f"final for the private board: {said}")
 
 
 def _show(args: argparse.Namespace) -> None:

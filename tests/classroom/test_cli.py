@@ -56,6 +56,10 @@ def test_an_instructor_and_a_student_from_the_shell(classroom, capsys):
     assert answer["private_score"] is None  # open: nothing private
     assert ana not in out and instructor not in out
 
+    code, out, err = run(capsys, "challenge", "final", challenge, "--student", ana, "--submission",
+                         answer["submission_id"], "--json")  # fmt: skip
+    assert code == 0 and json.loads(out)["final"] == answer["submission_id"], err
+
     code, out, _ = run(capsys, "challenge", "leaderboard", challenge, "--json")
     board = json.loads(out)
     assert board["private"] is None and [row["student"] for row in board["public"]] == ["Ana"]
@@ -63,7 +67,10 @@ def test_an_instructor_and_a_student_from_the_shell(classroom, capsys):
 
     assert run(capsys, "challenge", "close", challenge, "--token", instructor, "--json")[0] == 0
     code, out, _ = run(capsys, "challenge", "leaderboard", challenge, "--json")
-    assert json.loads(out)["private"][0]["private_accuracy"] is not None
+    (final,) = json.loads(out)["private"]
+    assert (
+        final["private_accuracy"] is not None and final["chosen"] and final["submission_id"] == answer["submission_id"]
+    )
 
     code, out, _ = run(capsys, "challenge", "export", challenge, "--token", instructor)
     rows = list(csv.DictReader(io.StringIO(out)))

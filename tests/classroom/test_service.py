@@ -166,3 +166,42 @@ def test_a_submission_the_server_fails_to_train_is_kept_as_failed_and_costs_no_s
     (failed,) = db.submissions(created.challenge_id)
     assert failed.status == "failed" and "NaN" in failed.message
     assert service.submit(created.challenge_id, ana, TINY, db=db).status == "scored"  # the one slot was still free
+
+
+def test_a_chosen_final_submission_is_what_the_private_board_ranks(challenge, db):
+    ana = token_of(challenge.students[0].link, "student")
+    ben = token_of(challenge.students[1].link, "student")
+    first = service.submit(challenge.challenge_id, ana, {"epochs": 1, "seed": 0}, db=db)
+    second = service.submit(challenge.challenge_id, ana, {"epochs": 2, "seed": 1}, db=db)
+    private = {r.submission_id: r.private_accuracy for r in db.submissions(challenge.challenge_id)}
+    board = service.boards(challenge.challenge_id, challenge.instructor_token, db)
+    (row,) = board.private
+    assert not row.chosen  # the default: the student's shown best on the public board
+    shown_best = {r.student: r.submission_id for r in board.public}["Ana"]
+    assert row.submission_id == shown_best and row.private_accuracy == private[shown_best]
+
+    other = second if shown_best == first.submission_id else first
+    service.choose_final(challenge.challenge_id, ana, other.submission_id, db=db)
+    (row,) = service.boards(challenge.challenge_id, challenge.instructor_token, db).private
+    assert row.chosen and row.submission_id == other.submission_id
+    assert row.private_accuracy == private[other.submission_id]
+
+    with pytest.raises(ClassroomError, match="Only your own"):
+        service.choose_final(challenge.challenge_id, ben, first.submission_id, db=db)  # Ana's, not Ben's
+    service.close(challenge.challenge_id, challenge.instructor_token, db)
+    with pytest.raises(ClassroomError, match="closed"):
+        service.choose_final(challenge.challenge_id, ana, None, db=db)
+
+
+def test_the_boards_outlive_a_wiped_run_store(challenge, db, tmp_path):
+    """Community Cloud wipes the disk on restart: with the database kept, every score is still on the boards."""
+    import shutil
+
+    from engine import settings
+
+    ana = token_of(challenge.students[0].link, "student")
+    service.submit(challenge.challenge_id, ana, TINY, db=db)
+    before = service.boards(challenge.challenge_id, challenge.instructor_token, db)
+    shutil.rmtree(settings.runs_dir())
+    after = service.boards(challenge.challenge_id, challenge.instructor_token, db)
+    assert after == before and after.public[0].student == "Ana"

@@ -135,6 +135,15 @@ def test_a_student_submits_and_sees_no_private_number_before_close(classroom):
     assert "Private board" not in shown
     assert token not in shown  # the token never comes back to the page
 
+    # The final submission for the private board: the default until the student picks one of theirs.
+    final = app.selectbox(key="classroom_final")
+    assert final.value.startswith("best on the public board")
+    final.set_value(final.options[1]).run()
+    assert not app.exception and not app.error, refusals(app)
+    with ClassroomDB.open(classroom) as db:
+        (record,) = db.submissions(created.challenge_id)
+    assert record.final
+
 
 def test_the_instructor_sees_both_boards_and_can_export(classroom):
     from engine.classroom import service

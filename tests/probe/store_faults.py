@@ -15,12 +15,11 @@ from tests.probe.fixtures import HOSTILE, Case, cli_in_process, one_line_error, 
 from tests.probe.fixtures import edit_meta as change_meta
 
 
-def store_cases(work: Path) -> list[Case]:  # noqa: C901 - one list of cases
-    """Tampering with a stored run: never served, listings survive and flag it, compare is one line."""
-    from engine.store import RunStore, manifest, run_key
+def two_run_store(template: Path) -> tuple[Path, str, str]:
+    """A store of two small runs (a good one and one to tamper with) at `template`: (folder, good key, bad key)."""
+    from engine.store import RunStore, run_key
     from tests.store.run_meta import run_meta
 
-    template = work / "store-template" / "runs"
     good_key, bad_key = run_key({"probe": "good"}), run_key({"probe": "bad"})
 
     def build(folder: Path) -> dict:
@@ -33,6 +32,14 @@ def store_cases(work: Path) -> list[Case]:  # noqa: C901 - one list of cases
     store = RunStore(template)
     store.create(good_key, build)
     store.create(bad_key, build)
+    return template, good_key, bad_key
+
+
+def store_cases(work: Path) -> list[Case]:  # noqa: C901 - one list of cases
+    """Tampering with a stored run: never served, listings survive and flag it, compare is one line."""
+    from engine.store import RunStore, manifest
+
+    template, good_key, bad_key = two_run_store(work / "store-template" / "runs")
 
     def edit_meta(change: Callable[[dict], None]) -> Callable[[Path], None]:
         return lambda folder: change_meta(folder, change)
@@ -112,22 +119,9 @@ def store_hazard_cases(work: Path) -> list[Case]:
     """Files planted in a run folder (a FIFO, a link to /dev/zero, 40 MB, deep JSON) and values a run's files may hold
     that no trainer writes (NaN and infinite metrics, histories of another shape, hostile class names), each with a
     manifest made to match where a tamperer could make one."""
-    from engine.store import RunStore, manifest, run_key
-    from tests.store.run_meta import run_meta
+    from engine.store import RunStore, manifest
 
-    template = work / "store-hazard-template" / "runs"
-    good_key, bad_key = run_key({"probe": "good"}), run_key({"probe": "bad"})
-
-    def build(folder: Path) -> dict:
-        np.save(folder / "test_probabilities.npy", np.full((20, 10), 0.1, dtype=np.float32))
-        np.save(folder / "test_labels.npy", (np.arange(20) % 10).astype(np.int64))
-        (folder / "history.json").write_text(json.dumps({"epochs": [{"epoch": 1, "loss": 0.5, "accuracy": 0.5}]}))
-        (folder / "model.keras").write_bytes(b"not a model")
-        return run_meta()
-
-    store = RunStore(template)
-    store.create(good_key, build)
-    store.create(bad_key, build)
+    template, good_key, bad_key = two_run_store(work / "store-hazard-template" / "runs")
 
     def survives(name: str, tamper: Callable[[Path], None], *, served_ok: bool) -> Case:
         """Listing, `runs --json` and `compare` answer (at once: the runner's timeout catches a hang); the run is

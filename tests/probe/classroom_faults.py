@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -130,36 +131,12 @@ def classroom_cases(work: Path) -> list[Case]:
                 "instructor token",
             )
         )
-    cases.append(
-        refused(
-            "a locked setting (learning rate)",
-            lambda created: [
-                "submit",
-                "--challenge",
-                created["challenge_id"],
-                "--student",
-                ana(created),
-                "--lr",
-                "0.9",
-            ],
-            "locked learning_rate",
-        )
-    )
-    cases.append(
-        refused(
-            "epochs over the cap",
-            lambda created: [
-                "submit",
-                "--challenge",
-                created["challenge_id"],
-                "--student",
-                ana(created),
-                "--epochs",
-                "50",
-            ],
-            "cap",
-        )
-    )
+
+    def as_ana(*extra: str) -> Callable[[dict], list[str]]:
+        return lambda created: ["submit", "--challenge", created["challenge_id"], "--student", ana(created), *extra]
+
+    cases.append(refused("a locked setting (learning rate)", as_ana("--lr", "0.9"), "locked learning_rate"))
+    cases.append(refused("epochs over the cap", as_ana("--epochs", "50"), "cap"))
     for name, roster_text in {
         "Latin-1": "name\nJos\xe9\n".encode("latin-1"),
         "bidi override": "name\nA\u202eB\n".encode(),

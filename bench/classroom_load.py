@@ -55,6 +55,7 @@ MAX_EPOCHS, MAX_TRAIN = 2, 400  # the challenge's locks: small, so a class of 10
 QUEUE_TEXT = re.compile(r"Queue position: (\d+)")
 SCORE_TEXT = "Public accuracy"
 CACHED_TEXT = "an identical submission was trained before"
+BROWSERS_STARTING = 3  # Chromiums starting and joining at once; twenty at once on 2 cores time out their drivers
 
 
 # ------------------------------------------------------------------------------------------------ pure parts
@@ -301,7 +302,18 @@ def page_problems(driver) -> list[str]:
     return found
 
 
-def browser_student(url: str, challenge_id: str, join_token: str, student: Student, deadline: float) -> None:
+@dataclass
+class Gate:
+    """Browsers join a few at a time (Chromium's start-up alone saturates two cores), then all submit together."""
+
+    starting: threading.Semaphore
+    ready: threading.Semaphore  # released once per browser when it has joined (or failed to)
+    go: threading.Event  # set when every browser is ready: the class submits
+
+
+def browser_student(
+    url: str, challenge_id: str, join_token: str, student: Student, deadline: float, gate: Gate
+) -> None:
     """One student in headless Chromium on the Classroom page: join link, name, Join, seed, Submit, the score."""
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -320,16 +332,26 @@ def browser_student(url: str, challenge_id: str, join_token: str, student: Stude
         button.click()
 
     driver = None
+    stage = "start Chromium"
+    joined = False
     try:
-        driver = browser()
-        driver.get(f"{url}/classroom?challenge={challenge_id}&join={join_token}")
-        name_box = wait(lambda d: d.find_element("css selector", "input[aria-label='Display name']"))
-        name_box.send_keys(student.name)
-        press("Join")
-        wait(lambda d: "Signed in as" in body(d))
-        seed_box = wait(lambda d: d.find_element("css selector", "input[aria-label='Seed']"))
-        seed_box.send_keys(Keys.CONTROL, "a")
-        seed_box.send_keys(str(student.seed), Keys.TAB)  # Tab, not Enter: the value is kept, the form not sent
+        with gate.starting:
+            driver = browser()
+            stage = "open the join link"
+            driver.get(f"{url}/classroom?challenge={challenge_id}&join={join_token}")
+            name_box = wait(lambda d: d.find_element("css selector", "input[aria-label='Display name']"))
+            name_box.send_keys(student.name)
+            stage = "join"
+            press("Join")
+            wait(lambda d: "Signed in as" in body(d))
+            stage = "set the seed"
+            seed_box = wait(lambda d: d.find_element("css selector", "input[aria-label='Seed']"))
+            seed_box.send_keys(Keys.CONTROL, "a")
+            seed_box.send_keys(str(student.seed), Keys.TAB)  # Tab, not Enter: the value is kept, the form not sent
+        joined = True
+        gate.ready.release()
+        gate.go.wait(max(1.0, deadline - time.time()))
+        stage = "submit"
         press("Submit")
         started = time.monotonic()
         while time.time() < deadline:
@@ -351,8 +373,11 @@ def browser_student(url: str, challenge_id: str, join_token: str, student: Stude
             time.sleep(POLL)
         student.errors.append("no score before the deadline")
     except Exception as error:  # noqa: BLE001 - a load run records every failure
-        student.errors.append(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:300])
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        student.errors.append(f"{stage}: {type(error).__name__}: {first_line}"[:300])
     finally:
+        if not joined:
+            gate.ready.release()
         if driver is not None:
             with contextlib.suppress(Exception):
                 driver.quit()
@@ -440,19 +465,26 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         deadline = time.time() + args.minutes * 60
         engine_students = [s for s in students if s.path == "engine"]
+        gate = Gate(threading.Semaphore(BROWSERS_STARTING), threading.Semaphore(0), threading.Event())
         threads = [
-            threading.Thread(target=browser_student, args=(url, challenge_id, join_token, s, deadline), daemon=True)
+            threading.Thread(
+                target=browser_student, args=(url, challenge_id, join_token, s, deadline, gate), daemon=True
+            )
             for s in students
             if s.path == "browser"
         ]
+        for thread in threads:
+            thread.start()
+        for _ in threads:  # every browser has joined and set its seed (or failed): then the whole class submits
+            gate.ready.acquire(timeout=max(1.0, deadline - time.time()))
+        joined_at = time.monotonic()
+        notes.append(f"{len(threads)} browsers joined, {BROWSERS_STARTING} at a time, in {joined_at - started:.0f} s")
+        gate.go.set()
         pool = concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
         try:
             futures = {
                 pool.submit(engine_student, challenge_id, join_token, s, deadline): s.index for s in engine_students
             }
-            for thread in threads:  # a second apart: twenty Chromiums starting at once only measure Chromium
-                thread.start()
-                time.sleep(1.0)
             for future in concurrent.futures.as_completed(futures, timeout=max(1.0, deadline - time.time() + 60)):
                 index = futures[future]
                 try:

@@ -39,7 +39,6 @@ import multiprocessing
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -47,7 +46,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import bench._common  # noqa: F401  (quiets TensorFlow before it is imported)
-from bench._common import ROOT, rss_mib, table, verdict
+from bench._common import ROOT, rss_mib, table, temp_cache, verdict
 
 LIMIT_BYTES = 2_700_000_000  # Streamlit Community Cloud's memory for an app, about 2.7 GB
 POLL = 0.5  # seconds between looks at a page or at the queue
@@ -409,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"chromium/chromedriver are not installed: the {browsers} browser students use the engine path")
         browsers = 0
 
-    work = Path(tempfile.mkdtemp(prefix="digitlab-classroom-load-"))
+    work = Path(temp_cache("digitlab-classroom-load-"))  # removed when this process exits
     cache, database = work / "cache", f"sqlite:///{work / 'classroom.db'}"
     # This process, its workers (spawned: they inherit it) and the server share the database and the run cache.
     os.environ.update({"DIGIT_LAB_CACHE": str(cache), "DIGIT_LAB_DATABASE_URL": database, "DIGIT_LAB_HOSTED": "1"})
@@ -481,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"{len(threads)} browsers joined, {BROWSERS_STARTING} at a time, in {joined_at - started:.0f} s")
         gate.go.set()
         pool = concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
+        futures: dict[concurrent.futures.Future, int] = {}
         try:
             futures = {
                 pool.submit(engine_student, challenge_id, join_token, s, deadline): s.index for s in engine_students
@@ -496,7 +496,12 @@ def main(argv: list[str] | None = None) -> int:
                 if not future.done():
                     students[index].errors.append("no result before the deadline")
         finally:
+            # A worker still blocked past the deadline would keep this process from exiting: end it by its pid.
+            stuck = [process for process in (getattr(pool, "_processes", None) or {}).values() if process.is_alive()]
             pool.shutdown(wait=False, cancel_futures=True)
+            if any(not future.done() for future in futures):
+                for process in stuck:
+                    process.terminate()
         for thread in threads:
             thread.join(max(1.0, deadline - time.time() + 30))
         wall = time.monotonic() - started

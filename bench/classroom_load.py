@@ -263,22 +263,16 @@ def engine_student(challenge_id: str, join_token: str, student: Student, deadlin
                             student.positions.append(position)
                 done.wait(POLL)
 
-        seen: dict[str, bool] = {}
-
-        def progress(event) -> None:  # the page's own computation, at the first progress event
-            if not seen:
-                seen["queue"] = True
-                waiting = service.waiting_submission(challenge_id, joined.token)
-                position = service.queue_position(challenge_id, waiting) if waiting else 0
-                if not student.positions or student.positions[-1] != position:
-                    student.positions.append(position)
+        def placed(position: int) -> None:  # what the page shows, as soon as the submission has its slot
+            if not student.positions or student.positions[-1] != position:
+                student.positions.append(position)
 
         watcher = threading.Thread(target=watch, daemon=True)
         started = time.monotonic()
         watcher.start()
         try:
             outcome = service.submit(
-                challenge_id, joined.token, {"epochs": MAX_EPOCHS, "seed": student.seed}, progress=progress
+                challenge_id, joined.token, {"epochs": MAX_EPOCHS, "seed": student.seed}, placed=placed
             )
         finally:
             done.set()

@@ -188,16 +188,13 @@ def _submit(challenge_id: str, token: str, settings: dict[str, object]) -> None:
     place = st.empty()
     bar = st.progress(0.0, text="Submitted: waiting for a place in the queue…")
     started = time.perf_counter()
-    seen: dict[str, bool] = {}
+
+    def placed(ahead: int) -> None:  # as soon as the submission has its slot, trained or served from the store
+        said = f"Queue position: {ahead} of the class's submissions ahead of yours."
+        st.session_state[QUEUE_SAID_KEY] = said  # shown again beside the score after the page redraws
+        place.info(said)
 
     def progress(event) -> None:
-        if not seen:  # once the submission has its slot: where it stands among the class's
-            seen["queue"] = True
-            waiting = service.waiting_submission(challenge_id, token)
-            ahead = service.queue_position(challenge_id, waiting) if waiting else 0
-            said = f"Queue position: {ahead} of the class's submissions ahead of yours."
-            st.session_state[QUEUE_SAID_KEY] = said  # shown again beside the score after the page redraws
-            place.info(said)
         elapsed = time.perf_counter() - started
         if event.stage == "queued":
             bar.progress(
@@ -208,9 +205,9 @@ def _submit(challenge_id: str, token: str, settings: dict[str, object]) -> None:
         elif event.stage in ("start", "epoch"):
             bar.progress(event.fraction_done, text=f"Training: epoch {event.epoch}/{event.epochs} · {elapsed:.0f} s")
 
-    st.session_state.pop(QUEUE_SAID_KEY, None)  # a submission served from the store never waits in the queue
+    st.session_state.pop(QUEUE_SAID_KEY, None)
     try:
-        outcome = service.submit(challenge_id, token, settings, progress=progress)
+        outcome = service.submit(challenge_id, token, settings, progress=progress, placed=placed)
     except DigitLabError as error:
         bar.empty()
         st.error(components.plain(str(error)))

@@ -17,7 +17,7 @@ import os
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +38,7 @@ from engine.classroom.spec import ChallengeSpec, InvalidChallenge, check_challen
 from engine.classroom.split import HiddenSplit, hidden_split
 from engine.classroom.tokens import looks_like_token, new_token, token_digest, tokens_match
 from engine.datasets import Dataset, load_dataset
-from engine.progress import ProgressCallback
+from engine.progress import ProgressCallback, ProgressEvent
 from engine.runs import preset_request, run_id_for
 
 CLASSROOM_PAGE = "classroom"  # the Classroom page's url_path (dashboard/Home.py)
@@ -297,11 +297,14 @@ def submit(
     db: ClassroomDB | None = None,
     progress: ProgressCallback | None = None,
     now: datetime | None = None,
+    placed: Callable[[int], None] | None = None,
 ) -> SubmissionOutcome:
     """Train one submission within the challenge's locks, score it on both parts, keep the scores.
 
     Order matters for fairness: the token, the closing time and the locks are checked before a daily slot is taken;
-    the slot is taken atomically (the database counts and inserts in one transaction), then the run trains."""
+    the slot is taken atomically (the database counts and inserts in one transaction), then the run trains.
+    `placed` hears the submission's queue position (submissions of the class waiting or training before it) as soon
+    as it has its slot, before anything trains or is looked up."""
     store = _db(db)
     now = now or datetime.now(UTC)
     student = student_of(challenge_id, student_token, store)
@@ -324,9 +327,20 @@ def submit(
         spec.limits.daily_submissions,
         now,
     )
-    store.record_score(submission.submission_id, "training")
+    if placed is not None:  # every submission, trained or served from the store, learns where it stands
+        placed(queue_position(challenge_id, submission.submission_id, store))
+    started: list[bool] = []
+
+    def progress_and_status(event: ProgressEvent) -> bool | None:
+        # "queued" until the training really starts (it may wait for the server's memory or an identical run), so
+        # a queue position counts the submissions still waiting or training before this one.
+        if not started and event.stage in ("start", "epoch"):
+            started.append(True)
+            store.record_score(submission.submission_id, "training")
+        return progress(event) if progress is not None else None  # True from the caller still stops the training
+
     try:
-        score = score_submission(spec, challenge_id, dataset, split, request, progress=progress)
+        score = score_submission(spec, challenge_id, dataset, split, request, progress=progress_and_status)
     except Exception as error:  # noqa: BLE001 - kept as the submission's failure, then raised to the caller
         store.record_score(submission.submission_id, "failed", message=str(error)[:500])
         raise

@@ -205,3 +205,33 @@ def test_the_boards_outlive_a_wiped_run_store(challenge, db, tmp_path):
     shutil.rmtree(settings.runs_dir())
     after = service.boards(challenge.challenge_id, challenge.instructor_token, db)
     assert after == before and after.public[0].student == "Ana"
+
+
+def test_every_submission_hears_its_queue_position_and_is_queued_until_it_trains(challenge, db):
+    ana = token_of(challenge.students[0].link, "student")
+    ben = token_of(challenge.students[1].link, "student")
+    # Ben's submission is in flight (reserved, not finished): Ana's comes after it.
+    ahead = db.reserve_submission(
+        challenge.challenge_id,
+        service.student_of(challenge.challenge_id, ben, db).student_id,
+        "b" * 16,
+        "0" * 20,
+        service.day_start(datetime.now(UTC)),
+        3,
+        datetime.now(UTC) - timedelta(seconds=1),
+    )
+    assert ahead.status == "queued"
+    heard: list[int] = []
+    statuses: list[str] = []
+
+    def progress(event):
+        if event.stage == "epoch":
+            statuses.append(
+                next(r.status for r in db.submissions(challenge.challenge_id) if r.student_id != ahead.student_id)
+            )
+
+    first = service.submit(challenge.challenge_id, ana, TINY, db=db, placed=heard.append, progress=progress)
+    assert heard == [1] and statuses and set(statuses) == {"training"}
+    heard.clear()
+    again = service.submit(challenge.challenge_id, ana, TINY, db=db, placed=heard.append)  # from the store
+    assert again.cached and again.run_id == first.run_id and heard == [1]

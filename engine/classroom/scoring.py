@@ -285,7 +285,21 @@ def score_submission(
     `store`: the run store to use (default: the cache's); the private scores are returned, never written into it.
     """
     view = public_view(dataset, split, challenge_id)
-    locked = build_locked_request(spec, view, request)
+    return score_locked(spec, view, build_locked_request(spec, view, request), dataset, split, progress, store)
+
+
+def score_locked(
+    spec: ChallengeSpec,
+    view: Dataset,
+    locked: LockedRequest,
+    dataset: Dataset,
+    split: SplitIndices,
+    progress: ProgressCallback | None = None,
+    store: RunStore | None = None,
+) -> SubmissionScore:
+    """`score_submission` for a caller that already built the public view and the locked request (the classroom's
+    service checks the locks before taking a daily slot): the view's fingerprint hashes the whole training set, so
+    it is built once per submission."""
     result = get_or_train(view, locked.spec, locked.config, progress=progress, store=store, preset=spec.preset)
     run = result.run
 
@@ -329,5 +343,6 @@ __all__ = [
     "private_part",
     "public_view",
     "public_view_name",
+    "score_locked",
     "score_submission",
 ]

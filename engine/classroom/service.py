@@ -25,14 +25,21 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from engine.classroom.database import ChallengeRecord, ClassroomDB, ClassroomError, StudentRecord, SubmissionRecord
+from engine.classroom.database import (
+    ChallengeRecord,
+    ClassroomDB,
+    ClassroomError,
+    StudentRecord,
+    SubmissionRecord,
+    database_url,
+)
 from engine.classroom.ladder import RULE_TEXT, BoardRow, LadderStep, PrivateRow, ladder, private_board, public_board
 from engine.classroom.roster import check_display_name, read_roster, spreadsheet_cell
 from engine.classroom.scoring import (
     SubmissionRequest,
     build_locked_request,
     public_view,
-    score_submission,
+    score_locked,
 )
 from engine.classroom.spec import ChallengeSpec, InvalidChallenge, check_challenge_spec
 from engine.classroom.split import HiddenSplit, hidden_split
@@ -58,8 +65,6 @@ _databases_lock = threading.Lock()
 def classroom_db(url: str | None = None) -> ClassroomDB:
     """The database for `url` (default: DIGIT_LAB_DATABASE_URL, else SQLite under the cache), opened and migrated once
     per process and shared: the engine's connection pool is thread-safe, and 100 students share one server."""
-    from engine.classroom.database import database_url
-
     resolved = database_url(url)
     with _databases_lock:
         db = _databases.get(resolved)
@@ -227,10 +232,8 @@ def student_status(
     record = store.get_challenge(challenge_id)
     assert record is not None  # student_of found a student of this challenge
     spec = record.spec
-    used = sum(1 for s in store.submissions(challenge_id, student.student_id) if s.created_at >= day_start(now))
-    return StudentStatus(
-        student.display_name, spec, record.is_closed(now), max(0, spec.limits.daily_submissions - used)
-    )
+    left = _left_today(spec, store.submissions(challenge_id, student.student_id), now)
+    return StudentStatus(student.display_name, spec, record.is_closed(now), left)
 
 
 def waiting_submission(challenge_id: str, student_token: object, db: ClassroomDB | None = None) -> str | None:
@@ -290,6 +293,13 @@ def day_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _left_today(spec: ChallengeSpec, mine: Sequence[SubmissionRecord], now: datetime) -> int:
+    """Submissions the student has left today, counted as the database's cap counts them (`reserve_submission`):
+    since midnight UTC, a failed training costing nothing."""
+    used = sum(1 for r in mine if r.created_at >= day_start(now) and r.status != "failed")
+    return max(0, spec.limits.daily_submissions - used)
+
+
 def submit(
     challenge_id: str,
     student_token: object,
@@ -340,7 +350,7 @@ def submit(
         return progress(event) if progress is not None else None  # True from the caller still stops the training
 
     try:
-        score = score_submission(spec, challenge_id, dataset, split, request, progress=progress_and_status)
+        score = score_locked(spec, view, locked, dataset, split, progress=progress_and_status)
     except Exception as error:  # noqa: BLE001 - kept as the submission's failure, then raised to the caller
         store.record_score(submission.submission_id, "failed", message=str(error)[:500])
         raise
@@ -353,13 +363,8 @@ def submit(
         confusion_json=json.dumps(score.public_confusion),
         private_confusion_json=json.dumps(score.private_confusion),
     )
-    steps = _student_steps(store, challenge_id, student.student_id, len(split.public))
-    step = next(s for s in steps if s.submission_id == submission.submission_id)
-    used = sum(
-        1
-        for s in store.submissions(challenge_id, student.student_id)
-        if s.created_at >= day_start(now) and s.status != "failed"
-    )
+    mine = store.submissions(challenge_id, student.student_id)
+    step = next(s for s in _ladder_of(mine, len(split.public)) if s.submission_id == submission.submission_id)
     closed = record.is_closed(datetime.now(UTC))
     return SubmissionOutcome(
         submission_id=submission.submission_id,
@@ -372,7 +377,7 @@ def submit(
         board_reason=step.reason,
         cached=score.cached,
         notices=score.notices,
-        submissions_left_today=max(0, spec.limits.daily_submissions - used),
+        submissions_left_today=_left_today(spec, mine, now),
     )
 
 
@@ -390,9 +395,9 @@ def _scored(records: Sequence[SubmissionRecord]) -> list[SubmissionRecord]:
     )
 
 
-def _student_steps(store: ClassroomDB, challenge_id: str, student_id: str, public_images: int) -> list[LadderStep]:
-    scored = _scored(store.submissions(challenge_id, student_id))
-    return ladder([(r.submission_id, _correct_vector(r, public_images)) for r in scored])
+def _ladder_of(records: Sequence[SubmissionRecord], public_images: int) -> list[LadderStep]:
+    """One student's scored submissions, in the order made, through the Ladder."""
+    return ladder([(r.submission_id, _correct_vector(r, public_images)) for r in _scored(records)])
 
 
 @dataclass(frozen=True)
@@ -425,10 +430,7 @@ def boards(challenge_id: str, instructor_token: object = None, db: ClassroomDB |
     by_student: dict[str, list[SubmissionRecord]] = {}
     for r in _scored(records):
         by_student.setdefault(r.student_id, []).append(r)
-    steps = {
-        names[sid]: ladder([(r.submission_id, _correct_vector(r, len(split.public))) for r in rows])
-        for sid, rows in by_student.items()
-    }
+    steps = {names[sid]: _ladder_of(rows, len(split.public)) for sid, rows in by_student.items()}
     order = {r.submission_id: r.created_at.timestamp() for r in records}
     closed = record.is_closed(datetime.now(UTC))
     private = None

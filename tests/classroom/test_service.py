@@ -160,11 +160,12 @@ def test_a_submission_the_server_fails_to_train_is_kept_as_failed_and_costs_no_s
         raise TrainingDiverged("loss became NaN at epoch 1")
 
     with monkeypatch.context() as patched:  # only the scoring: the fixture's cache stays set
-        patched.setattr(service, "score_submission", fails)
+        patched.setattr(service, "score_locked", fails)
         with pytest.raises(TrainingDiverged):
             service.submit(created.challenge_id, ana, TINY, db=db)
     (failed,) = db.submissions(created.challenge_id)
     assert failed.status == "failed" and "NaN" in failed.message
+    assert service.student_status(created.challenge_id, ana, db).submissions_left_today == 1  # as the cap counts
     assert service.submit(created.challenge_id, ana, TINY, db=db).status == "scored"  # the one slot was still free
 
 

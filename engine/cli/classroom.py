@@ -12,13 +12,13 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.classroom.database import ClassroomError
-from engine.classroom.spec import DEFAULT_EDITABLE, ChallengeLimits, ChallengeSpec, InvalidChallenge
-from engine.textfiles import load_json, small_json_file_text, spec_text
+from engine.classroom.spec import DEFAULT_EDITABLE, ChallengeLimits, ChallengeSpec
+from engine.textfiles import load_json, read_regular_file, spec_text
 
-ROSTER_CAP_BYTES = 64 * 1024
 TOKEN_VARIABLES = {
     "instructor": "DIGIT_LAB_INSTRUCTOR_TOKEN",
     "student": "DIGIT_LAB_STUDENT_TOKEN",
@@ -114,7 +114,7 @@ def _print(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def _create(args: argparse.Namespace) -> None:
-    from engine.classroom.roster import read_roster
+    from engine.classroom.roster import MAX_ROSTER_BYTES, InvalidRoster, read_roster
     from engine.classroom.service import create_challenge
 
     spec = ChallengeSpec.from_dict(
@@ -137,8 +137,14 @@ def _create(args: argparse.Namespace) -> None:
     )
     roster: tuple[str, ...] = ()
     if args.roster:
-        raw = small_json_file_text(args.roster, "--roster", ROSTER_CAP_BYTES, InvalidChallenge, wanted="a CSV file")
-        roster = read_roster(raw.encode("utf-8"))
+        # The bytes as they are: the roster's own reader says where a file is not UTF-8 (line and byte).
+        try:
+            raw = read_regular_file(args.roster, max_bytes=MAX_ROSTER_BYTES, follow_links=True)
+        except OSError as problem:
+            raise InvalidRoster(
+                f"--roster {args.roster[:200]}: {problem.strerror or problem}; give a CSV file."
+            ) from None
+        roster = read_roster(raw)
     created = create_challenge(spec, roster=roster, open_joining=not args.no_join)
     lines = [
         f"challenge {created.challenge_id}: {spec.title}",
@@ -178,7 +184,7 @@ def _show(args: argparse.Namespace) -> None:
     data: dict[str, Any] = {
         "challenge_id": record.challenge_id,
         "spec": spec.to_dict(),
-        "closed": record.is_closed(_now()),
+        "closed": record.is_closed(datetime.now(UTC)),
     }
     student = args.student or os.environ.get(TOKEN_VARIABLES["student"])
     if student:
@@ -254,12 +260,6 @@ def _submit(args: argparse.Namespace) -> None:
         *outcome.notices,
     ]
     _print(args, outcome.to_dict(), "\n".join(text))
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 _HANDLERS = {"show": _show, "leaderboard": _leaderboard, "close": _close, "export": _export}

@@ -107,3 +107,13 @@ def test_a_locked_setting_and_the_daily_cap_from_the_shell(classroom, capsys):
         assert run(capsys, "submit", "--challenge", challenge, "--student", ana, "--seed", seed)[0] == 0
     code, _, err = run(capsys, "submit", "--challenge", challenge, "--student", ana, "--seed", "3")
     assert code == 2 and "daily cap of 2" in err
+
+
+def test_a_roster_that_is_not_utf8_is_refused_where_it_goes_wrong(classroom, capsys):
+    """The CLI hands the roster's bytes to its reader, which names the line and byte (not a JSON reader's words)."""
+    roster = classroom / "latin1.csv"
+    roster.write_bytes("name\nJos\xe9\n".encode("latin-1"))
+    code, _, err = run(capsys, "challenge", "create", "--dataset", "digits", "--title", "x", "--roster", str(roster))
+    assert code == 2 and "line 2" in err.lower() and "JSON" not in err
+    code, _, err = run(capsys, "challenge", "create", "--dataset", "digits", "--title", "x", "--roster", str(classroom))
+    assert code == 2 and "--roster" in err and "CSV" in err and len(err.strip().splitlines()) == 1

@@ -132,8 +132,11 @@ def small_json_file_text(
     if st.st_size > cap:
         raise error(f"{flag} {argument} is {st.st_size:,} bytes, over the {cap:,}-byte limit.")
     try:
-        with open(argument, "rb") as handle:
+        # Opened as the cache's files are: a path swapped for a FIFO after the stat neither blocks nor is read.
+        with open_regular_file(argument, follow_links=True) as handle:
             raw = handle.read(cap + 1)  # the size can change after the stat: never read past the cap
+    except RefusedFile:
+        raise error(f"{flag} {argument} is not a regular file; give {wanted}.") from None
     except OSError as problem:
         raise error(f"{flag} {argument}: cannot be read ({problem.strerror or problem}).") from None
     if len(raw) > cap:

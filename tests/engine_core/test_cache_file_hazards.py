@@ -217,3 +217,19 @@ def test_a_kept_data_file_that_is_a_hazard_is_a_data_file_error(tmp_path, hazard
         plant(tmp_path / name, hazard)
         with pytest.raises(InvalidDataFile, match="cannot be read|regular file|device|FIFO"):
             prompt(lambda name=name, reader=reader: reader(tmp_path / name))
+
+
+def test_a_command_line_file_swapped_for_a_fifo_after_its_check_is_refused_not_waited_on(tmp_path, monkeypatch):
+    """`--spec`/`--space`/`--roster` files are stat-ed, then opened: a FIFO put in the file's place between the two
+    must not block the command (a plain `open` waits for a writer forever)."""
+    import engine.textfiles as textfiles
+    from engine.errors import InvalidSpec
+
+    regular = tmp_path / "spec.json"
+    regular.write_text("{}")
+    fifo = tmp_path / "swapped.json"
+    os.mkfifo(fifo)
+    real_stat = os.stat
+    monkeypatch.setattr(textfiles.os, "stat", lambda path, *a, **k: real_stat(regular if path == str(fifo) else path))
+    with pytest.raises(InvalidSpec, match="is not a regular file"):
+        prompt(lambda: textfiles.small_json_file_text(str(fifo), "--spec", 1000, InvalidSpec))

@@ -93,16 +93,19 @@ def _check_replaceable(path: Path) -> None:
             )
 
 
-def write_output_file(output: str | os.PathLike, data: bytes, what: str, example: str) -> Path:
-    """Write `data` to the file a user named (`--output`): only a new path or over a regular file, replaced whole
-    (a temporary file beside it is renamed), a full or read-only disk a one-line error with nothing left behind.
-    `example` is a file name to suggest ("report.html")."""
-    path = Path(output)
+def _check_output(path: Path, example: str) -> None:
+    """What `--output` may name: a new file or a regular file, in a folder that exists (`example`: a file name to
+    suggest, "report.html")."""
     _check_replaceable(path)
     if path.is_dir():
         raise InvalidConfig(f"--output {str(path)[:200]} is a folder; give a file name such as {example}.")
     if not path.parent.is_dir():
         raise InvalidConfig(f"--output {str(path)[:200]}: the folder {str(path.parent)[:200]} does not exist.")
+
+
+def _replace_whole(path: Path, data: bytes, what: str) -> None:
+    """Write `data` over `path` whole (a temporary file beside it is renamed); a full or read-only disk is a one-line
+    error with nothing left behind."""
     with disk_guard(path.parent, f"{what} {path.name[:80]}", "give --output a file in a folder", ReportNotWritten):
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
@@ -112,6 +115,13 @@ def write_output_file(output: str | os.PathLike, data: bytes, what: str, example
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def write_output_file(output: str | os.PathLike, data: bytes, what: str, example: str) -> Path:
+    """Write `data` to the file a user named (`--output`): only a new path or over a regular file, replaced whole."""
+    path = Path(output)
+    _check_output(path, example)
+    _replace_whole(path, data, what)
     return path
 
 
@@ -120,14 +130,9 @@ def write_report(
 ) -> WrittenReport:
     """Write the report to `output` (replaced whole, never half-written: a temporary file beside it is renamed)."""
     path = Path(output)
-    _check_replaceable(path)  # before the report is computed: a refused path costs nothing
-    if path.is_dir():
-        raise InvalidConfig(f"--output {str(path)[:200]} is a folder; give a file name such as report.{fmt}.")
-    if not path.parent.is_dir():
-        raise InvalidConfig(f"--output {str(path)[:200]}: the folder {str(path.parent)[:200]} does not exist.")
-    text = report_text(subject, fmt, progress)
-    data = text.encode("utf-8")
-    write_output_file(path, data, "the report", f"report.{fmt}")
+    _check_output(path, f"report.{fmt}")  # before the report is computed: a refused path costs nothing
+    data = report_text(subject, fmt, progress).encode("utf-8")
+    _replace_whole(path, data, "the report")
     return WrittenReport(
         path=str(path.resolve()),
         format=fmt,

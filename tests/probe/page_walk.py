@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.live_app import ROOT, browser, start_server, stop_server, wait_healthy
+from dashboard.views import data_view, evaluate_view, explain_view, inspect_view
 from tests.live_app import train_digits_run
 
 OUT = ROOT / "test-artifacts" / "walk"
@@ -32,26 +33,14 @@ PRESET = "digitlab-small8"
 # (url path, tabs); tab names are the pages' own, read from their view declarations so the walk follows renames.
 WALK: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("", ()),
-    ("data", ("Classes", "Images", "2-D map")),
+    ("data", data_view.TABS),
     ("train", ()),
-    (
-        "evaluate",
-        (
-            "Report",
-            "Confusion matrix",
-            "Mistakes",
-            "Sample predictions",
-            "One vs rest",
-            "ROC",
-            "Training curves",
-            "Downloads",
-        ),
-    ),
+    ("evaluate", evaluate_view.TABS),
     ("crossval", ()),
     ("sweep", ()),
     ("compare", ()),
-    ("inspect", ("A test image", "Draw a digit", "First-layer kernels")),
-    ("explain", ("Explain a prediction", "Robustness", "Calibration", "Embedding map")),
+    ("inspect", inspect_view.TABS),
+    ("explain", explain_view.TABS),
 )
 
 

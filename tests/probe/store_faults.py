@@ -35,9 +35,20 @@ def two_run_store(template: Path) -> tuple[Path, str, str]:
     return template, good_key, bad_key
 
 
+def tampered_cache(cache: Path, template: Path, bad_key: str, tamper: Callable[[Path], None]) -> None:
+    """A fresh copy of the two-run `template` store made the cache, its bad run tampered with."""
+    from engine.store import manifest
+
+    shutil.copytree(template.parent, cache, symlinks=True)
+    os.environ["DIGIT_LAB_CACHE"] = str(cache)
+    manifest.clear_digest_cache()
+    tamper(cache / "runs" / bad_key)
+
+
 def store_cases(work: Path) -> list[Case]:  # noqa: C901 - one list of cases
     """Tampering with a stored run: never served, listings survive and flag it, compare is one line."""
-    from engine.store import RunStore, manifest
+
+    from engine.store import RunStore
 
     template, good_key, bad_key = two_run_store(work / "store-template" / "runs")
 
@@ -46,11 +57,7 @@ def store_cases(work: Path) -> list[Case]:  # noqa: C901 - one list of cases
 
     def case(name: str, tamper: Callable[[Path], None], *, listed_ok: bool = False) -> Case:
         def check() -> str:
-            cache = work / f"store-{abs(hash(name))}"
-            shutil.copytree(template.parent, cache)
-            os.environ["DIGIT_LAB_CACHE"] = str(cache)
-            manifest.clear_digest_cache()
-            tamper(cache / "runs" / bad_key)
+            tampered_cache(work / f"store-{abs(hash(name))}", template, bad_key, tamper)
             try:
                 served = RunStore().get(bad_key)
                 # Listing checks sizes only (it runs on every page view); opening a run hashes every file, so a
@@ -119,7 +126,7 @@ def store_hazard_cases(work: Path) -> list[Case]:
     """Files planted in a run folder (a FIFO, a link to /dev/zero, 40 MB, deep JSON) and values a run's files may hold
     that no trainer writes (NaN and infinite metrics, histories of another shape, hostile class names), each with a
     manifest made to match where a tamperer could make one."""
-    from engine.store import RunStore, manifest
+    from engine.store import RunStore
 
     template, good_key, bad_key = two_run_store(work / "store-hazard-template" / "runs")
 
@@ -128,11 +135,7 @@ def store_hazard_cases(work: Path) -> list[Case]:
         never served unless `served_ok` (a consistent manifest over values the readers must then refuse)."""
 
         def check() -> str:
-            cache = work / f"store-hazard-{abs(hash(name))}"
-            shutil.copytree(template.parent, cache, symlinks=True)
-            os.environ["DIGIT_LAB_CACHE"] = str(cache)
-            manifest.clear_digest_cache()
-            tamper(cache / "runs" / bad_key)
+            tampered_cache(work / f"store-hazard-{abs(hash(name))}", template, bad_key, tamper)
             try:
                 served = RunStore().get(bad_key)
                 scan = RunStore().scan()

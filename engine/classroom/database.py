@@ -12,7 +12,6 @@ PostgreSQL a submission locks its student's row (SELECT ... FOR UPDATE) before i
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -70,7 +69,7 @@ class ChallengeRecord:
 
     @property
     def spec(self) -> ChallengeSpec:
-        return ChallengeSpec.from_dict(json.loads(self.spec_json))
+        return ChallengeSpec.from_json(self.spec_json)
 
     def is_closed(self, now: datetime) -> bool:
         """Closed by the instructor (from `closed_at`) or by the spec's closing time, whichever comes first."""
@@ -330,7 +329,7 @@ class ClassroomDB:
     ) -> ChallengeRecord:
         if not _CHALLENGE_ID.fullmatch(challenge_id):
             raise ClassroomError(f"A challenge id is 16 lowercase hex digits; got {challenge_id[:40]!r}.")
-        ChallengeSpec.from_dict(json.loads(spec_json))  # InvalidChallenge for a spec the boards could not read back
+        ChallengeSpec.from_json(spec_json)  # InvalidChallenge for a spec the boards could not read back
         _checked(instructor_digest, "The instructor's token digest", DIGEST_CHARS)
         if join_digest is not None:
             _checked(join_digest, "The join link's token digest", DIGEST_CHARS)

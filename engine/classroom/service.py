@@ -47,6 +47,7 @@ from engine.classroom.tokens import looks_like_token, new_token, token_digest, t
 from engine.datasets import Dataset, load_dataset
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.runs import preset_request, run_id_for
+from engine.textfiles import load_json
 
 CLASSROOM_PAGE = "classroom"  # the Classroom page's url_path (dashboard/Home.py)
 PUBLIC_URL_VARIABLE = "DIGIT_LAB_PUBLIC_URL"  # where students open the app, for the links handed out
@@ -523,7 +524,10 @@ def class_summary(challenge_id: str, instructor_token: object, db: ClassroomDB |
             best[r.student_id] = r
     total = np.zeros((classes, classes), dtype=np.int64)
     for r in best.values():
-        matrix = np.asarray(json.loads(r.confusion_json or "[]"), dtype=np.int64)
+        try:  # a stored record, read as untrusted: bounded JSON of whole numbers in the class count's shape
+            matrix = np.asarray(load_json(r.confusion_json or "[]"), dtype=np.int64)
+        except (ValueError, TypeError, OverflowError):
+            continue
         if matrix.shape == total.shape:
             total += matrix
     pairs = Counter(

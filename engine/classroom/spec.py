@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.errors import DigitLabError
+from engine.textfiles import load_json
 
 # The settings a challenge may let students change (the TrainConfig fields of the sidebar's recipe, plus the
 # architecture as a whole); everything else is the instructor's. Epochs and training images are capped, not locked.
@@ -95,6 +96,15 @@ class ChallengeSpec:
         except KeyError as missing:
             raise InvalidChallenge(f"A challenge needs {missing.args[0]!r}.") from None
         return check_challenge_spec(spec)
+
+    @classmethod
+    def from_json(cls, text: str) -> ChallengeSpec:
+        """A spec from its stored JSON (the database's record), read by the one bounded JSON reader."""
+        try:
+            data = load_json(text)
+        except ValueError as problem:
+            raise InvalidChallenge(f"A stored challenge's settings are not readable JSON ({problem}).") from None
+        return cls.from_dict(data)
 
     def closing_time(self) -> datetime | None:
         return parse_closing_time(self.closes_at) if self.closes_at else None

@@ -236,3 +236,22 @@ def test_every_submission_hears_its_queue_position_and_is_queued_until_it_trains
     heard.clear()
     again = service.submit(challenge.challenge_id, ana, TINY, db=db, placed=heard.append)  # from the store
     assert again.cached and again.run_id == first.run_id and heard == [1]
+
+
+def test_a_damaged_confusion_record_is_left_out_of_the_class_summary(challenge, db):
+    ana = token_of(challenge.students[0].link, "student")
+    ben = token_of(challenge.students[1].link, "student")
+    good = service.submit(challenge.challenge_id, ana, TINY, db=db)
+    bad = service.submit(challenge.challenge_id, ben, {"epochs": 1, "seed": 1}, db=db)
+    record = next(r for r in db.submissions(challenge.challenge_id) if r.submission_id == bad.submission_id)
+    db.record_score(
+        bad.submission_id,
+        "scored",
+        public_accuracy=record.public_accuracy,
+        private_accuracy=record.private_accuracy,
+        public_correct=record.public_correct,
+        confusion_json="[" * 5000 + "]" * 5000,
+    )
+    summary = service.class_summary(challenge.challenge_id, challenge.instructor_token, db)
+    kept = next(r for r in db.submissions(challenge.challenge_id) if r.submission_id == good.submission_id)
+    assert summary.confusion == json.loads(kept.confusion_json)  # Ana's matrix alone

@@ -52,3 +52,9 @@ def test_a_setting_that_cannot_be_honoured_is_refused_with_its_value(changes, me
 def test_a_closing_time_is_kept_in_utc():
     spec = ChallengeSpec.from_dict(stored(closes_at="2026-12-24T19:00:00+01:00"))
     assert spec.closing_time().isoformat() == "2026-12-24T18:00:00+00:00"
+
+
+@pytest.mark.parametrize("stored_text", ["[" * 5000 + "]" * 5000, "{", '"a string"'])
+def test_a_damaged_stored_spec_is_refused_not_a_recursion_error(stored_text):
+    with pytest.raises(InvalidChallenge):
+        ChallengeSpec.from_json(stored_text)

@@ -34,6 +34,7 @@ from engine.classroom.spec import (
     STUDENT_SETTINGS,
     ChallengeLimits,
     ChallengeSpec,
+    random_split_seed,
 )
 from engine.datasets import list_datasets
 
@@ -120,6 +121,7 @@ def _create_form() -> None:
         limits=ChallengeLimits(int(max_epochs), int(max_parameters), int(max_train), int(daily), tuple(editable)),
         closes_at=closes_at,
         private_fraction=float(private_fraction),
+        split_seed=random_split_seed(),
     )
     names = read_roster(roster.getvalue()) if roster is not None else ()
     with st.spinner("Creating the challenge (loading its data, splitting its test set)…"):

@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from engine import settings
+from engine.classroom.roster import name_key
 from engine.classroom.spec import ChallengeSpec
 from engine.errors import DigitLabError
 
@@ -235,11 +236,6 @@ def _record(cls: type[Any], row: sa.Row[Any]) -> Any:
     return cls(**row._asdict())
 
 
-def _normal_name(name: str) -> str:
-    """Names that differ only in case or spacing are one name on a board ("Ann" and "ann " look alike)."""
-    return " ".join(name.split()).casefold()
-
-
 def _checked(value: str, what: str, limit: int) -> str:
     """Text the database can hold on both backends: 1..limit characters, no NUL (PostgreSQL refuses NUL in text)."""
     if not isinstance(value, str) or not 1 <= len(value) <= limit or "\x00" in value:
@@ -394,7 +390,7 @@ class ClassroomDB:
         """A student joins; a name already on this challenge's board (ignoring case and spacing) is refused."""
         _checked(student_id, "A student id", ID_CHARS)
         _checked(token_digest, "A student's token digest", DIGEST_CHARS)
-        if not _normal_name(_checked(name, "A display name", NAME_CHARS)):
+        if not name_key(_checked(name, "A display name", NAME_CHARS)):
             raise ClassroomError("A display name needs at least one visible character.")
         record = StudentRecord(
             student_id=student_id,
@@ -410,7 +406,7 @@ class ClassroomDB:
                 names = connection.execute(
                     sa.select(students.c.display_name).where(students.c.challenge_id == challenge_id)
                 ).scalars()
-                if _normal_name(name) in {_normal_name(taken) for taken in names}:
+                if name_key(name) in {name_key(taken) for taken in names}:
                     raise ClassroomError(self._name_taken(name))
                 connection.execute(students.insert().values(**record.__dict__))
         except IntegrityError:

@@ -66,7 +66,7 @@ def read_roster(raw: bytes) -> tuple[str, ...]:
         if column >= len(row) or not row[column].strip():
             raise InvalidRoster(f"Line {line} of the roster has no name.")
         name = _checked_name(row[column], line)
-        key = _comparison_key(name)
+        key = name_key(name)
         if key in seen:
             first_line, first_name = seen[key]
             raise InvalidRoster(
@@ -126,6 +126,7 @@ def check_display_name(name: str) -> str:
         checked = _checked_name(name, 1)
     except InvalidRoster as problem:
         said = str(problem).replace("Line 1 of the roster holds a name of", "The name has")
+        said = said.replace("Line 1 of the roster holds a name mixing", "The name mixes")
         raise InvalidRoster(said.replace("Line 1 of the roster holds", "The name holds")) from None
     if not checked:
         raise InvalidRoster("A display name needs at least one printable character.")
@@ -145,10 +146,41 @@ def _checked_name(cell: str, line: int) -> str:
         raise InvalidRoster(
             f"Line {line} of the roster holds a name of {len(name)} characters; at most {MAX_NAME_CHARS}."
         )
+    mixed = _mixed_scripts(name)
+    if mixed:
+        raise InvalidRoster(
+            f"Line {line} of the roster holds a name mixing {' and '.join(s.title() for s in mixed)} letters, "
+            "which can pass for another name; write it in one script."
+        )
     return name
 
 
-def _comparison_key(name: str) -> str:
-    """How a teacher reads a name: case, spacing, compatibility forms and invisible joiners do not count."""
+# Cyrillic and Greek letters that read as a Latin one in upper or lower case (after case folding), from the
+# letters Unicode TR39's confusables list maps to Latin: "Асе" in Cyrillic and "Ace" are one name on a board.
+_LATIN_LOOKALIKES = str.maketrans(
+    "авекмнорстхуіјѕһԁӏԛԝαβεζηικμνορτυχ",
+    "abekmhopctxyijshdlqwabezhikmnoptyx",
+)
+# Scripts whose letters are confused with each other: a name mixing them ("Аnna", its first letter Cyrillic) is
+# refused (TR39's mixed-script rule); a name in one of them, or in any other script, is fine.
+_CONFUSED_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+
+
+def name_key(name: str) -> str:
+    """How a teacher reads a name: case, spacing, compatibility forms, invisible joiners and Latin look-alikes
+    do not count. Two names with the same key are one name on a board (roster lines and joins alike)."""
     visible = "".join(c for c in name if c not in _ALLOWED_FORMAT_CHARACTERS)
-    return " ".join(unicodedata.normalize("NFKC", visible).casefold().split())
+    folded = " ".join(unicodedata.normalize("NFKC", visible).casefold().split())
+    return folded.translate(_LATIN_LOOKALIKES)
+
+
+def _mixed_scripts(name: str) -> tuple[str, ...]:
+    """The confusable scripts (Latin, Cyrillic, Greek) whose letters `name` mixes, if more than one."""
+    scripts = {
+        script
+        for character in name
+        if character.isalpha()
+        for script in _CONFUSED_SCRIPTS
+        if unicodedata.name(character, "").startswith(script + " ")
+    }
+    return tuple(sorted(scripts)) if len(scripts) > 1 else ()

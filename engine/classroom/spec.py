@@ -5,6 +5,7 @@ record read back from the database)."""
 from __future__ import annotations
 
 import math
+import secrets
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ EPOCHS_RANGE = (1, 100)
 PARAMETERS_RANGE = (1_000, 50_000_000)
 DAILY_SUBMISSIONS_RANGE = (1, 100)
 PRIVATE_FRACTION_RANGE = (0.1, 0.9)
+SPLIT_SEED_RANGE = (0, 2**32 - 1)  # what scikit-learn's random_state accepts
 
 
 class InvalidChallenge(DigitLabError):
@@ -60,10 +62,19 @@ class ChallengeSpec:
     limits: ChallengeLimits = field(default_factory=ChallengeLimits)
     closes_at: str = ""  # ISO 8601 UTC ("2026-12-24T18:00:00+00:00"); "" = open until the instructor closes it
     private_fraction: float = 0.5  # share of the test set kept private until close (Kaggle uses 0.67-0.75)
-    split_seed: int = 0  # seeds the hidden split: the same seed, the same public and private images
+    # Seeds the hidden split: the same seed, the same public and private images. Creators draw it at random
+    # (`random_split_seed`): with a known seed and the public test labels (MNIST's ship with Keras), anyone could
+    # recompute which test images are private. 0 is only the default of a spec read back without one.
+    split_seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def student_dict(self) -> dict[str, Any]:
+        """What a student may read of the settings: all but the split's seed (see `split_seed`)."""
+        shown = self.to_dict()
+        del shown["split_seed"]
+        return shown
 
     @classmethod
     def from_dict(cls, data: object) -> ChallengeSpec:
@@ -108,6 +119,11 @@ class ChallengeSpec:
 
     def closing_time(self) -> datetime | None:
         return parse_closing_time(self.closes_at) if self.closes_at else None
+
+
+def random_split_seed() -> int:
+    """A split seed nobody can guess, for a challenge whose creator gave none."""
+    return secrets.randbelow(SPLIT_SEED_RANGE[1] + 1)
 
 
 _MISSING = object()
@@ -188,6 +204,9 @@ def check_challenge_spec(spec: ChallengeSpec) -> ChallengeSpec:
     low, high = PRIVATE_FRACTION_RANGE
     if not (math.isfinite(spec.private_fraction) and low <= spec.private_fraction <= high):
         raise InvalidChallenge(f"private fraction {spec.private_fraction} is outside {low}..{high}.")
+    low_seed, high_seed = SPLIT_SEED_RANGE
+    if not low_seed <= spec.split_seed <= high_seed:
+        raise InvalidChallenge(f"split seed {spec.split_seed} is outside {low_seed}..{high_seed}.")
     if spec.closes_at:
         parse_closing_time(spec.closes_at)
     return spec

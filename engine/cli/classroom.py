@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.classroom.database import ClassroomError
-from engine.classroom.spec import DEFAULT_EDITABLE, ChallengeLimits, ChallengeSpec
+from engine.classroom.spec import DEFAULT_EDITABLE, ChallengeLimits, ChallengeSpec, random_split_seed
 from engine.textfiles import load_json, read_regular_file, spec_text
 
 TOKEN_VARIABLES = {
@@ -44,7 +44,7 @@ def _add_challenge(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--editable", default=",".join(DEFAULT_EDITABLE), help="settings students may change")
     create.add_argument("--closes", default="", help="closing time, ISO 8601 with a zone (2026-12-24T18:00Z)")
     create.add_argument("--private-fraction", type=float, default=ChallengeSpec.private_fraction)
-    create.add_argument("--split-seed", type=int, default=0)
+    create.add_argument("--split-seed", type=int, help="seeds the hidden split (default: drawn at random)")
     create.add_argument("--roster", help="a CSV of student names: one secret link each")
     create.add_argument("--no-join", action="store_true", help="no join link: the roster's students only")
     create.add_argument("--json", action="store_true")
@@ -132,7 +132,7 @@ def _create(args: argparse.Namespace) -> None:
             },
             "closes_at": args.closes,
             "private_fraction": args.private_fraction,
-            "split_seed": args.split_seed,
+            "split_seed": random_split_seed() if args.split_seed is None else args.split_seed,
         }
     )
     roster: tuple[str, ...] = ()
@@ -183,13 +183,14 @@ def _show(args: argparse.Namespace) -> None:
     spec = record.spec
     data: dict[str, Any] = {
         "challenge_id": record.challenge_id,
-        "spec": spec.to_dict(),
         "closed": record.is_closed(datetime.now(UTC)),
     }
     student = args.student or os.environ.get(TOKEN_VARIABLES["student"])
     if student:
         data["history"] = asdict(student_history(args.challenge_id, student))
+        data["spec"] = spec.student_dict()  # after the token is checked; without the split's seed
     else:
+        data["spec"] = spec.to_dict()
         data["summary"] = asdict(class_summary(args.challenge_id, _token(args.token, "instructor")))
     text = f"{spec.title} ({'closed' if data['closed'] else 'open'}) on {spec.dataset}, preset {spec.preset}"
     _print(args, data, text + "\n" + json.dumps(data.get("history") or data.get("summary"), default=str, indent=1))

@@ -117,3 +117,27 @@ def test_a_roster_that_is_not_utf8_is_refused_where_it_goes_wrong(classroom, cap
     assert code == 2 and "line 2" in err.lower() and "JSON" not in err
     code, _, err = run(capsys, "challenge", "create", "--dataset", "digits", "--title", "x", "--roster", str(classroom))
     assert code == 2 and "--roster" in err and "CSV" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_split_seed_is_drawn_at_random_and_never_shown_to_a_student(classroom, capsys):
+    """With the seed and MNIST's public test labels anyone could recompute which test images are private."""
+    first, second = create(capsys, classroom), create(capsys, classroom)
+    seeds = []
+    for created in (first, second):
+        code, out, err = run(capsys, "challenge", "show", created["challenge_id"], "--token",
+                             created["instructor_token"], "--json")  # fmt: skip
+        assert code == 0, err
+        seeds.append(json.loads(out)["spec"]["split_seed"])
+    assert seeds[0] != seeds[1]  # two draws from 2**32 seeds: equal with probability 2**-32
+
+    ana = token_in(first["students"][0]["link"], "student")
+    code, out, err = run(capsys, "challenge", "show", first["challenge_id"], "--student", ana, "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert "split_seed" not in shown["spec"] and "history" in shown and "summary" not in shown
+
+    code, out, err = run(capsys, "challenge", "create", "--dataset", "digits", "--title", "T", "--split-seed", "7",
+                         "--json")  # fmt: skip
+    code, out, err = run(capsys, "challenge", "show", json.loads(out)["challenge_id"], "--token",
+                         json.loads(out)["instructor_token"], "--json")  # fmt: skip
+    assert json.loads(out)["spec"]["split_seed"] == 7

@@ -202,7 +202,8 @@ def test_duplicate_names_are_refused_plainly(classroom_db):
     make_challenge(classroom_db)
     make_challenge(classroom_db, "fedcba9876543210")
     join(classroom_db, "s1", "Ann Lee")
-    for look_alike in ("Ann Lee", "ann  lee", " ANN LEE "):
+    # Case, spacing, a full-width letter, all-Cyrillic look-alikes ("Аnn Lее" with Cyrillic А and е): one name.
+    for look_alike in ("Ann Lee", "ann  lee", " ANN LEE ", "\uff21nn Lee", "\u0410nn L\u0435\u0435"):
         with pytest.raises(ClassroomError, match="already taken in this challenge"):
             join(classroom_db, f"x{len(look_alike)}", look_alike)
     join(classroom_db, "s2", "Ann Lee", challenge_id="fedcba9876543210")  # another challenge's board

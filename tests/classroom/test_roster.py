@@ -57,6 +57,11 @@ def test_formula_like_names_are_kept_as_text_and_neutralised_for_spreadsheets() 
         (b"Ana\nBen\nana \n", r"Line 3 \('ana'\) repeats line 1 \('Ana'\)"),
         (b"Ana  Lima\nBen\nana lima\n", r"Line 3 \('ana lima'\) repeats line 1 \('Ana  Lima'\)"),
         ("J\u00f6rg\nJo\u0308rg\n".encode(), r"Line 2 .* repeats line 1"),
+        # Cyrillic letters that read as Latin ones: all-Cyrillic "Асе" is "Ace"; "Аnna" (Cyrillic А) mixes scripts.
+        ("Ace\n\u0410\u0441\u0435\n".encode(), r"Line 2 .* repeats line 1 \('Ace'\)"),
+        ("Ana\n\u0410nna\n".encode(), r"Line 2 .* mixing Cyrillic and Latin letters"),
+        ("Ana\nN\u03bfah\n".encode(), r"Line 2 .* mixing Greek and Latin letters"),
+        ("Ana\n\uff21na\n".encode(), r"Line 2 .* repeats line 1"),  # a full-width Ａ
         (b"Ana\n" + b"x" * 61 + b"\n", r"Line 2 of the roster holds a name of 61 characters; at most 60"),
         (b"id,name\n1,Ana\n2,\n", r"Line 3 of the roster has no name"),
         (b"id,email\n1,a@x\n", r"Line 1 .* several columns, and no column is headed 'name'"),
@@ -84,3 +89,8 @@ def test_at_most_500_students() -> None:
 def test_not_bytes_is_refused() -> None:
     with pytest.raises(InvalidRoster, match="bytes"):
         read_roster("Ana\nBen\n")  # type: ignore[arg-type]
+
+
+def test_names_in_one_script_are_kept_whatever_the_script() -> None:
+    names = ("Ольга", "Νίκος", "Zoë", "山田 太郎", "Ана")  # Cyrillic "Ана" differs from Latin "Ana" by its н
+    assert read_roster("\n".join(names).encode()) == names

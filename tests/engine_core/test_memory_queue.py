@@ -57,11 +57,13 @@ def test_estimate_adds_the_margin_to_every_term():
     assert estimate.runtime_mb == pytest.approx(memory_estimate.RUNTIME_MB * margin, abs=0.1)
 
 
-def test_hosted_default_budget_is_the_host_minus_the_server_and_no_count_cap(monkeypatch):
+def test_hosted_default_budget_is_the_host_minus_the_server_and_one_training_per_core(monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
     limits = server_limits()
     assert limits.memory_budget_mb == HOST_MEMORY_MB - SERVER_BASELINE_MB
-    assert limits.max_concurrent_trainings == 0
+    assert limits.max_concurrent_trainings == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("DIGIT_LAB_MAX_TRAININGS", "0")
+    assert server_limits().max_concurrent_trainings == 0  # the operator can still lift the count cap
     monkeypatch.setenv("DIGIT_LAB_MEMORY_MB", "900")
     monkeypatch.setenv("DIGIT_LAB_MAX_TRAININGS", "3")
     assert (server_limits().memory_budget_mb, server_limits().max_concurrent_trainings) == (900, 3)

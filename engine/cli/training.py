@@ -9,6 +9,7 @@ import sys
 import time
 
 from engine import jobs
+from engine.architectures.flops import describe_flops, run_training_flops
 from engine.cli.progress_bar import _ProgressBar
 from engine.cli.requests import _executor, _executor_argument, _request, _training_arguments
 from engine.crossval import cross_validate
@@ -83,6 +84,8 @@ def _train(args: argparse.Namespace) -> None:
         if not result.stored:
             print(f"warning: not stored: {result.store_problem}", file=sys.stderr)
         source = "from the store" if result.cached else f"trained in {out['train_seconds']:.1f} s"
+        if out["train_flops"] is not None:
+            source += f", {describe_flops(out['train_flops'])}"
         print(
             f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, macro F1 {out['macro_f1']:.4f}"
         )
@@ -132,6 +135,8 @@ def _run_json(run: StoredRun, cached: bool, seconds: float) -> dict:
         "engine_seconds": round(seconds, 4),
         "epochs": meta["epochs_run"],
         "parameters": meta["parameters"]["total"],
+        # FLOPs of the training (engine/architectures/flops.py's conventions); null for a run stored without counts
+        "train_flops": run_training_flops(meta),
         "warnings": list(meta.get("warnings", [])),
     }
 

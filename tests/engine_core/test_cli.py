@@ -37,6 +37,26 @@ def test_datasets_json_says_what_loads_here(tmp_path):
     assert rows["mnist"]["available"] is False and rows["mnist"]["how_to_get"]
 
 
+def _check_train_flops(first: dict, second: dict, limit_train: int) -> None:
+    """`train_flops`: every epoch's training images (forward and backward), Adam's steps and the validation pass;
+    the per-image counts are checked against TensorFlow's profiler in tests/architectures/test_flops.py."""
+    import math
+
+    from engine.architectures.flops import flop_count
+    from engine.architectures.presets import get_preset
+    from engine.store import RunStore
+
+    meta = RunStore().get(first["run_id"]).meta
+    n_train, n_val = meta["dataset"]["n_train"], meta["dataset"]["n_validation"]
+    assert n_train + n_val == limit_train and n_val > 0
+    count = flop_count(get_preset("digitlab-small8").spec.for_data((8, 8, 1), 10))
+    batch, params = meta["config"]["batch_size"], meta["parameters"]["trainable"]
+    per_epoch = (
+        n_train * count.training_per_image + math.ceil(n_train / batch) * 12 * params + n_val * count.forward_per_image
+    )
+    assert first["train_flops"] == second["train_flops"] == first["epochs"] * per_epoch
+
+
 @pytest.mark.slow  # trains in subprocesses
 def test_train_twice_second_answer_comes_from_the_store():
     args = (
@@ -67,6 +87,7 @@ def test_train_twice_second_answer_comes_from_the_store():
     second = json.loads(out)
     assert second["cached"] is True and second["run_id"] == first["run_id"]
     assert second["engine_seconds"] < 1.0
+    _check_train_flops(first, second, limit_train=200)
 
     code, out, _ = cli("runs", "--json")
     assert [row["run_id"] for row in json.loads(out)] == [first["run_id"]]

@@ -10,6 +10,7 @@ import streamlit as st
 from charts.training import training_curves
 from dashboard import components, services, state
 from engine.architectures import PRESETS, layer_table
+from engine.architectures.flops import describe_flops, run_training_flops
 from engine.errors import DigitLabError
 from engine.reports.recipe import to_keras_code
 from engine.runs import spec_summary
@@ -194,6 +195,15 @@ cols[1].metric("Macro F1", f"{metrics['macro_f1']:.4f}")
 cols[2].metric("Test loss", f"{metrics['test_loss']:.4f}")
 cols[3].metric("Epochs run", meta.get("epochs_run", "?"))
 cols[4].metric("Train time", f"{meta['train_seconds']:.1f} s")
+train_flops = run_training_flops(meta)
+if train_flops is not None:  # what compute costs, in the units a roofline uses (bench/roofline.py)
+    rate = train_flops / meta["train_seconds"] if meta.get("train_seconds") else None
+    st.caption(
+        f"This run did {describe_flops(train_flops)} of arithmetic to train"
+        + (f" (about {describe_flops(int(rate))}/s)" if rate else "")
+        + ": forward and backward passes over every training image each epoch, the optimizer's steps and the "
+        "validation pass, counted from the layer shapes."
+    )
 if preset is not None and "test_accuracy" in preset.reported:
     st.markdown(
         f"**Test accuracy — report: {preset.reported['test_accuracy']:.2%} · ours: {metrics['test_accuracy']:.2%}**"

@@ -108,6 +108,11 @@ def test_train_one_epoch_then_evaluate(empty_cache):
     run_id = runs[0].run_id
     assert f"Trained run `{run_id}`" in texts(app.success)
     assert any(title.startswith("Training curves") for title in chart_titles(app))
+    # The page places the engine's count (checked against a hand count and TensorFlow's profiler elsewhere).
+    from engine.architectures.flops import describe_flops, run_training_flops
+
+    flops = run_training_flops(RunStore().get(run_id).meta)
+    assert flops and f"This run did {describe_flops(flops)} of arithmetic" in texts(app.caption)
 
     app.switch_page(EVALUATE)
     app.run()

@@ -30,6 +30,7 @@ EXPECTED = {
     "memory_model.py": "| point | train images |",
     "explain_probes.py": "| run | test acc | method | k |",
     "interactive_speed.py": "| train --dataset digits (fresh cache) |",
+    "roofline.py": "| preset | trained on | training MFLOP/image |",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine.architectures.flops import flop_count
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ConvBlock, DenseLayer, ModelSpec
 from engine.errors import InvalidSpec
@@ -46,6 +47,7 @@ class Preset:
 
     def summary(self) -> dict:
         counts = parameter_counts(self.spec)
+        flops = flop_count(self.spec)
         return {
             "name": self.name,
             "title": self.title,
@@ -59,6 +61,9 @@ class Preset:
             "batch_size": self.config.batch_size,
             "learning_rate": self.spec.learning_rate,
             **{f"{k}_parameters": v for k, v in counts.items()},
+            # What one image costs (engine/architectures/flops.py): students compare presets by compute too.
+            "forward_flops_per_image": flops.forward_per_image,
+            "training_flops_per_image": flops.training_per_image,
             "reported": self.reported,
         }
 

@@ -71,3 +71,21 @@ def test_every_preset_matches_tensorflows_profiler(name: str) -> None:
     spec = get_preset(name).spec
     ours = {layer.name: layer.matrix_forward for layer in flop_count(spec).layers if layer.matrix_forward}
     assert _profiled_matrix_flops(spec) == ours
+
+
+@pytest.mark.slow  # a subprocess
+def test_presets_json_carries_each_presets_flops(tmp_path, monkeypatch) -> None:
+    import json
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-m", "engine", "presets", "--json"], capture_output=True, text=True, check=True
+    ).stdout
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert set(rows) == set(PRESETS)
+    seed001 = rows["seed001-cnn3"]
+    # The hand count above: 2 x 2,794,240 matrix FLOPs forward; 16,376,064 of training in the matrix layers alone.
+    assert 2 * 2_794_240 < seed001["forward_flops_per_image"] < 1.03 * 2 * 2_794_240
+    assert 16_376_064 < seed001["training_flops_per_image"] < 1.03 * 16_376_064

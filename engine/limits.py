@@ -176,6 +176,26 @@ class ProbeLimits:
 
 
 @dataclass(frozen=True)
+class LeakageLimits:
+    """Bounds on the train/test leakage check (`engine.leakage`): its cost is test images x train images."""
+
+    max_pairs: int = 1_000  # pairs listed, closest first; the counts always cover every pair found
+    # Images compared, 0 = all. Hosted: the first 2,000 test images against the first 60,000 train images (all of
+    # MNIST's): Fashion-MNIST's 2,000 against 60,000 took ~5 s on two CPU cores.
+    max_test_images: int = 0
+    max_train_images: int = 0
+
+
+def leakage_limits() -> LeakageLimits:
+    if hosted_mode():
+        return LeakageLimits(
+            max_test_images=_env_int("DIGIT_LAB_MAX_LEAKAGE_TEST_IMAGES", 2_000),
+            max_train_images=_env_int("DIGIT_LAB_MAX_LEAKAGE_TRAIN_IMAGES", 60_000),
+        )
+    return LeakageLimits()
+
+
+@dataclass(frozen=True)
 class SweepLimits:
     """Bounds on one sweep (a `--space` file is untrusted); hosted mode lowers the trials and the runs they train."""
 

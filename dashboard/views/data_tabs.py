@@ -1,5 +1,5 @@
-"""The Data page's tabs: class balance, seeded sample grids with class means and the pixel histogram, and the
-2-D map whose selected points show their images."""
+"""The Data page's tabs: class balance, seeded sample grids with class means and the pixel histogram, the
+2-D map whose selected points show their images, and the test images that copy training images (leakage)."""
 
 import time
 
@@ -10,15 +10,20 @@ from charts.data import (
     class_distribution_chart,
     embedding_chart,
     image_mosaic,
+    leakage_pairs_chart,
     mean_image_grid,
     pixel_histogram_chart,
     sample_grid,
 )
 from dashboard import components
 from engine import exploration
+from engine.errors import DigitLabError
+from engine.leakage import LeakageSpec, find_leakage, validate_leakage_spec
+from engine.limits import LeakageLimits, leakage_limits
 
 SEED_KEY, PER_CLASS_KEY, SPLIT_KEY = "data_seed", "data_per_class", "data_split"
 MAX_SELECTED = 60  # images shown for a box/lasso selection on the 2-D map
+LEAK_SHOWN = 30  # pairs drawn side by side; the table lists every pair asked for
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -161,3 +166,71 @@ def show_map(ds, images, labels, names, chart_names, low: int, high: int) -> Non
         )
         counts = pd.Series([names[labels[i]] for i in chosen]).value_counts().rename_axis("class").reset_index()
         st.dataframe(counts, hide_index=True, key="data_selected_counts")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _leakage(_dataset, fingerprint: str, spec: LeakageSpec, limits: LeakageLimits):
+    return find_leakage(_dataset, spec, limits)  # the limits in force are part of the key: hosted mode caps
+
+
+def show_leakage(ds, names, chart_names) -> None:
+    st.subheader("Train/test leakage")
+    st.caption(
+        "Test images that are exact or near copies of training images: a model has seen them, so its test score "
+        "overstates how it does on new digits. Near means the root-mean-square pixel difference (pixels scaled to "
+        "0..1) to the nearest training image is at most the threshold."
+    )
+    controls = st.columns(2)
+    threshold = controls[0].number_input(
+        "Near-copy threshold (RMS, 0..1 pixels)",
+        0.0,
+        1.0,
+        step=0.005,
+        format="%.3f",
+        key="data_leak_threshold",
+        help=f"{LeakageSpec.threshold:g} flags copies with light noise; distinct digits are rarely closer than 0.06.",
+    )
+    max_pairs = controls[1].number_input("Pairs listed", 1, LeakageLimits.max_pairs, key="data_leak_pairs")
+    try:
+        spec = validate_leakage_spec(LeakageSpec(threshold=float(threshold), max_pairs=int(max_pairs)))
+        with st.spinner("Comparing every test image with its nearest training image…"):
+            report = _leakage(ds, ds.fingerprint, spec, leakage_limits())
+    except DigitLabError as error:
+        components.show_error(error)
+        return
+    cols = st.columns(3)
+    cols[0].metric("Exact copies", f"{report.exact:,}")
+    cols[1].metric("Near copies", f"{report.near:,}")
+    cols[2].metric("Test images compared", f"{report.test_compared:,}")
+    if report.test_compared < report.test_total or report.train_compared < report.train_total:
+        st.caption(
+            f"This server compares the first {report.test_compared:,} of {report.test_total:,} test images with the "
+            f"first {report.train_compared:,} of {report.train_total:,} training images."
+        )
+    if not report.pairs:
+        st.success(f"No test image lies within {spec.threshold:g} of a training image.")
+        return
+    pairs = [report_pair.__dict__ for report_pair in report.pairs]
+    shown = pairs[:LEAK_SHOWN]
+    st.plotly_chart(
+        components.cached_figure(
+            leakage_pairs_chart,
+            [ds.x_test[p["test_index"]] for p in shown],
+            [ds.x_train[p["train_index"]] for p in shown],
+            shown,
+            chart_names,
+            ds.value_max,
+        ),
+        key="data_leak_pairs_chart",
+    )
+    if report.found > len(pairs):
+        st.caption(f"{report.found - len(pairs):,} more pair(s) not listed; raise Pairs listed to see them.")
+    table = pd.DataFrame(pairs)
+    table["test class"] = [names[i] for i in table["test_label"]]
+    table["train class"] = [names[i] for i in table["train_label"]]
+    st.dataframe(
+        table[["test_index", "train_index", "distance", "test class", "train class", "labels_agree", "exact"]],
+        hide_index=True,
+        key="data_leak_table",
+        column_config={"distance": st.column_config.NumberColumn(format="%.4f")},
+    )

@@ -196,6 +196,22 @@ def leakage_limits() -> LeakageLimits:
 
 
 @dataclass(frozen=True)
+class DisplayLimits:
+    """What the pages send to a browser beyond the engine's results."""
+
+    # Points of a 2-D map whose hover shows the image (a PNG data URI of ~300 to 600 bytes each, ~0.5 ms to make):
+    # 3,000 is the Data page's largest map (~1.5 MB); hosted, 1,000 keeps a class's pages light. Beyond it, evenly
+    # spread points carry a picture and the rest their index and class.
+    max_hover_thumbnails: int = 3_000
+
+
+def display_limits() -> DisplayLimits:
+    if hosted_mode():
+        return DisplayLimits(max_hover_thumbnails=_env_int("DIGIT_LAB_MAX_THUMBNAILS", 1_000))
+    return DisplayLimits(max_hover_thumbnails=_env_int("DIGIT_LAB_MAX_THUMBNAILS", 3_000))
+
+
+@dataclass(frozen=True)
 class SweepLimits:
     """Bounds on one sweep (a `--space` file is untrusted); hosted mode lowers the trials and the runs they train."""
 

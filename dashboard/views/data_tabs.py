@@ -15,14 +15,16 @@ from charts.data import (
     pixel_histogram_chart,
     sample_grid,
 )
-from dashboard import components
+from charts.thumbnails import hover_thumbnails, picked_indices, thumbnail_map_spec
+from dashboard import components, state
 from engine import exploration
 from engine.errors import DigitLabError
 from engine.leakage import LeakageSpec, find_leakage, validate_leakage_spec
-from engine.limits import LeakageLimits, leakage_limits
+from engine.limits import LeakageLimits, display_limits, leakage_limits
 
 SEED_KEY, PER_CLASS_KEY, SPLIT_KEY = "data_seed", "data_per_class", "data_split"
 MAX_SELECTED = 60  # images shown for a box/lasso selection on the 2-D map
+PICTURES_KEY = "data_map_pictures"
 LEAK_SHOWN = 30  # pairs drawn side by side; the table lists every pair asked for
 
 
@@ -41,6 +43,23 @@ def _embedding(_dataset, fingerprint: str, split: str, n: int, method: str, seed
     result = exploration.embedding(images, labels, _dataset.value_max, n=n, method=method, seed=seed)
     thumbs = [exploration.ascii_thumbnail(images[i], _dataset.value_max) for i in result.indices]
     return result, thumbs
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _pictures(_dataset, fingerprint: str, split: str, n: int, method: str, seed: int, most: int):
+    """The map's hover pictures (one PNG data URI per point, None past the cap), made once per map."""
+    result, _ = _embedding(_dataset, fingerprint, split, n, method, seed)
+    images, _ = exploration.split_arrays(_dataset, split)
+    return hover_thumbnails(images[result.indices], _dataset.value_max, most)
+
+
+def _axis_titles(method: str, explained) -> tuple[str, str]:
+    if method != "pca":
+        return "t-SNE 1", "t-SNE 2"
+    return (
+        "PC 1" + (f" ({explained[0]:.1%} of variance)" if explained else ""),
+        "PC 2" + (f" ({explained[1]:.1%} of variance)" if explained else ""),
+    )
 
 
 def _reshuffle() -> None:
@@ -118,6 +137,12 @@ def show_map(ds, images, labels, names, chart_names, low: int, high: int) -> Non
     else:  # a small split is mapped whole: a slider cannot have one value (Streamlit refuses min == max)
         n = high
         map_cols[1].caption(f"All {n:,} images of this split are mapped.")
+    st.toggle(
+        "Pictures on hover",
+        key=PICTURES_KEY,
+        help="Draw the map so that pointing at a point shows its image (click to select); off, the map offers "
+        "box and lasso selection and its hover shows the digit in shades.",
+    )
     started = time.perf_counter()
     with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", expanded=False) as status:
         result, thumbs = _embedding(ds, ds.fingerprint, split, n, method, seed)
@@ -126,30 +151,61 @@ def show_map(ds, images, labels, names, chart_names, low: int, high: int) -> Non
             f"{time.perf_counter() - started:.1f} s",
             state="complete",
         )
-    event = st.plotly_chart(
-        components.cached_figure(
-            embedding_chart,
-            result.coords,
-            result.labels,
-            result.indices,
-            chart_names,
-            method,
-            thumbs,
-            result.explained_variance,
-            split,
-        ),
-        key="data_embedding",
-        on_select="rerun",
-        selection_mode=("points", "box", "lasso"),
-    )
-    st.caption("Hover a point to see its digit; drag a lasso or box (or click a point) to show the images below.")
-    points = event.selection.points if event and event.selection else []
-    chosen = []
-    for point in points:
-        custom = point.get("customdata")
-        if custom is not None:
-            chosen.append(int(custom[0]))
-    chosen = list(dict.fromkeys(chosen))
+    if st.session_state.get(PICTURES_KEY):
+        most = display_limits().max_hover_thumbnails
+        pictures = _pictures(ds, ds.fingerprint, split, n, method, seed, most)
+        x_title, y_title = _axis_titles(method, result.explained_variance)
+        event = st.vega_lite_chart(
+            spec=thumbnail_map_spec(
+                result.coords,
+                result.indices,
+                result.labels,
+                [state.shorten(name, 40) for name in names],  # Vega-Lite draws text as text: raw names
+                pictures,
+                title=f"{'t-SNE' if method == 'tsne' else 'PCA'} of {len(result.coords):,} {split} images",
+                x_title=x_title,
+                y_title=y_title,
+                index_title=f"{split} image #",
+                height=560,
+            ),
+            key="data_embedding_pictures",
+            on_select="rerun",
+            width="stretch",
+        )
+        chosen = picked_indices(event.selection if event else None)
+        with_pictures = sum(p is not None for p in pictures)
+        st.caption(
+            "Hover a point to see its image; click one (shift-click for more) to show the images below."
+            + (f" {with_pictures:,} evenly spread points carry a picture on this server." if with_pictures < n else "")
+        )
+    else:
+        event = st.plotly_chart(
+            components.cached_figure(
+                embedding_chart,
+                result.coords,
+                result.labels,
+                result.indices,
+                chart_names,
+                method,
+                thumbs,
+                result.explained_variance,
+                split,
+            ),
+            key="data_embedding",
+            on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
+        )
+        st.caption(
+            "Hover a point to see its digit in shades; drag a lasso or box (or click a point) to show the images "
+            "below. Pictures on hover shows the image itself."
+        )
+        points = event.selection.points if event and event.selection else []
+        chosen = []
+        for point in points:
+            custom = point.get("customdata")
+            if custom is not None:
+                chosen.append(int(custom[0]))
+        chosen = list(dict.fromkeys(chosen))
     if chosen:
         shown = chosen[:MAX_SELECTED]
         title = f"{len(chosen)} selected image(s)" + (f", first {MAX_SELECTED}" if len(chosen) > MAX_SELECTED else "")

@@ -17,6 +17,7 @@ VIEW = PageView(
         ViewParam("log", ("data_log_y",), single(flag), (False,)),
         ViewParam("map", ("data_embed_method",), single(choice(EMBEDDINGS)), ("pca",)),
         ViewParam("points", ("data_embed_n",), single(whole_number, 0, 3000)),
+        ViewParam("pictures", ("data_map_pictures",), single(flag), (False,)),
         ViewParam("near", ("data_leak_threshold",), single(decimal, 0.0, 1.0), (LeakageSpec.threshold,)),
         ViewParam(
             "pairs", ("data_leak_pairs",), single(whole_number, 1, LeakageLimits.max_pairs), (LeakageSpec.max_pairs,)

@@ -277,9 +277,10 @@ def leakage_pairs_chart(
         distance = "exact" if pair["exact"] else f"{pair['distance']:.3f}"
         colour = LEAK_AGREE if pair["labels_agree"] else LEAK_DISAGREE
         tiles += [test, train]
+        # Two short lines per tile: a tile is ~120 px wide and a longer caption would run into its neighbour's.
         captions += [
-            f"test #{pair['test_index']} · {test_name}",
-            f"train #{pair['train_index']} · {train_name} · {distance}",
+            f"test #{pair['test_index']}<br>{test_name}",
+            f"train #{pair['train_index']}<br>{train_name} · {distance}",
         ]
         hover += [
             f"test #{pair['test_index']} (class {test_name}) vs train #{pair['train_index']} (class {train_name}), "
@@ -294,6 +295,6 @@ def leakage_pairs_chart(
         captions,
         hover,
         zmax=value_max,
-        tile_px=90,
+        tile_px=120,
         caption_colours=colours,
     )

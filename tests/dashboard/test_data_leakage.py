@@ -56,7 +56,7 @@ def test_leakage_tab_shows_each_pair_side_by_side_with_the_datasets_images():
     tiles = {}
     for note in figure["layout"]["annotations"]:  # each caption sits above its tile: x its centre, y its top
         x0, y0 = round(note["x"] - (w - 1) / 2), round(note["y"] + 0.5)
-        tiles[note["text"].split(" · ")[0]] = z[y0 : y0 + h, x0 : x0 + w]
+        tiles[note["text"].split("<br>")[0]] = z[y0 : y0 + h, x0 : x0 + w]
     for test_index, train_index, _ in expected:
         np.testing.assert_array_equal(tiles[f"test #{test_index}"], ds.x_test[test_index].reshape(h, w))
         np.testing.assert_array_equal(tiles[f"train #{train_index}"], ds.x_train[train_index].reshape(h, w))

@@ -256,3 +256,45 @@ def embedding_chart(
         title=title, xaxis_title=x_title, yaxis_title=y_title, height=560, legend_title="Class", dragmode="lasso"
     )
     return readable(figure)
+
+
+LEAK_AGREE, LEAK_DISAGREE = "#222222", "#d62728"
+
+
+def leakage_pairs_chart(
+    test_images: Sequence[np.ndarray],
+    train_images: Sequence[np.ndarray],
+    pairs: Sequence[dict],
+    class_names: Sequence[str],
+    value_max: float,
+    pairs_per_row: int = 3,
+) -> go.Figure:
+    """Each test image beside the training image it copies: `pairs[i]` (the fields of a leakage pair) describes
+    `test_images[i]` and `train_images[i]`. A pair whose labels differ has red captions."""
+    tiles, captions, hover, colours = [], [], [], []
+    for test, train, pair in zip(test_images, train_images, pairs, strict=True):
+        test_name, train_name = class_names[pair["test_label"]], class_names[pair["train_label"]]
+        distance = "exact" if pair["exact"] else f"{pair['distance']:.3f}"
+        colour = LEAK_AGREE if pair["labels_agree"] else LEAK_DISAGREE
+        tiles += [test, train]
+        # Two short lines per tile: a tile is ~120 px wide and a longer caption would run into its neighbour's.
+        captions += [
+            f"test #{pair['test_index']}<br>{test_name}",
+            f"train #{pair['train_index']}<br>{train_name} · {distance}",
+        ]
+        hover += [
+            f"test #{pair['test_index']} (class {test_name}) vs train #{pair['train_index']} (class {train_name}), "
+            f"RMS distance {pair['distance']:.4f}"
+        ] * 2
+        colours += [colour, colour]
+    shown = len(pairs)
+    return image_mosaic(
+        tiles,
+        2 * max(1, min(pairs_per_row, shown)),
+        f"{shown} closest test/train pair(s): test image | training image",
+        captions,
+        hover,
+        zmax=value_max,
+        tile_px=120,
+        caption_colours=colours,
+    )

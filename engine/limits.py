@@ -176,6 +176,42 @@ class ProbeLimits:
 
 
 @dataclass(frozen=True)
+class LeakageLimits:
+    """Bounds on the train/test leakage check (`engine.leakage`): its cost is test images x train images."""
+
+    max_pairs: int = 1_000  # pairs listed, closest first; the counts always cover every pair found
+    # Images compared, 0 = all. Hosted: the first 2,000 test images against the first 60,000 train images (all of
+    # MNIST's): Fashion-MNIST's 2,000 against 60,000 took ~5 s on two CPU cores.
+    max_test_images: int = 0
+    max_train_images: int = 0
+
+
+def leakage_limits() -> LeakageLimits:
+    if hosted_mode():
+        return LeakageLimits(
+            max_test_images=_env_int("DIGIT_LAB_MAX_LEAKAGE_TEST_IMAGES", 2_000),
+            max_train_images=_env_int("DIGIT_LAB_MAX_LEAKAGE_TRAIN_IMAGES", 60_000),
+        )
+    return LeakageLimits()
+
+
+@dataclass(frozen=True)
+class DisplayLimits:
+    """What the pages send to a browser beyond the engine's results."""
+
+    # Points of a 2-D map whose hover shows the image (a PNG data URI of ~300 to 600 bytes each, ~0.5 ms to make):
+    # 3,000 is the Data page's largest map (~1.5 MB); hosted, 1,000 keeps a class's pages light. Beyond it, evenly
+    # spread points carry a picture and the rest their index and class.
+    max_hover_thumbnails: int = 3_000
+
+
+def display_limits() -> DisplayLimits:
+    if hosted_mode():
+        return DisplayLimits(max_hover_thumbnails=_env_int("DIGIT_LAB_MAX_THUMBNAILS", 1_000))
+    return DisplayLimits(max_hover_thumbnails=_env_int("DIGIT_LAB_MAX_THUMBNAILS", 3_000))
+
+
+@dataclass(frozen=True)
 class SweepLimits:
     """Bounds on one sweep (a `--space` file is untrusted); hosted mode lowers the trials and the runs they train."""
 

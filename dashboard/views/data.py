@@ -8,7 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import components, hosting, links, state
-from dashboard.views.data_tabs import PER_CLASS_KEY, SEED_KEY, SPLIT_KEY, show_classes, show_images, show_map
+from dashboard.views.data_tabs import (
+    PER_CLASS_KEY,
+    SEED_KEY,
+    SPLIT_KEY,
+    show_classes,
+    show_images,
+    show_leakage,
+    show_map,
+)
 from dashboard.views.data_view import TABS, VIEW
 from engine import exploration
 from engine.datasets import list_datasets
@@ -139,7 +147,13 @@ _upload_section()
 # Only the open tab is computed and drawn: Chromium drawing all five charts (a 50-image grid with a hover label on
 # every pixel, a 1,000-point map with thumbnails in its hover) made each switch to this page cost over a second.
 # Defaults before the tabs: the map reads the split and seed whichever tab is open.
-for key in (SEED_KEY, PER_CLASS_KEY, SPLIT_KEY):  # the defaults the link leaves out, from one place
+for key in (
+    SEED_KEY,
+    PER_CLASS_KEY,
+    SPLIT_KEY,
+    "data_leak_threshold",
+    "data_leak_pairs",
+):  # the defaults the link leaves out, from one place
     st.session_state.setdefault(key, VIEW.default(key))
 images, labels = exploration.split_arrays(ds, st.session_state[SPLIT_KEY])
 top = len(labels)
@@ -159,6 +173,7 @@ components.draw_open_tab(
         lambda: show_classes(ds),
         lambda: show_images(ds, images, labels, chart_names),
         lambda: show_map(ds, images, labels, names, chart_names, low, high),
+        lambda: show_leakage(ds, names, chart_names),
     ),
 )
 

@@ -1,5 +1,5 @@
-"""The Data page's tabs: class balance, seeded sample grids with class means and the pixel histogram, and the
-2-D map whose selected points show their images."""
+"""The Data page's tabs: class balance, seeded sample grids with class means and the pixel histogram, the
+2-D map whose selected points show their images, and the test images that copy training images (leakage)."""
 
 import time
 
@@ -10,15 +10,22 @@ from charts.data import (
     class_distribution_chart,
     embedding_chart,
     image_mosaic,
+    leakage_pairs_chart,
     mean_image_grid,
     pixel_histogram_chart,
     sample_grid,
 )
-from dashboard import components
+from charts.thumbnails import hover_thumbnails, picked_indices, thumbnail_map_spec
+from dashboard import components, state
 from engine import exploration
+from engine.errors import DigitLabError
+from engine.leakage import LeakageSpec, find_leakage, validate_leakage_spec
+from engine.limits import LeakageLimits, display_limits, leakage_limits
 
 SEED_KEY, PER_CLASS_KEY, SPLIT_KEY = "data_seed", "data_per_class", "data_split"
 MAX_SELECTED = 60  # images shown for a box/lasso selection on the 2-D map
+PICTURES_KEY = "data_map_pictures"
+LEAK_SHOWN = 30  # pairs drawn side by side; the table lists every pair asked for
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -36,6 +43,23 @@ def _embedding(_dataset, fingerprint: str, split: str, n: int, method: str, seed
     result = exploration.embedding(images, labels, _dataset.value_max, n=n, method=method, seed=seed)
     thumbs = [exploration.ascii_thumbnail(images[i], _dataset.value_max) for i in result.indices]
     return result, thumbs
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _pictures(_dataset, fingerprint: str, split: str, n: int, method: str, seed: int, most: int):
+    """The map's hover pictures (one PNG data URI per point, None past the cap), made once per map."""
+    result, _ = _embedding(_dataset, fingerprint, split, n, method, seed)
+    images, _ = exploration.split_arrays(_dataset, split)
+    return hover_thumbnails(images[result.indices], _dataset.value_max, most)
+
+
+def _axis_titles(method: str, explained) -> tuple[str, str]:
+    if method != "pca":
+        return "t-SNE 1", "t-SNE 2"
+    return (
+        "PC 1" + (f" ({explained[0]:.1%} of variance)" if explained else ""),
+        "PC 2" + (f" ({explained[1]:.1%} of variance)" if explained else ""),
+    )
 
 
 def _reshuffle() -> None:
@@ -113,6 +137,12 @@ def show_map(ds, images, labels, names, chart_names, low: int, high: int) -> Non
     else:  # a small split is mapped whole: a slider cannot have one value (Streamlit refuses min == max)
         n = high
         map_cols[1].caption(f"All {n:,} images of this split are mapped.")
+    st.toggle(
+        "Pictures on hover",
+        key=PICTURES_KEY,
+        help="Draw the map so that pointing at a point shows its image (click to select); off, the map offers "
+        "box and lasso selection and its hover shows the digit in shades.",
+    )
     started = time.perf_counter()
     with st.status(f"{'t-SNE' if method == 'tsne' else 'PCA'} of {n:,} images…", expanded=False) as status:
         result, thumbs = _embedding(ds, ds.fingerprint, split, n, method, seed)
@@ -121,30 +151,61 @@ def show_map(ds, images, labels, names, chart_names, low: int, high: int) -> Non
             f"{time.perf_counter() - started:.1f} s",
             state="complete",
         )
-    event = st.plotly_chart(
-        components.cached_figure(
-            embedding_chart,
-            result.coords,
-            result.labels,
-            result.indices,
-            chart_names,
-            method,
-            thumbs,
-            result.explained_variance,
-            split,
-        ),
-        key="data_embedding",
-        on_select="rerun",
-        selection_mode=("points", "box", "lasso"),
-    )
-    st.caption("Hover a point to see its digit; drag a lasso or box (or click a point) to show the images below.")
-    points = event.selection.points if event and event.selection else []
-    chosen = []
-    for point in points:
-        custom = point.get("customdata")
-        if custom is not None:
-            chosen.append(int(custom[0]))
-    chosen = list(dict.fromkeys(chosen))
+    if st.session_state.get(PICTURES_KEY):
+        most = display_limits().max_hover_thumbnails
+        pictures = _pictures(ds, ds.fingerprint, split, n, method, seed, most)
+        x_title, y_title = _axis_titles(method, result.explained_variance)
+        event = st.vega_lite_chart(
+            spec=thumbnail_map_spec(
+                result.coords,
+                result.indices,
+                result.labels,
+                [state.shorten(name, 40) for name in names],  # Vega-Lite draws text as text: raw names
+                pictures,
+                title=f"{'t-SNE' if method == 'tsne' else 'PCA'} of {len(result.coords):,} {split} images",
+                x_title=x_title,
+                y_title=y_title,
+                index_title=f"{split} image #",
+                height=560,
+            ),
+            key="data_embedding_pictures",
+            on_select="rerun",
+            width="stretch",
+        )
+        chosen = picked_indices(event.selection if event else None)
+        with_pictures = sum(p is not None for p in pictures)
+        st.caption(
+            "Hover a point to see its image; click one (shift-click for more) to show the images below."
+            + (f" {with_pictures:,} evenly spread points carry a picture on this server." if with_pictures < n else "")
+        )
+    else:
+        event = st.plotly_chart(
+            components.cached_figure(
+                embedding_chart,
+                result.coords,
+                result.labels,
+                result.indices,
+                chart_names,
+                method,
+                thumbs,
+                result.explained_variance,
+                split,
+            ),
+            key="data_embedding",
+            on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
+        )
+        st.caption(
+            "Hover a point to see its digit in shades; drag a lasso or box (or click a point) to show the images "
+            "below. Pictures on hover shows the image itself."
+        )
+        points = event.selection.points if event and event.selection else []
+        chosen = []
+        for point in points:
+            custom = point.get("customdata")
+            if custom is not None:
+                chosen.append(int(custom[0]))
+        chosen = list(dict.fromkeys(chosen))
     if chosen:
         shown = chosen[:MAX_SELECTED]
         title = f"{len(chosen)} selected image(s)" + (f", first {MAX_SELECTED}" if len(chosen) > MAX_SELECTED else "")
@@ -161,3 +222,71 @@ def show_map(ds, images, labels, names, chart_names, low: int, high: int) -> Non
         )
         counts = pd.Series([names[labels[i]] for i in chosen]).value_counts().rename_axis("class").reset_index()
         st.dataframe(counts, hide_index=True, key="data_selected_counts")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _leakage(_dataset, fingerprint: str, spec: LeakageSpec, limits: LeakageLimits):
+    return find_leakage(_dataset, spec, limits)  # the limits in force are part of the key: hosted mode caps
+
+
+def show_leakage(ds, names, chart_names) -> None:
+    st.subheader("Train/test leakage")
+    st.caption(
+        "Test images that are exact or near copies of training images: a model has seen them, so its test score "
+        "overstates how it does on new digits. Near means the root-mean-square pixel difference (pixels scaled to "
+        "0..1) to the nearest training image is at most the threshold."
+    )
+    controls = st.columns(2)
+    threshold = controls[0].number_input(
+        "Near-copy threshold (RMS, 0..1 pixels)",
+        0.0,
+        1.0,
+        step=0.005,
+        format="%.3f",
+        key="data_leak_threshold",
+        help=f"{LeakageSpec.threshold:g} flags copies with light noise; distinct digits are rarely closer than 0.06.",
+    )
+    max_pairs = controls[1].number_input("Pairs listed", 1, LeakageLimits.max_pairs, key="data_leak_pairs")
+    try:
+        spec = validate_leakage_spec(LeakageSpec(threshold=float(threshold), max_pairs=int(max_pairs)))
+        with st.spinner("Comparing every test image with its nearest training image…"):
+            report = _leakage(ds, ds.fingerprint, spec, leakage_limits())
+    except DigitLabError as error:
+        components.show_error(error)
+        return
+    cols = st.columns(3)
+    cols[0].metric("Exact copies", f"{report.exact:,}")
+    cols[1].metric("Near copies", f"{report.near:,}")
+    cols[2].metric("Test images compared", f"{report.test_compared:,}")
+    if report.test_compared < report.test_total or report.train_compared < report.train_total:
+        st.caption(
+            f"This server compares the first {report.test_compared:,} of {report.test_total:,} test images with the "
+            f"first {report.train_compared:,} of {report.train_total:,} training images."
+        )
+    if not report.pairs:
+        st.success(f"No test image lies within {spec.threshold:g} of a training image.")
+        return
+    pairs = [report_pair.__dict__ for report_pair in report.pairs]
+    shown = pairs[:LEAK_SHOWN]
+    st.plotly_chart(
+        components.cached_figure(
+            leakage_pairs_chart,
+            [ds.x_test[p["test_index"]] for p in shown],
+            [ds.x_train[p["train_index"]] for p in shown],
+            shown,
+            chart_names,
+            ds.value_max,
+        ),
+        key="data_leak_pairs_chart",
+    )
+    if report.found > len(pairs):
+        st.caption(f"{report.found - len(pairs):,} more pair(s) not listed; raise Pairs listed to see them.")
+    table = pd.DataFrame(pairs)
+    table["test class"] = [names[i] for i in table["test_label"]]
+    table["train class"] = [names[i] for i in table["train_label"]]
+    st.dataframe(
+        table[["test_index", "train_index", "distance", "test class", "train class", "labels_agree", "exact"]],
+        hide_index=True,
+        key="data_leak_table",
+        column_config={"distance": st.column_config.NumberColumn(format="%.4f")},
+    )

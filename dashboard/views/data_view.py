@@ -1,9 +1,11 @@
 """The Data page's part of the link: its tabs and options and its view parameters."""
 
-from dashboard.links import PageView, ViewParam, choice, flag, single, whole_number
+from dashboard.links import PageView, ViewParam, choice, decimal, flag, single, whole_number
 from engine.exploration import EMBEDDINGS, SPLITS
+from engine.leakage import LeakageSpec
+from engine.limits import LeakageLimits
 
-TABS = ("Classes", "Images", "2-D map")
+TABS = ("Classes", "Images", "2-D map", "Leakage")
 
 VIEW = PageView(
     "data",
@@ -15,5 +17,10 @@ VIEW = PageView(
         ViewParam("log", ("data_log_y",), single(flag), (False,)),
         ViewParam("map", ("data_embed_method",), single(choice(EMBEDDINGS)), ("pca",)),
         ViewParam("points", ("data_embed_n",), single(whole_number, 0, 3000)),
+        ViewParam("pictures", ("data_map_pictures",), single(flag), (False,)),
+        ViewParam("near", ("data_leak_threshold",), single(decimal, 0.0, 1.0), (LeakageSpec.threshold,)),
+        ViewParam(
+            "pairs", ("data_leak_pairs",), single(whole_number, 1, LeakageLimits.max_pairs), (LeakageSpec.max_pairs,)
+        ),
     ),
 )

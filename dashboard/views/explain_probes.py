@@ -6,6 +6,7 @@ import streamlit as st
 from charts.embedding_map import embedding_map_chart
 from charts.explain import reliability_diagram, robustness_curves
 from charts.inspect import input_image, probability_bars
+from charts.thumbnails import hover_thumbnails, picked_indices, thumbnail_map_spec
 from dashboard import components, hosting, services, state
 from dashboard.views.explain_prediction import INDEX_KEY
 from dashboard.views.explain_run import ExplainedRun
@@ -14,6 +15,7 @@ from engine.compare import comparable_runs
 from engine.datasets import normalised
 from engine.errors import DigitLabError
 from engine.exploration import EMBEDDINGS
+from engine.limits import display_limits
 from engine.probes.calibration import Calibration, run_calibration
 from engine.probes.embedding_map import EmbeddingMap, embedding_map
 from engine.probes.robustness import PERTURBATIONS, RobustnessCurve, perturb, robustness_curve
@@ -42,6 +44,24 @@ def _embedding_map(run_id: str, copy: str, method: str, space: str) -> Embedding
     loaded = services.model(run_id) if space == "features" else None
     dataset_used = services.dataset(found.meta["dataset"]["name"])
     return embedding_map(found, method, space=space, model=loaded, dataset=dataset_used)
+
+
+PICTURES_KEY = "embedding_map_pictures"
+
+
+@st.cache_data(show_spinner="Drawing the hover pictures…", max_entries=16)
+def _pictures(run_id: str, copy: str, method: str, space: str, most: int) -> list[str | None]:
+    """One PNG data URI per point of the map (None past the cap), made once per map."""
+    found = services.run(run_id)
+    dataset_used = services.dataset(found.meta["dataset"]["name"])
+    result = _embedding_map(run_id, copy, method, space)
+    return hover_thumbnails(dataset_used.x_test[result.indices], dataset_used.value_max, most)
+
+
+def _remember_picked(chart_key: str) -> None:
+    picked = picked_indices(st.session_state[chart_key].selection)
+    if picked:
+        st.session_state["embedding_map_point"] = picked[-1]
 
 
 def _remember_point(chart_key: str) -> None:
@@ -204,6 +224,11 @@ def show_embedding_map(ex: ExplainedRun) -> None:
         format_func={"pca": "PCA", "tsne": "t-SNE"}.get,
         help="PCA is instant and linear; t-SNE keeps neighbours together (a stratified subset, cached per run).",
     )
+    st.toggle(
+        "Pictures on hover",
+        key=PICTURES_KEY,
+        help="Draw the maps so that pointing at a point shows its test image (click one to select it as before).",
+    )
     try:
         learned = _embedding_map(run.run_id, services.stored_copy(run), map_method, "features")
         pixels = _embedding_map(run.run_id, services.stored_copy(run), map_method, "pixels")
@@ -216,11 +241,21 @@ def show_embedding_map(ex: ExplainedRun) -> None:
             "mistakes (x). Beside it, the same images' raw pixels mapped the same way, as on the Data page."
         )
         name = "t-SNE" if map_method == "tsne" else "PCA"
+        pictures_on = bool(st.session_state.get(PICTURES_KEY))
         left, right = st.columns(2)
         for column, result, key, what in (
             (left, learned, "embedding_map_learned", "Learned features"),
             (right, pixels, "embedding_map_pixels", "Raw pixels"),
         ):
+            if pictures_on:
+                most = display_limits().max_hover_thumbnails
+                column.vega_lite_chart(
+                    spec=_pictures_spec(ex, result, f"{what}, {name}", map_method, most),
+                    key=f"{key}_pictures",
+                    on_select=lambda key=key: _remember_picked(f"{key}_pictures"),
+                    width="stretch",
+                )
+                continue
             column.plotly_chart(
                 embedding_map_chart(
                     result.coords,
@@ -236,6 +271,11 @@ def show_embedding_map(ex: ExplainedRun) -> None:
                 on_select=lambda key=key: _remember_point(key),
                 selection_mode="points",
             )
+        if pictures_on and len(learned.indices) > display_limits().max_hover_thumbnails:
+            st.caption(
+                f"{display_limits().max_hover_thumbnails:,} evenly spread points of {len(learned.indices):,} carry a "
+                "picture on this server; the others show their index and classes."
+            )
         point = st.session_state.get("embedding_map_point")
         if point is None or not 0 <= point < n_test:
             st.caption("Click a point on either map to see its image and the model's prediction.")
@@ -250,3 +290,28 @@ def show_embedding_map(ex: ExplainedRun) -> None:
                 probability_bars(run.test_probabilities()[point], chart_names, int(labels[point])),
                 key="embedding_map_probabilities",
             )
+
+
+def _pictures_spec(ex: ExplainedRun, result: EmbeddingMap, title: str, method: str, most: int) -> dict:
+    """The Vega-Lite map of `result` whose hover shows each test image (Vega-Lite draws text as text: raw names)."""
+    names = [state.shorten(str(name), 40) for name in ex.class_names]  # the run's classes (after any merging)
+    predicted = [names[p] if 0 <= p < len(names) else str(p) for p in result.predicted_labels]
+    explained = result.explained_variance
+    if method == "pca":
+        x_title = "PC 1" + (f" ({explained[0]:.1%} of variance)" if explained else "")
+        y_title = "PC 2" + (f" ({explained[1]:.1%} of variance)" if explained else "")
+    else:
+        x_title, y_title = "t-SNE 1", "t-SNE 2"
+    return thumbnail_map_spec(
+        result.coords,
+        result.indices,
+        result.true_labels,
+        names,
+        _pictures(result.run_id, services.stored_copy(ex.run), method, result.space, most),
+        title=title,
+        x_title=x_title,
+        y_title=y_title,
+        index_title="test image #",
+        extra={"predicted": predicted},
+        wrong=result.mistakes.tolist(),
+    )

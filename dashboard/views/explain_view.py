@@ -6,6 +6,7 @@ from dashboard.links import (
     ViewParam,
     choice,
     decimal,
+    flag,
     run_id_text,
     short_text,
     single,
@@ -29,6 +30,7 @@ VIEW = PageView(
         ViewParam("method", ("explain_method",), single(choice(METHODS)), (METHODS[0],)),
         ViewParam("perturbation", ("robust_perturbation",), single(choice(PERTURBATIONS)), ("rotation",)),
         ViewParam("map", ("embedding_map_method",), single(choice(EMBEDDINGS)), ("pca",)),
+        ViewParam("pictures", ("embedding_map_pictures",), single(flag), (False,)),
         # The page checks what depends on the run (class count, conv layer names, patch size, the second run).
         ViewParam("class", ("explain_class",), single(whole_number, PREDICTED, MAX_INDEX), (PREDICTED,)),
         ViewParam("layer", ("explain_layer",), single(short_text(100))),

@@ -1,5 +1,6 @@
-"""`digit-lab datasets`, `digit-lab upload` and `digit-lab presets`: what data and which model presets this install
-offers, and registering an upload from files on disk (as the Data page's upload does)."""
+"""`digit-lab datasets`, `digit-lab upload`, `digit-lab presets` and `digit-lab leakage`: what data and which model
+presets this install offers, registering an upload from files on disk (as the Data page's upload does), and a
+dataset's test images that copy training images (as the Data page's Leakage tab shows)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 
 from engine.architectures import PRESETS
 from engine.datasets import dataset_status, list_datasets, load_dataset
+from engine.datasets.registry import DEFAULT_DATASET
 from engine.datasets.scaling import DEFAULT_SCALING, PIXEL_SCALINGS
 from engine.datasets.uploads import register_upload
 from engine.errors import InvalidDataFile
+from engine.leakage import LeakageSpec, find_leakage, validate_leakage_spec
 from engine.limits import input_limits
 
 
@@ -43,7 +46,44 @@ def _add_upload(commands: argparse._SubParsersAction) -> None:
     upload.set_defaults(handler=_upload)
 
 
-COMMANDS = {"datasets": _add_datasets, "upload": _add_upload, "presets": _add_presets}
+def _add_leakage(commands: argparse._SubParsersAction) -> None:
+    leakage = commands.add_parser("leakage", help="test images that are exact or near copies of training images")
+    leakage.add_argument("--dataset", default=DEFAULT_DATASET)
+    leakage.add_argument("--data-path", help="local folder or file with the dataset (IDX files or mnist.npz)")
+    leakage.add_argument(
+        "--threshold",
+        type=float,
+        default=LeakageSpec.threshold,
+        help="near copy: RMS pixel distance on the 0..1 scale at most this (default %(default)g)",
+    )
+    leakage.add_argument(
+        "--max-pairs", type=int, default=LeakageSpec.max_pairs, help="pairs listed, closest first (default %(default)s)"
+    )
+    leakage.add_argument("--json", action="store_true")
+    leakage.set_defaults(handler=_leakage)
+
+
+COMMANDS = {"datasets": _add_datasets, "upload": _add_upload, "presets": _add_presets, "leakage": _add_leakage}
+
+
+def _leakage(args: argparse.Namespace) -> None:
+    spec = validate_leakage_spec(LeakageSpec(threshold=args.threshold, max_pairs=args.max_pairs))  # before loading
+    report = find_leakage(load_dataset(args.dataset, local_path=args.data_path), spec)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    capped = report.test_compared < report.test_total or report.train_compared < report.train_total
+    print(
+        f"{report.test_compared:,} test images against {report.train_compared:,} training images"
+        + (f" (this server compares at most these of {report.test_total:,} / {report.train_total:,})" if capped else "")
+    )
+    print(f"exact copies: {report.exact:,}   near copies (RMS <= {spec.threshold:g}): {report.near:,}")
+    for pair in report.pairs:
+        labels = "same label" if pair.labels_agree else f"labels differ: {pair.test_label} vs {pair.train_label}"
+        kind = "exact" if pair.exact else f"{pair.distance:.4f}"
+        print(f"test #{pair.test_index:<6} train #{pair.train_index:<6} {kind:>7}  {labels}")
+    if report.found > len(report.pairs):
+        print(f"... {report.found - len(report.pairs):,} more (raise --max-pairs to list them)")
 
 
 def _upload(args: argparse.Namespace) -> None:

@@ -364,7 +364,7 @@ def link_cases() -> list[Case]:
 
 # Bad values for every page's view parameters: each refused with a notice naming the parameter, never a crash.
 PAGE_PARAMS = {
-    "views/data.py": ("tab", "split", "per_class", "draw", "log", "map", "points"),
+    "views/data.py": ("tab", "split", "per_class", "draw", "log", "map", "points", "near", "pairs", "pictures"),
     "views/evaluate.py": ("tab", "cell", "norm", "ovr", "mistake", "shown", "sample", "overlay", "overlay_class"),
     "views/explain.py": (
         "tab",
@@ -377,6 +377,7 @@ PAGE_PARAMS = {
         "level",
         "bins",
         "second",
+        "pictures",
     ),
     "views/inspect.py": ("tab", "image", "scale", "draw_method"),
     "views/sweep.py": ("space", "sampler", "trials", "sampler_seed", "per_trial", "repeats", "metric", "trial"),

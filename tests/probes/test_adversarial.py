@@ -189,3 +189,36 @@ def test_an_edited_stored_result_is_refused_and_recomputed(digits_run, caplog):
     with caplog.at_level("WARNING", logger="digitlab.probes"):
         again = adversarial_examples(digits_run, spec)
     assert again.accuracy == first.accuracy and "unusable" in caplog.text
+
+
+def test_an_image_fooled_at_a_smaller_eps_stays_wrong_at_every_larger_one(monkeypatch):
+    """A hand-built case where a larger eps overshoots and an image is right again: its raw score rises, the reported
+    accuracy must not. Three images of class 0; image 2 is wrong when clean."""
+    from engine.probes import adversarial
+
+    said = {0.1: np.array([1, 0, 0]), 0.2: np.array([0, 0, 0])}  # image 0 fooled at 0.1, right again at 0.2
+    monkeypatch.setattr(adversarial, "attack", lambda model, x, y, spec, eps: (x, said[eps]))
+    spec = validate_adversarial(AdversarialSpec("fgsm", (0.0, 0.1, 0.2)))
+    labels, clean = np.zeros(3, dtype=int), np.array([0, 0, 1])
+    scores, raw, _ = adversarial.adversarial_accuracy(None, np.zeros((3, 2, 2, 1)), labels, clean, spec)
+    assert raw == pytest.approx([2 / 3, 2 / 3, 1.0])
+    assert scores == pytest.approx([2 / 3, 1 / 3, 1 / 3])  # right throughout: image 1 only
+
+
+def test_pgd_keeps_the_step_that_fooled_the_model(monkeypatch):
+    """A hand-built loss whose gradient walks back once a pixel passes 0.7, and a model wrong only for pixels in
+    0.75..0.85: the FGSM point (0.5 + 0.3 = 0.8) fools it, later steps would return to 0.7 and undo that."""
+    from engine.probes import adversarial
+
+    monkeypatch.setattr(adversarial, "loss_gradient", lambda model, x, y: np.where(x > 0.7, -1.0, 1.0))
+    monkeypatch.setattr(
+        adversarial,
+        "_predict",
+        lambda model, x: (
+            (x.reshape(len(x), -1).mean(axis=1) > 0.75) & (x.reshape(len(x), -1).mean(axis=1) < 0.85)
+        ).astype(int),
+    )
+    images = np.full((2, 2, 2, 1), 0.5, dtype=np.float32)
+    perturbed, predicted = adversarial.pgd(None, images, np.zeros(2, dtype=int), eps=0.3, steps=5, step=0.1)
+    np.testing.assert_allclose(perturbed, 0.8, atol=1e-6)
+    assert list(predicted) == [1, 1]

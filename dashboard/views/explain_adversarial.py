@@ -50,7 +50,13 @@ def show_adversarial(ex: ExplainedRun) -> None:
     eps_max = left.slider("Largest eps", 0.01, 1.0, DEFAULT_EPS_MAX, 0.01, key="adv_eps_max")
     points = middle.slider("Points on the curve", 2, limits.max_epsilons, DEFAULT_POINTS, key="adv_eps_points")
     most_images = min(limits.max_images, ex.n_test)
-    _clamp("adv_images", 1, most_images)
+    components.link_view_check(
+        "attacked",
+        ("adv_images",),
+        st.session_state.get("adv_images", 1) <= most_images,
+        f"this run's test set has {ex.n_test:,} images"
+        + (f" and the cap is {limits.max_images:,}" if limits.max_images < ex.n_test else ""),
+    )
     images = right.slider(
         "Test images attacked", 1, most_images, min(DEFAULT_IMAGES, most_images), key="adv_images",
         help="A seeded subset when fewer than all; eps 0 is then the stored accuracy on those images.",

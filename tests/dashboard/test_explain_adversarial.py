@@ -85,3 +85,11 @@ def test_a_link_beyond_the_hosted_steps_is_refused_with_a_notice(with_trained_ru
     assert app.slider(key="adv_steps").value == 10
     notices = " ".join(w.value for w in app.warning) + " ".join(e.value for e in app.error)
     assert "steps" in notices
+
+
+def test_a_link_attacking_more_images_than_the_test_set_is_a_notice(with_trained_run):
+    query = {"run": with_trained_run, "tab": "Adversarial", "attacked": "5000", "eps_points": "2"}
+    app = open_page(EXPLAIN, query=query)
+    assert not app.exception and not app.error
+    assert app.slider(key="adv_images").value == 360
+    assert any("attacked" in w.value and "360 images" in w.value for w in app.warning)

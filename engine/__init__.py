@@ -88,6 +88,12 @@ _EXPORTS = {
     "engine.probes.explain": ("Explanation", "ExplainSettings", "explain_run", "explain_images", "deletion_test"),
     "engine.probes.embedding_map": ("EmbeddingMap", "embedding_map", "pixel_embedding_map"),
     "engine.leakage": ("LeakageSpec", "LeakageReport", "find_leakage"),
+    "engine.probes.adversarial": (
+        "AdversarialSpec",
+        "AdversarialResult",
+        "adversarial_examples",
+        "validate_adversarial",
+    ),
     "engine.reports.recipe": ("to_keras_code",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

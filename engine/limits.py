@@ -212,6 +212,29 @@ def display_limits() -> DisplayLimits:
 
 
 @dataclass(frozen=True)
+class AdversarialLimits:
+    """Bounds on one adversarial-examples probe (`engine.probes.adversarial`); hosted mode lowers steps and images.
+
+    Its cost is images x epsilons x (1 + PGD steps) gradient passes: on the full MNIST test set 12 epsilons of
+    100-step PGD are ~12 million image-gradients, minutes on a laptop; hosted, 500 images x 12 x 21 is ~126 000.
+    """
+
+    max_epsilons: int = 12  # points on one accuracy-vs-eps curve
+    max_steps: int = 100  # PGD iterations after its FGSM start
+    max_images: int = 10_000  # attacked test images: MNIST's whole test set
+    gallery_per_eps: int = 4  # perturbed examples kept per eps for the page's gallery
+
+
+def adversarial_limits() -> AdversarialLimits:
+    if hosted_mode():
+        return AdversarialLimits(
+            max_steps=_env_int("DIGIT_LAB_MAX_ADVERSARIAL_STEPS", 20),
+            max_images=_env_int("DIGIT_LAB_MAX_ADVERSARIAL_IMAGES", 500),
+        )
+    return AdversarialLimits()
+
+
+@dataclass(frozen=True)
 class SweepLimits:
     """Bounds on one sweep (a `--space` file is untrusted); hosted mode lowers the trials and the runs they train."""
 

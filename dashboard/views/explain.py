@@ -1,6 +1,7 @@
 """Explain: why a trained model answers as it does (issue 15) — a heatmap of the evidence for one test image's
 class (Grad-CAM, saliency, SmoothGrad, integrated gradients, occlusion), the accuracy curve as the test set is
-damaged step by step, and how well its confidence matches its accuracy before and after temperature scaling.
+damaged step by step, how well its confidence matches its accuracy before and after temperature scaling, and
+how its accuracy falls under adversarial attacks (FGSM, PGD).
 
 The run is the one opened elsewhere (or in the link), else the stored run of the sidebar's model. All numbers come
 from `engine.probes`, the same code as `digit-lab explain|robustness|calibration`.
@@ -11,6 +12,7 @@ from functools import partial
 import streamlit as st
 
 from dashboard import components, links
+from dashboard.views.explain_adversarial import show_adversarial
 from dashboard.views.explain_prediction import INDEX_KEY, show_explanation
 from dashboard.views.explain_probes import show_calibration, show_embedding_map, show_robustness
 from dashboard.views.explain_run import ExplainedRun
@@ -37,7 +39,10 @@ components.checked_test_index(INDEX_KEY, explained.n_test)
 
 components.draw_open_tab(
     tabs,
-    [partial(show, explained) for show in (show_explanation, show_robustness, show_calibration, show_embedding_map)],
+    [
+        partial(show, explained)
+        for show in (show_explanation, show_robustness, show_calibration, show_embedding_map, show_adversarial)
+    ],
 )
 
 links.publish_view(VIEW)

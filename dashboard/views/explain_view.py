@@ -13,14 +13,22 @@ from dashboard.links import (
     whole_number,
 )
 from engine.exploration import EMBEDDINGS
+from engine.limits import adversarial_limits
+from engine.probes.adversarial import METHODS as ATTACKS
 from engine.probes.robustness import PERTURBATIONS
 
-TABS = ("Explain a prediction", "Robustness", "Calibration", "Embedding map")
+TABS = ("Explain a prediction", "Robustness", "Calibration", "Embedding map", "Adversarial")
 # Tab labels links carried before a rename: such a link still opens its tab (and is rewritten with today's label).
 # "Feature map" now names only a layer's activations (Inspect); the 2-D map of the test set is the embedding map.
 RENAMED_TABS = {"Feature map": "Embedding map"}
 METHODS = ("Grad-CAM", "Saliency", "SmoothGrad", "Integrated gradients", "Occlusion")
 PREDICTED = -1  # the class picker's "explain the predicted class"
+
+
+def _bounded(limit: str, low: int = 1):
+    """A whole number from `low` to an adversarial limit, read when the link is (hosted mode lowers it)."""
+    return lambda text: single(whole_number, low, getattr(adversarial_limits(), limit))(text)
+
 
 VIEW = PageView(
     "explain",
@@ -41,5 +49,11 @@ VIEW = PageView(
         ViewParam("level", ("robust_level",), single(decimal, 0.0, 1000.0)),
         ViewParam("bins", ("calib_bins",), single(whole_number, 5, 30), (10,)),
         ViewParam("second", ("explain_second",), single(run_id_text), ("",)),
+        # The Adversarial tab: its widgets' ranges, like these bounds, come from engine.limits.
+        ViewParam("attack", ("adv_method",), single(choice(ATTACKS)), ("fgsm",)),
+        ViewParam("eps_max", ("adv_eps_max",), single(decimal, 0.01, 1.0), (0.3,)),
+        ViewParam("eps_points", ("adv_eps_points",), _bounded("max_epsilons", 2), (7,)),
+        ViewParam("steps", ("adv_steps",), _bounded("max_steps"), (10,)),
+        ViewParam("attacked", ("adv_images",), _bounded("max_images")),
     ),
 )

@@ -1,6 +1,6 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, embedding-map (alias feature-map), report, upload, leakage, challenge, submit,
-app.
+job, calibration, robustness, explain, embedding-map (alias feature-map), adversarial, report, upload, leakage,
+challenge, submit, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -9,8 +9,8 @@ unexpected failure; set DIGIT_LAB_DEBUG=1 to see the traceback).
 
 This module holds `main` and the parser's assembly. Each group of verbs is one module that registers its verbs'
 parsers and handlers (its `COMMANDS`): data (datasets, upload, presets, leakage), training (train, memory, cv, study,
-job), sweep, runs (runs, compare), probes (calibration, robustness, explain, embedding-map), reports (report) and app
-(app); requests holds the training-request arguments they share, progress_bar the bar they draw.
+job), sweep, runs (runs, compare), probes (calibration, robustness, explain, embedding-map, adversarial), reports
+(report) and app (app); requests holds the training-request arguments they share, progress_bar the bar they draw.
 """
 
 from __future__ import annotations

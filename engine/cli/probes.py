@@ -1,4 +1,5 @@
-"""The verbs that probe one stored run's model: `calibration`, `robustness`, `explain` and `embedding-map`."""
+"""The verbs that probe one stored run's model: `calibration`, `robustness`, `explain`, `embedding-map` and
+`adversarial`."""
 
 from __future__ import annotations
 
@@ -59,11 +60,24 @@ def _add_embedding_map(commands: argparse._SubParsersAction) -> None:
     embedding_map.set_defaults(handler=_embedding_map)
 
 
+def _add_adversarial(commands: argparse._SubParsersAction) -> None:
+    adversarial = commands.add_parser("adversarial", help="test accuracy of a run under FGSM or PGD attacks")
+    adversarial.add_argument("run_id")
+    adversarial.add_argument("--method", choices=["fgsm", "pgd"], default="fgsm")
+    adversarial.add_argument("--eps", type=float, nargs="+", help="L-inf radii on the 0..1 input scale (default: 7)")
+    adversarial.add_argument("--steps", type=int, default=10, help="PGD steps after its FGSM start")
+    adversarial.add_argument("--step-size", type=float, help="PGD step on the 0..1 scale (default: 2.5 * eps / steps)")
+    adversarial.add_argument("--images", type=int, help="test images attacked, a seeded subset (default: all)")
+    adversarial.add_argument("--json", action="store_true")
+    adversarial.set_defaults(handler=_adversarial)
+
+
 COMMANDS = {
     "calibration": _add_calibration,
     "robustness": _add_robustness,
     "explain": _add_explain,
     "embedding-map": _add_embedding_map,
+    "adversarial": _add_adversarial,
 }
 
 
@@ -128,3 +142,20 @@ def _embedding_map(args: argparse.Namespace) -> None:
     if result.explained_variance:
         print(f"variance on the two axes: {result.explained_variance[0]:.1%}, {result.explained_variance[1]:.1%}")
     print(f"{int(result.mistakes.sum())} of {len(result.indices)} mapped images are mistakes")
+
+
+def _adversarial(args: argparse.Namespace) -> None:
+    # Deferred: the attack scores with engine.evaluation, which loads pandas.
+    from engine.probes.adversarial import DEFAULT_EPSILONS, AdversarialSpec, adversarial_examples
+
+    epsilons = tuple(args.eps) if args.eps else DEFAULT_EPSILONS
+    spec = AdversarialSpec(args.method, epsilons, args.steps, args.step_size, args.images)
+    result = adversarial_examples(_stored_run(args.run_id), spec)
+    if args.json:
+        print(json.dumps(result.summary()))
+        return
+    how = f"PGD, {result.steps} steps" if result.method == "pgd" else "FGSM"
+    print(f"{how} on {result.n_images:,} of {result.test_size:,} test images (eps on the 0..1 input scale)")
+    print(f"  {'eps':>8}  {'accuracy':>9}  {'raw':>7}")
+    for eps, score, raw in zip(result.epsilons, result.accuracy, result.raw_accuracy, strict=True):
+        print(f"  {eps:>8g}  {score:>9.2%}  {raw:>7.2%}")

@@ -39,14 +39,16 @@ from engine.classroom.scoring import (
     SubmissionRequest,
     build_locked_request,
     public_view,
+    public_view_name,
     score_locked,
 )
 from engine.classroom.spec import ChallengeSpec, InvalidChallenge, check_challenge_spec
 from engine.classroom.split import HiddenSplit, hidden_split
 from engine.classroom.tokens import looks_like_token, new_token, token_digest, tokens_match
-from engine.datasets import Dataset, load_dataset
+from engine.datasets import Dataset, load_dataset, views
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.runs import preset_request, run_id_for
+from engine.store.disk import disk_guard, write_json_atomically
 from engine.textfiles import load_json
 
 CLASSROOM_PAGE = "classroom"  # the Classroom page's url_path (dashboard/Home.py)
@@ -104,6 +106,21 @@ def challenge_data(spec: ChallengeSpec) -> tuple[Dataset, HiddenSplit]:
     return dataset, _split_for(spec.dataset, dataset.fingerprint, spec.private_fraction, spec.split_seed)
 
 
+def record_public_view(challenge_id: str, spec: ChallengeSpec, dataset: Dataset) -> None:
+    """Keep the record (`engine.datasets.views`) by which any process loads the challenge's public view by its name,
+    the name its submissions' runs carry: Evaluate, Inspect, Explain, Compare, reports and the CLI then show those
+    runs on the public part. Written through the store's one atomic JSON writer; a record already there is left
+    alone (challenge ids are random, so it is this challenge's). The record holds the split seed: it stays in the
+    server's cache, as the database does, and is never shown."""
+    name = public_view_name(dataset.name, challenge_id)
+    path = views.record_path(name)
+    if path.is_file() and not path.is_symlink():
+        return
+    record = views.record_for(dataset, spec.private_fraction, spec.split_seed)
+    with disk_guard(path.parent, f"the record of {name}", "set DIGIT_LAB_CACHE to a folder", ClassroomError):
+        write_json_atomically(path, record.to_dict())
+
+
 # ------------------------------------------------------------------------------------------------ create
 
 
@@ -143,6 +160,7 @@ def create_challenge(
     challenge_id = secrets.token_hex(8)
     view = public_view(dataset, split, challenge_id)
     preset_request(spec.preset, view)  # InvalidSpec when the preset does not fit this data
+    record_public_view(challenge_id, spec, dataset)  # before the challenge exists: none is ever without its view
     instructor_token = new_token()
     join_token = new_token() if open_joining else None
     store = _db(db)
@@ -326,6 +344,7 @@ def submit(
     spec = record.spec
     dataset, split = challenge_data(spec)
     view = public_view(dataset, split, challenge_id)
+    record_public_view(challenge_id, spec, dataset)  # a challenge made before views were recorded gets its record
     request = SubmissionRequest(dict(settings))
     locked = build_locked_request(spec, view, request)  # InvalidChallenge / InvalidConfig before a slot is used
     run_id = run_id_for(view, locked.spec, locked.config)

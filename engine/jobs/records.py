@@ -13,11 +13,9 @@ trains.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,6 +25,7 @@ from engine import settings
 from engine.errors import DigitLabError
 from engine.executors.tasks import RunTask
 from engine.store.disk import disk_guard
+from engine.store.disk import write_json_atomically as write_json
 from engine.textfiles import load_json_file, open_regular_file
 
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")  # 8 random bytes; run ids are 20 hex characters, so the two never mix
@@ -233,18 +232,10 @@ def _number(value: object) -> float:
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
-    """Write `path` so a reader sees the old file or the new one, never half of one. A disk that refuses the
-    write (full, read-only) is `JobNotWritten` with what to do, not "unexpected OSError"."""
+    """The store's one atomic JSON writer (`engine.store.disk.write_json_atomically`), a disk that refuses the
+    write (full, read-only) said as `JobNotWritten` with what to do, not "unexpected OSError"."""
     with disk_guard(path.parent, f"the job's {path.name}", "set DIGIT_LAB_CACHE to a folder", JobNotWritten):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_json(path, data)
 
 
 def _read_json(path: Path, what: str) -> object:

@@ -1,4 +1,5 @@
-"""Dataset views: a base dataset with its test set cut, loadable by name (`challenge-<id>-public-<base>`) from its record.
+"""Dataset views: a base dataset with its test set cut, loadable by name (`challenge-<id>-public-<base>`) from
+its record.
 
 Oracles: NumPy's own fancy indexing for the cut, scikit-learn's `StratifiedShuffleSplit` called here for which images
 a challenge's public part holds. A record that is tampered with, oversized, or made for other base data is refused,
@@ -17,8 +18,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedShuffleSplit
 
-from engine.datasets import cut_test_set, dataset_status, list_datasets, load_dataset
-from engine.datasets import views
+from engine.datasets import cut_test_set, dataset_status, list_datasets, load_dataset, views
 from engine.errors import DatasetUnavailable, InvalidTestSplit
 from engine.store.disk import write_json_atomically
 

@@ -141,3 +141,62 @@ def test_the_report_draws_public_images_only_and_the_notebook_says_why_not(pages
 
     with pytest.raises(InvalidConfig, match="secret split seed"):
         report_text(run_subject(run_id), "ipynb")
+
+
+def test_a_challenge_records_its_view_at_create_and_an_older_one_gets_it_at_submit(tmp_path, monkeypatch):
+    from engine.datasets import views
+
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path / "cache"))
+    db = ClassroomDB.open(f"sqlite:///{tmp_path / 'classroom.db'}")
+    try:
+        created = service.create_challenge(spec(), roster=("Ana",), db=db)
+        name = views.public_view_name("digits", created.challenge_id)
+        path = views.record_path(name)
+        record = views.read_record(name)
+        assert (record.base, record.private_fraction, record.split_seed) == ("digits", FRACTION, SEED)
+        assert record.base_fingerprint == load_dataset("digits").fingerprint
+        assert not [p.name for p in path.parent.iterdir() if p.name != path.name]  # no temporary file left
+        path.unlink()  # as for a challenge made before views were recorded
+        token = parse_qs(urlparse(created.students[0].link).query)["student"][0]
+        outcome = service.submit(created.challenge_id, token, {"epochs": 1, "seed": 0}, db=db)
+        memo.clear_dataset_cache()
+        assert len(load_dataset(name).y_test) == len(hidden_split(load_dataset("digits").y_test, FRACTION, SEED).public)
+        from engine.store import RunStore
+
+        assert RunStore().get(outcome.run_id).meta["dataset"]["name"] == name
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_the_cli_reports_a_submission_run_in_a_fresh_process(submission, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cache, run_id, public, private = submission
+    root = Path(__file__).resolve().parents[2]
+    output = tmp_path / "report.html"
+    env = {**os.environ, "DIGIT_LAB_CACHE": str(cache), "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "report", run_id, "--format", "html", "--output", str(output), "--json"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = output.read_text()
+    assert "Images left out" not in page and "Most confident mistakes" in page
+    assert not re.search(rf"\b{private:,} test images\b", page)
+    notebook = subprocess.run(
+        [sys.executable, "-m", "engine", "report", run_id, "--format", "ipynb", "--output", str(tmp_path / "n.ipynb")],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert notebook.returncode == 2 and "secret split seed" in notebook.stderr
+    assert not (tmp_path / "n.ipynb").exists()

@@ -46,6 +46,7 @@ from engine.classroom.spec import ChallengeSpec, InvalidChallenge, check_challen
 from engine.classroom.split import HiddenSplit, hidden_split
 from engine.classroom.tokens import looks_like_token, new_token, token_digest, tokens_match
 from engine.datasets import Dataset, load_dataset, views
+from engine.errors import DatasetUnavailable
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.runs import preset_request, run_id_for
 from engine.store.disk import disk_guard, write_json_atomically
@@ -109,14 +110,17 @@ def challenge_data(spec: ChallengeSpec) -> tuple[Dataset, HiddenSplit]:
 def record_public_view(challenge_id: str, spec: ChallengeSpec, dataset: Dataset) -> None:
     """Keep the record (`engine.datasets.views`) by which any process loads the challenge's public view by its name,
     the name its submissions' runs carry: Evaluate, Inspect, Explain, Compare, reports and the CLI then show those
-    runs on the public part. Written through the store's one atomic JSON writer; a record already there is left
-    alone (challenge ids are random, so it is this challenge's). The record holds the split seed: it stays in the
-    server's cache, as the database does, and is never shown."""
+    runs on the public part. Written through the store's one atomic JSON writer; a record already there that says
+    the same is left alone, any other (damaged, or replaced by hand) is written again. The record holds the split
+    seed: it stays in the server's cache, as the database does, and is never shown."""
     name = public_view_name(dataset.name, challenge_id)
     path = views.record_path(name)
-    if path.is_file() and not path.is_symlink():
-        return
     record = views.record_for(dataset, spec.private_fraction, spec.split_seed)
+    try:
+        if views.read_record(name) == record:
+            return
+    except DatasetUnavailable:
+        pass  # absent or unusable: (re)written below
     with disk_guard(path.parent, f"the record of {name}", "set DIGIT_LAB_CACHE to a folder", ClassroomError):
         write_json_atomically(path, record.to_dict())
 

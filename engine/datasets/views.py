@@ -178,7 +178,7 @@ class ViewRecord:
 
     base: str  # the base dataset's registry (or upload) name
     private_fraction: float
-    split_seed: int  # secret from students: never printed, never in a message
+    split_seed: int = dataclasses.field(repr=False)  # secret from students: never printed, never in a message
     base_fingerprint: str
 
     def to_dict(self) -> dict[str, object]:

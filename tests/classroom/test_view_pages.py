@@ -164,6 +164,9 @@ def test_a_challenge_records_its_view_at_create_and_an_older_one_gets_it_at_subm
         from engine.store import RunStore
 
         assert RunStore().get(outcome.run_id).meta["dataset"]["name"] == name
+        path.write_text('{"version": 1}')  # damaged by hand: written again at the next submission (served cached)
+        assert service.submit(created.challenge_id, token, {"epochs": 1, "seed": 0}, db=db).cached
+        assert views.read_record(name) == record
     finally:
         db.close()
 

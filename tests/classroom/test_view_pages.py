@@ -108,6 +108,24 @@ def test_inspect_and_explain_pick_among_the_public_images_only(pages_cache, page
     never_the_private_count(page_text(app), private)
 
 
+def test_compare_scores_the_submission_on_the_public_part(pages_cache):
+    from sklearn.metrics import accuracy_score
+
+    from engine.store import RunStore
+
+    run_id, public, private = pages_cache
+    base = load_dataset("digits")
+    model = RunStore().get(run_id).load_model()
+    predicted = model.predict(base.x_test[public] / base.value_max, verbose=0).argmax(axis=1)
+    expected = accuracy_score(base.y_test[public], predicted)  # the model on the public images, scored here
+    app = open_page("views/compare.py", {"runs": run_id})
+    assert not app.exception, app.exception
+    [table] = [frame.value for frame in app.dataframe if "test_accuracy" in frame.value.columns]
+    [shown] = table.loc[table["run_id"] == run_id, "test_accuracy"].tolist()
+    assert shown == pytest.approx(expected, abs=1e-6)
+    never_the_private_count(page_text(app), private)
+
+
 def test_the_report_draws_public_images_only_and_the_notebook_says_why_not(pages_cache, monkeypatch):
     import engine.reports.html as report_html
     from engine.errors import InvalidConfig

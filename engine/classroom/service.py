@@ -2,9 +2,11 @@
 boards, close, export. Every action checks its token first and says plainly what it refuses.
 
 Who sees what (the hidden split's promise): a student's run is trained and stored on the challenge's public view
-(`scoring.public_view`), so whatever reads the run store shows the public part only; the private part's scores live in
-the database alone and leave this module for a student only once the challenge is closed. The instructor (their token)
-sees everything at any time. Tokens are never stored, logged or returned except once, to the one they belong to.
+(`scoring.public_view`), so whatever reads the run store shows the public part only, and whatever reloads the run's
+data by the name in its meta gets that view again (`record_public_view`, `engine.datasets.views`); the private part's
+scores live in the database alone and leave this module for a student only once the challenge is closed. The
+instructor (their token) sees everything at any time. Tokens are never stored, logged or returned except once, to the
+one they belong to.
 """
 
 from __future__ import annotations

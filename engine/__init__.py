@@ -19,6 +19,7 @@ _EXPORTS = {
         "DatasetUnavailable",
         "InvalidDataFile",
         "InvalidLabelMapping",
+        "InvalidTestSplit",
         "InvalidSpec",
         "InvalidConfig",
         "TrainingDiverged",
@@ -40,6 +41,7 @@ _EXPORTS = {
         "merge_labels",
         "subset_train",
         "normalised",
+        "cut_test_set",
     ),
     "engine.architectures": (
         "ModelSpec",

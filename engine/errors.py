@@ -17,6 +17,11 @@ class InvalidDataFile(DigitLabError):
     """A local IDX or npz file is malformed: wrong magic number, truncated, mismatched counts, bad dtype."""
 
 
+class InvalidTestSplit(DigitLabError):
+    """Test-image indices that cannot cut a test set (repeated, out of range, none), or a split that leaves a part
+    without some class."""
+
+
 class InvalidLabelMapping(DigitLabError):
     """A class-merging mapping leaves a class out, maps one twice, or names non-contiguous groups."""
 

@@ -21,10 +21,8 @@ shows ("waiting: 2nd in line").
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
-import json
 import logging
 import os
 import socket
@@ -44,7 +42,7 @@ from engine.errors import StoreError, TrainingTooLarge
 from engine.limits import server_limits
 from engine.memory_estimate import MemoryEstimate
 from engine.processes import process_exists, process_start
-from engine.store.disk import refused_write
+from engine.store.disk import refused_write, write_json_atomically
 from engine.textfiles import load_json_file
 
 POLL_SECONDS = 0.25  # how often a waiter re-checks the ledger, which other processes change too
@@ -131,13 +129,9 @@ class Ledger:
         if self.folder is None:
             self._memory = entries
             return
-        temporary = self.folder / f"{LEDGER_FILE}.{os.getpid()}.{threading.get_ident()}"
         try:
-            temporary.write_text(json.dumps(entries))
-            os.replace(temporary, self.folder / LEDGER_FILE)
+            write_json_atomically(self.folder / LEDGER_FILE, entries)
         except OSError as problem:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)  # a partly written copy frees its blocks
             if not refused_write(problem):
                 raise
             self._to_memory(problem, entries)

@@ -12,7 +12,6 @@ written into the run store.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,7 +27,8 @@ from engine.classroom.spec import (
     check_challenge_spec,
 )
 from engine.datasets import Dataset, normalised
-from engine.errors import StoreError
+from engine.datasets.views import CHALLENGE_ID, public_view_name, public_view_of
+from engine.errors import InvalidTestSplit, StoreError
 from engine.evaluation import accuracy, confusion_matrix
 from engine.progress import ProgressCallback
 from engine.runs import get_or_train, preset_request
@@ -37,8 +37,6 @@ from engine.training.config import TrainConfig, check_types
 from engine.training.data import transformed_dataset
 from engine.validation import validate_request
 
-# A challenge id names the view's dataset (stored in run meta, shown on pages): plain, short, no separators.
-_CHALLENGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TRAIN_SETTINGS = tuple(name for name in STUDENT_SETTINGS if name not in ("architecture", "learning_rate"))
 
 
@@ -50,12 +48,6 @@ class SplitIndices(Protocol):
 
     @property
     def private(self) -> np.ndarray: ...
-
-
-def public_view_name(dataset_name: str, challenge_id: str) -> str:
-    """The view's dataset name. It names no registry dataset (nor an upload: it does not start with "upload-"), so a
-    page or notebook that reloads a run's data by name is refused rather than handed the full test set."""
-    return f"challenge-{challenge_id}-public-{dataset_name}"
 
 
 def _checked_split(dataset: Dataset, split: SplitIndices) -> tuple[np.ndarray, np.ndarray]:
@@ -78,35 +70,17 @@ def _checked_split(dataset: Dataset, split: SplitIndices) -> tuple[np.ndarray, n
     return public, private
 
 
-def _readonly(*arrays: np.ndarray) -> None:
-    for array in arrays:
-        array.flags.writeable = False  # shared by every page and training, like the registry's datasets
-
-
 def public_view(dataset: Dataset, split: SplitIndices, challenge_id: str) -> Dataset:
     """The dataset a challenge's submissions train and are evaluated on: the same training split, and as test
-    split only the public part (in the order of `split.public`)."""
-    if not isinstance(challenge_id, str) or not _CHALLENGE_ID.fullmatch(challenge_id):
+    split only the public part (in the order of `split.public`). Built by `engine.datasets.views.public_view_of`,
+    as `load_dataset(public_view_name(...))` rebuilds it in any other process."""
+    if not isinstance(challenge_id, str) or not CHALLENGE_ID.fullmatch(challenge_id):
         raise InvalidChallenge("A challenge id is 1 to 64 letters, digits, '-' or '_'.")
     public, _ = _checked_split(dataset, split)
-    x_test, y_test = dataset.x_test[public], dataset.y_test[public]
-    _readonly(x_test, y_test)
-    shown, total = len(public), len(dataset.y_test)
-    hidden = (
-        f"Public part of challenge {challenge_id}: {shown:,} of {total:,} test images; the rest are hidden until "
-        "the challenge closes."
-    )
-    return dataclasses.replace(
-        dataset,
-        name=public_view_name(dataset.name, challenge_id),
-        x_test=x_test,
-        y_test=y_test,
-        provenance=f"{hidden} {dataset.provenance}",
-        transforms=(*dataset.transforms, f"test set cut to challenge {challenge_id}'s public part ({shown}/{total})"),
-        identity=f"the public part of {dataset.name}'s test set ({dataset.identity or 'identity unknown'})",
-        # Said wherever the view is used and stored with every run on it, so a run's test scores read as such.
-        warnings=(*dataset.warnings, hidden),
-    )
+    try:
+        return public_view_of(dataset, public, challenge_id)
+    except InvalidTestSplit as problem:
+        raise InvalidChallenge(str(problem)) from None
 
 
 def private_part(dataset: Dataset, split: SplitIndices) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,11 @@
 boards, close, export. Every action checks its token first and says plainly what it refuses.
 
 Who sees what (the hidden split's promise): a student's run is trained and stored on the challenge's public view
-(`scoring.public_view`), so whatever reads the run store shows the public part only; the private part's scores live in
-the database alone and leave this module for a student only once the challenge is closed. The instructor (their token)
-sees everything at any time. Tokens are never stored, logged or returned except once, to the one they belong to.
+(`scoring.public_view`), so whatever reads the run store shows the public part only, and whatever reloads the run's
+data by the name in its meta gets that view again (`record_public_view`, `engine.datasets.views`); the private part's
+scores live in the database alone and leave this module for a student only once the challenge is closed. The
+instructor (their token) sees everything at any time. Tokens are never stored, logged or returned except once, to the
+one they belong to.
 """
 
 from __future__ import annotations
@@ -39,14 +41,17 @@ from engine.classroom.scoring import (
     SubmissionRequest,
     build_locked_request,
     public_view,
+    public_view_name,
     score_locked,
 )
 from engine.classroom.spec import ChallengeSpec, InvalidChallenge, check_challenge_spec
 from engine.classroom.split import HiddenSplit, hidden_split
 from engine.classroom.tokens import looks_like_token, new_token, token_digest, tokens_match
-from engine.datasets import Dataset, load_dataset
+from engine.datasets import Dataset, load_dataset, views
+from engine.errors import DatasetUnavailable
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.runs import preset_request, run_id_for
+from engine.store.disk import disk_guard, write_json_atomically
 from engine.textfiles import load_json
 
 CLASSROOM_PAGE = "classroom"  # the Classroom page's url_path (dashboard/Home.py)
@@ -104,6 +109,24 @@ def challenge_data(spec: ChallengeSpec) -> tuple[Dataset, HiddenSplit]:
     return dataset, _split_for(spec.dataset, dataset.fingerprint, spec.private_fraction, spec.split_seed)
 
 
+def record_public_view(challenge_id: str, spec: ChallengeSpec, dataset: Dataset) -> None:
+    """Keep the record (`engine.datasets.views`) by which any process loads the challenge's public view by its name,
+    the name its submissions' runs carry: Evaluate, Inspect, Explain, Compare, reports and the CLI then show those
+    runs on the public part. Written through the store's one atomic JSON writer; a record already there that says
+    the same is left alone, any other (damaged, or replaced by hand) is written again. The record holds the split
+    seed: it stays in the server's cache, as the database does, and is never shown."""
+    name = public_view_name(dataset.name, challenge_id)
+    path = views.record_path(name)
+    record = views.record_for(dataset, spec.private_fraction, spec.split_seed)
+    try:
+        if views.read_record(name) == record:
+            return
+    except DatasetUnavailable:
+        pass  # absent or unusable: (re)written below
+    with disk_guard(path.parent, f"the record of {name}", "set DIGIT_LAB_CACHE to a folder", ClassroomError):
+        write_json_atomically(path, record.to_dict())
+
+
 # ------------------------------------------------------------------------------------------------ create
 
 
@@ -143,6 +166,7 @@ def create_challenge(
     challenge_id = secrets.token_hex(8)
     view = public_view(dataset, split, challenge_id)
     preset_request(spec.preset, view)  # InvalidSpec when the preset does not fit this data
+    record_public_view(challenge_id, spec, dataset)  # before the challenge exists: none is ever without its view
     instructor_token = new_token()
     join_token = new_token() if open_joining else None
     store = _db(db)
@@ -326,6 +350,7 @@ def submit(
     spec = record.spec
     dataset, split = challenge_data(spec)
     view = public_view(dataset, split, challenge_id)
+    record_public_view(challenge_id, spec, dataset)  # a challenge made before views were recorded gets its record
     request = SubmissionRequest(dict(settings))
     locked = build_locked_request(spec, view, request)  # InvalidChallenge / InvalidConfig before a slot is used
     run_id = run_id_for(view, locked.spec, locked.config)

@@ -6,14 +6,14 @@ a class would rank students on the other nine, and the private ranking would the
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedShuffleSplit
 
 from engine.classroom.spec import InvalidChallenge
+from engine.datasets.views import public_private_split
+from engine.errors import InvalidTestSplit
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,48 +64,11 @@ class HiddenSplit:
 def hidden_split(labels: np.ndarray, private_fraction: float, seed: int) -> HiddenSplit:
     """The test set cut into public and private parts; the same labels, fraction and seed give the same parts.
 
+    Computed by `engine.datasets.views.public_private_split`, the function a challenge's public view is rebuilt
+    with in any process (`load_dataset("challenge-<id>-public-<dataset>")`), so the two can never disagree.
     Refused (`InvalidChallenge`, with the counts) when a part would lack some class of the test set."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.size == 0:
-        raise InvalidChallenge(f"A hidden split needs a non-empty list of test labels, got shape {labels.shape}.")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise InvalidChallenge(f"Test labels must be integers to split by class, got {labels.dtype}.")
-    fraction = float(private_fraction)
-    if not (math.isfinite(fraction) and 0.0 < fraction < 1.0):
-        raise InvalidChallenge(f"private fraction {private_fraction} must lie strictly between 0 and 1.")
-    classes, counts = np.unique(labels, return_counts=True)
-    smallest = int(counts.min())
-    smallest_class = int(classes[int(counts.argmin())])
-    if smallest < 2:
-        raise InvalidChallenge(
-            f"Class {smallest_class} has {smallest} test image; both the public and the private part need at least "
-            "one image of every class, so every class needs at least 2."
-        )
-    # scikit-learn rounds the private part's size up and the public part's down; say it with the same numbers.
-    total = int(labels.size)
-    private_size = math.ceil(fraction * total)
-    public_size = total - private_size
-    for short_part, size in (("private", private_size), ("public", public_size)):
-        if size < classes.size:
-            raise InvalidChallenge(
-                f"A private fraction of {fraction:g} leaves the {short_part} part {size} of the {total} test images, "
-                f"fewer than its {classes.size} classes: every class needs at least one image in each part. "
-                "Choose a fraction nearer 0.5."
-            )
-    splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     try:
-        public, private = next(splitter.split(np.zeros((total, 1)), labels))
-    except ValueError as problem:  # scikit-learn's own refusals, said with our words around them
-        raise InvalidChallenge(f"The test set cannot be split with private fraction {fraction:g}: {problem}") from None
-    split = HiddenSplit(public=np.sort(public).astype(np.int64), private=np.sort(private).astype(np.int64))
-    # Stratification allocates by rounding: a rare class can still land wholly in one part. Refuse, with counts.
-    for part_name, part in (("public", split.public), ("private", split.private)):
-        present = set(np.unique(labels[part]).tolist())
-        missing = [int(c) for c in classes if int(c) not in present]
-        if missing:
-            names = ", ".join(f"class {c} ({int(counts[classes == c][0])} test images)" for c in missing)
-            raise InvalidChallenge(
-                f"A private fraction of {fraction:g} leaves the {part_name} part ({part.size} images) with no image "
-                f"of {names}. Choose a fraction nearer 0.5 or a test set with more images of those classes."
-            )
-    return split
+        public, private = public_private_split(labels, private_fraction, seed)
+    except InvalidTestSplit as problem:
+        raise InvalidChallenge(str(problem)) from None
+    return HiddenSplit(public=public, private=private)

@@ -2,7 +2,8 @@
 
 Modules: `dataset` (the value), `registry` (the public list/status/load API), `catalog` (class names,
 provenance), one module per kind of source (`bundled`, `uci`, `mnist_like`), `network` (every download, in
-`FETCHERS`), `memo` (each dataset loaded once per process), `idx` (file readers) and `transforms`.
+`FETCHERS`), `memo` (each dataset loaded once per process), `idx` (file readers), `transforms` and `views` (a base
+dataset with its test set cut, such as a challenge's public part, loadable by name).
 
 Importing this package is cheap (numpy only): scikit-learn, ucimlrepo and Keras/TensorFlow are imported inside
 the functions that need them, so the dashboard can list datasets without loading TensorFlow.
@@ -21,6 +22,7 @@ from engine.datasets.transforms import (
     stratified_indices,
     subset_train,
 )
+from engine.datasets.views import cut_test_set
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -29,6 +31,7 @@ __all__ = [
     "LABEL_MAPPINGS",
     "LabelMapping",
     "clear_dataset_cache",
+    "cut_test_set",
     "dataset_status",
     "find_idx_files",
     "list_datasets",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import engine.datasets.memo as memo
 import engine.datasets.uploads as uploads
+import engine.datasets.views as views
 from engine.datasets.bundled import load_digits, status_digits
 from engine.datasets.checks import check_arrays
 from engine.datasets.dataset import Dataset
@@ -130,6 +131,8 @@ def _source(name: str) -> _Source:
         return _SOURCES[name]
     if uploads.is_upload_name(name):
         return _upload_source(name)
+    if views.is_view_name(name):
+        return _view_source(name)
     raise DatasetUnavailable(f"unknown dataset {str(name)[:80]!r}; choose one of: {', '.join(_SOURCES)}.")
 
 
@@ -156,6 +159,26 @@ def _upload_source(name: str) -> _Source:
     return _Source(_upload_info(name), lambda local_path: uploads.upload_status(name), load)
 
 
+def _view_source(name: str) -> _Source:
+    """A challenge's public view (`views`): rebuilt from its record in the cache, so any process (a page, a report,
+    the CLI, a worker) loads the same public part; the base comes through `load_dataset`, memoised and checked."""
+
+    def load(local_path: Path | None) -> Dataset:
+        if local_path is not None:
+            raise DatasetUnavailable(f"{name} is a dataset view and takes no local path.")
+        return views.load_view(name, load_dataset)
+
+    info = DatasetInfo(
+        name=name,
+        title=f"Public part of {name[:40]}",
+        image_shape=(0, 0, 1),
+        num_classes=0,
+        description="A challenge's public view: the base dataset with only the public part of its test set.",
+        how_to_get="Opened from a challenge's runs on the server that runs the challenge; not chosen from the list.",
+    )
+    return _Source(info, lambda local_path: views.view_status(name), load)
+
+
 def _as_path(local_path: str | Path | None) -> Path | None:
     if local_path is None or str(local_path) == "":
         return None
@@ -175,7 +198,8 @@ def _as_path(local_path: str | Path | None) -> Path | None:
 
 
 def list_datasets() -> list[DatasetInfo]:
-    """Every registered source, default first, then the uploads kept in the cache; loads nothing."""
+    """Every registered source, default first, then the uploads kept in the cache; loads nothing. Dataset views (a
+    challenge's public part) are not listed: they are opened from a run, never chosen to train on."""
     found = [source.info for source in _SOURCES.values()]
     return found + [_upload_info(u.name, u.image_shape, u.num_classes, u.files) for u in uploads.list_uploads()]
 

@@ -13,11 +13,9 @@ trains.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,7 +24,7 @@ from typing import Any, cast
 from engine import settings
 from engine.errors import DigitLabError
 from engine.executors.tasks import RunTask
-from engine.store.disk import disk_guard
+from engine.store.disk import disk_guard, write_json_atomically
 from engine.textfiles import load_json_file, open_regular_file
 
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")  # 8 random bytes; run ids are 20 hex characters, so the two never mix
@@ -232,19 +230,11 @@ def _number(value: object) -> float:
 # ------------------------------------------------------------------------------------------------ files
 
 
-def write_json_atomically(path: Path, data: dict) -> None:
-    """Write `path` so a reader sees the old file or the new one, never half of one. A disk that refuses the
-    write (full, read-only) is `JobNotWritten` with what to do, not "unexpected OSError"."""
+def _write_record(path: Path, data: dict) -> None:
+    """The store's one atomic JSON writer (`engine.store.disk.write_json_atomically`), a disk that refuses the
+    write (full, read-only) said as `JobNotWritten` with what to do, not "unexpected OSError"."""
     with disk_guard(path.parent, f"the job's {path.name}", "set DIGIT_LAB_CACHE to a folder", JobNotWritten):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_json_atomically(path, data)
 
 
 def _read_json(path: Path, what: str) -> object:
@@ -259,7 +249,7 @@ def _read_json(path: Path, what: str) -> object:
 
 
 def write_request(job_id: str, request: JobRequest) -> None:
-    write_json_atomically(job_dir(job_id) / "request.json", request.to_dict())
+    _write_record(job_dir(job_id) / "request.json", request.to_dict())
 
 
 def read_request(job_id: str) -> JobRequest:
@@ -267,7 +257,7 @@ def read_request(job_id: str) -> JobRequest:
 
 
 def write_status(status: JobStatus) -> None:
-    write_json_atomically(job_dir(status.job_id) / "status.json", {**status.to_dict(), "updated": time.time()})
+    _write_record(job_dir(status.job_id) / "status.json", {**status.to_dict(), "updated": time.time()})
 
 
 def read_status(job_id: str) -> JobStatus:
@@ -276,7 +266,7 @@ def read_status(job_id: str) -> JobStatus:
 
 
 def write_pid(job_id: str, pid: int) -> None:
-    write_json_atomically(job_dir(job_id) / "driver.pid", {"pid": int(pid)})
+    _write_record(job_dir(job_id) / "driver.pid", {"pid": int(pid)})
 
 
 def read_pid(job_id: str) -> int:

@@ -16,12 +16,9 @@ single images are cheap and are not kept.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -29,6 +26,7 @@ from typing import TypeVar
 from engine.errors import StoreError
 from engine.limits import ProbeLimits
 from engine.probes.checks import validate_probe_record
+from engine.store.disk import write_json_atomically
 from engine.store.keys import canonical_json
 from engine.store.run_store import PROBES_DIR
 from engine.store.stored_run import StoredRun
@@ -70,22 +68,6 @@ def _read(path: Path, *, probe: str, params: dict, digest: str) -> dict | None:
         return None
 
 
-def _write(path: Path, record: dict) -> None:
-    """Atomic: a temporary file in the same folder, fsynced, renamed over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(json.dumps(record, allow_nan=False).encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
 def cached_probe(
     run: StoredRun,
     probe: str,
@@ -112,7 +94,7 @@ def cached_probe(
     result = compute()
     record = {"version": RECORD_VERSION, "probe": probe, "params": params, "run_digest": digest}
     try:
-        _write(path, {**record, "result": to_dict(result)})
+        write_json_atomically(path, {**record, "result": to_dict(result)}, allow_nan=False)
     except OSError as exc:  # read-only or full cache: the answer stands, only the shortcut is lost
         log.info("could not store the %s result of run %s (%s); it is recomputed next time", probe, run.run_id, exc)
     return result

@@ -23,7 +23,8 @@ from engine.architectures.checks import validate_spec
 from engine.architectures.presets import run_model_label
 from engine.architectures.spec import ModelSpec
 from engine.datasets.uploads import is_upload_name
-from engine.errors import DigitLabError
+from engine.datasets.views import is_view_name
+from engine.errors import DigitLabError, InvalidConfig
 from engine.reports.literals import py_literal
 from engine.reports.recipe import PUBLIC_LOADERS, dataset_loader, to_keras_code
 from engine.reports.subject import ReportSubject
@@ -54,6 +55,15 @@ def notebook_reason(dataset_name: str) -> str:
     datasets and uploads (from their files); anything else has no loader."""
     if dataset_loader(str(dataset_name)) is not None:  # the recipe's own loaders, not a copy
         return ""
+    if is_view_name(dataset_name):
+        # A notebook loads its data from a public source. A view's test set is that source's cut by the challenge's
+        # split, and the cut needs the split seed, which a student is never given: with it and the public test
+        # labels the hidden images could be recomputed. Without it the notebook would test on the whole test set.
+        return (
+            "No notebook for runs on a challenge's public part: a notebook loads its data from a public source, and "
+            "cutting the public part out of it would need the challenge's secret split seed (anyone holding it could "
+            "recompute the hidden images). The HTML report works for these runs and shows the public part only."
+        )
     return (
         f"No notebook for runs on {str(dataset_name)[:60]}: a notebook can load the public datasets "
         f"({', '.join(PUBLIC_LOADERS)}) and uploads. The HTML report works for every run."
@@ -89,6 +99,9 @@ def notebook_for(subject: ReportSubject) -> NotebookNode:
     meta = run.meta
     spec, config = checked_request(meta)
     dataset = str(meta["dataset"]["name"])
+    refused = notebook_reason(dataset) if is_view_name(dataset) else ""
+    if refused:  # said plainly, before the recipe's generic "no Keras recipe" refusal
+        raise InvalidConfig(refused)
     history, history_problem = _stored_history(run)
     # The precision the run trained in, from its stored history (untrusted: only a known name reaches the code).
     precision = history.get("precision")

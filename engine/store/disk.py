@@ -1,6 +1,7 @@
 """The one guard for writes the disk refuses (full, over quota, read-only): which errors those are, and the message
 that says so, for every writer of files: the run store, the training ledger, the report writer, the unstored-run
-fallback.
+fallback. And the one atomic JSON writer (`write_json_atomically`) every small record in the cache goes through: a
+job's request and status, the training ledger, a stored probe result, a dataset view's record.
 
 A refused write is not a bug: the user can act on it (free space, point the cache or the output elsewhere), so it
 is the caller's own error with that advice, never "unexpected OSError: No space left on device". The callers decide
@@ -9,10 +10,15 @@ what survives it: the store keeps nothing half-written, the ledger carries on in
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from engine.errors import DigitLabError
 
@@ -61,3 +67,25 @@ def disk_guard(
         if not refused_write(problem):
             raise
         raise error(write_failure(problem, folder, what, elsewhere, free_hint)) from problem
+
+
+def write_json_atomically(path: Path | str, data: Any, *, allow_nan: bool = True) -> None:
+    """Write `data` as JSON to `path` so that a reader, in this process or another, sees the old file or the new one
+    whole, never half of one: a temporary file in the same folder (created, with the folder, as needed), flushed to
+    disk, then renamed over `path`. Raises `OSError` as the disk does (callers word a refused write with
+    `disk_guard` or `write_failure`), `TypeError`/`ValueError` for data JSON cannot hold (NaN when `allow_nan` is
+    False); nothing is left behind either way."""
+    path = Path(path)
+    text = json.dumps(data, allow_nan=allow_nan).encode("utf-8")  # before any file exists: a bad value leaves none
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)  # a partly written copy frees its blocks
+        raise

@@ -39,6 +39,7 @@ from engine.limits import sweep_limits
 from engine.progress import BatchProgress
 from engine.runs import preset_request
 from engine.store import RunStore, is_run_id
+from engine.store.disk import write_json_atomically
 from engine.store.locking import RunLock, lock_owner_pid
 from engine.sweeps.checks import validate_search_space, validate_sweep_size
 from engine.sweeps.space import InvalidSweep, SearchSpace, apply_params, default_space
@@ -319,8 +320,8 @@ def open_optuna_study(plan: SweepPlan) -> Study:
     optuna = _optuna()
     folder = sweep_dir(plan.sweep_id)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "request.json").write_text(
-        json.dumps({"request": plan.request.to_dict(), "fingerprint": plan.dataset.fingerprint})
+    write_json_atomically(
+        folder / "request.json", {"request": plan.request.to_dict(), "fingerprint": plan.dataset.fingerprint}
     )
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)

@@ -53,7 +53,7 @@ def test_other_write_errors_are_not_taken_for_a_full_disk(tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(type(folder), "write_text", broken)
+    monkeypatch.setattr(os, "fsync", broken)  # the ledger's write (the store's atomic JSON writer) flushes to disk
     with pytest.raises(OSError, match="Input/output"):
         ledger.try_admit("one", NEED, memory_budget_mb=1000, max_trainings=0)
 

@@ -21,8 +21,14 @@ _DIGEST_SHAPE = re.compile(r"[0-9a-f]{64}")
 
 
 def new_token() -> str:
-    """A fresh random token (32 URL-safe characters): give it to its holder once and keep only its digest."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    """A fresh random token (32 URL-safe characters): give it to its holder once and keep only its digest.
+
+    Never one starting with "-": a command line would read `--student -Abc...` as an option and refuse it (1 token
+    in 64 did). Drawing again keeps every other token equally likely, so the entropy lost is under 0.03 bits."""
+    while True:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        if not token.startswith("-"):
+            return token
 
 
 def token_digest(token: str) -> str:

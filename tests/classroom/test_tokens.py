@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import string
 
 import pytest
 
@@ -19,6 +20,9 @@ def test_tokens_are_32_url_safe_characters_and_unique() -> None:
     assert all(looks_like_token(token) for token in made)
     # 192 random bits: every base64url character shows up across 5,000 tokens (a constant or short alphabet would not).
     assert len(set("".join(made))) == 64
+    # None starts with "-", which a command line would take for an option (about 78 of 5,000 would otherwise).
+    assert not any(token.startswith("-") for token in made)
+    assert {token[0] for token in made} == set(string.ascii_letters + string.digits + "_")
 
 
 def test_digest_is_hashlibs_sha256_hex() -> None:

@@ -3,7 +3,7 @@
 from dashboard.links import PageView, ViewParam, choice, flag, single, whole_number
 from engine.exploration import EMBEDDINGS, SPLITS
 
-TABS = ("Classes", "Images", "2-D map")
+TABS = ("Classes", "Images", "2-D map", "Label issues")
 
 VIEW = PageView(
     "data",

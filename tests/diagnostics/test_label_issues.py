@@ -170,6 +170,13 @@ def test_search_uses_every_fold_once_and_is_kept_per_plan():
     again = label_issues(plan, progress=again_events.append)
     assert again == first
     assert not [e for e in again_events if getattr(e, "event", None) is not None]  # nothing trained
+    # A stored result edited by hand is refused, computed again from the fold models and stored anew.
+    (record,) = probe_folder(runs[0]).glob(f"{PROBE}-*.json")
+    edited = json.loads(record.read_text())
+    edited["result"]["precision"] = 1.5
+    record.write_text(json.dumps(edited))
+    assert label_issues(plan) == first
+    assert json.loads(record.read_text())["result"]["precision"] == first.precision
     other = label_issues(LabelIssuePlan("digits", folds=2, noise=NoiseSpec(0.1, seed=5), epochs=1))
     assert other.flipped != first.flipped  # another seed: other data, other runs, another result
 

@@ -30,6 +30,7 @@ EXPECTED = {
     "memory_model.py": "| point | train images |",
     "explain_probes.py": "| run | test acc | method | k |",
     "interactive_speed.py": "| train --dataset digits (fresh cache) |",
+    "label_issues.py": "| data | seed | flipped | flagged | cleanlab P |",
 }
 
 

@@ -88,6 +88,8 @@ _EXPORTS = {
     "engine.probes.explain": ("Explanation", "ExplainSettings", "explain_run", "explain_images", "deletion_test"),
     "engine.probes.embedding_map": ("EmbeddingMap", "embedding_map", "pixel_embedding_map"),
     "engine.reports.recipe": ("to_keras_code",),
+    "engine.diagnostics.noise": ("NoiseSpec", "plant_label_noise"),
+    "engine.diagnostics.label_issues": ("LabelIssuePlan", "LabelIssues", "label_issues"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -1,86 +1,25 @@
-"""Planted label noise: a copy of a dataset with a known share of its training labels flipped, so a label-issue
-finder can be scored against the flips it should find.
+"""Planted label noise for the label-issue search: `NoiseSpec` and `plant_label_noise`.
 
-Flips are symmetric: each chosen label becomes a uniformly drawn *different* class. The test part is left as it is
-(it scores the models, not the finder). The noisy copy has its own name and, since its labels differ, its own
-fingerprint, so its runs are stored apart from the clean data's.
+They are defined in `engine.datasets.noise`, beside the registry that rebuilds a noisy dataset from its name (so the
+fold runs of noisy data open on every page and in every worker); this module is where the diagnostics take them from.
 """
 
-from __future__ import annotations
+from engine.datasets.noise import (
+    MAX_NOISE_FRACTION,
+    NoiseSpec,
+    NoisyDataset,
+    noisy_name,
+    parse_noisy_name,
+    plant_label_noise,
+    validate_noise,
+)
 
-import dataclasses
-import math
-from dataclasses import dataclass
-
-import numpy as np
-
-from engine.datasets import Dataset
-from engine.errors import InvalidConfig
-from engine.limits import train_limits
-
-MAX_NOISE_FRACTION = 0.5  # beyond half the labels wrong, the "given" label is no longer the usual one
-
-
-def validate_noise(fraction: object, seed: object) -> None:
-    """Raise `InvalidConfig` unless `fraction` is a number in 0..0.5 and `seed` a whole number NumPy can seed."""
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not math.isfinite(fraction):
-        raise InvalidConfig(f"the noise fraction must be a number from 0 to {MAX_NOISE_FRACTION}, got {fraction!r}")
-    if not 0 <= fraction <= MAX_NOISE_FRACTION:
-        raise InvalidConfig(f"the noise fraction must lie in 0..{MAX_NOISE_FRACTION}, got {fraction:g}")
-    most = train_limits().max_seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= most:
-        raise InvalidConfig(f"the noise seed must be a whole number from 0 to {most}, got {seed!r}")
-
-
-@dataclass(frozen=True)
-class NoiseSpec:
-    """Which training labels to flip: a share of them, drawn with a seed."""
-
-    fraction: float = 0.05  # share of the training labels flipped (rounded to a whole count), 0..0.5
-    seed: int = 0  # the same seed flips the same labels to the same classes
-
-    def __post_init__(self) -> None:
-        validate_noise(self.fraction, self.seed)
-
-    def to_dict(self) -> dict:
-        return {"fraction": float(self.fraction), "seed": int(self.seed)}
-
-
-@dataclass(frozen=True)
-class NoisyDataset:
-    """The noisy copy, the training rows whose label was flipped (sorted) and the labels they had before."""
-
-    dataset: Dataset
-    flipped: np.ndarray  # (n_flipped,) int64 row indices into the training part
-    original: np.ndarray  # (n_flipped,) the clean labels of those rows
-
-    @property
-    def n_flipped(self) -> int:
-        return len(self.flipped)
-
-
-def noisy_name(base: str, spec: NoiseSpec) -> str:
-    return f"noisy-{base}-{spec.fraction:g}-{spec.seed}"
-
-
-def plant_label_noise(dataset: Dataset, spec: NoiseSpec) -> NoisyDataset:
-    """`dataset` with round(fraction x n_train) training labels flipped to another class; test part untouched."""
-    labels = np.asarray(dataset.y_train)
-    n, classes = len(labels), dataset.num_classes
-    if classes < 2:
-        raise InvalidConfig(f"{dataset.name} has one class: a label cannot be flipped to another")
-    count = int(round(spec.fraction * n))
-    rng = np.random.default_rng(spec.seed)
-    flipped = np.sort(rng.choice(n, size=count, replace=False)).astype(np.int64)
-    # An offset of 1..classes-1 modulo the class count reaches every other class with equal chance, never the same.
-    offsets = rng.integers(1, classes, size=count)
-    noisy = labels.astype(np.int64, copy=True)
-    noisy[flipped] = (labels[flipped] + offsets) % classes
-    noisy.flags.writeable = False  # like every loaded dataset's arrays: shared, read-only
-    copy = dataclasses.replace(
-        dataset,
-        name=noisy_name(dataset.name, spec),
-        y_train=noisy,
-        transforms=dataset.transforms + (f"{count} training labels flipped ({spec.fraction:g}, seed {spec.seed})",),
-    )
-    return NoisyDataset(copy, flipped, labels[flipped].astype(np.int64))
+__all__ = [
+    "MAX_NOISE_FRACTION",
+    "NoiseSpec",
+    "NoisyDataset",
+    "noisy_name",
+    "parse_noisy_name",
+    "plant_label_noise",
+    "validate_noise",
+]

@@ -165,6 +165,9 @@ def test_search_uses_every_fold_once_and_is_kept_per_plan():
     runs = [store.get(run_id) for run_id in prepared.fold_ids()]
     assert all(run is not None for run in runs)
     assert runs[0].meta["dataset"]["name"] == "noisy-digits-0.1-4"
+    from engine.probes.run_data import run_data
+
+    assert run_data(runs[1]).data.y_val.size  # a page rebuilds a fold's data from the run's meta alone
     assert len(list(probe_folder(runs[0]).glob(f"{PROBE}-*.json"))) == 1
     again_events = []
     again = label_issues(plan, progress=again_events.append)

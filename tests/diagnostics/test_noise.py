@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from engine.datasets import Dataset, load_dataset
-from engine.diagnostics.noise import NoiseSpec, plant_label_noise
-from engine.errors import InvalidConfig
+from engine.diagnostics.noise import NoiseSpec, parse_noisy_name, plant_label_noise
+from engine.errors import DatasetUnavailable, InvalidConfig
 
 
 def _toy(n: int = 2_000, classes: int = 4) -> Dataset:
@@ -88,3 +88,40 @@ def test_new_classes_are_spread_over_every_other_class():
 def test_bad_fraction_or_seed_is_refused(fraction, seed):
     with pytest.raises(InvalidConfig):
         NoiseSpec(fraction, seed)
+
+
+@pytest.mark.parametrize("fraction, seed", [(0.05, 0), (0.00001, 7), (0.5, 2**32 - 1), (0.07000000000000001, 1)])
+def test_a_noisy_dataset_loads_again_from_its_name_alone(fraction, seed):
+    """What a fold run's page, a job driver or a Ray worker does: `load_dataset(meta name)` must give the very data
+    the runs were keyed with (same fingerprint), whatever the fraction's float."""
+    digits = load_dataset("digits")
+    planted = plant_label_noise(digits, NoiseSpec(fraction, seed)).dataset
+    assert "e" not in planted.name.removeprefix("noisy-digits-")  # no exponent whose "-" would split the name
+    assert parse_noisy_name(planted.name) == ("digits", NoiseSpec(fraction, seed))
+    loaded = load_dataset(planted.name)
+    assert loaded.name == planted.name and loaded.fingerprint == planted.fingerprint
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "noisy-digits-0.05",
+        "noisy--0.05-0",
+        "noisy-digits-0.050-0",  # not how the name is written: two names must not give one dataset
+        "noisy-digits-0.6-0",
+        "noisy-digits-nan-0",
+        "noisy-digits-0.05-+1",
+        "noisy-digits-0.05-٣",  # a non-ASCII digit
+        "noisy-noisy-digits-0.1-0-0.1-1",
+        "noisy-digits-0.05-" + "9" * 400,
+    ],
+)
+def test_names_that_only_look_noisy_are_unknown_datasets(name):
+    assert parse_noisy_name(name) is None
+    with pytest.raises(DatasetUnavailable, match="unknown dataset"):
+        load_dataset(name)
+
+
+def test_noise_on_an_unknown_base_is_refused_naming_the_sources():
+    with pytest.raises(DatasetUnavailable, match="choose one of: digits"):
+        load_dataset("noisy-nope-0.05-0")

@@ -6,12 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from charts.data import image_mosaic
-from dashboard import components, services
-from engine.architectures import DEFAULT_PRESET, PRESETS
+from dashboard import components, links, services
+from dashboard.views.data_view import ISSUE_PRESETS, VIEW, most_issue_folds
 from engine.diagnostics.label_issues import LabelIssuePlan, label_issues, prepare
 from engine.diagnostics.noise import MAX_NOISE_FRACTION, NoiseSpec
 from engine.errors import DigitLabError
-from engine.limits import diagnostics_limits, train_limits
+from engine.limits import train_limits
 
 PRESET_KEY, FOLDS_KEY = "data_issues_preset", "data_issues_folds"
 NOISE_KEY, SEED_KEY = "data_issues_noise", "data_issues_seed"
@@ -19,23 +19,18 @@ GALLERY = 40  # images in the gallery, most doubtful first; the table below list
 FOUND, MISSED_PLANT = "#2ca02c", "#ff7f0e"  # caption colours: a planted flip found, an image flagged without a flip
 
 
-def _presets() -> list[str]:
-    """The presets that keep the dataset's own classes (a merged-class preset would relabel every image)."""
-    return [name for name, preset in PRESETS.items() if not preset.label_mapping]
-
-
 def _plan(ds) -> LabelIssuePlan | None:
-    """The widgets' plan for `ds`; None (after saying why) when the engine refuses it."""
+    """The widgets' plan for `ds`; None (after saying why) when the engine refuses it. Defaults come from the view
+    (a link leaves them out); a kept or linked value over this server's fold cap is brought under it."""
     ss = st.session_state
-    names = _presets()
-    if ss.get(PRESET_KEY) not in names:
-        ss[PRESET_KEY] = DEFAULT_PRESET
-    most = min(diagnostics_limits().max_folds, train_limits().max_cv_folds)
-    ss[FOLDS_KEY] = min(max(int(ss.get(FOLDS_KEY, min(5, most))), 2), most)
-    ss.setdefault(NOISE_KEY, 0.05)
-    ss.setdefault(SEED_KEY, 0)
+    most = most_issue_folds()
+    for key in (PRESET_KEY, FOLDS_KEY, NOISE_KEY, SEED_KEY):
+        links.seeded(VIEW, key)
+    ss[FOLDS_KEY] = min(max(int(ss[FOLDS_KEY]), 2), most)
     cols = st.columns([2, 1, 1.5, 1], vertical_alignment="bottom")
-    preset = cols[0].selectbox("Model (preset)", names, key=PRESET_KEY, help="Every fold trains this preset's recipe.")
+    preset = cols[0].selectbox(
+        "Model (preset)", ISSUE_PRESETS, key=PRESET_KEY, help="Every fold trains this preset's recipe."
+    )
     folds = cols[1].number_input(
         "Folds (k)", 2, most, step=1, key=FOLDS_KEY, help="Each image is predicted by the fold model that left it out."
     )
@@ -79,7 +74,9 @@ def show_label_issues(ds, chart_names: list[str]) -> None:
     store = services.store()
     cached = sum(store.get(run_id) is not None for run_id in fold_ids)
     epochs = prepared.config.epochs
-    st.markdown(f"**{cached} of {plan.folds} folds cached** · {plan.preset} · {epochs} epochs per fold")
+    st.markdown(
+        f"**{cached} of {plan.folds} folds cached** · {components.plain(plan.preset)} · {epochs} epochs per fold"
+    )
     if cached < plan.folds:
         clicked = st.button(
             f"Find label issues ({plan.folds - cached} fold(s) to train)",

@@ -83,3 +83,23 @@ def test_hosted_mode_caps_folds_and_the_dataset_size(monkeypatch, cap, refused):
         assert not [b for b in app.button if b.key == "data_issues_run"]
     else:
         assert app.button(key="data_issues_run").disabled is False
+
+
+def test_a_link_opens_the_tab_with_its_settings_and_refuses_what_the_widgets_cannot_show(monkeypatch):
+    from tests.dashboard.conftest import open_page
+
+    query = {"tab": "Label issues", "issue_folds": "3", "noise": "0.1", "noise_seed": "4"}
+    app = open_page(DATA, query)
+    assert not app.exception
+    assert app.number_input(key="data_issues_folds").value == 3
+    assert app.slider(key="data_issues_noise").value == pytest.approx(0.1)
+    assert app.number_input(key="data_issues_seed").value == 4
+    assert "0 of 3 folds cached" in texts(app)
+    monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")  # hosted: at most 5 folds, so a link's 8 is refused
+    app = open_page(DATA, {"tab": "Label issues", "issue_folds": "8", "noise": "0.9", "issue_model": "seed004-4class"})
+    assert not app.exception
+    warnings = " ".join(literal(w.value) for w in app.warning)
+    assert "issue_folds = 8 was not used: must be between 2 and 5" in warnings
+    assert "noise = 0.9 was not used" in warnings
+    assert "issue_model = seed004-4class was not used" in warnings
+    assert app.number_input(key="data_issues_folds").value == 5

@@ -97,6 +97,8 @@ _EXPORTS = {
         "validate_adversarial",
     ),
     "engine.reports.recipe": ("to_keras_code",),
+    "engine.diagnostics.noise": ("NoiseSpec", "plant_label_noise"),
+    "engine.diagnostics.label_issues": ("LabelIssuePlan", "LabelIssues", "label_issues"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

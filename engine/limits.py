@@ -235,6 +235,24 @@ def adversarial_limits() -> AdversarialLimits:
 
 
 @dataclass(frozen=True)
+class DiagnosticsLimits:
+    """Bounds on a label-issue search (`engine.diagnostics`): it trains one model per fold on the whole training set,
+    so hosted mode caps the folds and the training-set size it takes."""
+
+    max_folds: int = 10  # as k-fold cross-validation's own cap
+    max_train_examples: int = 0  # 0 = no cap; hosted: the digits sets (1,437 and 4,496 images) fit, MNIST does not
+
+
+def diagnostics_limits() -> DiagnosticsLimits:
+    if hosted_mode():
+        return DiagnosticsLimits(
+            max_folds=_env_int("DIGIT_LAB_MAX_LABEL_ISSUE_FOLDS", 5),
+            max_train_examples=_env_int("DIGIT_LAB_MAX_LABEL_ISSUE_IMAGES", 5_000),
+        )
+    return DiagnosticsLimits()
+
+
+@dataclass(frozen=True)
 class SweepLimits:
     """Bounds on one sweep (a `--space` file is untrusted); hosted mode lowers the trials and the runs they train."""
 

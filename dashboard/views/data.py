@@ -1,5 +1,5 @@
 """Data: the sidebar's dataset as a card, its class balance, seeded sample grids, class means, the pixel
-histogram and a 2-D map (PCA or t-SNE) whose selected points show their images.
+histogram, a 2-D map (PCA or t-SNE) whose selected points show their images, and the labels k-fold models doubt.
 
 Statistics come from `engine.exploration`, cached per dataset fingerprint so switching pages costs nothing.
 """
@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import components, hosting, links, state
+from dashboard.views.data_label_issues import show_label_issues
 from dashboard.views.data_tabs import (
     PER_CLASS_KEY,
     SEED_KEY,
@@ -174,6 +175,7 @@ components.draw_open_tab(
         lambda: show_images(ds, images, labels, chart_names),
         lambda: show_map(ds, images, labels, names, chart_names, low, high),
         lambda: show_leakage(ds, names, chart_names),
+        lambda: show_label_issues(ds, chart_names),
     ),
 )
 

@@ -1,6 +1,6 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, embedding-map (alias feature-map), adversarial, report, upload, leakage,
-challenge, submit, app.
+job, calibration, robustness, explain, embedding-map (alias feature-map), adversarial, label-issues, report, upload,
+leakage, challenge, submit, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -9,8 +9,9 @@ unexpected failure; set DIGIT_LAB_DEBUG=1 to see the traceback).
 
 This module holds `main` and the parser's assembly. Each group of verbs is one module that registers its verbs'
 parsers and handlers (its `COMMANDS`): data (datasets, upload, presets, leakage), training (train, memory, cv, study,
-job), sweep, runs (runs, compare), probes (calibration, robustness, explain, embedding-map, adversarial), reports
-(report) and app (app); requests holds the training-request arguments they share, progress_bar the bar they draw.
+job), sweep, runs (runs, compare), probes (calibration, robustness, explain, embedding-map, adversarial),
+diagnostics (label-issues), reports (report) and app (app); requests holds the training-request arguments they
+share, progress_bar the bar they draw.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import argparse
 import os
 import sys
 
-from engine.cli import app, classroom, data, probes, reports, runs, sweep, training
+from engine.cli import app, classroom, data, diagnostics, probes, reports, runs, sweep, training
 from engine.errors import DigitLabError
 
 # `digit-lab --help` lists the verbs in this order, the order users have known; a verb not named here is listed last.
@@ -41,6 +42,7 @@ _HELP_ORDER = (
     "explain",
     "report",
     "embedding-map",
+    "label-issues",
     "challenge",
     "submit",
     "app",
@@ -80,6 +82,7 @@ def _parser(prog: str = "digit-lab") -> argparse.ArgumentParser:
         **sweep.COMMANDS,
         **runs.COMMANDS,
         **probes.COMMANDS,
+        **diagnostics.COMMANDS,
         **reports.COMMANDS,
         **classroom.COMMANDS,
         **app.COMMANDS,

@@ -30,6 +30,7 @@ from engine.datasets.mnist_like import (
     load_mnist_like,
     status_mnist_like,
 )
+from engine.datasets.noise import NoiseSpec, parse_noisy_name, plant_label_noise
 from engine.datasets.uci import OPTDIGITS_CACHE_NAME, load_uci_optdigits, status_optdigits
 from engine.errors import DatasetUnavailable, InvalidDataFile
 
@@ -133,6 +134,9 @@ def _source(name: str) -> _Source:
         return _upload_source(name)
     if views.is_view_name(name):
         return _view_source(name)
+    noisy = parse_noisy_name(name)
+    if noisy is not None:
+        return _noisy_source(name, *noisy)
     raise DatasetUnavailable(f"unknown dataset {str(name)[:80]!r}; choose one of: {', '.join(_SOURCES)}.")
 
 
@@ -177,6 +181,25 @@ def _view_source(name: str) -> _Source:
         how_to_get="Opened from a challenge's runs on the server that runs the challenge; not chosen from the list.",
     )
     return _Source(info, lambda local_path: views.view_status(name), load)
+
+
+def _noisy_source(name: str, base: str, noise: NoiseSpec) -> _Source:
+    """A dataset with planted label noise (`engine.datasets.noise`), rebuilt from its name: the base dataset, then
+    the same flips. Its runs (a label-issue search's folds) open on every page and in every worker like any other."""
+    inner = _source(base)  # an unknown base is refused here, naming the sources
+
+    def load(local_path: Path | None) -> Dataset:
+        return plant_label_noise(load_dataset(base, local_path), noise).dataset
+
+    info = DatasetInfo(
+        name=name,
+        title=f"{inner.info.title} with {noise.fraction:.1%} of its training labels flipped (seed {noise.seed})",
+        image_shape=inner.info.image_shape,
+        num_classes=inner.info.num_classes,
+        description=f"{base} with planted label noise, for the label-issue search: {inner.info.description}",
+        how_to_get=inner.info.how_to_get,
+    )
+    return _Source(info, inner.status, load)
 
 
 def _as_path(local_path: str | Path | None) -> Path | None:

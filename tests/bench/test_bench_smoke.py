@@ -31,6 +31,7 @@ EXPECTED = {
     "explain_probes.py": "| run | test acc | method | k |",
     "interactive_speed.py": "| train --dataset digits (fresh cache) |",
     "roofline.py": "| preset | trained on | training MFLOP/image |",
+    "label_issues.py": "| data | seed | flipped | flagged | cleanlab P |",
 }
 
 

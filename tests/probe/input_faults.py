@@ -364,7 +364,22 @@ def link_cases() -> list[Case]:
 
 # Bad values for every page's view parameters: each refused with a notice naming the parameter, never a crash.
 PAGE_PARAMS = {
-    "views/data.py": ("tab", "split", "per_class", "draw", "log", "map", "points", "near", "pairs", "pictures"),
+    "views/data.py": (
+        "tab",
+        "split",
+        "per_class",
+        "draw",
+        "log",
+        "map",
+        "points",
+        "issue_model",
+        "issue_folds",
+        "noise",
+        "noise_seed",
+        "near",
+        "pairs",
+        "pictures",
+    ),
     "views/evaluate.py": ("tab", "cell", "norm", "ovr", "mistake", "shown", "sample", "overlay", "overlay_class"),
     "views/explain.py": (
         "tab",

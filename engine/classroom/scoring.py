@@ -12,7 +12,6 @@ written into the run store.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,17 +27,18 @@ from engine.classroom.spec import (
     check_challenge_spec,
 )
 from engine.datasets import Dataset, normalised
+from engine.datasets.views import CHALLENGE_ID, challenge_public_view, challenge_view_dict, public_view_name
 from engine.errors import StoreError
 from engine.evaluation import accuracy, confusion_matrix
+from engine.executors.tasks import RunTask
+from engine.jobs.single import train_in_job
 from engine.progress import ProgressCallback
-from engine.runs import get_or_train, preset_request
+from engine.runs import RunResult, get_or_train, preset_request
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig, check_types
 from engine.training.data import transformed_dataset
 from engine.validation import validate_request
 
-# A challenge id names the view's dataset (stored in run meta, shown on pages): plain, short, no separators.
-_CHALLENGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TRAIN_SETTINGS = tuple(name for name in STUDENT_SETTINGS if name not in ("architecture", "learning_rate"))
 
 
@@ -50,12 +50,6 @@ class SplitIndices(Protocol):
 
     @property
     def private(self) -> np.ndarray: ...
-
-
-def public_view_name(dataset_name: str, challenge_id: str) -> str:
-    """The view's dataset name. It names no registry dataset (nor an upload: it does not start with "upload-"), so a
-    page or notebook that reloads a run's data by name is refused rather than handed the full test set."""
-    return f"challenge-{challenge_id}-public-{dataset_name}"
 
 
 def _checked_split(dataset: Dataset, split: SplitIndices) -> tuple[np.ndarray, np.ndarray]:
@@ -78,35 +72,14 @@ def _checked_split(dataset: Dataset, split: SplitIndices) -> tuple[np.ndarray, n
     return public, private
 
 
-def _readonly(*arrays: np.ndarray) -> None:
-    for array in arrays:
-        array.flags.writeable = False  # shared by every page and training, like the registry's datasets
-
-
 def public_view(dataset: Dataset, split: SplitIndices, challenge_id: str) -> Dataset:
     """The dataset a challenge's submissions train and are evaluated on: the same training split, and as test
-    split only the public part (in the order of `split.public`)."""
-    if not isinstance(challenge_id, str) or not _CHALLENGE_ID.fullmatch(challenge_id):
+    split only the public part (in the order of `split.public`). Built by `engine.datasets.views`, which a job driver
+    or a Ray worker also uses to rebuild it from `challenge_view_dict` (the same fingerprint)."""
+    if not isinstance(challenge_id, str) or not CHALLENGE_ID.fullmatch(challenge_id):
         raise InvalidChallenge("A challenge id is 1 to 64 letters, digits, '-' or '_'.")
     public, _ = _checked_split(dataset, split)
-    x_test, y_test = dataset.x_test[public], dataset.y_test[public]
-    _readonly(x_test, y_test)
-    shown, total = len(public), len(dataset.y_test)
-    hidden = (
-        f"Public part of challenge {challenge_id}: {shown:,} of {total:,} test images; the rest are hidden until "
-        "the challenge closes."
-    )
-    return dataclasses.replace(
-        dataset,
-        name=public_view_name(dataset.name, challenge_id),
-        x_test=x_test,
-        y_test=y_test,
-        provenance=f"{hidden} {dataset.provenance}",
-        transforms=(*dataset.transforms, f"test set cut to challenge {challenge_id}'s public part ({shown}/{total})"),
-        identity=f"the public part of {dataset.name}'s test set ({dataset.identity or 'identity unknown'})",
-        # Said wherever the view is used and stored with every run on it, so a run's test scores read as such.
-        warnings=(*dataset.warnings, hidden),
-    )
+    return challenge_public_view(dataset, public, challenge_id)
 
 
 def private_part(dataset: Dataset, split: SplitIndices) -> tuple[np.ndarray, np.ndarray]:
@@ -296,11 +269,41 @@ def score_locked(
     split: SplitIndices,
     progress: ProgressCallback | None = None,
     store: RunStore | None = None,
+    executor: str = "local",
+    challenge_id: str = "",
 ) -> SubmissionScore:
     """`score_submission` for a caller that already built the public view and the locked request (the classroom's
     service checks the locks before taking a daily slot): the view's fingerprint hashes the whole training set, so
-    it is built once per submission."""
-    result = get_or_train(view, locked.spec, locked.config, progress=progress, store=store, preset=spec.preset)
+    it is built once per submission.
+
+    `executor` "ray": the run trains in a job driver of its own on the Ray cluster (`engine.jobs.single`), which
+    rebuilds the view from `challenge_id` and the split's public part; this process then scores it exactly as a
+    local run, from the stored run and the private images it alone reads.
+    """
+    if executor == "ray":
+        if not challenge_id:
+            raise InvalidChallenge("A submission trained on Ray needs its challenge id to rebuild the public view.")
+        public, _ = _checked_split(dataset, split)
+        task = RunTask.for_request(
+            view,
+            locked.spec,
+            locked.config,
+            preset=spec.preset,
+            label="submission",
+            view=challenge_view_dict(challenge_id, public),
+            base_name=dataset.name,
+        )
+        title = f"Submission to challenge {challenge_id}"
+        result = train_in_job(task, progress=progress, executor="ray", title=title, store=store)
+    else:
+        result = get_or_train(view, locked.spec, locked.config, progress=progress, store=store, preset=spec.preset)
+    return score_run(spec, view, locked, dataset, split, result)
+
+
+def score_run(
+    spec: ChallengeSpec, view: Dataset, locked: LockedRequest, dataset: Dataset, split: SplitIndices, result: RunResult
+) -> SubmissionScore:
+    """Score a submission's stored run (`result`, however it was trained) on the public and the private part."""
     run = result.run
 
     public_labels = run.test_labels()
@@ -344,5 +347,6 @@ __all__ = [
     "public_view",
     "public_view_name",
     "score_locked",
+    "score_run",
     "score_submission",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset, load_dataset
 from engine.datasets.memo import memoised_items
+from engine.datasets.views import dataset_view
 from engine.errors import DigitLabError, StoreError
 from engine.progress import BatchCallback, BatchProgress, ProgressEvent
 from engine.runs import RUN_FILES, RunResult, run_id_for, train_and_write, versions
@@ -78,6 +79,8 @@ class RunTask:
     preset: str = ""  # label kept in the run's meta only
     run_id: str = ""  # the store key the driver computed (engine.runs.run_id_for)
     label: str = ""  # for progress messages: "fold 2/5", "seed003-m4"
+    # A view of the loaded dataset the run trains on (`engine.datasets.views`: a challenge's public part), or None.
+    view: dict | None = field(default=None, hash=False)
     # The driver's in-memory Dataset: used by the local executor (so transformed datasets keep working) and
     # dropped before a task leaves the process (`portable`).
     data: Any = field(default=None, hash=False, compare=False, repr=False)
@@ -91,11 +94,15 @@ class RunTask:
         preset: str = "",
         label: str = "",
         local_path: str | os.PathLike | None = None,
+        view: dict | None = None,
+        base_name: str = "",
     ) -> RunTask:
+        """The task for training (dataset, spec, config). With `view` (`engine.datasets.views`), `dataset` is that
+        view of the registry dataset `base_name`, which is what another process loads before cutting the view."""
         if local_path is None:
             local_path = dataset_local_path(dataset)
         return cls(
-            dataset=dataset.name,
+            dataset=base_name if view is not None else dataset.name,
             fingerprint=dataset.fingerprint,
             local_path=str(local_path) if local_path is not None else None,
             spec=spec.to_dict(),
@@ -103,6 +110,7 @@ class RunTask:
             preset=preset,
             run_id=run_id_for(dataset, spec, config),
             label=label,
+            view=view,
             data=dataset,
         )
 
@@ -203,6 +211,12 @@ class TaskOutcome:
         return RunResult(self.run, self.cached, self.seconds)
 
 
+def load_task_dataset(task: RunTask) -> Dataset:
+    """The dataset `task` trains on, loaded here: the registry's (or the local path's), cut to the task's view."""
+    dataset = load_dataset(task.dataset, task.local_path)
+    return dataset if task.view is None else dataset_view(dataset, task.view)
+
+
 def dataset_local_path(dataset: Dataset) -> str | None:
     """The local path `dataset` was loaded from, when it is the very object `load_dataset` returned for one.
 
@@ -262,7 +276,7 @@ def _execute(task: RunTask, shared_store: bool, report: Callable[[dict], None] |
     if report is not None:
         report({"status": "running", "worker": worker})
     _inject_fault()
-    dataset = load_dataset(task.dataset, task.local_path)
+    dataset = load_task_dataset(task)
     if dataset.fingerprint != task.fingerprint:
         raise DatasetMismatch(
             f"The worker {worker} loaded dataset {task.dataset!r}"

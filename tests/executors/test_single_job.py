@@ -222,7 +222,9 @@ def test_a_job_that_fails_in_the_driver_raises_with_its_message(digits, on_clust
     # An invalid request as only a job file can carry one (every page and verb validates first): the driver
     # validates it again and refuses it before anything trains.
     broken = RunTask(**{**task.__dict__, "config": {**task.config, "epochs": 0}, "data": None})
-    with pytest.raises(JobDidNotFinish, match=r"Training job [0-9a-f]{16} ended \(failed\): .*epochs") as raised:
+    with pytest.raises(
+        JobDidNotFinish, match=r"Training job [0-9a-f]{16} ended \(failed\): Epochs must be between 1"
+    ) as raised:
         train_in_job(broken)
     assert raised.value.status is not None and raised.value.status.state == "failed"
     assert RunStore().list() == []

@@ -284,3 +284,37 @@ def test_a_classroom_submission_on_the_cluster_scores_as_the_local_path(on_clust
         assert len(run.test_labels()) == len(split.public)  # the worker trained on the public view only
     finally:
         db.close()
+
+
+@pytest.mark.slow
+def test_the_train_verb_trains_on_the_cluster_with_executor_ray(digits, on_cluster, isolated_cache):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from engine.runs import run_id_for
+
+    spec, config = tiny(digits, seed=6)
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": repo, EXECUTOR_ENV: "local"}  # the flag overrides the setting
+    flags = ["--dataset", "digits", "--preset", "digitlab-small8", "--epochs", "1", "--limit-train", "200"]
+    command = [sys.executable, "-m", "engine", "train", *flags, "--seed", "6", "--executor", "ray", "--json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["run_id"] == run_id_for(digits, spec, config) and out["cached"] is False
+    assert [p.name for p in (isolated_cache / "jobs").iterdir()]  # it went through a job driver
+    run = RunStore().get(out["run_id"])
+    assert out["test_accuracy"] == run.meta["metrics"]["test_accuracy"]
+
+
+def test_a_bad_executor_setting_stops_the_train_verb_before_anything_runs(monkeypatch, capsys):
+    from engine.cli import main
+    from engine.training import tf_session
+
+    # The verb declares its process a one-training process; restored after, for the tests that follow in this one.
+    monkeypatch.setattr(tf_session, "_release_when_idle", tf_session._release_when_idle)
+    monkeypatch.setenv(EXECUTOR_ENV, "spark")
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--json"]) == 2
+    assert "DIGIT_LAB_EXECUTOR='spark' is not an executor" in capsys.readouterr().err
+    assert RunStore().list() == []

@@ -22,8 +22,10 @@ trainings the run store deduplicated (scored submissions minus distinct runs, re
     python -m bench.classroom_load                          # 100 students, 20 browsers (about 5-10 minutes here)
     python -m bench.classroom_load --students 6 --browsers 2 --json
 
-Run as root for the cgroup; where it cannot be made the run says so and goes on uncapped. `--ray` reports whether
-classroom submissions can train on a Ray cluster at all (they cannot today; see `ray_note`). Bounded: every wait has
+Run as root for the cgroup; where it cannot be made the run says so and goes on uncapped. `--ray` starts a two-node
+Ray cluster on this machine (1 CPU per node) and sets DIGIT_LAB_EXECUTOR=ray and RAY_ADDRESS, so every submission
+trains through a job driver on the cluster; on 2 cores, run it with few students (`--students 6 --browsers 0`).
+Bounded: every wait has
 a deadline (`--minutes`); browsers, workers, server and cgroup are removed at the end; loopback only.
 """
 
@@ -32,7 +34,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import inspect
 import json
 import math
 import multiprocessing
@@ -68,7 +69,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=30, help="students pick seeds from 0..N-1 (default 30)")
     parser.add_argument("--minutes", type=float, default=9.0, help="deadline for the whole class (default 9)")
     parser.add_argument("--json", action="store_true", help="also write bench/results/classroom_load-<date>.json")
-    parser.add_argument("--ray", action="store_true", help="say whether submissions can train on a Ray cluster")
+    parser.add_argument(
+        "--ray",
+        action="store_true",
+        help="train the submissions on a two-node Ray cluster started here (1 CPU each); try with few --students",
+    )
     args = parser.parse_args(argv)
     if args.students < 1 or not 0 <= args.browsers <= args.students:
         parser.error(f"--browsers must be between 0 and --students ({args.students}); got {args.browsers}")
@@ -207,25 +212,49 @@ def report(summary: dict) -> str:
 # ------------------------------------------------------------------------------------------------ Ray
 
 
-def ray_note() -> str:
-    """Whether a classroom submission could train on a Ray cluster, read from the code path it takes."""
-    from engine import runs
-    from engine.classroom import scoring
+def start_cluster(notes: list[str]) -> list:
+    """`--ray`: a two-node Ray cluster on this machine (`ray start --head` and one `ray start --address`, 1 CPU
+    each, own ports and temp folders), and the environment an operator sets so the class's submissions train there
+    through job drivers: DIGIT_LAB_EXECUTOR=ray, RAY_ADDRESS, DIGIT_LAB_ALLOW_RAY=1 (hosted mode offers no Ray
+    without it). The server and the engine-path workers inherit it. Returns the nodes, for `stop_cluster`."""
+    from tests.executors.ray_cluster import NO_AUTH, start_node, stop_node
 
-    submission_uses_get_or_train = "get_or_train(" in inspect.getsource(scoring.score_submission)
-    get_or_train_uses_executor = "executor" in inspect.getsource(runs.get_or_train)
-    if submission_uses_get_or_train and not get_or_train_uses_executor:
-        return (
-            "--ray: not run. A classroom submission trains inside the server process: service.submit -> "
-            "scoring.score_submission -> engine.runs.get_or_train -> the training queue's slot -> train(); that path "
-            "takes no executor, so DIGIT_LAB_EXECUTOR=ray and RAY_ADDRESS change nothing for it (only job-driver "
-            "work — sweeps, cross-validation, compare — goes to Ray). A two-node figure would be the one-machine "
-            "figure relabelled, so none is given."
-        )
-    return (
-        "--ray: the submission path may now reach an executor (engine.runs.get_or_train mentions one); this bench "
-        "does not yet start a cluster for it — extend it with bench/ray_two_nodes.py's nodes."
+    started = time.monotonic()
+    head = start_node(1)
+    try:
+        worker = start_node(1, head_address=head.address)
+    except BaseException:
+        stop_node(head)
+        raise
+    os.environ.update({**NO_AUTH, "DIGIT_LAB_EXECUTOR": "ray", "RAY_ADDRESS": head.address, "DIGIT_LAB_ALLOW_RAY": "1"})
+    notes.append(
+        f"--ray: two Ray nodes on this machine (head {head.address} + one worker node, 1 CPU each) started in "
+        f"{time.monotonic() - started:.0f} s; DIGIT_LAB_EXECUTOR=ray, so every submission trains in a job driver "
+        "process on the cluster and the server (or worker process) scores it; the hosted server's training slots "
+        "still count each task in flight"
     )
+    return [head, worker]
+
+
+def stop_cluster(nodes: list) -> None:
+    from tests.executors.ray_cluster import stop_node
+
+    for node in reversed(nodes):
+        stop_node(node)
+
+
+def job_states(cache: Path) -> dict[str, int]:
+    """How the class's training jobs ended (`--ray`), read from their status files."""
+    from engine.jobs import job_status
+
+    states: dict[str, int] = {}
+    for folder in sorted((cache / "jobs").glob("*")):
+        try:
+            state = job_status(folder.name).state
+        except Exception:  # noqa: BLE001 - a malformed job folder is counted, not fatal
+            state = "unreadable"
+        states[state] = states.get(state, 0) + 1
+    return states
 
 
 def worker_budget(challenge_id: str, record) -> tuple[int, float]:
@@ -395,8 +424,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# A class at once: {args.students} students ({args.browsers} in browsers) on one hosted server")
     print(f"CPU: {cpu} · {os.cpu_count()} cores · started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     notes: list[str] = []
-    if args.ray:
-        notes.append(ray_note())
     browsers = args.browsers
     if browsers and not (CHROMIUM and DRIVER):
         notes.append(f"chromium/chromedriver are not installed: the {browsers} browser students use the engine path")
@@ -425,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         f"server's trainings wait forever)"
     )
 
+    nodes = start_cluster(notes) if args.ray else []
     try:
         cgroup: MemoryCgroup | None = MemoryCgroup(LIMIT_BYTES, f"digitlab-classroom-{os.getpid()}")
     except CgroupUnavailable as reason:
@@ -505,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         wall = time.monotonic() - started
         stop_server(server)
+        stop_cluster(nodes)
     if cgroup is not None:
         memory.update(
             cgroup_limit_mb=round(cgroup.limit / 1e6),
@@ -535,8 +564,12 @@ def main(argv: list[str] | None = None) -> int:
         locks={"max_epochs": MAX_EPOCHS, "max_train": MAX_TRAIN, "editable": ["epochs", "seed"]},
         submissions_in_database=len(records),
         submissions_by_status={s: sum(r.status == s for r in records) for s in {r.status for r in records}},
+        executor="ray (two nodes, 1 CPU each)" if args.ray else "local (the server's own training queue)",
+        ray_jobs=job_states(cache) if args.ray else None,
     )
     print(report(summary))
+    if args.ray:
+        print(f"\nTraining jobs on the Ray cluster, by how they ended: {summary['ray_jobs']}")
     failing = [s for s in students if s.errors]
     if failing:
         print("\nErrors (first 10 students):")

@@ -16,7 +16,7 @@ import streamlit as st
 from charts.training import training_curves
 from dashboard import links, services, state
 from engine.errors import DigitLabError, TrainingTooLarge
-from engine.executors import available_executors
+from engine.executors import available_executors, configured_executor
 from engine.memory_estimate import estimate_training
 from engine.progress import BatchProgress
 from engine.runs import get_or_train
@@ -361,6 +361,29 @@ def executor_choice(key: str) -> str:
         format_func=lambda n: labels.get(n, n),
         help="Ray runs folds or models as parallel tasks on a cluster, from a driver process of its own (the "
         "page follows it and survives a reload); results land in the same store.",
+    )
+
+
+def single_run_executor(key: str) -> str:
+    """Where one training runs: "local" unless the server is configured for Ray (`DIGIT_LAB_EXECUTOR=ray`), when a
+    'Run on' choice offers this server or the Ray cluster (a job driver of its own, see dashboard.job_panel)."""
+    try:
+        configured = configured_executor()
+    except DigitLabError as error:  # a bad setting is the operator's: said, and training stays on this server
+        st.warning(f"Training runs on this server: {plain(str(error))}", icon=":material/warning:")
+        return "local"
+    if configured != "ray":
+        return "local"
+    labels = {"local": "this server", "ray": "the Ray cluster"}
+    return st.radio(
+        "Run on",
+        ["local", "ray"],
+        index=1,
+        key=key,
+        format_func=lambda n: labels[n],
+        horizontal=True,
+        help="The Ray cluster trains it from a driver process of its own (this page follows it and survives a "
+        "reload); the run lands in the same store either way, with the same scores.",
     )
 
 

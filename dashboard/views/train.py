@@ -8,10 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from charts.training import training_curves
-from dashboard import components, services, state
+from dashboard import components, job_panel, services, state
 from engine.architectures import PRESETS, layer_table
 from engine.architectures.flops import describe_flops, run_training_flops
 from engine.errors import DigitLabError
+from engine.executors import RunTask
+from engine.jobs.single import train_request
 from engine.reports.recipe import to_keras_code
 from engine.runs import spec_summary
 from engine.training.augmentation import flip_notice
@@ -132,8 +134,22 @@ if selection.config is not None and selection.ready:
     flips_on_digits = flip_notice(config, selection.dataset.class_names)
     if flips_on_digits:
         st.warning(flips_on_digits, icon=":material/warning:")
-over_budget = ""
+task = None
 if selection.ready and stored is None:
+    task = RunTask.for_request(
+        selection.dataset, selection.spec, selection.config, preset=selection.preset, label="training"
+    )
+# With a Ray cluster configured, a training can run there, in a job driver of its own (never in this server); its
+# progress is followed here, and a reload or the link (?job=) finds it again.
+job_request, job = job_panel.current("train", [task.run_id] if task is not None else None)
+if task is not None and job is not None and job.state != "done":
+    st.markdown(f"**{components.plain(job_request.title)}**")
+    job_panel.follow(job_request, job)  # live progress, or how it ended with Resume
+    if not job.final:
+        st.stop()
+on_ray = components.single_run_executor("train_executor") == "ray" if stored is None else False
+over_budget = ""
+if selection.ready and stored is None and not on_ray:  # this machine's memory budget: Ray's nodes have their own
     over_budget = components.memory_note(selection)
 train_col, cancel_col = st.columns([1, 6])
 clicked = train_col.button(
@@ -149,6 +165,11 @@ if not selection.ready:
     st.info("Fix the problem shown above to enable training.")
 
 result_run, just_trained = stored, False
+if clicked and task is not None and on_ray:
+    title = f"Training {selection.label} on {selection.dataset_name}"
+    if job_panel.start(train_request(task, "ray", title)):
+        st.rerun()
+    st.stop()
 if clicked and stored is None and not over_budget:
     cancel_slot = cancel_col.empty()
     cancel_slot.button("Cancel", key="train_cancel", help="Stops training; nothing is stored.")
@@ -177,7 +198,13 @@ if result_run is None:
 state.open_run(result_run.run_id)
 state.set_page_param("run", result_run.run_id)
 meta = result_run.meta
-if just_trained:
+on_cluster = job is not None and job.state == "done" and job_request.tasks[0].run_id == result_run.run_id
+if on_cluster:  # this session's Ray job trained it: said as a fresh training, not as a find in the store
+    st.success(
+        f"Trained run `{result_run.run_id}` on the Ray cluster in {meta['train_seconds']:.1f} s and stored it.",
+        icon=":material/cloud_done:",
+    )
+elif just_trained:
     st.success(
         f"Trained run `{result_run.run_id}` in {meta['train_seconds']:.1f} s and stored it.",
         icon=":material/check_circle:",

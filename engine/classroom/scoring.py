@@ -27,11 +27,13 @@ from engine.classroom.spec import (
     check_challenge_spec,
 )
 from engine.datasets import Dataset, normalised
-from engine.datasets.views import CHALLENGE_ID, public_view_name, public_view_of
+from engine.datasets.views import CHALLENGE_ID, public_view_name, public_view_of, record_for
 from engine.errors import InvalidTestSplit, StoreError
 from engine.evaluation import accuracy, confusion_matrix
+from engine.executors.tasks import RunTask
+from engine.jobs.single import train_in_job
 from engine.progress import ProgressCallback
-from engine.runs import get_or_train, preset_request
+from engine.runs import RunResult, get_or_train, preset_request
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig, check_types
 from engine.training.data import transformed_dataset
@@ -270,11 +272,37 @@ def score_locked(
     split: SplitIndices,
     progress: ProgressCallback | None = None,
     store: RunStore | None = None,
+    executor: str = "local",
+    challenge_id: str = "",
 ) -> SubmissionScore:
     """`score_submission` for a caller that already built the public view and the locked request (the classroom's
     service checks the locks before taking a daily slot): the view's fingerprint hashes the whole training set, so
-    it is built once per submission."""
-    result = get_or_train(view, locked.spec, locked.config, progress=progress, store=store, preset=spec.preset)
+    it is built once per submission.
+
+    `executor` "ray": the run trains in a job driver of its own on the Ray cluster (`engine.jobs.single`), which
+    rebuilds the view from its record (`engine.datasets.views`); this process then scores it exactly as a
+    local run, from the stored run and the private images it alone reads.
+    """
+    if executor == "ray":
+        if not challenge_id:
+            raise InvalidChallenge("A submission trained on Ray needs its challenge id to rebuild the public view.")
+        # The view's record travels with the task: a driver or worker rebuilds the same public part from it (and
+        # checks the base data's fingerprint), whether or not it shares this server's cache.
+        record = record_for(dataset, spec.private_fraction, spec.split_seed)
+        task = RunTask.for_request(
+            view, locked.spec, locked.config, preset=spec.preset, label="submission", view=record.to_dict()
+        )
+        title = f"Submission to challenge {challenge_id}"
+        result = train_in_job(task, progress=progress, executor="ray", title=title, store=store)
+    else:
+        result = get_or_train(view, locked.spec, locked.config, progress=progress, store=store, preset=spec.preset)
+    return score_run(spec, view, locked, dataset, split, result)
+
+
+def score_run(
+    spec: ChallengeSpec, view: Dataset, locked: LockedRequest, dataset: Dataset, split: SplitIndices, result: RunResult
+) -> SubmissionScore:
+    """Score a submission's stored run (`result`, however it was trained) on the public and the private part."""
     run = result.run
 
     public_labels = run.test_labels()
@@ -318,5 +346,6 @@ __all__ = [
     "public_view",
     "public_view_name",
     "score_locked",
+    "score_run",
     "score_submission",
 ]

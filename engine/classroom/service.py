@@ -49,6 +49,7 @@ from engine.classroom.split import HiddenSplit, hidden_split
 from engine.classroom.tokens import looks_like_token, new_token, token_digest, tokens_match
 from engine.datasets import Dataset, load_dataset, views
 from engine.errors import DatasetUnavailable
+from engine.executors import configured_executor
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.runs import preset_request, run_id_for
 from engine.store.disk import disk_guard, write_json_atomically
@@ -348,6 +349,9 @@ def submit(
     if record.is_closed(now):
         raise ClassroomError(f"Challenge {challenge_id} is closed; it takes no more submissions.")
     spec = record.spec
+    # "ray": the run trains on the Ray cluster through a job driver; scoring stays here (the private part's scores
+    # never leave this process). Checked before a daily slot is taken, like everything that can refuse.
+    executor = configured_executor()
     dataset, split = challenge_data(spec)
     view = public_view(dataset, split, challenge_id)
     record_public_view(challenge_id, spec, dataset)  # a challenge made before views were recorded gets its record
@@ -376,7 +380,16 @@ def submit(
         return progress(event) if progress is not None else None  # True from the caller still stops the training
 
     try:
-        score = score_locked(spec, view, locked, dataset, split, progress=progress_and_status)
+        score = score_locked(
+            spec,
+            view,
+            locked,
+            dataset,
+            split,
+            progress=progress_and_status,
+            executor=executor,
+            challenge_id=challenge_id,
+        )
     except Exception as error:  # noqa: BLE001 - kept as the submission's failure, then raised to the caller
         store.record_score(submission.submission_id, "failed", message=str(error)[:500])
         raise

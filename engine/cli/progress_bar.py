@@ -21,7 +21,7 @@ class _ProgressBar:
         width = 30
         filled = int(width * event.fraction_done)
         extra = ""
-        if event.stage == "epoch":
+        if event.stage == "epoch" and event.metrics:  # a job's epochs come without metrics
             m = event.metrics
             extra = f" loss {m.get('loss', float('nan')):.4f} acc {m.get('accuracy', float('nan')):.4f}"
             if "val_accuracy" in m:

@@ -14,7 +14,9 @@ from engine.cli.progress_bar import _ProgressBar
 from engine.cli.requests import _executor, _executor_argument, _request, _training_arguments
 from engine.crossval import cross_validate
 from engine.datasets import load_dataset
+from engine.executors import RunTask, check_executor_allowed, configured_executor
 from engine.jobs.driver import run_job
+from engine.jobs.single import train_in_job
 from engine.memory_estimate import estimate_training
 from engine.runs import get_or_train
 from engine.store import StoredRun
@@ -25,6 +27,7 @@ from engine.training_queue import training_queue
 def _add_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a preset on a dataset (or answer from the store)")
     _training_arguments(train)
+    _executor_argument(train)
     train.set_defaults(handler=_train)
 
 
@@ -69,9 +72,18 @@ COMMANDS = {"train": _add_train, "memory": _add_memory, "cv": _add_cv, "study": 
 def _train(args: argparse.Namespace) -> None:
     one_training_process()  # the process ends after this run: nothing to release for a next one
 
+    # Checked before the request: a bad DIGIT_LAB_EXECUTOR is said at once, whatever the request.
+    executor = args.executor or configured_executor()
+    check_executor_allowed(executor)
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)
-    result = get_or_train(dataset, spec, config, progress=bar.epoch, preset=preset)
+    if executor == "ray":
+        # A job driver process of its own connects to Ray (RAY_ADDRESS's cluster, else a local instance); this
+        # process follows it and reads the run from the store.
+        task = RunTask.for_request(dataset, spec, config, preset=preset, label="training")
+        result = train_in_job(task, progress=bar.epoch, executor="ray")
+    else:
+        result = get_or_train(dataset, spec, config, progress=bar.epoch, preset=preset)
     bar.close()
     out = _run_json(result.run, result.cached, result.seconds)
     if not result.stored:

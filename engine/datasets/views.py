@@ -270,9 +270,27 @@ def view_status(name: str) -> tuple[bool, str]:
 def load_view(name: str, load_base: Callable[[str], Dataset]) -> Dataset:
     """The view `name`, rebuilt from its record: the base loaded with `load_base` (the registry's `load_dataset`),
     its fingerprint checked against the record's, the public part recomputed with the recorded fraction and seed."""
-    record = read_record(name)
+    return _rebuilt(name, read_record(name), load_base)
+
+
+def view_from_record(name: str, raw: object, load_base: Callable[[str], Dataset]) -> Dataset:
+    """The view `name` rebuilt from a record carried with a task (`engine.executors.RunTask.view`) instead of the
+    one in this machine's cache: a job driver or a Ray worker on another machine has none. The record is untrusted
+    and checked as a read one is; `DatasetUnavailable` when it is damaged or names another base."""
+    try:
+        record = ViewRecord.from_dict(raw)
+    except ValueError as problem:
+        raise DatasetUnavailable(
+            f"The record carried for dataset view {str(name)[:120]} is damaged: {problem}."
+        ) from None
+    if not is_view_name(name) or _challenge_of(name, record.base) is None:
+        raise DatasetUnavailable(f"The record carried for dataset view {str(name)[:120]} names another base dataset.")
+    return _rebuilt(name, record, load_base)
+
+
+def _rebuilt(name: str, record: ViewRecord, load_base: Callable[[str], Dataset]) -> Dataset:
     challenge_id = _challenge_of(name, record.base)
-    assert challenge_id is not None  # read_record checked it
+    assert challenge_id is not None  # both callers checked it
     base = load_base(record.base)
     if base.fingerprint != record.base_fingerprint:
         raise DatasetUnavailable(

@@ -78,6 +78,24 @@ def available_executors() -> list[str]:
     return [name for name in EXECUTORS if name != "ray" or (ray_available() and ray_allowed())]
 
 
+def configured_executor() -> str:
+    """Where this server sends single trainings and jobs by default: `$DIGIT_LAB_EXECUTOR` ("local" when unset or
+    empty, else "local" or "ray"), checked without importing Ray. `ExecutorUnavailable` with one line of advice for
+    another value, for Ray when it is not installed, or on a hosted server that does not allow it."""
+    raw = os.environ.get(EXECUTOR_ENV, "")
+    name = raw.strip().lower() or "local"
+    if name not in EXECUTORS:
+        raise ExecutorUnavailable(
+            f"{EXECUTOR_ENV}={raw.strip()[:20]!r} is not an executor; set it to {' or '.join(EXECUTORS)} (or unset)."
+        )
+    check_executor_allowed(name)
+    if name == "ray" and not ray_available():
+        raise ExecutorUnavailable(
+            f"{EXECUTOR_ENV}=ray, but Ray is not installed here: pip install -r requirements-ray.txt, or unset it."
+        )
+    return name
+
+
 _instances: dict[str, Executor] = {}
 
 
@@ -126,9 +144,11 @@ __all__ = [
     "TaskOutcome",
     "TasksFailed",
     "ALLOW_RAY_ENV",
+    "EXECUTOR_ENV",
     "available_executors",
     "batch_relay",
     "check_executor_allowed",
+    "configured_executor",
     "get_executor",
     "raise_for_failures",
     "ray_allowed",

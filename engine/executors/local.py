@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from engine.datasets import load_dataset
-from engine.executors.tasks import DatasetMismatch, EventCallback, RunTask, TaskEvent, TaskOutcome
+from engine.executors.tasks import DatasetMismatch, EventCallback, RunTask, TaskEvent, TaskOutcome, load_task_dataset
 from engine.progress import ProgressEvent
 from engine.runs import get_or_train
 from engine.store import RunStore
@@ -36,7 +35,7 @@ class LocalExecutor:
             emit("running")
             dataset = task.data
             if dataset is None:
-                dataset = load_dataset(task.dataset, task.local_path)
+                dataset = load_task_dataset(task)
             if dataset.fingerprint != task.fingerprint:
                 raise DatasetMismatch(
                     f"{task.label or task.dataset}: dataset {task.dataset!r} here has fingerprint "

@@ -48,7 +48,7 @@ from engine.store import RunStore
 from engine.training_queue import training_queue
 
 POLL_SECONDS = 0.2  # how often the driver drains progress messages while tasks run
-# Environment a worker needs from the driver when they share a machine (a local Ray instance).
+# Environment a worker needs from the driver (with the cache folder, `worker_env`).
 _FORWARDED_ENV = (
     "DIGIT_LAB_MNIST_DIR",
     "DIGIT_LAB_FASHION_MNIST_DIR",
@@ -58,6 +58,16 @@ _FORWARDED_ENV = (
     "DIGIT_LAB_MAX_TRAIN_EXAMPLES",
     "DIGIT_LAB_MAX_PARAMETERS",
 )
+
+
+def worker_env() -> dict[str, str]:
+    """What every worker gets of this driver's environment, on a local instance and on a cluster alike: the cache
+    (datasets are read and downloaded there: the same path on every node, or one each node can create), where the
+    MNIST files are, the hosted caps (a worker validates a task again) and TensorFlow's log level. Not the
+    classroom's database URL: a worker only trains and returns the run's files, and the server scores."""
+    env = {settings.CACHE_ENV: str(settings.cache_dir().resolve())}
+    env.update({k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ})
+    return env
 
 
 def import_ray() -> ModuleType:
@@ -101,14 +111,18 @@ class RayExecutor:
         if ray.is_initialized():
             return ray
         engine_dir = Path(__file__).resolve().parent.parent
+        env = worker_env()
         if os.environ.get("RAY_ADDRESS"):
             # A cluster's workers may not have this repository: ship the engine package with the job. Its
             # dependencies (requirements.txt) must be installed there.
-            ray.init(runtime_env={"py_modules": [str(engine_dir)]}, log_to_driver=False, logging_level=logging.WARNING)
+            ray.init(
+                runtime_env={"py_modules": [str(engine_dir)], "env_vars": env},
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+            )
         else:
             path = os.pathsep.join(p for p in (str(engine_dir.parent), os.environ.get("PYTHONPATH", "")) if p)
-            env = {"PYTHONPATH": path, settings.CACHE_ENV: str(settings.cache_dir())}
-            env.update({k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ})
+            env["PYTHONPATH"] = path
             ray.init(
                 num_cpus=self.num_cpus,
                 include_dashboard=False,

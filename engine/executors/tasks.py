@@ -21,6 +21,7 @@ from typing import Any
 from engine.architectures.spec import ModelSpec
 from engine.datasets import Dataset, load_dataset
 from engine.datasets.memo import memoised_items
+from engine.datasets.views import view_from_record
 from engine.errors import DigitLabError, StoreError
 from engine.progress import BatchCallback, BatchProgress, ProgressEvent
 from engine.runs import RUN_FILES, RunResult, run_id_for, train_and_write, versions
@@ -78,6 +79,9 @@ class RunTask:
     preset: str = ""  # label kept in the run's meta only
     run_id: str = ""  # the store key the driver computed (engine.runs.run_id_for)
     label: str = ""  # for progress messages: "fold 2/5", "seed003-m4"
+    # The record of the dataset view the run trains on (`engine.datasets.views`: a challenge's public part, whose
+    # name is `dataset`), so that a process without this server's cache rebuilds it; None for any other dataset.
+    view: dict | None = field(default=None, hash=False)
     # The driver's in-memory Dataset: used by the local executor (so transformed datasets keep working) and
     # dropped before a task leaves the process (`portable`).
     data: Any = field(default=None, hash=False, compare=False, repr=False)
@@ -91,7 +95,10 @@ class RunTask:
         preset: str = "",
         label: str = "",
         local_path: str | os.PathLike | None = None,
+        view: dict | None = None,
     ) -> RunTask:
+        """The task for training (dataset, spec, config). With `view`, `dataset` is a dataset view and `view` its
+        record (`engine.datasets.views.ViewRecord.to_dict`), from which another process rebuilds it."""
         if local_path is None:
             local_path = dataset_local_path(dataset)
         return cls(
@@ -103,6 +110,7 @@ class RunTask:
             preset=preset,
             run_id=run_id_for(dataset, spec, config),
             label=label,
+            view=view,
             data=dataset,
         )
 
@@ -203,6 +211,14 @@ class TaskOutcome:
         return RunResult(self.run, self.cached, self.seconds)
 
 
+def load_task_dataset(task: RunTask) -> Dataset:
+    """The dataset `task` trains on, loaded here: the registry's (or the local path's), or the view its record
+    describes."""
+    if task.view is None:
+        return load_dataset(task.dataset, task.local_path)
+    return view_from_record(task.dataset, task.view, load_dataset)
+
+
 def dataset_local_path(dataset: Dataset) -> str | None:
     """The local path `dataset` was loaded from, when it is the very object `load_dataset` returned for one.
 
@@ -262,7 +278,7 @@ def _execute(task: RunTask, shared_store: bool, report: Callable[[dict], None] |
     if report is not None:
         report({"status": "running", "worker": worker})
     _inject_fault()
-    dataset = load_dataset(task.dataset, task.local_path)
+    dataset = load_task_dataset(task)
     if dataset.fingerprint != task.fingerprint:
         raise DatasetMismatch(
             f"The worker {worker} loaded dataset {task.dataset!r}"

@@ -96,8 +96,12 @@ def start_driver(job_id: str) -> int:
     return process.pid
 
 
-def driver_alive(pid: int, job_id: str) -> bool:
-    """Whether `pid` is a live (not zombie) process running this job's driver (so a reused pid does not count)."""
+def driver_alive(pid: int, job_id: str, starting: bool = False) -> bool:
+    """Whether `pid` is a live (not zombie) process running this job's driver (so a reused pid does not count).
+
+    `starting`: the job was just started by this pid's parent, which may not have exec'd the driver yet (between
+    fork and exec the child still carries the parent's command line): any live process counts.
+    """
     if pid <= 0:
         return False
     proc = Path(f"/proc/{pid}")
@@ -106,7 +110,7 @@ def driver_alive(pid: int, job_id: str) -> bool:
             stat = (proc / "stat").read_text()
             if stat[stat.rindex(")") + 2 :].startswith(("Z", "X")):
                 return False
-            return job_id.encode() in (proc / "cmdline").read_bytes()
+            return starting or job_id.encode() in (proc / "cmdline").read_bytes()
         except OSError:
             return False
     return process_exists(pid) and sys.platform != "linux"  # no /proc entry on Linux: gone
@@ -120,7 +124,9 @@ def job_status(job_id: str, store: RunStore | None = None) -> JobStatus:
     if status.final:
         return status
     pid = status.pid or read_pid(job_id)
-    if driver_alive(pid, job_id):
+    # A job "starting" within its grace period was started moments ago: its pid is fresh, not a reused one.
+    starting = status.state == "starting" and time.time() - status.started < STARTING_GRACE_SECONDS
+    if driver_alive(pid, job_id, starting=starting):
         return status
     if status.state == "starting" and not pid and time.time() - status.started < STARTING_GRACE_SECONDS:
         return status

@@ -16,6 +16,7 @@ this driver, not the server every visitor uses. The driver
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -26,11 +27,10 @@ from dataclasses import replace
 from types import FrameType, ModuleType
 from typing import Any, cast
 
-from engine.datasets import load_dataset
 from engine.errors import DigitLabError, TrainingCancelled
 from engine.executors import TasksFailed, get_executor, raise_for_failures
 from engine.executors.ray_executor import RayExecutor
-from engine.executors.tasks import DatasetMismatch, TaskEvent
+from engine.executors.tasks import DatasetMismatch, TaskEvent, load_task_dataset
 from engine.jobs.records import (
     InvalidJob,
     JobRequest,
@@ -171,9 +171,9 @@ def checked_tasks(request: JobRequest) -> list:
     loaded: dict = {}
     checked = []
     for number, task in enumerate(request.tasks, 1):
-        where = (task.dataset, task.local_path)
+        where = (task.dataset, task.local_path, json.dumps(task.view, sort_keys=True))
         if where not in loaded:
-            loaded[where] = load_dataset(task.dataset, task.local_path)
+            loaded[where] = load_task_dataset(task)
         dataset = loaded[where]
         if dataset.fingerprint != task.fingerprint:
             raise DatasetMismatch(

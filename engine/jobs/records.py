@@ -35,7 +35,7 @@ JOB_STATES = ("starting", "running", "done", "failed", "cancelled", "cluster_los
 FINAL_STATES = ("done", "failed", "cancelled", "cluster_lost", "driver_lost")
 # Per run: "waiting" (not submitted yet), then the executor's statuses (engine.executors.TaskEvent).
 RUN_STATES = ("waiting", "queued", "running", "training", "done", "cached", "failed")
-JOB_KINDS = ("cv", "study", "sweep")
+JOB_KINDS = ("cv", "study", "sweep", "train")  # "train": one training (Train page, classroom, CLI)
 _MAX_RECORD_BYTES = 2_000_000  # a request or status of MAX_TASKS tasks is well under this
 MAX_TASKS = 200  # a job file holding more is refused: no page or CLI verb makes one that large
 
@@ -111,6 +111,7 @@ class JobRequest:
                 or not isinstance(item.get("spec"), dict)
                 or not isinstance(item.get("config"), dict)
                 or not isinstance(item.get("local_path"), str | None)
+                or not isinstance(item.get("view"), dict | None)
             ):
                 raise InvalidJob(f"Task {number} of the job request is malformed.")
             parsed.append(
@@ -119,6 +120,7 @@ class JobRequest:
                     local_path=item.get("local_path"),
                     spec=item["spec"],
                     config=item["config"],
+                    view=item.get("view"),
                 )
             )
         return cls(data["kind"], data["noun"][:40], data["title"][:200], data["executor"], tuple(parsed))

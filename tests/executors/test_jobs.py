@@ -169,3 +169,28 @@ def test_a_job_on_a_full_disk_is_not_started_and_says_why(monkeypatch, digits):
     with pytest.raises(records.JobNotWritten, match="is full"):
         start_job(fold_request(digits, k=2))
     assert started == []  # no driver for a job whose request was never written
+
+
+def test_a_driver_between_fork_and_exec_is_still_starting_not_lost(digits):
+    """Right after `start_job` the driver's pid may still run the parent's program (fork, not yet exec): a job
+    followed at once (`train_in_job`) must not read that as a lost driver. Past the grace period, or once the job
+    says "running", a process that is not its driver is a lost driver again (a reused pid)."""
+    import time
+
+    from engine.jobs import STARTING_GRACE_SECONDS
+
+    request = fold_request(digits, k=2, seed=6)
+    stand_in = subprocess.Popen(["sleep", "60"])  # a live process whose command line does not name the job
+    try:
+        job_id = written("e" * 16, request, state="starting", pid=stand_in.pid, started=time.time())
+        assert job_status(job_id).state == "starting"
+        long_ago = time.time() - STARTING_GRACE_SECONDS - 1
+        written(job_id, request, state="starting", pid=stand_in.pid, started=long_ago)
+        assert job_status(job_id).state == "driver_lost"
+        written(job_id, request, state="running", pid=stand_in.pid, started=time.time())
+        assert job_status(job_id).state == "driver_lost"
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+    written(job_id, request, state="starting", pid=stand_in.pid, started=time.time())
+    assert job_status(job_id).state == "driver_lost"  # a dead pid is lost at once, grace or not

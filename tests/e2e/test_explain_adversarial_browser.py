@@ -106,11 +106,8 @@ def _plotted(driver, chart) -> tuple[list[float], list[float]]:
 
 
 def _slider(driver, label: str):
-    """The thumb (role=slider) of the Streamlit slider labelled `label`."""
-    for box in driver.find_elements("css selector", '[data-testid="stSlider"]'):
-        if box.find_element("css selector", '[data-testid="stWidgetLabel"]').text.strip() == label:
-            return box.find_element("css selector", '[role="slider"]')
-    raise AssertionError(f"no slider labelled {label!r}")
+    """The range input of the Streamlit slider labelled `label` (its min, max and value are the widget's range)."""
+    return driver.find_element("css selector", f'[data-testid="stSlider"] input[type="range"][aria-label="{label}"]')
 
 
 def _no_exception(driver) -> None:
@@ -122,6 +119,7 @@ def _no_exception(driver) -> None:
 def test_an_adversarial_link_draws_the_curve_and_gallery_and_reruns_on_a_new_attack(
     trained_cache, served, oracle_accuracy
 ):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
     from engine.limits import AdversarialLimits
@@ -136,6 +134,10 @@ def test_an_adversarial_link_draws_the_curve_and_gallery_and_reruns_on_a_new_att
         chart = _until(driver, lambda d: _curve(d, "FGSM"))
         # The link's settings reached the widgets: 3 points from 0 to 0.2, all 360 test images.
         assert "Test accuracy under FGSM (360 images)" in chart.text
+        assert [_slider(driver, label).get_attribute("value") for label in ("Largest eps", "Points on the curve")] == [
+            "0.2",
+            "3",
+        ]
         # The gallery: the perturbed images at the largest eps (the default shown), one chart each.
         _until(driver, lambda d: len(_gallery_titles(d)) == AdversarialLimits().gallery_per_eps, 120)
         wait_text(driver, "at eps 0.2 (", timeout=60)  # a gallery caption: "... at eps 0.2 (fooled)."
@@ -166,8 +168,8 @@ def test_an_adversarial_link_draws_the_curve_and_gallery_and_reruns_on_a_new_att
 
         # One step less on "Largest eps" (0.01 a key press): the curve ends at 0.19 and the caption says so.
         thumb = _slider(driver, "Largest eps")
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", thumb)
-        thumb.send_keys(Keys.ARROW_LEFT)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", thumb)
+        ActionChains(driver).send_keys(Keys.ARROW_LEFT).perform()
         wait_text(driver, "at eps 0.19. An image fooled", timeout=180)
         chart = _until(driver, lambda d: (c := _curve(d, "PGD")) is not None and _plotted(d, c)[0][-1] == 0.19 and c)
         _no_exception(driver)
@@ -208,10 +210,10 @@ def test_hosted_mode_caps_the_adversarial_sliders(trained_cache, tmp_path, monke
         body = driver.find_element("tag name", "body").text
         assert "The link's steps = 50 was not used" in body and "The link's attacked = 300 was not used" in body
         steps, images = _slider(driver, "PGD steps"), _slider(driver, "Test images attacked")
-        assert int(float(steps.get_attribute("aria-valuemax"))) == hosted.max_steps
-        assert int(float(images.get_attribute("aria-valuemax"))) == hosted.max_images
-        assert int(float(images.get_attribute("aria-valuenow"))) <= hosted.max_images
-        assert f"({int(float(images.get_attribute('aria-valuenow'))):,} images)" in _curve(driver, "PGD").text
+        assert int(float(steps.get_attribute("max"))) == hosted.max_steps
+        assert int(float(images.get_attribute("max"))) == hosted.max_images
+        assert int(float(images.get_attribute("value"))) <= hosted.max_images
+        assert f"({int(float(images.get_attribute('value'))):,} images)" in _curve(driver, "PGD").text
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "explain-adversarial-hosted.png"))
     finally:

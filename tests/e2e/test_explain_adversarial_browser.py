@@ -200,6 +200,7 @@ def test_hosted_mode_caps_the_adversarial_sliders(trained_cache, tmp_path, monke
     hosted = adversarial_limits()  # what the hosted server's engine allows
     monkeypatch.delenv("DIGIT_LAB_HOSTED")
     assert hosted.max_steps < adversarial_limits().max_steps and hosted.max_images < 360  # the caps bite here
+    assert (hosted.max_steps, hosted.max_images) == (20, int(HOSTED_IMAGES))  # the documented hosted steps, the env's
 
     cache, run_id = trained_cache
     log_path = tmp_path / "streamlit.log"

@@ -23,7 +23,7 @@ def adversarial_curve(
             y=[float(a) for a in accuracy],
             mode="lines+markers",
             name=f"{name}: fooled at any eps up to this one",
-            hovertemplate="eps %{x:g}: accuracy %{y:.1%}<extra></extra>",
+            hovertemplate="eps %{x:~g}: accuracy %{y:.1%}<extra></extra>",
         )
     )
     if any(abs(float(r) - float(a)) > 1e-12 for r, a in zip(raw_accuracy, accuracy, strict=True)):
@@ -34,7 +34,7 @@ def adversarial_curve(
                 mode="lines+markers",
                 line={"dash": "dot"},
                 name=f"{name}: this eps alone",
-                hovertemplate="eps %{x:g}: raw accuracy %{y:.1%}<extra></extra>",
+                hovertemplate="eps %{x:~g}: raw accuracy %{y:.1%}<extra></extra>",
             )
         )
     figure.update_layout(

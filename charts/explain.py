@@ -63,7 +63,7 @@ def robustness_curves(
                 y=[float(accuracy[i]) for i in order],
                 mode="lines+markers",
                 name=label,
-                hovertemplate="level %{x:g}: accuracy %{y:.1%}<extra></extra>",
+                hovertemplate="level %{x:~g}: accuracy %{y:.1%}<extra></extra>",
             )
         )
     figure.update_layout(

@@ -7,14 +7,13 @@ import streamlit as st
 
 from charts.adversarial import adversarial_curve
 from charts.inspect import input_image
-from dashboard import components, services
+from dashboard import components, links, services
 from dashboard.views.explain_run import ExplainedRun
+from dashboard.views.explain_view import VIEW
 from engine.errors import DigitLabError
 from engine.limits import adversarial_limits
 from engine.probes.adversarial import METHODS, AdversarialResult, AdversarialSpec, adversarial_examples
 
-DEFAULT_EPS_MAX = 0.3  # the usual MNIST budget (Madry et al.); digits models fall well before it
-DEFAULT_POINTS = 7
 DEFAULT_STEPS = 10
 DEFAULT_IMAGES = 500  # a quick curve on MNIST; all of digits' 360 test images
 NAMES = {"fgsm": "FGSM (one step)", "pgd": "PGD (iterated, from the FGSM point)"}
@@ -42,13 +41,15 @@ def _clamp(key: str, low, high) -> None:
 def show_adversarial(ex: ExplainedRun) -> None:
     limits = adversarial_limits()
     method = st.radio(
-        "Attack", METHODS, horizontal=True, key="adv_method", format_func=NAMES.get,
+        "Attack", METHODS, horizontal=True, key=links.seeded(VIEW, "adv_method"), format_func=NAMES.get,
         help="Both change every pixel by at most eps (L-infinity) in the direction that raises the model's loss; "
         "PGD keeps stepping and projecting back, so it finds mistakes FGSM misses.",
     )  # fmt: skip
     left, middle, right = st.columns(3)
-    eps_max = left.slider("Largest eps", 0.01, 1.0, DEFAULT_EPS_MAX, 0.01, key="adv_eps_max")
-    points = middle.slider("Points on the curve", 2, limits.max_epsilons, DEFAULT_POINTS, key="adv_eps_points")
+    # Defaults through session state, never as `value`: a link or a kept view writes these keys (links.seeded).
+    # The view's eps 0.3 is the usual MNIST budget (Madry et al.); digits models fall well before it.
+    eps_max = left.slider("Largest eps", 0.01, 1.0, step=0.01, key=links.seeded(VIEW, "adv_eps_max"))
+    points = middle.slider("Points on the curve", 2, limits.max_epsilons, key=links.seeded(VIEW, "adv_eps_points"))
     most_images = min(limits.max_images, ex.n_test)
     components.link_view_check(
         "attacked",
@@ -57,14 +58,16 @@ def show_adversarial(ex: ExplainedRun) -> None:
         f"this run's test set has {ex.n_test:,} images"
         + (f" and the cap is {limits.max_images:,}" if limits.max_images < ex.n_test else ""),
     )
+    st.session_state.setdefault("adv_images", min(DEFAULT_IMAGES, most_images))  # this run's, not the view's
     images = right.slider(
-        "Test images attacked", 1, most_images, min(DEFAULT_IMAGES, most_images), key="adv_images",
+        "Test images attacked", 1, most_images, key="adv_images",
         help="A seeded subset when fewer than all; eps 0 is then the stored accuracy on those images.",
     )  # fmt: skip
     steps = DEFAULT_STEPS
     if method == "pgd":
+        st.session_state.setdefault("adv_steps", min(DEFAULT_STEPS, limits.max_steps))
         _clamp("adv_steps", 1, limits.max_steps)
-        steps = st.slider("PGD steps", 1, limits.max_steps, min(DEFAULT_STEPS, limits.max_steps), key="adv_steps")
+        steps = st.slider("PGD steps", 1, limits.max_steps, key="adv_steps")
     spec = AdversarialSpec(method, epsilons_for(eps_max, points), steps, None, images)
     try:
         result = _attack(ex.run.run_id, services.stored_copy(ex.run), spec)

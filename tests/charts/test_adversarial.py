@@ -14,3 +14,10 @@ def test_the_curve_plots_the_numbers_given_and_the_raw_line_only_where_it_differ
     differs = adversarial_curve([0, 0.1, 0.2], [0.9, 0.5, 0.2], [0.9, 0.5, 0.3], "pgd", 1000)
     assert len(differs.data) == 2 and list(differs.data[1].y) == [0.9, 0.5, 0.3]
     assert differs.data[1].line.dash == "dot" and "1,000 images" in differs.layout.title.text
+
+
+def test_hover_names_eps_as_typed_not_padded_to_six_digits():
+    # Plotly's d3 "g" (unlike Python's) keeps trailing zeros: eps 0 hovered as "0.00000". "~g" trims them.
+    figure = adversarial_curve([0, 0.1, 0.2], [0.9, 0.5, 0.2], [0.9, 0.5, 0.3], "pgd", 360)
+    for trace in figure.data:
+        assert "%{x:~g}" in trace.hovertemplate and "%{x:g}" not in trace.hovertemplate

@@ -51,3 +51,30 @@ def test_other_pages_raise_no_duplication_warning_on_a_rerun(with_trained_run, d
     app.run()
     assert not app.exception
     assert not duplication_warnings, duplication_warnings
+
+
+@pytest.mark.parametrize("hosted", [False, True])
+def test_adversarial_settings_from_a_link_raise_no_duplication_warning(
+    with_trained_run, duplication_warnings, monkeypatch, hosted
+):
+    if hosted:
+        monkeypatch.setenv("DIGIT_LAB_HOSTED", "1")
+    query = {"run": with_trained_run, "tab": "Adversarial", "attack": "pgd", "eps_max": "0.05", "eps_points": "2"}
+    query |= {"steps": "3", "attacked": "40"}
+    app = open_page("views/explain.py", query=query)
+    assert not app.exception
+    app.run()  # a rerun: `keep_view_state` writes each kept value back through session state
+    assert not app.exception
+    values = [app.slider(key=k).value for k in ("adv_eps_max", "adv_eps_points", "adv_steps", "adv_images")]
+    assert values == [0.05, 2, 3, 40] and app.radio(key="adv_method").value == "pgd"
+    assert not [key for key in duplication_warnings if key.startswith("adv_")], duplication_warnings
+
+
+def test_adversarial_widgets_open_at_their_defaults_without_a_link(with_trained_run, duplication_warnings):
+    app = open_page("views/explain.py", query={"run": with_trained_run, "tab": "Adversarial"})
+    assert not app.exception
+    app.radio(key="adv_method").set_value("pgd").run()
+    assert not app.exception
+    values = [app.slider(key=k).value for k in ("adv_eps_max", "adv_eps_points", "adv_steps", "adv_images")]
+    assert values == [0.3, 7, 10, 360]  # the usual MNIST budget, 7 points, 10 steps, all digits' 360 test images
+    assert not [key for key in duplication_warnings if key.startswith("adv_")], duplication_warnings

@@ -176,7 +176,9 @@ def unstored_run(run_id: str) -> StoredRun | None:
 
 
 # The files a trained run consists of, besides the store's own meta.json and manifest.json.
-RUN_FILES = ("model.keras", "history.json", "test_probabilities.npy", "test_labels.npy")
+RUN_FILES = ("model.keras", "history.json", "test_probabilities.npy", "test_labels.npy", "epoch_predictions.npy")
+# Files a run has only when they were recorded (`engine.training.fit.records_dynamics`).
+OPTIONAL_RUN_FILES = ("train_dynamics.npy",)
 
 
 def write_run(
@@ -188,7 +190,8 @@ def write_run(
     preset: str,
     result: TrainingResult,
 ) -> dict:
-    """Write a finished training's files (`RUN_FILES`) into `folder` and return the run's meta dict.
+    """Write a finished training's files (`RUN_FILES`, and those of `OPTIONAL_RUN_FILES` it recorded) into `folder`
+    and return the run's meta dict.
 
     Shared by `get_or_train` and the executors' workers (`engine.executors`), so a run trained anywhere is
     stored byte-for-byte the same way.
@@ -197,6 +200,12 @@ def write_run(
     result.model.save(folder / "model.keras")
     np.save(folder / "test_probabilities.npy", result.test_probabilities, allow_pickle=False)
     np.save(folder / "test_labels.npy", result.test_labels, allow_pickle=False)
+    predictions = result.epoch_predictions
+    if predictions is None:  # no epoch finished (a run of zero epochs cannot be asked for; kept well-formed anyway)
+        predictions = np.zeros((0, len(result.test_labels)), np.uint8)
+    np.save(folder / "epoch_predictions.npy", predictions, allow_pickle=False)
+    if result.train_dynamics is not None:
+        np.save(folder / "train_dynamics.npy", result.train_dynamics, allow_pickle=False)
     (folder / "history.json").write_text(json.dumps(result.history))
     return _meta(run_id, dataset, spec, config, preset, result)
 

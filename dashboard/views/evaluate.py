@@ -125,6 +125,17 @@ if not wrong.empty:
     )
     st.session_state.setdefault("eval_inspect", int(listed.iloc[0]))
 
+# The confusion matrix's epoch: one of this run's epochs, the stored model's by default.
+epochs_run = len(history["epochs"]) if history else 0
+components.link_view_check(
+    "epoch",
+    ("eval_epoch",),
+    st.session_state.get("eval_epoch", 1) in range(1, epochs_run + 1),
+    f"this run has {epochs_run} epochs",
+)
+if epochs_run and st.session_state.get("eval_epoch") not in range(1, epochs_run + 1):
+    st.session_state["eval_epoch"] = int(history.get("restored_epoch") or epochs_run)
+
 # Keyed, and rerun on change: the open tab is part of the link (`evaluate_view.VIEW`), and only the open tab's
 # content is computed and drawn (eight tabs' figures on every rerun made each page switch cost seconds).
 tabs = st.tabs(list(TABS), key="eval_tab", on_change="rerun")

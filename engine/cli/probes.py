@@ -1,4 +1,5 @@
-"""The verbs that probe one stored run's model: `calibration`, `robustness`, `explain` and `embedding-map`."""
+"""The verbs that probe one stored run's model: `calibration`, `robustness`, `explain` and `embedding-map`; and
+those that read what it recorded after each epoch: `confusion`."""
 
 from __future__ import annotations
 
@@ -59,11 +60,20 @@ def _add_embedding_map(commands: argparse._SubParsersAction) -> None:
     embedding_map.set_defaults(handler=_embedding_map)
 
 
+def _add_confusion(commands: argparse._SubParsersAction) -> None:
+    confusion = commands.add_parser("confusion", help="a run's test-set confusion matrix after one epoch")
+    confusion.add_argument("run_id")
+    confusion.add_argument("--epoch", type=int, help="1-based (default: the stored model's epoch, normally the last)")
+    confusion.add_argument("--json", action="store_true")
+    confusion.set_defaults(handler=_confusion)
+
+
 COMMANDS = {
     "calibration": _add_calibration,
     "robustness": _add_robustness,
     "explain": _add_explain,
     "embedding-map": _add_embedding_map,
+    "confusion": _add_confusion,
 }
 
 
@@ -128,3 +138,20 @@ def _embedding_map(args: argparse.Namespace) -> None:
     if result.explained_variance:
         print(f"variance on the two axes: {result.explained_variance[0]:.1%}, {result.explained_variance[1]:.1%}")
     print(f"{int(result.mistakes.sum())} of {len(result.indices)} mapped images are mistakes")
+
+
+def _confusion(args: argparse.Namespace) -> None:
+    from engine.probes.epochs import epoch_confusion  # deferred: engine.evaluation loads pandas
+
+    result = epoch_confusion(_stored_run(args.run_id), args.epoch)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return
+    final = " (the stored model's)" if result.is_final else ""
+    print(f"epoch {result.epoch} of {result.epochs}{final}: test accuracy {result.accuracy:.2%}")
+    if result.note:
+        print(result.note)
+    width = max(5, len(str(int(result.matrix.max(initial=0)))) + 1)
+    print("true\\pred " + "".join(f"{column:>{width}}" for column in range(len(result.class_names))))
+    for number, row in enumerate(result.matrix):
+        print(f"{number:>9} " + "".join(f"{int(count):>{width}}" for count in row))

@@ -86,3 +86,43 @@ class EpochWatcher(keras.callbacks.Callback):
             metrics["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
         self.epochs.append({"epoch": epoch + 1, **metrics})
         self.emit(ProgressEvent("epoch", epoch + 1, self.config.epochs, now - self.started, metrics))
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """After each epoch, the model's answers kept for later reading: the predicted class of every test image
+    (`predictions`, uint8 up to 256 classes: confusion matrices over time) and, when asked, every training image's
+    probability of its own label (`dynamics`, float16, dataset cartography). It runs after the `EpochWatcher`, which
+    has already timed the epoch, so the seconds it spends are recorded apart (`seconds`, one entry per epoch).
+
+    `outputs` maps images to probabilities in inference mode (the run's `Scorer.outputs`, traced once).
+    """
+
+    def __init__(
+        self,
+        outputs: Callable[[np.ndarray], np.ndarray],
+        watcher: EpochWatcher,
+        x_test: np.ndarray,
+        train: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        super().__init__()
+        self.outputs = outputs
+        self.watcher = watcher
+        self.x_test = x_test
+        self.train = train  # (images, labels), or None when the training dynamics are not recorded
+        self.predictions: list[np.ndarray] = []
+        self.dynamics: list[np.ndarray] = []
+        self.seconds: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # Only epochs the watcher recorded: a diverged or cancelled epoch stores nothing, so row e - 1 is epoch e.
+        if self.watcher.diverged or len(self.watcher.epochs) != len(self.predictions) + 1:
+            return
+        started = time.perf_counter()
+        probabilities = self.outputs(self.x_test)
+        small = probabilities.shape[1] <= 256
+        self.predictions.append(probabilities.argmax(axis=1).astype(np.uint8 if small else np.uint16))
+        if self.train is not None:
+            images, labels = self.train
+            probabilities = self.outputs(images)
+            self.dynamics.append(probabilities[np.arange(len(labels)), labels].astype(np.float16))
+        self.seconds.append(time.perf_counter() - started)

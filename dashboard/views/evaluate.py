@@ -2,12 +2,14 @@
 
 Headline metrics, the classification report, the confusion matrix (choose a cell to see its images), the
 most-confused pairs, misclassified and random sample images, one-vs-rest matrices, ROC curves, training
-curves and CSV downloads. The run is the link's `?run=`, else the stored run of the sidebar's model.
+curves, the training-dynamics map and CSV downloads. The run is the link's `?run=`, else the stored run of the
+sidebar's model.
 """
 
 import streamlit as st
 
 from dashboard import components, links, services, state
+from dashboard.views.evaluate_dynamics import show_dynamics
 from dashboard.views.evaluate_errors import show_confusion, show_mistakes, show_samples
 from dashboard.views.evaluate_run import EvaluatedRun, show_headline, test_images
 from dashboard.views.evaluate_scores import show_curves, show_downloads, show_one_vs_rest, show_report, show_roc
@@ -147,6 +149,7 @@ shows = (
     lambda: show_one_vs_rest(ev),
     lambda: show_roc(ev),
     lambda: show_curves(ev),
+    lambda: show_dynamics(ev),
     lambda: show_downloads(ev),
 )
 components.draw_open_tab(tabs, shows)

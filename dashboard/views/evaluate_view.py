@@ -12,6 +12,7 @@ TABS = (
     "One vs rest",
     "ROC",
     "Training curves",
+    "Training dynamics",
     "Downloads",
 )
 # The mistakes gallery's overlays: the batched gradient methods only (occlusion costs ~50 passes per image).

@@ -12,7 +12,7 @@ from dashboard import components, services, state
 from engine.architectures import PRESETS, layer_table
 from engine.errors import DigitLabError
 from engine.reports.recipe import to_keras_code
-from engine.runs import spec_summary
+from engine.runs import dynamics_by_default, has_dynamics, spec_summary
 from engine.training.augmentation import flip_notice
 
 TRAINING_FLAG = "_train_running"  # set just before training, cleared after; still set on the next run = stopped
@@ -147,6 +147,18 @@ clicked = train_col.button(
 if not selection.ready:
     st.info("Fix the problem shown above to enable training.")
 
+# Not part of what a run is (the run key leaves it out), so it sits here, beside the button, not in the sidebar.
+record_dynamics = st.checkbox(
+    "Record training dynamics",
+    value=selection.ready and dynamics_by_default(selection.dataset, selection.config),
+    key="train_record_dynamics",
+    help="After every epoch, keep each training image's probability of its own label, for Evaluate's training-"
+    "dynamics map. On by default up to 10,000 training images; it costs a forward pass over the training set per "
+    "epoch. A stored run is answered as it is: delete it first to record them for it.",
+)
+if stored is not None and record_dynamics and not has_dynamics(stored):
+    st.caption("This stored run was trained without training dynamics; delete it and train again to record them.")
+
 result_run, just_trained = stored, False
 if clicked and stored is None and not over_budget:
     cancel_slot = cancel_col.empty()
@@ -155,7 +167,7 @@ if clicked and stored is None and not over_budget:
     live = st.empty()  # the progress bar and live curves, replaced by the final results below
     with live.container():
         try:
-            result = components.train_with_progress(selection)
+            result = components.train_with_progress(selection, record_dynamics=record_dynamics)
         except Exception as error:  # a bug, not a cancel: Streamlit's stop/rerun signals are BaseExceptions
             components.show_error(error)
             result = None

@@ -1,6 +1,6 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, embedding-map (alias feature-map), confusion, report, upload, challenge,
-submit, app.
+job, calibration, robustness, explain, embedding-map (alias feature-map), confusion, dynamics, report, upload,
+challenge, submit, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -41,6 +41,7 @@ _HELP_ORDER = (
     "report",
     "embedding-map",
     "confusion",
+    "dynamics",
     "challenge",
     "submit",
     "app",

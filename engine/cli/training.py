@@ -15,7 +15,7 @@ from engine.crossval import cross_validate
 from engine.datasets import load_dataset
 from engine.jobs.driver import run_job
 from engine.memory_estimate import estimate_training
-from engine.runs import get_or_train
+from engine.runs import get_or_train, has_dynamics
 from engine.store import StoredRun
 from engine.training.tf_session import one_training_process
 from engine.training_queue import training_queue
@@ -24,6 +24,13 @@ from engine.training_queue import training_queue
 def _add_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a preset on a dataset (or answer from the store)")
     _training_arguments(train)
+    train.add_argument(
+        "--record-dynamics",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep each training image's probability of its label after every epoch (`dynamics`); default: on "
+        "up to 10,000 training images. Not part of the run key: a stored run is answered as it is",
+    )
     train.set_defaults(handler=_train)
 
 
@@ -70,11 +77,15 @@ def _train(args: argparse.Namespace) -> None:
 
     dataset, spec, config, preset = _request(args)
     bar = _ProgressBar(enabled=not args.json)
-    result = get_or_train(dataset, spec, config, progress=bar.epoch, preset=preset)
+    result = get_or_train(
+        dataset, spec, config, progress=bar.epoch, preset=preset, record_dynamics=args.record_dynamics
+    )
     bar.close()
     out = _run_json(result.run, result.cached, result.seconds)
     if not result.stored:
         out["stored"], out["store_problem"] = False, result.store_problem
+    out["training_dynamics"] = has_dynamics(result.run)
+    out["notes"] = list(result.notes)
     if args.json:
         print(json.dumps(out))
     else:
@@ -82,6 +93,8 @@ def _train(args: argparse.Namespace) -> None:
             print(f"warning: {warning}", file=sys.stderr)
         if not result.stored:
             print(f"warning: not stored: {result.store_problem}", file=sys.stderr)
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
         source = "from the store" if result.cached else f"trained in {out['train_seconds']:.1f} s"
         print(
             f"run {out['run_id']} ({source}): test accuracy {out['test_accuracy']:.4f}, macro F1 {out['macro_f1']:.4f}"

@@ -91,7 +91,8 @@ class EpochWatcher(keras.callbacks.Callback):
 class EpochRecorder(keras.callbacks.Callback):
     """After each epoch, the model's answers kept for later reading: the predicted class of every test image
     (`predictions`, uint8 up to 256 classes: confusion matrices over time) and, when asked, every training image's
-    probability of its own label (`dynamics`, float16, dataset cartography). It runs after the `EpochWatcher`, which
+    probability of its own label (`dynamics`, float16) and predicted class (`train_predictions`) for dataset
+    cartography. It runs after the `EpochWatcher`, which
     has already timed the epoch, so the seconds it spends are recorded apart (`seconds`, one entry per epoch).
 
     `outputs` maps images to probabilities in inference mode (the run's `Scorer.outputs`, traced once).
@@ -111,6 +112,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.train = train  # (images, labels), or None when the training dynamics are not recorded
         self.predictions: list[np.ndarray] = []
         self.dynamics: list[np.ndarray] = []
+        self.train_predictions: list[np.ndarray] = []  # each epoch's predicted class of every training image
         self.seconds: list[float] = []
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -119,10 +121,13 @@ class EpochRecorder(keras.callbacks.Callback):
             return
         started = time.perf_counter()
         probabilities = self.outputs(self.x_test)
-        small = probabilities.shape[1] <= 256
-        self.predictions.append(probabilities.argmax(axis=1).astype(np.uint8 if small else np.uint16))
+        classes = np.uint8 if probabilities.shape[1] <= 256 else np.uint16
+        self.predictions.append(probabilities.argmax(axis=1).astype(classes))
         if self.train is not None:
             images, labels = self.train
             probabilities = self.outputs(images)
             self.dynamics.append(probabilities[np.arange(len(labels)), labels].astype(np.float16))
+            # Whether each image is predicted right takes the argmax, which its label's probability alone does not
+            # tell (0.4 can be the largest of ten).
+            self.train_predictions.append(probabilities.argmax(axis=1).astype(classes))
         self.seconds.append(time.perf_counter() - started)

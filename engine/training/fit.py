@@ -55,6 +55,7 @@ class TrainingResult:
     # (epochs run, n_train) float16: each epoch's probability of every training image's own label, or None when
     # not recorded (dataset cartography; `record_dynamics`)
     train_dynamics: np.ndarray | None = None
+    train_predictions: np.ndarray | None = None  # (epochs run, n_train) uint8 beside `train_dynamics`, or None
 
 
 # Training dynamics are recorded by default up to this many training images: beyond it, scoring the training set
@@ -64,7 +65,7 @@ DYNAMICS_DEFAULT_MAX_TRAIN = 10_000
 
 def records_dynamics(record_dynamics: bool | None, n_train: int) -> bool:
     """Whether a training records its training dynamics: as asked, or by default up to
-    `DYNAMICS_DEFAULT_MAX_TRAIN` training images."""
+    `DYNAMICS_DEFAULT_MAX_TRAIN` training images (`n_train`: the training rows before the validation split)."""
     return n_train <= DYNAMICS_DEFAULT_MAX_TRAIN if record_dynamics is None else bool(record_dynamics)
 
 
@@ -92,7 +93,8 @@ def train(
             f"{data.image_shape} and {data.num_classes}; size the spec with `spec.for_data`."
         )
     with training_session():
-        dynamics = records_dynamics(record_dynamics, len(data.x_train))
+        # The rule reads the training rows before the validation split, the number a page or a command line knows.
+        dynamics = records_dynamics(record_dynamics, len(data.x_train) + len(data.x_val))
         return _fit(data, spec, config, progress, list(callbacks), called, dynamics)
 
 
@@ -227,4 +229,5 @@ def _fit(
         ),
         epoch_predictions=np.stack(recorder.predictions) if recorder.predictions else None,
         train_dynamics=np.stack(recorder.dynamics) if recorder.dynamics else None,
+        train_predictions=np.stack(recorder.train_predictions) if recorder.train_predictions else None,
     )

@@ -68,3 +68,65 @@ def test_a_bad_epoch_in_the_link_is_a_notice(with_trained_run, value, reason):
     text = " ".join(literal(w.value) for w in app.warning)
     assert f"The link's epoch = {value} was not used" in text and reason in text
     assert app.slider(key="eval_epoch").value == 2  # the stored model's epoch
+
+
+def test_the_training_dynamics_tab_draws_the_stored_map(with_trained_run):
+    run, _ = stored(with_trained_run)
+    gold = np.load(run.path / "train_dynamics.npy").astype(np.float64)
+    app = open_page(EVALUATE, {"run": with_trained_run, "tab": "Training dynamics"})
+    assert not app.exception and not app.error
+    counts = next(frame.value for frame in app.dataframe if "region" in frame.value.columns)
+    assert int(counts["training images"].sum()) == gold.shape[1]
+    charts = {
+        json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec) for c in app.get("plotly_chart")
+    }
+    data_map = next(spec for title, spec in charts.items() if title.startswith("Data map"))
+    confidence = np.concatenate([trace["y"] if isinstance(trace["y"], list) else _decode(trace["y"])
+                                 for trace in data_map["data"]])  # fmt: skip
+    np.testing.assert_allclose(np.sort(confidence), np.sort(gold.mean(axis=0)), atol=1e-9)  # numpy as the oracle
+    assert any(title.startswith("The 24 least confident training images") for title in charts)
+
+
+def _decode(packed) -> np.ndarray:
+    """A plotly array sent packed as {"dtype", "bdata"}."""
+    import base64
+
+    return np.frombuffer(base64.b64decode(packed["bdata"]), dtype=np.dtype(packed["dtype"])).astype(np.float64)
+
+
+def test_a_run_without_dynamics_says_so_on_the_tab_and_on_train(empty_cache):
+    from engine.architectures import DEFAULT_PRESET
+    from engine.datasets import load_dataset
+    from engine.runs import get_or_train, preset_request
+
+    digits = load_dataset("digits")
+    spec, config = preset_request(DEFAULT_PRESET, digits, epochs=1)  # what the sidebar asks for with 1 epoch
+    run = get_or_train(digits, spec, config, preset=DEFAULT_PRESET, record_dynamics=False).run
+    app = open_page(EVALUATE, {"run": run.run_id, "tab": "Training dynamics"})
+    assert not app.exception
+    assert "trained without recording its training dynamics" in " ".join(literal(i.value) for i in app.info)
+    # Train: the checkbox is on by default for digits (under 10,000 images), and says the stored run lacks them.
+    app.switch_page("views/train.py")
+    app.number_input(key="cfg_epochs").set_value(1).run()
+    assert not app.exception
+    assert app.checkbox(key="train_record_dynamics").value is True
+    assert "trained without training dynamics" in " ".join(c.value for c in app.caption)
+
+
+def test_the_train_checkbox_decides_what_is_recorded(empty_cache):
+    from engine.runs import has_dynamics
+    from engine.store import RunStore
+
+    app = open_page("views/train.py")
+    app.number_input(key="cfg_epochs").set_value(1).run()
+    app.checkbox(key="train_record_dynamics").uncheck().run()
+    app.button(key="train_button").click().run()
+    assert not app.exception
+    (run,) = RunStore().list()
+    assert not has_dynamics(run) and "epoch_predictions.npy" in run.files()
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path))
+    return tmp_path

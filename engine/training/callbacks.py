@@ -131,3 +131,19 @@ class EpochRecorder(keras.callbacks.Callback):
             # tell (0.4 can be the largest of ten).
             self.train_predictions.append(probabilities.argmax(axis=1).astype(classes))
         self.seconds.append(time.perf_counter() - started)
+
+    def settle(self, epoch: int, test_outputs: np.ndarray, train_outputs: np.ndarray) -> None:
+        """Write the stored model's own float32 answers into the row of `epoch`, the epoch whose weights it holds.
+
+        Rows were scored during training in the hidden layers' training precision; with bfloat16 a near-tie can
+        fall the other way than in the float32 model that is stored, and the stored model's row must be exactly
+        its final test probabilities' (and its training-set scores'). In float32 the two are the same numbers.
+        """
+        row = epoch - 1
+        if not 0 <= row < len(self.predictions):
+            return
+        self.predictions[row] = test_outputs.argmax(axis=1).astype(self.predictions[row].dtype)
+        if self.train is not None and row < len(self.dynamics):
+            labels = self.train[1]
+            self.dynamics[row] = train_outputs[np.arange(len(labels)), labels].astype(np.float16)
+            self.train_predictions[row] = train_outputs.argmax(axis=1).astype(self.train_predictions[row].dtype)

@@ -200,6 +200,7 @@ def _fit(
         raise TrainingDiverged(
             "The trained model predicts NaN on the test set. Lower the learning rate; nothing was stored."
         )
+    recorder.settle(restored_epoch or len(watcher.epochs), probabilities, on_train.outputs)
     return TrainingResult(
         model=model,
         history={

@@ -134,3 +134,13 @@ def test_confusion_cli(digits_run, probe_cache, capsys):
     assert "from 1 to 8" in capsys.readouterr().err
     assert main(["confusion", digits_run.run_id, "--epoch", "1"]) == 0
     assert "epoch 1 of 8" in capsys.readouterr().out
+
+
+def test_in_bfloat16_the_stored_models_row_is_its_float32_answer(tmp_path, monkeypatch):
+    # Rows are scored in the training precision; the stored model's row must still be the stored float32 model's.
+    monkeypatch.setenv("DIGIT_LAB_PRECISION", "mixed_bfloat16")
+    config = TrainConfig(epochs=2, batch_size=64, seed=2)
+    run = get_or_train(load_dataset("digits"), RESTORING_SPEC, config, store=RunStore(tmp_path / "runs")).run
+    assert run.history()["precision"] == "mixed_bfloat16"
+    np.testing.assert_array_equal(epoch_confusion(run).matrix, sklearn_final_matrix(run))
+    assert np.array_equal(stored_epoch_predictions(run)[-1], run.test_probabilities().argmax(axis=1))

@@ -365,7 +365,18 @@ def link_cases() -> list[Case]:
 # Bad values for every page's view parameters: each refused with a notice naming the parameter, never a crash.
 PAGE_PARAMS = {
     "views/data.py": ("tab", "split", "per_class", "draw", "log", "map", "points"),
-    "views/evaluate.py": ("tab", "cell", "norm", "ovr", "mistake", "shown", "sample", "overlay", "overlay_class"),
+    "views/evaluate.py": (
+        "tab",
+        "cell",
+        "norm",
+        "ovr",
+        "mistake",
+        "shown",
+        "sample",
+        "overlay",
+        "overlay_class",
+        "epoch",
+    ),
     "views/explain.py": (
         "tab",
         "image",

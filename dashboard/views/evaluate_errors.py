@@ -113,7 +113,8 @@ def show_confusion(ev: EvaluatedRun, pairs) -> None:
     )
     ev.show_images(
         cell[:MAX_CELL_IMAGES],
-        f"True {chart_names[truth]} · predicted {chart_names[guess]}",
+        f"True {chart_names[truth]} · predicted {chart_names[guess]}"
+        + (f" after epoch {at_epoch.epoch} · each title is the stored model's answer" if at_epoch is not None else ""),
         key="eval_cell_images",
     )
 

@@ -26,6 +26,7 @@ _EXPORTS = {
         "RunNotFound",
         "StoreError",
         "TrainingTooLarge",
+        "NotRecorded",
     ),
     "engine.validation": ("validate_request",),
     "engine.limits": ("SpecLimits", "TrainLimits", "ServerLimits"),
@@ -87,6 +88,9 @@ _EXPORTS = {
     "engine.probes.robustness": ("RobustnessCurve", "robustness_curve", "PERTURBATIONS"),
     "engine.probes.explain": ("Explanation", "ExplainSettings", "explain_run", "explain_images", "deletion_test"),
     "engine.probes.embedding_map": ("EmbeddingMap", "embedding_map", "pixel_embedding_map"),
+    "engine.probes.epochs": ("EpochConfusion", "epoch_confusion"),
+    "engine.probes.dynamics": ("TrainingDynamics", "training_dynamics"),
+    "engine.evaluation.cartography": ("Cartography", "cartography"),
     "engine.reports.recipe": ("to_keras_code",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

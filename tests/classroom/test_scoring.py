@@ -228,7 +228,12 @@ def test_nothing_stored_for_the_run_holds_a_private_image_or_is_sized_by_the_pri
     arrays = [name for name in run.files() if name.endswith(".npy")]
     assert arrays  # the run stores its test probabilities and labels
     # Per-epoch records hold one column per public test image (epoch_predictions) or training image (dynamics).
-    per_epoch = {"epoch_predictions.npy": len(split.public), "train_dynamics.npy": run.meta["dataset"]["n_train"]}
+    n_train = run.meta["dataset"]["n_train"]
+    per_epoch = {
+        "epoch_predictions.npy": len(split.public),
+        "train_dynamics.npy": n_train,
+        "train_predictions.npy": n_train,
+    }
     for name in arrays:
         array = np.load(Path(run.path) / name, allow_pickle=False)
         if name in per_epoch:

@@ -217,8 +217,11 @@ def memory_note(selection) -> str:
     return ""
 
 
-def train_with_progress(selection, label: str = "Training"):
+def train_with_progress(selection, label: str = "Training", record_dynamics: bool | None = None):
     """Train (or fetch) the selection's run with a progress bar and curves that grow each epoch.
+
+    `record_dynamics`: keep the training dynamics (None: by the training set's size); a stored run is answered as
+    it is, with the engine's note when it lacks them.
 
     Returns the engine's `RunResult`, or None when training failed (the message is shown). Clicking any
     widget while this runs stops the script; the engine then discards the half-trained run.
@@ -264,6 +267,7 @@ def train_with_progress(selection, label: str = "Training"):
             progress=progress,
             store=services.store(),
             preset=selection.preset,
+            record_dynamics=record_dynamics,
         )
     except DigitLabError as error:
         bar.empty()
@@ -277,6 +281,8 @@ def train_with_progress(selection, label: str = "Training"):
             f"{result.store_problem} The result is shown for this session only; it was not cached.",
             icon=":material/sd_card_alert:",
         )
+    for note in result.notes:
+        st.info(plain(note), icon=":material/timeline:")
     state.open_run(result.run.run_id)
     return result
 

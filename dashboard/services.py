@@ -109,3 +109,30 @@ def hosted() -> bool:
     """Whether this server runs in hosted mode (`DIGIT_LAB_HOSTED=1`, read by `engine.limits.hosted_mode`), where
     pages hide destructive controls such as deleting a run."""
     return hosted_mode()
+
+
+def epoch_confusion(run_id: str, epoch: int):
+    """The run's test-set confusion matrix after `epoch`, from its stored per-epoch predictions (no model load)."""
+    found = run(run_id)
+    return None if found is None else _epoch_confusion(run_id, stored_copy(found), epoch, found)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _epoch_confusion(run_id: str, copy: str, epoch: int, _found: StoredRun):
+    from engine.probes.epochs import epoch_confusion  # deferred: engine.evaluation loads pandas
+
+    return epoch_confusion(_found, epoch)
+
+
+def training_dynamics(run_id: str):
+    """The run's training-dynamics map (`engine.probes.dynamics`), or None for a missing run; raises `NotRecorded`
+    for a run trained without them."""
+    found = run(run_id)
+    return None if found is None else _training_dynamics(run_id, stored_copy(found), found)
+
+
+@st.cache_resource(show_spinner="Reading the training dynamics…", max_entries=8)
+def _training_dynamics(run_id: str, copy: str, _found: StoredRun):
+    from engine.probes.dynamics import training_dynamics  # deferred: it rebuilds the run's training split
+
+    return training_dynamics(_found, dataset(_found.meta["dataset"]["name"]))

@@ -60,3 +60,8 @@ class TrainingTooLarge(DigitLabError):
 
 class InvalidProbeRecord(StoreError):
     """A stored probe result (embedding map, robustness curve, calibration) that fails its checks: recomputed."""
+
+
+class NotRecorded(DigitLabError):
+    """A stored run lacks a record that is asked for (per-epoch predictions, training dynamics): it was trained
+    without it, or before it was kept. Retraining under the same settings would return the same stored run."""

@@ -173,6 +173,17 @@ class ProbeLimits:
     max_tsne_points: int = 3_000  # t-SNE's cost grows faster than linearly; the Data page's map stops here too
     default_tsne_points: int = 1_000  # a stratified subset: ~10 s of t-SNE on two CPU cores
     max_stored_probe_bytes: int = 16 << 20  # a stored probe result read back (a 10 000-point map is ~0.6 MB)
+    max_dynamics_map_points: int = 60_000  # training examples on the dynamics map: all of MNIST's training set
+    hosted_dynamics_map_points: int = 5_000  # hosted: a sample, so a page of many visitors sends little JSON
+
+
+def dynamics_map_points() -> int:
+    """How many training examples the dynamics map draws at most: fewer in hosted mode
+    (`DIGIT_LAB_MAX_DYNAMICS_POINTS` overrides there)."""
+    limits = ProbeLimits()
+    if hosted_mode():
+        return _env_int("DIGIT_LAB_MAX_DYNAMICS_POINTS", limits.hosted_dynamics_map_points)
+    return limits.max_dynamics_map_points
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from engine.store import RunStore, StoredRun, run_key
 from engine.store.disk import disk_guard
 from engine.training.config import TrainConfig
 from engine.training.data import transformed_dataset
-from engine.training.fit import TrainingResult, train
+from engine.training.fit import TrainingResult, records_dynamics, train
 from engine.training.precision import choose_precision
 from engine.training_queue import training_queue
 from engine.validation import validate_request
@@ -82,6 +82,7 @@ class RunResult:
     seconds: float  # engine time for this call
     stored: bool = True  # False: the store could not be written; the run lives in a temporary folder
     store_problem: str = ""  # why it could not be stored
+    notes: tuple[str, ...] = ()  # what the caller should be told about the answer (asked-for records it lacks)
 
 
 def find_run(dataset: Dataset, spec: ModelSpec, config: TrainConfig, store: RunStore | None = None) -> StoredRun | None:
@@ -96,10 +97,14 @@ def get_or_train(
     progress: ProgressCallback | None = None,
     store: RunStore | None = None,
     preset: str = "",
+    record_dynamics: bool | None = None,
 ) -> RunResult:
     """Return the stored run for (dataset, spec, config), training and storing it first when absent.
 
     Concurrent callers with one key train once: the store's file lock makes the others wait and read it.
+    `record_dynamics` (None: by the training set's size, `records_dynamics`) is not part of the run key: the
+    weights and scores are the same either way, so a stored run is answered as it is, with a note when it lacks
+    the dynamics asked for.
     """
     started = time.perf_counter()
     store = store or RunStore()
@@ -116,7 +121,7 @@ def get_or_train(
         need = estimate_training(spec, config, len(dataset.x_train), len(dataset.x_test))
         with training_queue().slot(on_wait=waiting, need=need):
             telemetry.count("trainings")
-            trained["result"] = result = train(dataset, spec, config, progress)
+            trained["result"] = result = train(dataset, spec, config, progress, record_dynamics=record_dynamics)
         return write_run(folder, run_id, dataset, spec, config, preset, result)
 
     trained: dict = {}
@@ -133,7 +138,31 @@ def get_or_train(
         return RunResult(run, False, time.perf_counter() - started, stored=False, store_problem=str(problem))
     if not cached:
         evict_over_budget(store, keep={run_id})
-    return RunResult(run, cached, time.perf_counter() - started)
+    return RunResult(run, cached, time.perf_counter() - started, notes=_dynamics_notes(run, record_dynamics))
+
+
+def dynamics_by_default(dataset: Dataset, config: TrainConfig) -> bool:
+    """Whether a training of `config` on `dataset` records its training dynamics unless told (`records_dynamics`:
+    up to 10,000 training rows before the validation split; a training-set limit counts, label merging not)."""
+    rows = len(dataset.x_train)
+    if config.limit_train:
+        rows = min(rows, config.limit_train)
+    return records_dynamics(None, rows)
+
+
+def has_dynamics(run: StoredRun) -> bool:
+    """Whether the run recorded its training dynamics (`OPTIONAL_RUN_FILES`)."""
+    return set(OPTIONAL_RUN_FILES) <= set(run.files())
+
+
+def _dynamics_notes(run: StoredRun, record_dynamics: bool | None) -> tuple[str, ...]:
+    if not record_dynamics or has_dynamics(run):
+        return ()
+    return (
+        f"Run {run.run_id} was already stored without training dynamics, and recording them is not part of what a "
+        "run is, so the stored run was answered as it is. Delete the run and train it again with dynamics on to "
+        "record them.",
+    )
 
 
 _unstored: dict[str, StoredRun] = {}
@@ -176,7 +205,9 @@ def unstored_run(run_id: str) -> StoredRun | None:
 
 
 # The files a trained run consists of, besides the store's own meta.json and manifest.json.
-RUN_FILES = ("model.keras", "history.json", "test_probabilities.npy", "test_labels.npy")
+RUN_FILES = ("model.keras", "history.json", "test_probabilities.npy", "test_labels.npy", "epoch_predictions.npy")
+# Files a run has only when they were recorded (`engine.training.fit.records_dynamics`): both or neither.
+OPTIONAL_RUN_FILES = ("train_dynamics.npy", "train_predictions.npy")
 
 
 def write_run(
@@ -188,7 +219,8 @@ def write_run(
     preset: str,
     result: TrainingResult,
 ) -> dict:
-    """Write a finished training's files (`RUN_FILES`) into `folder` and return the run's meta dict.
+    """Write a finished training's files (`RUN_FILES`, and those of `OPTIONAL_RUN_FILES` it recorded) into `folder`
+    and return the run's meta dict.
 
     Shared by `get_or_train` and the executors' workers (`engine.executors`), so a run trained anywhere is
     stored byte-for-byte the same way.
@@ -197,6 +229,13 @@ def write_run(
     result.model.save(folder / "model.keras")
     np.save(folder / "test_probabilities.npy", result.test_probabilities, allow_pickle=False)
     np.save(folder / "test_labels.npy", result.test_labels, allow_pickle=False)
+    predictions = result.epoch_predictions
+    if predictions is None:  # no epoch finished (a run of zero epochs cannot be asked for; kept well-formed anyway)
+        predictions = np.zeros((0, len(result.test_labels)), np.uint8)
+    np.save(folder / "epoch_predictions.npy", predictions, allow_pickle=False)
+    if result.train_dynamics is not None and result.train_predictions is not None:
+        np.save(folder / "train_dynamics.npy", result.train_dynamics, allow_pickle=False)
+        np.save(folder / "train_predictions.npy", result.train_predictions, allow_pickle=False)
     (folder / "history.json").write_text(json.dumps(result.history))
     return _meta(run_id, dataset, spec, config, preset, result)
 
@@ -209,13 +248,14 @@ def train_and_write(
     config: TrainConfig,
     preset: str = "",
     progress: ProgressCallback | None = None,
+    record_dynamics: bool | None = None,
 ) -> dict:
     """Train without taking a slot of this machine's training queue and write the run into `folder`.
 
     For executor workers, whose concurrency is the cluster scheduler's business, not the queue's.
     """
     telemetry.count("trainings")
-    result = train(dataset, spec, config, progress)
+    result = train(dataset, spec, config, progress, record_dynamics=record_dynamics)
     return write_run(folder, run_id, dataset, spec, config, preset, result)
 
 

@@ -2,12 +2,14 @@
 
 Headline metrics, the classification report, the confusion matrix (choose a cell to see its images), the
 most-confused pairs, misclassified and random sample images, one-vs-rest matrices, ROC curves, training
-curves and CSV downloads. The run is the link's `?run=`, else the stored run of the sidebar's model.
+curves, the training-dynamics map and CSV downloads. The run is the link's `?run=`, else the stored run of the
+sidebar's model.
 """
 
 import streamlit as st
 
 from dashboard import components, links, services, state
+from dashboard.views.evaluate_dynamics import show_dynamics
 from dashboard.views.evaluate_errors import show_confusion, show_mistakes, show_samples
 from dashboard.views.evaluate_run import EvaluatedRun, show_headline, test_images
 from dashboard.views.evaluate_scores import show_curves, show_downloads, show_one_vs_rest, show_report, show_roc
@@ -125,6 +127,17 @@ if not wrong.empty:
     )
     st.session_state.setdefault("eval_inspect", int(listed.iloc[0]))
 
+# The confusion matrix's epoch: one of this run's epochs, the stored model's by default.
+epochs_run = len(history["epochs"]) if history else 0
+components.link_view_check(
+    "epoch",
+    ("eval_epoch",),
+    st.session_state.get("eval_epoch", 1) in range(1, epochs_run + 1),
+    f"this run has {epochs_run} epochs",
+)
+if epochs_run and st.session_state.get("eval_epoch") not in range(1, epochs_run + 1):
+    st.session_state["eval_epoch"] = int(history.get("restored_epoch") or epochs_run)
+
 # Keyed, and rerun on change: the open tab is part of the link (`evaluate_view.VIEW`), and only the open tab's
 # content is computed and drawn (eight tabs' figures on every rerun made each page switch cost seconds).
 tabs = st.tabs(list(TABS), key="eval_tab", on_change="rerun")
@@ -136,6 +149,7 @@ shows = (
     lambda: show_one_vs_rest(ev),
     lambda: show_roc(ev),
     lambda: show_curves(ev),
+    lambda: show_dynamics(ev),
     lambda: show_downloads(ev),
 )
 components.draw_open_tab(tabs, shows)

@@ -26,13 +26,42 @@ def gallery_heatmaps(
     return explain_images(services.model(run_id), _images01, settings, targets=_targets).heatmaps
 
 
+def _epoch_view(ev: EvaluatedRun):
+    """The epoch slider and the chosen epoch's matrix; None while the stored model's own matrix is shown (its
+    epoch chosen, or a run without per-epoch predictions, which a caption then explains)."""
+    epochs = len(ev.history["epochs"]) if ev.history else 0
+    if epochs < 2:
+        return None
+    epoch = st.slider(
+        "After epoch",
+        1,
+        epochs,
+        key="eval_epoch",
+        help="The test set's confusion matrix as it stood after each epoch of training.",
+    )
+    try:
+        chosen = services.epoch_confusion(ev.run.run_id, int(epoch))
+    except DigitLabError as error:
+        st.caption(f"No matrices over time: {components.plain(error)}")
+        return None
+    if chosen is None:
+        return None
+    if chosen.note:
+        st.caption(components.plain(chosen.note))
+    return None if chosen.is_final else chosen
+
+
 def show_confusion(ev: EvaluatedRun, pairs) -> None:
     evaluation, names, chart_names, k, run = ev.evaluation, ev.names, ev.chart_names, ev.k, ev.run
     plain = components.plain
     normalised = st.toggle("Show shares of each true class (normalised rows)", key="eval_normalised")
+    at_epoch = _epoch_view(ev)
+    matrix = evaluation.confusion if at_epoch is None else at_epoch.matrix
     title = f"Confusion matrix · {evaluation.num_samples:,} test images" + (" · row shares" if normalised else "")
+    if at_epoch is not None:
+        title += f" · after epoch {at_epoch.epoch} of {at_epoch.epochs} ({at_epoch.accuracy:.1%} right)"
     chart_event = st.plotly_chart(
-        components.cached_figure(charts.confusion_heatmap, evaluation.confusion, chart_names, normalised, title=title),
+        components.cached_figure(charts.confusion_heatmap, matrix, chart_names, normalised, title=title),
         key=f"eval_confusion_{run.run_id}",
         on_select="rerun",
         selection_mode="points",
@@ -41,7 +70,7 @@ def show_confusion(ev: EvaluatedRun, pairs) -> None:
         "Rows are the true class, columns the prediction; the diagonal is correct. Click a cell to see its images."
     )
 
-    st.subheader("Most confused pairs")
+    st.subheader("Most confused pairs" + (" · the stored model's" if at_epoch is not None else ""))
     if pairs.empty:
         st.success("No test image was misclassified.")
         pairs_event = None
@@ -75,15 +104,17 @@ def show_confusion(ev: EvaluatedRun, pairs) -> None:
     left, right = st.columns(2)
     truth = left.selectbox("True class", range(k), format_func=lambda i: names[i], key="eval_true")
     guess = right.selectbox("Predicted class", range(k), format_func=lambda i: names[i], key="eval_pred")
-    cell = evaluation.cell_indices(truth, guess)
+    cell = evaluation.cell_indices(truth, guess) if at_epoch is None else at_epoch.cell_indices(truth, guess)
     st.markdown(
         f"**{len(cell):,}** test images of class **{plain(names[truth], 40)}** predicted as "
         f"**{plain(names[guess], 40)}**"
+        + (f" after epoch {at_epoch.epoch}" if at_epoch is not None else "")
         + (f" (showing the first {MAX_CELL_IMAGES})" if len(cell) > MAX_CELL_IMAGES else "")
     )
     ev.show_images(
         cell[:MAX_CELL_IMAGES],
-        f"True {chart_names[truth]} · predicted {chart_names[guess]}",
+        f"True {chart_names[truth]} · predicted {chart_names[guess]}"
+        + (f" after epoch {at_epoch.epoch} · each title is the stored model's answer" if at_epoch is not None else ""),
         key="eval_cell_images",
     )
 

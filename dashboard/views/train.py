@@ -15,7 +15,7 @@ from engine.errors import DigitLabError
 from engine.executors import RunTask
 from engine.jobs.single import train_request
 from engine.reports.recipe import to_keras_code
-from engine.runs import spec_summary
+from engine.runs import dynamics_by_default, has_dynamics, spec_summary
 from engine.training.augmentation import flip_notice
 
 TRAINING_FLAG = "_train_running"  # set just before training, cleared after; still set on the next run = stopped
@@ -164,6 +164,21 @@ clicked = train_col.button(
 if not selection.ready:
     st.info("Fix the problem shown above to enable training.")
 
+# Not part of what a run is (the run key leaves it out), so it sits here, beside the button, not in the sidebar.
+record_dynamics = st.checkbox(
+    "Record training dynamics",
+    value=selection.ready and dynamics_by_default(selection.dataset, selection.config),
+    key="train_record_dynamics",
+    disabled=on_ray,  # a Ray job's task does not carry the choice: said below, never silently ignored
+    help="After every epoch, keep each training image's probability of its own label, for Evaluate's training-"
+    "dynamics map. On by default up to 10,000 training images; it costs a forward pass over the training set per "
+    "epoch. A stored run is answered as it is: delete it first to record them for it.",
+)
+if on_ray:
+    st.caption("On the Ray cluster training dynamics follow the default: recorded up to 10,000 training images.")
+if stored is not None and record_dynamics and not has_dynamics(stored):
+    st.caption("This stored run was trained without training dynamics; delete it and train again to record them.")
+
 result_run, just_trained = stored, False
 if clicked and task is not None and on_ray:
     title = f"Training {selection.label} on {selection.dataset_name}"
@@ -177,7 +192,7 @@ if clicked and stored is None and not over_budget:
     live = st.empty()  # the progress bar and live curves, replaced by the final results below
     with live.container():
         try:
-            result = components.train_with_progress(selection)
+            result = components.train_with_progress(selection, record_dynamics=record_dynamics)
         except Exception as error:  # a bug, not a cancel: Streamlit's stop/rerun signals are BaseExceptions
             components.show_error(error)
             result = None

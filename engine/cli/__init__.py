@@ -1,6 +1,6 @@
 """The `digit-lab` command line (also `python -m engine`): datasets, presets, train, cv, study, sweep, compare, runs,
-job, calibration, robustness, explain, embedding-map (alias feature-map), adversarial, label-issues, report, upload,
-leakage, challenge, submit, app.
+job, calibration, robustness, explain, embedding-map (alias feature-map), adversarial, confusion, dynamics,
+label-issues, report, upload, leakage, challenge, submit, app.
 
 `digit-lab app` starts the dashboard (streamlit on the installed `dashboard/Home.py`). With `--json` every
 other command prints one JSON value on stdout; without it, readable text, and a progress bar on stderr when
@@ -43,6 +43,8 @@ _HELP_ORDER = (
     "report",
     "embedding-map",
     "label-issues",
+    "confusion",
+    "dynamics",
     "challenge",
     "submit",
     "app",

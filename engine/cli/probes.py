@@ -1,5 +1,5 @@
 """The verbs that probe one stored run's model: `calibration`, `robustness`, `explain`, `embedding-map` and
-`adversarial`."""
+`adversarial`; and those that read what it recorded after each epoch: `confusion` and `dynamics`."""
 
 from __future__ import annotations
 
@@ -72,12 +72,31 @@ def _add_adversarial(commands: argparse._SubParsersAction) -> None:
     adversarial.set_defaults(handler=_adversarial)
 
 
+def _add_confusion(commands: argparse._SubParsersAction) -> None:
+    confusion = commands.add_parser("confusion", help="a run's test-set confusion matrix after one epoch")
+    confusion.add_argument("run_id")
+    confusion.add_argument("--epoch", type=int, help="1-based (default: the stored model's epoch, normally the last)")
+    confusion.add_argument("--json", action="store_true")
+    confusion.set_defaults(handler=_confusion)
+
+
+def _add_dynamics(commands: argparse._SubParsersAction) -> None:
+    dynamics = commands.add_parser(
+        "dynamics", help="a run's training dynamics: each training image's confidence, variability and region"
+    )
+    dynamics.add_argument("run_id")
+    dynamics.add_argument("--json", action="store_true")
+    dynamics.set_defaults(handler=_dynamics)
+
+
 COMMANDS = {
     "calibration": _add_calibration,
     "robustness": _add_robustness,
     "explain": _add_explain,
     "embedding-map": _add_embedding_map,
     "adversarial": _add_adversarial,
+    "confusion": _add_confusion,
+    "dynamics": _add_dynamics,
 }
 
 
@@ -159,3 +178,38 @@ def _adversarial(args: argparse.Namespace) -> None:
     print(f"  {'eps':>8}  {'accuracy':>9}  {'raw':>7}")
     for eps, score, raw in zip(result.epsilons, result.accuracy, result.raw_accuracy, strict=True):
         print(f"  {eps:>8g}  {score:>9.2%}  {raw:>7.2%}")
+
+
+def _confusion(args: argparse.Namespace) -> None:
+    from engine.probes.epochs import epoch_confusion  # deferred: engine.evaluation loads pandas
+
+    result = epoch_confusion(_stored_run(args.run_id), args.epoch)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return
+    final = " (the stored model's)" if result.is_final else ""
+    print(f"epoch {result.epoch} of {result.epochs}{final}: test accuracy {result.accuracy:.2%}")
+    if result.note:
+        print(result.note)
+    width = max(5, len(str(int(result.matrix.max(initial=0)))) + 1)
+    print("true\\pred " + "".join(f"{column:>{width}}" for column in range(len(result.class_names))))
+    for number, row in enumerate(result.matrix):
+        print(f"{number:>9} " + "".join(f"{int(count):>{width}}" for count in row))
+
+
+def _dynamics(args: argparse.Namespace) -> None:
+    from engine.probes.dynamics import HARDEST_SHOWN, training_dynamics  # deferred: it loads the dataset
+
+    result = training_dynamics(_stored_run(args.run_id))
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return
+    print(f"{result.n_train:,} training images over {result.epochs} epochs")
+    for region, count in result.map.counts().items():
+        print(f"  {region:<14} {count:>7,}")
+    print(f"hardest to learn (lowest confidence), first {HARDEST_SHOWN}:")
+    for index in result.map.hardest(HARDEST_SHOWN):
+        print(
+            f"  #{index:<6} label {result.labels[index]}  confidence {result.map.confidence[index]:.3f}  "
+            f"variability {result.map.variability[index]:.3f}  correctness {result.map.correctness[index]:.2f}"
+        )

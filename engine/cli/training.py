@@ -18,7 +18,7 @@ from engine.executors import RunTask, check_executor_allowed, configured_executo
 from engine.jobs.driver import run_job
 from engine.jobs.single import train_in_job
 from engine.memory_estimate import estimate_training
-from engine.runs import get_or_train
+from engine.runs import get_or_train, has_dynamics
 from engine.store import StoredRun
 from engine.training.tf_session import one_training_process
 from engine.training_queue import training_queue
@@ -28,6 +28,13 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a preset on a dataset (or answer from the store)")
     _training_arguments(train)
     _executor_argument(train)
+    train.add_argument(
+        "--record-dynamics",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep each training image's probability of its label after every epoch (`dynamics`); default: on "
+        "up to 10,000 training images. Not part of the run key: a stored run is answered as it is",
+    )
     train.set_defaults(handler=_train)
 
 
@@ -80,14 +87,24 @@ def _train(args: argparse.Namespace) -> None:
     if executor == "ray":
         # A job driver process of its own connects to Ray (RAY_ADDRESS's cluster, else a local instance); this
         # process follows it and reads the run from the store.
+        if args.record_dynamics is not None:
+            print(
+                "note: --record-dynamics/--no-record-dynamics is not carried to a Ray job; its default applies "
+                "(recorded up to 10,000 training images)",
+                file=sys.stderr,
+            )
         task = RunTask.for_request(dataset, spec, config, preset=preset, label="training")
         result = train_in_job(task, progress=bar.epoch, executor="ray")
     else:
-        result = get_or_train(dataset, spec, config, progress=bar.epoch, preset=preset)
+        result = get_or_train(
+            dataset, spec, config, progress=bar.epoch, preset=preset, record_dynamics=args.record_dynamics
+        )
     bar.close()
     out = _run_json(result.run, result.cached, result.seconds)
     if not result.stored:
         out["stored"], out["store_problem"] = False, result.store_problem
+    out["training_dynamics"] = has_dynamics(result.run)
+    out["notes"] = list(result.notes)
     if args.json:
         print(json.dumps(out))
     else:
@@ -95,6 +112,8 @@ def _train(args: argparse.Namespace) -> None:
             print(f"warning: {warning}", file=sys.stderr)
         if not result.stored:
             print(f"warning: not stored: {result.store_problem}", file=sys.stderr)
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
         source = "from the store" if result.cached else f"trained in {out['train_seconds']:.1f} s"
         if out["train_flops"] is not None:
             source += f", {describe_flops(out['train_flops'])}"

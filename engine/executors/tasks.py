@@ -24,7 +24,7 @@ from engine.datasets.memo import memoised_items
 from engine.datasets.views import view_from_record
 from engine.errors import DigitLabError, StoreError
 from engine.progress import BatchCallback, BatchProgress, ProgressEvent
-from engine.runs import RUN_FILES, RunResult, run_id_for, train_and_write, versions
+from engine.runs import OPTIONAL_RUN_FILES, RUN_FILES, RunResult, run_id_for, train_and_write, versions
 from engine.settings import env_flag
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
@@ -318,7 +318,8 @@ def _execute(task: RunTask, shared_store: bool, report: Callable[[dict], None] |
         }
     with tempfile.TemporaryDirectory(prefix=f"digitlab-{run_id}-") as folder:
         meta = train_and_write(Path(folder), run_id, dataset, spec, config, task.preset, progress)
-        files = {name: (Path(folder) / name).read_bytes() for name in RUN_FILES}
+        written = [*RUN_FILES, *(name for name in OPTIONAL_RUN_FILES if (Path(folder) / name).is_file())]
+        files = {name: (Path(folder) / name).read_bytes() for name in written}
     return {
         "run_id": run_id,
         "stored": False,
@@ -357,8 +358,11 @@ def store_payload(store: RunStore, payload: dict) -> StoredRun:
             )
         return run
     names = set(payload["files"])
-    if names != set(RUN_FILES):
-        raise StoreError(f"A worker returned files {sorted(names)} for run {run_id}, expected {list(RUN_FILES)}.")
+    if not set(RUN_FILES) <= names <= set(RUN_FILES) | set(OPTIONAL_RUN_FILES):
+        raise StoreError(
+            f"A worker returned files {sorted(names)} for run {run_id}, expected {list(RUN_FILES)} and perhaps "
+            f"{list(OPTIONAL_RUN_FILES)}."
+        )
     with tempfile.TemporaryDirectory(prefix=f"digitlab-{run_id}-") as folder:
         for name, data in payload["files"].items():
             (Path(folder) / name).write_bytes(data)

@@ -102,7 +102,8 @@ def validate_run_history(history: object) -> None:
     epoch number that is text, a score that is a string) crashed the report and Evaluate's curves with a
     TypeError or KeyError. Accepted: an object; `epochs`, when present, a list of objects each with a whole
     `epoch` >= 1 and numbers (NaN and infinities too: a diverging run records them) for the curve scores it has;
-    `initial`, when present, null or an object of numbers. Other keys are left to their readers.
+    `initial`, when present, null or an object of numbers; `restored_epoch`, when present, null or one of the
+    epochs. Other keys are left to their readers.
     """
     if not isinstance(history, dict):
         raise StoreError(f"history.json is not a JSON object (found {_json_kind(history)})")
@@ -119,6 +120,9 @@ def validate_run_history(history: object) -> None:
         for metric in CURVE_METRICS:
             if metric in record and not _number(record[metric]):
                 raise StoreError(f"history.json has epoch {index}'s {metric} of type {_json_kind(record[metric])}")
+    restored = history.get("restored_epoch")
+    if restored is not None and not (_whole_number(restored) and 1 <= restored <= len(epochs)):
+        raise StoreError(f"history.json has a restored epoch that is not one of its {len(epochs)} epochs")
     initial = history.get("initial")
     if initial is not None:
         if not isinstance(initial, dict):

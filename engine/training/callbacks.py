@@ -86,3 +86,64 @@ class EpochWatcher(keras.callbacks.Callback):
             metrics["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
         self.epochs.append({"epoch": epoch + 1, **metrics})
         self.emit(ProgressEvent("epoch", epoch + 1, self.config.epochs, now - self.started, metrics))
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """After each epoch, the model's answers kept for later reading: the predicted class of every test image
+    (`predictions`, uint8 up to 256 classes: confusion matrices over time) and, when asked, every training image's
+    probability of its own label (`dynamics`, float16) and predicted class (`train_predictions`) for dataset
+    cartography. It runs after the `EpochWatcher`, which
+    has already timed the epoch, so the seconds it spends are recorded apart (`seconds`, one entry per epoch).
+
+    `outputs` maps images to probabilities in inference mode (the run's `Scorer.outputs`, traced once).
+    """
+
+    def __init__(
+        self,
+        outputs: Callable[[np.ndarray], np.ndarray],
+        watcher: EpochWatcher,
+        x_test: np.ndarray,
+        train: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        super().__init__()
+        self.outputs = outputs
+        self.watcher = watcher
+        self.x_test = x_test
+        self.train = train  # (images, labels), or None when the training dynamics are not recorded
+        self.predictions: list[np.ndarray] = []
+        self.dynamics: list[np.ndarray] = []
+        self.train_predictions: list[np.ndarray] = []  # each epoch's predicted class of every training image
+        self.seconds: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # Only epochs the watcher recorded: a diverged or cancelled epoch stores nothing, so row e - 1 is epoch e.
+        if self.watcher.diverged or len(self.watcher.epochs) != len(self.predictions) + 1:
+            return
+        started = time.perf_counter()
+        probabilities = self.outputs(self.x_test)
+        classes = np.uint8 if probabilities.shape[1] <= 256 else np.uint16
+        self.predictions.append(probabilities.argmax(axis=1).astype(classes))
+        if self.train is not None:
+            images, labels = self.train
+            probabilities = self.outputs(images)
+            self.dynamics.append(probabilities[np.arange(len(labels)), labels].astype(np.float16))
+            # Whether each image is predicted right takes the argmax, which its label's probability alone does not
+            # tell (0.4 can be the largest of ten).
+            self.train_predictions.append(probabilities.argmax(axis=1).astype(classes))
+        self.seconds.append(time.perf_counter() - started)
+
+    def settle(self, epoch: int, test_outputs: np.ndarray, train_outputs: np.ndarray) -> None:
+        """Write the stored model's own float32 answers into the row of `epoch`, the epoch whose weights it holds.
+
+        Rows were scored during training in the hidden layers' training precision; with bfloat16 a near-tie can
+        fall the other way than in the float32 model that is stored, and the stored model's row must be exactly
+        its final test probabilities' (and its training-set scores'). In float32 the two are the same numbers.
+        """
+        row = epoch - 1
+        if not 0 <= row < len(self.predictions):
+            return
+        self.predictions[row] = test_outputs.argmax(axis=1).astype(self.predictions[row].dtype)
+        if self.train is not None and row < len(self.dynamics):
+            labels = self.train[1]
+            self.dynamics[row] = train_outputs[np.arange(len(labels)), labels].astype(np.float16)
+            self.train_predictions[row] = train_outputs.argmax(axis=1).astype(self.train_predictions[row].dtype)

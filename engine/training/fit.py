@@ -50,6 +50,23 @@ class TrainingResult:
     data: dict  # sizes of the train/validation/test parts and the transforms applied
     prepare_seconds: float = 0.0  # before the first step: data preparation, TensorFlow import, model build
     label_warnings: tuple[str, ...] = ()  # classes the training or test labels never show (`label_checks`)
+    # (epochs run, n_test) uint8: each epoch's predicted class of every test image (confusion over time)
+    epoch_predictions: np.ndarray | None = None
+    # (epochs run, n_train) float16: each epoch's probability of every training image's own label, or None when
+    # not recorded (dataset cartography; `record_dynamics`)
+    train_dynamics: np.ndarray | None = None
+    train_predictions: np.ndarray | None = None  # (epochs run, n_train) uint8 beside `train_dynamics`, or None
+
+
+# Training dynamics are recorded by default up to this many training images: beyond it, scoring the training set
+# after every epoch costs more than it is usually worth, and the array (2 bytes per image and epoch) grows large.
+DYNAMICS_DEFAULT_MAX_TRAIN = 10_000
+
+
+def records_dynamics(record_dynamics: bool | None, n_train: int) -> bool:
+    """Whether a training records its training dynamics: as asked, or by default up to
+    `DYNAMICS_DEFAULT_MAX_TRAIN` training images (`n_train`: the training rows before the validation split)."""
+    return n_train <= DYNAMICS_DEFAULT_MAX_TRAIN if record_dynamics is None else bool(record_dynamics)
 
 
 def train(
@@ -59,10 +76,14 @@ def train(
     progress: ProgressCallback | None = None,
     *,
     callbacks: Sequence = (),
+    record_dynamics: bool | None = None,
 ) -> TrainingResult:
     """Fit `spec` on `dataset` following `config`. Raises `TrainingDiverged` or `TrainingCancelled`.
 
     `callbacks` are extra Keras callbacks run after the engine's own (bench/ scores the test set with one).
+    `record_dynamics`: keep every training image's probability of its label after each epoch (None: when the
+    training set has at most `DYNAMICS_DEFAULT_MAX_TRAIN` images). Not part of what a run is: the weights and
+    scores are the same either way.
     """
     called = time.perf_counter()
     data = prepare_data(dataset, config)
@@ -72,7 +93,9 @@ def train(
             f"{data.image_shape} and {data.num_classes}; size the spec with `spec.for_data`."
         )
     with training_session():
-        return _fit(data, spec, config, progress, list(callbacks), called)
+        # The rule reads the training rows before the validation split, the number a page or a command line knows.
+        dynamics = records_dynamics(record_dynamics, len(data.x_train) + len(data.x_val))
+        return _fit(data, spec, config, progress, list(callbacks), called, dynamics)
 
 
 def build_training_state(model: Any, spec: ModelSpec) -> None:
@@ -99,12 +122,13 @@ def _fit(
     progress: ProgressCallback | None,
     extra_callbacks: list,
     called: float,
+    record_dynamics: bool = False,
 ) -> TrainingResult:
     import keras
 
     # Imported here, not at the top: the watcher subclasses a Keras class, and importing this module must
     # not load TensorFlow.
-    from engine.training.callbacks import EpochWatcher
+    from engine.training.callbacks import EpochRecorder, EpochWatcher
 
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
@@ -127,13 +151,16 @@ def _fit(
     if data.has_validation:
         watcher.validate = lambda: score(data.x_val, data.y_val).metrics("val_")
 
-    callbacks: list = [watcher]
+    recorder = EpochRecorder(
+        score.outputs, watcher, data.x_test, (data.x_train, data.y_train) if record_dynamics else None
+    )
+    callbacks: list = [watcher, recorder]
+    stopper = None
     if config.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
-            )
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
         )
+        callbacks.append(stopper)
     callbacks += extra_callbacks
     model.fit(
         training_pipeline(data, spec, config),
@@ -156,6 +183,9 @@ def _fit(
             f"Training was cancelled after {len(watcher.epochs)} of {config.epochs} epochs; nothing was stored."
         )
     train_seconds = time.perf_counter() - started
+    # Early stopping sets the best epoch's weights back at the end of training (Keras does so whether or not it
+    # stopped early), so the stored model and test probabilities are that epoch's, not the last one's.
+    restored_epoch = stopper.best_epoch + 1 if stopper is not None and stopper.best_weights is not None else None
     if precision != "float32":
         score = Scorer(model, spec)  # traced anew: the hidden layers switched to float32
     # Scored after fit, so early stopping's restored best weights are what gets reported.
@@ -170,6 +200,7 @@ def _fit(
         raise TrainingDiverged(
             "The trained model predicts NaN on the test set. Lower the learning rate; nothing was stored."
         )
+    recorder.settle(restored_epoch or len(watcher.epochs), probabilities, on_train.outputs)
     return TrainingResult(
         model=model,
         history={
@@ -179,6 +210,12 @@ def _fit(
             "final_train": final_train,
             "stopped_early": len(watcher.epochs) < config.epochs,
             "precision": precision,
+            # The epoch whose weights the stored model holds when early stopping restored an earlier one's; the
+            # last epoch's row of the per-epoch predictions is then not the stored model's.
+            "restored_epoch": restored_epoch if restored_epoch != len(watcher.epochs) else None,
+            # Seconds per epoch spent predicting the test set (and the training set for the dynamics) after it,
+            # beside the epoch's own `seconds`: what recording them costs.
+            "prediction_seconds": [round(seconds, 4) for seconds in recorder.seconds],
         },
         test_probabilities=probabilities,
         test_labels=data.y_test.astype(np.int64),
@@ -191,4 +228,7 @@ def _fit(
         label_warnings=label_warnings(
             np.concatenate([data.y_train, data.y_val]), data.y_test, data.class_names, spec.num_classes
         ),
+        epoch_predictions=np.stack(recorder.predictions) if recorder.predictions else None,
+        train_dynamics=np.stack(recorder.dynamics) if recorder.dynamics else None,
+        train_predictions=np.stack(recorder.train_predictions) if recorder.train_predictions else None,
     )

@@ -117,11 +117,15 @@ class Scorer:
         signature = [tf.TensorSpec((None, *spec.input_shape), tf.float32)]
         self._forward = tf.function(forward, input_signature=signature, autograph=False)
 
-    def __call__(self, images: np.ndarray, labels: np.ndarray) -> Scores:
+    def outputs(self, images: np.ndarray) -> np.ndarray:
+        """The output layer's probabilities for `images`, (n, classes) float32, in batches of `VALIDATION_BATCH`."""
         batches = [
             self._forward(images[start : start + VALIDATION_BATCH]).numpy()
             for start in range(0, len(images), VALIDATION_BATCH)
         ]
-        outputs = np.concatenate(batches).astype(np.float32, copy=False)
+        return np.concatenate(batches).astype(np.float32, copy=False)
+
+    def __call__(self, images: np.ndarray, labels: np.ndarray) -> Scores:
+        outputs = self.outputs(images)
         loss = self.model.compute_loss(y=targets(self.spec, labels), y_pred=outputs, training=False)
         return Scores(float(loss), float(np.mean(outputs.argmax(axis=1) == labels)), outputs)

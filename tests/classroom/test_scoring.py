@@ -227,9 +227,19 @@ def test_nothing_stored_for_the_run_holds_a_private_image_or_is_sized_by_the_pri
     scaled_rows = {image.tobytes() for image in (x_private.reshape(len(x_private), -1) / 16.0).astype(np.float32)}
     arrays = [name for name in run.files() if name.endswith(".npy")]
     assert arrays  # the run stores its test probabilities and labels
+    # Per-epoch records hold one column per public test image (epoch_predictions) or training image (dynamics).
+    n_train = run.meta["dataset"]["n_train"]
+    per_epoch = {
+        "epoch_predictions.npy": len(split.public),
+        "train_dynamics.npy": n_train,
+        "train_predictions.npy": n_train,
+    }
     for name in arrays:
         array = np.load(Path(run.path) / name, allow_pickle=False)
-        assert len(array) == len(split.public), name  # one row per public image, none for a private one
+        if name in per_epoch:
+            assert array.shape[1] == per_epoch[name], name
+        else:
+            assert len(array) == len(split.public), name  # one row per public image, none for a private one
         rows = array.reshape(len(array), -1)
         assert not {row.astype(np.float64).tobytes() for row in rows} & private_rows, name
         assert not {row.astype(np.float32).tobytes() for row in rows} & scaled_rows, name

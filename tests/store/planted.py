@@ -17,6 +17,8 @@ BAD_HISTORIES = {
     "a score that is text": {"epochs": [{"epoch": 1, "loss": "low"}]},
     "initial is a list": {"initial": [0.1], "epochs": []},
     "the history is a list": [{"epoch": 1}],
+    "a restored epoch beyond the epochs": {"epochs": [{"epoch": 1}], "restored_epoch": 2},
+    "a restored epoch that is text": {"epochs": [{"epoch": 1}], "restored_epoch": "1"},
 }
 
 

@@ -28,6 +28,7 @@ TRAINED = {
     "final_validation": {"val_loss": 0.8, "val_accuracy": 0.8},
     "stopped_early": False,
     "precision": "float32",
+    "restored_epoch": 1,
 }
 
 

@@ -137,6 +137,26 @@ def only_the_public_part(driver, sub: Submission) -> str:
     return text
 
 
+def _heatmap(driver, title_start: str, timeout: float = 180) -> tuple[str, np.ndarray]:
+    """(title, z) of the drawn Plotly heatmap whose title starts with `title_start`, as the browser holds it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    script = """
+        for (const g of document.querySelectorAll('.stPlotlyChart .js-plotly-plot')) {
+            const title = ((g.layout && g.layout.title && g.layout.title.text) || '').replace(/<[^>]*>/g, '');
+            if (title.startsWith(arguments[0]) && g.data && g.data[0].type === 'heatmap') {
+                // Plotly keeps the decoded arrays in _fullData (data may hold the typed-array encoding).
+                return [title, Array.from(g._fullData[0].z, row => Array.from(row))];
+            }
+        }
+        return null;"""
+    found = WebDriverWait(driver, timeout, 0.5, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.execute_script(script, title_start)
+    )
+    return found[0], np.asarray(found[1], dtype=float)
+
+
 def _allow_downloads(driver, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
@@ -152,7 +172,7 @@ def _downloaded(folder: Path, name: str, timeout: float = 60) -> str:
 
 
 def test_a_students_run_shows_only_the_public_part_on_evaluate_inspect_and_explain(submission, served, tmp_path):
-    from sklearn.metrics import accuracy_score, classification_report
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
     sub, url = submission, served
     n = len(sub.public)
@@ -179,6 +199,20 @@ def test_a_students_run_shows_only_the_public_part_on_evaluate_inspect_and_expla
         assert f"{accuracy:.2%}" in metric.text, metric.text
         assert "Metrics only, no images" not in text  # the view's images were rebuilt and line up
         _shot(driver, "classroom-run-evaluate")
+
+        # The confusion matrix the browser draws: the stored model's is scikit-learn's on the public predictions;
+        # an earlier epoch's (kept per epoch since training) counts the public images too.
+        driver.get(f"{url}/evaluate?run={sub.run_id}&tab=Confusion%20matrix")
+        title, z = _heatmap(driver, "Confusion matrix")
+        assert title == f"Confusion matrix · {n:,} test images", title
+        np.testing.assert_array_equal(z, confusion_matrix(sub.labels, sub.predicted, labels=range(10)))
+        driver.get(f"{url}/evaluate?run={sub.run_id}&tab=Confusion%20matrix&epoch=1")
+        title, z = _heatmap(driver, f"Confusion matrix · {n:,} test images · after epoch 1 of 3")
+        assert z.shape == (10, 10) and int(z.sum()) == n
+        np.testing.assert_array_equal(z.sum(axis=1), np.bincount(sub.labels, minlength=10))
+        _wait_idle(driver)
+        only_the_public_part(driver, sub)
+        _shot(driver, "classroom-run-evaluate-epoch-1")
 
         # Its downloads, clicked in the browser: one row per public image, supports as scikit-learn counts them.
         folder = tmp_path / "downloads"

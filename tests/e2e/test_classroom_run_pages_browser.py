@@ -251,6 +251,8 @@ HOSTILE_IMAGE = 300  # a test image of the base dataset, beyond the public part
 
 
 def test_links_edited_towards_the_base_dataset_stay_on_the_public_part(submission, served):
+    from sklearn.metrics import accuracy_score
+
     sub, url = submission, served
     n = len(sub.public)
     assert n <= HOSTILE_IMAGE < BASE_TEST
@@ -291,6 +293,17 @@ def test_links_edited_towards_the_base_dataset_stay_on_the_public_part(submissio
             "css selector", '[data-testid="stSlider"] input[type="range"][aria-label="Test images attacked"]'
         )
         assert int(float(slider.get_attribute("max"))) == n
+        # The curve's eps-0 point is the clean accuracy of the images attacked: all public ones, none private.
+        wait_text(driver, f"Test accuracy under FGSM ({n} images)", timeout=240)
+        clean = driver.execute_script(
+            """for (const g of document.querySelectorAll('.stPlotlyChart .js-plotly-plot')) {
+                   if (g.data && g.data[0].type === 'scatter' && g.data[0].mode && g.data[0].mode.includes('lines')) {
+                       return Array.from(g._fullData[0].y)[0];
+                   }
+               }
+               return null;"""
+        )
+        assert clean == pytest.approx(accuracy_score(sub.labels, sub.predicted), abs=1e-9)
         _shot(driver, "classroom-run-hostile-attacked")
     finally:
         driver.quit()

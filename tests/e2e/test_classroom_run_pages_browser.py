@@ -243,6 +243,17 @@ def test_a_students_run_shows_only_the_public_part_on_evaluate_inspect_and_expla
             text = only_the_public_part(driver, sub)
             assert sub.run_id in text
             _shot(driver, name)
+
+        # The last public image on Inspect is the base's test image at the last public index, not at its own.
+        from engine.datasets import load_dataset
+
+        base = load_dataset("digits")
+        last = n - 1
+        assert not np.array_equal(base.x_test[sub.public[last]], base.x_test[last])  # the check can tell them apart
+        driver.get(f"{url}/inspect?run={sub.run_id}&image={last}")
+        _, shown = _heatmap(driver, f"Test image #{last} ", timeout=240)
+        np.testing.assert_array_equal(shown, base.x_test[sub.public[last]].reshape(shown.shape))
+        only_the_public_part(driver, sub)
     finally:
         driver.quit()
 

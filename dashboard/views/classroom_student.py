@@ -20,6 +20,7 @@ from engine.classroom import service
 from engine.classroom.ladder import RULE_TEXT
 from engine.classroom.roster import MAX_NAME_CHARS
 from engine.classroom.spec import ChallengeSpec
+from engine import settings
 from engine.errors import DigitLabError
 from engine.limits import spec_limits, train_limits
 from engine.textfiles import load_json
@@ -235,6 +236,17 @@ def _last_outcome() -> None:
         st.caption(f"{outcome.submissions_left_today} submission(s) left today.")
 
 
+RUN_LINK_HELP = "Open this submission's run on Evaluate: scores, confusion and mistakes on the public part only."
+
+
+def _run_link(row: dict) -> str | None:
+    """Evaluate's link to a scored submission's run (a relative address: this app's own page), else None."""
+    run_id = row.get("run_id")
+    if row.get("status") != "scored" or not isinstance(run_id, str) or not run_id.isalnum():
+        return None
+    return f"evaluate?run={run_id}"
+
+
 def _history(challenge_id: str, token: str, closed: bool) -> None:
     history = service.student_history(challenge_id, token)
     st.markdown("#### Your submissions")
@@ -248,10 +260,17 @@ def _history(challenge_id: str, token: str, closed: bool) -> None:
             "public accuracy": percent(row["public_accuracy"]),
             **({"private accuracy": percent(row["private_accuracy"])} if closed else {}),
             "message": row["message"] or "",
+            # The run on the public part, opened on Evaluate (and from there Inspect, Explain): every number those
+            # pages show is computed on the public view only. A server showing the Classroom alone has no Evaluate.
+            **({} if settings.classroom_only() else {"run": _run_link(row)}),
         }
         for row in history.submissions
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        column_config={"run": st.column_config.LinkColumn("run", display_text="Evaluate", help=RUN_LINK_HELP)},
+    )
     if not closed:
         st.caption("Private scores are shown after the challenge closes.")
         _final_choice(challenge_id, token, history)

@@ -134,6 +134,9 @@ def test_a_student_submits_and_sees_no_private_number_before_close(classroom):
         assert private not in shown
     assert "Private board" not in shown
     assert token not in shown  # the token never comes back to the page
+    # The history opens the submission's run on Evaluate (a run on the public view: tests/classroom/test_view_pages.py).
+    (history,) = [frame.value for frame in app.dataframe if "public accuracy" in frame.value.columns]
+    assert history["run"].tolist() == [f"evaluate?run={record.run_id}"]
 
     # The final submission for the private board: the default until the student picks one of theirs.
     final = app.selectbox(key="classroom_final")

@@ -15,12 +15,12 @@ import streamlit as st
 
 from dashboard import components
 from dashboard.views import classroom_view
+from engine import settings
 from engine.architectures import PRESETS
 from engine.classroom import service
 from engine.classroom.ladder import RULE_TEXT
 from engine.classroom.roster import MAX_NAME_CHARS
 from engine.classroom.spec import ChallengeSpec
-from engine import settings
 from engine.errors import DigitLabError
 from engine.limits import spec_limits, train_limits
 from engine.textfiles import load_json

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from engine.architectures import DEFAULT_PRESET
 from engine.cli.progress_bar import _ProgressBar
 from engine.datasets.registry import DEFAULT_DATASET
+
+if TYPE_CHECKING:
+    from engine.diagnostics.label_issues import LabelIssues
 
 
 def _add_label_issues(commands: argparse._SubParsersAction) -> None:
@@ -55,7 +59,7 @@ def _label_issues(args: argparse.Namespace) -> None:
     _print_issues(result, args)
 
 
-def _print_issues(result, args: argparse.Namespace) -> None:
+def _print_issues(result: LabelIssues, args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(result.to_dict()))
         return

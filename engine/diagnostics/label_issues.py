@@ -304,10 +304,12 @@ def stored_label_issues(
     trains nor predicts: for a page that may point at a search done elsewhere but must not start one."""
     prepared = prepare(plan, dataset)
     store = store or RunStore()
-    found = [store.get(run_id) for run_id in prepared.fold_ids()]
-    runs = [run for run in found if run is not None]
-    if len(runs) < len(found):
-        return None
+    runs = []
+    for run_id in prepared.fold_ids():
+        run = store.get(run_id)
+        if run is None:  # the first missing fold ends the look-up
+            return None
+        runs.append(run)
     try:
         params = _probe_params(prepared, runs)
     except OSError:  # a fold removed meanwhile

@@ -36,7 +36,12 @@ class TrainingDynamics:
     map: Cartography
     hardest: np.ndarray  # (HARDEST_SHOWN,) indices of the least confident training images, hardest first
     hardest_images: np.ndarray  # those images, (n, H, W, channels) floats in 0..1
-    hardest_rows: np.ndarray  # those images' rows in the dataset's own training part (as label issues index them)
+    source_rows: np.ndarray  # (n_train,) each training row's row in the dataset's own training part
+
+    @property
+    def hardest_rows(self) -> np.ndarray:
+        """The hardest images' rows in the dataset's own training part (as the label-issue search numbers them)."""
+        return self.source_rows[self.hardest]
 
     @property
     def n_train(self) -> int:
@@ -115,7 +120,7 @@ def training_dynamics(run: StoredRun, dataset: Dataset | None = None) -> Trainin
         raise StoreError(f"Run {run.run_id} recorded {n_train} training images, its rebuilt split has {len(labels)}.")
     found = cartography(gold, predicted == labels[None, :])
     hardest = found.hardest(HARDEST_SHOWN)
-    rows = run_source_rows(run, dataset)[hardest]
+    rows = run_source_rows(run, dataset)
     return TrainingDynamics(
         run.run_id, epochs, labels, predicted[-1].astype(np.int64), found, hardest, rebuilt.x_train[hardest], rows
     )

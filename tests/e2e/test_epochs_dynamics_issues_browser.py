@@ -35,6 +35,8 @@ def trained_server(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("epochs-log") / "streamlit.log"
     for url in serve_app(cache, log_path, "streamlit-epochs-dynamics-issues.log"):
         yield url, run_id, cache
+    # A widget seeded from a link or a button's callback and also given a default logs a warning with a stack.
+    assert "was created with a default value" not in log_path.read_text()
 
 
 @pytest.fixture

@@ -473,6 +473,18 @@ def keep_view_state(view: PageView) -> None:
                 ss[key] = ss[key]
 
 
+def open_view_with(view: PageView, values: dict[str, object]) -> None:
+    """Set widgets of `view`'s page for its next run, as a link would, within this session (a link is read on a
+    session's first run only): call from a button's callback, then `st.switch_page` to the page. Each key must be
+    one of the view's; its kept copy is set too, since `keep_view_state` lets that copy win on arriving there."""
+    keys = {key for param in view.params for key in param.keys}
+    for key, value in values.items():
+        if key not in keys:
+            raise KeyError(f"{view.page} has no view widget {key}")
+        st.session_state[key] = value
+        st.session_state[_kept(key)] = value
+
+
 def seeded(view: PageView, key: str) -> str:
     """`key`, with its widget's default (the view's, which a link leaves out) put into session state if absent.
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from engine import telemetry
 from engine.datasets import Dataset, load_dataset, parse_label_mapping
-from engine.errors import StoreError
+from engine.errors import DigitLabError, StoreError
 from engine.limits import hosted_mode
 from engine.runs import find_run, mark_shown, unstored_run
 from engine.store import RunStore, StoredRun, is_run_id
@@ -136,3 +136,20 @@ def _training_dynamics(run_id: str, copy: str, _found: StoredRun):
     from engine.probes.dynamics import training_dynamics  # deferred: it rebuilds the run's training split
 
     return training_dynamics(_found, dataset(_found.meta["dataset"]["name"]))
+
+
+def stored_label_issues(dataset_name: str, preset: str, folds: tuple[int, ...]):
+    """(k, result) of the first of `folds` whose label-issue search (no planted noise, the preset's epochs) is
+    already stored for `dataset_name` with `preset`, else None. Never trains nor predicts; read afresh on every call,
+    since the Data page may store one at any time (a look-up is a few run keys and file reads)."""
+    from engine.diagnostics.label_issues import LabelIssuePlan, stored_label_issues  # deferred: the training stack
+
+    data = dataset(dataset_name)
+    for k in folds:
+        try:
+            found = stored_label_issues(LabelIssuePlan(dataset_name, preset, k), dataset=data, store=store())
+        except DigitLabError:  # a plan this server refuses (hosted caps): nothing stored to show
+            return None
+        if found is not None:
+            return k, found
+    return None

@@ -46,6 +46,7 @@ VIEW = PageView(
         ViewParam("cell", ("eval_true", "eval_pred"), _cell),
         ViewParam("norm", ("eval_normalised",), single(flag), (False,)),
         ViewParam("epoch", ("eval_epoch",), single(_epoch)),
+        ViewParam("pictures", ("eval_dynamics_pictures",), single(flag), (False,)),
         ViewParam("ovr", ("eval_ovr_class",), single(whole_number, 0, MAX_INDEX), (0,)),
         ViewParam("mistake", ("eval_inspect",), single(whole_number, 0, MAX_INDEX)),
         ViewParam("shown", ("eval_gallery_n",), single(whole_number, 1, 100), (20,)),

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from engine.architectures import DEFAULT_PRESET
 from engine.cli.progress_bar import _ProgressBar
 from engine.datasets.registry import DEFAULT_DATASET
+
+if TYPE_CHECKING:
+    from engine.diagnostics.label_issues import LabelIssues
 
 
 def _add_label_issues(commands: argparse._SubParsersAction) -> None:
@@ -23,6 +27,11 @@ def _add_label_issues(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the planted flips")
     parser.add_argument("--limit", type=int, default=20, help="issues listed without --json (all with --json)")
+    parser.add_argument(
+        "--stored-only",
+        action="store_true",
+        help="print the stored result of this plan, or say there is none; never trains (null with --json)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=_label_issues)
 
@@ -32,17 +41,27 @@ COMMANDS = {"label-issues": _add_label_issues}
 
 def _label_issues(args: argparse.Namespace) -> None:
     # Deferred: the search imports the training stack; `digit-lab --help` should not wait for it.
-    from engine.diagnostics.label_issues import LabelIssuePlan, label_issues
+    from engine.diagnostics.label_issues import LabelIssuePlan, label_issues, stored_label_issues
     from engine.diagnostics.noise import NoiseSpec
 
     noise = NoiseSpec(args.plant_noise, args.seed) if args.plant_noise is not None else None
     plan = LabelIssuePlan(args.dataset, args.preset, args.folds, noise, args.epochs)
+    if args.stored_only:
+        stored = stored_label_issues(plan)
+        if stored is None:
+            print("null" if args.json else "No stored result for this plan: its folds or its result are not stored.")
+            return
+        _print_issues(stored, args)
+        return
     bar = _ProgressBar(enabled=not args.json)
     result = label_issues(plan, progress=bar.batch("fold"))
     bar.close()
-    out = result.to_dict()
+    _print_issues(result, args)
+
+
+def _print_issues(result: LabelIssues, args: argparse.Namespace) -> None:
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps(result.to_dict()))
         return
     print(
         f"{len(result.issues)} of {result.n_train} training labels look wrong "

@@ -25,10 +25,10 @@ from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.limits import diagnostics_limits, train_limits
 from engine.probes.checks import probe_numbers
 from engine.probes.run_data import run_data
-from engine.probes.stored import cached_probe
+from engine.probes.stored import cached_probe, stored_probe
 from engine.progress import BatchCallback
 from engine.runs import preset_request
-from engine.store import RunStore
+from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
 from engine.training.data import validation_indices
 
@@ -284,9 +284,34 @@ def label_issues(
         probs = out_of_fold_probabilities(cv, prepared.data)
         return find_issues(prepared.data.y_train, probs, flipped)
 
-    params: dict[str, Any] = {
-        "plan": plan.to_dict(),
-        "data": prepared.data.fingerprint,
-        "folds": [[fold.run.run_id, fold.run.digest()] for fold in cv.folds],
-    }
+    params = _probe_params(prepared, [fold.run for fold in cv.folds])
     return cached_probe(cv.folds[0].run, PROBE, params, compute, LabelIssues.to_dict, LabelIssues.from_dict)
+
+
+def _probe_params(prepared: PreparedPlan, runs: list[StoredRun]) -> dict[str, Any]:
+    """What the result is kept under: the plan, the data and every fold run's digest (a retrained fold misses)."""
+    return {
+        "plan": prepared.plan.to_dict(),
+        "data": prepared.data.fingerprint,
+        "folds": [[run.run_id, run.digest()] for run in runs],
+    }
+
+
+def stored_label_issues(
+    plan: LabelIssuePlan, *, dataset: Dataset | None = None, store: RunStore | None = None
+) -> LabelIssues | None:
+    """The plan's result when its k fold runs and the result itself are already in the store, else None. Never
+    trains nor predicts: for a page that may point at a search done elsewhere but must not start one."""
+    prepared = prepare(plan, dataset)
+    store = store or RunStore()
+    runs = []
+    for run_id in prepared.fold_ids():
+        run = store.get(run_id)
+        if run is None:  # the first missing fold ends the look-up
+            return None
+        runs.append(run)
+    try:
+        params = _probe_params(prepared, runs)
+    except OSError:  # a fold removed meanwhile
+        return None
+    return stored_probe(runs[0], PROBE, params, LabelIssues.from_dict)

@@ -36,6 +36,12 @@ class TrainingDynamics:
     map: Cartography
     hardest: np.ndarray  # (HARDEST_SHOWN,) indices of the least confident training images, hardest first
     hardest_images: np.ndarray  # those images, (n, H, W, channels) floats in 0..1
+    source_rows: np.ndarray  # (n_train,) each training row's row in the dataset's own training part
+
+    @property
+    def hardest_rows(self) -> np.ndarray:
+        """The hardest images' rows in the dataset's own training part (as the label-issue search numbers them)."""
+        return self.source_rows[self.hardest]
 
     @property
     def n_train(self) -> int:
@@ -105,7 +111,7 @@ def training_dynamics(run: StoredRun, dataset: Dataset | None = None) -> Trainin
         raise _damaged(run, TRAIN_PREDICTIONS, f"it holds values that are not class numbers 0..{k - 1}")
     if epochs == 0:
         raise NotRecorded(f"Run {run.run_id} finished no epoch, so it has no training dynamics.")
-    from engine.probes.run_data import run_data  # deferred: it loads the dataset
+    from engine.probes.run_data import run_data, run_source_rows  # deferred: it loads the dataset
 
     # The gold labels and images of the run's training rows, rebuilt from its dataset and config (no copy is stored).
     rebuilt = run_data(run, dataset).data
@@ -114,6 +120,7 @@ def training_dynamics(run: StoredRun, dataset: Dataset | None = None) -> Trainin
         raise StoreError(f"Run {run.run_id} recorded {n_train} training images, its rebuilt split has {len(labels)}.")
     found = cartography(gold, predicted == labels[None, :])
     hardest = found.hardest(HARDEST_SHOWN)
+    rows = run_source_rows(run, dataset)
     return TrainingDynamics(
-        run.run_id, epochs, labels, predicted[-1].astype(np.int64), found, hardest, rebuilt.x_train[hardest]
+        run.run_id, epochs, labels, predicted[-1].astype(np.int64), found, hardest, rebuilt.x_train[hardest], rows
     )

@@ -16,7 +16,7 @@ from engine.errors import DatasetUnavailable
 from engine.store import StoredRun
 from engine.training.checks import validate_config
 from engine.training.config import TrainConfig
-from engine.training.data import PreparedData, prepare_data
+from engine.training.data import PreparedData, prepare_data, source_train_rows
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,11 @@ def run_data(run: StoredRun, dataset: Dataset | None = None) -> RunData:
             f"The rebuilt test labels of run {run.run_id} differ from its stored ones; retrain the model here."
         )
     return RunData(run, data, float(dataset.value_max))
+
+
+def run_source_rows(run: StoredRun, dataset: Dataset | None = None) -> np.ndarray:
+    """Each of the run's training rows (as `run_data` rebuilds them) as a row of its dataset's own training part."""
+    dataset = _matching_dataset(run, dataset)
+    config = TrainConfig.from_dict(run.meta["config"])
+    validate_config(config, n_train=len(dataset.x_train), num_classes=len(run.meta["class_names"]))
+    return source_train_rows(dataset, config)

@@ -68,6 +68,24 @@ def _read(path: Path, *, probe: str, params: dict, digest: str) -> dict | None:
         return None
 
 
+def stored_probe(run: StoredRun, probe: str, params: dict, from_dict: Callable[[dict], T]) -> T | None:
+    """The probe's stored result for `run` with `params` when one is kept and passes its checks, else None; never
+    computes (for a page that may show a result but must not pay for it)."""
+    params = json.loads(canonical_json(params))
+    try:
+        digest = run.digest()
+    except OSError:
+        return None
+    stored = _read(record_path(run, probe, params), probe=probe, params=params, digest=digest)
+    if stored is None:
+        return None
+    try:
+        return from_dict(stored)
+    except (StoreError, ValueError, TypeError, KeyError) as exc:
+        log.warning("the stored %s result of run %s is unusable (%s)", probe, run.run_id, exc)
+        return None
+
+
 def cached_probe(
     run: StoredRun,
     probe: str,

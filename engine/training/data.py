@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.datasets import Dataset, merge_labels, normalised, parse_label_mapping, subset_train
+from engine.datasets import Dataset, merge_labels, normalised, parse_label_mapping, stratified_indices, subset_train
 from engine.errors import InvalidConfig
 from engine.training.config import TrainConfig
 
@@ -81,6 +81,19 @@ def validation_indices(labels: np.ndarray, config: TrainConfig) -> tuple[np.ndar
         # Too few images per class to stratify (tiny subsets): a plain seeded split still works.
         train_rows, val_rows = train_test_split(everything, test_size=config.validation_split, random_state=config.seed)
     return np.sort(train_rows), np.sort(val_rows)
+
+
+def source_train_rows(dataset: Dataset, config: TrainConfig) -> np.ndarray:
+    """For each training row `prepare_data` gives, its row in `dataset`'s own training part (before the config's
+    training subset and validation split), so a result indexed by one can be matched with a result of the other."""
+    rows = np.arange(len(dataset.y_train))
+    labels = dataset.y_train
+    if config.label_mapping:  # merged labels stratify the subset and the split, as in `transformed_dataset`
+        labels = merge_labels(dataset, parse_label_mapping(config.label_mapping, dataset.num_classes)).y_train
+    if config.limit_train and config.limit_train < len(labels):  # `subset_train`'s own rows
+        index = stratified_indices(labels, config.limit_train, config.seed)
+        rows, labels = rows[index], labels[index]
+    return rows[validation_indices(labels, config)[0]]
 
 
 def prepare_data(dataset: Dataset, config: TrainConfig) -> PreparedData:

@@ -43,6 +43,12 @@ def test_label_issues_json_with_planted_noise():
     again = cli("label-issues", "--dataset", "digits", "--folds", "2", "--epochs", "2", "--plant-noise", "0.1",
                 "--seed", "3", "--json")  # fmt: skip
     assert json.loads(again.stdout) == out  # the stored result, and the cached folds
+    stored = cli("label-issues", "--dataset", "digits", "--folds", "2", "--epochs", "2", "--plant-noise", "0.1",
+                 "--seed", "3", "--stored-only", "--json")  # fmt: skip
+    assert stored.returncode == 0 and json.loads(stored.stdout) == out
+    missing = cli("label-issues", "--dataset", "digits", "--folds", "3", "--epochs", "2", "--plant-noise", "0.1",
+                  "--seed", "3", "--stored-only", "--json")  # fmt: skip
+    assert missing.returncode == 0 and json.loads(missing.stdout) is None  # three folds were never trained
 
 
 @pytest.mark.slow  # subprocesses

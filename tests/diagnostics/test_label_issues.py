@@ -18,6 +18,7 @@ from engine.diagnostics.label_issues import (
     label_issues,
     precision_recall,
     prepare,
+    stored_label_issues,
 )
 from engine.diagnostics.noise import NoiseSpec
 from engine.errors import InvalidConfig, InvalidProbeRecord
@@ -182,6 +183,25 @@ def test_search_uses_every_fold_once_and_is_kept_per_plan():
     assert json.loads(record.read_text())["result"]["precision"] == first.precision
     other = label_issues(LabelIssuePlan("digits", folds=2, noise=NoiseSpec(0.1, seed=5), epochs=1))
     assert other.flipped != first.flipped  # another seed: other data, other runs, another result
+
+
+def test_the_stored_only_lookup_never_trains_and_reads_what_the_search_kept():
+    """The Evaluate page asks this: None while a fold or the result is missing (and nothing is trained meanwhile),
+    then exactly the search's result."""
+    from engine.store import RunStore
+
+    plan = LabelIssuePlan("digits", folds=2, epochs=1)
+    store = RunStore()
+    ids = prepare(plan).fold_ids()
+    assert stored_label_issues(plan, store=store) is None
+    assert all(store.get(run_id) is None for run_id in ids)  # the lookup trained nothing
+    found = label_issues(plan, store=store)
+    assert stored_label_issues(plan, store=store) == found
+    for record in probe_folder(store.get(ids[0])).glob(f"{PROBE}-*.json"):
+        record.unlink()  # the folds are kept, the result is not: still nothing to show, nothing computed
+    assert stored_label_issues(plan, store=store) is None
+    assert not list(probe_folder(store.get(ids[0])).glob(f"{PROBE}-*.json"))
+    assert stored_label_issues(LabelIssuePlan("digits", folds=3, epochs=1), store=store) is None
 
 
 @pytest.mark.slow  # five folds of the default preset: about 25 s on two cores

@@ -12,7 +12,7 @@ import pytest
 
 from engine.architectures import ConvBlock, DenseLayer, ModelSpec
 from engine.cli import main
-from engine.datasets import load_dataset
+from engine.datasets import load_dataset, normalised
 from engine.errors import NotRecorded, StoreError
 from engine.limits import dynamics_map_points
 from engine.probes.dynamics import DYNAMICS, HARDEST_SHOWN, TRAIN_PREDICTIONS, training_dynamics
@@ -130,3 +130,14 @@ def test_train_cli_says_when_the_stored_run_lacks_the_dynamics_asked_for(isolate
     again = json.loads(capsys.readouterr().out)
     assert again["run_id"] == first["run_id"] and again["cached"] is True
     assert again["training_dynamics"] is False and "Delete the run" in again["notes"][0]
+
+
+def test_the_hardest_rows_are_the_hardest_images_in_the_datasets_own_training_part(digits_run):
+    """What lets the Training dynamics tab match its hardest images with the label-issue search's rows."""
+    found = training_dynamics(digits_run)
+    digits = load_dataset("digits")
+    assert len(found.hardest_rows) == len(found.hardest) and len(set(found.hardest_rows.tolist())) == len(found.hardest)
+    np.testing.assert_array_equal(
+        found.hardest_images, normalised(digits.x_train[found.hardest_rows], digits.value_max)
+    )
+    np.testing.assert_array_equal(found.labels, digits.y_train[found.source_rows])  # every row, not only those

@@ -21,6 +21,7 @@ trainings the run store deduplicated (scored submissions minus distinct runs, re
 
     python -m bench.classroom_load                          # 100 students, 20 browsers (about 5-10 minutes here)
     python -m bench.classroom_load --students 6 --browsers 2 --json
+    python -m bench.classroom_load --database-url "$(python -m tests.postgres_server start /tmp/pg)"   # PostgreSQL
 
 Run as root for the cgroup; where it cannot be made the run says so and goes on uncapped. `--ray` starts a two-node
 Ray cluster on this machine (1 CPU per node) and sets DIGIT_LAB_EXECUTOR=ray and RAY_ADDRESS, so every submission
@@ -73,6 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ray",
         action="store_true",
         help="train the submissions on a two-node Ray cluster started here (1 CPU each); try with few --students",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="the classroom's database (e.g. the PostgreSQL URL `python -m tests.postgres_server start DIR` prints; "
+        "it should be empty); default: a SQLite file in the bench's temporary folder",
     )
     args = parser.parse_args(argv)
     if args.students < 1 or not 0 <= args.browsers <= args.students:
@@ -430,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         browsers = 0
 
     work = Path(temp_cache("digitlab-classroom-load-"))  # removed when this process exits
-    cache, database = work / "cache", f"sqlite:///{work / 'classroom.db'}"
+    cache, database = work / "cache", args.database_url or f"sqlite:///{work / 'classroom.db'}"
+    print(f"Database: {database.split(':', 1)[0]} ({'given' if args.database_url else 'a temporary SQLite file'})\n")
     # This process, its workers (spawned: they inherit it) and the server share the database and the run cache.
     os.environ.update({"DIGIT_LAB_CACHE": str(cache), "DIGIT_LAB_DATABASE_URL": database, "DIGIT_LAB_HOSTED": "1"})
     from engine.classroom import service

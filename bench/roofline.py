@@ -135,9 +135,9 @@ def _EpochClock(walls: list[float]):  # noqa: N802  (reads as the class it build
     return _epoch_clock_class()(walls)
 
 
-def _flops_to(reached: list[float], seeds: int) -> str:
+def _flops_to(reached: list[float], seeds: int, epochs: int) -> str:
     if not reached:
-        return "not reached"
+        return f"not reached in {epochs} epoch{'s' if epochs > 1 else ''}"
     return f"{fmt([flops / 1e12 for flops in reached], 2)} ({len(reached)}/{seeds} seeds)"
 
 

@@ -31,12 +31,12 @@ def train_digits_run(cache: str, epochs: int = 2, preset: str = "digitlab-small8
             os.environ["DIGIT_LAB_CACHE"] = previous
 
 
-def serve_app(cache: str, log_path, saved_log_name: str):
-    """A generator for a module fixture: the real app on `cache`, its url yielded; afterwards the server log is kept
-    in test-artifacts/browser/`saved_log_name` and must hold no traceback."""
-    process, url = start_server(str(cache), str(log_path))
+def serve_app(cache: str, log_path, saved_log_name: str, env: dict | None = None, timeout: float = 60):
+    """A generator for a module fixture: the real app on `cache` (with `env` added to its environment), its url
+    yielded; afterwards the server log is kept in test-artifacts/browser/`saved_log_name` and must hold no traceback."""
+    process, url = start_server(str(cache), str(log_path), **({"env": env} if env else {}))
     try:
-        wait_healthy(url, process, timeout=60, poll=0.5)
+        wait_healthy(url, process, timeout=timeout, poll=0.5)
     except RuntimeError as error:
         stop_server(process)
         import pytest

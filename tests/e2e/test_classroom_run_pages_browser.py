@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.live_app import browser, start_server, stop_server, wait_healthy, wait_text
+from bench.live_app import browser, wait_text
 from tests.e2e.test_browser import _click_button
-from tests.live_app import ARTIFACTS
+from tests.live_app import ARTIFACTS, serve_app
 
 FRACTION, SEED = 0.3, 20261206
 BASE_TEST = 360  # digits' test images (scikit-learn's 1,797 split 80/20), asserted against the loaded data below
@@ -86,20 +86,13 @@ def submission(tmp_path_factory) -> Submission:
 def served(submission, tmp_path_factory):
     """The app on the submission's cache and classroom database; its url. Its log is kept and checked afterwards."""
     log_path = tmp_path_factory.mktemp("log") / "streamlit.log"
-    process, url = start_server(
-        str(submission.cache), str(log_path), env={"DIGIT_LAB_DATABASE_URL": submission.database_url}
+    yield from serve_app(
+        str(submission.cache),
+        log_path,
+        "streamlit-classroom-run-pages.log",
+        env={"DIGIT_LAB_DATABASE_URL": submission.database_url},
+        timeout=90,
     )
-    try:
-        wait_healthy(url, process, timeout=90, poll=0.5)
-    except RuntimeError as error:
-        stop_server(process)
-        pytest.fail(f"{error}; see {log_path}")
-    yield url
-    stop_server(process)
-    server_log = log_path.read_text()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "streamlit-classroom-run-pages.log").write_text(server_log)
-    assert "Traceback" not in server_log, "the server logged a traceback; see streamlit-classroom-run-pages.log"
 
 
 def _body(driver) -> str:

@@ -5,7 +5,6 @@ damaged files refused, and the CLI."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -18,9 +17,10 @@ from engine.limits import dynamics_map_points
 from engine.probes.dynamics import DYNAMICS, HARDEST_SHOWN, TRAIN_PREDICTIONS, training_dynamics
 from engine.probes.run_data import run_data
 from engine.runs import get_or_train, has_dynamics, run_id_for
-from engine.store import RunStore, StoredRun
+from engine.store import RunStore
 from engine.training.config import TrainConfig
 from engine.training.fit import DYNAMICS_DEFAULT_MAX_TRAIN, records_dynamics
+from tests.store.planted import copied_run
 
 from .conftest import CONFIG
 
@@ -82,12 +82,6 @@ def test_recording_is_not_part_of_the_run_key(tmp_path):
     assert len(again.notes) == 1 and "already stored without training dynamics" in again.notes[0]
 
 
-def _copy(run: StoredRun, tmp_path) -> StoredRun:
-    folder = tmp_path / run.run_id
-    shutil.copytree(run.path, folder)
-    return StoredRun(run.run_id, folder, run.meta)
-
-
 @pytest.mark.parametrize(
     "name, damage, match",
     [
@@ -101,7 +95,7 @@ def _copy(run: StoredRun, tmp_path) -> StoredRun:
     ],
 )
 def test_a_damaged_file_is_refused(digits_run, tmp_path, name, damage, match):
-    copy = _copy(digits_run, tmp_path)
+    copy = copied_run(digits_run, tmp_path)
     np.save(copy.path / name, damage(np.load(copy.path / name)))
     with pytest.raises(StoreError, match=match):
         training_dynamics(copy)

@@ -4,7 +4,6 @@ final probabilities, with and without early stopping's restored weights; damaged
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from engine.probes.epochs import EPOCH_PREDICTIONS, check_epoch_number, epoch_co
 from engine.runs import get_or_train
 from engine.store import RunStore, StoredRun
 from engine.training.config import TrainConfig
+from tests.store.planted import copied_run
 
 from .conftest import CONFIG
 
@@ -90,12 +90,6 @@ def test_epoch_check_without_a_run():
         check_epoch_number(10**9)
 
 
-def _copy(run: StoredRun, tmp_path) -> StoredRun:
-    folder = tmp_path / run.run_id
-    shutil.copytree(run.path, folder)
-    return StoredRun(run.run_id, folder, run.meta)
-
-
 @pytest.mark.parametrize(
     "damage, match",
     [
@@ -107,14 +101,14 @@ def _copy(run: StoredRun, tmp_path) -> StoredRun:
     ],
 )
 def test_a_damaged_file_is_refused(digits_run, tmp_path, damage, match):
-    copy = _copy(digits_run, tmp_path)
+    copy = copied_run(digits_run, tmp_path)
     np.save(copy.path / EPOCH_PREDICTIONS, damage(np.load(copy.path / EPOCH_PREDICTIONS)))
     with pytest.raises(StoreError, match=match):
         epoch_confusion(copy)
 
 
 def test_a_run_stored_before_the_file_says_so(digits_run, tmp_path):
-    copy = _copy(digits_run, tmp_path)
+    copy = copied_run(digits_run, tmp_path)
     (copy.path / EPOCH_PREDICTIONS).unlink()
     with pytest.raises(NotRecorded, match="stored before"):
         epoch_confusion(copy)

@@ -31,3 +31,14 @@ def plant_file(run_folder: Path, name: str, text: str) -> None:
 
 def plant_history(run_folder: Path, history: object) -> None:
     plant_file(run_folder, "history.json", json.dumps(history))
+
+
+def copied_run(run, tmp_path: Path):
+    """A copy of stored run `run` in `tmp_path` (same id and meta), to damage without touching the store's."""
+    import shutil
+
+    from engine.store import StoredRun
+
+    folder = tmp_path / run.run_id
+    shutil.copytree(run.path, folder)
+    return StoredRun(run.run_id, folder, run.meta)

@@ -34,7 +34,8 @@ def thumbnail_uri(image: np.ndarray, value_max: float, min_side: int = THUMBNAIL
     array = np.asarray(image, dtype=np.float64)
     array = array.reshape(array.shape[0], array.shape[1])
     grey = np.clip(np.round(array / float(value_max) * 255.0), 0, 255).astype(np.uint8)
-    scale = thumbnail_scale(*grey.shape, min_side=min_side)
+    height, width = grey.shape
+    scale = thumbnail_scale(height, width, min_side=min_side)
     grey = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
     buffer = io.BytesIO()
     Image.fromarray(grey, mode="L").save(buffer, format="PNG", optimize=True)
@@ -118,7 +119,7 @@ def thumbnail_map_spec(
 def picked_indices(selection: object, name: str = "picked") -> list[int]:
     """The `index` of every point a Vega-Lite chart's point selection `name` holds (in the order given)."""
     chosen = []
-    entries = (selection or {}).get(name) if hasattr(selection, "get") else None  # type: ignore[union-attr]
+    entries = selection.get(name) if isinstance(selection, dict) else None
     for entry in entries or ():
         value = entry.get("index") if hasattr(entry, "get") else None
         if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():

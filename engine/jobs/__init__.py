@@ -128,7 +128,7 @@ def job_status(job_id: str, store: RunStore | None = None) -> JobStatus:
     starting = status.state == "starting" and time.time() - status.started < STARTING_GRACE_SECONDS
     if driver_alive(pid, job_id, starting=starting):
         return status
-    if status.state == "starting" and not pid and time.time() - status.started < STARTING_GRACE_SECONDS:
+    if starting and not pid:
         return status
     return _lost(job_id, status, pid, store)
 

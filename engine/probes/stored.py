@@ -68,22 +68,28 @@ def _read(path: Path, *, probe: str, params: dict, digest: str) -> dict | None:
         return None
 
 
-def stored_probe(run: StoredRun, probe: str, params: dict, from_dict: Callable[[dict], T]) -> T | None:
-    """The probe's stored result for `run` with `params` when one is kept and passes its checks, else None; never
-    computes (for a page that may show a result but must not pay for it)."""
-    params = json.loads(canonical_json(params))
+def _lookup(run: StoredRun, probe: str, params: dict, from_dict: Callable[[dict], T]) -> tuple[T | None, str | None]:
+    """(the stored result when one is kept and passes its checks, else None; the run's digest, None when its
+    manifest cannot be read). `params` are already canonical."""
     try:
         digest = run.digest()
     except OSError:
-        return None
-    stored = _read(record_path(run, probe, params), probe=probe, params=params, digest=digest)
+        return None, None
+    path = record_path(run, probe, params)
+    stored = _read(path, probe=probe, params=params, digest=digest)
     if stored is None:
-        return None
+        return None, digest
     try:
-        return from_dict(stored)
+        return from_dict(stored), digest
     except (StoreError, ValueError, TypeError, KeyError) as exc:
-        log.warning("the stored %s result of run %s is unusable (%s)", probe, run.run_id, exc)
-        return None
+        log.warning("the stored %s result %s is unusable (%s)", probe, path, exc)
+        return None, digest
+
+
+def stored_probe(run: StoredRun, probe: str, params: dict, from_dict: Callable[[dict], T]) -> T | None:
+    """The probe's stored result for `run` with `params` when one is kept and passes its checks, else None; never
+    computes (for a page that may show a result but must not pay for it)."""
+    return _lookup(run, probe, json.loads(canonical_json(params)), from_dict)[0]
 
 
 def cached_probe(
@@ -97,18 +103,13 @@ def cached_probe(
     """The probe's result for `run` with `params` (plain JSON values): the stored record when it passes its checks,
     else `compute()`, stored for next time when the cache can be written."""
     params = json.loads(canonical_json(params))  # as it reads back: tuples become lists, keys sorted
-    path = record_path(run, probe, params)
-    try:
-        digest = run.digest()
-    except OSError as exc:  # the run was removed meanwhile: answer, keep nothing
-        log.warning("run %s has no readable manifest (%s); %s computed without storing", run.run_id, exc, probe)
+    found, digest = _lookup(run, probe, params, from_dict)
+    if found is not None:
+        return found
+    if digest is None:  # the run was removed meanwhile: answer, keep nothing
+        log.warning("run %s has no readable manifest; %s computed without storing", run.run_id, probe)
         return compute()
-    stored = _read(path, probe=probe, params=params, digest=digest)
-    if stored is not None:
-        try:
-            return from_dict(stored)
-        except (StoreError, ValueError, TypeError, KeyError) as exc:
-            log.warning("the stored %s result %s is unusable (%s); computing it again", probe, path, exc)
+    path = record_path(run, probe, params)
     result = compute()
     record = {"version": RECORD_VERSION, "probe": probe, "params": params, "run_digest": digest}
     try:

@@ -18,6 +18,7 @@ from engine.datasets import Dataset
 from engine.errors import NotRecorded, StoreError
 from engine.evaluation.cartography import REGIONS, Cartography, cartography
 from engine.limits import dynamics_map_points
+from engine.probes.epochs import checked_class_rows, damaged_file
 from engine.store import StoredRun
 
 DYNAMICS = "train_dynamics.npy"
@@ -80,10 +81,6 @@ class TrainingDynamics:
         }
 
 
-def _damaged(run: StoredRun, name: str, why: str) -> StoreError:
-    return StoreError(f"{name} of run {run.run_id} is damaged: {why}. Delete the run and retrain it.")
-
-
 def training_dynamics(run: StoredRun, dataset: Dataset | None = None) -> TrainingDynamics:
     """The run's data map; `NotRecorded` when the run was trained without dynamics, `StoreError` when the files do
     not fit the run. `dataset`: the run's dataset when the caller has it loaded (checked by its fingerprint)."""
@@ -96,19 +93,15 @@ def training_dynamics(run: StoredRun, dataset: Dataset | None = None) -> Trainin
             "page's checkbox)."
         )
     gold = run.array(DYNAMICS)
-    predicted = run.array(TRAIN_PREDICTIONS)
     epochs = len(run.history().get("epochs", []))
     n_train = run.meta.get("dataset", {}).get("n_train")
-    k = len(run.meta["class_names"])
-    for name, array in ((DYNAMICS, gold), (TRAIN_PREDICTIONS, predicted)):
-        if array.shape != (epochs, n_train):
-            raise _damaged(
-                run, name, f"its shape is {array.shape}, the run has {epochs} epochs and {n_train} training images"
-            )
+    if gold.shape != (epochs, n_train):
+        raise damaged_file(
+            run, DYNAMICS, f"its shape is {gold.shape}, the run has {epochs} epochs and {n_train} training images"
+        )
     if gold.dtype.kind != "f" or not np.isfinite(gold).all() or gold.size and (gold.min() < 0 or gold.max() > 1):
-        raise _damaged(run, DYNAMICS, "it holds values that are not probabilities")
-    if predicted.dtype.kind != "u" or predicted.size and int(predicted.max()) >= k:
-        raise _damaged(run, TRAIN_PREDICTIONS, f"it holds values that are not class numbers 0..{k - 1}")
+        raise damaged_file(run, DYNAMICS, "it holds values that are not probabilities")
+    predicted = checked_class_rows(run, TRAIN_PREDICTIONS, run.array(TRAIN_PREDICTIONS), epochs, "training")
     if epochs == 0:
         raise NotRecorded(f"Run {run.run_id} finished no epoch, so it has no training dynamics.")
     from engine.probes.run_data import run_data, run_source_rows  # deferred: it loads the dataset

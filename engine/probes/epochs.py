@@ -49,21 +49,31 @@ def stored_epoch_predictions(run: StoredRun) -> np.ndarray:
             f"Run {run.run_id} was stored before Digit Lab kept each epoch's test predictions, so its confusion "
             "matrices over time are unknown. Delete the run and train it again to record them."
         )
-    array = run.array(EPOCH_PREDICTIONS)
     epochs = len(run.history().get("epochs", []))
-    n_test = len(run.test_labels())
+    array = run.array(EPOCH_PREDICTIONS)
+    return checked_class_rows(run, EPOCH_PREDICTIONS, array, epochs, "test").astype(np.int64)
+
+
+def damaged_file(run: StoredRun, name: str, why: str) -> StoreError:
+    """A per-epoch record of `run` that does not fit it (anyone can edit the cache), said with what to do."""
+    return StoreError(f"{name} of run {run.run_id} is damaged: {why}. Delete the run and retrain it.")
+
+
+def checked_class_rows(run: StoredRun, name: str, array: np.ndarray, epochs: int, part: str) -> np.ndarray:
+    """`array`, a record of predicted classes per epoch (`epoch_predictions.npy`, `train_predictions.npy`), when it
+    is (epochs, the run's images of `part`: "test" or "training") of unsigned class numbers of the run's classes;
+    else `damaged_file`."""
+    images = len(run.test_labels()) if part == "test" else run.meta.get("dataset", {}).get("n_train")
     k = len(run.meta["class_names"])
-
-    def damaged(why: str) -> StoreError:
-        return StoreError(f"{EPOCH_PREDICTIONS} of run {run.run_id} is damaged: {why}. Delete the run and retrain it.")
-
     if array.dtype.kind != "u":
-        raise damaged(f"it holds {array.dtype} values, not class numbers")
-    if array.shape != (epochs, n_test):
-        raise damaged(f"its shape is {array.shape}, the run has {epochs} epochs and {n_test} test images")
+        raise damaged_file(run, name, f"it holds {array.dtype} values, not class numbers")
+    if array.shape != (epochs, images):
+        raise damaged_file(
+            run, name, f"its shape is {array.shape}, the run has {epochs} epochs and {images} {part} images"
+        )
     if array.size and int(array.max()) >= k:
-        raise damaged(f"it names class {int(array.max())}, the run has {k} classes")
-    return array.astype(np.int64)
+        raise damaged_file(run, name, f"it names class {int(array.max())}: not class numbers of its {k} classes")
+    return array
 
 
 @dataclass(frozen=True)

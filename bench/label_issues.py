@@ -3,7 +3,7 @@ baseline.
 
 A stratified 20,000-image subset of Fashion-MNIST's training part (the Debian package's files in
 /usr/share/datasets/fashion-mnist/, or wherever `load_dataset` finds them) gets 5 % of its labels flipped to another
-class (`engine.diagnostics.noise`); `digitlab-fast28` is trained on a stratified 5-fold split of it, each image is
+class (`engine.datasets.noise`); `digitlab-fast28` is trained on a stratified 5-fold split of it, each image is
 predicted by the fold model that left it out, and `cleanlab.filter.find_label_issues` flags the doubtful labels
 (`engine.diagnostics.label_issues`). Precision and recall against the flips, and those of flagging the same number of
 lowest-self-confidence images, mean and standard deviation over 3 noise seeds. Target: precision and recall 0.8 or
@@ -35,8 +35,8 @@ def main() -> int:
     header("Label issues: confident learning vs the lowest-self-confidence baseline on planted flips", args.quick)
 
     from engine.datasets import load_dataset, subset_train
+    from engine.datasets.noise import NoiseSpec
     from engine.diagnostics.label_issues import LabelIssuePlan, label_issues
-    from engine.diagnostics.noise import NoiseSpec
 
     if args.quick:
         name, preset, folds, epochs, seeds = "digits", "digitlab-small8-v2", 3, 3, 1

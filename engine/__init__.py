@@ -101,7 +101,7 @@ _EXPORTS = {
     "engine.probes.dynamics": ("TrainingDynamics", "training_dynamics"),
     "engine.evaluation.cartography": ("Cartography", "cartography"),
     "engine.reports.recipe": ("to_keras_code",),
-    "engine.diagnostics.noise": ("NoiseSpec", "plant_label_noise"),
+    "engine.datasets.noise": ("NoiseSpec", "plant_label_noise"),
     "engine.diagnostics.label_issues": ("LabelIssuePlan", "LabelIssues", "label_issues"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

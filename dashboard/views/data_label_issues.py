@@ -8,8 +8,8 @@ import streamlit as st
 from charts.data import image_mosaic
 from dashboard import components, links, services
 from dashboard.views.data_view import ISSUE_PRESETS, VIEW, most_issue_folds
+from engine.datasets.noise import MAX_NOISE_FRACTION, NoiseSpec
 from engine.diagnostics.label_issues import LabelIssuePlan, label_issues, prepare
-from engine.diagnostics.noise import MAX_NOISE_FRACTION, NoiseSpec
 from engine.errors import DigitLabError
 from engine.limits import train_limits
 

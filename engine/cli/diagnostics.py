@@ -41,8 +41,8 @@ COMMANDS = {"label-issues": _add_label_issues}
 
 def _label_issues(args: argparse.Namespace) -> None:
     # Deferred: the search imports the training stack; `digit-lab --help` should not wait for it.
+    from engine.datasets.noise import NoiseSpec
     from engine.diagnostics.label_issues import LabelIssuePlan, label_issues, stored_label_issues
-    from engine.diagnostics.noise import NoiseSpec
 
     noise = NoiseSpec(args.plant_noise, args.seed) if args.plant_noise is not None else None
     plan = LabelIssuePlan(args.dataset, args.preset, args.folds, noise, args.epochs)

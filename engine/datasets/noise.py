@@ -5,8 +5,8 @@ Flips are symmetric: each chosen label becomes a uniformly drawn *different* cla
 (it scores the models, not the finder). The noisy copy has its own name and, since its labels differ, its own
 fingerprint, so its runs are stored apart from the clean data's. The name says how it was made
 ("noisy-<base>-<fraction>-<seed>"), so `load_dataset` rebuilds it from the name alone: a fold run's page, a job
-driver or a Ray worker loads the very data the run was keyed with. It lives with the datasets for that reason;
-`engine.diagnostics.noise` is where the label-issue search imports it from.
+driver or a Ray worker loads the very data the run was keyed with. It lives with the datasets for that reason; the
+label-issue search (`engine.diagnostics`) imports it from here.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each training image is predicted by the one fold model of a stratified k-fold that never saw it (the folds of
 `engine.crossval`, each a cached run), so its probabilities are honest about it. `cleanlab.filter.find_label_issues`
 then flags the images whose given label disagrees with what the folds predict, ranked by self-confidence (the
-probability the folds give the given label; lowest first). With planted noise (`engine.diagnostics.noise`) the
+probability the folds give the given label; lowest first). With planted noise (`engine.datasets.noise`) the
 flags are scored against the flips, beside a plain baseline: the same number of lowest-self-confidence images.
 
 The result is kept per plan beside the first fold's run (`engine.probes.stored`), keyed by the plan and the digest
@@ -20,7 +20,7 @@ import numpy as np
 from engine.architectures import DEFAULT_PRESET, PRESETS, ModelSpec
 from engine.crossval import CrossValidation, cross_validate, fold_tasks
 from engine.datasets import Dataset, load_dataset
-from engine.diagnostics.noise import NoiseSpec, NoisyDataset, plant_label_noise
+from engine.datasets.noise import NoiseSpec, NoisyDataset, plant_label_noise
 from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.limits import diagnostics_limits, train_limits
 from engine.probes.checks import probe_numbers

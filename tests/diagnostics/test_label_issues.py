@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import precision_score, recall_score
 
 from engine.datasets import load_dataset
+from engine.datasets.noise import NoiseSpec
 from engine.diagnostics.label_issues import (
     PROBE,
     LabelIssuePlan,
@@ -20,7 +21,6 @@ from engine.diagnostics.label_issues import (
     prepare,
     stored_label_issues,
 )
-from engine.diagnostics.noise import NoiseSpec
 from engine.errors import InvalidConfig, InvalidProbeRecord
 from engine.probes.stored import probe_folder
 

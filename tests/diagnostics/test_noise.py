@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.datasets import Dataset, load_dataset
-from engine.diagnostics.noise import NoiseSpec, parse_noisy_name, plant_label_noise
+from engine.datasets.noise import NoiseSpec, parse_noisy_name, plant_label_noise
 from engine.errors import DatasetUnavailable, InvalidConfig
 
 

@@ -183,7 +183,11 @@ def find_issues(labels: np.ndarray, pred_probs: np.ndarray, flipped: np.ndarray 
     if probs.ndim != 2 or len(probs) != len(labels) or not len(labels):
         raise ValueError(f"need one probability row per label, got {probs.shape} for {labels.shape}")
     probs = probs / probs.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 only within rounding
-    ranked = np.asarray(find_label_issues(labels, probs, return_indices_ranked_by="self_confidence"), dtype=np.int64)
+    # n_jobs=1: by default cleanlab forks a multiprocessing pool, and forking a process that runs TensorFlow's threads
+    # (the dashboard's server) can deadlock: seen once in CI, the page waiting on "Looking for label issues" for 5 min.
+    ranked = np.asarray(
+        find_label_issues(labels, probs, return_indices_ranked_by="self_confidence", n_jobs=1), dtype=np.int64
+    )
     self_confidence = probs[np.arange(len(labels)), labels]
     suggested = probs.argmax(axis=1)
     issues = tuple(LabelIssue(int(i), int(labels[i]), int(suggested[i]), float(self_confidence[i])) for i in ranked)

@@ -104,6 +104,7 @@ class EpochRecorder(keras.callbacks.Callback):
         watcher: EpochWatcher,
         x_test: np.ndarray,
         train: tuple[np.ndarray, np.ndarray] | None = None,
+        settled_epoch: int | None = None,
     ) -> None:
         super().__init__()
         self.outputs = outputs
@@ -114,10 +115,17 @@ class EpochRecorder(keras.callbacks.Callback):
         self.dynamics: list[np.ndarray] = []
         self.train_predictions: list[np.ndarray] = []  # each epoch's predicted class of every training image
         self.seconds: list[float] = []
+        # The epoch whose row `settle` will write from the final scores anyway (the last one, when nothing can
+        # restore an earlier epoch's weights): scoring it here too would be thrown away. In a one-epoch run that
+        # was a whole extra pass over the test set inside the training's clock.
+        self.settled_epoch = settled_epoch
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # Only epochs the watcher recorded: a diverged or cancelled epoch stores nothing, so row e - 1 is epoch e.
         if self.watcher.diverged or len(self.watcher.epochs) != len(self.predictions) + 1:
+            return
+        if epoch + 1 == self.settled_epoch:
+            self.seconds.append(0.0)
             return
         started = time.perf_counter()
         probabilities = self.outputs(self.x_test)
@@ -140,10 +148,19 @@ class EpochRecorder(keras.callbacks.Callback):
         its final test probabilities' (and its training-set scores'). In float32 the two are the same numbers.
         """
         row = epoch - 1
-        if not 0 <= row < len(self.predictions):
+        if not 0 <= row <= len(self.predictions) or (row == len(self.predictions) and epoch != self.settled_epoch):
             return
-        self.predictions[row] = test_outputs.argmax(axis=1).astype(self.predictions[row].dtype)
-        if self.train is not None and row < len(self.dynamics):
+        classes = np.uint8 if test_outputs.shape[1] <= 256 else np.uint16
+        _put(self.predictions, row, test_outputs.argmax(axis=1).astype(classes))
+        if self.train is not None and row <= len(self.dynamics):
             labels = self.train[1]
-            self.dynamics[row] = train_outputs[np.arange(len(labels)), labels].astype(np.float16)
-            self.train_predictions[row] = train_outputs.argmax(axis=1).astype(self.train_predictions[row].dtype)
+            _put(self.dynamics, row, train_outputs[np.arange(len(labels)), labels].astype(np.float16))
+            _put(self.train_predictions, row, train_outputs.argmax(axis=1).astype(classes))
+
+
+def _put(rows: list[np.ndarray], row: int, values: np.ndarray) -> None:
+    """Replace row `row`, or append it when it is the next one (the settled epoch was not scored during training)."""
+    if row == len(rows):
+        rows.append(values)
+    else:
+        rows[row] = values

@@ -152,7 +152,12 @@ def _fit(
         watcher.validate = lambda: score(data.x_val, data.y_val).metrics("val_")
 
     recorder = EpochRecorder(
-        score.outputs, watcher, data.x_test, (data.x_train, data.y_train) if record_dynamics else None
+        score.outputs,
+        watcher,
+        data.x_test,
+        (data.x_train, data.y_train) if record_dynamics else None,
+        # Early stopping can restore an earlier epoch, and then the last epoch's answers are nowhere else.
+        settled_epoch=None if config.early_stopping_patience else config.epochs,
     )
     callbacks: list = [watcher, recorder]
     stopper = None

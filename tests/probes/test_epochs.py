@@ -138,3 +138,50 @@ def test_in_bfloat16_the_stored_models_row_is_its_float32_answer(tmp_path, monke
     assert run.history()["precision"] == "mixed_bfloat16"
     np.testing.assert_array_equal(epoch_confusion(run).matrix, sklearn_final_matrix(run))
     assert np.array_equal(stored_epoch_predictions(run)[-1], run.test_probabilities().argmax(axis=1))
+
+
+def _recorder_after(epochs: int, settled_epoch: int | None):
+    """An EpochRecorder taken through `epochs` epochs with outputs that count their calls: test images are 5
+    rows, training images 4 (hand-built, so which rows came from where is known)."""
+    from types import SimpleNamespace
+
+    from engine.training.callbacks import EpochRecorder
+
+    calls: list[int] = []
+
+    def outputs(images: np.ndarray) -> np.ndarray:
+        calls.append(len(images))
+        return np.eye(3, dtype=np.float32)[np.arange(len(images)) % 3]  # image i predicted as class i % 3
+
+    watcher = SimpleNamespace(diverged="", epochs=[])
+    train = (np.zeros((4, 8, 8, 1), np.float32), np.array([0, 1, 1, 2]))
+    recorder = EpochRecorder(outputs, watcher, np.zeros((5, 8, 8, 1), np.float32), train, settled_epoch=settled_epoch)
+    for epoch in range(epochs):
+        watcher.epochs.append({})
+        recorder.on_epoch_end(epoch)
+    return recorder, calls
+
+
+def test_the_last_epoch_is_not_scored_twice():
+    # Without early stopping the last epoch's row comes from the final float32 scores, which are computed anyway:
+    # scoring it during training too was a whole extra test (and training) pass inside the training's clock.
+    recorder, calls = _recorder_after(2, settled_epoch=2)
+    assert calls == [5, 4]  # epoch 1's test and training images, nothing for epoch 2
+    assert len(recorder.predictions) == 1 and recorder.seconds[-1] == 0.0
+    final_test = np.eye(3, dtype=np.float32)[[2, 2, 0, 1, 0]]
+    final_train = np.full((4, 3), 1 / 3, np.float32)
+    final_train[:, 1] = [0.5, 0.6, 0.2, 0.1]
+    recorder.settle(2, final_test, final_train)
+    np.testing.assert_array_equal(recorder.predictions[1], [2, 2, 0, 1, 0])
+    np.testing.assert_array_equal(recorder.dynamics[1], np.float16([1 / 3, 0.6, 0.2, 1 / 3]))
+    np.testing.assert_array_equal(recorder.train_predictions[1], [1, 1, 0, 0])
+    np.testing.assert_array_equal(recorder.predictions[0], [0, 1, 2, 0, 1])  # epoch 1 kept as scored
+
+
+def test_with_early_stopping_every_epoch_is_scored():
+    # Early stopping can restore an earlier epoch's weights, and then nothing else holds the last epoch's answers.
+    recorder, calls = _recorder_after(3, settled_epoch=None)
+    assert calls == [5, 4] * 3 and len(recorder.predictions) == 3
+    recorder.settle(2, np.eye(3, dtype=np.float32)[[1, 1, 1, 1, 1]], np.eye(3, dtype=np.float32)[[0, 1, 1, 2]])
+    np.testing.assert_array_equal(recorder.predictions[1], [1, 1, 1, 1, 1])  # the restored epoch's row replaced
+    np.testing.assert_array_equal(recorder.predictions[2], [0, 1, 2, 0, 1])  # the last epoch's own row stays

@@ -360,9 +360,11 @@ def executor_choice(key: str) -> str:
     dashboard.job_panel), offered when Ray is installed and, on a hosted server, allowed by its operator."""
     names = available_executors()
     labels = {"local": "this machine", "ray": "Ray (RAY_ADDRESS, or a local Ray instance), in a driver process"}
+    default = _configured_executor()  # the same default as one training's picker: what the operator configured
     return st.selectbox(
         "Run on",
         names,
+        index=names.index(default) if default in names else 0,
         key=key,
         format_func=lambda n: labels.get(n, n),
         help="Ray runs folds or models as parallel tasks on a cluster, from a driver process of its own (the "
@@ -370,15 +372,20 @@ def executor_choice(key: str) -> str:
     )
 
 
+def _configured_executor() -> str:
+    """`DIGIT_LAB_EXECUTOR` as both 'Run on' pickers default to it; a bad setting is the operator's: said once on
+    the page, and work stays on this server."""
+    try:
+        return configured_executor()
+    except DigitLabError as error:
+        st.warning(f"Training runs on this server: {plain(str(error))}", icon=":material/warning:")
+        return "local"
+
+
 def single_run_executor(key: str) -> str:
     """Where one training runs: "local" unless the server is configured for Ray (`DIGIT_LAB_EXECUTOR=ray`), when a
     'Run on' choice offers this server or the Ray cluster (a job driver of its own, see dashboard.job_panel)."""
-    try:
-        configured = configured_executor()
-    except DigitLabError as error:  # a bad setting is the operator's: said, and training stays on this server
-        st.warning(f"Training runs on this server: {plain(str(error))}", icon=":material/warning:")
-        return "local"
-    if configured != "ray":
+    if _configured_executor() != "ray":
         return "local"
     labels = {"local": "this server", "ray": "the Ray cluster"}
     return st.radio(

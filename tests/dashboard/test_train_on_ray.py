@@ -90,3 +90,26 @@ def test_training_on_the_cluster_follows_the_job_then_shows_the_run(empty_cache,
     [accuracy] = [m for m in app.metric if m.label == "Test accuracy"]
     assert accuracy.value == f"{run.meta['metrics']['test_accuracy']:.2%}"
     assert app.button(key="train_button").disabled  # trained: the same settings are answered from the store
+
+
+def fold_picker(app):
+    return [box for box in app.selectbox if box.key == "cv_executor"]
+
+
+@needs_ray
+def test_the_fold_and_sweep_picker_defaults_to_the_configured_executor(empty_cache, monkeypatch):
+    # One rule for every 'Run on': the operator's DIGIT_LAB_EXECUTOR is the default, on Cross-validation as on Train.
+    monkeypatch.setenv(EXECUTOR_ENV, "ray")
+    [picker] = fold_picker(open_app(page="views/crossval.py"))
+    assert picker.value == "ray"
+    monkeypatch.delenv(EXECUTOR_ENV)
+    [picker] = fold_picker(open_app(page="views/crossval.py"))
+    assert picker.value == "local"
+
+
+def test_a_bad_executor_setting_is_said_on_the_fold_page_too(empty_cache, monkeypatch):
+    monkeypatch.setenv(EXECUTOR_ENV, "nonsense")
+    app = open_app(page="views/crossval.py")
+    assert not app.exception
+    assert any("is not an executor" in literal(w.value) for w in app.warning)
+    assert all(picker.value == "local" for picker in fold_picker(app))

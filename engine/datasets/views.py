@@ -63,20 +63,23 @@ def checked_indices(indices: object, n_test: int) -> np.ndarray:
     return array
 
 
-def cut_test_set(dataset: Dataset, indices: object) -> Dataset:
+def cut_test_set(dataset: Dataset, indices: object, cut_as: str = "") -> Dataset:
     """`dataset` with its test set cut to `indices` (in their order), read-only copies; the training set is the
-    same arrays. `InvalidTestSplit` unless the indices are unique, in range and not empty (`checked_indices`)."""
+    same arrays. `InvalidTestSplit` unless the indices are unique, in range and not empty (`checked_indices`).
+
+    `cut_as` names the images kept in the transform line ("challenge c1's public part"); by default the line gives
+    only the counts."""
     chosen = checked_indices(indices, len(dataset.y_test))
     x_test, y_test = dataset.x_test[chosen], dataset.y_test[chosen]
     for array in (x_test, y_test):
         array.flags.writeable = False  # shared by every page and training, like the registry's datasets
     shown, total = len(chosen), len(dataset.y_test)
-    return dataclasses.replace(
-        dataset,
-        x_test=x_test,
-        y_test=y_test,
-        transforms=(*dataset.transforms, f"test set cut to {shown:,} of its {total:,} images"),
+    line = (
+        f"test set cut to {cut_as} ({shown}/{total})"
+        if cut_as
+        else f"test set cut to {shown:,} of its {total:,} images"
     )
+    return dataclasses.replace(dataset, x_test=x_test, y_test=y_test, transforms=(*dataset.transforms, line))
 
 
 # ------------------------------------------------------------------------------------------------ the split
@@ -154,7 +157,7 @@ def public_view_of(base: Dataset, public: object, challenge_id: str) -> Dataset:
     the two are the same arrays (the same fingerprint, the runs' key) and say the same words."""
     if not isinstance(challenge_id, str) or not CHALLENGE_ID.fullmatch(challenge_id):
         raise InvalidTestSplit("A challenge id is 1 to 64 letters, digits, '-' or '_'.")
-    cut = cut_test_set(base, public)
+    cut = cut_test_set(base, public, cut_as=f"challenge {challenge_id}'s public part")
     shown, total = len(cut.y_test), len(base.y_test)
     hidden = (
         f"Public part of challenge {challenge_id}: {shown:,} of {total:,} test images; the rest are hidden until "
@@ -164,7 +167,6 @@ def public_view_of(base: Dataset, public: object, challenge_id: str) -> Dataset:
         cut,
         name=public_view_name(base.name, challenge_id),
         provenance=f"{hidden} {base.provenance}",
-        transforms=(*base.transforms, f"test set cut to challenge {challenge_id}'s public part ({shown}/{total})"),
         identity=f"the public part of {base.name}'s test set ({base.identity or 'identity unknown'})",
         # Said wherever the view is used and stored with every run on it, so a run's test scores read as such.
         warnings=(*base.warnings, hidden),

@@ -3,10 +3,13 @@ FLOPs to reach 0.90 on Fashion-MNIST.
 
 The machine's peak is measured in the same run, by TensorFlow itself, with the threads the engine trains with:
 
-* matmul — a large float32 matrix product (2 n³ FLOPs), the best of several timed calls: the ceiling for the
-  Conv2D and Dense layers, which TensorFlow lowers to the same kind of kernel;
+* matmul — a large matrix product (2 n³ FLOPs), the best of several timed calls: the ceiling for the Conv2D and
+  Dense layers, which TensorFlow lowers to the same kind of kernel;
 * conv — a 3x3 Conv2D forward over a batch of 28x28x32 feature maps to 64 channels (the shape of the 28x28
   presets' middle layers): what a convolution gets on this CPU, usually below the matmul.
+
+Both in float32 and, on a CPU where presets train in bfloat16 (`engine.training.precision`), in bfloat16 too: a
+preset's utilisation is against the peak of the precision it trained in.
 
 Then, per preset, its training FLOPs per image from the layer shapes (`engine.architectures.flops`, checked by hand
 for seed 001's CNN and against TensorFlow's profiler in tests/architectures/test_flops.py), and a real training by
@@ -56,23 +59,36 @@ def _best_rate(step, flops: float, repeats: int) -> float:
     return flops / best
 
 
-def measure_peaks(quick: bool) -> dict[str, float]:
-    """The machine's float32 FLOP/s: a large matmul and a 3x3 convolution, by TensorFlow, in this process."""
+def measure_peaks(quick: bool, precision: str = "float32") -> dict[str, float]:
+    """The machine's FLOP/s in `precision` (float32, or mixed_bfloat16: bfloat16 operands, as the engine's hidden
+    layers compute on CPUs with native bfloat16): a large matmul and a 3x3 convolution, by TensorFlow, here."""
     import tensorflow as tf
 
+    dtype = tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32
     n = 512 if quick else 2048
     a = tf.random.uniform((n, n), dtype=tf.float32)
     b = tf.random.uniform((n, n), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
     matmul = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))  # the sum forces the product, costs n²
     batch, size, c_in, c_out = (32 if quick else 256), 28, 32, 64
-    images = tf.random.uniform((batch, size, size, c_in), dtype=tf.float32)
-    kernel = tf.random.uniform((3, 3, c_in, c_out), dtype=tf.float32)
+    images = tf.cast(tf.random.uniform((batch, size, size, c_in), dtype=tf.float32), dtype)
+    kernel = tf.cast(tf.random.uniform((3, 3, c_in, c_out), dtype=tf.float32), dtype)
     conv = tf.function(lambda: tf.reduce_sum(tf.nn.conv2d(images, kernel, strides=1, padding="SAME")))
     repeats = 3 if quick else 10
     return {
         "matmul": _best_rate(lambda: matmul().numpy(), 2 * n**3, repeats),
         "conv": _best_rate(lambda: conv().numpy(), 2 * 9 * c_in * c_out * size * size * batch, repeats),
     }
+
+
+def precisions_in_use(preset_names: list[str]) -> list[str]:
+    """The precisions the presets train in here (`choose_precision`: bfloat16 only on CPUs with native kernels and
+    for models big enough), float32 first: each preset's utilisation is against the peak of its own precision."""
+    from engine.architectures import PRESETS
+    from engine.training.precision import choose_precision
+
+    used = {choose_precision(PRESETS[name].spec) for name in preset_names}
+    return sorted(used | {"float32"}, key=lambda name: name != "float32")
 
 
 def train_preset(dataset, preset_name: str, epochs: int, seed: int, limit: int, scorer) -> dict:
@@ -109,6 +125,7 @@ def train_preset(dataset, preset_name: str, epochs: int, seed: int, limit: int, 
         "best": max((row["test_accuracy"] for row in rows), default=None),
         "epochs_run": len(epoch_walls),
         "traced": len(epoch_walls) == 1,  # a one-epoch recipe: its only epoch also traced the graphs
+        "precision": result.history.get("precision", "float32"),
     }
 
 
@@ -159,11 +176,14 @@ def main() -> int:
     seeds, limit, max_epochs = args.seeds, 0, args.max_epochs
     if args.quick:
         seeds, limit, max_epochs = 1, 2000, 2
-    peaks = measure_peaks(args.quick)
+    peaks = {precision: measure_peaks(args.quick, precision) for precision in precisions_in_use(args.presets)}
     print(
         table(
-            ["peak (float32, TensorFlow, this process)", "GFLOP/s"],
-            [["matmul", f"{peaks['matmul'] / 1e9:.1f}"], ["3x3 conv 28x28x32→64", f"{peaks['conv'] / 1e9:.1f}"]],
+            ["peak (TensorFlow, this process)", *(f"{precision} GFLOP/s" for precision in peaks)],
+            [
+                ["matmul", *(f"{peak['matmul'] / 1e9:.1f}" for peak in peaks.values())],
+                ["3x3 conv 28x28x32→64", *(f"{peak['conv'] / 1e9:.1f}" for peak in peaks.values())],
+            ],
         )
     )
     print()
@@ -201,9 +221,10 @@ def main() -> int:
                 "digits" if small else "Fashion-MNIST",
                 f"{first['training_per_image'] / 1e6:.2f}",
                 f"{first['matrix_share']:.0%}",
+                first["precision"],
                 fmt([run["achieved"] / 1e9 for run in runs], 1) + (" ¹" if first["traced"] else ""),
-                fmt([run["achieved"] / peaks["matmul"] * 100 for run in runs], 0),
-                fmt([run["achieved"] / peaks["conv"] * 100 for run in runs], 0),
+                fmt([run["achieved"] / peaks[run["precision"]]["matmul"] * 100 for run in runs], 0),
+                fmt([run["achieved"] / peaks[run["precision"]]["conv"] * 100 for run in runs], 0),
                 "—"
                 if small
                 else (
@@ -221,9 +242,10 @@ def main() -> int:
                 "trained on",
                 "training MFLOP/image",
                 "in Conv2D/Dense",
+                "precision",
                 "achieved GFLOP/s",
-                "% of matmul peak",
-                "% of conv peak",
+                "% of matmul peak (its precision)",
+                "% of conv peak (its precision)",
                 f"TFLOP to {THRESHOLD} test acc.",
             ],
             rows,

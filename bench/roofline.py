@@ -17,8 +17,8 @@ the engine on Fashion-MNIST (28x28 presets) or the bundled digits (8x8 presets):
 forward and backward, optimizer steps, validation pass) over its wall time gives the achieved FLOP/s (median of
 epochs 2 on, because epoch 1 also traces the graphs), and that over the measured peak the utilisation. For the
 28x28 presets the test set is scored after every epoch (off the clock, as in bench/time_to_accuracy.py) and the
-FLOPs to the first epoch at 0.90 are reported: the figure the next speed-up must lower, since the kernels already
-run near the ceiling.
+FLOPs to the first epoch at 0.90 are reported. Where utilisation is low, the time goes to work a FLOP count leaves out
+(normalisation, pooling, casts, the optimizer's element-wise pass); where it is high, only fewer FLOPs help.
 
     python -m bench.roofline            # 3 seeds, full Fashion-MNIST, up to 4 epochs a preset: ~30 min on 2 cores
     python -m bench.roofline --quick    # a smoke run on a few thousand images, about a minute

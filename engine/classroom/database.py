@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -216,9 +217,8 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         # then writes fails at once with "database is locked" under WAL; SQLAlchemy's "begin" hook takes over.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # WAL: readers never block the writer nor it them, so the boards stay readable while a class submits.
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -230,6 +230,26 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode: readers never block the writer nor it them, so the boards stay readable while
+    a class submits. The mode is stored in the file, so a server finding it set leaves it alone. Switching needs
+    the file to itself, and SQLite answers "database is locked" at once, without its busy timeout, when servers
+    starting together switch a new file at the same moment (seen 1 start in 12 with 6 at once): retried here,
+    within the same timeout."""
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _record(cls: type[Any], row: sa.Row[Any]) -> Any:

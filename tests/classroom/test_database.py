@@ -322,3 +322,49 @@ def test_the_migrations_ship_in_the_package():
     assert {"engine.classroom.migrations", "engine.classroom.migrations.versions"} <= shipped
     assert (db_module.MIGRATIONS / "env.py").is_file()
     assert (db_module.MIGRATIONS / "versions" / "0001_classroom.py").is_file()
+
+
+class _LockedCursor:
+    """A sqlite3 cursor stand-in whose first `locked` statements answer "database is locked", as SQLite does at once
+    (without its busy timeout) while another connection switches a new file's journal mode."""
+
+    def __init__(self, locked: int, error: str = "database is locked") -> None:
+        self.locked, self.error, self.statements = locked, error, []
+        self.mode = "delete"
+
+    def execute(self, statement: str):
+        import sqlite3
+
+        self.statements.append(statement)
+        if self.locked:
+            self.locked -= 1
+            raise sqlite3.OperationalError(self.error)
+        if statement == "PRAGMA journal_mode=WAL":
+            self.mode = "wal"
+        return self
+
+    def fetchone(self):
+        return (self.mode,)
+
+
+def test_switching_to_wal_waits_out_a_lock_and_leaves_a_wal_file_alone():
+    from engine.classroom.database import _use_wal
+
+    cursor = _LockedCursor(locked=2)
+    _use_wal(cursor)
+    assert cursor.mode == "wal" and cursor.statements[-1] == "PRAGMA journal_mode=WAL"
+    again = _LockedCursor(locked=0)
+    again.mode = "wal"
+    _use_wal(again)
+    assert again.statements == ["PRAGMA journal_mode"]  # already WAL: nothing to switch, no exclusive lock needed
+
+
+def test_other_database_errors_are_not_retried():
+    import sqlite3
+
+    from engine.classroom.database import _use_wal
+
+    cursor = _LockedCursor(locked=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _use_wal(cursor)
+    assert len(cursor.statements) == 1

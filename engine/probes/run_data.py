@@ -26,6 +26,12 @@ class RunData:
     run: StoredRun
     data: PreparedData
     value_max: float  # the dataset's raw maximum (16 for UCI digits, 255 for MNIST-like data)
+    dataset: Dataset  # the run's dataset as loaded and checked against its fingerprint, before the config's transforms
+    config: TrainConfig  # the run's stored config, checked
+
+    def source_rows(self) -> np.ndarray:
+        """Each of `data`'s training rows as a row of the dataset's own training part (`source_train_rows`)."""
+        return source_train_rows(self.dataset, self.config)
 
 
 def _matching_dataset(run: StoredRun, dataset: Dataset | None = None) -> Dataset:
@@ -64,12 +70,4 @@ def run_data(run: StoredRun, dataset: Dataset | None = None) -> RunData:
         raise DatasetUnavailable(
             f"The rebuilt test labels of run {run.run_id} differ from its stored ones; retrain the model here."
         )
-    return RunData(run, data, float(dataset.value_max))
-
-
-def run_source_rows(run: StoredRun, dataset: Dataset | None = None) -> np.ndarray:
-    """Each of the run's training rows (as `run_data` rebuilds them) as a row of its dataset's own training part."""
-    dataset = _matching_dataset(run, dataset)
-    config = TrainConfig.from_dict(run.meta["config"])
-    validate_config(config, n_train=len(dataset.x_train), num_classes=len(run.meta["class_names"]))
-    return source_train_rows(dataset, config)
+    return RunData(run, data, float(dataset.value_max), dataset, config)

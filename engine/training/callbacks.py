@@ -129,7 +129,7 @@ class EpochRecorder(keras.callbacks.Callback):
             return
         started = time.perf_counter()
         probabilities = self.outputs(self.x_test)
-        classes = np.uint8 if probabilities.shape[1] <= 256 else np.uint16
+        classes = _class_dtype(probabilities)
         self.predictions.append(probabilities.argmax(axis=1).astype(classes))
         if self.train is not None:
             images, labels = self.train
@@ -150,12 +150,17 @@ class EpochRecorder(keras.callbacks.Callback):
         row = epoch - 1
         if not 0 <= row <= len(self.predictions) or (row == len(self.predictions) and epoch != self.settled_epoch):
             return
-        classes = np.uint8 if test_outputs.shape[1] <= 256 else np.uint16
+        classes = _class_dtype(test_outputs)
         _put(self.predictions, row, test_outputs.argmax(axis=1).astype(classes))
         if self.train is not None and row <= len(self.dynamics):
             labels = self.train[1]
             _put(self.dynamics, row, train_outputs[np.arange(len(labels)), labels].astype(np.float16))
             _put(self.train_predictions, row, train_outputs.argmax(axis=1).astype(classes))
+
+
+def _class_dtype(probabilities: np.ndarray) -> type[np.unsignedinteger]:
+    """The smallest unsigned type that holds a class number of these probabilities' classes."""
+    return np.uint8 if probabilities.shape[1] <= 256 else np.uint16
 
 
 def _put(rows: list[np.ndarray], row: int, values: np.ndarray) -> None:

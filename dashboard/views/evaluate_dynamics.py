@@ -2,6 +2,8 @@
 in each region and the hardest-to-learn images, all read from what the run recorded after each epoch; a way to the
 Data page's label-issue search for the run's dataset, and the hardest images a stored search also flags."""
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -90,7 +92,7 @@ def show_dynamics(ev: EvaluatedRun) -> None:
         + (" A random sample is drawn, the hardest images always among it." if len(drawn) < found.n_train else "")
     )
     search = _stored_search(ev)
-    flagged_rows = {issue.index for issue in search[3].issues} if search[3] is not None else set()
+    flagged_rows = {issue.index for issue in search.stored.issues} if search.stored is not None else set()
     marks = [int(row) in flagged_rows for row in found.hardest_rows]
     st.subheader("Hardest to learn")
     names = ev.chart_names
@@ -157,10 +159,17 @@ def _map_with_pictures(ev: EvaluatedRun, found, drawn: np.ndarray, title: str) -
     )
 
 
-def _stored_search(ev: EvaluatedRun):
-    """(dataset, preset, folds, stored result or None) of the label-issue search the link opens: the run's dataset,
-    its preset when the search allows it (else the search's default), the folds of a stored search if there is one
-    (else the search's default, under this server's cap). Reads the store only: the Evaluate page never trains."""
+class LabelIssueSearch(NamedTuple):
+    dataset: str
+    preset: str
+    folds: int
+    stored: object | None  # the stored `LabelIssues`, or None when none is stored
+
+
+def _stored_search(ev: EvaluatedRun) -> LabelIssueSearch:
+    """The label-issue search the link opens, with its stored result or None: the run's dataset, its preset when the
+    search allows it (else the search's default), the folds of a stored search if there is one (else the search's
+    default, under this server's cap). Reads the store only: the Evaluate page never trains."""
     dataset_name = str(ev.run.meta["dataset"]["name"])
     preset = str(ev.run.meta.get("preset") or "")
     issue_preset = preset if preset in ISSUE_PRESETS else str(DATA_VIEW.default(PRESET_KEY))
@@ -172,8 +181,8 @@ def _stored_search(ev: EvaluatedRun):
     except (DigitLabError, OSError):
         stored = None
     if stored is None:
-        return dataset_name, issue_preset, default_folds, None
-    return dataset_name, issue_preset, stored[0], stored[1]
+        return LabelIssueSearch(dataset_name, issue_preset, default_folds, None)
+    return LabelIssueSearch(dataset_name, issue_preset, *stored)
 
 
 def _open_label_issues(dataset_name: str, preset: str, folds: int) -> None:
@@ -182,7 +191,7 @@ def _open_label_issues(dataset_name: str, preset: str, folds: int) -> None:
     links.open_view_with(DATA_VIEW, {"data_tab": "Label issues", PRESET_KEY: preset, FOLDS_KEY: folds, NOISE_KEY: 0.0})
 
 
-def _label_issue_link(ev: EvaluatedRun, search, n_flagged: int, n_hardest: int) -> None:
+def _label_issue_link(ev: EvaluatedRun, search: LabelIssueSearch, n_flagged: int, n_hardest: int) -> None:
     dataset_name, preset, folds, stored = search
     st.markdown(
         "Hard-to-learn images are often mislabelled: an image whose given label the model never comes to believe "

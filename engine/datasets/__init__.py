@@ -21,6 +21,7 @@ from engine.datasets.transforms import (
     parse_label_mapping,
     stratified_indices,
     subset_train,
+    subset_train_with_rows,
 )
 from engine.datasets.views import cut_test_set
 
@@ -44,4 +45,5 @@ __all__ = [
     "read_idx",
     "stratified_indices",
     "subset_train",
+    "subset_train_with_rows",
 ]

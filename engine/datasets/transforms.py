@@ -85,12 +85,18 @@ def subset_train(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
 
     `n` at or above the training size returns `dataset` itself. Samples keep their original order.
     """
+    return subset_train_with_rows(dataset, n, seed)[0]
+
+
+def subset_train_with_rows(dataset: Dataset, n: int, seed: int = 0) -> tuple[Dataset, np.ndarray]:
+    """`subset_train`, and the rows of `dataset`'s training part it kept (sorted), so a result indexed by the
+    subset's rows can be traced back to the images it came from."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise ValueError(f"training subset size must be a whole number, got {n!r}")
     n = int(n)
     size = len(dataset.y_train)
     if n >= size:
-        return dataset
+        return dataset, np.arange(size)
     present = len(np.unique(dataset.y_train))
     minimum = max(1, dataset.num_classes, present)
     if n < minimum:
@@ -101,12 +107,13 @@ def subset_train(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
     index = stratified_indices(dataset.y_train, n, seed)
     x_train, y_train = dataset.x_train[index], dataset.y_train[index]
     _readonly(x_train, y_train)
-    return dataclasses.replace(
+    subset = dataclasses.replace(
         dataset,
         x_train=x_train,
         y_train=y_train,
         transforms=dataset.transforms + (f"train subset {n} (stratified, seed {seed})",),
     )
+    return subset, index
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.datasets import Dataset, merge_labels, normalised, parse_label_mapping, stratified_indices, subset_train
+from engine.datasets import Dataset, merge_labels, normalised, parse_label_mapping, subset_train_with_rows
 from engine.errors import InvalidConfig
 from engine.training.config import TrainConfig
 
@@ -44,13 +44,20 @@ class PreparedData:
 
 def transformed_dataset(dataset: Dataset, config: TrainConfig) -> Dataset:
     """The dataset after the config's label merging and training subset (what the model really learns)."""
+    return transformed_with_rows(dataset, config)[0]
+
+
+def transformed_with_rows(dataset: Dataset, config: TrainConfig) -> tuple[Dataset, np.ndarray]:
+    """`transformed_dataset`, and for each of its training rows that row's index in `dataset`'s own training part
+    (merging keeps every row in place; the subset reports the rows it kept)."""
     # The config is trusted: every request passed `engine.validation.validate_request` before its run key, and
     # a stored run's config is checked where it is read back (`engine.probes.run_data`).
+    rows = np.arange(len(dataset.y_train))
     if config.label_mapping:
         dataset = merge_labels(dataset, parse_label_mapping(config.label_mapping, dataset.num_classes))
     if config.limit_train:
-        dataset = subset_train(dataset, config.limit_train, config.seed)
-    return dataset
+        dataset, rows = subset_train_with_rows(dataset, config.limit_train, config.seed)
+    return dataset, rows
 
 
 def validation_indices(labels: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -86,14 +93,8 @@ def validation_indices(labels: np.ndarray, config: TrainConfig) -> tuple[np.ndar
 def source_train_rows(dataset: Dataset, config: TrainConfig) -> np.ndarray:
     """For each training row `prepare_data` gives, its row in `dataset`'s own training part (before the config's
     training subset and validation split), so a result indexed by one can be matched with a result of the other."""
-    rows = np.arange(len(dataset.y_train))
-    labels = dataset.y_train
-    if config.label_mapping:  # merged labels stratify the subset and the split, as in `transformed_dataset`
-        labels = merge_labels(dataset, parse_label_mapping(config.label_mapping, dataset.num_classes)).y_train
-    if config.limit_train and config.limit_train < len(labels):  # `subset_train`'s own rows
-        index = stratified_indices(labels, config.limit_train, config.seed)
-        rows, labels = rows[index], labels[index]
-    return rows[validation_indices(labels, config)[0]]
+    learned, rows = transformed_with_rows(dataset, config)
+    return rows[validation_indices(learned.y_train, config)[0]]
 
 
 def prepare_data(dataset: Dataset, config: TrainConfig) -> PreparedData:

@@ -18,6 +18,7 @@ from engine.datasets import (
     parse_label_mapping,
     stratified_indices,
     subset_train,
+    subset_train_with_rows,
 )
 from engine.errors import InvalidLabelMapping
 
@@ -49,6 +50,18 @@ def test_subset_train_is_stratified_deterministic_and_recorded():
     # Every chosen image is a real training image with its own label.
     rows = {(img.tobytes(), int(lbl)) for img, lbl in zip(data.x_train, data.y_train, strict=True)}
     assert all((img.tobytes(), int(lbl)) in rows for img, lbl in zip(subset.x_train, subset.y_train, strict=True))
+
+
+def test_the_subset_reports_the_rows_it_kept():
+    data = load_dataset("digits")
+    subset, rows = subset_train_with_rows(data, 300, seed=4)
+    # Oracle: the source's images and labels at those rows, in that order, are the subset's.
+    assert len(rows) == 300 and np.all(np.diff(rows) > 0)
+    np.testing.assert_array_equal(data.x_train[rows], subset.x_train)
+    np.testing.assert_array_equal(data.y_train[rows], subset.y_train)
+    assert subset.fingerprint == subset_train(data, 300, seed=4).fingerprint
+    whole, every_row = subset_train_with_rows(data, len(data.y_train))
+    assert whole is data and np.array_equal(every_row, np.arange(len(data.y_train)))
 
 
 def test_subset_train_limits():

@@ -32,9 +32,23 @@ PAGES = [
     st.Page("views/classroom.py", title="Classroom", icon=":material/school:", url_path=classroom_view.CLASSROOM_PAGE),
 ]
 
+
+def _on_to_the_classroom() -> None:
+    """The root of a Classroom-only server: on to the Classroom page, with whatever the link carried."""
+    st.switch_page(PAGES[-1], query_params=st.query_params.to_dict())
+
+
 # A challenge server (DIGIT_LAB_CLASSROOM_ONLY) shows the Classroom page alone: the other pages score models on the
-# whole test set, private part included (engine.settings.classroom_only says why).
-page = st.navigation([PAGES[-1]] if settings.classroom_only() else PAGES)
+# whole test set, private part included (engine.settings.classroom_only says why). The Classroom stays at /classroom,
+# where every link the engine hands out points: Streamlit gives its default page the address "/" (url_path ""), so
+# were the Classroom the only, hence default, page, /classroom would be "page not found" and its token never taken.
+if settings.classroom_only():
+    root = st.Page(_on_to_the_classroom, title="Classroom", url_path="start", default=True, visibility="hidden")
+    page = st.navigation([root, PAGES[-1]])
+    if page is root:
+        page.run()  # switch_page ends this run; the Classroom page runs next
+else:
+    page = st.navigation(PAGES)
 if page.url_path == classroom_view.CLASSROOM_PAGE:
     classroom_view.take_tokens()  # a classroom token leaves the address bar before anything reads or writes it
 links.restore_once(view_of(page.url_path))  # view parameters belong to the page the link opens

@@ -13,6 +13,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from charts.evaluation import confusion_heatmap
 from dashboard import components
 from dashboard.views import classroom_view
 from engine import settings
@@ -22,6 +23,7 @@ from engine.classroom.ladder import RULE_TEXT
 from engine.classroom.roster import MAX_NAME_CHARS
 from engine.classroom.spec import ChallengeSpec
 from engine.errors import DigitLabError
+from engine.evaluation import report_from_confusion
 from engine.limits import spec_limits, train_limits
 from engine.textfiles import load_json
 from engine.training.config import LR_SCHEDULES
@@ -271,9 +273,42 @@ def _history(challenge_id: str, token: str, closed: bool) -> None:
         hide_index=True,
         column_config={"run": st.column_config.LinkColumn("run", display_text="Evaluate", help=RUN_LINK_HELP)},
     )
+    _closer_look(challenge_id, token, history, closed)
     if not closed:
         st.caption("Private scores are shown after the challenge closes.")
         _final_choice(challenge_id, token, history)
+
+
+def _closer_look(challenge_id: str, token: str, history: service.StudentHistory, closed: bool) -> None:
+    """One scored submission's confusion and per-class scores, from what scoring stored (no run is opened): the
+    view a server showing the Classroom alone gives instead of Evaluate. The private part's only after close."""
+    scored = [row for row in history.submissions if row["status"] == "scored"]
+    if not scored:
+        return
+    labels = {
+        row["submission_id"]: f"{row['created'][:19].replace('T', ' ')} — public {percent(row['public_accuracy'])}"
+        for row in reversed(scored)  # the newest first
+    }
+    with st.expander("Where a submission errs: its confusion matrix and per-class scores"):
+        chosen = st.selectbox("Submission", list(labels), format_func=labels.__getitem__, key="classroom_closer_look")
+        try:
+            detail = service.student_submission(challenge_id, token, chosen)
+        except DigitLabError as error:
+            st.error(str(error))
+            return
+        parts = [("public part", detail.public_confusion)]
+        if closed:
+            parts.append(("private part", detail.private_confusion))
+        names = [components.plain(name, chart=True) for name in detail.class_names]
+        for column, (part, confusion) in zip(st.columns(len(parts)), parts, strict=True):
+            if confusion is None:
+                column.warning(f"This submission's {part} confusion record is missing or damaged; nothing to show.")
+                continue
+            column.plotly_chart(
+                confusion_heatmap(confusion, names, title=f"Confusion on the {part}"), key=f"classroom_closer_{part}"
+            )
+            report = report_from_confusion(confusion, detail.class_names)
+            column.dataframe(report.round(4), key=f"classroom_closer_report_{part}")
 
 
 DEFAULT_FINAL = "best on the public board (default)"

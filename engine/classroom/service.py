@@ -54,6 +54,7 @@ from engine.progress import ProgressCallback, ProgressEvent
 from engine.runs import preset_request, run_id_for
 from engine.store.disk import disk_guard, write_json_atomically
 from engine.textfiles import load_json
+from engine.training.data import transformed_dataset
 
 CLASSROOM_PAGE = "classroom"  # the Classroom page's url_path (dashboard/Home.py)
 PUBLIC_URL_VARIABLE = "DIGIT_LAB_PUBLIC_URL"  # where students open the app, for the links handed out
@@ -548,11 +549,31 @@ class ClassSummary:
     class_names: tuple[str, ...] = field(default=())
 
 
+def challenge_class_names(spec: ChallengeSpec) -> tuple[str, ...]:
+    """The classes a challenge's submissions predict: the dataset's, merged as the preset merges them (a seed 004
+    preset's groups), the order of every stored confusion matrix's rows and columns."""
+    dataset, _ = challenge_data(spec)
+    _, config = preset_request(spec.preset, dataset)
+    return tuple(transformed_dataset(dataset, config.replace(limit_train=0)).class_names)
+
+
+def stored_confusion(text: str | None, classes: int) -> np.ndarray | None:
+    """A confusion matrix kept in the database, read as untrusted: bounded JSON of whole, non-negative counts in
+    the class count's shape; None for a missing or damaged record."""
+    try:
+        matrix = np.asarray(load_json(text or "[]"), dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if matrix.shape != (classes, classes) or (matrix < 0).any():
+        return None
+    return matrix
+
+
 def class_summary(challenge_id: str, instructor_token: object, db: ClassroomDB | None = None) -> ClassSummary:
     store = _db(db)
     record = instructor_challenge(challenge_id, instructor_token, store)
-    dataset, _ = challenge_data(record.spec)
-    classes = len(dataset.class_names)
+    class_names = challenge_class_names(record.spec)
+    classes = len(class_names)
     records = store.submissions(challenge_id)
     people = store.students(challenge_id)
     best: dict[str, SubmissionRecord] = {}
@@ -562,11 +583,8 @@ def class_summary(challenge_id: str, instructor_token: object, db: ClassroomDB |
             best[r.student_id] = r
     total = np.zeros((classes, classes), dtype=np.int64)
     for r in best.values():
-        try:  # a stored record, read as untrusted: bounded JSON of whole numbers in the class count's shape
-            matrix = np.asarray(load_json(r.confusion_json or "[]"), dtype=np.int64)
-        except (ValueError, TypeError, OverflowError):
-            continue
-        if matrix.shape == total.shape:
+        matrix = stored_confusion(r.confusion_json, classes)
+        if matrix is not None:
             total += matrix
     pairs = Counter(
         {(i, j): int(total[i, j]) for i in range(classes) for j in range(classes) if i != j and total[i, j] > 0}
@@ -596,7 +614,7 @@ def class_summary(challenge_id: str, instructor_token: object, db: ClassroomDB |
         confusion=total.tolist(),
         most_confused=tuple((i, j, n) for (i, j), n in pairs.most_common(10)),
         histories=histories,
-        class_names=tuple(dataset.class_names),
+        class_names=class_names,
     )
 
 
@@ -621,6 +639,53 @@ def student_history(challenge_id: str, student_token: object, db: ClassroomDB | 
         for r in sorted(store.submissions(challenge_id, student.student_id), key=lambda r: r.created_at)
     )
     return StudentHistory(student.display_name, rows)
+
+
+@dataclass(frozen=True)
+class SubmissionDetail:
+    """One of a student's own submissions as the student may see it: the public part's confusion and per-class
+    scores always, the private part's only once the challenge is closed (None before, or for a damaged record)."""
+
+    submission_id: str
+    created: str
+    status: str
+    class_names: tuple[str, ...]
+    public_accuracy: float | None
+    public_confusion: list[list[int]] | None
+    private_accuracy: float | None = None
+    private_confusion: list[list[int]] | None = None
+
+
+def student_submission(
+    challenge_id: str, student_token: object, submission_id: object, db: ClassroomDB | None = None
+) -> SubmissionDetail:
+    """A closer look at one of the student's own submissions, from what scoring stored: no run is opened, so a
+    server that shows the Classroom page alone (no Evaluate) can still show a student where their model errs."""
+    store = _db(db)
+    student = student_of(challenge_id, student_token, store)
+    record = store.get_challenge(challenge_id)
+    assert record is not None
+    own = {r.submission_id: r for r in store.submissions(challenge_id, student.student_id)}
+    chosen = own.get(submission_id) if isinstance(submission_id, str) else None
+    if chosen is None:
+        raise ClassroomError("Only your own submissions in this challenge can be looked at.")
+    class_names = challenge_class_names(record.spec)
+    closed = record.is_closed(datetime.now(UTC))
+
+    def confusion(text: str | None) -> list[list[int]] | None:
+        matrix = stored_confusion(text, len(class_names))
+        return None if matrix is None or matrix.sum() == 0 else matrix.tolist()
+
+    return SubmissionDetail(
+        submission_id=chosen.submission_id,
+        created=chosen.created_at.isoformat(),
+        status=chosen.status,
+        class_names=class_names,
+        public_accuracy=chosen.public_accuracy,
+        public_confusion=confusion(chosen.confusion_json),
+        private_accuracy=chosen.private_accuracy if closed else None,
+        private_confusion=confusion(chosen.private_confusion_json) if closed else None,
+    )
 
 
 def choose_final(

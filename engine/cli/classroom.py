@@ -77,6 +77,11 @@ def _add_challenge(commands: argparse._SubParsersAction) -> None:
         verb.add_argument("--token", help=f"the instructor's token (or {TOKEN_VARIABLES['instructor']})")
         if action == "show":
             verb.add_argument("--student", help=f"a student's token (or {TOKEN_VARIABLES['student']})")
+            verb.add_argument(
+                "--submission",
+                help="with a student's token: one of their submissions, closer (its confusion matrices and per-class "
+                "scores; the private part's after close)",
+            )
         if action == "export":
             verb.add_argument("--output", help="write the CSV here instead of stdout")
         verb.add_argument("--json", action="store_true")
@@ -175,7 +180,7 @@ def _final(args: argparse.Namespace) -> None:
 
 
 def _show(args: argparse.Namespace) -> None:
-    from engine.classroom.service import class_summary, classroom_db, student_history
+    from engine.classroom.service import class_summary, classroom_db, student_history, student_submission
 
     record = classroom_db().get_challenge(args.challenge_id)
     if record is None:
@@ -189,11 +194,28 @@ def _show(args: argparse.Namespace) -> None:
     if student:
         data["history"] = asdict(student_history(args.challenge_id, student))
         data["spec"] = spec.student_dict()  # after the token is checked; without the split's seed
+        if args.submission:
+            data["submission"] = _submission_detail(student_submission(args.challenge_id, student, args.submission))
+    elif args.submission:
+        raise ClassroomError("--submission looks at one of a student's own submissions: it needs --student.")
     else:
         data["spec"] = spec.to_dict()
         data["summary"] = asdict(class_summary(args.challenge_id, _token(args.token, "instructor")))
     text = f"{spec.title} ({'closed' if data['closed'] else 'open'}) on {spec.dataset}, preset {spec.preset}"
-    _print(args, data, text + "\n" + json.dumps(data.get("history") or data.get("summary"), default=str, indent=1))
+    shown = data.get("submission") or data.get("history") or data.get("summary")
+    _print(args, data, text + "\n" + json.dumps(shown, default=str, indent=1))
+
+
+def _submission_detail(detail: Any) -> dict[str, Any]:
+    """A submission's detail with each part's per-class scores, read off its confusion matrix (the page's table)."""
+    from engine.evaluation import report_from_confusion
+
+    data = asdict(detail)
+    for part in ("public", "private"):
+        confusion = data[f"{part}_confusion"]
+        report = None if confusion is None else report_from_confusion(confusion, detail.class_names)
+        data[f"{part}_report"] = None if report is None else json.loads(report.to_json(orient="index"))
+    return data
 
 
 def _leaderboard(args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ from engine.evaluation.metrics import (
     classification_report_text,
     evaluate,
     log_loss,
+    report_from_confusion,
 )
 from engine.evaluation.roc import RocCurve, RocCurves, roc_curves
 
@@ -42,5 +43,6 @@ __all__ = [
     "normalise_rows",
     "one_vs_rest",
     "one_vs_rest_matrix",
+    "report_from_confusion",
     "roc_curves",
 ]

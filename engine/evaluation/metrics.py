@@ -60,6 +60,24 @@ def classification_report_table(
     return _report_table(truth, predicted, names)
 
 
+def report_from_confusion(confusion: np.ndarray | Sequence[Sequence[int]], class_names: Sequence[str]) -> pd.DataFrame:
+    """`classification_report_table` of a stored confusion matrix of counts (rows true, columns predicted) instead
+    of the labels behind it: a count matrix fixes every per-class score, so the labels are rebuilt from it, one pair
+    per counted image, and scored on the one path every other report takes."""
+    counts = np.asarray(confusion)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] != len(class_names):
+        raise InvalidEvaluationInput(
+            f"a confusion matrix of {len(class_names)} classes is {len(class_names)}x{len(class_names)}; got shape "
+            f"{counts.shape}"
+        )
+    if not np.issubdtype(counts.dtype, np.integer) or (counts < 0).any() or counts.sum() < 1:
+        raise InvalidEvaluationInput("a confusion matrix holds whole counts, none negative, at least one image")
+    classes = counts.shape[0]
+    truth = np.repeat(np.arange(classes * classes) // classes, counts.ravel())
+    predicted = np.repeat(np.arange(classes * classes) % classes, counts.ravel())
+    return classification_report_table(truth, predicted, class_names)
+
+
 def classification_report_text(
     y_true: np.ndarray | Sequence[int],
     y_pred: np.ndarray | Sequence[int],

@@ -56,6 +56,25 @@ def test_an_instructor_and_a_student_from_the_shell(classroom, capsys):
     assert answer["private_score"] is None  # open: nothing private
     assert ana not in out and instructor not in out
 
+    # A closer look at the submission: its public confusion (oracle: scikit-learn on the stored run's predictions) and
+    # per-class scores read off it; nothing private while open.
+    from sklearn.metrics import confusion_matrix
+
+    from engine.store import RunStore
+
+    stored = RunStore().get(answer["run_id"])
+    expected = confusion_matrix(stored.test_labels(), stored.test_probabilities().argmax(axis=1), labels=range(10))
+    code, out, err = run(capsys, "challenge", "show", challenge, "--student", ana, "--submission",
+                         answer["submission_id"], "--json")  # fmt: skip
+    assert code == 0, err
+    closer = json.loads(out)["submission"]
+    assert closer["public_confusion"] == expected.tolist()
+    assert closer["private_confusion"] is None and closer["private_report"] is None
+    row = expected[7]
+    assert closer["public_report"]["7"]["recall"] == pytest.approx(row[7] / row.sum() if row.sum() else 0.0)
+    code, _, err = run(capsys, "challenge", "show", challenge, "--submission", answer["submission_id"])
+    assert code == 2 and "needs --student" in err
+
     code, out, err = run(capsys, "challenge", "final", challenge, "--student", ana, "--submission",
                          answer["submission_id"], "--json")  # fmt: skip
     assert code == 0 and json.loads(out)["final"] == answer["submission_id"], err
@@ -70,6 +89,13 @@ def test_an_instructor_and_a_student_from_the_shell(classroom, capsys):
     (final,) = json.loads(out)["private"]
     assert (
         final["private_accuracy"] is not None and final["chosen"] and final["submission_id"] == answer["submission_id"]
+    )
+
+    code, out, _ = run(capsys, "challenge", "show", challenge, "--student", ana, "--submission",
+                       answer["submission_id"], "--json")  # fmt: skip
+    after = json.loads(out)["submission"]
+    assert after["private_confusion"] is not None and after["private_report"]["accuracy"]["f1-score"] == pytest.approx(
+        after["private_accuracy"]
     )
 
     code, out, _ = run(capsys, "challenge", "export", challenge, "--token", instructor)

@@ -238,20 +238,69 @@ def test_every_submission_hears_its_queue_position_and_is_queued_until_it_trains
     assert again.cached and again.run_id == first.run_id and heard == [1]
 
 
+def damage_public_confusion(db, challenge_id: str, submission_id: str, text: str) -> None:
+    """Store `text` as a scored submission's public confusion record, its other scores kept as they were."""
+    record = next(r for r in db.submissions(challenge_id) if r.submission_id == submission_id)
+    db.record_score(
+        submission_id,
+        "scored",
+        public_accuracy=record.public_accuracy,
+        private_accuracy=record.private_accuracy,
+        public_correct=record.public_correct,
+        confusion_json=text,
+        private_confusion_json=record.private_confusion_json,
+    )
+
+
 def test_a_damaged_confusion_record_is_left_out_of_the_class_summary(challenge, db):
     ana = token_of(challenge.students[0].link, "student")
     ben = token_of(challenge.students[1].link, "student")
     good = service.submit(challenge.challenge_id, ana, TINY, db=db)
     bad = service.submit(challenge.challenge_id, ben, {"epochs": 1, "seed": 1}, db=db)
-    record = next(r for r in db.submissions(challenge.challenge_id) if r.submission_id == bad.submission_id)
-    db.record_score(
-        bad.submission_id,
-        "scored",
-        public_accuracy=record.public_accuracy,
-        private_accuracy=record.private_accuracy,
-        public_correct=record.public_correct,
-        confusion_json="[" * 5000 + "]" * 5000,
-    )
+    damage_public_confusion(db, challenge.challenge_id, bad.submission_id, "[" * 5000 + "]" * 5000)
     summary = service.class_summary(challenge.challenge_id, challenge.instructor_token, db)
     kept = next(r for r in db.submissions(challenge.challenge_id) if r.submission_id == good.submission_id)
     assert summary.confusion == json.loads(kept.confusion_json)  # Ana's matrix alone
+
+
+def test_a_student_looks_closer_at_their_own_submission_and_the_private_part_waits_for_close(challenge, db):
+    ana = token_of(challenge.students[0].link, "student")
+    ben = token_of(challenge.students[1].link, "student")
+    outcome = service.submit(challenge.challenge_id, ana, TINY, db=db)
+
+    # Oracle: the run's stored public predictions, counted by scikit-learn.
+    from sklearn.metrics import confusion_matrix
+
+    from engine.store import RunStore
+
+    run = RunStore().get(outcome.run_id)
+    expected_public = confusion_matrix(
+        run.test_labels(), run.test_probabilities().argmax(axis=1), labels=range(10)
+    ).tolist()
+    detail = service.student_submission(challenge.challenge_id, ana, outcome.submission_id, db)
+    assert detail.class_names == tuple(str(d) for d in range(10))
+    assert detail.public_confusion == expected_public
+    assert detail.public_accuracy == pytest.approx(np.trace(expected_public) / np.sum(expected_public), abs=1e-9)
+    assert detail.private_confusion is None and detail.private_accuracy is None  # open: nothing private
+
+    # Another student, a made-up id, or a non-string id: one refusal, and nothing of Ana's comes back.
+    for token, submission_id in ((ben, outcome.submission_id), (ana, "0" * 32), (ana, None)):
+        with pytest.raises(ClassroomError, match="Only your own submissions"):
+            service.student_submission(challenge.challenge_id, token, submission_id, db)
+
+    service.close(challenge.challenge_id, challenge.instructor_token, db)
+    after = service.student_submission(challenge.challenge_id, ana, outcome.submission_id, db)
+    dataset, split = service.challenge_data(challenge_spec())
+    probabilities = run.load_model().predict(dataset.x_test[split.private] / dataset.value_max, verbose=0)
+    expected_private = confusion_matrix(
+        dataset.y_test[split.private], probabilities.argmax(axis=1), labels=range(10)
+    ).tolist()
+    assert after.private_confusion == expected_private and after.public_confusion == expected_public
+    assert after.private_accuracy == pytest.approx(np.trace(expected_private) / np.sum(expected_private), abs=1e-9)
+
+    # A damaged record (negative counts, the wrong shape) is None, not a matrix built from it.
+    for damaged in (json.dumps([[-1] * 10] * 10), json.dumps([[1, 2], [3, 4]])):
+        damage_public_confusion(db, challenge.challenge_id, outcome.submission_id, damaged)
+        assert (
+            service.student_submission(challenge.challenge_id, ana, outcome.submission_id, db).public_confusion is None
+        )

@@ -293,3 +293,43 @@ def test_a_classroom_only_server_shows_the_classroom_and_nothing_that_scores_on_
 
     monkeypatch.delenv("DIGIT_LAB_CLASSROOM_ONLY")
     assert not any("Classroom" in title.value for title in open_app(expanders=False).title)  # the whole lab
+
+
+def test_on_a_classroom_only_server_a_student_sees_where_a_submission_errs(classroom, monkeypatch):
+    """No Evaluate there: the Classroom page itself shows a scored submission's confusion and per-class scores on the
+    public part, and on the private part only after close. Oracle: scikit-learn on the run's stored predictions."""
+    import numpy as np
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    from engine.classroom import service
+    from engine.store import RunStore
+    from tests.dashboard.conftest import plotly_array
+
+    monkeypatch.setenv("DIGIT_LAB_CLASSROOM_ONLY", "1")
+    created = tiny_challenge()
+    token = token_of(created.students[0].link, "student")
+    outcome = service.submit(created.challenge_id, token, {"epochs": 1, "seed": 0})
+    run = RunStore().get(outcome.run_id)
+    truth, predicted = run.test_labels(), run.test_probabilities().argmax(axis=1)
+
+    app = open_page(PAGE, {"challenge": created.challenge_id, "student": token})
+    assert not app.exception and not app.error, refusals(app)
+    titles = [chart_title(c) for c in app.get("plotly_chart")]
+    assert "Confusion on the public part" in titles and "Confusion on the private part" not in titles
+    (figure,) = [c for c in app.get("plotly_chart") if chart_title(c) == "Confusion on the public part"]
+    import json
+
+    heatmap = next(t for t in json.loads(figure.proto.spec)["data"] if t["type"] == "heatmap")
+    np.testing.assert_array_equal(plotly_array(heatmap["z"]), confusion_matrix(truth, predicted, labels=range(10)))
+    (report,) = [frame.value for frame in app.dataframe if "precision" in frame.value.columns]
+    expected = classification_report(truth, predicted, labels=range(10), output_dict=True, zero_division=0)
+    for name in ("0", "7", "macro avg"):
+        assert report.at[name, "recall"] == pytest.approx(expected[name]["recall"], abs=1e-4)
+        assert report.at[name, "precision"] == pytest.approx(expected[name]["precision"], abs=1e-4)
+    (history,) = [frame.value for frame in app.dataframe if "public accuracy" in frame.value.columns]
+    assert "run" not in history.columns  # no Evaluate to link to
+
+    service.close(created.challenge_id, created.instructor_token)
+    after = open_page(PAGE, {"challenge": created.challenge_id, "student": token})
+    assert not after.exception and not after.error, refusals(after)
+    assert "Confusion on the private part" in [chart_title(c) for c in after.get("plotly_chart")]

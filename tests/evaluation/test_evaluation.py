@@ -28,6 +28,7 @@ from engine.evaluation import (
     normalise_rows,
     one_vs_rest,
     one_vs_rest_matrix,
+    report_from_confusion,
     roc_curves,
 )
 
@@ -133,6 +134,28 @@ def test_report_table_equals_sklearn_output_dict(case):
     assert table.at["accuracy", "f1-score"] == expected["accuracy"]
     assert table.at["accuracy", "support"] == len(y)
     assert np.isnan(table.at["accuracy", "precision"]) and np.isnan(table.at["accuracy", "recall"])
+
+
+def test_a_report_from_a_stored_confusion_matrix_equals_sklearn_on_the_labels_behind_it(case):
+    y, p, names = case
+    y_pred = p.argmax(axis=1)
+    counts = skm.confusion_matrix(y, y_pred, labels=range(len(names)))  # what a classroom record keeps
+    table = report_from_confusion(counts.tolist(), names)
+    expected = _sklearn_report(y, y_pred, names)
+    for row in [*names, "macro avg", "weighted avg"]:
+        for column in ["precision", "recall", "f1-score", "support"]:
+            assert table.at[row, column] == pytest.approx(expected[row][column], abs=1e-12), (row, column)
+    assert table.at["accuracy", "f1-score"] == pytest.approx(expected["accuracy"], abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [[[1, 2], [3]], [[1, 2, 3]], [[1, -1], [0, 2]], [[0.5, 1], [1, 1]], [[0, 0], [0, 0]], [[[1]]]],
+    ids=["ragged", "not-square", "negative", "fractional", "empty", "3-d"],
+)
+def test_a_damaged_confusion_matrix_is_refused(bad):
+    with pytest.raises((InvalidEvaluationInput, ValueError)):
+        report_from_confusion(bad, ["a", "b"])
 
 
 @pytest.mark.parametrize("digits", [4, 2])

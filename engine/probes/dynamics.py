@@ -107,14 +107,19 @@ def training_dynamics(run: StoredRun, dataset: Dataset | None = None) -> Trainin
     from engine.probes.run_data import run_data  # deferred: it loads the dataset
 
     # The gold labels and images of the run's training rows, rebuilt from its dataset and config (no copy is stored).
-    rebuilt_run = run_data(run, dataset)
-    rebuilt = rebuilt_run.data
+    rebuilt = run_data(run, dataset).data
     labels = rebuilt.y_train.astype(np.int64)
     if len(labels) != n_train:
         raise StoreError(f"Run {run.run_id} recorded {n_train} training images, its rebuilt split has {len(labels)}.")
     found = cartography(gold, predicted == labels[None, :])
     hardest = found.hardest(HARDEST_SHOWN)
-    rows = rebuilt_run.source_rows()
     return TrainingDynamics(
-        run.run_id, epochs, labels, predicted[-1].astype(np.int64), found, hardest, rebuilt.x_train[hardest], rows
+        run.run_id,
+        epochs,
+        labels,
+        predicted[-1].astype(np.int64),
+        found,
+        hardest,
+        rebuilt.x_train[hardest],
+        rebuilt.train_source_rows,
     )

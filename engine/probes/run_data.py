@@ -16,7 +16,7 @@ from engine.errors import DatasetUnavailable
 from engine.store import StoredRun
 from engine.training.checks import validate_config
 from engine.training.config import TrainConfig
-from engine.training.data import PreparedData, prepare_data, source_train_rows
+from engine.training.data import PreparedData, prepare_data
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,6 @@ class RunData:
     run: StoredRun
     data: PreparedData
     value_max: float  # the dataset's raw maximum (16 for UCI digits, 255 for MNIST-like data)
-    dataset: Dataset  # the run's dataset as loaded and checked against its fingerprint, before the config's transforms
-    config: TrainConfig  # the run's stored config, checked
-
-    def source_rows(self) -> np.ndarray:
-        """Each of `data`'s training rows as a row of the dataset's own training part (`source_train_rows`)."""
-        return source_train_rows(self.dataset, self.config)
 
 
 def _matching_dataset(run: StoredRun, dataset: Dataset | None = None) -> Dataset:
@@ -70,4 +64,4 @@ def run_data(run: StoredRun, dataset: Dataset | None = None) -> RunData:
         raise DatasetUnavailable(
             f"The rebuilt test labels of run {run.run_id} differ from its stored ones; retrain the model here."
         )
-    return RunData(run, data, float(dataset.value_max), dataset, config)
+    return RunData(run, data, float(dataset.value_max))

@@ -28,6 +28,9 @@ class PreparedData:
     transforms: tuple[str, ...]
     image_shape: tuple[int, int, int]  # the transformed dataset's (`Dataset.image_shape`): one definition
     num_classes: int  # likewise `Dataset.num_classes`, after label merging
+    # (n_train,) each training row's row in the given dataset's own training part (before the config's subset and
+    # validation split), so a result indexed by one can be matched with a result of the other.
+    train_source_rows: np.ndarray
 
     @property
     def has_validation(self) -> bool:
@@ -90,15 +93,8 @@ def validation_indices(labels: np.ndarray, config: TrainConfig) -> tuple[np.ndar
     return np.sort(train_rows), np.sort(val_rows)
 
 
-def source_train_rows(dataset: Dataset, config: TrainConfig) -> np.ndarray:
-    """For each training row `prepare_data` gives, its row in `dataset`'s own training part (before the config's
-    training subset and validation split), so a result indexed by one can be matched with a result of the other."""
-    learned, rows = transformed_with_rows(dataset, config)
-    return rows[validation_indices(learned.y_train, config)[0]]
-
-
 def prepare_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
-    dataset = transformed_dataset(dataset, config)
+    dataset, source_rows = transformed_with_rows(dataset, config)
     train_rows, val_rows = validation_indices(dataset.y_train, config)
     # Select rows of the raw (uint8) images first, then scale: the same values, without a transient float32
     # copy of the whole training set beside its two parts (190 MB less peak memory on Fashion-MNIST).
@@ -113,4 +109,5 @@ def prepare_data(dataset: Dataset, config: TrainConfig) -> PreparedData:
         transforms=dataset.transforms,
         image_shape=dataset.image_shape,
         num_classes=dataset.num_classes,
+        train_source_rows=source_rows[train_rows],
     )

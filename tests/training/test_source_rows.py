@@ -1,5 +1,5 @@
-"""`source_train_rows`: each training row `prepare_data` gives, traced back to the dataset's own training part.
-Oracle: the raw images and labels at those rows, scaled as training scales them, are the prepared ones."""
+"""`PreparedData.train_source_rows`: each training row `prepare_data` gives, traced back to the dataset's own training
+part. Oracle: the raw images and labels at those rows, scaled as training scales them, are the prepared ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from engine.datasets import load_dataset, merge_labels, normalised, parse_label_mapping
 from engine.training.config import TrainConfig
-from engine.training.data import prepare_data, source_train_rows
+from engine.training.data import prepare_data
 
 
 @pytest.mark.parametrize(
@@ -24,8 +24,8 @@ from engine.training.data import prepare_data, source_train_rows
 )
 def test_rows_give_back_the_prepared_training_images_and_labels(config):
     digits = load_dataset("digits")
-    rows = source_train_rows(digits, config)
     prepared = prepare_data(digits, config)
+    rows = prepared.train_source_rows
     assert len(rows) == len(prepared.y_train) and len(set(rows.tolist())) == len(rows)
     np.testing.assert_array_equal(normalised(digits.x_train[rows], digits.value_max), prepared.x_train)
     labels = digits.y_train

@@ -23,7 +23,6 @@ from engine.classroom.ladder import RULE_TEXT
 from engine.classroom.roster import MAX_NAME_CHARS
 from engine.classroom.spec import ChallengeSpec
 from engine.errors import DigitLabError
-from engine.evaluation import report_from_confusion
 from engine.limits import spec_limits, train_limits
 from engine.textfiles import load_json
 from engine.training.config import LR_SCHEDULES
@@ -294,20 +293,22 @@ def _closer_look(challenge_id: str, token: str, history: service.StudentHistory,
         try:
             detail = service.student_submission(challenge_id, token, chosen)
         except DigitLabError as error:
-            st.error(str(error))
+            st.error(components.plain(str(error)))
             return
-        parts = [("public part", detail.public_confusion)]
-        if closed:
-            parts.append(("private part", detail.private_confusion))
+        parts = ["public", "private"] if closed else ["public"]
         names = [components.plain(name, chart=True) for name in detail.class_names]
-        for column, (part, confusion) in zip(st.columns(len(parts)), parts, strict=True):
-            if confusion is None:
-                column.warning(f"This submission's {part} confusion record is missing or damaged; nothing to show.")
+        for column, part in zip(st.columns(len(parts)), parts, strict=True):
+            report = detail.report(part)
+            if report is None:
+                column.warning(
+                    f"This submission's {part} part confusion record is missing or damaged; nothing to show."
+                )
                 continue
+            confusion = detail.public_confusion if part == "public" else detail.private_confusion
             column.plotly_chart(
-                confusion_heatmap(confusion, names, title=f"Confusion on the {part}"), key=f"classroom_closer_{part}"
+                confusion_heatmap(confusion, names, title=f"Confusion on the {part} part"),
+                key=f"classroom_closer_{part}",
             )
-            report = report_from_confusion(confusion, detail.class_names)
             column.dataframe(report.round(4), key=f"classroom_closer_report_{part}")
 
 

@@ -552,21 +552,22 @@ class ClassSummary:
 def challenge_class_names(spec: ChallengeSpec) -> tuple[str, ...]:
     """The classes a challenge's submissions predict: the dataset's, merged as the preset merges them (a seed 004
     preset's groups), the order of every stored confusion matrix's rows and columns."""
-    dataset, _ = challenge_data(spec)
+    dataset = load_dataset(spec.dataset)  # names only: the hidden split is not needed
     _, config = preset_request(spec.preset, dataset)
     return tuple(transformed_dataset(dataset, config.replace(limit_train=0)).class_names)
 
 
 def stored_confusion(text: str | None, classes: int) -> np.ndarray | None:
-    """A confusion matrix kept in the database, read as untrusted: bounded JSON of whole, non-negative counts in
-    the class count's shape; None for a missing or damaged record."""
+    """A confusion matrix kept in the database, read as untrusted: JSON no longer than a classes x classes matrix of
+    64-bit counts can be, of whole, non-negative counts (no fractions, no booleans) in the class count's shape;
+    None for a missing or damaged record."""
     try:
-        matrix = np.asarray(load_json(text or "[]"), dtype=np.int64)
+        matrix = np.asarray(load_json(text or "[]", max_chars=24 * classes * classes + 64))
     except (ValueError, TypeError, OverflowError):
         return None
-    if matrix.shape != (classes, classes) or (matrix < 0).any():
+    if matrix.shape != (classes, classes) or matrix.dtype.kind not in "iu" or (matrix < 0).any():
         return None
-    return matrix
+    return matrix.astype(np.int64)
 
 
 def class_summary(challenge_id: str, instructor_token: object, db: ClassroomDB | None = None) -> ClassSummary:
@@ -655,6 +656,26 @@ class SubmissionDetail:
     private_accuracy: float | None = None
     private_confusion: list[list[int]] | None = None
 
+    def confusion(self, part: str) -> list[list[int]] | None:
+        """The confusion matrix of `part`, "public" or "private"."""
+        return {"public": self.public_confusion, "private": self.private_confusion}[part]
+
+    def report(self, part: str) -> Any:
+        """`part`'s per-class precision, recall, F1 and support, read off its confusion matrix
+        (`report_from_confusion`, a DataFrame); None where that part has no matrix to show."""
+        from engine.evaluation import report_from_confusion  # deferred: pandas and the report's scikit-learn
+
+        confusion = self.confusion(part)
+        return None if confusion is None else report_from_confusion(confusion, self.class_names)
+
+
+def _own_submission(
+    store: ClassroomDB, challenge_id: str, student: StudentRecord, submission_id: object
+) -> SubmissionRecord | None:
+    """The student's own submission of that id, or None (another student's, unknown, or not a string)."""
+    own = {r.submission_id: r for r in store.submissions(challenge_id, student.student_id)}
+    return own.get(submission_id) if isinstance(submission_id, str) else None
+
 
 def student_submission(
     challenge_id: str, student_token: object, submission_id: object, db: ClassroomDB | None = None
@@ -665,8 +686,7 @@ def student_submission(
     student = student_of(challenge_id, student_token, store)
     record = store.get_challenge(challenge_id)
     assert record is not None
-    own = {r.submission_id: r for r in store.submissions(challenge_id, student.student_id)}
-    chosen = own.get(submission_id) if isinstance(submission_id, str) else None
+    chosen = _own_submission(store, challenge_id, student, submission_id)
     if chosen is None:
         raise ClassroomError("Only your own submissions in this challenge can be looked at.")
     class_names = challenge_class_names(record.spec)
@@ -703,8 +723,7 @@ def choose_final(
     if submission_id is None:
         store.choose_final(challenge_id, student.student_id, [], now=now)
         return
-    own = {r.submission_id: r for r in store.submissions(challenge_id, student.student_id)}
-    chosen = own.get(submission_id) if isinstance(submission_id, str) else None
+    chosen = _own_submission(store, challenge_id, student, submission_id)
     if chosen is None:
         raise ClassroomError("Only your own submissions in this challenge can be chosen as final.")
     if chosen.status != "scored":

@@ -207,13 +207,10 @@ def _show(args: argparse.Namespace) -> None:
 
 
 def _submission_detail(detail: Any) -> dict[str, Any]:
-    """A submission's detail with each part's per-class scores, read off its confusion matrix (the page's table)."""
-    from engine.evaluation import report_from_confusion
-
+    """A submission's detail with each part's per-class scores (the page's table), as JSON values."""
     data = asdict(detail)
     for part in ("public", "private"):
-        confusion = data[f"{part}_confusion"]
-        report = None if confusion is None else report_from_confusion(confusion, detail.class_names)
+        report = detail.report(part)
         data[f"{part}_report"] = None if report is None else json.loads(report.to_json(orient="index"))
     return data
 

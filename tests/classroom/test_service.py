@@ -298,8 +298,15 @@ def test_a_student_looks_closer_at_their_own_submission_and_the_private_part_wai
     assert after.private_confusion == expected_private and after.public_confusion == expected_public
     assert after.private_accuracy == pytest.approx(np.trace(expected_private) / np.sum(expected_private), abs=1e-9)
 
-    # A damaged record (negative counts, the wrong shape) is None, not a matrix built from it.
-    for damaged in (json.dumps([[-1] * 10] * 10), json.dumps([[1, 2], [3, 4]])):
+    # A damaged record is None, not a matrix built from it: negative counts, the wrong shape, fractional or boolean
+    # counts, and a record longer than any 10x10 matrix of 64-bit counts (valid JSON but for its padding).
+    for damaged in (
+        json.dumps([[-1] * 10] * 10),
+        json.dumps([[1, 2], [3, 4]]),
+        json.dumps([[1.5] * 10] * 10),
+        json.dumps([[True] * 10] * 10),
+        json.dumps([[1] * 10] * 10) + " " * 3000,
+    ):
         damage_public_confusion(db, challenge.challenge_id, outcome.submission_id, damaged)
         assert (
             service.student_submission(challenge.challenge_id, ana, outcome.submission_id, db).public_confusion is None

@@ -557,15 +557,19 @@ def challenge_class_names(spec: ChallengeSpec) -> tuple[str, ...]:
     return tuple(transformed_dataset(dataset, config.replace(limit_train=0)).class_names)
 
 
-def stored_confusion(text: str | None, classes: int) -> np.ndarray | None:
+def stored_confusion(text: str | None, classes: int, test_images: int) -> np.ndarray | None:
     """A confusion matrix kept in the database, read as untrusted: JSON no longer than a classes x classes matrix of
-    64-bit counts can be, of whole, non-negative counts (no fractions, no booleans) in the class count's shape;
-    None for a missing or damaged record."""
+    64-bit counts can be, of whole, non-negative counts (no fractions, no booleans) in the class count's shape,
+    counting no more images than the dataset's test set holds (a per-class report rebuilds one label pair per
+    counted image); None for a missing or damaged record."""
     try:
         matrix = np.asarray(load_json(text or "[]", max_chars=24 * classes * classes + 64))
     except (ValueError, TypeError, OverflowError):
         return None
-    if matrix.shape != (classes, classes) or matrix.dtype.kind not in "iu" or (matrix < 0).any():
+    if matrix.shape != (classes, classes) or matrix.dtype.kind not in "iu":
+        return None
+    # Each count checked before the sum, so a damaged record's huge counts cannot overflow it.
+    if (matrix < 0).any() or (matrix > test_images).any() or matrix.sum() > test_images:
         return None
     return matrix.astype(np.int64)
 
@@ -574,7 +578,7 @@ def class_summary(challenge_id: str, instructor_token: object, db: ClassroomDB |
     store = _db(db)
     record = instructor_challenge(challenge_id, instructor_token, store)
     class_names = challenge_class_names(record.spec)
-    classes = len(class_names)
+    classes, test_images = len(class_names), len(load_dataset(record.spec.dataset).y_test)
     records = store.submissions(challenge_id)
     people = store.students(challenge_id)
     best: dict[str, SubmissionRecord] = {}
@@ -584,7 +588,7 @@ def class_summary(challenge_id: str, instructor_token: object, db: ClassroomDB |
             best[r.student_id] = r
     total = np.zeros((classes, classes), dtype=np.int64)
     for r in best.values():
-        matrix = stored_confusion(r.confusion_json, classes)
+        matrix = stored_confusion(r.confusion_json, classes, test_images)
         if matrix is not None:
             total += matrix
     pairs = Counter(
@@ -690,10 +694,11 @@ def student_submission(
     if chosen is None:
         raise ClassroomError("Only your own submissions in this challenge can be looked at.")
     class_names = challenge_class_names(record.spec)
+    test_images = len(load_dataset(record.spec.dataset).y_test)
     closed = record.is_closed(datetime.now(UTC))
 
     def confusion(text: str | None) -> list[list[int]] | None:
-        matrix = stored_confusion(text, len(class_names))
+        matrix = stored_confusion(text, len(class_names), test_images)
         return None if matrix is None or matrix.sum() == 0 else matrix.tolist()
 
     return SubmissionDetail(

@@ -299,13 +299,16 @@ def test_a_student_looks_closer_at_their_own_submission_and_the_private_part_wai
     assert after.private_accuracy == pytest.approx(np.trace(expected_private) / np.sum(expected_private), abs=1e-9)
 
     # A damaged record is None, not a matrix built from it: negative counts, the wrong shape, fractional or boolean
-    # counts, and a record longer than any 10x10 matrix of 64-bit counts (valid JSON but for its padding).
+    # counts, a record longer than any 10x10 matrix of 64-bit counts (valid JSON but for its padding), and counts
+    # of more images than the test set has.
     for damaged in (
         json.dumps([[-1] * 10] * 10),
         json.dumps([[1, 2], [3, 4]]),
         json.dumps([[1.5] * 10] * 10),
         json.dumps([[True] * 10] * 10),
         json.dumps([[1] * 10] * 10) + " " * 3000,
+        json.dumps([[10**18] * 10] * 10),  # more images than the test set holds (their labels would be rebuilt)
+        json.dumps([[36] * 10] * 10),  # each count possible, but 3,600 images in all against digits' 360
     ):
         damage_public_confusion(db, challenge.challenge_id, outcome.submission_id, damaged)
         assert (

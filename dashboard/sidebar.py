@@ -204,6 +204,13 @@ def _training_widgets() -> None:
         help="Mirror each training image left-right with probability 1/2, anew each epoch. For data whose "
         "mirror image is the same class (clothing); not for digits, whose mirror images are no digits.",
     )
+    st.checkbox(
+        "Predict with the mirror too",
+        key=keys["test_time_mirror"],
+        help="Test-time augmentation: the trained model predicts each image from the mean of its logits for the "
+        "image and for its left-right mirror, on every page (scores, explanations, the classroom). Training is "
+        "unchanged; each prediction costs two passes. For clothing, not digits.",
+    )
     st.text_input(
         "Merge classes",
         key=keys["label_mapping"],
@@ -231,6 +238,7 @@ LAID_OUT = frozenset(
         "limit_train",
         "augmentation",
         "augment_flip",
+        "test_time_mirror",
         "label_mapping",
     }
 )

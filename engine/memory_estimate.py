@@ -50,6 +50,9 @@ class TrainingSize:
     parameters: int
     activations_per_image: int  # floats output by the input and every layer for one image
     batch_size: int
+    # Images a scoring batch carries per image scored: 2 with the test-time mirror, which scores each image and its
+    # mirror in one batch (`engine.test_time_views`).
+    eval_views: int = 1
 
     @property
     def data_mb(self) -> float:
@@ -65,7 +68,8 @@ class TrainingSize:
 
     @property
     def eval_activation_mb(self) -> float:
-        return min(EVAL_BATCH, max(self.test_images, 1)) * self.activations_per_image * FLOAT_BYTES / MB
+        images = min(EVAL_BATCH, max(self.test_images, 1)) * self.eval_views
+        return images * self.activations_per_image * FLOAT_BYTES / MB
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ def training_size(spec: ModelSpec, config: TrainConfig, n_train: int, n_test: in
         parameters=sum(row.parameters for row in rows),
         activations_per_image=math.prod(spec.input_shape) + sum(math.prod(row.output_shape) for row in rows),
         batch_size=min(config.batch_size, used) if used else config.batch_size,
+        eval_views=2 if config.test_time_mirror else 1,
     )
 
 

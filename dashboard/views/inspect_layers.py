@@ -10,6 +10,7 @@ from dashboard.views.inspect_view import SCALES
 from engine import inspection
 from engine.datasets import normalised
 from engine.errors import DigitLabError
+from engine.test_time_views import has_mirror_views
 
 INDEX_KEY, PICKS_KEY = "inspect_index", "_inspect_picks"
 
@@ -97,6 +98,11 @@ def show_test_image(run, dataset, labels, chart_names) -> None:
         "patterns but hides strength; raw activations share one colour scale per layer.",
     )
     per_map = scaling.startswith("each")
+    if has_mirror_views(run.meta):
+        st.caption(
+            "This model predicts from each image and its left-right mirror together (mirror views): the "
+            "probabilities above are for both views; the maps below are the image's own."
+        )
     for name, figure in _activation_figures(run.run_id, services.stored_copy(run), index, per_map, image01):
         st.plotly_chart(figure, key=f"inspect_fmap_{name}")
 

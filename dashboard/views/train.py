@@ -130,6 +130,7 @@ if selection.config is not None and selection.ready:
         + (f" · label smoothing {config.label_smoothing:g}" if config.label_smoothing else "")
         + (" · shifts, rotations and zoom" if config.augmentation else "")
         + (" · left-right flips" if config.augment_flip else "")
+        + (" · predicts with the mirror too" if config.test_time_mirror else "")
     )
     flips_on_digits = flip_notice(config, selection.dataset.class_names)
     if flips_on_digits:

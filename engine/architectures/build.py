@@ -12,6 +12,7 @@ from typing import Any
 from engine.architectures.shapes import layer_table
 from engine.architectures.spec import ConvBlock, ModelSpec
 from engine.limits import SpecLimits
+from engine.test_time_views import mean_of_views_layer, mirror_views_layer
 
 
 def build_model(
@@ -21,17 +22,22 @@ def build_model(
     compile: bool = True,
     steps_per_execution: int = 1,
     label_smoothing: float = 0.0,
+    test_time_mirror: bool = False,
 ) -> Any:
     """A compiled model for `spec`; `learning_rate` may be a Keras schedule that overrides the spec's rate.
 
     `steps_per_execution` > 1 runs that many batches per call into TensorFlow (the same updates, in order).
     `label_smoothing` > 0 trains against smoothed one-hot targets (categorical cross-entropy only).
+    `test_time_mirror` predicts each image from its mean logits over the image and its mirror
+    (`engine.test_time_views`; training is unchanged).
     """
     import keras
     from keras import layers
 
     layer_table(spec, limits)  # the friendly error comes before Keras' own
     stack: list = [keras.Input(shape=spec.input_shape, name="image")]
+    if test_time_mirror:
+        stack.append(mirror_views_layer())
     for index, block in enumerate(spec.conv_blocks, 1):
         stack += _block_layers(layers, index, block, spec.batch_norm_momentum)
     stack.append(layers.Flatten(name="flatten"))
@@ -39,6 +45,9 @@ def build_model(
         stack.append(layers.Dense(dense.units, activation=dense.activation, name=f"dense{index}"))
         if dense.dropout > 0:
             stack.append(layers.Dropout(dense.dropout, name=f"dense{index}_dropout"))
+    if test_time_mirror:
+        # Before the output layer, so its logits are the mean of the two views' (the layer is linear in them).
+        stack.append(mean_of_views_layer())
     stack.append(layers.Dense(spec.num_classes, activation=spec.output_activation, name="output"))
     # All layers at once: `Sequential.add` rebuilds the model's graph after every layer (about 0.1 s a model).
     model = keras.Sequential(stack, name="digitlab_cnn")

@@ -133,14 +133,17 @@ def flop_count(spec: ModelSpec, limits: SpecLimits | None = None) -> FlopCount:
     return FlopCount(tuple(layers), trainable, OPTIMIZER_FLOPS.get(spec.optimizer, OPTIMIZER_FLOPS["adam"]) * trainable)
 
 
-def training_flops(count: FlopCount, train_images: int, validation_images: int, epochs: int, batch_size: int) -> int:
+def training_flops(
+    count: FlopCount, train_images: int, validation_images: int, epochs: int, batch_size: int, views: int = 1
+) -> int:
     """FLOPs of a whole training run: every epoch trains each training image once (forward and backward), steps
-    the optimizer once per batch and, when there is a validation split, runs it forward once."""
+    the optimizer once per batch and, when there is a validation split, runs it forward once per view (2 with the
+    test-time mirror, `engine.test_time_views`; training itself sees each image once either way)."""
     steps = math.ceil(train_images / batch_size) if train_images else 0
     per_epoch = (
         train_images * count.training_per_image
         + steps * count.optimizer_per_step
-        + validation_images * count.forward_per_image
+        + validation_images * views * count.forward_per_image
     )
     return epochs * per_epoch
 
@@ -156,6 +159,7 @@ def run_training_flops(meta: dict) -> int | None:
         data, config = meta["dataset"], meta["config"]
         n_train, n_validation = data["n_train"], data["n_validation"]
         epochs, batch_size = meta["epochs_run"], config["batch_size"]
+        views = 2 if config.get("test_time_mirror", False) is True else 1
     except (KeyError, TypeError, ValueError, DigitLabError):
         return None
     numbers = (n_train, n_validation, epochs, batch_size)
@@ -167,7 +171,7 @@ def run_training_flops(meta: dict) -> int | None:
         count = flop_count(spec, SpecLimits())
     except DigitLabError:
         return None
-    return training_flops(count, n_train, n_validation, epochs, batch_size)
+    return training_flops(count, n_train, n_validation, epochs, batch_size, views)
 
 
 def describe_flops(flops: int) -> str:

@@ -23,6 +23,7 @@ from engine.npy_header import check_npy_header
 from engine.probes.checks import validate_probe_images
 from engine.probes.run_data import test_images
 from engine.store import StoredRun
+from engine.test_time_views import fold_views
 
 METHODS = ("gradcam", "saliency", "integrated-gradients", "occlusion")
 
@@ -142,7 +143,8 @@ def gradcam(model: Any, images01: np.ndarray, targets: np.ndarray, layer: str | 
     h, w = images01.shape[1:3]
     if tuple(cam.shape[1:3]) != (h, w):
         cam = tf.image.resize(cam, (h, w), method="bilinear")
-    return np.asarray(cam, dtype=np.float64)[..., 0], layer
+    # A model with test-time mirror views computed its maps for each image and its mirror: both count.
+    return fold_views(np.asarray(cam, dtype=np.float64), len(images01))[..., 0], layer
 
 
 def saliency(

@@ -17,6 +17,7 @@ from engine.datasets import parse_label_mapping
 from engine.datasets.transforms import class_quotas, stratified_indices
 from engine.datasets.uploads import UPLOAD_PREFIX, is_upload_name, upload_info, uploads_dir
 from engine.errors import InvalidConfig
+from engine.test_time_views import MEAN_LAYER, MIRROR_LAYER
 from engine.training.config import TrainConfig
 from engine.training.pipeline import PREFETCH_BATCHES, VALIDATION_BATCH
 from engine.training.precision import choose_precision
@@ -44,13 +45,42 @@ def to_keras_code(
     return _recipe(spec, config, dataset, precision)
 
 
+# Plain Keras for `engine.test_time_views`' two layers, written out so the recipe needs no Digit Lab code.
+_VIEW_LAYER_LINES = [
+    "# Test-time mirror views: when predicting, each image and its left-right mirror go through the network",
+    "# together and the output layer gets the mean of their features, so the logits are the mean of theirs.",
+    "# While training, both layers pass their input through.",
+    "class MirrorViews(layers.Layer):",
+    "    def call(self, images, training=None):",
+    "        if training:",
+    "            return images",
+    "        return keras.ops.concatenate([images, keras.ops.flip(images, axis=2)], axis=0)",
+    "",
+    "",
+    "class MeanOfViews(layers.Layer):",
+    "    def call(self, features, training=None):",
+    "        if training:",
+    "            return features",
+    "        return keras.ops.mean(keras.ops.reshape(features, (2, -1, *features.shape[1:])), axis=0)",
+    "",
+    "",
+]
+
+
 def _model_lines(
-    spec: ModelSpec, learning_rate: str | None = None, label_smoothing: float = 0.0, precision: str = "float32"
+    spec: ModelSpec,
+    learning_rate: str | None = None,
+    label_smoothing: float = 0.0,
+    precision: str = "float32",
+    test_time_mirror: bool = False,
 ) -> list[str]:
     lines = [
+        *(_VIEW_LAYER_LINES if test_time_mirror else []),
         'model = keras.Sequential(name="digitlab_cnn")',
         f"model.add(keras.Input(shape={tuple(spec.input_shape)!r}))",
     ]
+    if test_time_mirror:
+        lines.append(f'model.add(MirrorViews(name="{MIRROR_LAYER}"))')
     # Keras' default momentum is left out of the code, as a user would write it.
     momentum = (
         "" if spec.batch_norm_momentum == ModelSpec.batch_norm_momentum else f"momentum={spec.batch_norm_momentum!r}, "
@@ -78,6 +108,8 @@ def _model_lines(
         if dense.dropout > 0:
             lines.append(f'model.add(layers.Dropout({dense.dropout}, name="dense{index}_dropout"))')
     optimizer = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[spec.optimizer]
+    if test_time_mirror:
+        lines.append(f'model.add(MeanOfViews(name="{MEAN_LAYER}"))')
     lines.append(f'model.add(layers.Dense({spec.num_classes}, activation="{spec.output_activation}", name="output"))')
     if precision != "float32":
         lines += [
@@ -316,6 +348,7 @@ def _recipe(spec: ModelSpec, config: TrainConfig, dataset: str, precision: str =
             learning_rate="learning_rate",
             label_smoothing=config.label_smoothing,
             precision=precision or "float32",
+            test_time_mirror=config.test_time_mirror,
         ),
         "model.summary()",
         "",

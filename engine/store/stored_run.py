@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.errors import StoreError
 from engine.store.meta_checks import validate_run_history
+from engine.test_time_views import view_layers
 from engine.textfiles import load_json_file, open_regular_file
 
 MODEL_NAME = "model.keras"
@@ -104,7 +105,9 @@ class StoredRun:
         import keras  # deliberately lazy: importing keras imports TensorFlow, which takes seconds
 
         try:
-            return keras.saving.load_model(str(path), safe_mode=True, compile=False)
+            # Digit Lab's own layers (the test-time views) by name: the only classes a stored model may name
+            # beyond Keras' own.
+            return keras.saving.load_model(str(path), safe_mode=True, compile=False, custom_objects=view_layers())
         except Exception as exc:  # keras raises ValueError, TypeError, OSError... depending on what is wrong
             text = str(exc).lower()
             if "safe_mode" in text or "unsafe" in text or "lambda" in text:

@@ -27,13 +27,24 @@ def augmenter(config: TrainConfig) -> Any:
 
 
 def flip_notice(config: TrainConfig, class_names: tuple[str, ...] | list[str]) -> str:
-    """A warning when left-right flips are on for a dataset whose classes are digits ("" otherwise): most mirrored
-    digits are no digit of their class, so the flips teach the model wrong labels. Not refused: seeing what that
-    costs is a fair experiment."""
-    if not config.augment_flip or not class_names or not all(str(name).isdigit() for name in class_names):
+    """A warning when left-right flips or the test-time mirror are on for a dataset whose classes are digits (""
+    otherwise): most mirrored digits are no digit of their class, so the flips teach the model wrong labels and
+    the mirror views ask it about images that are no digit. Not refused: seeing what that costs is a fair
+    experiment."""
+    mirrors = [
+        part
+        for on, part in (
+            (config.augment_flip, "Left-right flips are on"),
+            (config.test_time_mirror, "the model predicts from each image and its mirror (mirror views)"),
+        )
+        if on
+    ]
+    if not mirrors or not class_names or not all(str(name).isdigit() for name in class_names):
         return ""
+    what = " and ".join(mirrors)
     return (
-        "Left-right flips are on, and this dataset's classes are digits: a mirrored 2, 3, 4, 5, 6, 7 or 9 is no "
-        "digit of its class, so every flipped one teaches the model a wrong label. Flips suit clothing "
-        "(Fashion-MNIST); turn them off in Training settings unless that is the experiment."
+        f"{what[0].upper()}{what[1:]}, and this dataset's classes are digits: a mirrored 2, 3, 4, 5, 6, 7 or 9 is "
+        "no digit of its class, so a flipped training image teaches the model a wrong label and a mirrored view "
+        "asks it about a shape that is no digit. Mirrors suit clothing (Fashion-MNIST); turn them off in Training "
+        "settings unless that is the experiment."
     )

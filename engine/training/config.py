@@ -253,6 +253,19 @@ class TrainConfig:
             key_optional=True,
         ),
     )
+    test_time_mirror: bool = field(  # predict from each image and its mirror together (engine.test_time_views)
+        default=False,
+        metadata=setting(
+            label="mirror views",
+            flag="--test-time-mirror",
+            help="predict each image from the mean of its and its left-right mirror's logits (training unchanged)",
+            link="mirror_views",
+            widget="cfg_test_time_mirror",
+            widget_kind="checkbox",
+            sweep=True,
+            key_optional=True,
+        ),
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

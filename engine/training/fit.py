@@ -137,6 +137,7 @@ def _fit(
         learning_rate=learning_rate(spec, config, steps_per_epoch),
         steps_per_execution=STEPS_PER_EXECUTION,
         label_smoothing=config.label_smoothing,
+        test_time_mirror=config.test_time_mirror,
     )
     precision = choose_precision(spec)
     set_hidden_policy(model, precision)

@@ -108,6 +108,7 @@ def test_new_settings_at_their_defaults_leave_run_keys_as_before():
         "label_smoothing",
         "warmup_fraction",
         "augment_flip",
+        "test_time_mirror",
     }
     assert set(TrainConfig().key_dict()) == FIELDS_BEFORE
     assert TrainConfig().key_dict() == {k: v for k, v in TrainConfig().to_dict().items() if k in FIELDS_BEFORE}
@@ -125,8 +126,9 @@ def test_new_settings_join_the_run_key():
         run_id_for(digits, spec, base.replace(label_smoothing=0.1)),
         run_id_for(digits, spec, base.replace(warmup_fraction=0.1)),
         run_id_for(digits, spec, base.replace(augment_flip=True)),
+        run_id_for(digits, spec, base.replace(test_time_mirror=True)),
     }
-    assert len(ids) == 4
+    assert len(ids) == 5
     # A stored run's meta from before the fields existed parses to the same key.
     old_meta = {k: v for k, v in base.to_dict().items() if k in FIELDS_BEFORE}
     assert run_id_for(digits, spec, TrainConfig.from_dict(old_meta)) == run_id_for(digits, spec, base)

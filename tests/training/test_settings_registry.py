@@ -403,7 +403,13 @@ def test_the_run_key_settings_are_unchanged():
     assert smoothed.key_dict() == {**before, "lr_schedule": "cosine", "label_smoothing": 0.1}
     folded = TrainConfig(cv_folds=5, cv_fold=2, warmup_fraction=0.25, seed=7)
     assert folded.key_dict() == {**before, "cv_folds": 5, "cv_fold": 2, "seed": 7, "warmup_fraction": 0.25}
-    assert KEY_OPTIONAL == {"label_smoothing": 0.0, "warmup_fraction": 0.0, "augment_flip": False}
+    assert KEY_OPTIONAL == {
+        "label_smoothing": 0.0,
+        "warmup_fraction": 0.0,
+        "augment_flip": False,
+        "test_time_mirror": False,
+    }
+    assert TrainConfig(test_time_mirror=True).key_dict() == {**before, "test_time_mirror": True}
     assert {
         "validation_split",
         "augment_shift",

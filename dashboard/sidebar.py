@@ -209,7 +209,8 @@ def _training_widgets() -> None:
         key=keys["test_time_mirror"],
         help="Test-time augmentation: the trained model predicts each image from the mean of its logits for the "
         "image and for its left-right mirror, on every page (scores, explanations, the classroom). Training is "
-        "unchanged; each prediction costs two passes. For clothing, not digits.",
+        "unchanged; each prediction costs two passes. For clothing trained with random flips, not digits: a "
+        "model that never saw a mirrored image guesses about the mirrors.",
     )
     st.text_input(
         "Merge classes",

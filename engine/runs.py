@@ -33,6 +33,7 @@ from engine.memory_estimate import estimate_training
 from engine.progress import ProgressCallback, ProgressEvent
 from engine.store import RunStore, StoredRun, run_key
 from engine.store.disk import disk_guard
+from engine.training.augmentation import mirror_views_notice
 from engine.training.config import TrainConfig
 from engine.training.data import transformed_dataset
 from engine.training.fit import TrainingResult, records_dynamics, train
@@ -348,7 +349,8 @@ def run_warnings(
     dataset: Dataset, spec: ModelSpec, config: TrainConfig, labels_checked: tuple[str, ...] | None = None
 ) -> tuple[str, ...]:
     """What a run on this request should be read with: the dataset's own warnings (files that are another
-    dataset's), a digit class merge on non-digit data, and classes missing from the training or test labels.
+    dataset's), a digit class merge on non-digit data, mirror views on a model trained without flips, and classes
+    missing from the training or test labels.
 
     `labels_checked`: the last part as the training already found it (`TrainingResult.label_warnings`), so a
     finished run does not merge and subset the dataset a second time to learn it.
@@ -357,6 +359,9 @@ def run_warnings(
     merge = mapping_warning(dataset.class_names, config.label_mapping)
     if merge:
         found.append(merge)
+    mirror = mirror_views_notice(config)
+    if mirror:
+        found.append(mirror)
     if labels_checked is None:
         learned = transformed_dataset(dataset, config)
         labels_checked = label_warnings(learned.y_train, learned.y_test, learned.class_names, spec.num_classes)

@@ -16,7 +16,7 @@ from engine.executors import RunTask
 from engine.jobs.single import train_request
 from engine.reports.recipe import to_keras_code
 from engine.runs import dynamics_by_default, has_dynamics, spec_summary
-from engine.training.augmentation import flip_notice
+from engine.training.augmentation import flip_notice, mirror_views_notice
 
 TRAINING_FLAG = "_train_running"  # set just before training, cleared after; still set on the next run = stopped
 
@@ -132,9 +132,9 @@ if selection.config is not None and selection.ready:
         + (" · left-right flips" if config.augment_flip else "")
         + (" · predicts with the mirror too" if config.test_time_mirror else "")
     )
-    flips_on_digits = flip_notice(config, selection.dataset.class_names)
-    if flips_on_digits:
-        st.warning(flips_on_digits, icon=":material/warning:")
+    for notice in (flip_notice(config, selection.dataset.class_names), mirror_views_notice(config)):
+        if notice:
+            st.warning(notice, icon=":material/warning:")
 task = None
 if selection.ready and stored is None:
     task = RunTask.for_request(

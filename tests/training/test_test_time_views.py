@@ -241,3 +241,17 @@ def test_scoring_batches_are_estimated_at_twice_the_images():
     assert plain.eval_activation_mb == pytest.approx(min(EVAL_BATCH, 300) * per_image)
     assert views.eval_activation_mb == pytest.approx(2 * min(EVAL_BATCH, 300) * per_image)
     assert views.activation_mb == plain.activation_mb  # training batches are not doubled
+
+
+def test_mirror_views_without_flips_are_warned_about_with_the_run():
+    from engine.datasets.registry import load_dataset
+    from engine.runs import run_warnings
+    from engine.training.augmentation import mirror_views_notice
+
+    assert "never trains on a mirrored image" in mirror_views_notice(TrainConfig(test_time_mirror=True))
+    assert mirror_views_notice(TrainConfig(test_time_mirror=True, augment_flip=True)) == ""
+    assert mirror_views_notice(TrainConfig()) == ""
+    digits = load_dataset("digits")
+    spec = SPEC.for_data((8, 8, 1), 10)
+    assert any("never trains" in w for w in run_warnings(digits, spec, TrainConfig(test_time_mirror=True)))
+    assert not any("never trains" in w for w in run_warnings(digits, spec, TrainConfig()))

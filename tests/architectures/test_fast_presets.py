@@ -1,7 +1,8 @@
-"""The issue-17 presets `digitlab-sprint28`, its successor `digitlab-sprint28-v2` and fast28's successor
-`digitlab-fast28-v2`: each validates, trains a step on a small Fashion-MNIST subset, and its exported Keras code
-runs end to end and builds the same model with the same schedule, label smoothing, flips and precision. Accuracy and
-speed are measured in bench/time_to_accuracy.py."""
+"""The issue-17 presets `digitlab-sprint28`, its successor `digitlab-sprint28-v2`, fast28's successor
+`digitlab-fast28-v2` and its mirror-view successor `digitlab-fast28-v3` (issue 26): each validates, trains a step
+on a small Fashion-MNIST subset, and its exported Keras code runs end to end and builds the same model with the same
+schedule, label smoothing, flips, mirror views and precision. Accuracy and speed are measured in
+bench/time_to_accuracy.py."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 from engine.architectures import PRESETS, layer_table
 from engine.datasets import load_dataset
 from engine.reports.recipe import to_keras_code
+from engine.test_time_views import MEAN_LAYER, MIRROR_LAYER
 from engine.training.config import TrainConfig
 
-NEW_PRESETS = ("digitlab-sprint28", "digitlab-sprint28-v2", "digitlab-fast28-v2")
+NEW_PRESETS = ("digitlab-sprint28", "digitlab-sprint28-v2", "digitlab-fast28-v2", "digitlab-fast28-v3")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,9 @@ def test_exported_code_runs_and_reproduces_the_recipe(small_fashion, fashion, na
 
     model = namespace["model"]
     assert model.count_params() == sum(row.parameters for row in layer_table(spec))
-    assert [layer.name for layer in model.layers] == [row.name for row in layer_table(spec)]
+    views = [MIRROR_LAYER, MEAN_LAYER] if config.test_time_mirror else []
+    assert [layer.name for layer in model.layers if layer.name in (MIRROR_LAYER, MEAN_LAYER)] == views
+    assert [layer.name for layer in model.layers if layer.name not in views] == [row.name for row in layer_table(spec)]
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(config.label_smoothing)
     assert {layer.dtype_policy.name for layer in model.layers[:-1]} == {precision}
     assert model.layers[-1].dtype_policy.name == "float32"

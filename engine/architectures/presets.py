@@ -64,6 +64,8 @@ class Preset:
             # What one image costs (engine/architectures/flops.py): students compare presets by compute too.
             "forward_flops_per_image": flops.forward_per_image,
             "training_flops_per_image": flops.training_per_image,
+            # Predicting with the mirror views runs the network on each image and its mirror.
+            "prediction_flops_per_image": flops.forward_per_image * (2 if self.config.test_time_mirror else 1),
             "reported": self.reported,
         }
 

@@ -255,3 +255,13 @@ def test_mirror_views_without_flips_are_warned_about_with_the_run():
     spec = SPEC.for_data((8, 8, 1), 10)
     assert any("never trains" in w for w in run_warnings(digits, spec, TrainConfig(test_time_mirror=True)))
     assert not any("never trains" in w for w in run_warnings(digits, spec, TrainConfig()))
+
+
+def test_a_mirror_preset_states_twice_the_prediction_cost():
+    from engine.architectures.presets import PRESETS
+
+    plain, mirror = PRESETS["digitlab-fast28-v2"].summary(), PRESETS["digitlab-fast28-v3"].summary()
+    assert plain["prediction_flops_per_image"] == plain["forward_flops_per_image"]
+    assert mirror["prediction_flops_per_image"] == 2 * mirror["forward_flops_per_image"]
+    # v3 adds only dropout to v2's network: one multiply per unit of its Dense 256.
+    assert mirror["forward_flops_per_image"] - plain["forward_flops_per_image"] == 256

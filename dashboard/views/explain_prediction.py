@@ -16,6 +16,7 @@ from engine.datasets import normalised
 from engine.errors import DigitLabError
 from engine.probes.explain import ExplainSettings, conv_layer_names, explain_images, read_image_array
 from engine.runs import labels_of, run_label
+from engine.test_time_views import has_mirror_views
 
 INDEX_KEY = "explain_index"
 SOURCE_KEY, UPLOAD_KEY, SECOND_KEY = "explain_source", "explain_upload", "explain_second"
@@ -228,4 +229,10 @@ def show_explanation(ex: ExplainedRun) -> None:
             "blue: pixels that lower it (occlusion and integrated gradients can show both). Each heatmap is "
             "scaled so its strongest pixel is full colour."
             + (" Each run explains its own predicted class." if second is not None and target == PREDICTED else "")
+            + (
+                " A model that predicts from each image and its mirror together (mirror views) is explained "
+                "through both: its heatmap adds the mirror's evidence, flipped back onto the image."
+                if any(has_mirror_views(shown_run.meta) for shown_run, _, _ in shown)
+                else ""
+            )
         )

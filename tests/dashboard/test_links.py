@@ -60,6 +60,24 @@ def test_left_right_flips_travel_in_the_link_and_reach_the_training_recipe():
     assert not any("left-right flips" in literal(c.value) for c in app.caption)
 
 
+def test_mirror_views_travel_in_the_link_and_are_warned_about_without_flips():
+    app = open_page(TRAIN, query={"dataset": "fashion-mnist", "preset": "digitlab-fast28-v2", "mirror_views": "1"})
+    assert not app.exception and not notices(app)  # v2 trains with flips: nothing to warn about
+    assert app.session_state["cfg_test_time_mirror"] is True
+    assert any("predicts with the mirror too" in literal(c.value) for c in app.caption)
+    app.checkbox(key="cfg_test_time_mirror").uncheck().run()
+    assert param(app, "mirror_views") is None
+    assert not any("mirror too" in literal(c.value) for c in app.caption)
+
+    app = open_page(TRAIN, query={"dataset": "fashion-mnist", "preset": "digitlab-fast28", "mirror_views": "1"})
+    assert [w for w in notices(app) if "never trains on a mirrored image" in w]  # fast28 trains without flips
+
+    # A preset that predicts with the mirror sets the box itself, and its link does not repeat it.
+    app = open_page(TRAIN, query={"dataset": "fashion-mnist", "preset": "digitlab-fast28-v3"})
+    assert not app.exception and app.session_state["cfg_test_time_mirror"] is True
+    assert param(app, "mirror_views") is None and not notices(app)
+
+
 def test_a_spec_tokens_loss_is_shown_and_can_be_changed():
     spec = ModelSpec(
         conv_blocks=(ConvBlock(8),), dense_layers=(), input_shape=(8, 8, 1), loss="sparse_categorical_crossentropy"

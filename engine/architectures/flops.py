@@ -159,7 +159,7 @@ def run_training_flops(meta: dict) -> int | None:
         data, config = meta["dataset"], meta["config"]
         n_train, n_validation = data["n_train"], data["n_validation"]
         epochs, batch_size = meta["epochs_run"], config["batch_size"]
-        views = 2 if config.get("test_time_mirror", False) is True else 1
+        views = 2 if isinstance(config, dict) and config.get("test_time_mirror") is True else 1
     except (KeyError, TypeError, ValueError, DigitLabError):
         return None
     numbers = (n_train, n_validation, epochs, batch_size)

@@ -191,6 +191,9 @@ def test_validation_passes_count_twice_with_the_mirror():
         "epochs_run": 2,
     }
     assert run_training_flops(meta) == plain + 2 * 20 * count.forward_per_image
+    # A stored meta is untrusted: a setting that is not exactly true counts one view; a damaged recipe, no count.
+    assert run_training_flops({**meta, "config": {**meta["config"], "test_time_mirror": "yes"}}) == plain
+    assert run_training_flops({**meta, "config": ["test_time_mirror"]}) is None
 
 
 def test_the_mirror_on_digits_is_warned_about():

@@ -304,9 +304,8 @@ def _closer_look(challenge_id: str, token: str, history: service.StudentHistory,
                     f"This submission's {part} part confusion record is missing or damaged; nothing to show."
                 )
                 continue
-            confusion = detail.public_confusion if part == "public" else detail.private_confusion
             column.plotly_chart(
-                confusion_heatmap(confusion, names, title=f"Confusion on the {part} part"),
+                confusion_heatmap(detail.confusion(part), names, title=f"Confusion on the {part} part"),
                 key=f"classroom_closer_{part}",
             )
             column.dataframe(report.round(4), key=f"classroom_closer_report_{part}")

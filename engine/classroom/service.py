@@ -557,6 +557,12 @@ def challenge_class_names(spec: ChallengeSpec) -> tuple[str, ...]:
     return tuple(transformed_dataset(dataset, config.replace(limit_train=0)).class_names)
 
 
+def _confusion_bounds(spec: ChallengeSpec) -> tuple[tuple[str, ...], int]:
+    """(class names, test-set images) of a challenge: what a stored confusion matrix of it must fit
+    (`stored_confusion`)."""
+    return challenge_class_names(spec), len(load_dataset(spec.dataset).y_test)
+
+
 def stored_confusion(text: str | None, classes: int, test_images: int) -> np.ndarray | None:
     """A confusion matrix kept in the database, read as untrusted: JSON no longer than a classes x classes matrix of
     64-bit counts can be, of whole, non-negative counts (no fractions, no booleans) in the class count's shape,
@@ -577,8 +583,8 @@ def stored_confusion(text: str | None, classes: int, test_images: int) -> np.nda
 def class_summary(challenge_id: str, instructor_token: object, db: ClassroomDB | None = None) -> ClassSummary:
     store = _db(db)
     record = instructor_challenge(challenge_id, instructor_token, store)
-    class_names = challenge_class_names(record.spec)
-    classes, test_images = len(class_names), len(load_dataset(record.spec.dataset).y_test)
+    class_names, test_images = _confusion_bounds(record.spec)
+    classes = len(class_names)
     records = store.submissions(challenge_id)
     people = store.students(challenge_id)
     best: dict[str, SubmissionRecord] = {}
@@ -693,8 +699,7 @@ def student_submission(
     chosen = _own_submission(store, challenge_id, student, submission_id)
     if chosen is None:
         raise ClassroomError("Only your own submissions in this challenge can be looked at.")
-    class_names = challenge_class_names(record.spec)
-    test_images = len(load_dataset(record.spec.dataset).y_test)
+    class_names, test_images = _confusion_bounds(record.spec)
     closed = record.is_closed(datetime.now(UTC))
 
     def confusion(text: str | None) -> list[list[int]] | None:

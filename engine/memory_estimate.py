@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from engine.architectures.shapes import layer_table
 from engine.architectures.spec import ModelSpec
+from engine.test_time_views import prediction_views
 from engine.training.config import TrainConfig
 from engine.training.pipeline import VALIDATION_BATCH as EVAL_BATCH  # scoring's batch size
 
@@ -95,7 +96,7 @@ def training_size(spec: ModelSpec, config: TrainConfig, n_train: int, n_test: in
         parameters=sum(row.parameters for row in rows),
         activations_per_image=math.prod(spec.input_shape) + sum(math.prod(row.output_shape) for row in rows),
         batch_size=min(config.batch_size, used) if used else config.batch_size,
-        eval_views=2 if config.test_time_mirror else 1,
+        eval_views=prediction_views(config.test_time_mirror),
     )
 
 

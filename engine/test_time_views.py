@@ -67,6 +67,11 @@ def has_mirror_views(meta: Mapping) -> bool:
     return isinstance(config, Mapping) and config.get("test_time_mirror") is True
 
 
+def prediction_views(test_time_mirror: bool) -> int:
+    """How many views of each image a prediction runs the network on: 2 with the mirror views, else 1."""
+    return 2 if test_time_mirror else 1
+
+
 def mirror_views_layer() -> Any:
     return view_layers()["MirrorViews"](name=MIRROR_LAYER)
 

@@ -25,6 +25,7 @@ from engine.architectures.shapes import layer_table
 from engine.architectures.spec import ModelSpec
 from engine.errors import DigitLabError
 from engine.limits import SpecLimits
+from engine.test_time_views import has_mirror_views, prediction_views
 
 # FLOPs per element for the element-wise layers, forward (the backward pass is counted as the same again). Rough by
 # nature (an exp is not one FLOP); they change totals by a few percent, never the order of magnitude.
@@ -159,7 +160,7 @@ def run_training_flops(meta: dict) -> int | None:
         data, config = meta["dataset"], meta["config"]
         n_train, n_validation = data["n_train"], data["n_validation"]
         epochs, batch_size = meta["epochs_run"], config["batch_size"]
-        views = 2 if isinstance(config, dict) and config.get("test_time_mirror") is True else 1
+        views = prediction_views(has_mirror_views(meta))
     except (KeyError, TypeError, ValueError, DigitLabError):
         return None
     numbers = (n_train, n_validation, epochs, batch_size)

@@ -14,6 +14,7 @@ from engine.architectures.flops import flop_count
 from engine.architectures.shapes import parameter_counts
 from engine.architectures.spec import ConvBlock, DenseLayer, ModelSpec
 from engine.errors import InvalidSpec
+from engine.test_time_views import prediction_views
 from engine.training.config import TrainConfig, settings
 
 MNIST = (28, 28, 1)
@@ -65,7 +66,7 @@ class Preset:
             "forward_flops_per_image": flops.forward_per_image,
             "training_flops_per_image": flops.training_per_image,
             # Predicting with the mirror views runs the network on each image and its mirror.
-            "prediction_flops_per_image": flops.forward_per_image * (2 if self.config.test_time_mirror else 1),
+            "prediction_flops_per_image": flops.forward_per_image * prediction_views(self.config.test_time_mirror),
             "reported": self.reported,
         }
 
